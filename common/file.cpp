@@ -1,0 +1,116 @@
+#include "common/file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <system_error>
+
+#include "common/error.hpp"
+
+namespace runcvm {
+
+std::string read_file(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw system_error("opening", path.string(), errno);
+  std::string out;
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      throw system_error("reading", path.string(), err);
+    }
+    if (n == 0) break;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+fs::path temporary_sibling(const fs::path& path) {
+  static std::atomic<unsigned> counter{0};
+  auto name = "." + path.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
+              std::to_string(counter.fetch_add(1));
+  return path.parent_path() / name;
+}
+
+void write_file_atomic(const fs::path& path, std::string_view content, fs::perms mode) {
+  AtomicFileWriter writer(path, mode);
+  writer.write(content);
+  writer.commit();
+}
+
+void make_directories(const fs::path& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) throw system_error("creating directory", path.string(), ec.value());
+}
+
+void remove_tree_quietly(const fs::path& path) noexcept {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+}
+
+void replace_symlink(const fs::path& target, const fs::path& link) {
+  auto temporary = temporary_sibling(link);
+  if (::symlink(target.c_str(), temporary.c_str()) != 0)
+    throw system_error("creating symlink", temporary.string(), errno);
+  if (::rename(temporary.c_str(), link.c_str()) != 0) {
+    int err = errno;
+    ::unlink(temporary.c_str());
+    throw system_error("renaming symlink onto", link.string(), err);
+  }
+}
+
+StagingDirectory::StagingDirectory(fs::path path) : path_(std::move(path)) { make_directories(path_); }
+
+StagingDirectory::~StagingDirectory() {
+  if (!released_) remove_tree_quietly(path_);
+}
+
+AtomicFileWriter::AtomicFileWriter(fs::path path, fs::perms mode)
+    : path_(std::move(path)), temporary_(temporary_sibling(path_)) {
+  fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
+  if (fd_ < 0) throw system_error("creating", temporary_.string(), errno);
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(temporary_.c_str());
+  }
+}
+
+void AtomicFileWriter::write(std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd_, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw system_error("writing", temporary_.string(), errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+void AtomicFileWriter::commit() {
+  // Delayed allocation can report ENOSPC only at fsync/close, so both are checked before rename.
+  if (::fsync(fd_) != 0) throw system_error("flushing", temporary_.string(), errno);
+  int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) {
+    int err = errno;
+    ::unlink(temporary_.c_str());
+    throw system_error("closing", temporary_.string(), err);
+  }
+  if (::rename(temporary_.c_str(), path_.c_str()) != 0) {
+    int err = errno;
+    ::unlink(temporary_.c_str());
+    throw system_error("renaming into place", path_.string(), err);
+  }
+}
+
+}  // namespace runcvm

@@ -1,0 +1,59 @@
+// File helpers that turn OS failures into runcvm::Error with the path and the action, and that
+// never leave a half-written output behind: writers use a temporary name and rename it.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace runcvm {
+
+namespace fs = std::filesystem;
+
+std::string read_file(const fs::path& path);
+// Writes `content` to a temporary sibling of `path`, fsyncs it and renames it into place.
+void write_file_atomic(const fs::path& path, std::string_view content, fs::perms mode = fs::perms(0644));
+void make_directories(const fs::path& path);
+// A sibling name for staging, unique within this process and across processes.
+fs::path temporary_sibling(const fs::path& path);
+// Best effort: used on error paths, where the original error is the one worth reporting.
+void remove_tree_quietly(const fs::path& path) noexcept;
+// Points `link` at `target` atomically (a temporary link renamed over the old one).
+void replace_symlink(const fs::path& target, const fs::path& link);
+
+// A directory removed on destruction unless release() was called: the staging area of a build.
+class StagingDirectory {
+ public:
+  explicit StagingDirectory(fs::path path);
+  StagingDirectory(const StagingDirectory&) = delete;
+  StagingDirectory& operator=(const StagingDirectory&) = delete;
+  ~StagingDirectory();
+
+  const fs::path& path() const { return path_; }
+  void release() { released_ = true; }
+
+ private:
+  fs::path path_;
+  bool released_ = false;
+};
+
+// Writes a file in pieces through a temporary name; commit() renames it into place, and a writer
+// destroyed without commit() removes its temporary file.
+class AtomicFileWriter {
+ public:
+  explicit AtomicFileWriter(fs::path path, fs::perms mode = fs::perms(0644));
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+  ~AtomicFileWriter();
+
+  void write(std::string_view data);
+  void commit();
+  const fs::path& temporary_path() const { return temporary_; }
+
+ private:
+  fs::path path_;
+  fs::path temporary_;
+  int fd_ = -1;
+};
+
+}  // namespace runcvm

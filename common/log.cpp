@@ -1,0 +1,26 @@
+#include "common/log.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+extern char* program_invocation_short_name;
+
+namespace runcvm {
+
+bool progress_wanted() {
+  const char* ci = std::getenv("CI");
+  return ::isatty(STDERR_FILENO) == 1 && (ci == nullptr || *ci == '\0');
+}
+
+static void emit(std::string_view level, std::string_view message) {
+  std::string line = std::string(program_invocation_short_name) + ": " + std::string(level) + std::string(message) + "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+void warn(std::string_view message) { emit("warning: ", message); }
+void info(std::string_view message) { emit("", message); }
+
+}  // namespace runcvm

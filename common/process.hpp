@@ -1,0 +1,21 @@
+// Runs a helper program (gpgv, cpio, …) and collects its output; the only place that spawns.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace runcvm {
+
+struct ProcessResult {
+  int exit_code = 0;  // 128+n when killed by signal n, as a shell reports it
+  std::string standard_output;
+  std::string standard_error;
+};
+
+// Throws Error when the program cannot be started (naming it); a non-zero exit is returned.
+ProcessResult run_process(const std::vector<std::string>& argv);
+
+// The first non-empty line of a helper's stderr, for one-line error messages.
+std::string first_line(const std::string& text);
+
+}  // namespace runcvm
