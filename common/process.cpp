@@ -95,4 +95,15 @@ std::string first_line(const std::string& text) {
   return {};
 }
 
+std::string last_line(const std::string& text) {
+  size_t end = text.size();
+  while (end > 0) {
+    size_t start = text.rfind('\n', end - 1);
+    start = start == std::string::npos ? 0 : start + 1;
+    if (end > start) return text.substr(start, end - start);
+    end = start == 0 ? 0 : start - 1;
+  }
+  return {};
+}
+
 }  // namespace runcvm

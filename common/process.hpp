@@ -17,5 +17,7 @@ ProcessResult run_process(const std::vector<std::string>& argv);
 
 // The first non-empty line of a helper's stderr, for one-line error messages.
 std::string first_line(const std::string& text);
+// The last non-empty line, for helpers that end with their verdict (gpgv).
+std::string last_line(const std::string& text);
 
 }  // namespace runcvm

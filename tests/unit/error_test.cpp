@@ -1,0 +1,49 @@
+#include <catch2/catch_test_macros.hpp>
+
+#include <cerrno>
+
+#include "common/error.hpp"
+#include "common/file.hpp"
+#include "tests/unit/support.hpp"
+
+TEST_CASE("errors print as one line: context, message, hint", "[error]") {
+  try {
+    runcvm::in_context("debian-bookworm", [] {
+      runcvm::in_context("fetching http://m/x", [] { throw runcvm::Error("HTTP status 404\n").with_hint("check the suite"); });
+    });
+    FAIL("expected an error");
+  } catch (const std::exception& e) {
+    std::string line = runcvm::format_error_line("runcvm-build", e);
+    CHECK(line.find('\n') == std::string::npos);
+    CHECK(line.rfind("runcvm-build: error: debian-bookworm: fetching http://m/x: HTTP status 404", 0) == 0);
+    CHECK(line.find("check the suite") != std::string::npos);
+  }
+  CHECK(runcvm::quote("a b") == "\"a b\"");
+  CHECK(runcvm::quote("") == "\"\"");
+  CHECK(runcvm::system_error("writing", "/x", ENOSPC).error_number() == ENOSPC);
+}
+
+TEST_CASE("atomic writers leave the old file or the new one, never half of one", "[error]") {
+  runcvm::test::ScratchDirectory scratch;
+  auto target = scratch.path() / "file";
+  runcvm::write_file_atomic(target, "old");
+  {
+    runcvm::AtomicFileWriter writer(target);
+    writer.write("new but unfinished");
+  }  // no commit
+  CHECK(runcvm::read_file(target) == "old");
+  {
+    runcvm::AtomicFileWriter writer(target);
+    writer.write("new");
+    writer.commit();
+  }
+  CHECK(runcvm::read_file(target) == "new");
+  int entries = 0;
+  for ([[maybe_unused]] const auto& e : runcvm::fs::directory_iterator(scratch.path())) ++entries;
+  CHECK(entries == 1);
+  {
+    runcvm::StagingDirectory staging(scratch.path() / "staging");
+    runcvm::write_file_atomic(staging.path() / "x", "y");
+  }
+  CHECK_FALSE(runcvm::fs::exists(scratch.path() / "staging"));
+}

@@ -1,0 +1,35 @@
+// Builders for unit-test inputs: small ELF modules, gzip members and tar archives made in memory,
+// and a scratch directory per test.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/file.hpp"
+
+namespace runcvm::test {
+
+// A minimal ELF64 relocatable file whose .modinfo holds `fields` ("key=value" strings).
+std::string make_module_elf(const std::vector<std::string>& fields);
+
+// One gzip member holding `data`.
+std::string gzip(std::string_view data);
+
+// A ustar archive of regular files (sorted by name); `end_marker` false drops the two zero
+// blocks at the end, as Alpine's abuild does for signature and control segments.
+std::string tar(const std::map<std::string, std::string>& files, bool end_marker = true);
+
+class ScratchDirectory {
+ public:
+  ScratchDirectory();
+  ~ScratchDirectory();
+  ScratchDirectory(const ScratchDirectory&) = delete;
+  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+}  // namespace runcvm::test
