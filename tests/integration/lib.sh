@@ -1,0 +1,188 @@
+# Shared helpers for the integration tests: assertions, a scratch directory removed on exit, a
+# static HTTP server on 127.0.0.1 and builders for fake kernel modules and local package mirrors.
+# Sourced by each test with the build directory as $1.
+set -euo pipefail
+
+BUILD_DIR=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
+SOURCE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+RUNCVM_BUILD="$BUILD_DIR/bin/runcvm-build"
+SCRATCH=$(mktemp -d /tmp/runcvm-it.XXXXXX)
+CLEANUPS=()
+cleanup() {
+  local i
+  for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${CLEANUPS[i]}" || true; done
+  rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+on_exit() { CLEANUPS+=("$1"); }
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+
+assert_contains() {  # haystack needle [what]
+  [[ "$1" == *"$2"* ]] || fail "${3:-output} does not contain \"$2\"; it was: $1"
+}
+assert_file() { [[ -f "$1" ]] || fail "missing file $1"; }
+assert_absent() { [[ ! -e "$1" ]] || fail "$1 exists but should not"; }
+
+# Runs a command that must fail with exactly one line on stderr that contains $1 and
+# starts with "<program>: error: ". Usage: expect_one_line_error NEEDLE command…
+expect_one_line_error() {
+  local needle=$1; shift
+  local err rc=0
+  err=$("$@" 2>&1 >/dev/null) || rc=$?
+  [[ $rc -ne 0 ]] || fail "expected failure from: $*"
+  local lines
+  lines=$(printf '%s\n' "$err" | grep -c '' || true)
+  [[ "$lines" -eq 1 ]] || fail "expected one line on stderr, got $lines: $err"
+  assert_contains "$err" ": error: " "stderr"
+  assert_contains "$err" "$needle" "stderr"
+  LAST_ERROR=$err
+}
+
+# Serves $1 on 127.0.0.1 and sets SERVED_URL to its base URL (not a subshell: the server must be
+# stopped by this shell's cleanup).
+serve_directory() {
+  local dir=$1 port_file="$SCRATCH/http-port.$RANDOM"
+  python3 - "$dir" "$port_file" >"$SCRATCH/http.log" 2>&1 <<'PY' &
+import http.server, functools, sys
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+open(sys.argv[2] + ".tmp", "w").write(str(server.server_address[1]))
+import os; os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+server.serve_forever()
+PY
+  local pid=$!
+  on_exit "kill $pid"
+  for _ in $(seq 100); do [[ -f "$port_file" ]] && break; sleep 0.05; done
+  [[ -f "$port_file" ]] || fail "HTTP server did not start"
+  SERVED_URL="http://127.0.0.1:$(cat "$port_file")"
+}
+
+# A fake kernel module: an ELF object whose .modinfo section carries the given fields.
+# Usage: make_module OUT.ko "depends=a,b" "alias=…"
+make_module() {
+  local out=$1; shift
+  local info="$SCRATCH/modinfo.$RANDOM"
+  : >"$info"
+  local field
+  for field in "$@"; do printf '%s\0' "$field" >>"$info"; done
+  mkdir -p "$(dirname "$out")"
+  [[ -f "$SCRATCH/empty.o" ]] || cc -c -x c /dev/null -o "$SCRATCH/empty.o"
+  objcopy --add-section ".modinfo=$info" --set-section-flags .modinfo=alloc,readonly "$SCRATCH/empty.o" "$out"
+  rm -f "$info"
+}
+
+# A fake lib/modules/<version> tree shaped like a distro kernel's: virtio core built in, the rest
+# as modules with real dependency chains. $3 compresses modules (none, zst, gz, xz).
+make_module_tree() {
+  local root=$1 version=$2 compress=${3:-none}
+  local dir="$root/lib/modules/$version"
+  mkdir -p "$dir"
+  local spec
+  while read -r spec; do
+    [[ -n "$spec" ]] || continue
+    local path=${spec%% *} depends=${spec#* }
+    [[ "$depends" == "-" ]] && depends=""
+    make_module "$dir/$path" "license=GPL" "depends=$depends" "vermagic=$version SMP mod_unload"
+    case "$compress" in
+      zst) zstd -q --rm "$dir/$path" ;;
+      gz) gzip -n "$dir/$path" ;;
+      xz) xz --check=crc32 "$dir/$path" ;;
+    esac
+  done <<'MODULES'
+kernel/drivers/block/virtio_blk.ko -
+kernel/drivers/net/net_failover.ko failover
+kernel/net/core/failover.ko -
+kernel/drivers/net/virtio_net.ko net_failover
+kernel/drivers/char/virtio_console.ko -
+kernel/fs/fuse/fuse.ko -
+kernel/fs/fuse/virtiofs.ko fuse
+kernel/net/vmw_vsock/vsock.ko -
+kernel/net/vmw_vsock/vmw_vsock_virtio_transport_common.ko vsock
+kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko vmw_vsock_virtio_transport_common,vsock
+kernel/fs/ext4/ext4.ko mbcache,jbd2,crc16
+kernel/fs/jbd2/jbd2.ko -
+kernel/fs/mbcache.ko -
+kernel/lib/crc16.ko -
+kernel/drivers/scsi/sd_mod.ko scsi_mod
+kernel/drivers/scsi/scsi_mod.ko -
+MODULES
+  printf '%s\n' kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko \
+    kernel/drivers/virtio/virtio_pci.ko >"$dir/modules.builtin"
+  (cd "$dir" && find kernel -name '*.ko*' | sort) >"$dir/modules.order"
+}
+
+# Builds a .deb from a directory tree. Usage: make_deb DIR NAME VERSION "Depends" OUT.deb [xz|zstd]
+make_deb() {
+  local tree=$1 name=$2 version=$3 depends=$4 out=$5 compression=${6:-xz}
+  mkdir -p "$tree/DEBIAN"
+  {
+    echo "Package: $name"
+    echo "Version: $version"
+    echo "Architecture: amd64"
+    echo "Maintainer: runcvm tests <tests@example.test>"
+    [[ -n "$depends" ]] && echo "Depends: $depends"
+    echo "Description: test package $name"
+  } >"$tree/DEBIAN/control"
+  dpkg-deb --root-owner-group -Z"$compression" --build "$tree" "$out" >/dev/null
+}
+
+# A throwaway OpenPGP archive key: writes the public keyring to $1; the secret key stays in
+# GNUPGHOME ($2, default $SCRATCH/gnupg, exported for publish_suite).
+make_archive_key() {
+  export GNUPGHOME="${2:-$SCRATCH/gnupg}"
+  mkdir -p -m 700 "$GNUPGHOME"
+  gpg --batch --quiet --pinentry-mode loopback --passphrase '' \
+    --quick-gen-key "runcvm test archive <archive@example.test>" ed25519 sign never 2>/dev/null
+  gpg --batch --quiet --export archive@example.test >"$1"
+}
+
+# Writes dists/<suite>/{Release,InRelease,main/binary-amd64/Packages*} for the .debs in
+# pool/<suite>/ of mirror root $1, signed with the archive key.
+publish_suite() {
+  local mirror=$1 suite=$2 index="$1/dists/$2/main/binary-amd64"
+  mkdir -p "$index"
+  (cd "$mirror" && apt-ftparchive packages "pool/$suite") >"$index/Packages"
+  xz -kf "$index/Packages"
+  gzip -nkf "$index/Packages"
+  (cd "$mirror/dists/$suite" &&
+    apt-ftparchive -o APT::FTPArchive::Release::Suite="$suite" -o APT::FTPArchive::Release::Codename="$suite" \
+      -o APT::FTPArchive::Release::Architectures=amd64 -o APT::FTPArchive::Release::Components=main \
+      release . >"$SCRATCH/Release.new")
+  mv "$SCRATCH/Release.new" "$mirror/dists/$suite/Release"
+  gpg --batch --quiet --yes --local-user archive@example.test --clearsign \
+    --output "$mirror/dists/$suite/InRelease" "$mirror/dists/$suite/Release"
+}
+
+# virtiofsd ships inside qemu-system-common on bookworm and as its own package later.
+find_virtiofsd() {
+  local candidate
+  for candidate in /usr/libexec/virtiofsd /usr/lib/qemu/virtiofsd "$(command -v virtiofsd || true)"; do
+    [[ -n "$candidate" && -x "$candidate" ]] && { echo "$candidate"; return; }
+  done
+  fail "virtiofsd not found (install qemu-system-common or virtiofsd)"
+}
+
+# Boots KERNEL/INITRD under QEMU with directory SHARE as the virtiofs root tag "runcvm-root" and
+# runs INIT from it; the serial console goes to LOG. Always TCG so the test means the same on
+# machines with and without KVM. Usage: boot_with_virtiofs VMLINUZ INITRD SHARE INIT LOG [APPEND]
+boot_with_virtiofs() {
+  local vmlinuz=$1 initrd=$2 share=$3 init=$4 log=$5 append=${6:-}
+  local socket="$SCRATCH/virtiofs.$RANDOM.sock"
+  "$(find_virtiofsd)" --socket-path="$socket" -o source="$share" -o cache=none -o sandbox=chroot \
+    >"$log.virtiofsd" 2>&1 &
+  local virtiofsd_pid=$!
+  for _ in $(seq 100); do [[ -S "$socket" ]] && break; sleep 0.05; done
+  [[ -S "$socket" ]] || fail "virtiofsd did not start: $(cat "$log.virtiofsd")"
+  local rc=0
+  timeout "${BOOT_TIMEOUT:-300}" qemu-system-x86_64 -machine q35,accel=tcg -cpu max -smp 1 -m 512 \
+    -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
+    -chardev socket,id=fs,path="$socket" -device vhost-user-fs-pci,chardev=fs,tag=runcvm-root \
+    -kernel "$vmlinuz" -initrd "$initrd" \
+    -append "console=ttyS0 panic=-1 quiet runcvm.root=runcvm-root runcvm.init=$init $append" \
+    -display none -nodefaults -serial stdio -no-reboot >"$log" 2>&1 || rc=$?
+  kill "$virtiofsd_pid" 2>/dev/null || true
+  wait "$virtiofsd_pid" 2>/dev/null || true
+  return $rc
+}
