@@ -1,30 +1,25 @@
 // PID 1 of the runcvm initramfs: load the modules the kernel needs to reach a virtiofs root (in
 // the order the builder computed), mount the root by its tag, free the initramfs, switch root
 // and exec the init named on the kernel command line. Static: the initramfs has no libraries.
+// Written against the C library only (no iostreams, no std::filesystem) because this binary is
+// decompressed on every boot and its size is boot time.
 //
 // Kernel command line:  runcvm.root=<virtiofs tag>  runcvm.init=<path>  [runcvm.debug]
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <stdexcept>
 #include <string>
-#include <thread>
-#include <vector>
 
 namespace {
-
-namespace fs = std::filesystem;
 
 struct Settings {
   std::string root_tag = "runcvm-root";
@@ -50,15 +45,36 @@ void log_step(const Settings& settings, const std::string& message) {
   if (settings.debug) std::fprintf(stderr, "runcvm-initramfs: %s\n", message.c_str());
 }
 
+std::string read_small_file(const char* path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(errno_text("opening", path));
+  std::string text;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<size_t>(n));
+  close(fd);
+  return text;
+}
+
+// Calls f for each piece of `text` separated by any of `separators`, skipping empty pieces.
+template <class F>
+void for_each_word(const std::string& text, const char* separators, F f) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find_first_of(separators, start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) f(text.substr(start, end - start));
+    start = end + 1;
+  }
+}
+
 Settings read_settings() {
-  std::ifstream file("/proc/cmdline");
-  std::string word;
   Settings settings;
-  while (file >> word) {
+  for_each_word(read_small_file("/proc/cmdline"), " \t\n", [&](const std::string& word) {
     if (word.rfind("runcvm.root=", 0) == 0) settings.root_tag = word.substr(12);
     else if (word.rfind("runcvm.init=", 0) == 0) settings.init = word.substr(12);
     else if (word == "runcvm.debug") settings.debug = true;
-  }
+  });
   return settings;
 }
 
@@ -67,10 +83,7 @@ void mount_or_fail(const char* source, const char* target, const char* type, uns
 }
 
 void load_modules(const Settings& settings) {
-  std::ifstream order("/modules/load-order");
-  std::string name;
-  while (std::getline(order, name)) {
-    if (name.empty()) continue;
+  for_each_word(read_small_file("/modules/load-order"), "\n", [&](const std::string& name) {
     std::string path = "/modules/" + name;
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) fail(errno_text("opening module", path));
@@ -82,25 +95,36 @@ void load_modules(const Settings& settings) {
       fail(errno_text("loading module", path));
     }
     log_step(settings, "loaded " + name);
-  }
+  });
+}
+
+double seconds_now() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
 }
 
 // The virtio device may still be probing right after its driver loads; give it a moment.
 void mount_root(const Settings& settings) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  double deadline = seconds_now() + 10;
   while (mount(settings.root_tag.c_str(), "/newroot", "virtiofs", 0, nullptr) != 0) {
-    if (std::chrono::steady_clock::now() > deadline)
+    if (seconds_now() > deadline)
       fail(errno_text("mounting virtiofs tag", settings.root_tag) + " (is the vhost-user-fs device attached?)");
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    timespec pause{0, 20 * 1000 * 1000};
+    nanosleep(&pause, nullptr);
   }
   log_step(settings, "mounted virtiofs " + settings.root_tag);
 }
 
 // The initramfs stays in memory after switching root unless its files are removed.
 void free_initramfs() {
-  std::error_code ec;
-  fs::remove_all("/modules", ec);
-  fs::remove("/init", ec);
+  if (DIR* dir = opendir("/modules")) {
+    while (dirent* entry = readdir(dir))
+      if (entry->d_name[0] != '.') unlinkat(dirfd(dir), entry->d_name, 0);
+    closedir(dir);
+  }
+  rmdir("/modules");
+  unlink("/init");
 }
 
 void switch_root(const Settings& settings) {
