@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# The real thing: fetch the current Debian bookworm kernel from deb.debian.org, package it, check
-# our module indexes against depmod's, and boot it under QEMU (TCG) from a virtiofs share. The
-# initramfs must load its modules, mount the share and exec a program from it that prints a marker.
+# The real thing: fetch the current Debian kernel of a recipe (default debian-bookworm) from
+# deb.debian.org, package it, check our module indexes against depmod's, and boot it under QEMU
+# (TCG) from a virtiofs share. The initramfs must load its modules, mount the share and exec a
+# program from it that prints a marker.  usage: kernels_debian_boot.sh BUILD_DIR [RECIPE]
 source "$(dirname "$0")/lib.sh"
+RECIPE=${2:-debian-bookworm}
 
 OUT="$SCRATCH/out"
 CACHE="$SCRATCH/cache"
-log=$("$RUNCVM_BUILD" kernels --recipe debian-bookworm --out "$OUT" --cache "$CACHE" --timings 2>&1) ||
+log=$("$RUNCVM_BUILD" kernels --recipe "$RECIPE" --out "$OUT" --cache "$CACHE" --timings 2>&1) ||
   fail "runcvm-build failed: $log"
 echo "$log"
-assert_contains "$log" "debian-bookworm: installed kernels/debian/"
+assert_contains "$log" "$RECIPE: installed kernels/debian/"
 K="$OUT/kernels/debian/latest"
 VERSION=$(readlink "$K")
 [[ "$VERSION" == *-amd64 ]] || fail "latest points at \"$VERSION\""
@@ -29,8 +31,9 @@ mkdir -p "$SCRATCH/ours/lib/modules"
 ln -s "$(cd "$K/modules" && pwd)" "$SCRATCH/ours/lib/modules/$VERSION"
 for module in virtiofs ext4 vmw_vsock_virtio_transport virtio_net crypto-crc32c fs-ext4 fs-virtiofs char-major-10-229 \
     virtio:d00000001v00001AF4 pci:v00001AF4d00001041sv00001AF4sd00001100bc02sc00i00; do
-  ours=$(modprobe -d "$SCRATCH/ours" -S "$VERSION" --show-depends "$module" | sed "s|$SCRATCH/ours||; s/ *$//")
-  theirs=$(modprobe -d "$SCRATCH/depmod" -S "$VERSION" --show-depends "$module" | sed "s|$SCRATCH/depmod||; s/ *$//")
+  # Same answer, failures included (a kernel may build a module in without recording its aliases).
+  ours=$(modprobe -d "$SCRATCH/ours" -S "$VERSION" --show-depends "$module" 2>&1 | sed "s|$SCRATCH/ours||; s/ *$//" || true)
+  theirs=$(modprobe -d "$SCRATCH/depmod" -S "$VERSION" --show-depends "$module" 2>&1 | sed "s|$SCRATCH/depmod||; s/ *$//" || true)
   [[ "$(sort <<<"$ours")" == "$(sort <<<"$theirs")" ]] || fail "modprobe $module: ours: $ours; depmod: $theirs"
 done
 cmp "$K/modules/modules.devname" "$SCRATCH/depmod/lib/modules/$VERSION/modules.devname" || fail "modules.devname differs from depmod's"
@@ -41,7 +44,7 @@ SHARE="$SCRATCH/share"
 mkdir -p "$SHARE"
 cp "$BUILD_DIR/tests/runcvm-boot-probe" "$SHARE/probe"
 start=$(date +%s%N)
-boot_with_virtiofs "$K/vmlinuz" "$K/initrd" "$SHARE" /probe "$SCRATCH/console.log" runcvm.debug ||
+boot_with_virtiofs "$K" "$SHARE" /probe "$SCRATCH/console.log" runcvm.debug ||
   fail "QEMU failed: $(tail -20 "$SCRATCH/console.log")"
 elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
 console=$(cat "$SCRATCH/console.log")
@@ -49,19 +52,21 @@ assert_contains "$console" "RUNCVM-PROBE-MARKER" "console"
 assert_contains "$console" "runcvm-probe: pid=1 argv0=/probe" "console"
 assert_contains "$console" "runcvm-probe: release=$VERSION" "console"
 assert_contains "$console" "runcvm-probe: root=virtiofs" "console"
-for module in virtiofs fuse virtio_pci virtio_net virtio_blk virtio_console vmw_vsock_virtio_transport ext4; do
+# Every module the initramfs carries must be loaded (some kernels build part of them in).
+for module in $(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["initramfs_modules"]))' "$K/kernel.json"); do
   grep -q "runcvm-probe: modules=.*\b$module\b" <<<"$console" || fail "module $module not loaded: $console"
 done
+grep -q "runcvm-initramfs: loaded" <<<"$console" || fail "the initramfs loaded no modules: $console"
 assert_contains "$console" "runcvm-initramfs: mounted virtiofs runcvm-root" "console"
 pass "booted under TCG in $elapsed ms: initramfs loaded its modules, mounted virtiofs, ran /probe as PID 1"
 
 # A wrong tag fails with the initramfs's one error line and powers off instead of hanging.
-BOOT_TIMEOUT=120 boot_with_virtiofs "$K/vmlinuz" "$K/initrd" "$SHARE" /probe "$SCRATCH/bad.log" \
+BOOT_TIMEOUT=120 boot_with_virtiofs "$K" "$SHARE" /probe "$SCRATCH/bad.log" \
   "runcvm.root=no-such-tag" || true
 grep -q 'runcvm-initramfs: error: mounting virtiofs tag "no-such-tag"' "$SCRATCH/bad.log" ||
   fail "no clear error for a wrong tag: $(tail -5 "$SCRATCH/bad.log")"
 pass "a wrong virtiofs tag gives one clear line and powers off"
 
-log=$("$RUNCVM_BUILD" kernels --recipe debian-bookworm --out "$OUT" --cache "$CACHE" 2>&1) || fail "second run: $log"
+log=$("$RUNCVM_BUILD" kernels --recipe "$RECIPE" --out "$OUT" --cache "$CACHE" 2>&1) || fail "second run: $log"
 assert_contains "$log" "downloaded 0 files (0.0 MB)"
 pass "second run downloads nothing"

@@ -155,34 +155,10 @@ publish_suite() {
     --output "$mirror/dists/$suite/InRelease" "$mirror/dists/$suite/Release"
 }
 
-# virtiofsd ships inside qemu-system-common on bookworm and as its own package later.
-find_virtiofsd() {
-  local candidate
-  for candidate in /usr/libexec/virtiofsd /usr/lib/qemu/virtiofsd "$(command -v virtiofsd || true)"; do
-    [[ -n "$candidate" && -x "$candidate" ]] && { echo "$candidate"; return; }
-  done
-  fail "virtiofsd not found (install qemu-system-common or virtiofsd)"
-}
-
-# Boots KERNEL/INITRD under QEMU with directory SHARE as the virtiofs root tag "runcvm-root" and
-# runs INIT from it; the serial console goes to LOG. Always TCG so the test means the same on
-# machines with and without KVM. Usage: boot_with_virtiofs VMLINUZ INITRD SHARE INIT LOG [APPEND]
+# Boots KERNEL_DIR/{vmlinuz,initrd} with SHARE as the virtiofs root and INIT as PID 1 (see
+# ci/boot-kernel.sh); the console goes to LOG. Usage: boot_with_virtiofs KERNEL_DIR SHARE INIT LOG [ARGS…]
 boot_with_virtiofs() {
-  local vmlinuz=$1 initrd=$2 share=$3 init=$4 log=$5 append=${6:-}
-  local socket="$SCRATCH/virtiofs.$RANDOM.sock"
-  "$(find_virtiofsd)" --socket-path="$socket" -o source="$share" -o cache=none -o sandbox=chroot \
-    >"$log.virtiofsd" 2>&1 &
-  local virtiofsd_pid=$!
-  for _ in $(seq 100); do [[ -S "$socket" ]] && break; sleep 0.05; done
-  [[ -S "$socket" ]] || fail "virtiofsd did not start: $(cat "$log.virtiofsd")"
-  local rc=0
-  timeout "${BOOT_TIMEOUT:-300}" qemu-system-x86_64 -machine q35,accel=tcg -cpu max -smp 1 -m 512 \
-    -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
-    -chardev socket,id=fs,path="$socket" -device vhost-user-fs-pci,chardev=fs,tag=runcvm-root \
-    -kernel "$vmlinuz" -initrd "$initrd" \
-    -append "console=ttyS0 panic=-1 quiet runcvm.root=runcvm-root runcvm.init=$init $append" \
-    -display none -nodefaults -serial stdio -no-reboot >"$log" 2>&1 || rc=$?
-  kill "$virtiofsd_pid" 2>/dev/null || true
-  wait "$virtiofsd_pid" 2>/dev/null || true
-  return $rc
+  local kernel_dir=$1 share=$2 init=$3 log=$4
+  shift 4
+  bash "$SOURCE_DIR/ci/boot-kernel.sh" "$kernel_dir" "$share" "$init" "$@" >"$log" 2>&1
 }

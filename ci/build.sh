@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Configures and builds runcvm with warnings as errors. Usage: ci/build.sh [BUILD_DIR] [cmake args…]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=${1:-build}
+shift || true
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUNCVM_WERROR=ON "$@" >/dev/null
+cmake --build "$build_dir"

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs what building and testing runcvm needs on Debian bookworm (root or sudo). Idempotent;
+# quiet unless something fails. Catch2 3.x comes from bookworm-backports, which is added if absent.
+set -euo pipefail
+
+SUDO=""
+[[ $(id -u) -eq 0 ]] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build pkg-config
+  libarchive-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libzstd-dev zlib1g-dev libext2fs-dev
+  # runcvm-build kernels at run time: OpenPGP verification and the distro keyrings
+  gpgv debian-archive-keyring ca-certificates
+  # tests: QEMU + virtiofsd, kmod (modprobe/depmod), local mirrors (dpkg-deb, apt-ftparchive, gpg, openssl, python3)
+  qemu-system-x86 qemu-system-common kmod cpio zstd xz-utils gzip apt-utils gpg openssl python3
+)
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+run() {
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "ci/install-deps.sh: failed: $*" >&2
+    exit 1
+  fi
+}
+
+codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+if ! grep -rqs "${codename}-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  $SUDO tee "/etc/apt/sources.list.d/${codename}-backports.sources" >/dev/null <<SOURCES
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: ${codename}-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+fi
+
+missing=()
+for package in "${PACKAGES[@]}" catch2; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "ci/install-deps.sh: installing ${missing[*]}"
+  run $SUDO apt-get update -q
+  run $SUDO apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
+  # Catch2 3.x: bookworm itself only has 2.x.
+  run $SUDO apt-get install -y -q --no-install-recommends -t "${codename}-backports" catch2
+fi
