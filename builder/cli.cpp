@@ -1,0 +1,172 @@
+#include "builder/cli.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include "builder/kernels/kernels_command.hpp"
+#include "builder/kernels/modinfo.hpp"
+#include "common/error.hpp"
+
+#ifndef RUNCVM_SOURCE_RECIPES_DIR
+#define RUNCVM_SOURCE_RECIPES_DIR ""
+#endif
+
+namespace runcvm::builder {
+namespace {
+
+constexpr std::string_view kUsage = R"(usage: runcvm-build kernels --recipe NAME|FILE|all [--recipe …] --out DIR [options]
+
+Fetches distro kernels, verifies them against the distro's signed indexes, and installs
+DIR/kernels/<dist>/<version>/{vmlinuz,initrd,config,modules/,kernel.json} and DIR/kernels/<dist>/latest.
+
+options:
+  --recipe NAME|FILE|all   a recipe name from the recipes directory, a recipe file, or all of them
+  --out DIR                where kernels/ is installed (created if missing)
+  --cache DIR              download cache (default: $XDG_CACHE_HOME/runcvm or ~/.cache/runcvm)
+  --recipes-dir DIR        where recipe names are looked up
+  --mirror URL             use this mirror for every source of every recipe (local mirrors, proxies)
+  --keyring PATH           use this keyring (deb: OpenPGP keyring file; apk: key directory)
+  --initramfs-init FILE    the static init for the initramfs (default: runcvm-initramfs-init beside this program)
+  --retries N              attempts per download on transient errors (default 4)
+  --index-max-age SECONDS  reuse signed indexes fetched less than this long ago (default 3600; 0: always refresh)
+  --jobs N                 parallel downloads (default 4)
+  --timings                print the time of each pass
+)";
+
+fs::path program_directory() {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path(".") : self.parent_path();
+}
+
+fs::path default_cache() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return fs::path(xdg) / "runcvm";
+  if (const char* home = std::getenv("HOME"); home && *home) return fs::path(home) / ".cache" / "runcvm";
+  return fs::temp_directory_path() / "runcvm-cache";
+}
+
+fs::path default_recipes_dir() {
+  // In the bundle (/opt/runcvm/bin/runcvm-build) recipes live in /opt/runcvm/share/kernel-recipes.
+  fs::path installed = program_directory() / ".." / "share" / "kernel-recipes";
+  std::error_code ec;
+  if (fs::is_directory(installed, ec)) return installed;
+  return RUNCVM_SOURCE_RECIPES_DIR;
+}
+
+unsigned parse_count(std::string_view option, std::string_view value, unsigned low = 1, unsigned high = 64) {
+  unsigned n = 0;
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || ptr != value.data() + value.size() || n < low || n > high)
+    throw Error(std::string(option) + ": " + quote(value) + " is not a whole number from " + std::to_string(low) +
+                " to " + std::to_string(high));
+  return n;
+}
+
+std::vector<fs::path> recipes_in(const fs::path& dir) {
+  std::vector<fs::path> recipes;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.path().extension() == ".json") recipes.push_back(entry.path());
+  std::sort(recipes.begin(), recipes.end());
+  return recipes;
+}
+
+std::vector<fs::path> resolve_recipes(const std::vector<std::string>& names, const fs::path& dir) {
+  std::vector<fs::path> out;
+  auto add = [&](const fs::path& recipe) {
+    if (std::find(out.begin(), out.end(), recipe) == out.end()) out.push_back(recipe);
+  };
+  for (const auto& name : names) {
+    std::error_code ec;
+    if (name == "all") {
+      auto all = recipes_in(dir);
+      if (all.empty()) throw Error("--recipe all: no recipes in " + quote(dir.string())).with_hint("pass --recipes-dir");
+      for (const auto& recipe : all) add(recipe);
+    } else if (fs::is_regular_file(name, ec)) {
+      add(name);
+    } else if (fs::path candidate = dir / (name + ".json"); fs::is_regular_file(candidate, ec)) {
+      add(candidate);
+    } else {
+      std::string known;
+      for (const auto& recipe : recipes_in(dir)) known += (known.empty() ? "" : ", ") + recipe.stem().string();
+      throw Error("--recipe: " + quote(name) + " is neither a recipe file nor a recipe in " + quote(dir.string()))
+          .with_hint(known.empty() ? "pass --recipes-dir" : "known recipes: " + known);
+    }
+  }
+  return out;
+}
+
+void check_static_init(const fs::path& init) {
+  std::error_code ec;
+  if (!fs::is_regular_file(init, ec))
+    throw Error("--initramfs-init: " + quote(init.string()) + " does not exist")
+        .with_hint("build the runcvm-initramfs-init target or pass its path");
+  // The initramfs has no loader and no libraries, so a dynamic init could never start.
+  if (kernels::elf_has_interpreter(read_file(init), init.string()))
+    throw Error("--initramfs-init: " + quote(init.string()) + " is dynamically linked; the initramfs needs a static program");
+}
+
+int run_kernels_command(std::span<char*> args) {
+  kernels::KernelsOptions options;
+  std::vector<std::string> recipe_names;
+  fs::path recipes_dir = default_recipes_dir();
+  options.cache = default_cache();
+  options.initramfs_init = program_directory() / "runcvm-initramfs-init";
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size()) throw Error(std::string(arg) + ": expects a value");
+      return args[++i];
+    };
+    if (arg == "--recipe") recipe_names.push_back(value());
+    else if (arg == "--out") options.out = value();
+    else if (arg == "--cache") options.cache = value();
+    else if (arg == "--recipes-dir") recipes_dir = value();
+    else if (arg == "--mirror") options.mirror = value();
+    else if (arg == "--keyring") options.keyring = value();
+    else if (arg == "--initramfs-init") options.initramfs_init = value();
+    else if (arg == "--retries") options.retry.attempts = static_cast<int>(parse_count(arg, value()));
+    else if (arg == "--index-max-age") options.index_max_age = std::chrono::seconds(parse_count(arg, value(), 0, 604800));
+    else if (arg == "--jobs") options.jobs = parse_count(arg, value());
+    else if (arg == "--timings") options.timings = true;
+    else if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else {
+      throw Error("kernels: unknown option " + quote(arg)).with_hint("see runcvm-build kernels --help");
+    }
+  }
+  if (recipe_names.empty()) throw Error("kernels: --recipe is required").with_hint("e.g. --recipe debian-bookworm");
+  if (options.out.empty()) throw Error("kernels: --out is required");
+  if (const char* epoch = std::getenv("SOURCE_DATE_EPOCH"); epoch && *epoch) {
+    long long value = 0;
+    auto [ptr, ec] = std::from_chars(epoch, epoch + std::strlen(epoch), value);
+    if (ec != std::errc() || *ptr != '\0' || value < 0)
+      throw Error("SOURCE_DATE_EPOCH: " + quote(epoch) + " is not a number of seconds");
+    options.timestamp = static_cast<std::time_t>(value);
+  }
+  options.recipes = resolve_recipes(recipe_names, recipes_dir);
+  check_static_init(options.initramfs_init);
+  kernels::run_kernels(options);
+  return 0;
+}
+
+}  // namespace
+
+int run_command_line(std::span<char*> args) {
+  if (args.size() < 2 || std::string_view(args[1]) == "--help" || std::string_view(args[1]) == "-h") {
+    std::cout << "usage: runcvm-build <command> [options]\n\ncommands:\n  kernels   fetch and package distro kernels\n";
+    return args.size() < 2 ? 2 : 0;
+  }
+  std::string_view command = args[1];
+  if (command == "kernels") return run_kernels_command(args.subspan(2));
+  throw Error("unknown command " + quote(command) + " (known: kernels)");
+}
+
+}  // namespace runcvm::builder

@@ -1,0 +1,78 @@
+// Debian-format repositories (Debian, Ubuntu): InRelease -> Packages.{xz,gz} -> .deb.
+#include <unistd.h>
+
+#include "builder/kernels/repository.hpp"
+#include "builder/kernels/unpack.hpp"
+#include "common/error.hpp"
+#include "common/process.hpp"
+
+namespace runcvm::kernels {
+namespace {
+
+struct TemporaryPath {
+  fs::path path;
+  ~TemporaryPath() { ::unlink(path.c_str()); }
+};
+
+// The index file for one component, preferring the smallest encoding the Release lists.
+std::pair<std::string, FileDigest> packages_file(const ReleaseIndex& release, const std::string& component,
+                                                 const std::string& architecture, const std::string& where) {
+  std::string base = component + "/binary-" + architecture + "/Packages";
+  for (const char* suffix : {".xz", ".gz", ""}) {
+    auto it = release.sha256_files.find(base + suffix);
+    if (it != release.sha256_files.end()) return *it;
+  }
+  throw Error("InRelease of " + where + " lists no " + quote(base) + " index")
+      .with_hint("check the recipe's `components` and `architecture`");
+}
+
+}  // namespace
+
+std::string verify_clearsigned(const fs::path& signed_file, const fs::path& keyring) {
+  std::error_code ec;
+  if (!fs::is_regular_file(keyring, ec))
+    throw Error("keyring " + quote(keyring.string()) + " does not exist")
+        .with_hint("install the distribution's keyring package (debian-archive-keyring, ubuntu-keyring)");
+  TemporaryPath output{temporary_sibling(signed_file)};
+  auto result = run_process({"gpgv", "--quiet", "--keyring", fs::absolute(keyring).string(), "--output",
+                             output.path.string(), signed_file.string()});
+  if (result.exit_code != 0) {
+    std::string reason = last_line(result.standard_error);  // gpgv ends with the verdict
+    throw Error("OpenPGP signature check failed: " + (reason.empty() ? "gpgv exited " + std::to_string(result.exit_code) : reason))
+        .with_hint("the index is not signed by a key in " + keyring.string());
+  }
+  return read_file(output.path);
+}
+
+PackageMap load_deb_index(const Recipe& recipe, fetch::BlobCache& cache, std::time_t now) {
+  PackageMap packages;
+  for (const auto& source : recipe.sources) {
+    std::string where = source.mirror + " " + source.suite;
+    std::string dists = source.mirror + "/dists/" + source.suite + "/";
+    in_context("reading the index of " + where, [&] {
+      fs::path inrelease = cache.fetch_index(dists + "InRelease");
+      ReleaseIndex release = parse_release(verify_clearsigned(inrelease, recipe.keyring));
+      if (release.valid_until && *release.valid_until < now)
+        throw Error("InRelease expired (Valid-Until is in the past)")
+            .with_hint("the mirror is stale or the clock is wrong; expired indexes allow replaying old, vulnerable packages");
+      for (const auto& component : source.components) {
+        auto [path, digest] = packages_file(release, component, recipe.architecture, where);
+        std::string url = dists + path;
+        if (release.acquire_by_hash) {
+          // By-hash URLs never change content, so a mirror sync cannot race with this download.
+          url = dists + fs::path(path).parent_path().string() + "/by-hash/SHA256/" + digest.sha256;
+        }
+        fs::path file = cache.fetch_sha256(url, digest.sha256, digest.size);
+        std::string text = fs::path(path).extension().empty() ? read_file(file) : decompress_file(file);
+        merge_newest(packages, parse_packages(text, source.mirror));
+      }
+    });
+  }
+  return packages;
+}
+
+fs::path fetch_deb_package(const PackageEntry& package, fetch::BlobCache& cache) {
+  return cache.fetch_sha256(package.base_url + "/" + package.filename, package.checksum, package.size);
+}
+
+}  // namespace runcvm::kernels

@@ -1,0 +1,217 @@
+// The kernels pipeline, one pass per step; any failure leaves `out` as it was.
+#include "builder/kernels/kernels_command.hpp"
+
+#include <fnmatch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+
+#include <nlohmann/json.hpp>
+
+#include "builder/fetch/cache.hpp"
+#include "builder/kernels/artifact.hpp"
+#include "builder/kernels/initramfs.hpp"
+#include "builder/kernels/module_tree.hpp"
+#include "builder/kernels/repository.hpp"
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "common/parallel.hpp"
+
+namespace runcvm::kernels {
+namespace {
+
+// Everything one recipe's passes produce; recipes never share a Job.
+struct Job {
+  Recipe recipe;
+  PackageMap index;
+  std::vector<PackageEntry> packages;
+  std::vector<fs::path> package_files;
+  fs::path root;           // packages unpacked here
+  std::string version;     // kernel release, from lib/modules/<version>
+  fs::path artifact;       // staging kernels/<dist>/<version>
+  std::size_t initramfs_modules = 0;
+  std::uintmax_t initramfs_size = 0;
+};
+
+struct Context {
+  Context(const KernelsOptions& o, fs::path s)
+      : options(o), staging(std::move(s)), progress(progress_wanted()), cache(o.cache, o.retry, &progress, o.index_max_age) {}
+
+  const KernelsOptions& options;
+  fs::path staging;
+  std::vector<Job> jobs;
+  fetch::ProgressMeter progress;  // before cache, which reports to it
+  fetch::BlobCache cache;
+};
+
+template <class F>
+void for_each_job(Context& ctx, unsigned width, F&& pass) {
+  parallel_for(ctx.jobs.size(), width, [&](std::size_t i) {
+    Job& job = ctx.jobs[i];
+    in_context(job.recipe.name, [&] { pass(ctx, job); });
+  });
+}
+
+// Recipes are data: parse strictly, then apply command-line overrides.
+void load_recipes(Context& ctx) {
+  for (const auto& path : ctx.options.recipes) {
+    Job job;
+    job.recipe = in_context(path.string(), [&] { return parse_recipe(read_file(path), path.stem().string()); });
+    if (ctx.options.mirror)
+      for (auto& source : job.recipe.sources) source.mirror = *ctx.options.mirror;
+    if (ctx.options.keyring) job.recipe.keyring = *ctx.options.keyring;
+    ctx.jobs.push_back(std::move(job));
+  }
+}
+
+// Signed indexes first: nothing is downloaded that an index we trust does not name.
+void fetch_indexes(Context& ctx) {
+  std::time_t now = std::time(nullptr);
+  for_each_job(ctx, ctx.options.jobs, [now](Context& c, Job& job) {
+    job.index = load_package_index(job.recipe, c.cache, now);
+    std::string where = job.recipe.sources.front().mirror + " " + job.recipe.sources.front().suite;
+    job.packages = resolve_packages(job.index, job.recipe.package, job.recipe.follow, where);
+  });
+}
+
+// All packages of all recipes in parallel, each verified against its index before it is kept.
+void fetch_packages(Context& ctx) {
+  std::vector<std::pair<Job*, std::size_t>> work;
+  for (auto& job : ctx.jobs) {
+    job.package_files.resize(job.packages.size());
+    for (std::size_t i = 0; i < job.packages.size(); ++i) work.emplace_back(&job, i);
+  }
+  parallel_for(work.size(), ctx.options.jobs, [&](std::size_t n) {
+    auto [job, i] = work[n];
+    in_context(job->recipe.name, [&] { job->package_files[i] = fetch_package(job->recipe, job->packages[i], ctx.cache); });
+  });
+}
+
+fs::path single_match(const fs::path& root, const std::string& glob, std::string_view what) {
+  std::vector<fs::path> matches;
+  fs::path pattern = root / glob;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(pattern.parent_path(), ec))
+    if (::fnmatch(pattern.filename().c_str(), entry.path().filename().c_str(), 0) == 0) matches.push_back(entry.path());
+  if (matches.size() != 1)
+    throw Error("expected exactly one " + std::string(what) + " matching " + quote(glob) + ", found " +
+                std::to_string(matches.size()))
+        .with_hint("check the recipe's `kernel_image` and `follow` fields");
+  return matches.front();
+}
+
+// Unpack only the kernel payload (boot/, lib/modules/) and lay out the artifact directory.
+void unpack(Context&, Job& job) {
+  for (const auto& file : job.package_files) extract_kernel_payload(job.recipe, file, job.root);
+  fs::path module_root = single_match(job.root, "lib/modules/*", "module tree");
+  job.version = module_root.filename().string();
+  fs::path kernel_image = single_match(job.root, job.recipe.kernel_image, "kernel image");
+  job.artifact = job.root.parent_path() / "artifact" / job.version;
+  make_directories(job.artifact);
+  fs::rename(module_root, job.artifact / artifact::kModules);
+  fs::rename(kernel_image, job.artifact / artifact::kKernelImage);
+  // Debian and Ubuntu name the config after the release, Alpine after the flavour (config-virt).
+  fs::path config = job.root / "boot" / ("config-" + job.version);
+  std::vector<fs::path> configs;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(job.root / "boot", ec))
+    if (entry.path().filename().string().rfind("config-", 0) == 0) configs.push_back(entry.path());
+  if (!fs::exists(config) && configs.size() == 1) config = configs.front();
+  if (fs::exists(config)) fs::rename(config, job.artifact / artifact::kConfig);
+}
+
+// depmod's job, from each module's own `depends=`, so modprobe works inside the VM.
+void index_modules_and_build_initramfs(Context& ctx, Job& job) {
+  fs::path modules = job.artifact / artifact::kModules;
+  ModuleGraph graph = scan_module_tree(modules);
+  for (const auto& warning : write_module_indexes(graph, modules))
+    warn(job.recipe.name + ": missing module dependency: " + warning);
+  auto order = graph.load_order(job.recipe.initramfs_modules);
+  job.initramfs_modules = order.size();
+  job.initramfs_size = write_initramfs(plan_initramfs(order, modules, ctx.options.initramfs_init),
+                                       job.artifact / artifact::kInitramfs, job.recipe.initramfs_compression,
+                                       ctx.options.timestamp);
+  nlohmann::ordered_json manifest = {{"dist", job.recipe.dist},
+                                     {"version", job.version},
+                                     {"recipe", job.recipe.name},
+                                     {"initramfs_modules", nlohmann::json::array()},
+                                     {"packages", nlohmann::json::array()}};
+  for (const ModuleInfo* m : order) manifest["initramfs_modules"].push_back(m->name);
+  for (const auto& p : job.packages)
+    manifest["packages"].push_back({{"name", p.name}, {"version", p.version}, {"checksum", p.checksum}});
+  write_file_atomic(job.artifact / artifact::kManifest, manifest.dump(2) + "\n");
+}
+
+// Moves each artifact into out/kernels/<dist>/ and points `latest` at the newest version there.
+void install(Context& ctx) {
+  fs::path kernels = ctx.options.out / artifact::kKernelsDirectory;
+  for (auto& job : ctx.jobs) {
+    fs::path dist = kernels / job.recipe.dist;
+    make_directories(dist);
+    fs::path target = dist / job.version;
+    std::error_code ec;
+    if (fs::exists(target, ec)) {
+      fs::path old = temporary_sibling(target);
+      fs::rename(target, old);
+      fs::rename(job.artifact, target);
+      remove_tree_quietly(old);
+    } else {
+      fs::rename(job.artifact, target);
+    }
+    std::vector<std::string> versions;
+    for (const auto& entry : fs::directory_iterator(dist))
+      if (entry.is_directory() && !entry.is_symlink() && entry.path().filename().string().front() != '.')
+        versions.push_back(entry.path().filename().string());
+    std::string newest = *std::max_element(versions.begin(), versions.end(),
+                                           [](const auto& a, const auto& b) { return compare_versions(a, b) < 0; });
+    replace_symlink(newest, dist / artifact::kLatest);
+  }
+}
+
+void run_pass(Context& ctx, std::string_view name, const std::function<void(Context&)>& pass) {
+  auto start = std::chrono::steady_clock::now();
+  pass(ctx);
+  if (ctx.options.timings) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    info("timing: " + std::string(name) + ": " + std::to_string(ms) + " ms");
+  }
+}
+
+std::string megabytes(std::uintmax_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return text;
+}
+
+}  // namespace
+
+void run_kernels(const KernelsOptions& options) {
+  fs::path out = fs::weakly_canonical(fs::absolute(options.out));
+  if (out.filename().empty()) out = out.parent_path();
+  fs::path staging_path = out.parent_path() / ("." + out.filename().string() + ".staging-" + std::to_string(::getpid()));
+  StagingDirectory staging(staging_path);
+  Context ctx(options, staging.path());
+
+  run_pass(ctx, "load recipes", load_recipes);
+  for (auto& job : ctx.jobs) job.root = staging.path() / job.recipe.name / "root";
+  run_pass(ctx, "fetch and verify indexes", fetch_indexes);
+  run_pass(ctx, "fetch and verify packages", fetch_packages);
+  run_pass(ctx, "unpack kernel payload", [](Context& c) { for_each_job(c, 2, unpack); });
+  run_pass(ctx, "index modules, write initramfs",
+           [](Context& c) { for_each_job(c, 2, index_modules_and_build_initramfs); });
+  run_pass(ctx, "install", install);
+
+  for (const auto& job : ctx.jobs)
+    info(job.recipe.name + ": installed " + (fs::path(artifact::kKernelsDirectory) / job.recipe.dist / job.version).string() +
+         " (" + job.packages.front().name + " " + job.packages.front().version + "; initrd " +
+         megabytes(job.initramfs_size) + ", " + std::to_string(job.initramfs_modules) + " modules)");
+  const auto& stats = ctx.cache.stats();
+  info("downloaded " + std::to_string(stats.files_downloaded.load()) + " files (" +
+       megabytes(stats.bytes_downloaded.load()) + "), " + std::to_string(stats.files_from_cache.load()) +
+       " from cache");
+}
+
+}  // namespace runcvm::kernels

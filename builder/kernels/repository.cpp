@@ -1,0 +1,29 @@
+#include "builder/kernels/repository.hpp"
+
+#include "builder/kernels/unpack.hpp"
+
+namespace runcvm::kernels {
+
+// Defined in deb_repository.cpp and apk_repository.cpp.
+PackageMap load_deb_index(const Recipe& recipe, fetch::BlobCache& cache, std::time_t now);
+fs::path fetch_deb_package(const PackageEntry& package, fetch::BlobCache& cache);
+PackageMap load_apk_index(const Recipe& recipe, fetch::BlobCache& cache);
+fs::path fetch_apk_package(const PackageEntry& package, fetch::BlobCache& cache);
+void extract_apk(const fs::path& file, const fs::path& root, const PathFilter& filter);
+
+PackageMap load_package_index(const Recipe& recipe, fetch::BlobCache& cache, std::time_t now) {
+  return recipe.format == RepositoryFormat::deb ? load_deb_index(recipe, cache, now) : load_apk_index(recipe, cache);
+}
+
+fs::path fetch_package(const Recipe& recipe, const PackageEntry& package, fetch::BlobCache& cache) {
+  return recipe.format == RepositoryFormat::deb ? fetch_deb_package(package, cache) : fetch_apk_package(package, cache);
+}
+
+void extract_kernel_payload(const Recipe& recipe, const fs::path& package_file, const fs::path& root) {
+  if (recipe.format == RepositoryFormat::deb)
+    extract_deb(package_file, root, kernel_payload_path);
+  else
+    extract_apk(package_file, root, kernel_payload_path);
+}
+
+}  // namespace runcvm::kernels

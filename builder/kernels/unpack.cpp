@@ -1,0 +1,177 @@
+#include "builder/kernels/unpack.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <memory>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace runcvm::kernels {
+namespace {
+
+using ArchivePtr = std::unique_ptr<archive, int (*)(archive*)>;
+
+ArchivePtr new_reader() { return ArchivePtr(archive_read_new(), archive_read_free); }
+
+Error archive_error(archive* a, std::string_view what) {
+  const char* message = archive_error_string(a);
+  return Error(std::string(what) + ": " + (message ? message : "unreadable archive"));
+}
+
+std::string read_all(archive* a, std::string_view what) {
+  std::string out;
+  char buffer[1 << 16];
+  for (;;) {
+    la_ssize_t n = archive_read_data(a, buffer, sizeof buffer);
+    if (n < 0) throw archive_error(a, what);
+    if (n == 0) break;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+std::string normalise(std::string_view path) {
+  while (path.rfind("./", 0) == 0) path.remove_prefix(2);
+  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  return std::string(path);
+}
+
+// Writes the filtered entries of an open tar reader below root (an absolute, symlink-free path);
+// entry paths are made relative first, and libarchive's disk writer refuses ".." and writes
+// through symlinks, which matters for untrusted packages.
+void extract_entries(archive* reader, const fs::path& root, const PathFilter& filter, std::string_view what) {
+  ArchivePtr writer(archive_write_disk_new(), archive_write_free);
+  archive_write_disk_set_options(writer.get(), ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
+                                                   ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                                   ARCHIVE_EXTRACT_SECURE_SYMLINKS);
+  archive_entry* entry = nullptr;
+  for (;;) {
+    int rc = archive_read_next_header(reader, &entry);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc < ARCHIVE_WARN) throw archive_error(reader, what);
+    auto destination = filter(normalise(archive_entry_pathname(entry)));
+    if (!destination) continue;
+    archive_entry_set_pathname(entry, (root / *destination).c_str());
+    if (const char* link = archive_entry_hardlink(entry)) {
+      auto link_destination = filter(normalise(link));
+      if (!link_destination) throw Error(std::string(what) + ": hard link to a skipped file " + quote(link));
+      archive_entry_set_hardlink(entry, (root / *link_destination).c_str());
+    }
+    if (archive_write_header(writer.get(), entry) < ARCHIVE_WARN) {
+      int err = archive_errno(writer.get());
+      Error e = archive_error(writer.get(), std::string(what) + ": writing " + quote(*destination));
+      throw e.with_errno(err);
+    }
+    const void* block = nullptr;
+    size_t size = 0;
+    la_int64_t offset = 0;
+    while ((rc = archive_read_data_block(reader, &block, &size, &offset)) == ARCHIVE_OK) {
+      // libarchive reports a failed write(2) (ENOSPC, EIO) as a mere warning; it is not one here.
+      if (archive_write_data_block(writer.get(), block, size, offset) != ARCHIVE_OK) {
+        int err = archive_errno(writer.get());
+        if (err == ENOSPC) throw system_error("writing", (root / *destination).string(), err);
+        throw archive_error(writer.get(), std::string(what) + ": writing " + quote(*destination));
+      }
+    }
+    if (rc != ARCHIVE_EOF) throw archive_error(reader, what);
+    if (archive_write_finish_entry(writer.get()) < ARCHIVE_WARN) {
+      int err = archive_errno(writer.get());
+      if (err == ENOSPC) throw system_error("writing", (root / *destination).string(), err);
+      throw archive_error(writer.get(), std::string(what) + ": finishing " + quote(*destination));
+    }
+  }
+  if (archive_write_close(writer.get()) != ARCHIVE_OK) throw archive_error(writer.get(), what);
+}
+
+// Streams one member of the outer .deb into a nested reader without a temporary file.
+struct NestedSource {
+  archive* outer;
+  char buffer[1 << 16];
+};
+
+la_ssize_t nested_read(archive*, void* user, const void** out) {
+  auto* source = static_cast<NestedSource*>(user);
+  *out = source->buffer;
+  return archive_read_data(source->outer, source->buffer, sizeof source->buffer);
+}
+
+}  // namespace
+
+std::string decompress(std::string_view data, std::string_view what) {
+  auto reader = new_reader();
+  archive_read_support_filter_all(reader.get());
+  archive_read_support_format_raw(reader.get());
+  archive_read_support_format_empty(reader.get());
+  if (archive_read_open_memory(reader.get(), data.data(), data.size()) != ARCHIVE_OK)
+    throw archive_error(reader.get(), what);
+  archive_entry* entry = nullptr;
+  int rc = archive_read_next_header(reader.get(), &entry);
+  if (rc == ARCHIVE_EOF) return {};  // an empty index, e.g. a -updates pocket with no packages yet
+  if (rc != ARCHIVE_OK) throw archive_error(reader.get(), what);
+  return read_all(reader.get(), what);
+}
+
+std::string decompress_file(const fs::path& path) { return decompress(read_file(path), path.string()); }
+
+void extract_deb(const fs::path& deb, const fs::path& root, const PathFilter& filter) {
+  std::string what = deb.filename().string();
+  auto outer = new_reader();
+  archive_read_support_format_ar(outer.get());
+  if (archive_read_open_filename(outer.get(), deb.c_str(), 1 << 16) != ARCHIVE_OK)
+    throw archive_error(outer.get(), what);
+  archive_entry* entry = nullptr;
+  int rc;
+  while ((rc = archive_read_next_header(outer.get(), &entry)) == ARCHIVE_OK) {
+    std::string_view name = archive_entry_pathname(entry);
+    if (name.rfind("data.tar", 0) != 0) continue;
+    auto inner = new_reader();
+    archive_read_support_filter_all(inner.get());
+    archive_read_support_format_tar(inner.get());
+    auto source = std::make_unique<NestedSource>();
+    source->outer = outer.get();
+    if (archive_read_open(inner.get(), source.get(), nullptr, nested_read, nullptr) != ARCHIVE_OK)
+      throw archive_error(inner.get(), what + ": " + std::string(name));
+    extract_entries(inner.get(), root, filter, what);
+    return;
+  }
+  if (rc != ARCHIVE_EOF) throw archive_error(outer.get(), what);
+  throw Error(what + ": not a Debian package (no data.tar member)");
+}
+
+void extract_tar(std::string_view data, const fs::path& root, const PathFilter& filter, std::string_view what) {
+  auto reader = new_reader();
+  archive_read_support_filter_all(reader.get());
+  archive_read_support_format_tar(reader.get());
+  if (archive_read_open_memory(reader.get(), data.data(), data.size()) != ARCHIVE_OK)
+    throw archive_error(reader.get(), what);
+  extract_entries(reader.get(), root, filter, what);
+}
+
+std::map<std::string, std::string> read_tar_members(std::string_view data, std::string_view what) {
+  auto reader = new_reader();
+  archive_read_support_filter_all(reader.get());
+  archive_read_support_format_tar(reader.get());
+  if (archive_read_open_memory(reader.get(), data.data(), data.size()) != ARCHIVE_OK)
+    throw archive_error(reader.get(), what);
+  std::map<std::string, std::string> members;
+  archive_entry* entry = nullptr;
+  int rc;
+  while ((rc = archive_read_next_header(reader.get(), &entry)) == ARCHIVE_OK) {
+    if (archive_entry_filetype(entry) != AE_IFREG) continue;
+    members[normalise(archive_entry_pathname(entry))] = read_all(reader.get(), what);
+  }
+  if (rc != ARCHIVE_EOF) throw archive_error(reader.get(), what);
+  return members;
+}
+
+std::optional<std::string> kernel_payload_path(std::string_view path) {
+  std::string p = normalise(path);
+  if (p.rfind("usr/lib/modules/", 0) == 0 || p == "usr/lib/modules") p.erase(0, 4);
+  if (p == "boot" || p.rfind("boot/", 0) == 0) return p;
+  if (p == "lib" || p == "lib/modules" || p.rfind("lib/modules/", 0) == 0) return p;
+  return std::nullopt;
+}
+
+}  // namespace runcvm::kernels

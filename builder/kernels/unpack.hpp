@@ -1,0 +1,31 @@
+// Reading packages and compressed indexes with libarchive: .deb (ar + data.tar.*), tar streams,
+// and single compressed files (xz, gzip, zstd) such as Packages.xz or module.ko.xz.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/file.hpp"
+
+namespace runcvm::kernels {
+
+// Maps a path inside a package ("./lib/modules/…") to where it goes below the extraction root,
+// or nullopt to skip it.
+using PathFilter = std::function<std::optional<std::string>(std::string_view)>;
+
+std::string decompress(std::string_view data, std::string_view what);
+std::string decompress_file(const fs::path& path);
+
+void extract_deb(const fs::path& deb, const fs::path& root, const PathFilter& filter);
+// A (possibly compressed) tar held in memory.
+void extract_tar(std::string_view data, const fs::path& root, const PathFilter& filter, std::string_view what);
+// Small members of a tar held in memory, by name (for signatures and package metadata).
+std::map<std::string, std::string> read_tar_members(std::string_view data, std::string_view what);
+
+// Keeps what a kernel artifact needs: boot/* and the module tree (merged-/usr paths folded).
+std::optional<std::string> kernel_payload_path(std::string_view path);
+
+}  // namespace runcvm::kernels
