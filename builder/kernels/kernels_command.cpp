@@ -85,7 +85,8 @@ void fetch_packages(Context& ctx) {
     for (std::size_t i = 0; i < job.packages.size(); ++i) work.emplace_back(&job, i);
   }
   parallel_for(work.size(), ctx.options.jobs, [&](std::size_t n) {
-    auto [job, i] = work[n];
+    Job* job = work[n].first;
+    std::size_t i = work[n].second;
     in_context(job->recipe.name, [&] { job->package_files[i] = fetch_package(job->recipe, job->packages[i], ctx.cache); });
   });
 }

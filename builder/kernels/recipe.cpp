@@ -113,7 +113,7 @@ Recipe parse_recipe(std::string_view json_text, std::string_view name) {
   Json root;
   try {
     root = Json::parse(json_text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse errors, and out_of_range for numbers too large
     throw Error(std::string("recipe ") + quote(name) + ": not valid JSON: " + e.what());
   }
   if (!root.is_object()) throw Error("recipe " + quote(name) + ": expected a JSON object at the top level");

@@ -71,7 +71,9 @@ TEST_CASE("APK signatures are checked with the named key", "[signatures]") {
   runcvm::write_file_atomic(keys.path() / "builder.rsa.pub", public_pem(key.get()));
   std::string control = runcvm::test::gzip(runcvm::test::tar({{"APKINDEX", "P:linux-virt\n"}}));
 
-  for (auto [digest, prefix] : {std::pair{"sha256", ".SIGN.RSA256."}, std::pair{"sha1", ".SIGN.RSA."}}) {
+  for (const auto& algorithm : {std::pair{"sha256", ".SIGN.RSA256."}, std::pair{"sha1", ".SIGN.RSA."}}) {
+    const char* digest = algorithm.first;
+    std::string prefix = algorithm.second;
     INFO(prefix);
     auto signature_member = [&](EVP_PKEY* k, const std::string& name) {
       return runcvm::test::gzip(runcvm::test::tar({{prefix + name, sign(k, digest, control)}}, false));

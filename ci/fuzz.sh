@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (+ASan/UBSan) and runs each for a short time from its
+# committed corpus (tests/fuzz/corpus/<target>; the recipes directory seeds the recipe fuzzer).
+# New inputs go to a scratch copy, so the committed corpus only changes by hand.
+# usage: ci/fuzz.sh [SECONDS_PER_TARGET]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-20}
+CXX=clang++ bash ci/build.sh build-fuzz -DRUNCVM_SANITIZE=address,undefined
+work=$(mktemp -d /tmp/runcvm-fuzz.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+for target in recipe deb_index apkindex modinfo apk_package; do
+  mkdir -p "$work/$target"
+  seeds=(tests/fuzz/corpus/$target)
+  [[ $target == recipe ]] && seeds+=(kernel-recipes)
+  if ! "build-fuzz/fuzz/fuzz-$target" -max_total_time="$seconds" -max_len=65536 -artifact_prefix="$work/" \
+      "$work/$target" "${seeds[@]}" >"$work/$target.log" 2>&1; then
+    tail -40 "$work/$target.log" >&2
+    echo "ci/fuzz.sh: fuzz-$target found a failure; reproducer: $(ls "$work"/crash-* "$work"/leak-* 2>/dev/null | head -1)" >&2
+    cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* . 2>/dev/null || true
+    exit 1
+  fi
+  echo "fuzz-$target: $(grep -E '^Done [0-9]+ runs' "$work/$target.log" | tail -1), no failure"
+done

@@ -1,0 +1,7 @@
+#include "builder/kernels/package_index.hpp"
+#include "tests/fuzz/fuzz_target.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  return runcvm::fuzz::run(data, size,
+                           [](std::string_view input) { runcvm::kernels::parse_apkindex(input, "http://mirror"); });
+}
