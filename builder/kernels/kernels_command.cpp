@@ -210,7 +210,8 @@ void run_kernels(const KernelsOptions& options) {
          " (" + job.packages.front().name + " " + job.packages.front().version + "; initrd " +
          megabytes(job.initramfs_size) + ", " + std::to_string(job.initramfs_modules) + " modules)");
   const auto& stats = ctx.cache.stats();
-  info("downloaded " + std::to_string(stats.files_downloaded.load()) + " files (" +
+  unsigned downloaded = stats.files_downloaded.load();
+  info("downloaded " + std::to_string(downloaded) + (downloaded == 1 ? " file (" : " files (") +
        megabytes(stats.bytes_downloaded.load()) + "), " + std::to_string(stats.files_from_cache.load()) +
        " from cache");
 }
