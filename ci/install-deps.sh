@@ -10,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config clang
-  libarchive-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libzstd-dev zlib1g-dev libext2fs-dev
+  libarchive-dev liblzma-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libzstd-dev zlib1g-dev libext2fs-dev
   # runcvm-build kernels at run time: OpenPGP verification and the distro keyrings
   gpgv debian-archive-keyring ca-certificates
   # tests: QEMU + virtiofsd, kmod (modprobe/depmod), local mirrors (dpkg-deb, apt-ftparchive, gpg, openssl, python3)

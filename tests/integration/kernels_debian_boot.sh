@@ -20,6 +20,16 @@ for f in vmlinuz initrd config kernel.json modules/modules.dep modules/modules.d
 done
 pass "packaged Debian kernel $VERSION"
 
+# Our extraction (libarchive, threaded xz) must give exactly what dpkg-deb -x gives.
+package=$(python3 -c 'import json,sys; print([p["checksum"] for p in json.load(open(sys.argv[1]))["packages"] if p["name"].startswith("linux-image-") and p["name"][12].isdigit()][0])' "$K/kernel.json")
+mkdir "$SCRATCH/dpkg"
+dpkg-deb -x "$CACHE/blobs/sha256/$package" "$SCRATCH/dpkg"
+modules_dir="$SCRATCH/dpkg/lib/modules/$VERSION"
+[[ -d "$modules_dir" ]] || modules_dir="$SCRATCH/dpkg/usr/lib/modules/$VERSION"  # merged /usr (trixie)
+diff -r -x 'modules.*' "$modules_dir" "$K/modules" >/dev/null || fail "module tree differs from dpkg-deb -x"
+cmp -s "$SCRATCH/dpkg/boot/vmlinuz-$VERSION" "$K/vmlinuz" || fail "vmlinuz differs from dpkg-deb -x"
+pass "kernel and module tree are byte-identical to dpkg-deb -x"
+
 # depmod on a copy of the same tree must agree with our dependency computation.
 mkdir -p "$SCRATCH/depmod/lib/modules"
 cp -al "$K/modules/" "$SCRATCH/depmod/lib/modules/$VERSION"
