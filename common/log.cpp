@@ -16,7 +16,10 @@ bool progress_wanted() {
 }
 
 static void emit(std::string_view level, std::string_view message) {
-  std::string line = std::string(program_invocation_short_name) + ": " + std::string(level) + std::string(message) + "\n";
+  // On a terminal a progress line may be showing: erase it first; it is redrawn on its next tick.
+  static const bool terminal = ::isatty(STDERR_FILENO) == 1;
+  std::string line = std::string(terminal ? "\r\033[K" : "") + program_invocation_short_name + ": " +
+                     std::string(level) + std::string(message) + "\n";
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

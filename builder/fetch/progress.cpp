@@ -15,19 +15,20 @@ ProgressMeter::ProgressMeter(bool enabled) : enabled_(enabled) {
   });
 }
 
-ProgressMeter::~ProgressMeter() {
-  if (!enabled_) return;
-  stop_ = true;
+ProgressMeter::~ProgressMeter() { finish(); }
+
+void ProgressMeter::finish() {
+  if (!enabled_ || stop_.exchange(true)) return;
   painter_.join();
-  if (files_started_ > 0) draw(true);
+  draw(true);
 }
 
 void ProgressMeter::draw(bool final) {
   if (files_started_ == 0) return;
-  double done = static_cast<double>(done_) / 1e6;
-  double expected = static_cast<double>(expected_) / 1e6;
-  std::fprintf(stderr, "\r\033[Kdownloading: %u/%u files, %.1f/%.1f MB%s", files_finished_.load(),
-               files_started_.load(), done, expected, final ? "\n" : "");
+  char line[128];
+  std::snprintf(line, sizeof line, "downloading: %u/%u files, %.1f/%.1f MB", files_finished_.load(),
+                files_started_.load(), static_cast<double>(done_) / 1e6, static_cast<double>(expected_) / 1e6);
+  std::fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
   std::fflush(stderr);
 }
 

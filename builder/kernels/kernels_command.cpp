@@ -200,6 +200,7 @@ void run_kernels(const KernelsOptions& options) {
   for (auto& job : ctx.jobs) job.root = staging.path() / job.recipe.name / "root";
   run_pass(ctx, "fetch and verify indexes", fetch_indexes);
   run_pass(ctx, "fetch and verify packages", fetch_packages);
+  ctx.progress.finish();
   run_pass(ctx, "unpack kernel payload", [](Context& c) { for_each_job(c, 2, unpack); });
   run_pass(ctx, "index modules, write initramfs",
            [](Context& c) { for_each_job(c, 2, index_modules_and_build_initramfs); });

@@ -87,3 +87,18 @@ touch -d "@$(($(date +%s) + 5))" "$MIRROR/dists/noble-updates/InRelease"
 log=$(build --index-max-age 0 2>&1) || fail "runcvm-build failed: $log"
 assert_contains "$log" "downloaded 1 file (0.0 MB), 8 from cache"
 pass "conditional GETs revalidate indexes"
+
+# Progress: drawn on a terminal (a pseudo-terminal from script(1)), never into a pipe or under CI.
+rm -rf "$CACHE" "$OUT"
+on_terminal=$(env -u CI script -qec "$(printf '%q ' "$RUNCVM_BUILD" kernels --recipe ubuntu-noble --mirror "$URL" \
+  --keyring "$SCRATCH/archive.gpg" --out "$OUT" --cache "$CACHE")" /dev/null)
+assert_contains "$on_terminal" "downloading: 6/6 files" "terminal output"
+rm -rf "$CACHE" "$OUT"
+piped=$(env -u CI "$RUNCVM_BUILD" kernels --recipe ubuntu-noble --mirror "$URL" --keyring "$SCRATCH/archive.gpg" \
+  --out "$OUT" --cache "$CACHE" 2>&1)
+[[ "$piped" != *downloading:* ]] || fail "progress drawn into a pipe: $piped"
+rm -rf "$CACHE" "$OUT"
+under_ci=$(CI=true script -qec "$(printf '%q ' "$RUNCVM_BUILD" kernels --recipe ubuntu-noble --mirror "$URL" \
+  --keyring "$SCRATCH/archive.gpg" --out "$OUT" --cache "$CACHE")" /dev/null)
+[[ "$under_ci" != *downloading:* ]] || fail "progress drawn with CI set: $under_ci"
+pass "progress shows on a terminal only, and not under CI"
