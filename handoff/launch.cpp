@@ -1,0 +1,230 @@
+#include "handoff/launch.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+#include "common/error.hpp"
+
+namespace runcvm::handoff {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Reads one JSON object strictly: every key must be taken exactly once by a field reader, and
+// finish() rejects the keys nobody asked for.
+class Reader {
+ public:
+  Reader(const Json& object, std::string path, std::string document = "launch document")
+      : object_(object), path_(std::move(path)), document_(std::move(document)) {
+    if (!object_.is_object()) throw Error(where("") + "expected an object, got " + object_.dump());
+  }
+
+  template <class T>
+  T required(const std::string& key) {
+    auto it = object_.find(key);
+    if (it == object_.end()) throw Error(where(key) + "is required");
+    return convert<T>(*it, key);
+  }
+
+  template <class T>
+  T optional(const std::string& key, T fallback) {
+    auto it = object_.find(key);
+    return it == object_.end() ? fallback : convert<T>(*it, key);
+  }
+
+  const Json& child(const std::string& key) {
+    auto it = object_.find(key);
+    if (it == object_.end()) throw Error(where(key) + "is required");
+    taken_.insert(key);
+    return *it;
+  }
+
+  bool has(const std::string& key) const { return object_.contains(key); }
+  const std::string& document() const { return document_; }
+  std::string path_of(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+  void finish() const {
+    for (const auto& [key, value] : object_.items())
+      if (taken_.count(key) == 0) throw Error(where(key) + "unknown field");
+  }
+
+ private:
+  std::string where(const std::string& key) const { return document_ + ": field `" + path_of(key) + "`: "; }
+
+  template <class T>
+  T convert(const Json& value, const std::string& key) {
+    taken_.insert(key);
+    try {
+      return value.get<T>();
+    } catch (const Json::exception&) {
+      throw Error(where(key) + "has the wrong type: " + value.dump());
+    }
+  }
+
+  const Json& object_;
+  std::string path_;
+  std::string document_;
+  std::set<std::string> taken_;
+};
+
+template <class T, class F>
+std::vector<T> read_list(Reader& parent, const std::string& key, F read_item) {
+  std::vector<T> out;
+  const Json& list = parent.child(key);
+  if (!list.is_array()) throw Error(parent.document() + ": field `" + parent.path_of(key) + "`: expected a list");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    Reader item(list[i], parent.path_of(key) + "[" + std::to_string(i) + "]", parent.document());
+    out.push_back(read_item(item));
+    item.finish();
+  }
+  return out;
+}
+
+Json process_json(const Process& p) {
+  Json rlimits = Json::array();
+  for (const auto& r : p.rlimits) rlimits.push_back({{"type", r.type}, {"soft", r.soft}, {"hard", r.hard}});
+  Json out = {{"args", p.args},         {"env", p.env},   {"cwd", p.cwd},
+              {"uid", p.uid},           {"gid", p.gid},   {"additional_gids", p.additional_gids},
+              {"terminal", p.terminal}, {"rlimits", rlimits}, {"no_new_privileges", p.no_new_privileges}};
+  if (p.umask) out["umask"] = *p.umask;
+  if (p.console_size) out["console_size"] = {{"height", p.console_size->first}, {"width", p.console_size->second}};
+  return out;
+}
+
+Process read_process(Reader& r) {
+  Process p;
+  p.args = r.required<std::vector<std::string>>("args");
+  if (p.args.empty()) throw Error(r.document() + ": field `" + r.path_of("args") + "`: must not be empty");
+  p.env = r.required<std::vector<std::string>>("env");
+  p.cwd = r.required<std::string>("cwd");
+  p.uid = r.required<std::uint32_t>("uid");
+  p.gid = r.required<std::uint32_t>("gid");
+  p.additional_gids = r.required<std::vector<std::uint32_t>>("additional_gids");
+  p.terminal = r.required<bool>("terminal");
+  p.no_new_privileges = r.required<bool>("no_new_privileges");
+  if (r.has("umask")) p.umask = r.required<std::uint32_t>("umask");
+  if (r.has("console_size")) {
+    Reader size(r.child("console_size"), r.path_of("console_size"), r.document());
+    p.console_size = std::pair{size.required<unsigned>("height"), size.required<unsigned>("width")};
+    size.finish();
+  }
+  p.rlimits = read_list<Rlimit>(r, "rlimits", [](Reader& item) {
+    return Rlimit{item.required<std::string>("type"), item.required<std::uint64_t>("soft"),
+                  item.required<std::uint64_t>("hard")};
+  });
+  return p;
+}
+
+Json parse_json(std::string_view json_text, std::string_view what) {
+  try {
+    return Json::parse(json_text);
+  } catch (const Json::exception& e) {
+    throw Error(std::string(what) + ": not valid JSON: " + e.what());
+  }
+}
+
+}  // namespace
+
+std::string process_to_json_text(const Process& process) { return process_json(process).dump(); }
+
+Process parse_process(std::string_view json_text) {
+  Json root = parse_json(json_text, "exec request");
+  Reader r(root, "", "exec request");
+  Process p = read_process(r);
+  r.finish();
+  return p;
+}
+
+std::string to_json_text(const Launch& l) {
+  Json mounts = Json::array(), tmpfs = Json::array(), disks = Json::array();
+  for (const auto& m : l.mounts) mounts.push_back({{"destination", m.destination}, {"read_only", m.read_only}});
+  for (const auto& t : l.tmpfs) tmpfs.push_back({{"destination", t.destination}, {"options", t.options}});
+  for (const auto& d : l.disks) {
+    Json disk = {{"source", d.source}, {"destination", d.destination}, {"filesystem", d.filesystem}};
+    if (d.size_bytes) disk["size_bytes"] = *d.size_bytes;
+    disks.push_back(disk);
+  }
+  const Kernel& k = l.kernel;
+  Json out = {
+      {"version", l.version},
+      {"process", process_json(l.process)},
+      {"init", l.init},
+      {"cpus", l.cpus},
+      {"memory_mib", l.memory_mib},
+      {"kernel",
+       {{"source", k.source}, {"dist", k.dist}, {"version", k.version}, {"vmlinuz", k.vmlinuz},
+        {"initrd", k.initrd}, {"modules", k.modules}, {"append", k.append}, {"debug", k.debug}}},
+      {"mounts", mounts},
+      {"container_only", l.container_only},
+      {"tmpfs", tmpfs},
+      {"hostname", l.hostname},
+      {"host_network", l.host_network},
+      {"read_only_root", l.read_only_root},
+      {"disks", disks},
+      {"sys_admin", l.sys_admin},
+      {"display_mode", l.display_mode},
+      {"qemu", {{"machine", l.qemu.machine}, {"cpu", l.qemu.cpu}, {"accel", l.qemu.accel}}},
+      {"hugetlb", l.hugetlb},
+      {"cgroupfs", l.cgroupfs},
+      {"breakpoints", l.breakpoints},
+  };
+  return out.dump(2) + "\n";
+}
+
+Launch parse_launch(std::string_view json_text) {
+  Json root = parse_json(json_text, "launch document");
+  Reader r(root, "");
+  Launch l;
+  l.version = r.required<int>("version");
+  if (l.version != kLaunchVersion)
+    throw Error("launch document: version " + std::to_string(l.version) + " is not supported (this program reads " +
+                std::to_string(kLaunchVersion) + ")")
+        .with_hint("the runtime and the guest programs come from different runcvm versions");
+  {
+    Reader process(r.child("process"), "process");
+    l.process = read_process(process);
+    process.finish();
+  }
+  l.init = r.required<bool>("init");
+  l.cpus = r.required<unsigned>("cpus");
+  l.memory_mib = r.required<std::uint64_t>("memory_mib");
+  {
+    Reader k(r.child("kernel"), "kernel");
+    l.kernel = Kernel{k.required<std::string>("source"),  k.required<std::string>("dist"),
+                      k.required<std::string>("version"), k.required<std::string>("vmlinuz"),
+                      k.required<std::string>("initrd"),  k.required<std::string>("modules"),
+                      k.required<std::string>("append"),  k.required<bool>("debug")};
+    k.finish();
+  }
+  l.mounts = read_list<Mount>(r, "mounts", [](Reader& m) {
+    return Mount{m.required<std::string>("destination"), m.required<bool>("read_only")};
+  });
+  l.container_only = r.required<std::vector<std::string>>("container_only");
+  l.tmpfs = read_list<Tmpfs>(r, "tmpfs", [](Reader& t) {
+    return Tmpfs{t.required<std::string>("destination"), t.required<std::vector<std::string>>("options")};
+  });
+  l.hostname = r.required<std::string>("hostname");
+  l.host_network = r.required<bool>("host_network");
+  l.read_only_root = r.required<bool>("read_only_root");
+  l.disks = read_list<Disk>(r, "disks", [](Reader& d) {
+    Disk disk{d.required<std::string>("source"), d.required<std::string>("destination"),
+              d.required<std::string>("filesystem"), std::nullopt};
+    if (d.has("size_bytes")) disk.size_bytes = d.required<std::uint64_t>("size_bytes");
+    return disk;
+  });
+  l.sys_admin = r.required<bool>("sys_admin");
+  l.display_mode = r.required<std::string>("display_mode");
+  {
+    Reader q(r.child("qemu"), "qemu");
+    l.qemu = Qemu{q.required<std::string>("machine"), q.required<std::string>("cpu"), q.required<std::string>("accel")};
+    q.finish();
+  }
+  l.hugetlb = r.required<bool>("hugetlb");
+  l.cgroupfs = r.required<std::string>("cgroupfs");
+  l.breakpoints = r.required<std::vector<std::string>>("breakpoints");
+  r.finish();
+  return l;
+}
+
+}  // namespace runcvm::handoff

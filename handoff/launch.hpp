@@ -1,0 +1,111 @@
+// The handoff to the VM: one versioned JSON document the runtime writes at `create` and the
+// guest programs read (runcvm-init in the container, runcvm-vm-init in the VM). It carries the
+// workload exactly as the container would have run it, plus how to build the VM. Our own format,
+// so reading is strict: unknown keys, missing keys and wrong types are errors naming the field.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace runcvm::handoff {
+
+inline constexpr int kLaunchVersion = 1;
+// Where the document appears inside the container (and, over virtiofs, inside the VM).
+inline constexpr const char* kStateDirectory = "/.runcvm";
+inline constexpr const char* kLaunchPath = "/.runcvm/launch.json";
+// Where the runtime's bundle (/opt/runcvm on the host) is mounted inside the container.
+inline constexpr const char* kBundleMountPoint = "/opt/runcvm";
+
+struct Rlimit {
+  std::string type;  // RLIMIT_NOFILE, …
+  std::uint64_t soft = 0;
+  std::uint64_t hard = 0;
+};
+
+struct Process {
+  std::vector<std::string> args;
+  std::vector<std::string> env;  // exactly what the workload would see under runc
+  std::string cwd = "/";
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::vector<std::uint32_t> additional_gids;
+  std::optional<std::uint32_t> umask;
+  bool terminal = false;
+  std::optional<std::pair<unsigned, unsigned>> console_size;  // height, width
+  std::vector<Rlimit> rlimits;
+  bool no_new_privileges = false;
+};
+
+struct Kernel {
+  std::string source;   // "bundle": a runcvm-built kernel; "image": the image's own kernel
+  std::string dist;     // bundle kernels: kernels/<dist>/
+  std::string version;  // kernel release, as in /lib/modules/<version>
+  std::string vmlinuz;  // paths as seen inside the container
+  std::string initrd;
+  std::string modules;  // where /lib/modules/<version> is inside the container
+  std::string append;   // RUNCVM_KERNEL_APPEND
+  bool debug = false;   // RUNCVM_KERNEL_DEBUG
+};
+
+struct Mount {  // a user bind mount or volume the VM sees at its original path (over virtiofs)
+  std::string destination;
+  bool read_only = false;
+};
+
+struct Tmpfs {  // a --tmpfs the VM mounts itself, instead of the container
+  std::string destination;
+  std::vector<std::string> options;
+};
+
+struct Disk {  // RUNCVM_DISKS entry
+  std::string source;       // backing file inside the container, e.g. /disks/data.img
+  std::string destination;  // mount point in the VM
+  std::string filesystem;   // ext4, …
+  std::optional<std::uint64_t> size_bytes;  // create the file with this size when missing
+};
+
+struct Qemu {
+  std::string machine;  // q35, microvm, pc
+  std::string cpu;      // "" = QEMU's default for the accelerator
+  std::string accel;    // auto, kvm, tcg
+};
+
+struct Launch {
+  int version = kLaunchVersion;
+  Process process;
+  bool init = false;  // docker --init: the VM's PID 1 reaps and forwards signals itself
+  unsigned cpus = 1;
+  std::uint64_t memory_mib = 512;
+  Kernel kernel;
+  std::vector<Mount> mounts;
+  std::vector<std::string> container_only;  // mount points kept out of the VM (below /disks)
+  std::vector<Tmpfs> tmpfs;
+  std::string hostname;
+  bool host_network = false;  // no network namespace of its own (--network host)
+  bool read_only_root = false;
+  std::vector<Disk> disks;
+  bool sys_admin = false;
+  std::string display_mode = "headless";
+  Qemu qemu;
+  bool hugetlb = false;
+  std::string cgroupfs = "hybrid";
+  std::vector<std::string> breakpoints;
+};
+
+std::string to_json_text(const Launch& launch);
+// Throws runcvm::Error naming the field for anything that does not match the format exactly.
+Launch parse_launch(std::string_view json_text);
+
+// A `docker exec` request: the process to run in the VM, in the same form as Launch::process.
+// The runtime passes it to runcvm-exec on its command line (one argument, compact JSON).
+std::string process_to_json_text(const Process& process);
+Process parse_process(std::string_view json_text);
+
+// Where runcvm-exec lives inside the container.
+inline constexpr const char* kExecClient = "/opt/runcvm/bin/runcvm-exec";
+inline constexpr const char* kContainerInit = "/opt/runcvm/bin/runcvm-init";
+
+}  // namespace runcvm::handoff

@@ -1,0 +1,168 @@
+#include "runtime/command.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "runtime/create_transform.hpp"
+#include "runtime/exec_transform.hpp"
+
+namespace runcvm::runtime {
+namespace {
+
+using Json = nlohmann::json;
+
+Json read_json(const fs::path& path) {
+  std::string text = read_file(path);
+  try {
+    return Json::parse(text);
+  } catch (const Json::exception& e) {
+    throw Error(path.string() + ": not valid JSON: " + e.what());
+  }
+}
+
+bool same_file(const fs::path& a, const fs::path& b) {
+  struct stat sa {}, sb {};
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+bool executable(const fs::path& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+std::string timestamp() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count() % 1000000000;
+  char text[64];
+  std::tm utc{};
+  ::gmtime_r(&seconds, &utc);
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<long long>(nanos));
+  return text;
+}
+
+void append_line(const fs::path& path, const std::string& line) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return;  // logging must never be why a container fails
+  std::string data = line + "\n";
+  [[maybe_unused]] auto written = ::write(fd, data.data(), data.size());
+  ::close(fd);
+}
+
+std::vector<std::string> rewrite_bundle(const RuncCall& call, const fs::path& self, bool debug) {
+  fs::path bundle = call.bundle ? fs::path(*call.bundle) : fs::current_path();
+  fs::path config = bundle / "config.json";
+  Json spec = in_context(config.string(), [&] { return read_json(config); });
+  CreateInput input;
+  input.spec = spec;
+  input.host = gather_host_facts(self);
+  std::string root = spec.contains("root") ? spec["root"].value("path", "rootfs") : "rootfs";
+  fs::path rootfs = fs::path(root).is_absolute() ? fs::path(root) : bundle / root;
+  input.image = gather_image_facts(rootfs);
+  input.bundle = gather_bundle_facts(input.host.bundle_root);
+  input.launch_file = (bundle / "runcvm-launch.json").string();
+  CreateResult result = transform_create(input);
+  write_file_atomic(input.launch_file, handoff::to_json_text(result.launch));
+  write_file_atomic(config, result.spec.dump(), fs::perms(0600));
+  std::vector<std::string> log;
+  if (debug || result.runtime_debug) {
+    log.push_back("spec patch: " + Json::diff(spec, result.spec).dump());
+    log.push_back("launch: " + Json::parse(handoff::to_json_text(result.launch)).dump());
+  }
+  return log;
+}
+
+std::vector<std::string> rewrite_process(const RuncCall& call, bool debug) {
+  fs::path file = *call.process;
+  Json process = in_context(file.string(), [&] { return read_json(file); });
+  Json rewritten = in_context(file.string(), [&] { return transform_exec(process); });
+  write_file_atomic(file, rewritten.dump(), fs::perms(0600));
+  std::vector<std::string> log;
+  if (debug) log.push_back("process patch: " + Json::diff(process, rewritten).dump());
+  return log;
+}
+
+}  // namespace
+
+fs::path find_runc(const RuncCall& call, const fs::path& self) {
+  if (call.runc) {
+    if (!executable(*call.runc)) throw Error("--runcvm-runc: " + quote(*call.runc) + " is not an executable file");
+    return *call.runc;
+  }
+  fs::path beside = self.parent_path() / "runc";
+  if (executable(beside) && !same_file(beside, self)) return beside;
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  while (!dirs.empty()) {
+    size_t colon = dirs.find(':');
+    fs::path candidate = fs::path(dirs.substr(0, colon)) / "runc";
+    if (executable(candidate) && !same_file(candidate, self)) return candidate;
+    dirs = colon == std::string_view::npos ? std::string_view{} : dirs.substr(colon + 1);
+  }
+  throw Error("runc not found next to " + quote(self.string()) + " nor on PATH")
+      .with_hint("install runc or pass --runcvm-runc=PATH in the runtime's runtimeArgs");
+}
+
+std::vector<std::string> rewrite_for_vm(const RuncCall& call, const fs::path& self, bool debug) {
+  if (call.command == "create" || call.command == "run") return rewrite_bundle(call, self, debug);
+  if (call.command == "exec" && call.process) return rewrite_process(call, debug);
+  return {};
+}
+
+void report_error(const RuncCall& call, const std::string& message) {
+  std::cerr << "runcvm-runtime: error: " << message << std::endl;
+  if (!call.log) return;
+  if (call.log_format == "json")
+    append_line(*call.log, Json{{"level", "error"}, {"msg", "runcvm: " + message}, {"time", timestamp()}}.dump());
+  else
+    append_line(*call.log, "time=\"" + timestamp() + "\" level=error msg=" + Json("runcvm: " + message).dump());
+}
+
+void exec_runc(const fs::path& runc, const RuncCall& call) {
+  std::vector<char*> argv;
+  std::string program = runc.string();
+  argv.push_back(program.data());
+  for (const auto& arg : call.runc_args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  ::execv(program.c_str(), argv.data());
+  throw system_error("executing", program, errno);
+}
+
+int run_runtime(std::span<char*> argv) {
+  std::vector<std::string> args(argv.begin() + 1, argv.end());
+  RuncCall call;
+  try {
+    call = parse_runc_call(args);
+    fs::path self = fs::read_symlink("/proc/self/exe");
+    const char* env_debug = std::getenv("RUNCVM_RUNTIME_DEBUG");
+    bool debug = call.debug || (env_debug && std::string_view(env_debug) == "1");
+    fs::path runc = find_runc(call, self);
+    std::vector<std::string> log = rewrite_for_vm(call, self, debug);
+    if (debug || !log.empty()) {
+      std::error_code ec;
+      fs::create_directories(fs::path(kDebugLog).parent_path(), ec);
+      std::string line = timestamp() + " pid " + std::to_string(::getpid()) + " argv:";
+      for (const auto& arg : args) line += " " + Json(arg).dump();
+      append_line(kDebugLog, line);
+      for (const auto& entry : log) append_line(kDebugLog, timestamp() + " " + entry);
+    }
+    exec_runc(runc, call);
+  } catch (const std::exception& e) {
+    std::string line = format_error_line("runcvm-runtime", e);
+    report_error(call, line.substr(std::string("runcvm-runtime: error: ").size()));
+    return 1;
+  }
+}
+
+}  // namespace runcvm::runtime

@@ -1,0 +1,31 @@
+// What runcvm-runtime does with one call, at the edge: rewrite the bundle or the exec process
+// file in place, log when asked, then replace itself with the real runc.
+#pragma once
+
+#include <span>
+#include <string>
+
+#include "common/file.hpp"
+#include "runtime/runc_cli.hpp"
+
+namespace runcvm::runtime {
+
+inline constexpr const char* kDebugLog = "/run/runcvm/debug.log";
+
+// The real runc: --runcvm-runc, else `runc` next to this program, else the first `runc` on PATH
+// that is not this program.
+fs::path find_runc(const RuncCall& call, const fs::path& self);
+
+// Rewrites <bundle>/config.json for create/run (writing <bundle>/runcvm-launch.json) and the
+// --process file for exec. Returns the debug log lines to write, if debugging is on.
+std::vector<std::string> rewrite_for_vm(const RuncCall& call, const fs::path& self, bool debug);
+
+// Reports an error where containerd looks for it (runc's --log file, in its format) and on
+// stderr; Docker shows the message to the user.
+void report_error(const RuncCall& call, const std::string& message);
+
+[[noreturn]] void exec_runc(const fs::path& runc, const RuncCall& call);
+
+int run_runtime(std::span<char*> argv);
+
+}  // namespace runcvm::runtime

@@ -1,0 +1,246 @@
+#include "runtime/create_transform.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+#include "common/error.hpp"
+#include "runtime/kernel_choice.hpp"
+#include "runtime/options.hpp"
+#include "runtime/process_spec.hpp"
+
+namespace runcvm::runtime {
+namespace {
+
+using Json = nlohmann::json;
+
+Field config(std::string path) { return Field{"config.json", std::move(path)}; }
+
+// Docker's --init runs /sbin/docker-init (tini) with "--" before the command; our VM init takes
+// that role, so the wrapper is dropped and the VM is told.
+bool strip_docker_init(handoff::Process& p, const Json& mounts) {
+  if (p.args.size() < 3 || p.args[0] != "/sbin/docker-init" || p.args[1] != "--") return false;
+  bool mounted = std::any_of(mounts.begin(), mounts.end(), [](const Json& m) {
+    return m.value("destination", "") == "/sbin/docker-init";
+  });
+  if (!mounted) return false;
+  p.args.erase(p.args.begin(), p.args.begin() + 2);
+  return true;
+}
+
+bool has_option(const Json& mount, std::string_view option) {
+  auto it = mount.find("options");
+  if (it == mount.end() || !it->is_array()) return false;
+  return std::any_of(it->begin(), it->end(), [&](const Json& o) { return o.is_string() && o.get<std::string>() == option; });
+}
+
+bool below(std::string_view path, std::string_view directory) {
+  return path == directory || (path.size() > directory.size() && path.substr(0, directory.size()) == directory &&
+                               path[directory.size()] == '/');
+}
+
+// Kernel filesystems and /dev stay the container's own; the VM mounts its own versions.
+bool is_system_mount(const Json& mount) {
+  static const std::set<std::string> types = {"proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2"};
+  std::string destination = mount.value("destination", "");
+  return types.count(mount.value("type", "")) != 0 || destination == "/dev" || destination == "/dev/shm";
+}
+
+std::string tmpfs_size_option(std::uint64_t bytes) { return "size=" + std::to_string(bytes); }
+
+std::uint64_t size_option(const Json& mount, std::uint64_t fallback) {
+  if (auto it = mount.find("options"); it != mount.end() && it->is_array())
+    for (const auto& o : *it) {
+      std::string text = o.is_string() ? o.get<std::string>() : "";
+      if (text.rfind("size=", 0) != 0) continue;
+      if (auto bytes = parse_size(std::string_view(text).substr(5))) return *bytes;
+    }
+  return fallback;
+}
+
+void set_size_option(Json& mount, std::uint64_t bytes) {
+  Json options = Json::array();
+  if (auto it = mount.find("options"); it != mount.end() && it->is_array())
+    for (const auto& o : *it)
+      if (!(o.is_string() && o.get<std::string>().rfind("size=", 0) == 0)) options.push_back(o);
+  options.push_back(tmpfs_size_option(bytes));
+  mount["options"] = options;
+}
+
+void add_capabilities(Json& process, const std::vector<std::string>& wanted) {
+  Json& caps = process["capabilities"];
+  if (!caps.is_object()) caps = Json::object();
+  for (const char* set : {"bounding", "effective", "permitted"}) {
+    Json& list = caps[set];
+    if (!list.is_array()) list = Json::array();
+    for (const auto& cap : wanted)
+      if (std::find(list.begin(), list.end(), cap) == list.end()) list.push_back(cap);
+  }
+}
+
+void add_device(Json& linux_section, const std::string& path, DeviceNumber number) {
+  Json& devices = linux_section["devices"];
+  if (!devices.is_array()) devices = Json::array();
+  bool present = std::any_of(devices.begin(), devices.end(), [&](const Json& d) { return d.value("path", "") == path; });
+  if (!present)
+    devices.push_back({{"path", path}, {"type", "c"}, {"major", number.major}, {"minor", number.minor},
+                       {"fileMode", 0666}, {"uid", 0}, {"gid", 0}});
+  Json& rules = linux_section["resources"]["devices"];
+  if (!rules.is_array()) rules = Json::array();
+  rules.push_back({{"allow", true}, {"type", "c"}, {"major", number.major}, {"minor", number.minor}, {"access", "rwm"}});
+}
+
+Json bind_mount(const std::string& source, const std::string& destination, bool read_only) {
+  Json options = Json::array({"rbind", "nosuid", "nodev"});
+  if (read_only) options.push_back("ro");
+  return {{"destination", destination}, {"type", "bind"}, {"source", source}, {"options", options}};
+}
+
+}  // namespace
+
+unsigned count_cpuset(std::string_view cpus) {
+  unsigned count = 0;
+  while (!cpus.empty()) {
+    size_t comma = cpus.find(',');
+    std::string_view range = cpus.substr(0, comma);
+    cpus = comma == std::string_view::npos ? std::string_view{} : cpus.substr(comma + 1);
+    size_t dash = range.find('-');
+    unsigned first = 0, last = 0;
+    auto parse = [](std::string_view s, unsigned& out) {
+      auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+      return ec == std::errc() && ptr == s.data() + s.size() && !s.empty();
+    };
+    if (!parse(range.substr(0, dash), first)) return 0;
+    last = first;
+    if (dash != std::string_view::npos && !parse(range.substr(dash + 1), last)) return 0;
+    if (last < first) return 0;
+    count += last - first + 1;
+  }
+  return count;
+}
+
+unsigned cpus_from_resources(const Json& resources, unsigned host_cpus) {
+  const Json& cpu = object_at(resources, "cpu", config("linux.resources.cpu"));
+  auto quota = spec_value<std::int64_t>(cpu, "quota", config("linux.resources.cpu.quota"), 0);
+  auto period = spec_value<std::uint64_t>(cpu, "period", config("linux.resources.cpu.period"), 0);
+  // --cpus 0.5 is quota 50000 / period 100000: round up, never below one CPU.
+  if (quota > 0 && period > 0)
+    return std::max<unsigned>(1, static_cast<unsigned>((static_cast<std::uint64_t>(quota) + period - 1) / period));
+  if (unsigned n = count_cpuset(spec_value<std::string>(cpu, "cpus", config("linux.resources.cpu.cpus"), ""))) return n;
+  return std::max(1u, host_cpus);
+}
+
+CreateResult transform_create(const CreateInput& input) {
+  CreateResult result;
+  Json spec = input.spec;
+  if (!spec.is_object()) throw Error("config.json: expected a JSON object");
+  std::string oci_version = spec_value<std::string>(spec, "ociVersion", config("ociVersion"), "");
+  if (oci_version.rfind("1.", 0) != 0)
+    throw Error("config.json: ociVersion " + quote(oci_version) + " is not supported (1.x)");
+  Json& process = spec["process"];
+  if (!process.is_object()) throw Error("config.json: field `process`: expected an object");
+  Json& linux_section = spec["linux"];
+  if (!linux_section.is_object()) linux_section = Json::object();
+  Json& mounts = spec["mounts"];
+  if (!mounts.is_array()) mounts = Json::array();
+
+  Options options = in_context("container environment", [&] {
+    return parse_options(spec_value<std::vector<std::string>>(process, "env", config("process.env"), {}));
+  });
+  result.runtime_debug = options.runtime_debug;
+
+  handoff::Launch& launch = result.launch;
+  launch.process = saved_process(process, "config.json", "process.");
+  launch.init = strip_docker_init(launch.process, mounts);
+  launch.hostname = spec_value<std::string>(spec, "hostname", config("hostname"), "");
+  launch.read_only_root = spec_value<bool>(object_at(spec, "root", config("root")), "readonly", config("root.readonly"), false);
+  launch.host_network = true;
+  if (auto it = linux_section.find("namespaces"); it != linux_section.end() && it->is_array())
+    for (const auto& ns : *it)
+      if (ns.value("type", "") == "network") launch.host_network = false;
+  launch.disks = options.disks;
+  launch.sys_admin = options.sys_admin;
+  launch.display_mode = options.display_mode;
+  launch.qemu = options.qemu;
+  launch.hugetlb = options.hugetlb;
+  launch.cgroupfs = options.cgroupfs;
+  launch.breakpoints = options.breakpoints;
+
+  // VM size, and the container's limits raised to hold the guest's RAM plus QEMU's overhead.
+  Json& resources = linux_section["resources"];
+  if (!resources.is_object()) resources = Json::object();
+  launch.cpus = options.cpus.value_or(cpus_from_resources(resources, input.host.cpus));
+  Json& memory = resources["memory"];
+  if (!memory.is_object()) memory = Json::object();
+  auto limit = spec_value<std::int64_t>(memory, "limit", config("linux.resources.memory.limit"), 0);
+  launch.memory_mib = options.memory_mib.value_or(limit > 0 ? static_cast<std::uint64_t>(limit) >> 20 : kDefaultMemoryMib);
+  if (limit > 0) {
+    std::int64_t needed = static_cast<std::int64_t>((launch.memory_mib + kMemoryContingencyMib) << 20);
+    std::int64_t raise = std::max<std::int64_t>(needed - limit, 0);
+    memory["limit"] = limit + raise;
+    auto swap = spec_value<std::int64_t>(memory, "swap", config("linux.resources.memory.swap"), 0);
+    if (swap > 0) memory["swap"] = swap + raise;  // memory+swap must stay >= memory
+  }
+  if (memory.empty()) resources.erase("memory");
+
+  // Mounts: kernel filesystems stay; user binds and volumes stay and are listed for the VM, which
+  // sees them at the same paths over virtiofs (those below /disks hold disk images and stay the
+  // container's); user tmpfs mounts move into the VM; Docker's init goes.
+  Json kept = Json::array();
+  std::uint64_t guest_bytes = launch.memory_mib << 20;
+  for (auto& mount : mounts) {
+    std::string destination = mount.value("destination", "");
+    std::string type = mount.value("type", "");
+    if (destination == "/sbin/docker-init" && launch.init) continue;
+    if (is_system_mount(mount)) {
+      if (destination == "/dev/shm" && type == "tmpfs") set_size_option(mount, guest_bytes + size_option(mount, 64ull << 20));
+      kept.push_back(mount);
+    } else if (type == "tmpfs") {
+      launch.tmpfs.push_back({destination, spec_value<std::vector<std::string>>(mount, "options", config("mounts[].options"), {})});
+    } else {
+      if (below(destination, "/disks")) launch.container_only.push_back(destination);
+      else launch.mounts.push_back({destination, has_option(mount, "ro")});
+      kept.push_back(mount);
+    }
+  }
+
+  // The kernel, and its modules where the VM's modprobe looks for them.
+  launch.kernel = choose_kernel(options, input.image, input.bundle);
+  if (launch.kernel.source == "bundle") {
+    std::string host_modules = input.host.bundle_root + "/kernels/" + launch.kernel.dist + "/" + launch.kernel.version + "/modules";
+    if (options.kernel_mount_lib_modules)
+      kept.push_back({{"destination", "/lib/modules"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+                      {"options", {"nosuid", "nodev", "mode=0755", "size=65536"}}});
+    kept.push_back(bind_mount(host_modules, launch.kernel.modules, true));
+  }
+
+  // The bundle (QEMU, virtiofsd, our programs) read-only, and the guest's handoff state.
+  kept.push_back(bind_mount(input.host.bundle_root, handoff::kBundleMountPoint, true));
+  kept.push_back({{"destination", handoff::kStateDirectory}, {"type", "tmpfs"}, {"source", "tmpfs"},
+                  {"options", {"nosuid", "nodev", "mode=0700", "size=16777216"}}});
+  Json launch_mount = bind_mount(input.launch_file, handoff::kLaunchPath, true);
+  launch_mount["options"] = {"bind", "nosuid", "nodev", "ro"};
+  kept.push_back(launch_mount);
+  mounts = kept;
+
+  // Devices and privileges QEMU and virtiofsd need; virtiofsd calls unshare, so no seccomp.
+  if (input.host.kvm) add_device(linux_section, "/dev/kvm", *input.host.kvm);
+  if (input.host.tun) add_device(linux_section, "/dev/net/tun", *input.host.tun);
+  std::vector<std::string> caps = {"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_MKNOD", "CAP_AUDIT_WRITE"};
+  if (options.sys_admin) caps.push_back("CAP_SYS_ADMIN");
+  add_capabilities(process, caps);
+  linux_section.erase("seccomp");
+  if (process.contains("apparmorProfile")) process["apparmorProfile"] = "unconfined";
+
+  // The container's own PID 1: runcvm-init as root, with a fixed environment; the workload's
+  // process lives in the launch document.
+  process["args"] = {std::string(handoff::kBundleMountPoint) + "/bin/runcvm-init"};
+  process["env"] = {"PATH=" + std::string(handoff::kBundleMountPoint) + "/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+  process["cwd"] = "/";
+  process["user"] = {{"uid", 0}, {"gid", 0}};
+
+  result.spec = std::move(spec);
+  return result;
+}
+
+}  // namespace runcvm::runtime

@@ -1,0 +1,26 @@
+#include "runtime/exec_transform.hpp"
+
+#include "common/error.hpp"
+#include "runtime/process_spec.hpp"
+
+namespace runcvm::runtime {
+
+handoff::Process exec_request(const nlohmann::json& process) {
+  if (!process.is_object()) throw Error("process.json: expected a JSON object");
+  return saved_process(process, "process.json", "");
+}
+
+nlohmann::json transform_exec(const nlohmann::json& process) {
+  handoff::Process request = exec_request(process);
+  nlohmann::json out = process;
+  // runcvm-exec runs as root with a fixed environment; the user's identity, cwd and env travel in
+  // the request. The terminal flag and console size stay, so runc still sets up the tty the
+  // client relays.
+  out["args"] = {handoff::kExecClient, "--process", handoff::process_to_json_text(request)};
+  out["env"] = {"PATH=/opt/runcvm/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+  out["cwd"] = "/";
+  out["user"] = {{"uid", 0}, {"gid", 0}};
+  return out;
+}
+
+}  // namespace runcvm::runtime

@@ -1,0 +1,131 @@
+#include "runtime/facts.hpp"
+
+#include <sys/stat.h>
+#include <algorithm>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "common/error.hpp"
+
+namespace runcvm::runtime {
+namespace {
+
+std::optional<DeviceNumber> character_device(const char* path) {
+  struct stat st {};
+  if (::stat(path, &st) != 0 || !S_ISCHR(st.st_mode)) return std::nullopt;
+  return DeviceNumber{::major(st.st_rdev), ::minor(st.st_rdev)};
+}
+
+// A path inside the image, resolved without leaving it: absolute link targets are taken
+// relative to the rootfs (the image's own view), and the walk is bounded.
+std::optional<fs::path> resolve_in_rootfs(const fs::path& rootfs, std::string inner) {
+  for (int hops = 0; hops < 16; ++hops) {
+    fs::path candidate = rootfs / fs::path(inner).relative_path();
+    std::error_code ec;
+    auto status = fs::symlink_status(candidate, ec);
+    if (ec || !fs::exists(status)) return std::nullopt;
+    if (!fs::is_symlink(status)) return fs::is_regular_file(status) ? std::optional(fs::path(inner)) : std::nullopt;
+    fs::path target = fs::read_symlink(candidate, ec);
+    if (ec) return std::nullopt;
+    inner = (target.is_absolute() ? target : fs::path(inner).parent_path() / target).lexically_normal().string();
+    if (inner.rfind("..", 0) == 0) return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::string only_module_directory(const fs::path& rootfs) {
+  std::vector<std::string> versions;
+  std::error_code ec;
+  for (const char* dir : {"lib/modules", "usr/lib/modules"}) {
+    for (const auto& entry : fs::directory_iterator(rootfs / dir, ec))
+      if (entry.is_directory()) versions.push_back(entry.path().filename().string());
+    if (!versions.empty()) break;
+  }
+  return versions.size() == 1 ? versions.front() : "";
+}
+
+}  // namespace
+
+HostFacts gather_host_facts(const fs::path& runtime_executable) {
+  HostFacts facts;
+  facts.kvm = character_device("/dev/kvm");
+  facts.tun = character_device("/dev/net/tun");
+  long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  facts.cpus = cpus > 0 ? static_cast<unsigned>(cpus) : 1;
+  // <bundle>/bin/runcvm-runtime
+  facts.bundle_root = runtime_executable.parent_path().parent_path().string();
+  return facts;
+}
+
+void parse_os_release(std::string_view text, ImageFacts& facts) {
+  auto value_of = [](std::string_view raw) {
+    std::string v(raw);
+    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) v = v.substr(1, v.size() - 2);
+    return v;
+  };
+  while (!text.empty()) {
+    size_t eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+    if (line.rfind("ID=", 0) == 0) {
+      facts.os_id = value_of(line.substr(3));
+    } else if (line.rfind("ID_LIKE=", 0) == 0) {
+      facts.os_like.clear();
+      std::string like = value_of(line.substr(8));
+      size_t start = 0;
+      while (start < like.size()) {
+        size_t end = like.find(' ', start);
+        if (end == std::string::npos) end = like.size();
+        if (end > start) facts.os_like.push_back(like.substr(start, end - start));
+        start = end + 1;
+      }
+    }
+  }
+}
+
+ImageFacts gather_image_facts(const fs::path& rootfs) {
+  ImageFacts facts;
+  // Debian, Ubuntu and Alpine keep a kernel at these paths when one is installed in the image.
+  const std::pair<const char*, const char*> layouts[] = {
+      {"/vmlinuz", "/initrd.img"}, {"/boot/vmlinuz", "/boot/initrd.img"}, {"/boot/vmlinuz-virt", "/boot/initramfs-virt"}};
+  for (const auto& [vmlinuz, initrd] : layouts) {
+    auto kernel = resolve_in_rootfs(rootfs, vmlinuz);
+    auto ramdisk = resolve_in_rootfs(rootfs, initrd);
+    if (!kernel || !ramdisk) continue;
+    std::string name = kernel->filename().string();
+    std::string version = name.rfind("vmlinuz-", 0) == 0 && name != "vmlinuz-virt" ? name.substr(8) : only_module_directory(rootfs);
+    facts.kernel = ImageKernel{vmlinuz, initrd, version};
+    break;
+  }
+  for (const char* path : {"etc/os-release", "usr/lib/os-release"}) {
+    std::error_code ec;
+    if (fs::is_regular_file(rootfs / path, ec) || fs::is_symlink(rootfs / path, ec)) {
+      try {
+        auto resolved = resolve_in_rootfs(rootfs, std::string("/") + path);
+        if (resolved) parse_os_release(read_file(rootfs / resolved->relative_path()), facts);
+      } catch (const Error&) {
+        // An unreadable os-release only means the image's distribution is unknown.
+      }
+      break;
+    }
+  }
+  return facts;
+}
+
+BundleFacts gather_bundle_facts(const fs::path& bundle_root) {
+  BundleFacts facts;
+  std::error_code ec;
+  for (const auto& dist : fs::directory_iterator(bundle_root / "kernels", ec)) {
+    if (!dist.is_directory()) continue;
+    BundleFacts::Dist entry;
+    std::error_code inner;
+    for (const auto& version : fs::directory_iterator(dist.path(), inner))
+      if (version.is_directory() && !version.is_symlink()) entry.versions.push_back(version.path().filename().string());
+    entry.latest = fs::read_symlink(dist.path() / "latest", inner).string();
+    std::sort(entry.versions.begin(), entry.versions.end());
+    if (!entry.versions.empty()) facts.kernels[dist.path().filename().string()] = std::move(entry);
+  }
+  return facts;
+}
+
+}  // namespace runcvm::runtime

@@ -1,0 +1,55 @@
+// Facts about the host, the image and the runcvm bundle, gathered once at the edge (by the
+// command) and passed into the pure transforms, so tests can state them instead of faking files.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/file.hpp"
+
+namespace runcvm::runtime {
+
+struct DeviceNumber {
+  unsigned major = 0;
+  unsigned minor = 0;
+};
+
+struct HostFacts {
+  std::optional<DeviceNumber> kvm;  // /dev/kvm, when the host has it
+  std::optional<DeviceNumber> tun;  // /dev/net/tun
+  unsigned cpus = 1;                // online CPUs
+  std::string bundle_root;          // where the runtime is installed (/opt/runcvm), on the host
+};
+
+// A kernel the image carries itself, found at a distribution's well-known paths.
+struct ImageKernel {
+  std::string vmlinuz;  // paths inside the image
+  std::string initrd;
+  std::string version;  // from the link target (vmlinuz-<version>) or the only /lib/modules entry
+};
+
+struct ImageFacts {
+  std::optional<ImageKernel> kernel;
+  std::string os_id;                 // /etc/os-release ID
+  std::vector<std::string> os_like;  // ID_LIKE
+};
+
+struct BundleFacts {
+  // dist -> versions available, and what `latest` points at.
+  struct Dist {
+    std::vector<std::string> versions;
+    std::string latest;
+  };
+  std::map<std::string, Dist> kernels;
+};
+
+HostFacts gather_host_facts(const fs::path& runtime_executable);
+ImageFacts gather_image_facts(const fs::path& rootfs);
+BundleFacts gather_bundle_facts(const fs::path& bundle_root);
+
+// "ID=debian\nID_LIKE=\"ubuntu debian\"" -> id and like list.
+void parse_os_release(std::string_view text, ImageFacts& facts);
+
+}  // namespace runcvm::runtime

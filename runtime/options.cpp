@@ -1,0 +1,218 @@
+#include "runtime/options.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <functional>
+#include <map>
+
+#include "common/error.hpp"
+
+namespace runcvm::runtime {
+namespace {
+
+constexpr std::string_view kPrefix = "RUNCVM_";
+
+// Each option: its documentation and a parser that returns "" or what is wrong with the value.
+struct OptionSpec {
+  OptionDoc doc;
+  std::function<std::string(std::string_view, Options&)> parse;
+};
+
+std::string parse_bool(std::string_view value, bool& out) {
+  if (value == "1" || value == "true") out = true;
+  else if (value == "0" || value == "false" || value.empty()) out = false;
+  else return quote(value) + ": expected 1 or 0 (true or false)";
+  return "";
+}
+
+std::string parse_choice(std::string_view value, std::initializer_list<std::string_view> choices, std::string& out) {
+  if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
+    std::string list;
+    for (auto c : choices) list += (list.empty() ? "" : ", ") + std::string(c);
+    return quote(value) + ": expected one of " + list;
+  }
+  out = std::string(value);
+  return "";
+}
+
+std::optional<std::uint64_t> parse_number(std::string_view text) {
+  std::uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
+  return n;
+}
+
+bool plain_name(std::string_view s) {
+  return !s.empty() && s != "." && s != ".." &&
+         s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-~") == std::string_view::npos;
+}
+
+std::vector<std::string_view> split(std::string_view text, char separator) {
+  std::vector<std::string_view> out;
+  while (true) {
+    size_t at = text.find(separator);
+    out.push_back(text.substr(0, at));
+    if (at == std::string_view::npos) return out;
+    text.remove_prefix(at + 1);
+  }
+}
+
+std::string parse_disks(std::string_view value, Options& o) {
+  o.disks.clear();
+  if (value.empty()) return "";
+  auto entries = split(value, ';');
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    std::string_view entry = entries[i];
+    std::string where = "entry " + std::to_string(i + 1) + " " + quote(entry) + ": ";
+    auto fields = split(entry, ',');
+    if (fields.size() < 3 || fields.size() > 4) return where + "expected <src>,<dst>,<fs>[,<size>]";
+    handoff::Disk disk{std::string(fields[0]), std::string(fields[1]), std::string(fields[2]), std::nullopt};
+    if (disk.source.empty() || disk.source.front() != '/') return where + "<src> must be an absolute path";
+    if (disk.destination.empty() || disk.destination.front() != '/') return where + "<dst> must be an absolute path";
+    if (disk.destination == "/") return where + "<dst> cannot be the root";
+    static const std::vector<std::string_view> filesystems = {"ext4", "ext3", "ext2"};
+    if (std::find(filesystems.begin(), filesystems.end(), disk.filesystem) == filesystems.end())
+      return where + "<fs> " + quote(disk.filesystem) + " is not supported (ext4, ext3, ext2)";
+    if (fields.size() == 4) {
+      disk.size_bytes = parse_size(fields[3]);
+      if (!disk.size_bytes || *disk.size_bytes == 0) return where + "<size> " + quote(fields[3]) + " is not a size like 512M or 5G";
+    }
+    o.disks.push_back(std::move(disk));
+  }
+  return "";
+}
+
+const std::vector<OptionSpec>& specs() {
+  static const std::vector<OptionSpec> table = {
+      {{"RUNCVM_KERNEL", "<dist>[/<version>]", "the image's own kernel, else the bundle's for the image's os-release ID, else debian",
+        "kernel to boot from the bundle's kernels/<dist>/<version> (version: latest when omitted)"},
+       [](std::string_view v, Options& o) -> std::string {
+         auto slash = v.find('/');
+         KernelRequest request{std::string(v.substr(0, slash)), std::nullopt};
+         if (slash != std::string_view::npos) request.version = std::string(v.substr(slash + 1));
+         if (!plain_name(request.dist) || (request.version && !plain_name(*request.version)))
+           return quote(v) + ": expected <dist> or <dist>/<version>, e.g. debian or debian/6.1.0-18-amd64";
+         o.kernel = request;
+         return "";
+       }},
+      {{"RUNCVM_KERNEL_APPEND", "text", "(none)", "extra kernel command-line arguments"},
+       [](std::string_view v, Options& o) -> std::string {
+         if (v.find('\n') != std::string_view::npos) return quote(v) + ": must be a single line";
+         o.kernel_append = std::string(v);
+         return "";
+       }},
+      {{"RUNCVM_KERNEL_DEBUG", "1|0", "0", "show kernel and initramfs messages on the console"},
+       [](std::string_view v, Options& o) { return parse_bool(v, o.kernel_debug); }},
+      {{"RUNCVM_KERNEL_MOUNT_LIB_MODULES", "1|0", "0",
+        "mount the kernel's modules over /lib/modules (hiding the image's) instead of only at /lib/modules/<version>"},
+       [](std::string_view v, Options& o) { return parse_bool(v, o.kernel_mount_lib_modules); }},
+      {{"RUNCVM_DISKS", "<src>,<dst>,<fs>[,<size>][;…]", "(none)",
+        "block devices for the VM: backing file <src> in the container (created with <size> when missing), mounted at <dst> with <fs> (ext4, ext3, ext2)"},
+       parse_disks},
+      {{"RUNCVM_SYS_ADMIN", "1|0", "0", "give the container CAP_SYS_ADMIN (only needed by some QEMU features)"},
+       [](std::string_view v, Options& o) { return parse_bool(v, o.sys_admin); }},
+      {{"RUNCVM_CPUS", "1-256", "--cpus (rounded up) or the cpuset, else the host's CPUs", "virtual CPUs of the VM"},
+       [](std::string_view v, Options& o) -> std::string {
+         auto n = parse_number(v);
+         if (!n || *n < 1 || *n > 256) return quote(v) + ": expected a whole number from 1 to 256";
+         o.cpus = static_cast<unsigned>(*n);
+         return "";
+       }},
+      {{"RUNCVM_MEM", "<size> (512M, 2G)", "-m, else 512M", "memory of the VM"},
+       [](std::string_view v, Options& o) -> std::string {
+         auto bytes = parse_size(v);
+         if (!bytes || *bytes < (64ull << 20)) return quote(v) + ": expected a size of at least 64M, like 512M or 2G";
+         o.memory_mib = *bytes >> 20;
+         return "";
+       }},
+      {{"RUNCVM_DISPLAY_MODE", "headless|vnc", "headless", "whether the VM has a display (VNC on the container's port 5900)"},
+       [](std::string_view v, Options& o) { return parse_choice(v, {"headless", "vnc"}, o.display_mode); }},
+      {{"RUNCVM_QEMU_MACHINE", "q35|microvm|pc", "q35", "QEMU machine type"},
+       [](std::string_view v, Options& o) { return parse_choice(v, {"q35", "microvm", "pc"}, o.qemu.machine); }},
+      {{"RUNCVM_QEMU_CPU", "<model>", "host with KVM, max with TCG", "QEMU CPU model (-cpu)"},
+       [](std::string_view v, Options& o) -> std::string {
+         if (v.empty() || v.find_first_of(" ,=\n") != std::string_view::npos)
+           return quote(v) + ": expected a CPU model name such as host, max or Skylake-Server";
+         o.qemu.cpu = std::string(v);
+         return "";
+       }},
+      {{"RUNCVM_QEMU_ACCEL", "auto|kvm|tcg", "auto", "accelerator: auto uses KVM when /dev/kvm exists, else TCG"},
+       [](std::string_view v, Options& o) { return parse_choice(v, {"auto", "kvm", "tcg"}, o.qemu.accel); }},
+      {{"RUNCVM_HUGETLB", "1|0", "0", "back the VM's memory with huge pages"},
+       [](std::string_view v, Options& o) { return parse_bool(v, o.hugetlb); }},
+      {{"RUNCVM_CGROUPFS", "none|1|2|hybrid", "hybrid", "which cgroup filesystems the VM mounts"},
+       [](std::string_view v, Options& o) { return parse_choice(v, {"none", "1", "2", "hybrid"}, o.cgroupfs); }},
+      {{"RUNCVM_RUNTIME_DEBUG", "1|0", "0", "log each runtime call (argv, spec before and after) to /run/runcvm/debug.log"},
+       [](std::string_view v, Options& o) { return parse_bool(v, o.runtime_debug); }},
+      {{"RUNCVM_BREAK", "<point>[,<point>…]", "(none)",
+        "stop at these points with a shell on the console, for debugging: prenet, postnet, preqemu, prevminit, preworkload"},
+       [](std::string_view v, Options& o) -> std::string {
+         o.breakpoints.clear();
+         if (v.empty()) return "";
+         static const std::vector<std::string_view> points = {"prenet", "postnet", "preqemu", "prevminit", "preworkload"};
+         for (auto point : split(v, ',')) {
+           if (std::find(points.begin(), points.end(), point) == points.end())
+             return quote(point) + " is not a break point (prenet, postnet, preqemu, prevminit, preworkload)";
+           o.breakpoints.emplace_back(point);
+         }
+         return "";
+       }},
+  };
+  return table;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  std::uint64_t unit = 1;
+  switch (text.back()) {
+    case 'K': case 'k': unit = 1ull << 10; break;
+    case 'M': case 'm': unit = 1ull << 20; break;
+    case 'G': case 'g': unit = 1ull << 30; break;
+    case 'T': case 't': unit = 1ull << 40; break;
+    default: break;
+  }
+  if (unit != 1) text.remove_suffix(1);
+  auto n = parse_number(text);
+  if (!n || *n > UINT64_MAX / unit) return std::nullopt;
+  return *n * unit;
+}
+
+const std::vector<OptionDoc>& option_table() {
+  static const std::vector<OptionDoc> docs = [] {
+    std::vector<OptionDoc> out;
+    for (const auto& spec : specs()) out.push_back(spec.doc);
+    return out;
+  }();
+  return docs;
+}
+
+Options parse_options(const std::vector<std::string>& env) {
+  Options options;
+  std::string problems;
+  // The last assignment of a name wins, as for any environment variable.
+  std::map<std::string, std::string, std::less<>> values;
+  for (const auto& entry : env)
+    if (entry.rfind(kPrefix, 0) == 0) {
+      size_t eq = entry.find('=');
+      values[entry.substr(0, eq)] = eq == std::string::npos ? "" : entry.substr(eq + 1);
+    }
+  for (const auto& [name, value] : values) {
+    auto spec = std::find_if(specs().begin(), specs().end(), [&](const OptionSpec& s) { return s.doc.name == name; });
+    std::string problem = spec == specs().end() ? "unknown option (see the README's RUNCVM_* table)"
+                                                : spec->parse(value, options);
+    if (!problem.empty()) problems += (problems.empty() ? "" : "; ") + name + ": " + problem;
+  }
+  if (!problems.empty()) throw Error(problems);
+  return options;
+}
+
+std::vector<std::string> workload_env(const std::vector<std::string>& env) {
+  std::vector<std::string> out;
+  for (const auto& entry : env)
+    if (entry.rfind(kPrefix, 0) != 0) out.push_back(entry);
+  return out;
+}
+
+}  // namespace runcvm::runtime
