@@ -154,10 +154,15 @@ CreateResult transform_create(const CreateInput& input) {
   launch.init = strip_docker_init(launch.process, mounts);
   launch.hostname = spec_value<std::string>(spec, "hostname", config("hostname"), "");
   launch.read_only_root = spec_value<bool>(object_at(spec, "root", config("root")), "readonly", config("root.readonly"), false);
+  // Host networking: no network namespace, or (as dockerd does for --network host) joining the
+  // host's own, which dockerd names <exec-root>/netns/default.
   launch.host_network = true;
   if (auto it = linux_section.find("namespaces"); it != linux_section.end() && it->is_array())
-    for (const auto& ns : *it)
-      if (ns.value("type", "") == "network") launch.host_network = false;
+    for (const auto& ns : *it) {
+      std::string path = ns.value("path", "");
+      bool host_path = path.size() >= 14 && path.compare(path.size() - 14, 14, "/netns/default") == 0;
+      if (ns.value("type", "") == "network" && !host_path) launch.host_network = false;
+    }
   launch.disks = options.disks;
   launch.sys_admin = options.sys_admin;
   launch.display_mode = options.display_mode;
