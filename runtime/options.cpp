@@ -101,15 +101,15 @@ const std::vector<OptionSpec>& specs() {
          o.kernel_append = std::string(v);
          return "";
        }},
-      {{"RUNCVM_KERNEL_DEBUG", "1|0", "0", "show kernel and initramfs messages on the console"},
+      {{"RUNCVM_KERNEL_DEBUG", "1 or 0", "0", "show kernel and initramfs messages on the console"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.kernel_debug); }},
-      {{"RUNCVM_KERNEL_MOUNT_LIB_MODULES", "1|0", "0",
+      {{"RUNCVM_KERNEL_MOUNT_LIB_MODULES", "1 or 0", "0",
         "mount the kernel's modules over /lib/modules (hiding the image's) instead of only at /lib/modules/<version>"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.kernel_mount_lib_modules); }},
       {{"RUNCVM_DISKS", "<src>,<dst>,<fs>[,<size>][;…]", "(none)",
         "block devices for the VM: backing file <src> in the container (created with <size> when missing), mounted at <dst> with <fs> (ext4, ext3, ext2)"},
        parse_disks},
-      {{"RUNCVM_SYS_ADMIN", "1|0", "0", "give the container CAP_SYS_ADMIN (only needed by some QEMU features)"},
+      {{"RUNCVM_SYS_ADMIN", "1 or 0", "0", "give the container CAP_SYS_ADMIN (only needed by some QEMU features)"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.sys_admin); }},
       {{"RUNCVM_CPUS", "1-256", "--cpus (rounded up) or the cpuset, else the host's CPUs", "virtual CPUs of the VM"},
        [](std::string_view v, Options& o) -> std::string {
@@ -125,9 +125,9 @@ const std::vector<OptionSpec>& specs() {
          o.memory_mib = *bytes >> 20;
          return "";
        }},
-      {{"RUNCVM_DISPLAY_MODE", "headless|vnc", "headless", "whether the VM has a display (VNC on the container's port 5900)"},
+      {{"RUNCVM_DISPLAY_MODE", "headless, vnc", "headless", "whether the VM has a display (VNC on the container's port 5900)"},
        [](std::string_view v, Options& o) { return parse_choice(v, {"headless", "vnc"}, o.display_mode); }},
-      {{"RUNCVM_QEMU_MACHINE", "q35|microvm|pc", "q35", "QEMU machine type"},
+      {{"RUNCVM_QEMU_MACHINE", "q35, microvm, pc", "q35", "QEMU machine type"},
        [](std::string_view v, Options& o) { return parse_choice(v, {"q35", "microvm", "pc"}, o.qemu.machine); }},
       {{"RUNCVM_QEMU_CPU", "<model>", "host with KVM, max with TCG", "QEMU CPU model (-cpu)"},
        [](std::string_view v, Options& o) -> std::string {
@@ -136,13 +136,13 @@ const std::vector<OptionSpec>& specs() {
          o.qemu.cpu = std::string(v);
          return "";
        }},
-      {{"RUNCVM_QEMU_ACCEL", "auto|kvm|tcg", "auto", "accelerator: auto uses KVM when /dev/kvm exists, else TCG"},
+      {{"RUNCVM_QEMU_ACCEL", "auto, kvm, tcg", "auto", "accelerator: auto uses KVM when /dev/kvm exists, else TCG"},
        [](std::string_view v, Options& o) { return parse_choice(v, {"auto", "kvm", "tcg"}, o.qemu.accel); }},
-      {{"RUNCVM_HUGETLB", "1|0", "0", "back the VM's memory with huge pages"},
+      {{"RUNCVM_HUGETLB", "1 or 0", "0", "back the VM's memory with huge pages"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.hugetlb); }},
-      {{"RUNCVM_CGROUPFS", "none|1|2|hybrid", "hybrid", "which cgroup filesystems the VM mounts"},
+      {{"RUNCVM_CGROUPFS", "none, 1, 2, hybrid", "hybrid", "which cgroup filesystems the VM mounts"},
        [](std::string_view v, Options& o) { return parse_choice(v, {"none", "1", "2", "hybrid"}, o.cgroupfs); }},
-      {{"RUNCVM_RUNTIME_DEBUG", "1|0", "0", "log each runtime call (argv, spec before and after) to /run/runcvm/debug.log"},
+      {{"RUNCVM_RUNTIME_DEBUG", "1 or 0", "0", "log each runtime call (argv, spec before and after) to /run/runcvm/debug.log"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.runtime_debug); }},
       {{"RUNCVM_BREAK", "<point>[,<point>…]", "(none)",
         "stop at these points with a shell on the console, for debugging: prenet, postnet, preqemu, prevminit, preworkload"},

@@ -1,0 +1,214 @@
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "common/file.hpp"
+#include "handoff/launch.hpp"
+#include "runtime/create_transform.hpp"
+#include "runtime/exec_transform.hpp"
+#include "runtime/facts.hpp"
+#include "runtime/options.hpp"
+#include "runtime/runc_cli.hpp"
+#include "tests/unit/support.hpp"
+
+using namespace runcvm;
+using namespace runcvm::runtime;
+using Catch::Matchers::ContainsSubstring;
+using Json = nlohmann::json;
+
+TEST_CASE("runc command lines as containerd sends them", "[runtime][cli]") {
+  std::vector<std::string> create = {"--runcvm-runc=/usr/sbin/runc", "--root", "/var/run/docker/runtime-runc/moby",
+                                     "--log", "/run/x/log.json", "--log-format", "json", "--systemd-cgroup",
+                                     "create", "--bundle", "/run/x/b", "--pid-file", "/run/x/init.pid",
+                                     "--console-socket", "/tmp/s.sock", "abc123"};
+  RuncCall call = parse_runc_call(create);
+  CHECK(call.command == "create");
+  CHECK(call.bundle == "/run/x/b");
+  CHECK(call.log == "/run/x/log.json");
+  CHECK(call.log_format == "json");
+  CHECK(call.container_id == "abc123");
+  CHECK(call.runc == "/usr/sbin/runc");
+  // runc gets everything but our own option, in order.
+  CHECK(call.runc_args == std::vector<std::string>(create.begin() + 1, create.end()));
+
+  RuncCall exec = parse_runc_call(std::vector<std::string>{
+      "--root", "/r", "exec", "--process", "/tmp/runc-process1", "--detach", "--pid-file", "/p", "abc123"});
+  CHECK(exec.command == "exec");
+  CHECK(exec.process == "/tmp/runc-process1");
+  CHECK(exec.container_id == "abc123");
+
+  RuncCall cli_exec = parse_runc_call(std::vector<std::string>{"exec", "-t", "id1", "sh", "-c", "--bundle x"});
+  CHECK(cli_exec.container_id == "id1");
+  CHECK_FALSE(cli_exec.bundle);  // the command's own arguments are not parsed
+  CHECK(cli_exec.runc_args.back() == "--bundle x");
+
+  RuncCall equals = parse_runc_call(std::vector<std::string>{"--root=/r", "--runcvm-debug", "run", "-b=/b", "id"});
+  CHECK(equals.bundle == "/b");
+  CHECK(equals.debug);
+  CHECK(equals.runc_args == std::vector<std::string>{"--root=/r", "run", "-b=/b", "id"});
+
+  for (const char* command : {"features", "state", "kill", "delete", "ps", "update", "events", "pause", "start"}) {
+    std::vector<std::string> args = {"--root", "/r", command, "id"};
+    RuncCall passthrough = parse_runc_call(args);
+    CHECK(passthrough.command == command);
+    CHECK(passthrough.runc_args == args);
+  }
+  CHECK(parse_runc_call(std::vector<std::string>{"--version"}).command.empty());
+  CHECK_THROWS_WITH(parse_runc_call(std::vector<std::string>{"--root"}), ContainsSubstring("--root expects a value"));
+}
+
+TEST_CASE("RUNCVM_* options are typed and validated together", "[runtime][options]") {
+  Options o = parse_options({"PATH=/bin", "RUNCVM_KERNEL=debian/6.1.0-56-amd64", "RUNCVM_CPUS=2", "RUNCVM_MEM=1G",
+                             "RUNCVM_KERNEL_DEBUG=true", "RUNCVM_DISKS=/disks/a,/a,ext4,512M", "RUNCVM_BREAK=preqemu"});
+  REQUIRE(o.kernel);
+  CHECK(o.kernel->dist == "debian");
+  CHECK(o.kernel->version == "6.1.0-56-amd64");
+  CHECK(o.cpus == 2u);
+  CHECK(o.memory_mib == 1024u);
+  CHECK(o.kernel_debug);
+  REQUIRE(o.disks.size() == 1);
+  CHECK(o.disks[0].size_bytes == 512ull << 20);
+  CHECK(o.breakpoints == std::vector<std::string>{"preqemu"});
+  CHECK(parse_options({"RUNCVM_CPUS=1", "RUNCVM_CPUS=4"}).cpus == 4u);  // the last one wins
+
+  auto error = [](std::vector<std::string> env) {
+    try {
+      parse_options(env);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(error({"RUNCVM_DISKS=/disks/a,/a,ext4;x,y"}) ==
+        "RUNCVM_DISKS: entry 2 \"x,y\": expected <src>,<dst>,<fs>[,<size>]");
+  CHECK(error({"RUNCVM_DISKS=a,/a,ext4"}) == "RUNCVM_DISKS: entry 1 \"a,/a,ext4\": <src> must be an absolute path");
+  CHECK(error({"RUNCVM_DISKS=/a,/b,zfs"}) ==
+        "RUNCVM_DISKS: entry 1 \"/a,/b,zfs\": <fs> \"zfs\" is not supported (ext4, ext3, ext2)");
+  CHECK(error({"RUNCVM_DISKS=/a,/b,ext4,5X"}) ==
+        "RUNCVM_DISKS: entry 1 \"/a,/b,ext4,5X\": <size> \"5X\" is not a size like 512M or 5G");
+  CHECK(error({"RUNCVM_CPUS=0.5"}) == "RUNCVM_CPUS: \"0.5\": expected a whole number from 1 to 256");
+  CHECK(error({"RUNCVM_MEM=10M"}) == "RUNCVM_MEM: \"10M\": expected a size of at least 64M, like 512M or 2G");
+  CHECK(error({"RUNCVM_KERNEL=../etc"}) ==
+        "RUNCVM_KERNEL: \"../etc\": expected <dist> or <dist>/<version>, e.g. debian or debian/6.1.0-18-amd64");
+  CHECK(error({"RUNCVM_SYS_ADMIN=yes"}) == "RUNCVM_SYS_ADMIN: \"yes\": expected 1 or 0 (true or false)");
+  CHECK(error({"RUNCVM_QEMU_MACHINE=virt"}) == "RUNCVM_QEMU_MACHINE: \"virt\": expected one of q35, microvm, pc");
+  CHECK(error({"RUNCVM_BREAK=prenet,nowhere"}) ==
+        "RUNCVM_BREAK: \"nowhere\" is not a break point (prenet, postnet, preqemu, prevminit, preworkload)");
+  CHECK(error({"RUNCVM_NOPE=1"}) == "RUNCVM_NOPE: unknown option (see the README's RUNCVM_* table)");
+  CHECK(error({"RUNCVM_CPUS=x", "RUNCVM_MEM=y"}) ==
+        "RUNCVM_CPUS: \"x\": expected a whole number from 1 to 256; RUNCVM_MEM: \"y\": expected a size of at least 64M, like 512M or 2G");
+
+  CHECK(workload_env({"A=1", "RUNCVM_CPUS=2", "B=2"}) == std::vector<std::string>{"A=1", "B=2"});
+}
+
+TEST_CASE("the README documents every RUNCVM_* option", "[runtime][options]") {
+  std::string readme = read_file(fs::path(RUNCVM_SOURCE_DIR) / "README.md");
+  for (const auto& option : option_table()) {
+    INFO(option.name);
+    CHECK(readme.find("| `" + std::string(option.name) + "` |") != std::string::npos);
+  }
+  CHECK(option_table().size() == 16);
+}
+
+TEST_CASE("VM CPUs round --cpus up and never go below one", "[runtime]") {
+  auto cpus = [](Json cpu) { return cpus_from_resources(Json{{"cpu", cpu}}, 8); };
+  CHECK(cpus({{"quota", 50000}, {"period", 100000}}) == 1);  // --cpus 0.5
+  CHECK(cpus({{"quota", 150000}, {"period", 100000}}) == 2);
+  CHECK(cpus({{"quota", 200000}, {"period", 100000}}) == 2);
+  CHECK(cpus({{"quota", -1}, {"period", 100000}, {"cpus", "0-2,5"}}) == 4);
+  CHECK(cpus(Json::object()) == 8);
+  CHECK(count_cpuset("0-3,8,10-11") == 7);
+  CHECK(count_cpuset("3-1") == 0);
+  CHECK(count_cpuset("x") == 0);
+}
+
+TEST_CASE("os-release and image kernels are read from the rootfs", "[runtime][facts]") {
+  ImageFacts facts;
+  parse_os_release("NAME=\"Ubuntu\"\nID=ubuntu\nID_LIKE=\"debian foo\"\n", facts);
+  CHECK(facts.os_id == "ubuntu");
+  CHECK(facts.os_like == std::vector<std::string>{"debian", "foo"});
+
+  test::ScratchDirectory root;
+  make_directories(root.path() / "boot");
+  make_directories(root.path() / "etc");
+  write_file_atomic(root.path() / "boot/vmlinuz-6.1.0-18-amd64", "kernel");
+  write_file_atomic(root.path() / "boot/initrd.img-6.1.0-18-amd64", "initrd");
+  fs::create_symlink("boot/vmlinuz-6.1.0-18-amd64", root.path() / "vmlinuz");
+  fs::create_symlink("/boot/initrd.img-6.1.0-18-amd64", root.path() / "initrd.img");  // absolute: inside the image
+  fs::create_symlink("../usr/lib/os-release", root.path() / "etc/os-release");
+  make_directories(root.path() / "usr/lib");
+  write_file_atomic(root.path() / "usr/lib/os-release", "ID=debian\n");
+  ImageFacts image = gather_image_facts(root.path());
+  REQUIRE(image.kernel);
+  CHECK(image.kernel->vmlinuz == "/vmlinuz");
+  CHECK(image.kernel->version == "6.1.0-18-amd64");
+  CHECK(image.os_id == "debian");
+
+  fs::remove(root.path() / "vmlinuz");
+  fs::create_symlink("/../../../etc/passwd", root.path() / "vmlinuz");  // must not escape the image
+  CHECK_FALSE(gather_image_facts(root.path()).kernel);
+}
+
+TEST_CASE("bundle kernels are listed with their latest link", "[runtime][facts]") {
+  test::ScratchDirectory bundle;
+  for (const char* v : {"6.1.0-55-amd64", "6.1.0-56-amd64"}) make_directories(bundle.path() / "kernels/debian" / v);
+  fs::create_symlink("6.1.0-56-amd64", bundle.path() / "kernels/debian/latest");
+  BundleFacts facts = gather_bundle_facts(bundle.path());
+  REQUIRE(facts.kernels.count("debian") == 1);
+  CHECK(facts.kernels["debian"].versions == std::vector<std::string>{"6.1.0-55-amd64", "6.1.0-56-amd64"});
+  CHECK(facts.kernels["debian"].latest == "6.1.0-56-amd64");
+}
+
+TEST_CASE("exec runs the guest's exec client with the original process as its request", "[runtime][exec]") {
+  Json process = {{"terminal", true},
+                  {"consoleSize", {{"height", 40}, {"width", 120}}},
+                  {"user", {{"uid", 1000}, {"gid", 100}, {"additionalGids", {27, 44}}}},
+                  {"args", {"sh", "-c", "echo h\u00e9llo \"quoted\""}},
+                  {"env", {"PATH=/bin", "RUNCVM_CPUS=2", "A=b"}},
+                  {"cwd", "/work"},
+                  {"capabilities", {{"bounding", {"CAP_KILL"}}}}};
+  Json out = transform_exec(process);
+  REQUIRE(out["args"].size() == 3);
+  CHECK(out["args"][0] == handoff::kExecClient);
+  CHECK(out["args"][1] == "--process");
+  CHECK(out["user"] == Json{{"uid", 0}, {"gid", 0}});
+  CHECK(out["terminal"] == true);
+  CHECK(out["consoleSize"] == process["consoleSize"]);
+  CHECK(out["capabilities"] == process["capabilities"]);
+  handoff::Process request = handoff::parse_process(out["args"][2].get<std::string>());
+  CHECK(request.args == std::vector<std::string>{"sh", "-c", "echo h\u00e9llo \"quoted\""});
+  CHECK(request.env == std::vector<std::string>{"PATH=/bin", "A=b"});
+  CHECK(request.cwd == "/work");
+  CHECK(request.uid == 1000);
+  CHECK(request.gid == 100);
+  CHECK(request.additional_gids == std::vector<std::uint32_t>{27, 44});
+  CHECK(request.terminal);
+  CHECK(request.console_size == std::pair{40u, 120u});
+  CHECK_THROWS_WITH(transform_exec(Json{{"args", Json::array()}}), ContainsSubstring("process.json: field `args`"));
+  CHECK_THROWS_WITH(transform_exec(Json{{"args", {"x"}}, {"user", {{"uid", "root"}}}}),
+                    ContainsSubstring("process.json: field `user.uid`: unexpected value \"root\""));
+}
+
+TEST_CASE("the launch document is read strictly", "[runtime][handoff]") {
+  handoff::Launch launch;
+  launch.process.args = {"sh"};
+  launch.kernel = {"bundle", "debian", "6.1", "/v", "/i", "/lib/modules/6.1", "", false};
+  std::string text = handoff::to_json_text(launch);
+  CHECK(handoff::to_json_text(handoff::parse_launch(text)) == text);
+
+  Json doc = Json::parse(text);
+  doc["surprise"] = 1;
+  CHECK_THROWS_WITH(handoff::parse_launch(doc.dump()), "launch document: field `surprise`: unknown field");
+  doc = Json::parse(text);
+  doc["version"] = 2;
+  CHECK_THROWS_WITH(handoff::parse_launch(doc.dump()), ContainsSubstring("version 2 is not supported"));
+  doc = Json::parse(text);
+  doc["process"].erase("cwd");
+  CHECK_THROWS_WITH(handoff::parse_launch(doc.dump()), "launch document: field `process.cwd`: is required");
+  doc = Json::parse(text);
+  doc["mounts"] = {{{"destination", "/x"}, {"read_only", "yes"}}};
+  CHECK_THROWS_WITH(handoff::parse_launch(doc.dump()),
+                    "launch document: field `mounts[0].read_only`: has the wrong type: \"yes\"");
+}
