@@ -162,3 +162,36 @@ boot_with_virtiofs() {
   shift 4
   bash "$SOURCE_DIR/ci/boot-kernel.sh" "$kernel_dir" "$share" "$init" "$@" >"$log" 2>&1
 }
+
+# A private dockerd for this test, stopped (with its containers) when the test ends. Sets
+# DOCKER_HOST and DOCKER_EXEC_ROOT. Usage: start_dockerd DAEMON_JSON
+start_dockerd() {
+  local config=$1 root="$SCRATCH/dockerd"
+  mkdir -p "$root"
+  command -v dockerd >/dev/null || fail "dockerd is not installed (apt-get install docker.io)"
+  dockerd --data-root "$root/data" --exec-root "$root/exec" --pidfile "$root/dockerd.pid" \
+    -H "unix://$root/docker.sock" --config-file "$config" >"$root/dockerd.log" 2>&1 &
+  local pid=$!
+  on_exit "stop_dockerd $pid"
+  export DOCKER_HOST="unix://$root/docker.sock" DOCKER_EXEC_ROOT="$root/exec"
+  for _ in $(seq 150); do docker version >/dev/null 2>&1 && return 0; sleep 0.2; done
+  fail "dockerd did not start: $(tail -5 "$root/dockerd.log")"
+}
+stop_dockerd() {
+  docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1 || true
+  kill "$1" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+}
+
+# A small image from busybox-static (no registry is reachable), with the given os-release ID.
+# Usage: import_busybox_image NAME OS_ID
+import_busybox_image() {
+  local name=$1 os_id=$2 tree="$SCRATCH/image-$RANDOM"
+  mkdir -p "$tree/bin" "$tree/etc" "$tree/tmp"
+  cp /bin/busybox "$tree/bin/busybox"
+  local applet
+  for applet in sh ls cat echo sleep true false id env pwd hostname mount; do ln -s busybox "$tree/bin/$applet"; done
+  echo "ID=$os_id" >"$tree/etc/os-release"
+  tar -C "$tree" -c . | docker import - "$name" >/dev/null
+}
