@@ -9,10 +9,15 @@ seconds=${1:-20}
 CXX=clang++ bash ci/build.sh build-fuzz -DRUNCVM_SANITIZE=address,undefined
 work=$(mktemp -d /tmp/runcvm-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-for target in recipe deb_index apkindex modinfo apk_package; do
+for target in recipe deb_index apkindex modinfo apk_package create_transform launch; do
   mkdir -p "$work/$target"
   seeds=(tests/fuzz/corpus/$target)
-  [[ $target == recipe ]] && seeds+=(kernel-recipes)
+  # Real inputs seed some targets too (libFuzzer takes directories, so files are copied in).
+  case $target in
+    recipe) seeds+=(kernel-recipes) ;;
+    create_transform) for f in tests/runtime/golden/docker-*/in.json; do cp "$f" "$work/$target/$(basename "$(dirname "$f")")"; done ;;
+    launch) for f in tests/runtime/golden/docker-*/launch.json; do cp "$f" "$work/$target/$(basename "$(dirname "$f")")"; done ;;
+  esac
   if ! "build-fuzz/fuzz/fuzz-$target" -max_total_time="$seconds" -max_len=65536 -artifact_prefix="$work/" \
       "$work/$target" "${seeds[@]}" >"$work/$target.log" 2>&1; then
     tail -40 "$work/$target.log" >&2

@@ -15,6 +15,7 @@
 #include "common/error.hpp"
 #include "runtime/create_transform.hpp"
 #include "runtime/exec_transform.hpp"
+#include "runtime/process_spec.hpp"
 
 namespace runcvm::runtime {
 namespace {
@@ -67,7 +68,9 @@ std::vector<std::string> rewrite_bundle(const RuncCall& call, const fs::path& se
   CreateInput input;
   input.spec = spec;
   input.host = gather_host_facts(self);
-  std::string root = spec.contains("root") ? spec["root"].value("path", "rootfs") : "rootfs";
+  std::string root = spec.is_object() ? spec_value<std::string>(object_at(spec, "root", {"config.json", "root"}), "path",
+                                                               {"config.json", "root.path"}, "rootfs")
+                                      : "rootfs";
   fs::path rootfs = fs::path(root).is_absolute() ? fs::path(root) : bundle / root;
   input.image = gather_image_facts(rootfs);
   input.bundle = gather_bundle_facts(input.host.bundle_root);

@@ -16,12 +16,23 @@ using Json = nlohmann::json;
 
 Field config(std::string path) { return Field{"config.json", std::move(path)}; }
 
+void require_objects(const Json& parent, const char* key, const char* path) {
+  if (!parent.is_object()) throw Error("config.json: the parent of field `" + std::string(path) + "` is not an object");
+  auto it = parent.find(key);
+  if (it == parent.end() || it->is_null()) return;
+  if (!it->is_array()) throw Error("config.json: field `" + std::string(path) + "`: expected a list");
+  for (std::size_t i = 0; i < it->size(); ++i)
+    if (!(*it)[i].is_object())
+      throw Error("config.json: field `" + std::string(path) + "[" + std::to_string(i) + "]`: expected an object, got " +
+                  (*it)[i].dump());
+}
+
 // Docker's --init runs /sbin/docker-init (tini) with "--" before the command; our VM init takes
 // that role, so the wrapper is dropped and the VM is told.
 bool strip_docker_init(handoff::Process& p, const Json& mounts) {
   if (p.args.size() < 3 || p.args[0] != "/sbin/docker-init" || p.args[1] != "--") return false;
   bool mounted = std::any_of(mounts.begin(), mounts.end(), [](const Json& m) {
-    return m.value("destination", "") == "/sbin/docker-init";
+    return spec_value<std::string>(m, "destination", config("mounts[].destination"), "") == "/sbin/docker-init";
   });
   if (!mounted) return false;
   p.args.erase(p.args.begin(), p.args.begin() + 2);
@@ -42,8 +53,9 @@ bool below(std::string_view path, std::string_view directory) {
 // Kernel filesystems and /dev stay the container's own; the VM mounts its own versions.
 bool is_system_mount(const Json& mount) {
   static const std::set<std::string> types = {"proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2"};
-  std::string destination = mount.value("destination", "");
-  return types.count(mount.value("type", "")) != 0 || destination == "/dev" || destination == "/dev/shm";
+  std::string destination = spec_value<std::string>(mount, "destination", config("mounts[].destination"), "");
+  std::string type = spec_value<std::string>(mount, "type", config("mounts[].type"), "");
+  return types.count(type) != 0 || destination == "/dev" || destination == "/dev/shm";
 }
 
 std::string tmpfs_size_option(std::uint64_t bytes) { return "size=" + std::to_string(bytes); }
@@ -81,7 +93,9 @@ void add_capabilities(Json& process, const std::vector<std::string>& wanted) {
 void add_device(Json& linux_section, const std::string& path, DeviceNumber number) {
   Json& devices = linux_section["devices"];
   if (!devices.is_array()) devices = Json::array();
-  bool present = std::any_of(devices.begin(), devices.end(), [&](const Json& d) { return d.value("path", "") == path; });
+  bool present = std::any_of(devices.begin(), devices.end(), [&](const Json& d) {
+    return spec_value<std::string>(d, "path", config("linux.devices[].path"), "") == path;
+  });
   if (!present)
     devices.push_back({{"path", path}, {"type", "c"}, {"major", number.major}, {"minor", number.minor},
                        {"fileMode", 0666}, {"uid", 0}, {"gid", 0}});
@@ -140,9 +154,18 @@ CreateResult transform_create(const CreateInput& input) {
   Json& process = spec["process"];
   if (!process.is_object()) throw Error("config.json: field `process`: expected an object");
   Json& linux_section = spec["linux"];
-  if (!linux_section.is_object()) linux_section = Json::object();
+  if (linux_section.is_null()) linux_section = Json::object();
   Json& mounts = spec["mounts"];
-  if (!mounts.is_array()) mounts = Json::array();
+  if (mounts.is_null()) mounts = Json::array();
+  // Lists whose entries are read below must hold objects; anything else is a malformed spec.
+  require_objects(spec, "mounts", "mounts");
+  require_objects(linux_section, "namespaces", "linux.namespaces");
+  require_objects(linux_section, "devices", "linux.devices");
+  require_objects(object_at(linux_section, "resources", config("linux.resources")), "devices", "linux.resources.devices");
+  require_objects(process, "rlimits", "process.rlimits");
+  if (!object_at(process, "capabilities", config("process.capabilities")).empty())
+    for (const char* set : {"bounding", "effective", "permitted"})
+      spec_value<std::vector<std::string>>(process["capabilities"], set, config(std::string("process.capabilities.") + set), {});
 
   Options options = in_context("container environment", [&] {
     return parse_options(spec_value<std::vector<std::string>>(process, "env", config("process.env"), {}));
@@ -159,9 +182,10 @@ CreateResult transform_create(const CreateInput& input) {
   launch.host_network = true;
   if (auto it = linux_section.find("namespaces"); it != linux_section.end() && it->is_array())
     for (const auto& ns : *it) {
-      std::string path = ns.value("path", "");
+      std::string path = spec_value<std::string>(ns, "path", config("linux.namespaces[].path"), "");
       bool host_path = path.size() >= 14 && path.compare(path.size() - 14, 14, "/netns/default") == 0;
-      if (ns.value("type", "") == "network" && !host_path) launch.host_network = false;
+      std::string type = spec_value<std::string>(ns, "type", config("linux.namespaces[].type"), "");
+      if (type == "network" && !host_path) launch.host_network = false;
     }
   launch.disks = options.disks;
   launch.sys_admin = options.sys_admin;
@@ -194,8 +218,8 @@ CreateResult transform_create(const CreateInput& input) {
   Json kept = Json::array();
   std::uint64_t guest_bytes = launch.memory_mib << 20;
   for (auto& mount : mounts) {
-    std::string destination = mount.value("destination", "");
-    std::string type = mount.value("type", "");
+    std::string destination = spec_value<std::string>(mount, "destination", config("mounts[].destination"), "");
+    std::string type = spec_value<std::string>(mount, "type", config("mounts[].type"), "");
     if (destination == "/sbin/docker-init" && launch.init) continue;
     if (is_system_mount(mount)) {
       if (destination == "/dev/shm" && type == "tmpfs") set_size_option(mount, guest_bytes + size_option(mount, 64ull << 20));

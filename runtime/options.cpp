@@ -198,7 +198,9 @@ Options parse_options(const std::vector<std::string>& env) {
       size_t eq = entry.find('=');
       values[entry.substr(0, eq)] = eq == std::string::npos ? "" : entry.substr(eq + 1);
     }
-  for (const auto& [name, value] : values) {
+  for (const auto& entry : values) {
+    const std::string& name = entry.first;
+    const std::string& value = entry.second;
     auto spec = std::find_if(specs().begin(), specs().end(), [&](const OptionSpec& s) { return s.doc.name == name; });
     std::string problem = spec == specs().end() ? "unknown option (see the README's RUNCVM_* table)"
                                                 : spec->parse(value, options);
