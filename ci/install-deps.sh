@@ -13,8 +13,10 @@ PACKAGES=(
   libarchive-dev liblzma-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libzstd-dev zlib1g-dev libext2fs-dev
   # runcvm-build kernels at run time: OpenPGP verification and the distro keyrings
   gpgv debian-archive-keyring ca-certificates
-  # tests: QEMU + virtiofsd, kmod (modprobe/depmod), local mirrors (dpkg-deb, apt-ftparchive, gpg, openssl, python3)
+  # kernel tests: QEMU + virtiofsd, kmod (modprobe/depmod), local mirrors (dpkg-deb, apt-ftparchive, gpg, openssl, python3)
   qemu-system-x86 qemu-system-common kmod cpio zstd xz-utils gzip apt-utils gpg openssl python3
+  # runtime tests: a real dockerd and runc, and busybox-static to build test images without a registry
+  docker.io runc busybox-static
 )
 
 log=$(mktemp)
