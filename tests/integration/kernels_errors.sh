@@ -74,6 +74,8 @@ no_leftovers
 pass "index signed by another key: $LAST_ERROR"
 cp "$MIRROR/dists/stable/InRelease" "$SCRATCH/InRelease.good"
 sed -i 's/^Suite: stable/Suite: stab1e/' "$MIRROR/dists/stable/InRelease"
+# A newer mtime, so the conditional GET cannot answer 304 within the same second.
+touch -d "@$(($(date +%s) + 5))" "$MIRROR/dists/stable/InRelease"
 expect_one_line_error "BAD signature" kernels --recipe "$(recipe good)" --index-max-age 0
 no_leftovers
 cp "$SCRATCH/InRelease.good" "$MIRROR/dists/stable/InRelease"

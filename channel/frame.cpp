@@ -1,0 +1,67 @@
+#include "channel/frame.hpp"
+
+#include "common/error.hpp"
+
+namespace runcvm::channel {
+namespace {
+
+void put_u32(std::string& out, std::uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((value >> shift) & 0xff);
+}
+
+std::uint32_t get_u32(std::string_view in) {
+  std::uint32_t value = 0;
+  for (int i = 0; i < 4; ++i) value = (value << 8) | static_cast<unsigned char>(in[static_cast<std::size_t>(i)]);
+  return value;
+}
+
+}  // namespace
+
+std::string encode(FrameType type, std::string_view payload) {
+  std::string out;
+  out.reserve(5 + payload.size());
+  out += static_cast<char>(type);
+  put_u32(out, static_cast<std::uint32_t>(payload.size()));
+  out.append(payload);
+  return out;
+}
+
+std::string encode_u32(FrameType type, std::uint32_t value) {
+  std::string payload;
+  put_u32(payload, value);
+  return encode(type, payload);
+}
+
+std::string encode_resize(unsigned rows, unsigned columns) {
+  std::string payload;
+  payload += static_cast<char>((rows >> 8) & 0xff);
+  payload += static_cast<char>(rows & 0xff);
+  payload += static_cast<char>((columns >> 8) & 0xff);
+  payload += static_cast<char>(columns & 0xff);
+  return encode(FrameType::resize, payload);
+}
+
+std::uint32_t payload_u32(const Frame& frame) {
+  if (frame.payload.size() != 4) throw Error("channel: frame type " + std::to_string(int(frame.type)) + " needs 4 bytes");
+  return get_u32(frame.payload);
+}
+
+std::optional<Frame> Decoder::next() {
+  std::string_view pending = std::string_view(buffer_).substr(offset_);
+  if (pending.size() < 5) return std::nullopt;
+  auto type = static_cast<std::uint8_t>(pending[0]);
+  if (type < 1 || type > 9) throw Error("channel: unknown frame type " + std::to_string(type));
+  std::uint32_t length = get_u32(pending.substr(1));
+  if (length > kMaxPayload) throw Error("channel: frame of " + std::to_string(length) + " bytes is too large");
+  if (pending.size() < 5 + length) return std::nullopt;
+  Frame frame{static_cast<FrameType>(type), std::string(pending.substr(5, length))};
+  offset_ += 5 + length;
+  // Drop consumed bytes once they dominate the buffer, so long streams stay O(n).
+  if (offset_ > 65536 && offset_ * 2 > buffer_.size()) {
+    buffer_.erase(0, offset_);
+    offset_ = 0;
+  }
+  return frame;
+}
+
+}  // namespace runcvm::channel

@@ -1,0 +1,52 @@
+// The host<->VM channel protocol: length-prefixed frames over one virtio-serial port, carrying
+// the workload's stdin, stdout and stderr as separate streams, signals, window size and the exit
+// status. Binary-safe; the decoder is fed bytes as they arrive and never trusts a length.
+//   frame := type (1 byte) | length (4 bytes, big-endian) | payload (length bytes)
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace runcvm::channel {
+
+// The name of the virtio-serial port, as the guest finds it in /sys/class/virtio-ports/*/name.
+inline constexpr const char* kPortName = "org.runcvm.channel";
+
+enum class FrameType : std::uint8_t {
+  stdin_data = 1,   // host -> guest
+  stdin_eof = 2,    // host -> guest: the container's stdin closed
+  stdout_data = 3,  // guest -> host
+  stderr_data = 4,  // guest -> host
+  exit_status = 5,  // guest -> host: 4-byte big-endian code, as a shell reports it (128+n for signal n)
+  exit_ack = 6,     // host -> guest: every output byte before the exit status has been written
+  signal = 7,       // host -> guest: 4-byte signal number to deliver to the workload
+  resize = 8,       // host -> guest: rows, columns (2 bytes each, big-endian)
+  error = 9,        // guest -> host: a one-line message explaining why the workload could not start
+};
+
+inline constexpr std::size_t kMaxPayload = 1 << 20;
+
+struct Frame {
+  FrameType type;
+  std::string payload;
+};
+
+std::string encode(FrameType type, std::string_view payload = {});
+std::string encode_u32(FrameType type, std::uint32_t value);
+std::string encode_resize(unsigned rows, unsigned columns);
+std::uint32_t payload_u32(const Frame& frame);
+
+class Decoder {
+ public:
+  void feed(std::string_view bytes) { buffer_.append(bytes); }
+  // The next complete frame, if any; throws runcvm::Error on an unknown type or oversized length.
+  std::optional<Frame> next();
+
+ private:
+  std::string buffer_;
+  std::size_t offset_ = 0;
+};
+
+}  // namespace runcvm::channel

@@ -1,0 +1,257 @@
+// runcvm-init: PID 1 of a runcvm container. Starts virtiofsd on the container's root and QEMU
+// booting the chosen kernel from it, relays the workload's stdin/stdout/stderr, signals and
+// window size over the host<->VM channel, and exits with the workload's exit code.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <thread>
+
+#include "channel/frame.hpp"
+#include "common/error.hpp"
+#include "common/fd.hpp"
+#include "common/file.hpp"
+#include "guest/runcvm-init/vm_command.hpp"
+
+namespace runcvm::container_init {
+namespace {
+
+using channel::FrameType;
+
+pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, const sigset_t& default_mask) {
+  std::vector<char*> args, envp;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setsigmask(&attr, &default_mask);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  // Helpers never read the workload's stdin.
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) throw system_error("starting", argv[0], rc);
+  return pid;
+}
+
+UniqueFd listen_unix(const char* path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path);
+  ::unlink(path);
+  if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::listen(fd.get(), 1) != 0)
+    throw system_error("listening on", path, errno);
+  return fd;
+}
+
+bool wait_for_socket(const char* path, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  struct stat st {};
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return false;
+}
+
+bool kvm_usable() {
+  int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
+// The container's terminal goes raw: keystrokes reach the guest's pty, which does the echoing.
+class RawTerminal {
+ public:
+  explicit RawTerminal(bool enable) {
+    if (!enable || ::tcgetattr(0, &saved_) != 0) return;
+    termios raw = saved_;
+    ::cfmakeraw(&raw);
+    active_ = ::tcsetattr(0, TCSANOW, &raw) == 0;
+  }
+  ~RawTerminal() {
+    if (active_) ::tcsetattr(0, TCSANOW, &saved_);
+  }
+
+ private:
+  termios saved_{};
+  bool active_ = false;
+};
+
+struct Children {
+  pid_t qemu = -1;
+  pid_t virtiofsd = -1;
+};
+
+class Supervisor {
+ public:
+  Supervisor(int channel, int signals, Children children, bool terminal)
+      : channel_(channel), signals_(signals), children_(children), terminal_(terminal) {}
+
+  int run() {
+    if (terminal_) send_window_size();
+    while (!qemu_exited_) {
+      std::vector<pollfd> fds = {{signals_, POLLIN, 0}};
+      if (channel_ >= 0) fds.push_back({channel_, POLLIN, 0});
+      if (stdin_open_) fds.push_back({0, POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) throw system_error("polling", "the channel", errno);
+      for (const auto& p : fds) {
+        if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        if (p.fd == signals_) handle_signals();
+        else if (p.fd == channel_) read_channel();
+        else forward_stdin();
+      }
+    }
+    if (!exit_code_) {
+      std::fprintf(stderr, "runcvm-init: error: the VM stopped without reporting the workload's exit status "
+                           "(set RUNCVM_KERNEL_DEBUG=1 to see the kernel's console)\n");
+      return 1;
+    }
+    return *exit_code_;
+  }
+
+ private:
+  void send(const std::string& frame) {
+    if (channel_ >= 0) write_all(channel_, frame, "the channel");
+  }
+
+  void send_window_size() {
+    winsize size{};
+    if (::ioctl(0, TIOCGWINSZ, &size) == 0 && size.ws_row > 0) send(channel::encode_resize(size.ws_row, size.ws_col));
+  }
+
+  void forward_stdin() {
+    bool would_block = false;
+    std::string data = read_some(0, 65536, would_block, "stdin");
+    if (would_block) return;
+    if (data.empty()) {
+      stdin_open_ = false;
+      send(channel::encode(FrameType::stdin_eof));
+    } else {
+      send(channel::encode(FrameType::stdin_data, data));
+    }
+  }
+
+  void read_channel() {
+    bool would_block = false;
+    std::string data = read_some(channel_, 1 << 16, would_block, "the channel");
+    if (would_block) return;
+    if (data.empty()) {  // QEMU closed its end: the VM is going down
+      ::close(channel_);
+      channel_ = -1;
+      stdin_open_ = false;
+      return;
+    }
+    decoder_.feed(data);
+    while (auto frame = decoder_.next()) {
+      switch (frame->type) {
+        case FrameType::stdout_data: write_all(1, frame->payload, "stdout"); break;
+        case FrameType::stderr_data: write_all(2, frame->payload, "stderr"); break;
+        case FrameType::error:
+          write_all(2, "runcvm: " + frame->payload + "\n", "stderr");
+          break;
+        case FrameType::exit_status:
+          exit_code_ = static_cast<int>(channel::payload_u32(*frame));
+          // Everything the workload wrote precedes its exit status and has been written above.
+          send(channel::encode(FrameType::exit_ack));
+          stdin_open_ = false;
+          break;
+        default: break;
+      }
+    }
+  }
+
+  void handle_signals() {
+    signalfd_siginfo info{};
+    while (::read(signals_, &info, sizeof info) == sizeof info) {
+      int sig = static_cast<int>(info.ssi_signo);
+      if (sig == SIGCHLD) {
+        int status = 0;
+        pid_t pid;
+        while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0)
+          if (pid == children_.qemu) qemu_exited_ = true;
+      } else if (sig == SIGWINCH) {
+        send_window_size();
+      } else {
+        // docker stop / kill: the workload gets the signal, as it would in a container; if it
+        // does not exit, Docker's SIGKILL after the stop timeout ends the whole container.
+        send(channel::encode_u32(FrameType::signal, static_cast<std::uint32_t>(sig)));
+      }
+    }
+  }
+
+  int channel_;
+  int signals_;
+  Children children_;
+  bool terminal_;
+  bool stdin_open_ = true;
+  bool qemu_exited_ = false;
+  channel::Decoder decoder_;
+  std::optional<int> exit_code_;
+};
+
+int run() {
+  handoff::Launch launch = handoff::parse_launch(read_file(handoff::kLaunchPath));
+  BundleLayout bundle;
+  bool kvm = kvm_usable();
+  if (!kvm && launch.qemu.accel != "tcg")
+    std::fprintf(stderr, "runcvm: /dev/kvm is not available: the VM runs under TCG emulation (slow)\n");
+
+  sigset_t handled, none;
+  sigemptyset(&none);
+  sigemptyset(&handled);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGPIPE, SIGALRM})
+    sigaddset(&handled, sig);
+  ::sigprocmask(SIG_BLOCK, &handled, nullptr);
+  UniqueFd signals(::signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC));
+
+  UniqueFd listener = listen_unix(kChannelSocket);
+  Children children;
+  children.virtiofsd = spawn(virtiofsd_command(bundle), helper_environment(bundle), none);
+  if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
+  children.qemu = spawn(qemu_command(launch, bundle, kvm), helper_environment(bundle), none);
+
+  // QEMU connects to the channel while it starts; it exiting first means it failed.
+  pollfd p{listener.get(), POLLIN, 0};
+  if (::poll(&p, 1, 30000) <= 0) throw Error("QEMU did not connect to the channel");
+  UniqueFd channel(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  if (!channel) throw system_error("accepting", kChannelSocket, errno);
+  ::fcntl(0, F_SETFL, ::fcntl(0, F_GETFL) | O_NONBLOCK);
+
+  RawTerminal raw(launch.process.terminal && ::isatty(0));
+  int code = Supervisor(channel.get(), signals.get(), children, launch.process.terminal).run();
+  if (children.virtiofsd > 0) ::kill(children.virtiofsd, SIGTERM);
+  return code;
+}
+
+}  // namespace
+}  // namespace runcvm::container_init
+
+int main() {
+  try {
+    return runcvm::container_init::run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", runcvm::format_error_line("runcvm-init", e).c_str());
+    return 1;
+  }
+}

@@ -1,0 +1,77 @@
+#include "guest/runcvm-init/vm_command.hpp"
+
+#include "channel/frame.hpp"
+#include "common/error.hpp"
+
+namespace runcvm::container_init {
+namespace {
+
+// Programs from the bundle run through the bundle's loader: the image may have none, or another.
+std::vector<std::string> through_loader(const BundleLayout& bundle, const std::string& program) {
+  return {bundle.loader(), "--library-path", bundle.libraries(), program};
+}
+
+}  // namespace
+
+std::vector<std::string> helper_environment(const BundleLayout& bundle) {
+  return {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "QEMU_MODULE_DIR=" + bundle.qemu_modules()};
+}
+
+std::vector<std::string> virtiofsd_command(const BundleLayout& bundle) {
+  auto argv = through_loader(bundle, bundle.virtiofsd());
+  argv.insert(argv.end(), {
+      std::string("--socket-path=") + kVirtiofsSocket,
+      // The container's whole root, as the container sees it (bind mounts and volumes included).
+      "-o", "source=/",
+      // cache=auto: the guest caches, but revalidates on open, so changes made from the host side
+      // of a bind mount show up; cache=always would be faster and go stale.
+      "-o", "cache=auto",
+      // chroot needs only CAP_SYS_CHROOT, which Docker grants; namespace mode needs SYS_ADMIN.
+      "-o", "sandbox=chroot",
+      "-o", "xattr",
+  });
+  return argv;
+}
+
+std::string kernel_command_line(const handoff::Launch& launch, const BundleLayout& bundle) {
+  std::string line = "console=ttyS0 panic=-1 reboot=t";
+  line += launch.kernel.debug ? " runcvm.debug" : " quiet loglevel=0";
+  line += std::string(" runcvm.root=") + kRootTag + " runcvm.init=" + bundle.vm_init();
+  if (!launch.kernel.append.empty()) line += " " + launch.kernel.append;
+  return line;
+}
+
+std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm) {
+  if (launch.kernel.source != "bundle")
+    throw Error("booting the image's own kernel (" + launch.kernel.vmlinuz + ") is not supported yet")
+        .with_hint("set RUNCVM_KERNEL=debian to boot a bundle kernel");
+  std::string accel = launch.qemu.accel == "auto" ? (kvm ? "kvm" : "tcg") : launch.qemu.accel;
+  std::string cpu = !launch.qemu.cpu.empty() ? launch.qemu.cpu : accel == "kvm" ? "host" : "max";
+  std::string memory = std::to_string(launch.memory_mib) + "M";
+  auto argv = through_loader(bundle, bundle.qemu());
+  argv.insert(argv.end(), {
+      "-L", bundle.firmware(),
+      "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+      "-machine", launch.qemu.machine + ",accel=" + accel,
+      "-cpu", cpu,
+      "-smp", std::to_string(launch.cpus),
+      "-m", memory,
+      // vhost-user-fs maps guest RAM into virtiofsd: the RAM must be shared memory.
+      "-object", "memory-backend-memfd,id=mem,size=" + memory + ",share=on",
+      "-numa", "node,memdev=mem",
+      "-chardev", std::string("socket,id=fs,path=") + kVirtiofsSocket,
+      "-device", std::string("vhost-user-fs-pci,chardev=fs,tag=") + kRootTag + ",queue-size=1024",
+      "-chardev", std::string("socket,id=channel,path=") + kChannelSocket,
+      "-device", "virtio-serial-pci",
+      "-device", std::string("virtserialport,chardev=channel,name=") + channel::kPortName,
+      "-kernel", launch.kernel.vmlinuz,
+      "-initrd", launch.kernel.initrd,
+      "-append", kernel_command_line(launch, bundle),
+  });
+  // The serial console shows kernel messages only when asked; the workload's output never uses it.
+  if (launch.kernel.debug) argv.insert(argv.end(), {"-chardev", "file,id=console,path=/proc/self/fd/2", "-serial", "chardev:console"});
+  else argv.insert(argv.end(), {"-serial", "none"});
+  return argv;
+}
+
+}  // namespace runcvm::container_init

@@ -1,0 +1,38 @@
+// The command lines of the VM's host-side processes, built from the launch document as data
+// (golden-tested), then spawned by runcvm-init. QEMU and virtiofsd come from the bundle with
+// their own dynamic loader and libraries, so they run in any image (musl, glibc, distroless).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "handoff/launch.hpp"
+
+namespace runcvm::container_init {
+
+struct BundleLayout {
+  std::string root = handoff::kBundleMountPoint;
+  std::string loader() const { return root + "/lib/ld-linux-x86-64.so.2"; }
+  std::string libraries() const { return root + "/lib"; }
+  std::string qemu() const { return root + "/libexec/qemu-system-x86_64"; }
+  std::string virtiofsd() const { return root + "/libexec/virtiofsd"; }
+  std::string firmware() const { return root + "/share/qemu"; }
+  std::string vm_init() const { return root + "/bin/runcvm-vm-init"; }
+  std::string qemu_modules() const { return root + "/lib/qemu"; }
+};
+
+// Sockets between runcvm-init, virtiofsd and QEMU, in the container's handoff tmpfs.
+inline constexpr const char* kVirtiofsSocket = "/.runcvm/virtiofs.sock";
+inline constexpr const char* kChannelSocket = "/.runcvm/channel.sock";
+inline constexpr const char* kRootTag = "runcvm-root";
+
+std::vector<std::string> virtiofsd_command(const BundleLayout& bundle);
+// The environment of QEMU and virtiofsd: QEMU loads its accelerator modules (TCG is one) from
+// the bundle, not from the distribution path it was built with.
+std::vector<std::string> helper_environment(const BundleLayout& bundle);
+std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm);
+// The kernel command line: console, quiet unless debugging, our initramfs's keys, then the
+// user's RUNCVM_KERNEL_APPEND last so it can override.
+std::string kernel_command_line(const handoff::Launch& launch, const BundleLayout& bundle);
+
+}  // namespace runcvm::container_init

@@ -1,0 +1,188 @@
+// runcvm-vm-init: PID 1 of the VM. Sets the VM up as runc would have set up the container, runs
+// the workload with its stdin, stdout and stderr carried over the host<->VM channel as separate
+// streams, reaps every process, reports the workload's exit code, and powers the VM off once
+// the host has confirmed that all output arrived.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+
+#include "channel/frame.hpp"
+#include "common/error.hpp"
+#include "common/fd.hpp"
+#include "common/file.hpp"
+#include "guest/vm-init/system_setup.hpp"
+#include "guest/vm-init/workload.hpp"
+
+namespace runcvm::vm_init {
+namespace {
+
+using channel::FrameType;
+
+class Relay {
+ public:
+  Relay(int port, Workload& workload, int signals) : port_(port), w_(workload), signals_(signals) {}
+
+  // Runs until the workload has exited and its output is drained; returns its exit code.
+  int run() {
+    while (!exit_code_ || open_outputs() > 0) {
+      std::vector<pollfd> fds = {{port_, POLLIN, 0}, {signals_, POLLIN, 0}};
+      if (w_.terminal && w_.stdin_write) fds.push_back({w_.stdin_write.get(), POLLIN, 0});
+      if (w_.stdout_read) fds.push_back({w_.stdout_read.get(), POLLIN, 0});
+      if (w_.stderr_read) fds.push_back({w_.stderr_read.get(), POLLIN, 0});
+      // Once the workload is gone, output still in flight is collected for a short while only:
+      // background processes it left may hold the pipes open forever, as in a container.
+      int timeout = exit_code_ ? 200 : -1;
+      int ready = ::poll(fds.data(), fds.size(), timeout);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready < 0) throw system_error("polling", "the channel", errno);
+      if (ready == 0) break;
+      for (const auto& p : fds) {
+        if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        if (p.fd == port_) read_channel();
+        else if (p.fd == signals_) reap();
+        else forward_output(p.fd);
+      }
+    }
+    return *exit_code_;
+  }
+
+  // After the exit status: wait for the host to confirm it wrote everything before it.
+  void wait_for_ack(std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{port_, POLLIN, 0};
+      if (::poll(&p, 1, 100) > 0 && read_channel(/*ack_only=*/true)) return;
+    }
+  }
+
+ private:
+  int open_outputs() const {
+    if (w_.terminal) return w_.stdin_write ? 1 : 0;
+    return (w_.stdout_read ? 1 : 0) + (w_.stderr_read ? 1 : 0);
+  }
+
+  void send(const std::string& frame) { write_all(port_, frame, "the channel"); }
+
+  void forward_output(int fd) {
+    bool would_block = false;
+    std::string data = read_some(fd, 65536, would_block, "the workload's output");
+    if (would_block) return;
+    bool is_err = w_.stderr_read && fd == w_.stderr_read.get();
+    if (data.empty()) {
+      if (w_.terminal) w_.stdin_write.reset();
+      else if (is_err) w_.stderr_read.reset();
+      else w_.stdout_read.reset();
+      return;
+    }
+    send(channel::encode(is_err ? FrameType::stderr_data : FrameType::stdout_data, data));
+  }
+
+  bool read_channel(bool ack_only = false) {
+    bool would_block = false;
+    std::string data = read_some(port_, 65536, would_block, "the channel");
+    if (would_block || data.empty()) return false;
+    decoder_.feed(data);
+    bool acked = false;
+    while (auto frame = decoder_.next()) {
+      switch (frame->type) {
+        case FrameType::stdin_data:
+          if (w_.stdin_write && !ack_only) write_all(w_.stdin_write.get(), frame->payload, "the workload's stdin");
+          break;
+        case FrameType::stdin_eof:
+          // A pty has no end of input other than ^D, which the terminal side sends itself.
+          if (!w_.terminal) w_.stdin_write.reset();
+          break;
+        case FrameType::signal:
+          if (w_.pid > 0 && !exit_code_) ::kill(w_.pid, static_cast<int>(channel::payload_u32(*frame)));
+          break;
+        case FrameType::resize:
+          if (w_.terminal && w_.stdin_write && frame->payload.size() == 4) {
+            auto byte = [&](int i) { return static_cast<unsigned char>(frame->payload[static_cast<size_t>(i)]); };
+            winsize size{static_cast<unsigned short>(byte(0) << 8 | byte(1)),
+                         static_cast<unsigned short>(byte(2) << 8 | byte(3)), 0, 0};
+            ::ioctl(w_.stdin_write.get(), TIOCSWINSZ, &size);
+          }
+          break;
+        case FrameType::exit_ack:
+          acked = true;
+          break;
+        default:
+          break;
+      }
+    }
+    return acked;
+  }
+
+  // PID 1 reaps every child; only the workload's status matters.
+  void reap() {
+    signalfd_siginfo info{};
+    while (::read(signals_, &info, sizeof info) == sizeof info) {
+    }
+    int status = 0;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0)
+      if (pid == w_.pid) exit_code_ = exit_code_of(status);
+  }
+
+  int port_;
+  Workload& w_;
+  int signals_;
+  channel::Decoder decoder_;
+  std::optional<int> exit_code_;
+};
+
+int run() {
+  mount_system_filesystems();
+  handoff::Launch launch = handoff::parse_launch(read_file(handoff::kLaunchPath));
+  apply_launch_settings(launch);
+  UniqueFd port(open_virtio_port(channel::kPortName));
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+  UniqueFd signals(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+
+  Workload workload;
+  try {
+    workload = start_workload(launch.process);
+  } catch (const Error& e) {
+    // As runc reports it: the container fails with the reason and exit code 127.
+    write_all(port.get(), channel::encode(FrameType::error, e.what()), "the channel");
+    write_all(port.get(), channel::encode_u32(FrameType::exit_status, 127), "the channel");
+    Relay relay(port.get(), workload, signals.get());
+    relay.wait_for_ack(std::chrono::seconds(5));
+    return 127;
+  }
+  for (int fd : {workload.stdout_read.get(), workload.stderr_read.get(), workload.terminal ? workload.stdin_write.get() : -1})
+    if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  Relay relay(port.get(), workload, signals.get());
+  int code = relay.run();
+  write_all(port.get(), channel::encode_u32(FrameType::exit_status, static_cast<std::uint32_t>(code)), "the channel");
+  relay.wait_for_ack(std::chrono::seconds(5));
+  return code;
+}
+
+}  // namespace
+}  // namespace runcvm::vm_init
+
+int main() {
+  try {
+    runcvm::vm_init::run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", runcvm::format_error_line("runcvm-vm-init", e).c_str());
+  }
+  // Whatever happened, PID 1 must not exit (the kernel would panic): the VM powers off, and the
+  // host reports the exit status it received (or an error if none came).
+  ::kill(-1, SIGKILL);
+  runcvm::vm_init::power_off();
+}

@@ -1,0 +1,111 @@
+#include "guest/vm-init/system_setup.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <thread>
+
+#include "common/error.hpp"
+#include "common/file.hpp"
+
+namespace runcvm::vm_init {
+namespace {
+
+void mount_fs(const char* source, const char* target, const char* type, unsigned long flags, const std::string& data) {
+  ::mkdir(target, 0755);
+  if (::mount(source, target, type, flags, data.empty() ? nullptr : data.c_str()) != 0 && errno != EBUSY)
+    throw system_error(std::string("mounting ") + type + " on", target, errno);
+}
+
+bool mounted(const char* target) {
+  struct stat here {}, parent {};
+  std::string up = std::string(target) + "/..";
+  return ::stat(target, &here) == 0 && ::stat(up.c_str(), &parent) == 0 && here.st_dev != parent.st_dev;
+}
+
+// Mount flags the kernel takes as flags rather than data.
+unsigned long split_flags(const std::vector<std::string>& options, std::string& data) {
+  unsigned long flags = 0;
+  for (const auto& o : options) {
+    if (o == "ro") flags |= MS_RDONLY;
+    else if (o == "nosuid") flags |= MS_NOSUID;
+    else if (o == "nodev") flags |= MS_NODEV;
+    else if (o == "noexec") flags |= MS_NOEXEC;
+    else if (o == "rw" || o == "rprivate" || o == "private" || o == "tmpcopyup") continue;
+    else data += (data.empty() ? "" : ",") + o;
+  }
+  return flags;
+}
+
+}  // namespace
+
+void mount_system_filesystems() {
+  mount_fs("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
+  mount_fs("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
+  if (!mounted("/dev")) mount_fs("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  mount_fs("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+  // /dev/ptmx must be the new devpts instance's, as in a container.
+  ::unlink("/dev/ptmx");
+  ::symlink("pts/ptmx", "/dev/ptmx");
+  mount_fs("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  mount_fs("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+  for (auto [link, target] : {std::pair{"/dev/fd", "/proc/self/fd"}, {"/dev/stdin", "/proc/self/fd/0"},
+                              {"/dev/stdout", "/proc/self/fd/1"}, {"/dev/stderr", "/proc/self/fd/2"}})
+    ::symlink(target, link);
+}
+
+void apply_launch_settings(const handoff::Launch& launch) {
+  if (!launch.hostname.empty() && ::sethostname(launch.hostname.data(), launch.hostname.size()) != 0)
+    throw system_error("setting hostname", launch.hostname, errno);
+  for (const auto& tmpfs : launch.tmpfs) {
+    std::string data;
+    unsigned long flags = split_flags(tmpfs.options, data);
+    make_directories(tmpfs.destination);
+    if (::mount("tmpfs", tmpfs.destination.c_str(), "tmpfs", flags, data.empty() ? nullptr : data.c_str()) != 0)
+      throw system_error("mounting tmpfs on", tmpfs.destination, errno);
+  }
+}
+
+int open_virtio_port(const std::string& name) {
+  // The port appears once virtio_console has probed it; allow a moment after boot.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    if (DIR* dir = ::opendir("/sys/class/virtio-ports")) {
+      while (dirent* entry = ::readdir(dir)) {
+        if (entry->d_name[0] == '.') continue;
+        std::string base = std::string("/sys/class/virtio-ports/") + entry->d_name;
+        std::string port_name;
+        try {
+          port_name = read_file(base + "/name");
+        } catch (const Error&) {
+          continue;
+        }
+        while (!port_name.empty() && port_name.back() == '\n') port_name.pop_back();
+        if (port_name != name) continue;
+        std::string device = std::string("/dev/") + entry->d_name;
+        ::closedir(dir);
+        int fd = ::open(device.c_str(), O_RDWR | O_CLOEXEC);
+        if (fd < 0) throw system_error("opening", device, errno);
+        return fd;
+      }
+      ::closedir(dir);
+    }
+    if (std::chrono::steady_clock::now() > deadline)
+      throw Error("virtio-serial port " + quote(name) + " not found").with_hint("is virtio_console loaded?");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+void power_off() {
+  ::sync();
+  ::reboot(RB_POWER_OFF);
+  for (;;) ::pause();
+}
+
+}  // namespace runcvm::vm_init

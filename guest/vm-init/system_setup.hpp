@@ -1,0 +1,15 @@
+// The VM's filesystems and identity before the workload starts: what runc would have set up for
+// the container (proc, sys, dev, pts, shm, the requested tmpfs mounts, the hostname).
+#pragma once
+
+#include "handoff/launch.hpp"
+
+namespace runcvm::vm_init {
+
+void mount_system_filesystems();
+void apply_launch_settings(const handoff::Launch& launch);
+// The virtio-serial port named `name` (/sys/class/virtio-ports/*/name), opened read-write.
+int open_virtio_port(const std::string& name);
+[[noreturn]] void power_off();
+
+}  // namespace runcvm::vm_init

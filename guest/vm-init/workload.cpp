@@ -1,0 +1,143 @@
+#include "guest/vm-init/workload.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "common/error.hpp"
+
+namespace runcvm::vm_init {
+namespace {
+
+const std::map<std::string, int, std::less<>> kRlimits = {
+    {"RLIMIT_AS", RLIMIT_AS},         {"RLIMIT_CORE", RLIMIT_CORE},       {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},     {"RLIMIT_FSIZE", RLIMIT_FSIZE},     {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE}, {"RLIMIT_NPROC", RLIMIT_NPROC},     {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", RLIMIT_RTTIME},   {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK}};
+
+// PATH lookup as execvp does it, but with the workload's PATH rather than ours.
+std::string resolve_command(const std::string& command, const std::vector<std::string>& env) {
+  if (command.find('/') != std::string::npos) return command;
+  std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const auto& entry : env)
+    if (entry.rfind("PATH=", 0) == 0) path = entry.substr(5);
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string candidate = (end > start ? path.substr(start, end - start) : ".") + "/" + command;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return "";
+}
+
+[[noreturn]] void fail_in_child(int error_pipe, const char* what) {
+  int e = errno;
+  std::string message = std::string(what) + ": " + std::strerror(e);
+  [[maybe_unused]] auto n = ::write(error_pipe, message.data(), message.size());
+  ::_exit(127);
+}
+
+// Everything between fork and exec: only async-signal-safe calls; failures go to the error pipe.
+[[noreturn]] void child(const handoff::Process& p, const std::string& program, char* const* argv, char* const* envp,
+                        int error_pipe, int in, int out, int err, bool terminal) {
+  auto die = [&](const char* what) { fail_in_child(error_pipe, what); };
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+  if (::setsid() < 0) die("setsid");
+  if (terminal && ::ioctl(in, TIOCSCTTY, 0) != 0) die("taking the terminal");
+  if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) die("setting up stdio");
+  for (const auto& r : p.rlimits) {
+    auto it = kRlimits.find(r.type);
+    if (it == kRlimits.end()) continue;
+    rlimit limit{r.soft, r.hard};
+    if (::setrlimit(it->second, &limit) != 0) die("setting rlimits");
+  }
+  std::vector<gid_t> groups(p.additional_gids.begin(), p.additional_gids.end());
+  if (::setgroups(groups.size(), groups.data()) != 0) die("setting supplementary groups");
+  if (::setgid(p.gid) != 0) die("setting gid");
+  if (::setuid(p.uid) != 0) die("setting uid");
+  if (p.umask) ::umask(static_cast<mode_t>(*p.umask));
+  if (::chdir(p.cwd.c_str()) != 0) die(("changing to working directory " + p.cwd).c_str());
+  ::execve(program.c_str(), argv, envp);
+  fail_in_child(error_pipe, ("executing " + program).c_str());
+}
+
+}  // namespace
+
+int exit_code_of(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 255;
+}
+
+Workload start_workload(const handoff::Process& p) {
+  std::string program = resolve_command(p.args.front(), p.env);
+  if (program.empty())
+    throw Error("exec: " + quote(p.args.front()) + ": executable file not found in $PATH");
+  std::vector<char*> argv, envp;
+  for (const auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : p.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  Workload w;
+  w.terminal = p.terminal;
+  int in[2], out[2], err[2], errors[2];
+  if (::pipe2(errors, O_CLOEXEC) != 0) throw system_error("creating", "a pipe", errno);
+  UniqueFd child_in, child_out, child_err;
+  if (p.terminal) {
+    int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0) throw system_error("opening", "a pty", errno);
+    if (p.console_size) {
+      winsize size{static_cast<unsigned short>(p.console_size->first), static_cast<unsigned short>(p.console_size->second), 0, 0};
+      ::ioctl(master, TIOCSWINSZ, &size);
+    }
+    int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) throw system_error("opening", "the pty's terminal", errno);
+    w.stdin_write = UniqueFd(master);
+    child_in = UniqueFd(slave);
+    child_out = UniqueFd(::dup(slave));
+    child_err = UniqueFd(::dup(slave));
+  } else {
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
+      throw system_error("creating", "pipes", errno);
+    child_in = UniqueFd(in[0]);
+    w.stdin_write = UniqueFd(in[1]);
+    w.stdout_read = UniqueFd(out[0]);
+    child_out = UniqueFd(out[1]);
+    w.stderr_read = UniqueFd(err[0]);
+    child_err = UniqueFd(err[1]);
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) throw system_error("starting", p.args.front(), errno);
+  if (pid == 0)
+    child(p, program, argv.data(), envp.data(), errors[1], child_in.get(), child_out.get(), child_err.get(), p.terminal);
+  ::close(errors[1]);
+  char message[512];
+  ssize_t n = ::read(errors[0], message, sizeof message);
+  ::close(errors[0]);
+  if (n > 0) {
+    ::waitpid(pid, nullptr, 0);
+    throw Error(std::string(message, static_cast<size_t>(n)));
+  }
+  w.pid = pid;
+  return w;
+}
+
+}  // namespace runcvm::vm_init

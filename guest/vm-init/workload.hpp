@@ -1,0 +1,26 @@
+// The workload inside the VM: started with the container's identity, cwd and env, with its
+// stdio on pipes (or on a pty for -t) that the relay carries to the host.
+#pragma once
+
+#include <sys/types.h>
+
+#include "common/fd.hpp"
+#include "handoff/launch.hpp"
+
+namespace runcvm::vm_init {
+
+struct Workload {
+  pid_t pid = -1;
+  UniqueFd stdin_write;  // pipes; with a terminal, stdin_write is the pty master and the others unset
+  UniqueFd stdout_read;
+  UniqueFd stderr_read;
+  bool terminal = false;
+};
+
+// Throws runcvm::Error with a one-line reason when it cannot start (no such command, …).
+Workload start_workload(const handoff::Process& process);
+
+// The exit code a shell reports for a wait status: the code, or 128 + the signal.
+int exit_code_of(int wait_status);
+
+}  // namespace runcvm::vm_init
