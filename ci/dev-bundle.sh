@@ -30,8 +30,12 @@ done | sort -u | while read -r library; do
 done
 cp -L /lib64/ld-linux-x86-64.so.2 "$bundle/lib/ld-linux-x86-64.so.2"
 
+# Debian builds QEMU with a firmware path of several directories; the bundle has one (-L).
 rm -rf "$bundle/share/qemu"
 cp -rL /usr/share/qemu "$bundle/share/qemu"
+for firmware in /usr/share/seabios /usr/lib/ipxe/qemu; do
+  [[ -d $firmware ]] && cp -L "$firmware"/* "$bundle/share/qemu/" 2>/dev/null || true
+done
 
 "$build/bin/runcvm-build" kernels --recipe debian-bookworm --out "$bundle" --cache "$cache"
 echo "dev bundle ready in $bundle"

@@ -202,7 +202,9 @@ CreateResult transform_create(const CreateInput& input) {
   Json& memory = resources["memory"];
   if (!memory.is_object()) memory = Json::object();
   auto limit = spec_value<std::int64_t>(memory, "limit", config("linux.resources.memory.limit"), 0);
-  launch.memory_mib = options.memory_mib.value_or(limit > 0 ? static_cast<std::uint64_t>(limit) >> 20 : kDefaultMemoryMib);
+  std::uint64_t requested_mib =
+      options.memory_mib.value_or(limit > 0 ? static_cast<std::uint64_t>(limit) >> 20 : kDefaultMemoryMib);
+  launch.memory_mib = requested_mib + kernel_allowance_mib(requested_mib);
   if (limit > 0) {
     std::int64_t needed = static_cast<std::int64_t>((launch.memory_mib + kMemoryContingencyMib) << 20);
     std::int64_t raise = std::max<std::int64_t>(needed - limit, 0);

@@ -30,7 +30,8 @@ namespace {
 
 using channel::FrameType;
 
-pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, const sigset_t& default_mask) {
+pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, const sigset_t& default_mask,
+            bool quiet = false) {
   std::vector<char*> args, envp;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -44,6 +45,7 @@ pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   posix_spawn_file_actions_init(&actions);
   // Helpers never read the workload's stdin.
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  if (quiet) posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
   pid_t pid = -1;
   int rc = ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
@@ -227,7 +229,8 @@ int run() {
 
   UniqueFd listener = listen_unix(kChannelSocket);
   Children children;
-  children.virtiofsd = spawn(virtiofsd_command(bundle), helper_environment(bundle), none);
+  children.virtiofsd = spawn(virtiofsd_command(bundle, launch.kernel.debug), helper_environment(bundle), none,
+                             /*quiet=*/!launch.kernel.debug);  // even at log_level=err it reports the VM's poweroff
   if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
   children.qemu = spawn(qemu_command(launch, bundle, kvm), helper_environment(bundle), none);
 

@@ -26,7 +26,7 @@ inline constexpr const char* kVirtiofsSocket = "/.runcvm/virtiofs.sock";
 inline constexpr const char* kChannelSocket = "/.runcvm/channel.sock";
 inline constexpr const char* kRootTag = "runcvm-root";
 
-std::vector<std::string> virtiofsd_command(const BundleLayout& bundle);
+std::vector<std::string> virtiofsd_command(const BundleLayout& bundle, bool debug);
 // The environment of QEMU and virtiofsd: QEMU loads its accelerator modules (TCG is one) from
 // the bundle, not from the distribution path it was built with.
 std::vector<std::string> helper_environment(const BundleLayout& bundle);

@@ -191,7 +191,10 @@ import_busybox_image() {
   mkdir -p "$tree/bin" "$tree/etc" "$tree/tmp"
   cp /bin/busybox "$tree/bin/busybox"
   local applet
-  for applet in sh ls cat echo sleep true false id env pwd hostname mount; do ln -s busybox "$tree/bin/$applet"; done
+  for applet in sh ls cat echo sleep true false id env pwd hostname mount uname yes head tail sha256sum nproc grep \
+      tr wc dd touch rm mkdir kill test printf seq; do
+    ln -s busybox "$tree/bin/$applet"
+  done
   echo "ID=$os_id" >"$tree/etc/os-release"
   tar -C "$tree" -c . | docker import - "$name" >/dev/null
 }

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# End to end: `docker run --runtime=runcvm` runs the command in a QEMU VM (TCG here) booted from
+# the container's filesystem, and behaves like a container: exit codes, separate stdout and
+# stderr, stdin, no lost output, env/user/cwd/hostname, CPUs and memory, bind mounts, tmpfs,
+# a read-only bundle, docker stop/kill/logs.
+source "$(dirname "$0")/lib.sh"
+
+BUNDLE="$SCRATCH/opt-runcvm"
+bash "$SOURCE_DIR/ci/dev-bundle.sh" "$BUILD_DIR" "$BUNDLE" "$SCRATCH/cache" >/dev/null 2>&1
+KERNEL=$(readlink "$BUNDLE/kernels/debian/latest")
+cat >"$SCRATCH/daemon.json" <<JSON
+{"runtimes": {"runcvm": {"path": "$BUNDLE/bin/runcvm-runtime"}}}
+JSON
+start_dockerd "$SCRATCH/daemon.json"
+import_busybox_image runcvm-test/vm debian
+# TCG is what CI has; forcing it keeps the test the same on machines with KVM.
+vm() { docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg "$@"; }
+
+out=$(vm runcvm-test/vm uname -r)
+[[ "$out" == "$KERNEL" ]] || fail "uname -r in the VM: \"$out\", expected the bundle kernel $KERNEL"
+[[ "$out" != "$(uname -r)" ]] || fail "the workload ran on the host kernel"
+pass "the workload runs on the guest kernel $out"
+
+for code in 0 1 42 255; do
+  rc=0
+  vm runcvm-test/vm sh -c "exit $code" || rc=$?
+  [[ $rc -eq $code ]] || fail "exit $code came back as $rc"
+done
+rc=0
+vm runcvm-test/vm sh -c 'kill -9 $$' || rc=$?
+[[ $rc -eq 137 ]] || fail "death by SIGKILL came back as $rc, expected 137"
+pass "exit codes 0, 1, 42, 255 and 137 (SIGKILL)"
+
+rc=0
+vm runcvm-test/vm sh -c 'echo to-stdout; echo to-stderr >&2; echo more-stdout; exit 7' >"$SCRATCH/out" 2>"$SCRATCH/err" || rc=$?
+[[ $rc -eq 7 ]] || fail "exit code $rc"
+[[ "$(cat "$SCRATCH/out")" == $'to-stdout\nmore-stdout' ]] || fail "stdout: $(cat "$SCRATCH/out")"
+[[ "$(cat "$SCRATCH/err")" == "to-stderr" ]] || fail "stderr: $(cat "$SCRATCH/err")"
+pass "stdout and stderr arrive separately, and the last lines before exit arrive"
+
+got=$(printf 'line one\nline two\n' | vm -i runcvm-test/vm sh -c 'while read l; do echo "got: $l"; done')
+[[ "$got" == $'got: line one\ngot: line two' ]] || fail "stdin: $got"
+pass "-i pipes stdin in, and its end arrives"
+
+expected=$(python3 -c 'import hashlib; print(hashlib.sha256((b"0123456789abcdef\n" * 700000)[:10485760]).hexdigest())')
+actual=$(vm runcvm-test/vm sh -c 'yes 0123456789abcdef | head -c 10485760' | sha256sum | cut -c1-64)
+[[ "$actual" == "$expected" ]] || fail "10 MB of stdout arrived damaged"
+pass "10 MB of stdout arrive intact (sha256)"
+
+out=$(vm -e FOO=bar -e RUNCVM_KERNEL_APPEND=quiet -u 1000:1000 -w /tmp -h vmhost runcvm-test/vm \
+  sh -c 'echo "$FOO $(id -u):$(id -g) $(pwd) $(hostname)"; env | grep -c RUNCVM_ || true')
+[[ "$out" == $'bar 1000:1000 /tmp vmhost\n0' ]] || fail "env/user/cwd/hostname: $out"
+out=$(vm --entrypoint /bin/echo runcvm-test/vm from-entrypoint)
+[[ "$out" == "from-entrypoint" ]] || fail "--entrypoint: $out"
+pass "-e, -u uid:gid, -w, -h and --entrypoint apply in the VM; RUNCVM_* stay out of the env"
+
+out=$(vm --cpus 2 -m 512m runcvm-test/vm sh -c 'nproc; grep MemTotal /proc/meminfo')
+[[ "$(head -1 <<<"$out")" == 2 ]] || fail "--cpus 2 gave nproc $(head -1 <<<"$out")"
+mem_kb=$(awk '/MemTotal/ {print $2}' <<<"$out")
+(( mem_kb > 512 * 1024 * 90 / 100 && mem_kb <= 512 * 1024 )) || fail "-m 512m gave MemTotal $mem_kb kB"
+pass "--cpus 2 gives 2 CPUs, -m 512m gives MemTotal $mem_kb kB"
+
+mkdir -p "$SCRATCH/shared"
+echo "from the host" >"$SCRATCH/shared/in"
+out=$(vm -v "$SCRATCH/shared:/shared" --tmpfs /scratch runcvm-test/vm \
+  sh -c 'cat /shared/in; echo "from the vm" >/shared/out; grep " /scratch " /proc/mounts | cut -d" " -f3; touch /opt/runcvm/x 2>/dev/null && echo writable || echo read-only')
+[[ "$out" == $'from the host\ntmpfs\nread-only' ]] || fail "mounts: $out"
+[[ "$(cat "$SCRATCH/shared/out")" == "from the vm" ]] || fail "the VM's write did not reach the host"
+pass "-v works both ways, --tmpfs is a tmpfs in the VM, /opt/runcvm is read-only"
+
+id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/vm \
+  sh -c 'trap "echo got TERM; exit 23" TERM; echo started; while true; do sleep 0.2; done')
+for _ in $(seq 100); do docker logs "$id" 2>&1 | grep -q started && break; sleep 0.2; done
+docker stop -t 30 "$id" >/dev/null
+[[ "$(docker wait "$id")" == 23 ]] || fail "docker stop: exit code $(docker inspect -f '{{.State.ExitCode}}' "$id")"
+logs=$(docker logs "$id" 2>&1)
+[[ "$logs" == $'started\ngot TERM' ]] || fail "docker logs: $logs"
+docker rm "$id" >/dev/null
+pass "docker stop delivers SIGTERM to the workload, which exits with its own code; docker logs shows its output"
+
+id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/vm sleep 1000)
+sleep 1
+docker kill "$id" >/dev/null
+[[ "$(docker wait "$id")" == 137 ]] || fail "docker kill: exit code not 137"
+docker rm "$id" >/dev/null
+pass "docker kill ends the container with 137"
