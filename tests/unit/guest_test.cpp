@@ -1,0 +1,96 @@
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+
+#include <algorithm>
+
+#include "channel/frame.hpp"
+#include "common/error.hpp"
+#include "guest/runcvm-init/vm_command.hpp"
+
+using namespace runcvm;
+using Catch::Matchers::ContainsSubstring;
+
+TEST_CASE("channel frames survive being split anywhere", "[channel]") {
+  std::string binary("\0\xff\n\x01 bytes", 10);
+  std::string stream = channel::encode(channel::FrameType::stdout_data, binary) +
+                       channel::encode(channel::FrameType::stderr_data, "err") +
+                       channel::encode_u32(channel::FrameType::exit_status, 137) + channel::encode_resize(40, 132) +
+                       channel::encode(channel::FrameType::stdin_eof);
+  for (std::size_t chunk = 1; chunk <= stream.size(); ++chunk) {
+    channel::Decoder decoder;
+    std::vector<channel::Frame> frames;
+    for (std::size_t at = 0; at < stream.size(); at += chunk) {
+      decoder.feed(std::string_view(stream).substr(at, chunk));
+      while (auto frame = decoder.next()) frames.push_back(*frame);
+    }
+    REQUIRE(frames.size() == 5);
+    CHECK(frames[0].payload == binary);
+    CHECK(frames[1].type == channel::FrameType::stderr_data);
+    CHECK(channel::payload_u32(frames[2]) == 137u);
+    CHECK(frames[3].payload == std::string("\x00\x28\x00\x84", 4));
+    CHECK(frames[4].payload.empty());
+  }
+}
+
+TEST_CASE("malformed channel input is an error, not a crash", "[channel]") {
+  channel::Decoder unknown;
+  unknown.feed(std::string("\x42\0\0\0\0", 5));
+  CHECK_THROWS_WITH(unknown.next(), "channel: unknown frame type 66");
+  channel::Decoder huge;
+  huge.feed(std::string("\x03\x7f\xff\xff\xff", 5));
+  CHECK_THROWS_WITH(huge.next(), ContainsSubstring("too large"));
+  CHECK_THROWS_AS(channel::payload_u32({channel::FrameType::exit_status, "12"}), Error);
+}
+
+namespace {
+handoff::Launch sample_launch() {
+  handoff::Launch launch;
+  launch.process.args = {"uname", "-r"};
+  launch.cpus = 2;
+  launch.memory_mib = 554;
+  launch.kernel = {"bundle", "debian", "6.1.0-56-amd64", "/opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz",
+                   "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd", "/lib/modules/6.1.0-56-amd64", "", false};
+  launch.qemu = {"q35", "", "auto"};
+  return launch;
+}
+
+std::string joined(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) out += (out.empty() ? "" : " ") + a;
+  return out;
+}
+}  // namespace
+
+TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
+  container_init::BundleLayout bundle;
+  handoff::Launch launch = sample_launch();
+  CHECK(joined(container_init::qemu_command(launch, bundle, false)) ==
+        "/opt/runcvm/lib/ld-linux-x86-64.so.2 --library-path /opt/runcvm/lib /opt/runcvm/libexec/qemu-system-x86_64 "
+        "-L /opt/runcvm/share/qemu -nodefaults -no-user-config -display none -no-reboot -machine q35,accel=tcg "
+        "-cpu max -smp 2 -m 554M -object memory-backend-memfd,id=mem,size=554M,share=on -numa node,memdev=mem "
+        "-chardev socket,id=fs,path=/.runcvm/virtiofs.sock -device vhost-user-fs-pci,chardev=fs,tag=runcvm-root,queue-size=1024 "
+        "-chardev socket,id=channel,path=/.runcvm/channel.sock -device virtio-serial-pci "
+        "-device virtserialport,chardev=channel,name=org.runcvm.channel "
+        "-kernel /opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz -initrd /opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd "
+        "-append console=ttyS0 panic=-1 reboot=t quiet loglevel=0 runcvm.root=runcvm-root "
+        "runcvm.init=/opt/runcvm/bin/runcvm-vm-init -serial none");
+  auto kvm = container_init::qemu_command(launch, bundle, true);
+  CHECK(std::find(kvm.begin(), kvm.end(), "q35,accel=kvm") != kvm.end());
+  CHECK(std::find(kvm.begin(), kvm.end(), "host,-arch-capabilities") != kvm.end());
+
+  launch.qemu = {"pc", "Skylake-Server", "tcg"};
+  launch.kernel.debug = true;
+  launch.kernel.append = "systemd.unit=rescue.target";
+  auto custom = container_init::qemu_command(launch, bundle, true);
+  CHECK(std::find(custom.begin(), custom.end(), "pc,accel=tcg") != custom.end());  // an explicit accel wins
+  CHECK(std::find(custom.begin(), custom.end(), "Skylake-Server") != custom.end());
+  CHECK(container_init::kernel_command_line(launch, bundle) ==
+        "console=ttyS0 panic=-1 reboot=t runcvm.debug runcvm.root=runcvm-root "
+        "runcvm.init=/opt/runcvm/bin/runcvm-vm-init systemd.unit=rescue.target");
+  CHECK(joined(custom).find("-serial chardev:console") != std::string::npos);
+
+  launch.kernel.source = "image";
+  CHECK_THROWS_WITH(container_init::qemu_command(launch, bundle, false), ContainsSubstring("not supported yet"));
+  CHECK(joined(container_init::virtiofsd_command(bundle, false)).find("-o source=/ -o cache=auto -o sandbox=chroot") !=
+        std::string::npos);
+}
