@@ -186,15 +186,4 @@ stop_dockerd() {
 
 # A small image from busybox-static (no registry is reachable), with the given os-release ID.
 # Usage: import_busybox_image NAME OS_ID
-import_busybox_image() {
-  local name=$1 os_id=$2 tree="$SCRATCH/image-$RANDOM"
-  mkdir -p "$tree/bin" "$tree/etc" "$tree/tmp"
-  cp /bin/busybox "$tree/bin/busybox"
-  local applet
-  for applet in sh ls cat echo sleep true false id env pwd hostname mount uname yes head tail sha256sum nproc grep \
-      tr wc dd touch rm mkdir kill test printf seq; do
-    ln -s busybox "$tree/bin/$applet"
-  done
-  echo "ID=$os_id" >"$tree/etc/os-release"
-  tar -C "$tree" -c . | docker import - "$name" >/dev/null
-}
+import_busybox_image() { bash "$SOURCE_DIR/ci/busybox-image.sh" "$1" "$2"; }
