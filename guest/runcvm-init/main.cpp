@@ -234,9 +234,15 @@ int run() {
   if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
   children.qemu = spawn(qemu_command(launch, bundle, kvm), helper_environment(bundle), none);
 
-  // QEMU connects to the channel while it starts; it exiting first means it failed.
-  pollfd p{listener.get(), POLLIN, 0};
-  if (::poll(&p, 1, 30000) <= 0) throw Error("QEMU did not connect to the channel");
+  // QEMU connects to the channel while it starts; it exiting first means it failed (its own
+  // message is already on stderr).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (pollfd p{listener.get(), POLLIN, 0}; ::poll(&p, 1, 50) <= 0;) {
+    int status = 0;
+    if (::waitpid(children.qemu, &status, WNOHANG) == children.qemu)
+      throw Error("QEMU exited while starting (status " + std::to_string(status) + ")");
+    if (std::chrono::steady_clock::now() > deadline) throw Error("QEMU did not connect to the channel within 30 s");
+  }
   UniqueFd channel(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   if (!channel) throw system_error("accepting", kChannelSocket, errno);
   ::fcntl(0, F_SETFL, ::fcntl(0, F_GETFL) | O_NONBLOCK);
