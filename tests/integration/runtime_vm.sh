@@ -84,3 +84,42 @@ docker kill "$id" >/dev/null
 [[ "$(docker wait "$id")" == 137 ]] || fail "docker kill: exit code not 137"
 docker rm "$id" >/dev/null
 pass "docker kill ends the container with 137"
+
+# -it: a real pty in the guest, driven through script(1) as a terminal user would.
+out=$(printf 'tty; stty size; echo typed-$((6*7)); exit 5\n' |
+  script -qec "docker run --rm -it --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/vm sh" /dev/null) && rc=0 || rc=$?
+[[ $rc -eq 5 ]] || fail "-it exit code $rc: $out"
+assert_contains "$out" "/dev/pts/" "-it output"
+assert_contains "$out" "typed-42" "-it output"
+pass "-it gives the workload a pty in the guest, input and exit code pass through"
+
+# Signals and restarts.
+background() { docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/vm sh -c "$1"; }
+wait_for_log() {  # id text
+  for _ in $(seq 150); do docker logs "$1" 2>&1 | grep -q "$2" && return 0; sleep 0.2; done
+  fail "\"$2\" never appeared in the logs of $1: $(docker logs "$1" 2>&1)"
+}
+id=$(background 'trap "echo got USR1" USR1; echo started; while true; do sleep 0.2; done')
+wait_for_log "$id" started
+docker kill -s USR1 "$id" >/dev/null
+wait_for_log "$id" "got USR1"
+docker rm -f "$id" >/dev/null
+pass "docker kill -s USR1 reaches the workload"
+
+id=$(background 'trap "" TERM; echo started; while true; do sleep 0.2; done')
+wait_for_log "$id" started
+start=$(date +%s)
+docker stop -t 5 "$id" >/dev/null
+elapsed=$(( $(date +%s) - start ))
+[[ "$(docker wait "$id")" == 137 ]] || fail "a workload ignoring SIGTERM did not end with 137"
+(( elapsed <= 10 )) || fail "docker stop -t 5 took ${elapsed} s"
+docker rm "$id" >/dev/null
+pass "docker stop -t 5 of a workload that ignores SIGTERM ends in ${elapsed} s with 137"
+
+id=$(background 'echo booted; sleep 1000')
+wait_for_log "$id" booted
+docker restart -t 2 "$id" >/dev/null
+for _ in $(seq 150); do [[ $(docker logs "$id" 2>&1 | grep -c booted) -ge 2 ]] && break; sleep 0.2; done
+[[ $(docker logs "$id" 2>&1 | grep -c booted) -ge 2 ]] || fail "docker restart did not boot the VM again"
+docker rm -f "$id" >/dev/null
+pass "docker restart boots the VM again"
