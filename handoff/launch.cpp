@@ -164,9 +164,10 @@ std::string to_json_text(const Launch& l) {
       {"disks", disks},
       {"sys_admin", l.sys_admin},
       {"display_mode", l.display_mode},
-      {"qemu", {{"machine", l.qemu.machine}, {"cpu", l.qemu.cpu}, {"accel", l.qemu.accel}}},
+      {"qemu", {{"machine", l.qemu.machine}, {"cpu", l.qemu.cpu}, {"accel", l.qemu.accel}, {"bios_debug", l.qemu.bios_debug}}},
       {"hugetlb", l.hugetlb},
       {"cgroupfs", l.cgroupfs},
+      {"timings", l.timings},
       {"breakpoints", l.breakpoints},
   };
   return out.dump(2) + "\n";
@@ -217,11 +218,13 @@ Launch parse_launch(std::string_view json_text) {
   l.display_mode = r.required<std::string>("display_mode");
   {
     Reader q(r.child("qemu"), "qemu");
-    l.qemu = Qemu{q.required<std::string>("machine"), q.required<std::string>("cpu"), q.required<std::string>("accel")};
+    l.qemu = Qemu{q.required<std::string>("machine"), q.required<std::string>("cpu"), q.required<std::string>("accel"),
+                  q.required<bool>("bios_debug")};
     q.finish();
   }
   l.hugetlb = r.required<bool>("hugetlb");
   l.cgroupfs = r.required<std::string>("cgroupfs");
+  l.timings = r.required<bool>("timings");
   l.breakpoints = r.required<std::vector<std::string>>("breakpoints");
   r.finish();
   return l;

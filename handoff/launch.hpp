@@ -71,6 +71,7 @@ struct Qemu {
   std::string machine;  // q35, microvm, pc
   std::string cpu;      // "" = QEMU's default for the accelerator
   std::string accel;    // auto, kvm, tcg
+  bool bios_debug = false;  // RUNCVM_BIOS_DEBUG: firmware messages on stderr
 };
 
 struct Launch {
@@ -92,6 +93,7 @@ struct Launch {
   Qemu qemu;
   bool hugetlb = false;
   std::string cgroupfs = "hybrid";
+  bool timings = false;  // RUNCVM_TIMINGS: report where the start-up time went
   std::vector<std::string> breakpoints;
 };
 

@@ -193,6 +193,7 @@ CreateResult transform_create(const CreateInput& input) {
   launch.qemu = options.qemu;
   launch.hugetlb = options.hugetlb;
   launch.cgroupfs = options.cgroupfs;
+  launch.timings = options.timings;
   launch.breakpoints = options.breakpoints;
 
   // VM size, and the container's limits raised to hold the guest's RAM plus QEMU's overhead.

@@ -32,6 +32,7 @@ struct Options {
   bool hugetlb = false;                     // RUNCVM_HUGETLB
   std::string cgroupfs = "hybrid";          // RUNCVM_CGROUPFS
   bool runtime_debug = false;               // RUNCVM_RUNTIME_DEBUG
+  bool timings = false;                     // RUNCVM_TIMINGS
   std::vector<std::string> breakpoints;     // RUNCVM_BREAK
 };
 

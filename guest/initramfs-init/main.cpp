@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -144,6 +145,12 @@ void switch_root(const Settings& settings) {
 }  // namespace
 
 int main() {
+  // When the kernel's own boot ended, for RUNCVM_TIMINGS: runcvm-vm-init reads it from its env.
+  timespec started{};
+  clock_gettime(CLOCK_BOOTTIME, &started);
+  char started_text[32];
+  snprintf(started_text, sizeof started_text, "%ld.%06ld", static_cast<long>(started.tv_sec), started.tv_nsec / 1000);
+  setenv("RUNCVM_INITRAMFS_STARTED", started_text, 1);
   mount_or_fail("devtmpfs", "/dev", "devtmpfs", MS_NOSUID);
   mount_or_fail("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   Settings settings = read_settings();

@@ -19,6 +19,7 @@
 #include <optional>
 #include <thread>
 
+#include "channel/boot_stages.hpp"
 #include "channel/frame.hpp"
 #include "common/error.hpp"
 #include "common/fd.hpp"
@@ -100,15 +101,27 @@ class RawTerminal {
   bool active_ = false;
 };
 
+std::int64_t realtime_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+}
+
 struct Children {
   pid_t qemu = -1;
   pid_t virtiofsd = -1;
 };
 
+struct Stages {
+  channel::HostStages host;
+  channel::GuestStages guest;
+  bool complete = false;  // the guest's report arrived
+};
+
 class Supervisor {
  public:
-  Supervisor(int channel, int signals, Children children, bool terminal)
-      : channel_(channel), signals_(signals), children_(children), terminal_(terminal) {}
+  Supervisor(int channel, int signals, Children children, bool terminal, Stages& stages)
+      : channel_(channel), signals_(signals), children_(children), terminal_(terminal), stages_(stages) {}
 
   int run() {
     if (terminal_) send_window_size();
@@ -172,6 +185,11 @@ class Supervisor {
         case FrameType::error:
           write_all(2, "runcvm: " + frame->payload + "\n", "stderr");
           break;
+        case FrameType::stages:
+          stages_.host.stages_arrived = realtime_ns();
+          stages_.guest = channel::parse_guest_stages(frame->payload);
+          stages_.complete = true;
+          break;
         case FrameType::exit_status:
           exit_code_ = static_cast<int>(channel::payload_u32(*frame));
           // Everything the workload wrote precedes its exit status and has been written above.
@@ -191,7 +209,10 @@ class Supervisor {
         int status = 0;
         pid_t pid;
         while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0)
-          if (pid == children_.qemu) qemu_exited_ = true;
+          if (pid == children_.qemu) {
+            qemu_exited_ = true;
+            stages_.host.qemu_exit = realtime_ns();
+          }
       } else if (sig == SIGWINCH) {
         send_window_size();
       } else {
@@ -206,6 +227,7 @@ class Supervisor {
   int signals_;
   Children children_;
   bool terminal_;
+  Stages& stages_;
   bool stdin_open_ = true;
   bool qemu_exited_ = false;
   channel::Decoder decoder_;
@@ -213,6 +235,8 @@ class Supervisor {
 };
 
 int run() {
+  Stages stages;
+  stages.host.init_start = realtime_ns();
   handoff::Launch launch = handoff::parse_launch(read_file(handoff::kLaunchPath));
   BundleLayout bundle;
   bool kvm = kvm_usable();
@@ -232,6 +256,7 @@ int run() {
   children.virtiofsd = spawn(virtiofsd_command(bundle, launch.kernel.debug), helper_environment(bundle), none,
                              /*quiet=*/!launch.kernel.debug);  // even at log_level=err it reports the VM's poweroff
   if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
+  stages.host.qemu_spawn = realtime_ns();
   children.qemu = spawn(qemu_command(launch, bundle, kvm), helper_environment(bundle), none);
 
   // QEMU connects to the channel while it starts; it exiting first means it failed (its own
@@ -247,9 +272,14 @@ int run() {
   if (!channel) throw system_error("accepting", kChannelSocket, errno);
   ::fcntl(0, F_SETFL, ::fcntl(0, F_GETFL) | O_NONBLOCK);
 
-  RawTerminal raw(launch.process.terminal && ::isatty(0));
-  int code = Supervisor(channel.get(), signals.get(), children, launch.process.terminal).run();
+  int code = 0;
+  {
+    RawTerminal raw(launch.process.terminal && ::isatty(0));
+    code = Supervisor(channel.get(), signals.get(), children, launch.process.terminal, stages).run();
+  }
   if (children.virtiofsd > 0) ::kill(children.virtiofsd, SIGTERM);
+  if (launch.timings && stages.complete)
+    std::fprintf(stderr, "%s\n", channel::format_timings_line(stages.host, stages.guest).c_str());
   return code;
 }
 

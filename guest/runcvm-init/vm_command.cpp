@@ -76,6 +76,9 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
   // The serial console shows kernel messages only when asked; the workload's output never uses it.
   if (launch.kernel.debug) argv.insert(argv.end(), {"-chardev", "file,id=console,path=/proc/self/fd/2", "-serial", "chardev:console"});
   else argv.insert(argv.end(), {"-serial", "none"});
+  // SeaBIOS writes its log to I/O port 0x402; QEMU's debug console device catches it there.
+  if (launch.qemu.bios_debug)
+    argv.insert(argv.end(), {"-chardev", "file,id=bios,path=/proc/self/fd/2", "-device", "isa-debugcon,iobase=0x402,chardev=bios"});
   return argv;
 }
 

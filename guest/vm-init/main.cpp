@@ -12,9 +12,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <ctime>
 #include <cstdio>
 #include <optional>
 
+#include "channel/boot_stages.hpp"
 #include "channel/frame.hpp"
 #include "common/error.hpp"
 #include "common/fd.hpp"
@@ -140,7 +143,16 @@ class Relay {
   std::optional<int> exit_code_;
 };
 
+double boot_seconds() {
+  timespec now{};
+  ::clock_gettime(CLOCK_BOOTTIME, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
 int run() {
+  channel::GuestStages stages;
+  stages.vm_init = boot_seconds();
+  if (const char* started = std::getenv("RUNCVM_INITRAMFS_STARTED")) stages.initramfs = std::strtod(started, nullptr);
   mount_system_filesystems();
   handoff::Launch launch = handoff::parse_launch(read_file(handoff::kLaunchPath));
   apply_launch_settings(launch);
@@ -165,8 +177,14 @@ int run() {
   }
   for (int fd : {workload.stdout_read.get(), workload.stderr_read.get(), workload.terminal ? workload.stdin_write.get() : -1})
     if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  stages.workload_start = boot_seconds();
   Relay relay(port.get(), workload, signals.get());
   int code = relay.run();
+  stages.workload_exit = boot_seconds();
+  if (launch.timings) {
+    stages.sent = boot_seconds();
+    write_all(port.get(), channel::encode(FrameType::stages, channel::format_guest_stages(stages)), "the channel");
+  }
   write_all(port.get(), channel::encode_u32(FrameType::exit_status, static_cast<std::uint32_t>(code)), "the channel");
   relay.wait_for_ack(std::chrono::seconds(5));
   return code;

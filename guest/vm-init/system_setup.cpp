@@ -60,7 +60,37 @@ void mount_system_filesystems() {
     ::symlink(target, link);
 }
 
+namespace {
+
+// The cgroup filesystems RUNCVM_CGROUPFS asks for: "2" the unified hierarchy at /sys/fs/cgroup,
+// "1" one v1 hierarchy per controller, "hybrid" (what systemd calls it) v1 controllers plus the
+// unified hierarchy at /sys/fs/cgroup/unified, "none" nothing.
+void mount_cgroups(const std::string& mode) {
+  if (mode == "none") return;
+  if (mode == "2") {
+    mount_fs("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
+    return;
+  }
+  mount_fs("tmpfs", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755");
+  std::string controllers = read_file("/proc/cgroups");  // "#subsys_name hierarchy num_cgroups enabled"
+  size_t start = 0;
+  while (start < controllers.size()) {
+    size_t end = controllers.find('\n', start);
+    if (end == std::string::npos) end = controllers.size();
+    std::string line = controllers.substr(start, end - start);
+    start = end + 1;
+    if (line.empty() || line[0] == '#') continue;
+    std::string name = line.substr(0, line.find('\t'));
+    if (line.size() < 2 || line.back() != '1') continue;  // disabled controller
+    mount_fs("cgroup", ("/sys/fs/cgroup/" + name).c_str(), "cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC, name);
+  }
+  if (mode == "hybrid") mount_fs("cgroup2", "/sys/fs/cgroup/unified", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
+}
+
+}  // namespace
+
 void apply_launch_settings(const handoff::Launch& launch) {
+  mount_cgroups(launch.cgroupfs);
   if (!launch.hostname.empty() && ::sethostname(launch.hostname.data(), launch.hostname.size()) != 0)
     throw system_error("setting hostname", launch.hostname, errno);
   for (const auto& tmpfs : launch.tmpfs) {

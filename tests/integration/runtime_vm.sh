@@ -123,3 +123,53 @@ for _ in $(seq 150); do [[ $(docker logs "$id" 2>&1 | grep -c booted) -ge 2 ]] &
 [[ $(docker logs "$id" 2>&1 | grep -c booted) -ge 2 ]] || fail "docker restart did not boot the VM again"
 docker rm -f "$id" >/dev/null
 pass "docker restart boots the VM again"
+
+# Users by name (resolved by dockerd from the image's /etc/passwd) and cgroup filesystems.
+out=$(vm -u nobody runcvm-test/vm id -u)
+[[ "$out" == 65534 ]] || fail "-u nobody ran as $out"
+for mode in 2 hybrid none; do
+  types=$(vm -e RUNCVM_CGROUPFS=$mode runcvm-test/vm sh -c 'grep " /sys/fs/cgroup" /proc/mounts | cut -d" " -f3 | sort -u | tr "\n" " "')
+  case $mode in
+    2) [[ "$types" == "cgroup2 " ]] || fail "RUNCVM_CGROUPFS=2 mounted: $types" ;;
+    hybrid) [[ "$types" == "cgroup cgroup2 tmpfs " ]] || fail "RUNCVM_CGROUPFS=hybrid mounted: $types" ;;
+    none) [[ -z "$types" ]] || fail "RUNCVM_CGROUPFS=none mounted: $types" ;;
+  esac
+done
+pass "-u name, and RUNCVM_CGROUPFS 2, hybrid and none"
+
+# A named volume keeps what one VM wrote for the next. With --init, the VM's PID 1 takes
+# docker-init's role: it is the workload's parent, reaps orphans, and passes the exit code on.
+docker volume create runcvm-test-volume >/dev/null
+on_exit "docker volume rm -f runcvm-test-volume >/dev/null 2>&1"
+vm -v runcvm-test-volume:/data runcvm-test/vm sh -c 'echo kept >/data/file'
+out=$(vm -v runcvm-test-volume:/data runcvm-test/vm cat /data/file)
+[[ "$out" == kept ]] || fail "named volume: the second VM read \"$out\""
+rc=0
+out=$(vm --init runcvm-test/vm sh -c 'sh -c "sleep 0.2 & exit 0"; sleep 1
+  cat /proc/$PPID/comm; grep -l "^State:.*zombie" /proc/[0-9]*/status | wc -l; exit 3') || rc=$?
+[[ $rc -eq 3 && "$out" == $'runcvm-vm-init\n0' ]] || fail "--init: exit code $rc, parent and zombies: $out"
+pass "a named volume persists across VMs; with --init the VM's PID 1 supervises and reaps"
+
+# Firmware and kernel messages stay hidden unless asked for.
+vm runcvm-test/vm true 2>"$SCRATCH/quiet-err"
+[[ ! -s "$SCRATCH/quiet-err" ]] || fail "a plain run printed on stderr: $(cat "$SCRATCH/quiet-err")"
+vm -e RUNCVM_BIOS_DEBUG=1 runcvm-test/vm true 2>"$SCRATCH/bios-err"
+grep -q SeaBIOS "$SCRATCH/bios-err" || fail "RUNCVM_BIOS_DEBUG=1 showed no SeaBIOS messages: $(head -c 300 "$SCRATCH/bios-err")"
+vm -e RUNCVM_KERNEL_DEBUG=1 runcvm-test/vm true 2>"$SCRATCH/kernel-err"
+grep -q "Linux version" "$SCRATCH/kernel-err" || fail "RUNCVM_KERNEL_DEBUG=1 showed no kernel messages: $(head -c 300 "$SCRATCH/kernel-err")"
+pass "firmware and kernel output are hidden by default and shown with RUNCVM_BIOS_DEBUG / RUNCVM_KERNEL_DEBUG"
+
+# RUNCVM_TIMINGS=1 accounts for the start-up: every stage measured and the stages add up.
+vm -e RUNCVM_TIMINGS=1 runcvm-test/vm true 2>"$SCRATCH/timings"
+line=$(grep '^runcvm: timings (ms):' "$SCRATCH/timings") || fail "RUNCVM_TIMINGS=1 printed no timings: $(cat "$SCRATCH/timings")"
+python3 - "$line" <<'PY' || fail "timings do not add up: $line"
+import sys
+fields = dict(f.split("=") for f in sys.argv[1].split(":", 2)[2].split())
+stages = ["helpers", "qemu+firmware", "kernel", "initramfs", "vm-init", "workload", "shutdown"]
+values = {k: int(fields[k]) for k in stages + ["total", "started_at", "ended_at"]}
+assert all(values[k] >= 0 for k in stages), values
+assert values["kernel"] > 0 and values["qemu+firmware"] > 0, values
+assert abs(sum(values[k] for k in stages) - values["total"]) <= 7, values
+assert abs(values["ended_at"] - values["started_at"] - values["total"]) <= 1, values
+PY
+pass "RUNCVM_TIMINGS=1 reports the stages: $line"

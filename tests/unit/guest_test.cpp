@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "channel/boot_stages.hpp"
 #include "channel/frame.hpp"
 #include "common/error.hpp"
 #include "guest/runcvm-init/vm_command.hpp"
@@ -88,9 +89,34 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
         "console=ttyS0 panic=-1 reboot=t runcvm.debug runcvm.root=runcvm-root "
         "runcvm.init=/opt/runcvm/bin/runcvm-vm-init systemd.unit=rescue.target");
   CHECK(joined(custom).find("-serial chardev:console") != std::string::npos);
+  CHECK(joined(custom).find("isa-debugcon") == std::string::npos);
+  launch.qemu.bios_debug = true;
+  CHECK(joined(container_init::qemu_command(launch, bundle, false)).find("-device isa-debugcon,iobase=0x402,chardev=bios") !=
+        std::string::npos);
 
   launch.kernel.source = "image";
   CHECK_THROWS_WITH(container_init::qemu_command(launch, bundle, false), ContainsSubstring("not supported yet"));
   CHECK(joined(container_init::virtiofsd_command(bundle, false)).find("-o source=/ -o cache=auto -o sandbox=chroot") !=
         std::string::npos);
+}
+
+TEST_CASE("the guest's start-up stages travel as text and place on the host's clock", "[channel][timings]") {
+  channel::GuestStages guest{1.5, 1.75, 1.8, 1.85, 1.9};
+  std::string text = channel::format_guest_stages(guest);
+  CHECK(text == "initramfs=1.500000 vm_init=1.750000 workload_start=1.800000 workload_exit=1.850000 sent=1.900000");
+  auto back = channel::parse_guest_stages(text);
+  CHECK(back.initramfs == 1.5);
+  CHECK(back.sent == 1.9);
+
+  // The report left the guest at its second 1.9 and arrived at host time 10.9 s: guest second 0 is
+  // host time 9.0 s, QEMU (started at 8.6 s) took 400 ms before the kernel counted time.
+  channel::HostStages host{8'590'000'000, 8'600'000'000, 10'900'000'000, 11'000'000'000};
+  CHECK(channel::format_timings_line(host, guest) ==
+        "runcvm: timings (ms): helpers=10 qemu+firmware=400 kernel=1500 initramfs=250 vm-init=50 workload=50 "
+        "shutdown=150 total=2410 started_at=8590 ended_at=11000");
+
+  CHECK_THROWS_WITH(channel::parse_guest_stages("initramfs=1 vm_init=x"), ContainsSubstring("vm_init=\"x\": expected seconds"));
+  CHECK_THROWS_WITH(channel::parse_guest_stages("initramfs=1"), ContainsSubstring("missing vm_init"));
+  CHECK_THROWS_WITH(channel::parse_guest_stages("bogus"), ContainsSubstring("\"bogus\": expected <stage>=<seconds>"));
+  CHECK_THROWS_WITH(channel::parse_guest_stages("initramfs=-1"), ContainsSubstring("expected seconds"));
 }

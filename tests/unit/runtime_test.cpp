@@ -61,13 +61,14 @@ TEST_CASE("runc command lines as containerd sends them", "[runtime][cli]") {
 
 TEST_CASE("RUNCVM_* options are typed and validated together", "[runtime][options]") {
   Options o = parse_options({"PATH=/bin", "RUNCVM_KERNEL=debian/6.1.0-56-amd64", "RUNCVM_CPUS=2", "RUNCVM_MEM=1G",
-                             "RUNCVM_KERNEL_DEBUG=true", "RUNCVM_DISKS=/disks/a,/a,ext4,512M", "RUNCVM_BREAK=preqemu"});
+                             "RUNCVM_KERNEL_DEBUG=true", "RUNCVM_BIOS_DEBUG=1", "RUNCVM_DISKS=/disks/a,/a,ext4,512M", "RUNCVM_BREAK=preqemu"});
   REQUIRE(o.kernel);
   CHECK(o.kernel->dist == "debian");
   CHECK(o.kernel->version == "6.1.0-56-amd64");
   CHECK(o.cpus == 2u);
   CHECK(o.memory_mib == 1024u);
   CHECK(o.kernel_debug);
+  CHECK(o.qemu.bios_debug);
   REQUIRE(o.disks.size() == 1);
   CHECK(o.disks[0].size_bytes == 512ull << 20);
   CHECK(o.breakpoints == std::vector<std::string>{"preqemu"});
@@ -109,7 +110,7 @@ TEST_CASE("the README documents every RUNCVM_* option", "[runtime][options]") {
     INFO(option.name);
     CHECK(readme.find("| `" + std::string(option.name) + "` |") != std::string::npos);
   }
-  CHECK(option_table().size() == 16);
+  CHECK(option_table().size() == 18);
 }
 
 TEST_CASE("VM CPUs round --cpus up and never go below one", "[runtime]") {
