@@ -3,8 +3,9 @@
 # "runcvm-root") and runs INIT from it as PID 1; the serial console goes to stdout. Always TCG, so
 # it behaves the same on machines with and without /dev/kvm. Stops virtiofsd when QEMU exits.
 # usage: ci/boot-kernel.sh KERNEL_DIR SHARE INIT [EXTRA KERNEL ARGS…]
-#   KERNEL_DIR holds vmlinuz and initrd (e.g. out/kernels/debian/latest)
-# env: BOOT_TIMEOUT (seconds, default 300)
+#   KERNEL_DIR holds vmlinuz and initrd (e.g. out/kernels/debian/latest), and vmlinux when the
+#   kernel can be entered directly (PVH), which is booted then, as runcvm-init does
+# env: BOOT_TIMEOUT (seconds, default 300); BOOT_IMAGE=vmlinuz boots through the decompressor
 set -euo pipefail
 kernel_dir=${1:?usage: $0 KERNEL_DIR SHARE INIT [ARGS…]}
 share=${2:?share directory}
@@ -26,6 +27,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+image=${BOOT_IMAGE:-}
+if [[ -z "$image" ]]; then image=vmlinuz; [[ -f "$kernel_dir/vmlinux" ]] && image=vmlinux; fi
+
 socket="$runtime/virtiofs.sock"
 "$virtiofsd" --socket-path="$socket" -o source="$share" -o cache=none -o sandbox=chroot \
   >"$runtime/virtiofsd.log" 2>&1 &
@@ -37,6 +41,6 @@ for _ in $(seq 100); do [[ -S "$socket" ]] && break; sleep 0.05; done
 timeout "${BOOT_TIMEOUT:-300}" qemu-system-x86_64 -machine q35,accel=tcg -cpu max -smp 1 -m 512 \
   -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
   -chardev socket,id=fs,path="$socket" -device vhost-user-fs-pci,chardev=fs,tag=runcvm-root \
-  -kernel "$kernel_dir/vmlinuz" -initrd "$kernel_dir/initrd" \
+  -kernel "$kernel_dir/$image" -initrd "$kernel_dir/initrd" \
   -append "console=ttyS0 panic=-1 quiet runcvm.root=runcvm-root runcvm.init=$init $*" \
   -display none -nodefaults -serial stdio -no-reboot

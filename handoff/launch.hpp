@@ -92,7 +92,7 @@ struct Launch {
   std::string display_mode = "headless";
   Qemu qemu;
   bool hugetlb = false;
-  std::string cgroupfs = "hybrid";
+  std::string cgroupfs = "2";
   bool timings = false;  // RUNCVM_TIMINGS: report where the start-up time went
   std::vector<std::string> breakpoints;
 };

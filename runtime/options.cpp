@@ -142,7 +142,7 @@ const std::vector<OptionSpec>& specs() {
        [](std::string_view v, Options& o) { return parse_choice(v, {"auto", "kvm", "tcg"}, o.qemu.accel); }},
       {{"RUNCVM_HUGETLB", "1 or 0", "0", "back the VM's memory with huge pages"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.hugetlb); }},
-      {{"RUNCVM_CGROUPFS", "none, 1, 2, hybrid", "hybrid", "which cgroup filesystems the VM mounts"},
+      {{"RUNCVM_CGROUPFS", "none, 1, 2, hybrid", "2", "which cgroup filesystems the VM mounts (2: the unified hierarchy, as Docker gives containers on a cgroup v2 host)"},
        [](std::string_view v, Options& o) { return parse_choice(v, {"none", "1", "2", "hybrid"}, o.cgroupfs); }},
       {{"RUNCVM_TIMINGS", "1 or 0", "0", "when the container exits, print on stderr where its start-up and shutdown time went"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.timings); }},

@@ -30,7 +30,7 @@ struct Options {
   std::string display_mode = "headless";    // RUNCVM_DISPLAY_MODE
   handoff::Qemu qemu{"q35", "", "auto"};    // RUNCVM_QEMU_MACHINE, _CPU, _ACCEL
   bool hugetlb = false;                     // RUNCVM_HUGETLB
-  std::string cgroupfs = "hybrid";          // RUNCVM_CGROUPFS
+  std::string cgroupfs = "2";               // RUNCVM_CGROUPFS
   bool runtime_debug = false;               // RUNCVM_RUNTIME_DEBUG
   bool timings = false;                     // RUNCVM_TIMINGS
   std::vector<std::string> breakpoints;     // RUNCVM_BREAK

@@ -1,5 +1,5 @@
 // The kernel artifact contract, shared by the builder that writes it and the runtime that reads
-// it:  <out>/kernels/<dist>/<version>/{vmlinuz, initrd, config, modules/, kernel.json}
+// it:  <out>/kernels/<dist>/<version>/{vmlinuz, [vmlinux,] initrd, config, modules/, kernel.json}
 //      <out>/kernels/<dist>/latest -> <version>
 #pragma once
 
@@ -7,6 +7,9 @@ namespace runcvm::kernels::artifact {
 
 inline constexpr const char* kKernelsDirectory = "kernels";
 inline constexpr const char* kKernelImage = "vmlinuz";
+// The uncompressed kernel, present when it can be booted directly through its PVH entry point
+// (direct_boot.hpp); runcvm-init prefers it to vmlinuz.
+inline constexpr const char* kDirectBootImage = "vmlinux";
 inline constexpr const char* kInitramfs = "initrd";
 inline constexpr const char* kConfig = "config";
 inline constexpr const char* kModules = "modules";  // the lib/modules/<version> tree, with kmod indexes

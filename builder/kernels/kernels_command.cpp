@@ -13,6 +13,7 @@
 
 #include "builder/fetch/cache.hpp"
 #include "builder/kernels/artifact.hpp"
+#include "builder/kernels/direct_boot.hpp"
 #include "builder/kernels/initramfs.hpp"
 #include "builder/kernels/module_tree.hpp"
 #include "builder/kernels/repository.hpp"
@@ -114,6 +115,9 @@ void unpack(Context&, Job& job) {
   make_directories(job.artifact);
   fs::rename(module_root, job.artifact / artifact::kModules);
   fs::rename(kernel_image, job.artifact / artifact::kKernelImage);
+  fs::path image = job.artifact / artifact::kKernelImage;
+  if (auto elf = direct_boot_image(read_file(image), image.string()))
+    write_sparse_file(job.artifact / artifact::kDirectBootImage, *elf);
   // Debian and Ubuntu name the config after the release, Alpine after the flavour (config-virt).
   fs::path config = job.root / "boot" / ("config-" + job.version);
   std::vector<fs::path> configs;

@@ -257,7 +257,10 @@ int run() {
                              /*quiet=*/!launch.kernel.debug);  // even at log_level=err it reports the VM's poweroff
   if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
   stages.host.qemu_spawn = realtime_ns();
-  children.qemu = spawn(qemu_command(launch, bundle, kvm), helper_environment(bundle), none);
+  std::string kernel_image = launch.kernel.vmlinuz;
+  if (launch.kernel.source == "bundle" && ::access(direct_boot_image_path(launch.kernel).c_str(), R_OK) == 0)
+    kernel_image = direct_boot_image_path(launch.kernel);
+  children.qemu = spawn(qemu_command(launch, bundle, kvm, kernel_image), helper_environment(bundle), none);
 
   // QEMU connects to the channel while it starts; it exiting first means it failed (its own
   // message is already on stderr).

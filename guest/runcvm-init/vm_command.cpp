@@ -43,7 +43,13 @@ std::string kernel_command_line(const handoff::Launch& launch, const BundleLayou
   return line;
 }
 
-std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm) {
+std::string direct_boot_image_path(const handoff::Kernel& kernel) {
+  std::size_t slash = kernel.vmlinuz.rfind('/');
+  return kernel.vmlinuz.substr(0, slash == std::string::npos ? 0 : slash + 1) + "vmlinux";
+}
+
+std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm,
+                                      const std::string& kernel_image) {
   if (launch.kernel.source != "bundle")
     throw Error("booting the image's own kernel (" + launch.kernel.vmlinuz + ") is not supported yet")
         .with_hint("set RUNCVM_KERNEL=debian to boot a bundle kernel");
@@ -69,7 +75,7 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
       "-chardev", std::string("socket,id=channel,path=") + kChannelSocket,
       "-device", "virtio-serial-pci",
       "-device", std::string("virtserialport,chardev=channel,name=") + channel::kPortName,
-      "-kernel", launch.kernel.vmlinuz,
+      "-kernel", kernel_image,
       "-initrd", launch.kernel.initrd,
       "-append", kernel_command_line(launch, bundle),
   });

@@ -30,7 +30,12 @@ std::vector<std::string> virtiofsd_command(const BundleLayout& bundle, bool debu
 // The environment of QEMU and virtiofsd: QEMU loads its accelerator modules (TCG is one) from
 // the bundle, not from the distribution path it was built with.
 std::vector<std::string> helper_environment(const BundleLayout& bundle);
-std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm);
+// `kernel_image` is what -kernel boots: the launch's vmlinuz, or the uncompressed vmlinux next to
+// it, which QEMU enters directly (PVH) without running the kernel's decompressor.
+std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm,
+                                      const std::string& kernel_image);
+// The direct-boot image the builder leaves next to a bundle kernel's vmlinuz.
+std::string direct_boot_image_path(const handoff::Kernel& kernel);
 // The kernel command line: console, quiet unless debugging, our initramfs's keys, then the
 // user's RUNCVM_KERNEL_APPEND last so it can override.
 std::string kernel_command_line(const handoff::Launch& launch, const BundleLayout& bundle);

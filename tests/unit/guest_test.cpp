@@ -65,7 +65,7 @@ std::string joined(const std::vector<std::string>& argv) {
 TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
   container_init::BundleLayout bundle;
   handoff::Launch launch = sample_launch();
-  CHECK(joined(container_init::qemu_command(launch, bundle, false)) ==
+  CHECK(joined(container_init::qemu_command(launch, bundle, false, launch.kernel.vmlinuz)) ==
         "/opt/runcvm/lib/ld-linux-x86-64.so.2 --library-path /opt/runcvm/lib /opt/runcvm/libexec/qemu-system-x86_64 "
         "-L /opt/runcvm/share/qemu -nodefaults -no-user-config -display none -no-reboot -machine q35,accel=tcg "
         "-cpu max -smp 2 -m 554M -object memory-backend-memfd,id=mem,size=554M,share=on -numa node,memdev=mem "
@@ -75,14 +75,17 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
         "-kernel /opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz -initrd /opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd "
         "-append console=ttyS0 panic=-1 reboot=t quiet loglevel=0 runcvm.root=runcvm-root "
         "runcvm.init=/opt/runcvm/bin/runcvm-vm-init -serial none");
-  auto kvm = container_init::qemu_command(launch, bundle, true);
+  CHECK(container_init::direct_boot_image_path(launch.kernel) == "/opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinux");
+  CHECK(joined(container_init::qemu_command(launch, bundle, false, "/k/vmlinux")).find("-kernel /k/vmlinux -initrd") !=
+        std::string::npos);
+  auto kvm = container_init::qemu_command(launch, bundle, true, launch.kernel.vmlinuz);
   CHECK(std::find(kvm.begin(), kvm.end(), "q35,accel=kvm") != kvm.end());
   CHECK(std::find(kvm.begin(), kvm.end(), "host,-arch-capabilities") != kvm.end());
 
   launch.qemu = {"pc", "Skylake-Server", "tcg"};
   launch.kernel.debug = true;
   launch.kernel.append = "systemd.unit=rescue.target";
-  auto custom = container_init::qemu_command(launch, bundle, true);
+  auto custom = container_init::qemu_command(launch, bundle, true, launch.kernel.vmlinuz);
   CHECK(std::find(custom.begin(), custom.end(), "pc,accel=tcg") != custom.end());  // an explicit accel wins
   CHECK(std::find(custom.begin(), custom.end(), "Skylake-Server") != custom.end());
   CHECK(container_init::kernel_command_line(launch, bundle) ==
@@ -91,11 +94,11 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
   CHECK(joined(custom).find("-serial chardev:console") != std::string::npos);
   CHECK(joined(custom).find("isa-debugcon") == std::string::npos);
   launch.qemu.bios_debug = true;
-  CHECK(joined(container_init::qemu_command(launch, bundle, false)).find("-device isa-debugcon,iobase=0x402,chardev=bios") !=
+  CHECK(joined(container_init::qemu_command(launch, bundle, false, launch.kernel.vmlinuz)).find("-device isa-debugcon,iobase=0x402,chardev=bios") !=
         std::string::npos);
 
   launch.kernel.source = "image";
-  CHECK_THROWS_WITH(container_init::qemu_command(launch, bundle, false), ContainsSubstring("not supported yet"));
+  CHECK_THROWS_WITH(container_init::qemu_command(launch, bundle, false, launch.kernel.vmlinuz), ContainsSubstring("not supported yet"));
   CHECK(joined(container_init::virtiofsd_command(bundle, false)).find("-o source=/ -o cache=auto -o sandbox=chroot") !=
         std::string::npos);
 }

@@ -1,0 +1,110 @@
+#include "builder/kernels/direct_boot.hpp"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "builder/kernels/unpack.hpp"
+#include "common/error.hpp"
+#include "common/fd.hpp"
+
+namespace runcvm::kernels {
+namespace {
+
+// Offsets in the x86 boot protocol's setup header (Documentation/arch/x86/boot.rst).
+constexpr std::size_t kSetupSectors = 0x1f1;
+constexpr std::size_t kHeaderMagic = 0x202;  // "HdrS"
+constexpr std::size_t kProtocolVersion = 0x206;
+constexpr std::size_t kPayloadOffset = 0x248;
+constexpr std::size_t kPayloadLength = 0x24c;
+constexpr std::uint32_t kPvhNoteType = 18;  // XEN_ELFNOTE_PHYS32_ENTRY
+
+template <class T>
+std::optional<T> read_at(std::string_view data, std::size_t offset) {
+  if (offset > data.size() || data.size() - offset < sizeof(T)) return std::nullopt;
+  T value;
+  std::memcpy(&value, data.data() + offset, sizeof(T));
+  return value;
+}
+
+}  // namespace
+
+bool has_pvh_entry(std::string_view elf) {
+  auto header = read_at<Elf64_Ehdr>(elf, 0);
+  if (!header || std::memcmp(header->e_ident, ELFMAG, SELFMAG) != 0 || header->e_ident[EI_CLASS] != ELFCLASS64)
+    return false;
+  for (std::size_t i = 0; i < header->e_phnum; ++i) {
+    auto program = read_at<Elf64_Phdr>(elf, header->e_phoff + i * sizeof(Elf64_Phdr));
+    if (!program) return false;
+    if (program->p_type != PT_NOTE || program->p_offset > elf.size() || program->p_filesz > elf.size() - program->p_offset)
+      continue;
+    std::string_view notes = elf.substr(program->p_offset, program->p_filesz);
+    std::size_t at = 0;
+    while (auto note = read_at<Elf64_Nhdr>(notes, at)) {
+      auto aligned = [](std::size_t n) { return (n + 3) & ~std::size_t(3); };
+      std::size_t name_at = at + sizeof(Elf64_Nhdr);
+      if (note->n_namesz > notes.size() || name_at > notes.size() - note->n_namesz) break;
+      std::string_view name = notes.substr(name_at, note->n_namesz);
+      if (note->n_type == kPvhNoteType && name == std::string_view("Xen\0", 4)) return true;
+      at = name_at + aligned(note->n_namesz) + aligned(note->n_descsz);
+      if (at >= notes.size()) break;
+    }
+  }
+  return false;
+}
+
+std::optional<std::string> direct_boot_image(std::string_view bzimage, std::string_view what) {
+  auto magic = read_at<std::uint32_t>(bzimage, kHeaderMagic);
+  auto version = read_at<std::uint16_t>(bzimage, kProtocolVersion);
+  if (!magic || std::memcmp(&*magic, "HdrS", 4) != 0)
+    throw Error(std::string(what) + ": not a bzImage (no \"HdrS\" setup header at offset 0x202)");
+  if (*version < 0x208) return std::nullopt;  // no payload fields before protocol 2.08
+  std::size_t setup_sectors = static_cast<unsigned char>(bzimage[kSetupSectors]);
+  if (setup_sectors == 0) setup_sectors = 4;
+  std::size_t start = (setup_sectors + 1) * 512 + *read_at<std::uint32_t>(bzimage, kPayloadOffset);
+  std::size_t length = *read_at<std::uint32_t>(bzimage, kPayloadLength);
+  if (start > bzimage.size() || length > bzimage.size() - start)
+    throw Error(std::string(what) + ": its setup header places the kernel payload beyond the end of the file");
+  std::string_view payload = bzimage.substr(start, length);
+  // Linux's build appends the uncompressed size (4 bytes, little-endian) to every compressed
+  // kernel but a gzip one, whose own trailer has it; the decompressors reject trailing bytes.
+  std::optional<std::string> elf;
+  if (payload.size() > 4) {
+    std::uint32_t size = *read_at<std::uint32_t>(payload, payload.size() - 4);
+    try {
+      elf = decompress(payload.substr(0, payload.size() - 4), std::string(what) + " payload");
+      if (elf->size() != size) elf.reset();
+    } catch (const Error&) {
+    }
+  }
+  if (!elf) elf = decompress(payload, std::string(what) + " payload");
+  if (!has_pvh_entry(*elf)) return std::nullopt;
+  return elf;
+}
+
+void write_sparse_file(const fs::path& path, std::string_view data) {
+  constexpr std::size_t kBlock = 4096;
+  fs::path temporary = temporary_sibling(path);
+  UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd) throw system_error("creating", temporary.string(), errno);
+  try {
+    static const char zeros[kBlock] = {};
+    for (std::size_t at = 0; at < data.size(); at += kBlock) {
+      std::string_view block = data.substr(at, kBlock);
+      if (block.size() == kBlock && std::memcmp(block.data(), zeros, kBlock) == 0) continue;
+      if (::pwrite(fd.get(), block.data(), block.size(), static_cast<off_t>(at)) != static_cast<ssize_t>(block.size()))
+        throw system_error("writing", temporary.string(), errno);
+    }
+    if (::ftruncate(fd.get(), static_cast<off_t>(data.size())) != 0) throw system_error("sizing", temporary.string(), errno);
+    fd.reset();
+    fs::rename(temporary, path);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(temporary, ec);
+    throw;
+  }
+}
+
+}  // namespace runcvm::kernels
