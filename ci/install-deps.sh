@@ -17,6 +17,8 @@ PACKAGES=(
   qemu-system-x86 qemu-system-common kmod cpio zstd xz-utils gzip apt-utils gpg openssl python3
   # runtime tests: a real dockerd and runc, and busybox-static to build test images without a registry
   docker.io runc busybox-static
+  # a systemd image for the systemd-as-PID-1 test, built from deb.debian.org (no registry here)
+  debootstrap
 )
 
 log=$(mktemp)

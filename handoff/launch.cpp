@@ -1,85 +1,15 @@
 #include "handoff/launch.hpp"
 
-#include <nlohmann/json.hpp>
-
-#include <set>
-
 #include "common/error.hpp"
+#include "handoff/json_reader.hpp"
 
 namespace runcvm::handoff {
 namespace {
 
-using Json = nlohmann::ordered_json;
-
-// Reads one JSON object strictly: every key must be taken exactly once by a field reader, and
-// finish() rejects the keys nobody asked for.
-class Reader {
- public:
-  Reader(const Json& object, std::string path, std::string document = "launch document")
-      : object_(object), path_(std::move(path)), document_(std::move(document)) {
-    if (!object_.is_object()) throw Error(where("") + "expected an object, got " + object_.dump());
-  }
-
-  template <class T>
-  T required(const std::string& key) {
-    auto it = object_.find(key);
-    if (it == object_.end()) throw Error(where(key) + "is required");
-    return convert<T>(*it, key);
-  }
-
-  template <class T>
-  T optional(const std::string& key, T fallback) {
-    auto it = object_.find(key);
-    return it == object_.end() ? fallback : convert<T>(*it, key);
-  }
-
-  const Json& child(const std::string& key) {
-    auto it = object_.find(key);
-    if (it == object_.end()) throw Error(where(key) + "is required");
-    taken_.insert(key);
-    return *it;
-  }
-
-  bool has(const std::string& key) const { return object_.contains(key); }
-  const std::string& document() const { return document_; }
-  std::string path_of(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
-
-  void finish() const {
-    for (const auto& [key, value] : object_.items())
-      if (taken_.count(key) == 0) throw Error(where(key) + "unknown field");
-  }
-
- private:
-  std::string where(const std::string& key) const { return document_ + ": field `" + path_of(key) + "`: "; }
-
-  template <class T>
-  T convert(const Json& value, const std::string& key) {
-    taken_.insert(key);
-    try {
-      return value.get<T>();
-    } catch (const Json::exception&) {
-      throw Error(where(key) + "has the wrong type: " + value.dump());
-    }
-  }
-
-  const Json& object_;
-  std::string path_;
-  std::string document_;
-  std::set<std::string> taken_;
-};
-
-template <class T, class F>
-std::vector<T> read_list(Reader& parent, const std::string& key, F read_item) {
-  std::vector<T> out;
-  const Json& list = parent.child(key);
-  if (!list.is_array()) throw Error(parent.document() + ": field `" + parent.path_of(key) + "`: expected a list");
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    Reader item(list[i], parent.path_of(key) + "[" + std::to_string(i) + "]", parent.document());
-    out.push_back(read_item(item));
-    item.finish();
-  }
-  return out;
-}
+using detail::Json;
+using detail::Reader;
+using detail::read_list;
+using detail::parse_json;
 
 Json process_json(const Process& p) {
   Json rlimits = Json::array();
@@ -116,13 +46,6 @@ Process read_process(Reader& r) {
   return p;
 }
 
-Json parse_json(std::string_view json_text, std::string_view what) {
-  try {
-    return Json::parse(json_text);
-  } catch (const Json::exception& e) {
-    throw Error(std::string(what) + ": not valid JSON: " + e.what());
-  }
-}
 
 }  // namespace
 
@@ -150,6 +73,7 @@ std::string to_json_text(const Launch& l) {
       {"version", l.version},
       {"process", process_json(l.process)},
       {"init", l.init},
+      {"exec_init", l.exec_init},
       {"cpus", l.cpus},
       {"memory_mib", l.memory_mib},
       {"kernel",
@@ -188,6 +112,7 @@ Launch parse_launch(std::string_view json_text) {
     process.finish();
   }
   l.init = r.required<bool>("init");
+  l.exec_init = r.required<bool>("exec_init");
   l.cpus = r.required<unsigned>("cpus");
   l.memory_mib = r.required<std::uint64_t>("memory_mib");
   {

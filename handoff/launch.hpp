@@ -78,6 +78,9 @@ struct Launch {
   int version = kLaunchVersion;
   Process process;
   bool init = false;  // docker --init: the VM's PID 1 reaps and forwards signals itself
+  // The workload is itself an init (systemd, /sbin/init): it replaces runcvm-vm-init as the VM's
+  // PID 1, talks to the container's stdout through the VM's console, and powers the VM off.
+  bool exec_init = false;
   unsigned cpus = 1;
   std::uint64_t memory_mib = 512;
   Kernel kernel;

@@ -39,6 +39,15 @@ bool strip_docker_init(handoff::Process& p, const Json& mounts) {
   return true;
 }
 
+// An entrypoint that is itself an init must be the VM's PID 1, as it is in a container: the
+// well-known paths of systemd and of sysvinit/busybox init (what `docker run IMAGE /sbin/init`
+// and systemd images' CMD name).
+bool is_init_program(const std::string& program) {
+  static const std::set<std::string> paths = {"/sbin/init",           "/usr/sbin/init", "/lib/systemd/systemd",
+                                              "/usr/lib/systemd/systemd", "/bin/systemd", "/usr/bin/systemd"};
+  return paths.count(program) != 0;
+}
+
 bool has_option(const Json& mount, std::string_view option) {
   auto it = mount.find("options");
   if (it == mount.end() || !it->is_array()) return false;
@@ -175,6 +184,7 @@ CreateResult transform_create(const CreateInput& input) {
   handoff::Launch& launch = result.launch;
   launch.process = saved_process(process, "config.json", "process.");
   launch.init = strip_docker_init(launch.process, mounts);
+  launch.exec_init = !launch.process.args.empty() && is_init_program(launch.process.args.front());
   launch.hostname = spec_value<std::string>(spec, "hostname", config("hostname"), "");
   launch.read_only_root = spec_value<bool>(object_at(spec, "root", config("root")), "readonly", config("root.readonly"), false);
   // Host networking: no network namespace, or (as dockerd does for --network host) joining the
@@ -186,7 +196,14 @@ CreateResult transform_create(const CreateInput& input) {
       bool host_path = path.size() >= 14 && path.compare(path.size() - 14, 14, "/netns/default") == 0;
       std::string type = spec_value<std::string>(ns, "type", config("linux.namespaces[].type"), "");
       if (type == "network" && !host_path) launch.host_network = false;
+      // --network container:<id>: dockerd points at the other container's /proc/<pid>/ns/net.
+      if (type == "network" && path.rfind("/proc/", 0) == 0)
+        throw Error("--network container:… is not supported: a VM cannot share another container's network namespace")
+            .with_hint("put both containers on a user-defined network and use names instead");
     }
+  if (launch.host_network)
+    throw Error("--network host is not supported: the VM has a network stack of its own")
+        .with_hint("use the default bridge or a user-defined network, and -p to publish ports");
   launch.disks = options.disks;
   launch.sys_admin = options.sys_admin;
   launch.display_mode = options.display_mode;

@@ -13,8 +13,8 @@
 namespace runcvm::kernels {
 
 // The ELF inside a bzImage (boot protocol 2.08 or later: its setup header locates the payload),
-// if it has a PVH entry point; nullopt when the kernel can only boot through its decompressor.
-// Throws runcvm::Error naming `what` for a damaged image.
+// if it has a PVH entry point; nullopt when the kernel can only boot through its decompressor or
+// is not an x86 bzImage at all. Throws runcvm::Error naming `what` for a damaged bzImage.
 std::optional<std::string> direct_boot_image(std::string_view bzimage, std::string_view what);
 
 // Whether an ELF kernel declares a PVH entry point (a "Xen" note of type 18, PHYS32_ENTRY).

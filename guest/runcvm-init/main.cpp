@@ -24,7 +24,9 @@
 #include "common/error.hpp"
 #include "common/fd.hpp"
 #include "common/file.hpp"
+#include "guest/runcvm-init/network_setup.hpp"
 #include "guest/runcvm-init/vm_command.hpp"
+#include "handoff/network.hpp"
 
 namespace runcvm::container_init {
 namespace {
@@ -120,8 +122,12 @@ struct Stages {
 
 class Supervisor {
  public:
-  Supervisor(int channel, int signals, Children children, bool terminal, Stages& stages)
-      : channel_(channel), signals_(signals), children_(children), terminal_(terminal), stages_(stages) {}
+  Supervisor(int channel, int signals, Children children, bool terminal, bool exec_init, Stages& stages)
+      : channel_(channel), signals_(signals), children_(children), terminal_(terminal), exec_init_(exec_init),
+        stages_(stages) {
+    // An init as the VM's PID 1 has the console, not the channel's streams; it reads no stdin.
+    if (exec_init_) stdin_open_ = false;
+  }
 
   int run() {
     if (terminal_) send_window_size();
@@ -137,6 +143,8 @@ class Supervisor {
         else forward_stdin();
       }
     }
+    // An init powers the VM off itself and reports no status: a clean poweroff is a clean exit.
+    if (!exit_code_ && exec_init_ && WIFEXITED(qemu_status_)) return WEXITSTATUS(qemu_status_);
     if (!exit_code_) {
       std::fprintf(stderr, "runcvm-init: error: the VM stopped without reporting the workload's exit status "
                            "(set RUNCVM_KERNEL_DEBUG=1 to see the kernel's console)\n");
@@ -211,6 +219,7 @@ class Supervisor {
         while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0)
           if (pid == children_.qemu) {
             qemu_exited_ = true;
+            qemu_status_ = status;
             stages_.host.qemu_exit = realtime_ns();
           }
       } else if (sig == SIGWINCH) {
@@ -227,12 +236,34 @@ class Supervisor {
   int signals_;
   Children children_;
   bool terminal_;
+  bool exec_init_;
+  int qemu_status_ = 0;
   Stages& stages_;
   bool stdin_open_ = true;
   bool qemu_exited_ = false;
   channel::Decoder decoder_;
   std::optional<int> exit_code_;
 };
+
+// The container's network goes to the VM, read now rather than at `create`: Docker 26+ attaches
+// interfaces between the two. The VM learns it from /.runcvm/network.json.
+std::vector<Nic> wire_container_network(const handoff::Launch& launch) {
+  NetworkPlan plan;
+  if (!launch.host_network) {
+    net::Netlink netlink;
+    std::string resolv_conf;
+    try {
+      resolv_conf = read_file("/etc/resolv.conf");
+    } catch (const Error&) {  // --network none, or an image without one: nothing to forward
+    }
+    plan = plan_network(netlink.links(), netlink.addresses(AF_UNSPEC), netlink.routes(AF_INET), resolv_conf);
+  }
+  for (const auto& warning : plan.warnings) std::fprintf(stderr, "%s\n", warning.c_str());
+  std::vector<Nic> nics = wire_network(plan);
+  write_file_atomic(handoff::kNetworkPath, handoff::to_json_text(plan.network));
+  if (plan.dns_forwarder) start_dns_forwarder(kDnsForwarderAddress);
+  return nics;
+}
 
 int run() {
   Stages stages;
@@ -248,6 +279,8 @@ int run() {
   sigemptyset(&handled);
   for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGPIPE, SIGALRM})
     sigaddset(&handled, sig);
+  // Real-time signals too: systemd images stop with SIGRTMIN+3.
+  for (int sig = SIGRTMIN; sig <= SIGRTMAX; ++sig) sigaddset(&handled, sig);
   ::sigprocmask(SIG_BLOCK, &handled, nullptr);
   UniqueFd signals(::signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC));
 
@@ -257,10 +290,12 @@ int run() {
                              /*quiet=*/!launch.kernel.debug);  // even at log_level=err it reports the VM's poweroff
   if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
   stages.host.qemu_spawn = realtime_ns();
+  std::vector<Nic> nics = wire_container_network(launch);
   std::string kernel_image = launch.kernel.vmlinuz;
   if (launch.kernel.source == "bundle" && ::access(direct_boot_image_path(launch.kernel).c_str(), R_OK) == 0)
     kernel_image = direct_boot_image_path(launch.kernel);
-  children.qemu = spawn(qemu_command(launch, bundle, kvm, kernel_image), helper_environment(bundle), none);
+  children.qemu = spawn(qemu_command(launch, bundle, kvm, kernel_image, nics), helper_environment(bundle), none);
+  for (const auto& nic : nics) ::close(nic.tap_fd);
 
   // QEMU connects to the channel while it starts; it exiting first means it failed (its own
   // message is already on stderr).
@@ -278,7 +313,7 @@ int run() {
   int code = 0;
   {
     RawTerminal raw(launch.process.terminal && ::isatty(0));
-    code = Supervisor(channel.get(), signals.get(), children, launch.process.terminal, stages).run();
+    code = Supervisor(channel.get(), signals.get(), children, launch.process.terminal, launch.exec_init, stages).run();
   }
   if (children.virtiofsd > 0) ::kill(children.virtiofsd, SIGTERM);
   if (launch.timings && stages.complete)

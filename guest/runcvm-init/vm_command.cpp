@@ -49,7 +49,7 @@ std::string direct_boot_image_path(const handoff::Kernel& kernel) {
 }
 
 std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm,
-                                      const std::string& kernel_image) {
+                                      const std::string& kernel_image, const std::vector<Nic>& nics) {
   if (launch.kernel.source != "bundle")
     throw Error("booting the image's own kernel (" + launch.kernel.vmlinuz + ") is not supported yet")
         .with_hint("set RUNCVM_KERNEL=debian to boot a bundle kernel");
@@ -80,7 +80,18 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
       "-append", kernel_command_line(launch, bundle),
   });
   // The serial console shows kernel messages only when asked; the workload's output never uses it.
+  // The container's interfaces, in order (the VM names them by MAC); no option ROM: the kernel
+  // is booted directly, never from the network.
+  for (std::size_t i = 0; i < nics.size(); ++i) {
+    std::string id = "net" + std::to_string(i);
+    argv.insert(argv.end(), {"-netdev", "tap,id=" + id + ",fd=" + std::to_string(nics[i].tap_fd),
+                             "-device", "virtio-net-pci,netdev=" + id + ",mac=" + nics[i].mac +
+                                            ",host_mtu=" + std::to_string(nics[i].mtu) + ",romfile="});
+  }
+  // An init as the VM's PID 1 (systemd) writes to the console: that goes to the container's stdout,
+  // as a systemd container's output does.
   if (launch.kernel.debug) argv.insert(argv.end(), {"-chardev", "file,id=console,path=/proc/self/fd/2", "-serial", "chardev:console"});
+  else if (launch.exec_init) argv.insert(argv.end(), {"-chardev", "file,id=console,path=/proc/self/fd/1", "-serial", "chardev:console"});
   else argv.insert(argv.end(), {"-serial", "none"});
   // SeaBIOS writes its log to I/O port 0x402; QEMU's debug console device catches it there.
   if (launch.qemu.bios_debug)

@@ -26,6 +26,13 @@ inline constexpr const char* kVirtiofsSocket = "/.runcvm/virtiofs.sock";
 inline constexpr const char* kChannelSocket = "/.runcvm/channel.sock";
 inline constexpr const char* kRootTag = "runcvm-root";
 
+// One virtio-net device of the VM: its tap (an open descriptor QEMU inherits), MAC and MTU.
+struct Nic {
+  int tap_fd = -1;
+  std::string mac;
+  unsigned mtu = 1500;
+};
+
 std::vector<std::string> virtiofsd_command(const BundleLayout& bundle, bool debug);
 // The environment of QEMU and virtiofsd: QEMU loads its accelerator modules (TCG is one) from
 // the bundle, not from the distribution path it was built with.
@@ -33,7 +40,7 @@ std::vector<std::string> helper_environment(const BundleLayout& bundle);
 // `kernel_image` is what -kernel boots: the launch's vmlinuz, or the uncompressed vmlinux next to
 // it, which QEMU enters directly (PVH) without running the kernel's decompressor.
 std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm,
-                                      const std::string& kernel_image);
+                                      const std::string& kernel_image, const std::vector<Nic>& nics = {});
 // The direct-boot image the builder leaves next to a bundle kernel's vmlinuz.
 std::string direct_boot_image_path(const handoff::Kernel& kernel);
 // The kernel command line: console, quiet unless debugging, our initramfs's keys, then the

@@ -11,6 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -22,7 +23,9 @@
 #include "common/error.hpp"
 #include "common/fd.hpp"
 #include "common/file.hpp"
+#include "guest/vm-init/network_setup.hpp"
 #include "guest/vm-init/system_setup.hpp"
+#include "handoff/network.hpp"
 #include "guest/vm-init/workload.hpp"
 
 namespace runcvm::vm_init {
@@ -143,6 +146,40 @@ class Relay {
   std::optional<int> exit_code_;
 };
 
+// With an init as the VM's PID 1, this child of it keeps the channel so that the host's signals
+// (docker stop, docker kill) still reach PID 1. systemd re-executes itself on SIGTERM and halts
+// without powering off on SIGRTMIN+3 (the STOPSIGNAL of systemd images); either would leave the
+// VM running, so both become SIGRTMIN+4, its poweroff.
+[[noreturn]] void run_init_agent(int port) {
+  char exe[256] = {};
+  bool systemd = ::readlink("/proc/1/exe", exe, sizeof exe - 1) > 0 && std::string_view(exe).ends_with("/systemd");
+  channel::Decoder decoder;
+  for (;;) {
+    pollfd p{port, POLLIN, 0};
+    if (::poll(&p, 1, -1) < 0) continue;
+    bool would_block = false;
+    std::string data;
+    try {
+      data = read_some(port, 65536, would_block, "the channel");
+      if (would_block) continue;
+      if (data.empty()) ::_exit(0);
+      decoder.feed(data);
+      while (auto frame = decoder.next()) {
+        if (frame->type != FrameType::signal) continue;
+        int sig = static_cast<int>(channel::payload_u32(*frame));
+        if (!systemd) {  // whatever PID 1 is now (it may have exec'd since)
+          std::fill(std::begin(exe), std::end(exe), '\0');
+          systemd = ::readlink("/proc/1/exe", exe, sizeof exe - 1) > 0 && std::string_view(exe).ends_with("/systemd");
+        }
+        if (systemd && (sig == SIGTERM || sig == SIGRTMIN + 3)) sig = SIGRTMIN + 4;
+        ::kill(1, sig);
+      }
+    } catch (const Error&) {
+      ::_exit(1);
+    }
+  }
+}
+
 double boot_seconds() {
   timespec now{};
   ::clock_gettime(CLOCK_BOOTTIME, &now);
@@ -155,7 +192,6 @@ int run() {
   if (const char* started = std::getenv("RUNCVM_INITRAMFS_STARTED")) stages.initramfs = std::strtod(started, nullptr);
   mount_system_filesystems();
   handoff::Launch launch = handoff::parse_launch(read_file(handoff::kLaunchPath));
-  apply_launch_settings(launch);
   UniqueFd port(open_virtio_port(channel::kPortName));
 
   sigset_t mask;
@@ -163,6 +199,31 @@ int run() {
   sigaddset(&mask, SIGCHLD);
   ::sigprocmask(SIG_BLOCK, &mask, nullptr);
   UniqueFd signals(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+
+  try {
+    apply_launch_settings(launch);
+    configure_network(handoff::parse_network(read_file(handoff::kNetworkPath)));
+  } catch (const Error& e) {
+    // As runc reports a container it could not set up: the reason, and exit code 127.
+    write_all(port.get(), channel::encode(FrameType::error, e.what()), "the channel");
+    write_all(port.get(), channel::encode_u32(FrameType::exit_status, 127), "the channel");
+    Workload none;
+    Relay(port.get(), none, signals.get()).wait_for_ack(std::chrono::seconds(5));
+    return 127;
+  }
+
+  if (launch.exec_init) {
+    pid_t agent = ::fork();
+    if (agent == 0) run_init_agent(port.get());
+    std::string failure = exec_as_init(launch.process);
+    // Still here: the init did not start. Report it as runc would, and power off.
+    if (agent > 0) ::kill(agent, SIGKILL);
+    write_all(port.get(), channel::encode(FrameType::error, failure), "the channel");
+    write_all(port.get(), channel::encode_u32(FrameType::exit_status, 127), "the channel");
+    Workload none;
+    Relay(port.get(), none, signals.get()).wait_for_ack(std::chrono::seconds(5));
+    return 127;
+  }
 
   Workload workload;
   try {

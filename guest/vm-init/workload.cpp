@@ -86,6 +86,26 @@ int exit_code_of(int status) {
   return 255;
 }
 
+std::string exec_as_init(const handoff::Process& p) {
+  std::string program = resolve_command(p.args.front(), p.env);
+  if (program.empty()) return "exec: " + quote(p.args.front()) + ": executable file not found in $PATH";
+  std::vector<char*> argv, envp;
+  for (const auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : p.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  int console = ::open("/dev/console", O_RDWR | O_NOCTTY);
+  if (console < 0 || ::dup2(console, 0) < 0 || ::dup2(console, 1) < 0 || ::dup2(console, 2) < 0)
+    return std::string("opening /dev/console: ") + std::strerror(errno);
+  if (console > 2) ::close(console);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (::chdir(p.cwd.c_str()) != 0) return "changing to working directory " + p.cwd + ": " + std::strerror(errno);
+  ::execve(program.c_str(), argv.data(), envp.data());
+  return "executing " + program + ": " + std::strerror(errno);
+}
+
 Workload start_workload(const handoff::Process& p) {
   std::string program = resolve_command(p.args.front(), p.env);
   if (program.empty())

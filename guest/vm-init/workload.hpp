@@ -20,6 +20,10 @@ struct Workload {
 // Throws runcvm::Error with a one-line reason when it cannot start (no such command, …).
 Workload start_workload(const handoff::Process& process);
 
+// Replaces this process (the VM's PID 1) with an init workload, its stdio on the VM's console.
+// Returns only if that fails, with the reason.
+std::string exec_as_init(const handoff::Process& process);
+
 // The exit code a shell reports for a wait status: the code, or 128 + the signal.
 int exit_code_of(int wait_status);
 

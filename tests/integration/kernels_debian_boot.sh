@@ -28,14 +28,21 @@ modules_dir="$SCRATCH/dpkg/lib/modules/$VERSION"
 [[ -d "$modules_dir" ]] || modules_dir="$SCRATCH/dpkg/usr/lib/modules/$VERSION"  # merged /usr (trixie)
 diff -r -x 'modules.*' "$modules_dir" "$K/modules" >/dev/null || fail "module tree differs from dpkg-deb -x"
 cmp -s "$SCRATCH/dpkg/boot/vmlinuz-$VERSION" "$K/vmlinuz" || fail "vmlinuz differs from dpkg-deb -x"
-# vmlinux must be the ELF inside vmlinuz, found here the other way: by the compressor's magic.
+# vmlinux must be the ELF inside vmlinuz, found here the other way, as Linux's extract-vmlinux
+# does: by the compressor's magic, decompressed with the compressor's own tool.
 python3 - "$K/vmlinuz" "$K/vmlinux" <<'PY' || fail "vmlinux is not the kernel inside vmlinuz"
-import lzma, sys
+import subprocess, sys
 image = open(sys.argv[1], "rb").read()
-start = image.find(b"\xfd7zXZ\x00")
-assert start > 0, "no xz stream in vmlinuz"
-inner = lzma.LZMADecompressor().decompress(image[start:])
-assert inner == open(sys.argv[2], "rb").read(), "different bytes"
+wanted = open(sys.argv[2], "rb").read()
+for magic, tool in ((b"\xfd7zXZ\x00", ["xz", "-dc"]), (b"\x28\xb5\x2f\xfd", ["zstd", "-dc"]), (b"\x1f\x8b\x08", ["gzip", "-dc"])):
+    start = image.find(magic)
+    while start >= 0:
+        out = subprocess.run(tool, input=image[start:], capture_output=True).stdout
+        if out[:4] == b"\x7fELF":
+            assert out[:len(wanted)] == wanted and len(out) >= len(wanted), "different bytes"
+            sys.exit(0)
+        start = image.find(magic, start + 1)
+sys.exit("no compressed ELF found in vmlinuz")
 PY
 pass "kernel and module tree are byte-identical to dpkg-deb -x; vmlinux is the ELF inside vmlinuz"
 

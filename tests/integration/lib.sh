@@ -11,6 +11,8 @@ CLEANUPS=()
 cleanup() {
   local i
   for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${CLEANUPS[i]}" || true; done
+  # What a stopped dockerd can leave mounted below its exec root (network namespaces).
+  awk -v scratch="$SCRATCH/" 'index($2, scratch) == 1 {print $2}' /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$SCRATCH"
 }
 trap cleanup EXIT

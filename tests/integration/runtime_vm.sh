@@ -173,3 +173,21 @@ assert abs(sum(values[k] for k in stages) - values["total"]) <= 7, values
 assert abs(values["ended_at"] - values["started_at"] - values["total"]) <= 1, values
 PY
 pass "RUNCVM_TIMINGS=1 reports the stages: $line"
+
+# An init as the entrypoint becomes the VM's PID 1 (busybox init here; systemd in
+# runtime_systemd.sh): its console output is the container's output, docker stop reaches it, and
+# its clean shutdown is a clean exit.
+cat >"$SCRATCH/inittab" <<'TAB'
+::sysinit:/bin/sh -c 'echo "sysinit as pid $$ under $(cat /proc/1/comm)"'
+::once:/bin/sh -c 'echo init-ready; sleep 1000'
+::shutdown:/bin/echo init-shutting-down
+TAB
+id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -v /bin/busybox:/sbin/init:ro \
+  -v "$SCRATCH/inittab:/etc/inittab:ro" runcvm-test/vm /sbin/init)
+wait_for_log "$id" init-ready
+assert_contains "$(docker logs "$id" 2>&1)" "under init" "the init's console output"
+docker stop -t 30 "$id" >/dev/null
+[[ "$(docker wait "$id")" == 0 ]] || fail "an init that shut down cleanly: exit code $(docker inspect -f '{{.State.ExitCode}}' "$id")"
+assert_contains "$(docker logs "$id" 2>&1)" "init-shutting-down" "the init's console output after docker stop"
+docker rm "$id" >/dev/null
+pass "/sbin/init as the entrypoint is the VM's PID 1; its console is the container's output; docker stop shuts it down"

@@ -93,6 +93,11 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
         "runcvm.init=/opt/runcvm/bin/runcvm-vm-init systemd.unit=rescue.target");
   CHECK(joined(custom).find("-serial chardev:console") != std::string::npos);
   CHECK(joined(custom).find("isa-debugcon") == std::string::npos);
+  launch.kernel.debug = false;
+  launch.exec_init = true;  // systemd as PID 1: the console is the container's stdout
+  CHECK(joined(container_init::qemu_command(launch, bundle, false, launch.kernel.vmlinuz))
+            .find("-chardev file,id=console,path=/proc/self/fd/1 -serial chardev:console") != std::string::npos);
+  launch.exec_init = false;
   launch.qemu.bios_debug = true;
   CHECK(joined(container_init::qemu_command(launch, bundle, false, launch.kernel.vmlinuz)).find("-device isa-debugcon,iobase=0x402,chardev=bios") !=
         std::string::npos);

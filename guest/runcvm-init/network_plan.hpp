@@ -1,0 +1,42 @@
+// What the VM's network should be, from what the container's namespace holds (pure: netlink's
+// view in, the handoff document out), and how runcvm-init wires each interface to the VM.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "handoff/network.hpp"
+#include "net/netlink.hpp"
+
+namespace runcvm::container_init {
+
+// runcvm-init's DNS forwarder listens here, on the first interface's bridge: a link-local address
+// the VM reaches on-link, which no Docker network uses.
+inline constexpr const char* kDnsForwarderAddress = "169.254.77.1";
+
+struct NetworkPlan {
+  handoff::Network network;
+  bool dns_forwarder = false;  // runcvm-init must serve kDnsForwarderAddress:53
+  std::vector<std::string> warnings;  // one line each, for stderr (IPv6 addresses skipped, …)
+};
+
+// Every Ethernet interface except loopback, with its IPv4 addresses and the main table's IPv4
+// routes that are not the kernel's own (those come back with the addresses). When the
+// container's resolv.conf names Docker's embedded DNS, the VM's names the forwarder instead and
+// gets an on-link route to it.
+NetworkPlan plan_network(const std::vector<net::Link>& links, const std::vector<net::Address>& addresses,
+                         const std::vector<net::Route>& routes, const std::string& resolv_conf);
+
+// Whether a resolv.conf sends queries to Docker's embedded DNS.
+bool uses_embedded_dns(const std::string& resolv_conf);
+// The resolv.conf with Docker's embedded DNS replaced by `nameserver`; search and options kept.
+std::string resolv_conf_for_vm(const std::string& resolv_conf, const std::string& nameserver);
+
+// The names runcvm-init gives the bridge and tap of the interface at `position` (0, 1, …).
+std::string bridge_name(std::size_t position);
+std::string tap_name(std::size_t position);
+// The MAC the container's interface takes once the VM has its original one: the same bytes with
+// another locally-administered bit pattern, so that no two containers' derived MACs collide.
+std::string container_side_mac(const std::string& mac);
+
+}  // namespace runcvm::container_init

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Networking parity, end to end with a real dockerd under TCG: the VM has the container's
+# interfaces (name, MAC, addresses, routes, MTU), published ports reach it, names resolve through
+# Docker's embedded DNS (UDP and TCP) via runcvm-init's forwarder, VMs and runc containers reach
+# each other, several networks give several interfaces, and unsupported modes fail clearly.
+source "$(dirname "$0")/lib.sh"
+
+BUNDLE="$SCRATCH/opt-runcvm"
+bash "$SOURCE_DIR/ci/dev-bundle.sh" "$BUILD_DIR" "$BUNDLE" "$SCRATCH/cache" >/dev/null 2>&1
+cat >"$SCRATCH/daemon.json" <<JSON
+{"runtimes": {"runcvm": {"path": "$BUNDLE/bin/runcvm-runtime"}}}
+JSON
+start_dockerd "$SCRATCH/daemon.json"
+import_busybox_image runcvm-test/vm debian
+NETWORKS=()
+on_exit 'docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1; for n in "${NETWORKS[@]}"; do docker network rm "$n" >/dev/null 2>&1; done'
+network() { docker network create "$@" >/dev/null; NETWORKS+=("${@: -1}"); }
+
+VM=(--runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg)
+SERVE='mkdir -p /www; echo "hello from $(hostname)" >/www/index.html; head -c 1048576 /dev/urandom >/www/blob; httpd -f -p 80 -h /www'
+wait_until() {  # what command…: retries for 60 s
+  local what=$1; shift
+  for _ in $(seq 300); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  fail "$what never happened"
+}
+
+# The default bridge: the container's address, MAC and routes in the VM, a published port.
+out=$(docker run --rm "${VM[@]}" runcvm-test/vm sh -c 'ip -o -4 addr show eth0; cat /sys/class/net/eth0/address; ip route; cat /etc/resolv.conf')
+assert_contains "$out" "eth0    inet 172." "VM interfaces"
+grep -q "^02:42:ac:" <<<"$out" || fail "the VM's eth0 has not the container's MAC: $out"
+grep -q "^default via 172\..* dev eth0" <<<"$out" || fail "no default route in the VM: $out"
+[[ "$out" != *169.254.77.1* ]] || fail "the default bridge must keep the host's resolvers: $out"
+id=$(docker run -d "${VM[@]}" -p 18080:80 runcvm-test/vm sh -c "$SERVE")
+wait_until "the published port answering" curl -sf -m 2 http://127.0.0.1:18080/
+[[ "$(curl -sf http://127.0.0.1:18080/)" == "hello from ${id:0:12}" ]] || fail "curl 127.0.0.1:18080 got: $(curl -s http://127.0.0.1:18080/)"
+docker rm -f "$id" >/dev/null
+pass "default bridge: the VM has the container's eth0 (address, MAC, routes) and -p 18080:80 answers curl from the host"
+
+# A user-defined network: names through Docker's embedded DNS, VM <-> VM and VM <-> runc.
+network runcvm-net
+docker run -d "${VM[@]}" --network runcvm-net --name vm-a --hostname vm-a runcvm-test/vm sh -c "$SERVE" >/dev/null
+docker run -d --network runcvm-net --name runc-c --hostname runc-c runcvm-test/vm sh -c "$SERVE" >/dev/null
+wait_until "vm-a serving" docker run --rm --network runcvm-net runcvm-test/vm wget -qO- http://vm-a/
+out=$(docker run --rm "${VM[@]}" --network runcvm-net runcvm-test/vm sh -c \
+  'cat /etc/resolv.conf; ping -c 1 -W 5 vm-a; wget -qO- http://vm-a/; wget -qO- http://runc-c/; nslookup -type=a vm-a 2>&1 | tail -2')
+assert_contains "$out" "nameserver 169.254.77.1" "the VM's resolv.conf"
+assert_contains "$out" "1 packets received" "ping vm-a from a VM"
+assert_contains "$out" "hello from vm-a" "wget vm-a from a VM"
+assert_contains "$out" "hello from runc-c" "wget runc-c from a VM"
+out=$(docker run --rm --network runcvm-net runcvm-test/vm wget -qO- http://vm-a/)
+[[ "$out" == "hello from vm-a" ]] || fail "a runc container reaching vm-a by name got: $out"
+pass "user-defined network: VMs and runc containers reach each other by name (ping, TCP)"
+
+# DNS over TCP too (busybox has no TCP resolver: a DNS query framed by hand through nc).
+query=$(python3 -c 'import struct,sys; q=b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x04vm-a\x00\x00\x01\x00\x01"; sys.stdout.buffer.write(struct.pack(">H",len(q))+q)' | base64 -w0)
+answer=$(docker run --rm "${VM[@]}" --network runcvm-net runcvm-test/vm sh -c \
+  "echo $query | base64 -d | nc -w 5 169.254.77.1 53 | od -An -tx1 | tr -d ' \n'")
+[[ "$answer" == *"12348"* ]] || fail "no DNS answer over TCP: $answer"
+pass "the forwarder answers DNS over TCP as well as UDP"
+
+# A custom subnet with --ip and MTU 1400; a jumbo-frame network and 1 MB across it.
+network --subnet 10.77.0.0/24 -o com.docker.network.driver.mtu=1400 runcvm-net1400
+out=$(docker run --rm "${VM[@]}" --network runcvm-net1400 --ip 10.77.0.50 runcvm-test/vm sh -c 'ip -o -4 addr show eth0; cat /sys/class/net/eth0/mtu')
+assert_contains "$out" "inet 10.77.0.50/24" "--ip in the VM"
+[[ "$(tail -1 <<<"$out")" == 1400 ]] || fail "MTU 1400 network gave the VM: $out"
+network -o com.docker.network.driver.mtu=9000 runcvm-net9000
+docker run -d --network runcvm-net9000 --name jumbo-server runcvm-test/vm sh -c "$SERVE" >/dev/null
+wait_until "jumbo-server serving" docker run --rm --network runcvm-net9000 runcvm-test/vm wget -qO- http://jumbo-server/
+expected=$(docker exec jumbo-server sha256sum /www/blob | cut -c1-64)
+out=$(docker run --rm "${VM[@]}" --network runcvm-net9000 runcvm-test/vm sh -c 'cat /sys/class/net/eth0/mtu; wget -qO- http://jumbo-server/blob | sha256sum')
+[[ "$(head -1 <<<"$out")" == 9000 ]] || fail "MTU 9000 network gave the VM: $out"
+[[ "$(tail -1 <<<"$out" | cut -c1-64)" == "$expected" ]] || fail "1 MB over MTU 9000 arrived damaged: $out"
+pass "--ip on a custom subnet, MTU 1400, and MTU 9000 with 1 MB transferred intact"
+
+# Two networks connected before start: two interfaces, both with their addresses.
+docker create "${VM[@]}" --name multi --network runcvm-net runcvm-test/vm sh -c 'ip -o -4 addr | grep -v " lo "' >/dev/null
+docker network connect runcvm-net1400 multi
+out=$(docker start -a multi)
+assert_contains "$out" "eth0    inet 172." "first network"
+assert_contains "$out" "eth1    inet 10.77.0." "second network"
+pass "docker network connect before start gives the VM a second interface"
+
+# --hostname and --add-host; --network none; unsupported modes fail with one clear line.
+out=$(docker run --rm "${VM[@]}" --hostname vmhost --add-host extra.example:10.1.2.3 runcvm-test/vm sh -c 'hostname; grep extra.example /etc/hosts')
+[[ "$out" == $'vmhost\n10.1.2.3\textra.example' ]] || fail "--hostname/--add-host: $out"
+out=$(docker run --rm "${VM[@]}" --network none runcvm-test/vm sh -c 'ls /sys/class/net | tr "\n" " "')
+[[ "$out" == "lo " ]] || fail "--network none gave the VM: $out"
+err=$(docker run --rm "${VM[@]}" --network host runcvm-test/vm true 2>&1) && fail "--network host succeeded"
+assert_contains "$err" "--network host is not supported" "docker run --network host"
+docker run -d --name peer runcvm-test/vm sleep 100 >/dev/null
+err=$(docker run --rm "${VM[@]}" --network container:peer runcvm-test/vm true 2>&1) && fail "--network container: succeeded"
+assert_contains "$err" "--network container:… is not supported" "docker run --network container:"
+pass "--hostname, --add-host and --network none work; --network host and container: fail clearly"

@@ -1,0 +1,149 @@
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+
+#include <linux/if_arp.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "common/error.hpp"
+#include "guest/runcvm-init/network_plan.hpp"
+#include "guest/runcvm-init/vm_command.hpp"
+#include "handoff/network.hpp"
+#include "net/netlink.hpp"
+
+using namespace runcvm;
+using Catch::Matchers::ContainsSubstring;
+
+namespace {
+
+// A message as the kernel would answer a dump: our own builder makes the bytes, the parser must
+// read them back.
+std::string link_message(int index, const std::string& name, const std::string& mac, unsigned mtu) {
+  net::Message m(RTM_NEWLINK, 0);
+  ifinfomsg info{};
+  info.ifi_index = index;
+  info.ifi_type = ARPHRD_ETHER;
+  m.fixed(info);
+  m.attribute(IFLA_IFNAME, name);
+  std::string bytes = net::parse_mac(mac);
+  m.attribute(IFLA_ADDRESS, bytes.data(), bytes.size());
+  m.attribute_u32(IFLA_MTU, mtu);
+  std::size_t nested = m.begin_nested(IFLA_LINKINFO);
+  m.attribute(IFLA_INFO_KIND, std::string_view("veth"));
+  m.end_nested(nested);
+  return m.finish(7);
+}
+
+}  // namespace
+
+TEST_CASE("netlink messages are built and parsed as the kernel lays them out", "[net]") {
+  std::string datagram = link_message(12, "eth0", "02:42:ac:11:00:02", 9000) + link_message(13, "eth1", "02:42:0a:4d:00:32", 1400);
+  auto messages = net::split_messages(datagram);
+  REQUIRE(messages.size() == 2);
+  auto link = net::parse_link(messages[0]);
+  REQUIRE(link);
+  CHECK(link->index == 12);
+  CHECK(link->name == "eth0");
+  CHECK(link->mac == "02:42:ac:11:00:02");
+  CHECK(link->mtu == 9000);
+  CHECK(link->kind == "veth");
+  CHECK(link->type == ARPHRD_ETHER);
+  CHECK_FALSE(net::parse_address(messages[0]));  // another message type
+
+  net::Address address{12, AF_INET, "172.18.0.2", 16, 0};
+  std::string add = net::change_address(true, address, 9);
+  std::string as_answer = add;
+  std::uint16_t type = RTM_NEWADDR;
+  std::memcpy(as_answer.data() + 4, &type, sizeof type);
+  auto parsed = net::parse_address(net::split_messages(as_answer).front());
+  REQUIRE(parsed);
+  CHECK(parsed->address == "172.18.0.2");
+  CHECK(parsed->prefix == 16);
+  CHECK(parsed->index == 12);
+
+  std::string route = net::add_route(net::Route{AF_INET, "", 0, "172.18.0.1", 12, 0, 0, 0, 0}, 10);
+  auto parsed_route = net::parse_route(net::split_messages(route).front());
+  REQUIRE(parsed_route);
+  CHECK(parsed_route->gateway == "172.18.0.1");
+  CHECK(parsed_route->destination.empty());
+  CHECK(parsed_route->index == 12);
+  CHECK(parsed_route->table == RT_TABLE_MAIN);
+
+  CHECK_THROWS_WITH(net::split_messages(datagram.substr(0, 20)), ContainsSubstring("malformed message"));
+  CHECK_THROWS_WITH(net::parse_mac("02:42:zz:11:00:02"), ContainsSubstring("not a MAC address: \"02:42:zz:11:00:02\""));
+  CHECK_THROWS_WITH(net::change_address(true, net::Address{1, AF_INET, "300.1.1.1", 8, 0}, 1),
+                    ContainsSubstring("not an IP address: \"300.1.1.1\""));
+}
+
+TEST_CASE("the VM's network is planned from the container's", "[net][plan]") {
+  std::vector<net::Link> links = {
+      {1, "lo", "00:00:00:00:00:00", 65536, ARPHRD_LOOPBACK, 0, ""},
+      {14, "eth1", "02:42:0a:4d:00:32", 1400, ARPHRD_ETHER, 0, "veth"},
+      {12, "eth0", "02:42:ac:12:00:02", 1500, ARPHRD_ETHER, 0, "veth"},
+  };
+  std::vector<net::Address> addresses = {
+      {1, AF_INET, "127.0.0.1", 8, RT_SCOPE_HOST},
+      {12, AF_INET, "172.18.0.2", 16, RT_SCOPE_UNIVERSE},
+      {12, AF_INET, "172.18.0.9", 16, RT_SCOPE_UNIVERSE},  // a second address is kept too
+      {14, AF_INET, "10.77.0.50", 24, RT_SCOPE_UNIVERSE},
+      {12, AF_INET6, "fd00::2", 64, RT_SCOPE_UNIVERSE},
+      {12, AF_INET6, "fe80::42:acff:fe12:2", 64, RT_SCOPE_LINK},
+  };
+  std::vector<net::Route> routes = {
+      {AF_INET, "", 0, "172.18.0.1", 12, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST},
+      {AF_INET, "172.18.0.0", 16, "", 12, RT_TABLE_MAIN, RTPROT_KERNEL, RT_SCOPE_LINK, RTN_UNICAST},
+      {AF_INET, "192.168.5.0", 24, "10.77.0.1", 14, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST},
+      {AF_INET, "10.9.0.0", 16, "", 14, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_LINK, RTN_UNICAST},
+      {AF_INET, "127.0.0.0", 8, "", 1, 255, RTPROT_KERNEL, RT_SCOPE_HOST, RTN_LOCAL},
+  };
+  std::string resolv = "nameserver 127.0.0.11\nsearch example.com\noptions ndots:0\n";
+  auto plan = container_init::plan_network(links, addresses, routes, resolv);
+  REQUIRE(plan.network.interfaces.size() == 2);
+  CHECK(plan.network.interfaces[0].name == "eth0");  // in index order, not dump order
+  CHECK(plan.network.interfaces[0].addresses == std::vector<std::string>{"172.18.0.2/16", "172.18.0.9/16"});
+  CHECK(plan.network.interfaces[1].mtu == 1400);
+  REQUIRE(plan.warnings.size() == 1);
+  CHECK(plan.warnings[0] == "runcvm: eth0: IPv6 address fd00::2/64 skipped: the VM gets IPv4 only");
+  CHECK(plan.dns_forwarder);
+  CHECK(plan.network.resolv_conf ==
+        "# runcvm: Docker's embedded DNS (127.0.0.11), through runcvm-init's forwarder\n"
+        "nameserver 169.254.77.1\nsearch example.com\noptions ndots:0\n");
+  // On-link routes first (the forwarder's, then the container's), then those through gateways.
+  std::vector<std::string> shown;
+  for (const auto& r : plan.network.routes) shown.push_back(r.destination + "/" + std::to_string(r.prefix) + ">" + r.gateway + "@" + r.device);
+  CHECK(shown == std::vector<std::string>{"169.254.77.1/32>@eth0", "10.9.0.0/16>@eth1", "/0>172.18.0.1@eth0",
+                                          "192.168.5.0/24>10.77.0.1@eth1"});
+  // The document the VM reads round-trips, and rejects what it does not know.
+  std::string doc = handoff::to_json_text(plan.network);
+  CHECK(handoff::to_json_text(handoff::parse_network(doc)) == doc);
+  CHECK_THROWS_WITH(handoff::parse_network(R"({"version":1,"interfaces":[],"routes":[],"resolv_conf":"","x":1})"),
+                    ContainsSubstring("network document: field `x`: unknown field"));
+
+  // The default bridge: the host's resolvers stay, no forwarder.
+  auto bridge = container_init::plan_network(links, addresses, routes, "nameserver 10.0.0.53\n");
+  CHECK_FALSE(bridge.dns_forwarder);
+  CHECK(bridge.network.resolv_conf.empty());
+  // --network none: loopback only, nothing to wire.
+  auto none = container_init::plan_network({links[0]}, {addresses[0]}, {}, resolv);
+  CHECK(none.network.interfaces.empty());
+  CHECK_FALSE(none.dns_forwarder);
+
+  CHECK(container_init::container_side_mac("02:42:ac:12:00:02") == "06:42:ac:12:00:02");
+  CHECK(container_init::bridge_name(1) == "runcvm-br1");
+}
+
+TEST_CASE("each container interface becomes a virtio-net device with its MAC and MTU", "[net][qemu]") {
+  handoff::Launch launch;
+  launch.kernel.source = "bundle";
+  launch.kernel.vmlinuz = "/k/vmlinuz";
+  launch.qemu = {"q35", "", "tcg", false};
+  container_init::BundleLayout bundle;
+  std::vector<container_init::Nic> nics = {{5, "02:42:ac:12:00:02", 9000}, {6, "02:42:0a:4d:00:32", 1400}};
+  std::string line;
+  for (const auto& a : container_init::qemu_command(launch, bundle, false, "/k/vmlinuz", nics)) line += a + " ";
+  CHECK(line.find("-netdev tap,id=net0,fd=5 -device virtio-net-pci,netdev=net0,mac=02:42:ac:12:00:02,host_mtu=9000,romfile= "
+                  "-netdev tap,id=net1,fd=6 -device virtio-net-pci,netdev=net1,mac=02:42:0a:4d:00:32,host_mtu=1400,romfile=") !=
+        std::string::npos);
+}
