@@ -27,6 +27,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The boot arguments runcvm-init adds (guest/runcvm-init/vm_command.hpp), so that this stays the
+# floor of what runcvm does.
+FAST_BOOT="i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd cryptomgr.notests no_timer_check tsc=reliable"
 image=${BOOT_IMAGE:-}
 if [[ -z "$image" ]]; then image=vmlinuz; [[ -f "$kernel_dir/vmlinux" ]] && image=vmlinux; fi
 
@@ -42,5 +45,5 @@ timeout "${BOOT_TIMEOUT:-300}" qemu-system-x86_64 -machine q35,accel=tcg -cpu ma
   -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
   -chardev socket,id=fs,path="$socket" -device vhost-user-fs-pci,chardev=fs,tag=runcvm-root \
   -kernel "$kernel_dir/$image" -initrd "$kernel_dir/initrd" \
-  -append "console=ttyS0 panic=-1 quiet runcvm.root=runcvm-root runcvm.init=$init $*" \
+  -append "console=ttyS0 panic=-1 quiet $FAST_BOOT runcvm.root=runcvm-root runcvm.init=$init $*" \
   -display none -nodefaults -serial stdio -no-reboot

@@ -9,25 +9,19 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cctype>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
 
+#include "common/bytes.hpp"
 #include "common/error.hpp"
 
 namespace runcvm::net {
 namespace {
 
 constexpr std::size_t align4(std::size_t n) { return (n + 3) & ~std::size_t(3); }
-
-template <class T>
-std::optional<T> read_at(std::string_view data, std::size_t offset) {
-  if (offset > data.size() || data.size() - offset < sizeof(T)) return std::nullopt;
-  T value;
-  std::memcpy(&value, data.data() + offset, sizeof(T));
-  return value;
-}
 
 // Walks the rtattr list in `data`, calling visit(type, payload) for each attribute.
 template <class Visit>
@@ -54,6 +48,16 @@ std::string address_bytes(int family, const std::string& text) {
 }
 
 std::uint32_t u32_of(std::string_view payload) { return read_at<std::uint32_t>(payload, 0).value_or(0); }
+
+// A message of `type` with fixed part Info: that part and the attributes after it.
+template <class Info>
+std::optional<std::pair<Info, std::string_view>> fixed_and_attributes(std::string_view message, std::uint16_t type) {
+  auto header = read_at<nlmsghdr>(message, 0);
+  auto info = read_at<Info>(message, NLMSG_HDRLEN);
+  if (!header || header->nlmsg_type != type || !info) return std::nullopt;
+  std::size_t start = std::min(message.size(), NLMSG_HDRLEN + align4(sizeof(Info)));
+  return std::pair{*info, message.substr(start)};
+}
 
 std::string_view without_nul(std::string_view text) {
   auto end = text.find('\0');
@@ -104,14 +108,11 @@ std::string parse_mac(std::string_view text) {
 }
 
 std::optional<Link> parse_link(std::string_view message) {
-  auto header = read_at<nlmsghdr>(message, 0);
-  auto info = read_at<ifinfomsg>(message, NLMSG_HDRLEN);
-  if (!header || header->nlmsg_type != RTM_NEWLINK || !info) return std::nullopt;
-  Link link;
-  link.index = info->ifi_index;
-  link.type = info->ifi_type;
-  link.flags = info->ifi_flags;
-  for_each_attribute(message.substr(NLMSG_HDRLEN + align4(sizeof(ifinfomsg))), [&](unsigned type, std::string_view payload) {
+  auto parts = fixed_and_attributes<ifinfomsg>(message, RTM_NEWLINK);
+  if (!parts) return std::nullopt;
+  const auto& [info, attributes] = *parts;
+  Link link{info.ifi_index, "", "", 0, info.ifi_type, info.ifi_flags, ""};
+  for_each_attribute(attributes, [&](unsigned type, std::string_view payload) {
     if (type == IFLA_IFNAME) link.name = std::string(without_nul(payload));
     else if (type == IFLA_ADDRESS) link.mac = format_mac(payload);
     else if (type == IFLA_MTU) link.mtu = u32_of(payload);
@@ -124,16 +125,12 @@ std::optional<Link> parse_link(std::string_view message) {
 }
 
 std::optional<Address> parse_address(std::string_view message) {
-  auto header = read_at<nlmsghdr>(message, 0);
-  auto info = read_at<ifaddrmsg>(message, NLMSG_HDRLEN);
-  if (!header || header->nlmsg_type != RTM_NEWADDR || !info) return std::nullopt;
-  Address address;
-  address.index = static_cast<int>(info->ifa_index);
-  address.family = info->ifa_family;
-  address.prefix = info->ifa_prefixlen;
-  address.scope = info->ifa_scope;
+  auto parts = fixed_and_attributes<ifaddrmsg>(message, RTM_NEWADDR);
+  if (!parts) return std::nullopt;
+  const auto& [info, attributes] = *parts;
+  Address address{static_cast<int>(info.ifa_index), info.ifa_family, "", info.ifa_prefixlen, info.ifa_scope};
   std::string local, peer;
-  for_each_attribute(message.substr(NLMSG_HDRLEN + align4(sizeof(ifaddrmsg))), [&](unsigned type, std::string_view payload) {
+  for_each_attribute(attributes, [&](unsigned type, std::string_view payload) {
     if (type == IFA_LOCAL) local = address_text(address.family, payload);
     else if (type == IFA_ADDRESS) peer = address_text(address.family, payload);
   });
@@ -143,17 +140,11 @@ std::optional<Address> parse_address(std::string_view message) {
 }
 
 std::optional<Route> parse_route(std::string_view message) {
-  auto header = read_at<nlmsghdr>(message, 0);
-  auto info = read_at<rtmsg>(message, NLMSG_HDRLEN);
-  if (!header || header->nlmsg_type != RTM_NEWROUTE || !info) return std::nullopt;
-  Route route;
-  route.family = info->rtm_family;
-  route.prefix = info->rtm_dst_len;
-  route.table = info->rtm_table;
-  route.protocol = info->rtm_protocol;
-  route.scope = info->rtm_scope;
-  route.type = info->rtm_type;
-  for_each_attribute(message.substr(NLMSG_HDRLEN + align4(sizeof(rtmsg))), [&](unsigned type, std::string_view payload) {
+  auto parts = fixed_and_attributes<rtmsg>(message, RTM_NEWROUTE);
+  if (!parts) return std::nullopt;
+  const auto& [info, attributes] = *parts;
+  Route route{info.rtm_family, "", info.rtm_dst_len, "", 0, info.rtm_table, info.rtm_protocol, info.rtm_scope, info.rtm_type};
+  for_each_attribute(attributes, [&](unsigned type, std::string_view payload) {
     if (type == RTA_DST) route.destination = address_text(route.family, payload);
     else if (type == RTA_GATEWAY) route.gateway = address_text(route.family, payload);
     else if (type == RTA_OIF) route.index = static_cast<int>(u32_of(payload));

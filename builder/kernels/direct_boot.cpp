@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "builder/kernels/unpack.hpp"
+#include "common/bytes.hpp"
 #include "common/error.hpp"
 #include "common/fd.hpp"
 
@@ -20,14 +21,6 @@ constexpr std::size_t kProtocolVersion = 0x206;
 constexpr std::size_t kPayloadOffset = 0x248;
 constexpr std::size_t kPayloadLength = 0x24c;
 constexpr std::uint32_t kPvhNoteType = 18;  // XEN_ELFNOTE_PHYS32_ENTRY
-
-template <class T>
-std::optional<T> read_at(std::string_view data, std::size_t offset) {
-  if (offset > data.size() || data.size() - offset < sizeof(T)) return std::nullopt;
-  T value;
-  std::memcpy(&value, data.data() + offset, sizeof(T));
-  return value;
-}
 
 }  // namespace
 

@@ -43,6 +43,8 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
                                       const std::string& kernel_image, const std::vector<Nic>& nics = {});
 // The direct-boot image the builder leaves next to a bundle kernel's vmlinuz.
 std::string direct_boot_image_path(const handoff::Kernel& kernel);
+inline constexpr const char* kFastBootArguments =
+    "i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd cryptomgr.notests no_timer_check tsc=reliable";
 // The kernel command line: console, quiet unless debugging, our initramfs's keys, then the
 // user's RUNCVM_KERNEL_APPEND last so it can override.
 std::string kernel_command_line(const handoff::Launch& launch, const BundleLayout& bundle);

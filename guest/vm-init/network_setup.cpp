@@ -14,28 +14,33 @@ namespace runcvm::vm_init {
 
 void configure_network(const handoff::Network& network) {
   net::Netlink netlink;
-  std::map<std::string, int> by_mac;
+  std::map<std::string, net::Link> by_mac;
   for (const auto& link : netlink.links()) {
     if (link.name == "lo")
       netlink.request(net::set_link(link.index, std::nullopt, std::nullopt, std::nullopt, true, std::nullopt,
                                     netlink.next_sequence()), "bringing up lo");
-    else by_mac[link.mac] = link.index;
+    else by_mac[link.mac] = link;
   }
-  // Two passes of renaming: the kernel's eth0 may be the NIC that must become eth1.
   std::map<std::string, int> by_name;
-  for (std::size_t i = 0; i < network.interfaces.size(); ++i) {
-    const auto& interface = network.interfaces[i];
+  bool names_match = true;
+  for (const auto& interface : network.interfaces) {
     auto it = by_mac.find(interface.mac);
     if (it == by_mac.end()) throw Error("the VM has no network device with MAC " + interface.mac + " (for " + interface.name + ")");
-    netlink.request(net::set_link(it->second, "runcvm-nic" + std::to_string(i), std::nullopt, std::nullopt, false,
-                                  std::nullopt, netlink.next_sequence()), "renaming the NIC for " + interface.name);
-    by_name[interface.name] = it->second;
+    by_name[interface.name] = it->second.index;
+    names_match = names_match && it->second.name == interface.name;
   }
+  // Usually the kernel named the NICs as the container did (eth0, eth1 in order). Otherwise two
+  // passes of renaming: the kernel's eth0 may be the NIC that must become eth1.
+  if (!names_match)
+    for (std::size_t i = 0; i < network.interfaces.size(); ++i)
+      netlink.request(net::set_link(by_name.at(network.interfaces[i].name), "runcvm-nic" + std::to_string(i), std::nullopt,
+                                    std::nullopt, false, std::nullopt, netlink.next_sequence()),
+                      "renaming the NIC for " + network.interfaces[i].name);
   for (const auto& interface : network.interfaces) {
     int index = by_name.at(interface.name);
     std::string what = "configuring " + interface.name;
-    netlink.request(net::set_link(index, interface.name, std::nullopt, interface.mtu, true, std::nullopt,
-                                  netlink.next_sequence()), what);
+    netlink.request(net::set_link(index, names_match ? std::nullopt : std::optional(interface.name), std::nullopt,
+                                  interface.mtu, true, std::nullopt, netlink.next_sequence()), what);
     for (const auto& cidr : interface.addresses) {
       auto slash = cidr.find('/');
       net::Address address{index, AF_INET, cidr.substr(0, slash), static_cast<unsigned>(std::stoul(cidr.substr(slash + 1))), 0};

@@ -186,6 +186,16 @@ stop_dockerd() {
   kill -9 "$1" 2>/dev/null || true
 }
 
+# A dev bundle from this build in the scratch directory, registered as the runcvm runtime of a
+# private dockerd (started). Sets BUNDLE.
+start_dockerd_with_runcvm() {
+  BUNDLE="$SCRATCH/opt-runcvm"
+  bash "$SOURCE_DIR/ci/dev-bundle.sh" "$BUILD_DIR" "$BUNDLE" "$SCRATCH/cache" >/dev/null 2>&1 ||
+    fail "ci/dev-bundle.sh failed"
+  printf '{"runtimes": {"runcvm": {"path": "%s"}}}\n' "$BUNDLE/bin/runcvm-runtime" >"$SCRATCH/daemon.json"
+  start_dockerd "$SCRATCH/daemon.json"
+}
+
 # A small image from busybox-static (no registry is reachable), with the given os-release ID.
 # Usage: import_busybox_image NAME OS_ID
 import_busybox_image() { bash "$SOURCE_DIR/ci/busybox-image.sh" "$1" "$2"; }

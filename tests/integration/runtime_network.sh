@@ -5,12 +5,7 @@
 # each other, several networks give several interfaces, and unsupported modes fail clearly.
 source "$(dirname "$0")/lib.sh"
 
-BUNDLE="$SCRATCH/opt-runcvm"
-bash "$SOURCE_DIR/ci/dev-bundle.sh" "$BUILD_DIR" "$BUNDLE" "$SCRATCH/cache" >/dev/null 2>&1
-cat >"$SCRATCH/daemon.json" <<JSON
-{"runtimes": {"runcvm": {"path": "$BUNDLE/bin/runcvm-runtime"}}}
-JSON
-start_dockerd "$SCRATCH/daemon.json"
+start_dockerd_with_runcvm
 import_busybox_image runcvm-test/vm debian
 NETWORKS=()
 on_exit 'docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1; for n in "${NETWORKS[@]}"; do docker network rm "$n" >/dev/null 2>&1; done'
@@ -47,6 +42,9 @@ assert_contains "$out" "nameserver 169.254.77.1" "the VM's resolv.conf"
 assert_contains "$out" "1 packets received" "ping vm-a from a VM"
 assert_contains "$out" "hello from vm-a" "wget vm-a from a VM"
 assert_contains "$out" "hello from runc-c" "wget runc-c from a VM"
+out=$(docker run --rm "${VM[@]}" --network runcvm-net --sysctl net.ipv4.conf.all.rp_filter=1 \
+  --sysctl net.ipv4.conf.default.rp_filter=1 runcvm-test/vm nslookup vm-a 2>&1)
+assert_contains "$out" "Address: 172." "DNS from a VM whose namespace has strict rp_filter"
 out=$(docker run --rm --network runcvm-net runcvm-test/vm wget -qO- http://vm-a/)
 [[ "$out" == "hello from vm-a" ]] || fail "a runc container reaching vm-a by name got: $out"
 pass "user-defined network: VMs and runc containers reach each other by name (ping, TCP)"

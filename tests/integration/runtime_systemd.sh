@@ -27,12 +27,7 @@ ln -s /etc/systemd/system/runcvm-probe.service "$ROOT/etc/systemd/system/multi-u
 ln -sf /dev/null "$ROOT/etc/systemd/system/serial-getty@.service"
 ln -sf /dev/null "$ROOT/etc/systemd/system/getty@.service"
 
-BUNDLE="$SCRATCH/opt-runcvm"
-bash "$SOURCE_DIR/ci/dev-bundle.sh" "$BUILD_DIR" "$BUNDLE" "$SCRATCH/cache" >/dev/null 2>&1
-cat >"$SCRATCH/daemon.json" <<JSON
-{"runtimes": {"runcvm": {"path": "$BUNDLE/bin/runcvm-runtime"}}}
-JSON
-start_dockerd "$SCRATCH/daemon.json"
+start_dockerd_with_runcvm
 tar -C "$ROOT" -c . | docker import -c 'CMD ["/sbin/init"]' - runcvm-test/systemd >/dev/null
 pass "built a Debian bookworm image with systemd ($(du -sh "$ROOT" | cut -f1))"
 

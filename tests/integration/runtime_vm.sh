@@ -5,13 +5,8 @@
 # a read-only bundle, docker stop/kill/logs.
 source "$(dirname "$0")/lib.sh"
 
-BUNDLE="$SCRATCH/opt-runcvm"
-bash "$SOURCE_DIR/ci/dev-bundle.sh" "$BUILD_DIR" "$BUNDLE" "$SCRATCH/cache" >/dev/null 2>&1
+start_dockerd_with_runcvm
 KERNEL=$(readlink "$BUNDLE/kernels/debian/latest")
-cat >"$SCRATCH/daemon.json" <<JSON
-{"runtimes": {"runcvm": {"path": "$BUNDLE/bin/runcvm-runtime"}}}
-JSON
-start_dockerd "$SCRATCH/daemon.json"
 import_busybox_image runcvm-test/vm debian
 # TCG is what CI has; forcing it keeps the test the same on machines with KVM.
 vm() { docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg "$@"; }

@@ -73,7 +73,7 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
         "-chardev socket,id=channel,path=/.runcvm/channel.sock -device virtio-serial-pci "
         "-device virtserialport,chardev=channel,name=org.runcvm.channel "
         "-kernel /opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz -initrd /opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd "
-        "-append console=ttyS0 panic=-1 reboot=t quiet loglevel=0 runcvm.root=runcvm-root "
+        "-append console=ttyS0 panic=-1 reboot=t i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd cryptomgr.notests no_timer_check tsc=reliable quiet loglevel=0 runcvm.root=runcvm-root "
         "runcvm.init=/opt/runcvm/bin/runcvm-vm-init -serial none");
   CHECK(container_init::direct_boot_image_path(launch.kernel) == "/opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinux");
   CHECK(joined(container_init::qemu_command(launch, bundle, false, "/k/vmlinux")).find("-kernel /k/vmlinux -initrd") !=
@@ -89,7 +89,7 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
   CHECK(std::find(custom.begin(), custom.end(), "pc,accel=tcg") != custom.end());  // an explicit accel wins
   CHECK(std::find(custom.begin(), custom.end(), "Skylake-Server") != custom.end());
   CHECK(container_init::kernel_command_line(launch, bundle) ==
-        "console=ttyS0 panic=-1 reboot=t runcvm.debug runcvm.root=runcvm-root "
+        "console=ttyS0 panic=-1 reboot=t i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd cryptomgr.notests no_timer_check tsc=reliable runcvm.debug runcvm.root=runcvm-root "
         "runcvm.init=/opt/runcvm/bin/runcvm-vm-init systemd.unit=rescue.target");
   CHECK(joined(custom).find("-serial chardev:console") != std::string::npos);
   CHECK(joined(custom).find("isa-debugcon") == std::string::npos);
