@@ -92,6 +92,7 @@ std::string to_json_text(const Launch& l) {
       {"hugetlb", l.hugetlb},
       {"cgroupfs", l.cgroupfs},
       {"timings", l.timings},
+      {"dns_upstreams", l.dns_upstreams},
       {"breakpoints", l.breakpoints},
   };
   return out.dump(2) + "\n";
@@ -150,6 +151,7 @@ Launch parse_launch(std::string_view json_text) {
   l.hugetlb = r.required<bool>("hugetlb");
   l.cgroupfs = r.required<std::string>("cgroupfs");
   l.timings = r.required<bool>("timings");
+  l.dns_upstreams = r.required<std::vector<std::string>>("dns_upstreams");
   l.breakpoints = r.required<std::vector<std::string>>("breakpoints");
   r.finish();
   return l;

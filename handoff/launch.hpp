@@ -97,6 +97,9 @@ struct Launch {
   bool hugetlb = false;
   std::string cgroupfs = "2";
   bool timings = false;  // RUNCVM_TIMINGS: report where the start-up time went
+  // Where Docker's embedded DNS sends names it does not know (--dns, else the host's resolvers):
+  // the VM asks them itself after runcvm-init's forwarder, whose namespace cannot reach them.
+  std::vector<std::string> dns_upstreams;
   std::vector<std::string> breakpoints;
 };
 

@@ -67,7 +67,12 @@ std::vector<std::string> rewrite_bundle(const RuncCall& call, const fs::path& se
   Json spec = in_context(config.string(), [&] { return read_json(config); });
   CreateInput input;
   input.spec = spec;
-  input.host = gather_host_facts(self);
+  std::string resolv_conf;  // the host file dockerd mounts at /etc/resolv.conf
+  if (spec.is_object() && spec.contains("mounts") && spec["mounts"].is_array())
+    for (const auto& m : spec["mounts"])
+      if (m.is_object() && m.value("destination", "") == "/etc/resolv.conf" && m.contains("source") && m["source"].is_string())
+        resolv_conf = m["source"].get<std::string>();
+  input.host = gather_host_facts(self, resolv_conf);
   std::string root = spec.is_object() ? spec_value<std::string>(object_at(spec, "root", {"config.json", "root"}), "path",
                                                                {"config.json", "root.path"}, "rootfs")
                                       : "rootfs";

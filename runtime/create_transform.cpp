@@ -211,6 +211,7 @@ CreateResult transform_create(const CreateInput& input) {
   launch.hugetlb = options.hugetlb;
   launch.cgroupfs = options.cgroupfs;
   launch.timings = options.timings;
+  launch.dns_upstreams = input.host.dns_servers;
   launch.breakpoints = options.breakpoints;
 
   // VM size, and the container's limits raised to hold the guest's RAM plus QEMU's overhead.

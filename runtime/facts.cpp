@@ -1,9 +1,13 @@
 #include "runtime/facts.hpp"
 
 #include <sys/stat.h>
-#include <algorithm>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
 
@@ -46,8 +50,47 @@ std::string only_module_directory(const fs::path& rootfs) {
 
 }  // namespace
 
-HostFacts gather_host_facts(const fs::path& runtime_executable) {
+std::vector<std::string> non_loopback_nameservers(std::string_view resolv_conf) {
+  std::vector<std::string> out;
+  while (!resolv_conf.empty()) {
+    size_t eol = resolv_conf.find('\n');
+    std::string line(resolv_conf.substr(0, eol));
+    resolv_conf = eol == std::string_view::npos ? std::string_view{} : resolv_conf.substr(eol + 1);
+    std::istringstream words(line);
+    std::string keyword, address;
+    if (!(words >> keyword >> address) || keyword != "nameserver") continue;
+    if (address.rfind("127.", 0) == 0 || address == "::1") continue;
+    out.push_back(address);
+  }
+  return out;
+}
+
+namespace {
+
+std::vector<std::string> dns_servers(const std::string& container_resolv_conf) {
+  if (!container_resolv_conf.empty()) {
+    try {  // docker run --dns, kept by dockerd in hostconfig.json next to the container's resolv.conf
+      auto config = nlohmann::json::parse(read_file(fs::path(container_resolv_conf).parent_path() / "hostconfig.json"));
+      if (auto it = config.find("Dns"); it != config.end() && it->is_array() && !it->empty())
+        return it->get<std::vector<std::string>>();
+    } catch (const std::exception&) {  // not dockerd's layout: the host's resolvers, then
+    }
+  }
+  for (const char* path : {"/etc/resolv.conf", "/run/systemd/resolve/resolv.conf"}) {
+    try {
+      auto servers = non_loopback_nameservers(read_file(path));
+      if (!servers.empty()) return servers;
+    } catch (const Error&) {
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+HostFacts gather_host_facts(const fs::path& runtime_executable, const std::string& container_resolv_conf) {
   HostFacts facts;
+  facts.dns_servers = dns_servers(container_resolv_conf);
   facts.kvm = character_device("/dev/kvm");
   facts.tun = character_device("/dev/net/tun");
   long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);

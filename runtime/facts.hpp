@@ -21,6 +21,9 @@ struct HostFacts {
   std::optional<DeviceNumber> tun;  // /dev/net/tun
   unsigned cpus = 1;                // online CPUs
   std::string bundle_root;          // where the runtime is installed (/opt/runcvm), on the host
+  // The servers Docker's embedded DNS forwards other names to: the container's --dns, else the
+  // host's resolvers (loopback ones replaced by systemd-resolved's upstreams, as Docker does).
+  std::vector<std::string> dns_servers;
 };
 
 // A kernel the image carries itself, found at a distribution's well-known paths.
@@ -45,7 +48,11 @@ struct BundleFacts {
   std::map<std::string, Dist> kernels;
 };
 
-HostFacts gather_host_facts(const fs::path& runtime_executable);
+// `container_resolv_conf`: the host path Docker mounts at /etc/resolv.conf; its directory holds the
+// container's hostconfig.json with --dns. "" when the spec has none.
+HostFacts gather_host_facts(const fs::path& runtime_executable, const std::string& container_resolv_conf = "");
+// The nameserver lines of a resolv.conf, loopback addresses left out.
+std::vector<std::string> non_loopback_nameservers(std::string_view resolv_conf);
 ImageFacts gather_image_facts(const fs::path& rootfs);
 BundleFacts gather_bundle_facts(const fs::path& bundle_root);
 

@@ -13,7 +13,8 @@
 namespace runcvm::container_init {
 
 NetworkPlan plan_network(const std::vector<net::Link>& links, const std::vector<net::Address>& addresses,
-                         const std::vector<net::Route>& routes, const std::string& resolv_conf) {
+                         const std::vector<net::Route>& routes, const std::string& resolv_conf,
+                         const std::vector<std::string>& upstreams) {
   NetworkPlan plan;
   std::vector<net::Link> ethernet;
   for (const auto& link : links)
@@ -46,7 +47,7 @@ NetworkPlan plan_network(const std::vector<net::Link>& links, const std::vector<
                    [](const auto& a, const auto& b) { return a.gateway.empty() && !b.gateway.empty(); });
   if (uses_embedded_dns(resolv_conf) && !plan.network.interfaces.empty()) {
     plan.dns_forwarder = true;
-    plan.network.resolv_conf = resolv_conf_for_vm(resolv_conf, kDnsForwarderAddress);
+    plan.network.resolv_conf = resolv_conf_for_vm(resolv_conf, kDnsForwarderAddress, upstreams);
     plan.network.routes.insert(plan.network.routes.begin(),
                                handoff::NetworkRoute{kDnsForwarderAddress, 32, "", plan.network.interfaces.front().name});
   }
@@ -63,16 +64,25 @@ bool uses_embedded_dns(const std::string& resolv_conf) {
   return false;
 }
 
-std::string resolv_conf_for_vm(const std::string& resolv_conf, const std::string& nameserver) {
+std::string resolv_conf_for_vm(const std::string& resolv_conf, const std::string& nameserver,
+                               const std::vector<std::string>& upstreams) {
   std::istringstream lines(resolv_conf);
-  std::string out = "# runcvm: Docker's embedded DNS (127.0.0.11), through runcvm-init's forwarder\n";
+  std::string out = "# runcvm: Docker's embedded DNS (127.0.0.11) through runcvm-init's forwarder, then the servers\n"
+                    "# it forwards other names to (its queries for them cannot leave the container's namespace)\n";
   bool replaced = false;
   for (std::string line; std::getline(lines, line);) {
     std::istringstream words(line);
     std::string keyword, value;
     if (words >> keyword >> value && keyword == "nameserver" && value == "127.0.0.11") {
-      if (!replaced) out += "nameserver " + nameserver + "\n";
+      if (!replaced) {
+        out += "nameserver " + nameserver + "\n";
+        for (std::size_t i = 0; i < upstreams.size() && i < 2; ++i) out += "nameserver " + upstreams[i] + "\n";
+      }
       replaced = true;
+      continue;
+    }
+    if (keyword == "options" && !upstreams.empty()) {
+      out += line + " timeout:1\n";  // the forwarder stays silent about names Docker cannot resolve
       continue;
     }
     out += line + "\n";

@@ -24,13 +24,18 @@ struct NetworkPlan {
 // routes that are not the kernel's own (those come back with the addresses). When the
 // container's resolv.conf names Docker's embedded DNS, the VM's names the forwarder instead and
 // gets an on-link route to it.
+// `upstreams`: the servers Docker's embedded DNS forwards to, which the VM asks after the forwarder.
 NetworkPlan plan_network(const std::vector<net::Link>& links, const std::vector<net::Address>& addresses,
-                         const std::vector<net::Route>& routes, const std::string& resolv_conf);
+                         const std::vector<net::Route>& routes, const std::string& resolv_conf,
+                         const std::vector<std::string>& upstreams = {});
 
 // Whether a resolv.conf sends queries to Docker's embedded DNS.
 bool uses_embedded_dns(const std::string& resolv_conf);
-// The resolv.conf with Docker's embedded DNS replaced by `nameserver`; search and options kept.
-std::string resolv_conf_for_vm(const std::string& resolv_conf, const std::string& nameserver);
+// The resolv.conf with Docker's embedded DNS replaced by `nameserver` then up to two upstreams
+// (resolv.conf takes three), asked when the first fails or is silent for a second; search and
+// options kept.
+std::string resolv_conf_for_vm(const std::string& resolv_conf, const std::string& nameserver,
+                               const std::vector<std::string>& upstreams = {});
 
 // The names runcvm-init gives the bridge and tap of the interface at `position` (0, 1, …).
 std::string bridge_name(std::size_t position);

@@ -82,19 +82,26 @@ void answer_udp(int listener, std::string query, sockaddr_in client) {
   if (n > 0) ::sendto(listener, answer, static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&client), sizeof client);
 }
 
-// One TCP connection, relayed both ways until either side closes.
+// One TCP connection, relayed both ways. A client may close its sending side once its query is
+// out (busybox nc does): that is passed on, and the answer still comes back.
 void relay_tcp(int client_fd) {
   UniqueFd client(client_fd);
   UniqueFd server = upstream(SOCK_STREAM);
   if (!server) return;
   char buffer[65536];
+  bool client_open = true;
   for (;;) {
-    pollfd fds[2] = {{client.get(), POLLIN, 0}, {server.get(), POLLIN, 0}};
+    pollfd fds[2] = {{client_open ? client.get() : -1, POLLIN, 0}, {server.get(), POLLIN, 0}};
     if (::poll(fds, 2, 30000) <= 0) return;
     for (int i = 0; i < 2; ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = ::recv(fds[i].fd, buffer, sizeof buffer, 0);
-      if (n <= 0) return;
+      if (n <= 0 && i == 0) {
+        client_open = false;
+        ::shutdown(server.get(), SHUT_WR);
+        continue;
+      }
+      if (n <= 0) return;  // the server is done: so is the client's connection
       int to = i == 0 ? server.get() : client.get();
       if (::send(to, buffer, static_cast<size_t>(n), MSG_NOSIGNAL) != n) return;
     }

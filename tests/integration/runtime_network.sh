@@ -49,6 +49,13 @@ out=$(docker run --rm --network runcvm-net runcvm-test/vm wget -qO- http://vm-a/
 [[ "$out" == "hello from vm-a" ]] || fail "a runc container reaching vm-a by name got: $out"
 pass "user-defined network: VMs and runc containers reach each other by name (ping, TCP)"
 
+# Names outside Docker resolve too (through the servers Docker's DNS forwards to), as in runc.
+expected=$(docker run --rm --network runcvm-net runcvm-test/vm nslookup deb.debian.org 2>&1 | grep -A1 "^Name:" | tail -1) ||
+  fail "this machine cannot resolve deb.debian.org from a runc container: the test needs DNS"
+out=$(docker run --rm "${VM[@]}" --network runcvm-net runcvm-test/vm nslookup deb.debian.org 2>&1)
+assert_contains "$out" "$expected" "nslookup deb.debian.org from a VM on a user-defined network"
+pass "external names resolve in a VM on a user-defined network ($expected)"
+
 # DNS over TCP too (busybox has no TCP resolver: a DNS query framed by hand through nc).
 query=$(python3 -c 'import struct,sys; q=b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x04vm-a\x00\x00\x01\x00\x01"; sys.stdout.buffer.write(struct.pack(">H",len(q))+q)' | base64 -w0)
 answer=$(docker run --rm "${VM[@]}" --network runcvm-net runcvm-test/vm sh -c \

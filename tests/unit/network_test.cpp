@@ -99,7 +99,7 @@ TEST_CASE("the VM's network is planned from the container's", "[net][plan]") {
       {AF_INET, "127.0.0.0", 8, "", 1, 255, RTPROT_KERNEL, RT_SCOPE_HOST, RTN_LOCAL},
   };
   std::string resolv = "nameserver 127.0.0.11\nsearch example.com\noptions ndots:0\n";
-  auto plan = container_init::plan_network(links, addresses, routes, resolv);
+  auto plan = container_init::plan_network(links, addresses, routes, resolv, {"10.0.0.53", "10.0.0.54", "10.0.0.55"});
   REQUIRE(plan.network.interfaces.size() == 2);
   CHECK(plan.network.interfaces[0].name == "eth0");  // in index order, not dump order
   CHECK(plan.network.interfaces[0].addresses == std::vector<std::string>{"172.18.0.2/16", "172.18.0.9/16"});
@@ -108,8 +108,10 @@ TEST_CASE("the VM's network is planned from the container's", "[net][plan]") {
   CHECK(plan.warnings[0] == "runcvm: eth0: IPv6 address fd00::2/64 skipped: the VM gets IPv4 only");
   CHECK(plan.dns_forwarder);
   CHECK(plan.network.resolv_conf ==
-        "# runcvm: Docker's embedded DNS (127.0.0.11), through runcvm-init's forwarder\n"
-        "nameserver 169.254.77.1\nsearch example.com\noptions ndots:0\n");
+        "# runcvm: Docker's embedded DNS (127.0.0.11) through runcvm-init's forwarder, then the servers\n"
+        "# it forwards other names to (its queries for them cannot leave the container's namespace)\n"
+        "nameserver 169.254.77.1\nnameserver 10.0.0.53\nnameserver 10.0.0.54\nsearch example.com\n"
+        "options ndots:0 timeout:1\n");
   // On-link routes first (the forwarder's, then the container's), then those through gateways.
   std::vector<std::string> shown;
   for (const auto& r : plan.network.routes) shown.push_back(r.destination + "/" + std::to_string(r.prefix) + ">" + r.gateway + "@" + r.device);

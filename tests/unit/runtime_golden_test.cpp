@@ -49,6 +49,7 @@ CreateInput input_for(const fs::path& dir) {
   input.host.tun = device(host.value("tun", Json::array({10, 200})));
   input.host.cpus = host.value("cpus", 4u);
   input.host.bundle_root = host.value("bundle_root", "/opt/runcvm");
+  input.host.dns_servers = host.value("dns_servers", std::vector<std::string>{"10.0.0.53"});
   Json image = facts.value("image", Json::object());
   if (image.contains("kernel"))
     input.image.kernel = ImageKernel{image["kernel"]["vmlinuz"], image["kernel"]["initrd"], image["kernel"]["version"]};

@@ -213,3 +213,10 @@ TEST_CASE("the launch document is read strictly", "[runtime][handoff]") {
   CHECK_THROWS_WITH(handoff::parse_launch(doc.dump()),
                     "launch document: field `mounts[0].read_only`: has the wrong type: \"yes\"");
 }
+
+TEST_CASE("the host's resolvers leave out loopback ones", "[runtime][facts]") {
+  CHECK(runtime::non_loopback_nameservers("# generated\nnameserver 127.0.0.53\nnameserver 10.0.0.2\n"
+                                          "nameserver ::1\nsearch lan\nnameserver 192.168.1.1 # router\n") ==
+        std::vector<std::string>{"10.0.0.2", "192.168.1.1"});
+  CHECK(runtime::non_loopback_nameservers("nameserver 127.0.0.11\n").empty());
+}
