@@ -25,6 +25,7 @@ enum class FrameType : std::uint8_t {
   resize = 8,       // host -> guest: rows, columns (2 bytes each, big-endian)
   error = 9,        // guest -> host: a one-line message explaining why the workload could not start
   stages = 10,      // guest -> host: the guest's start-up stages (boot_stages.hpp), before the exit status
+  ready = 11,       // guest -> host: runcvm-vm-init runs (the VM booted)
 };
 
 inline constexpr std::size_t kMaxPayload = 1 << 20;

@@ -287,28 +287,62 @@ int run() {
 
   UniqueFd listener = listen_unix(kChannelSocket);
   Children children;
-  children.virtiofsd = spawn(virtiofsd_command(bundle, launch.kernel.debug), helper_environment(bundle), none,
-                             /*quiet=*/!launch.kernel.debug);  // even at log_level=err it reports the VM's poweroff
-  if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
-  stages.host.qemu_spawn = realtime_ns();
   std::vector<Nic> nics = wire_container_network(launch);
   std::string kernel_image = launch.kernel.vmlinuz;
   if (launch.kernel.source == "bundle" && ::access(direct_boot_image_path(launch.kernel).c_str(), R_OK) == 0)
     kernel_image = direct_boot_image_path(launch.kernel);
-  children.qemu = spawn(qemu_command(launch, bundle, kvm, kernel_image, nics), helper_environment(bundle), none);
-  for (const auto& nic : nics) ::close(nic.tap_fd);
+  UniqueFd channel;
+  // Some hosts offer /dev/kvm but cannot run this guest on it (nested virtualisation without the
+  // CPU features the kernel needs): with the accelerator left to us, a VM that has not booted
+  // under KVM within kKvmBootLimit starts again under TCG, rather than hanging for ever.
+  constexpr auto kKvmBootLimit = std::chrono::seconds(10);
+  for (bool use_kvm = kvm;; use_kvm = false) {
+    bool may_fall_back = use_kvm && launch.qemu.accel == "auto";
+    ::unlink(kVirtiofsSocket);
+    children.virtiofsd = spawn(virtiofsd_command(bundle, launch.kernel.debug), helper_environment(bundle), none,
+                               /*quiet=*/!launch.kernel.debug);  // even at log_level=err it reports the VM's poweroff
+    if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
+    stages.host.qemu_spawn = realtime_ns();
+    // A KVM attempt that may be retried keeps QEMU's complaints about KVM off the user's stderr
+    // (unless the console, which QEMU writes there, was asked for).
+    children.qemu = spawn(qemu_command(launch, bundle, use_kvm, kernel_image, nics), helper_environment(bundle), none,
+                          /*quiet=*/may_fall_back && !launch.kernel.debug);
 
-  // QEMU connects to the channel while it starts; it exiting first means it failed (its own
-  // message is already on stderr).
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  for (pollfd p{listener.get(), POLLIN, 0}; ::poll(&p, 1, 50) <= 0;) {
-    int status = 0;
-    if (::waitpid(children.qemu, &status, WNOHANG) == children.qemu)
-      throw Error("QEMU exited while starting (status " + std::to_string(status) + ")");
-    if (std::chrono::steady_clock::now() > deadline) throw Error("QEMU did not connect to the channel within 30 s");
+    // QEMU connects to the channel while it starts; it exiting first means it failed (its own
+    // message is already on stderr).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    bool qemu_failed = false, timed_out = false;
+    for (pollfd p{listener.get(), POLLIN, 0}; !qemu_failed && ::poll(&p, 1, 50) <= 0;) {
+      int status = 0;
+      if (::waitpid(children.qemu, &status, WNOHANG) == children.qemu) {
+        if (!may_fall_back) throw Error("QEMU exited while starting (status " + std::to_string(status) + ")");
+        qemu_failed = true;  // KVM refused this VM (QEMU said why on stderr)
+        children.qemu = -1;
+      }
+      if (std::chrono::steady_clock::now() > deadline) throw Error("QEMU did not connect to the channel within 30 s");
+    }
+    if (!qemu_failed) {
+      channel = UniqueFd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!channel) throw system_error("accepting", kChannelSocket, errno);
+      if (!may_fall_back) break;
+      // The guest's first frame says it booted; it stays unread here (peeked), for the supervisor.
+      // QEMU connects before it sets up KVM: a closed channel means KVM refused the VM.
+      pollfd first{channel.get(), POLLIN, 0};
+      char byte;
+      timed_out = ::poll(&first, 1, static_cast<int>(std::chrono::milliseconds(kKvmBootLimit).count())) <= 0;
+      if (!timed_out && ::recv(channel.get(), &byte, 1, MSG_PEEK) > 0) break;
+    }
+    std::fprintf(stderr, "runcvm: the VM did not boot under KVM%s: starting it again under TCG emulation "
+                         "(slow; RUNCVM_QEMU_ACCEL=tcg skips the attempt)\n",
+                 timed_out ? (" within " + std::to_string(kKvmBootLimit.count()) + " s").c_str() : "");
+    for (pid_t child : {children.qemu, children.virtiofsd}) {
+      if (child <= 0) continue;
+      ::kill(child, SIGKILL);
+      ::waitpid(child, nullptr, 0);
+    }
+    channel.reset();
   }
-  UniqueFd channel(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  if (!channel) throw system_error("accepting", kChannelSocket, errno);
+  for (const auto& nic : nics) ::close(nic.tap_fd);
   ::fcntl(0, F_SETFL, ::fcntl(0, F_GETFL) | O_NONBLOCK);
 
   int code = 0;

@@ -193,6 +193,7 @@ int run() {
   mount_system_filesystems();
   handoff::Launch launch = handoff::parse_launch(read_file(handoff::kLaunchPath));
   UniqueFd port(open_virtio_port(channel::kPortName));
+  write_all(port.get(), channel::encode(FrameType::ready), "the channel");
 
   sigset_t mask;
   sigemptyset(&mask);

@@ -186,3 +186,11 @@ docker stop -t 30 "$id" >/dev/null
 assert_contains "$(docker logs "$id" 2>&1)" "init-shutting-down" "the init's console output after docker stop"
 docker rm "$id" >/dev/null
 pass "/sbin/init as the entrypoint is the VM's PID 1; its console is the container's output; docker stop shuts it down"
+
+# A /dev/kvm that cannot run the VM (here /dev/null in its place): with the accelerator left to
+# runcvm, the VM starts again under TCG and says so in one line, instead of failing or hanging.
+out=$(docker run --rm --runtime=runcvm --device /dev/null:/dev/kvm runcvm-test/vm sh -c 'uname -r; exit 4' 2>"$SCRATCH/kvm-err") && rc=0 || rc=$?
+[[ $rc -eq 4 && "$out" == "$KERNEL" ]] || fail "with an unusable /dev/kvm: exit code $rc, output \"$out\", stderr: $(cat "$SCRATCH/kvm-err")"
+[[ "$(cat "$SCRATCH/kvm-err")" == "runcvm: the VM did not boot under KVM: starting it again under TCG"* &&
+   $(grep -c '' "$SCRATCH/kvm-err") -eq 1 ]] || fail "expected one fallback line on stderr: $(cat "$SCRATCH/kvm-err")"
+pass "an unusable /dev/kvm falls back to TCG with one line"
