@@ -50,7 +50,7 @@ std::optional<Frame> Decoder::next() {
   std::string_view pending = std::string_view(buffer_).substr(offset_);
   if (pending.size() < 5) return std::nullopt;
   auto type = static_cast<std::uint8_t>(pending[0]);
-  if (type < 1 || type > 11) throw Error("channel: unknown frame type " + std::to_string(type));
+  if (type < 1 || type > kLastFrameType) throw Error("channel: unknown frame type " + std::to_string(type));
   std::uint32_t length = get_u32(pending.substr(1));
   if (length > kMaxPayload) throw Error("channel: frame of " + std::to_string(length) + " bytes is too large");
   if (pending.size() < 5 + length) return std::nullopt;

@@ -25,8 +25,13 @@ enum class FrameType : std::uint8_t {
   resize = 8,       // host -> guest: rows, columns (2 bytes each, big-endian)
   error = 9,        // guest -> host: a one-line message explaining why the workload could not start
   stages = 10,      // guest -> host: the guest's start-up stages (boot_stages.hpp), before the exit status
-  ready = 11,       // guest -> host: runcvm-vm-init runs (the VM booted)
+  ready = 11,       // guest -> host: runcvm-vm-init runs (the VM booted); on the exec port: the agent runs
+  // Exec sessions (session.hpp): on the exec port every payload starts with a session id.
+  exec_open = 12,   // host -> guest: start a session; the payload is the process (handoff::process_to_json_text)
+  window = 13,      // both ways: 4-byte count of a session's bytes the receiver has passed on
+  exec_close = 14,  // host -> guest: the session's client went away; its processes are killed
 };
+inline constexpr std::uint8_t kLastFrameType = 14;
 
 inline constexpr std::size_t kMaxPayload = 1 << 20;
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Assembles a development /opt/runcvm bundle from a build and this machine's QEMU and virtiofsd:
-#   bin/      runcvm-runtime, runcvm-init, runcvm-vm-init (static)
+#   bin/      runcvm-runtime, runcvm-init, runcvm-vm-init, runcvm-exec (static)
 #   libexec/  qemu-system-x86_64, virtiofsd
 #   lib/      their shared libraries and the dynamic loader (they must run in any image), lib/qemu/ modules
 #   share/qemu/ firmware; kernels/ from runcvm-build kernels
@@ -11,7 +11,7 @@ build=$(cd "${1:?usage: $0 BUILD_DIR BUNDLE_DIR [CACHE_DIR]}" && pwd)
 bundle=${2:?bundle dir}
 cache=${3:-${XDG_CACHE_HOME:-$HOME/.cache}/runcvm}
 mkdir -p "$bundle"/{bin,libexec,lib/qemu,share}
-install -m 0755 "$build"/bin/{runcvm-runtime,runcvm-init,runcvm-vm-init} "$bundle/bin/"
+install -m 0755 "$build"/bin/{runcvm-runtime,runcvm-init,runcvm-vm-init,runcvm-exec} "$bundle/bin/"
 
 qemu=$(command -v qemu-system-x86_64)
 virtiofsd=""

@@ -19,6 +19,8 @@ PACKAGES=(
   docker.io runc busybox-static
   # a systemd image for the systemd-as-PID-1 test, built from deb.debian.org (no registry here)
   debootstrap
+  # a real terminal for the docker exec -it test
+  tmux
 )
 
 log=$(mktemp)

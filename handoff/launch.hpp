@@ -115,5 +115,8 @@ Process parse_process(std::string_view json_text);
 // Where runcvm-exec lives inside the container.
 inline constexpr const char* kExecClient = "/opt/runcvm/bin/runcvm-exec";
 inline constexpr const char* kContainerInit = "/opt/runcvm/bin/runcvm-init";
+// Where runcvm-init accepts runcvm-exec's sessions once the VM's exec agent runs (it appears
+// then, so a client that finds it can start at once).
+inline constexpr const char* kExecSocket = "/.runcvm/exec.sock";
 
 }  // namespace runcvm::handoff

@@ -1,6 +1,7 @@
 #include "runtime/exec_transform.hpp"
 
 #include "common/error.hpp"
+#include "runtime/options.hpp"
 #include "runtime/process_spec.hpp"
 
 namespace runcvm::runtime {
@@ -16,7 +17,10 @@ nlohmann::json transform_exec(const nlohmann::json& process) {
   // runcvm-exec runs as root with a fixed environment; the user's identity, cwd and env travel in
   // the request. The terminal flag and console size stay, so runc still sets up the tty the
   // client relays.
-  out["args"] = {handoff::kExecClient, "--process", handoff::process_to_json_text(request)};
+  // RUNCVM_* options reach an exec through its env: Docker merges the container's env with -e.
+  Options options = parse_options(spec_value<std::vector<std::string>>(process, "env", {"process.json", "env"}, {}));
+  out["args"] = {handoff::kExecClient, "--process", handoff::process_to_json_text(request), "--wait",
+                 std::to_string(options.exec_timeout_seconds)};
   out["env"] = {"PATH=/opt/runcvm/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
   out["cwd"] = "/";
   out["user"] = {{"uid", 0}, {"gid", 0}};

@@ -146,6 +146,14 @@ const std::vector<OptionSpec>& specs() {
        [](std::string_view v, Options& o) { return parse_choice(v, {"none", "1", "2", "hybrid"}, o.cgroupfs); }},
       {{"RUNCVM_TIMINGS", "1 or 0", "0", "when the container exits, print on stderr where its start-up and shutdown time went"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.timings); }},
+      {{"RUNCVM_EXEC_TIMEOUT", "0-86400 (seconds)", "120",
+        "how long `docker exec` waits for the VM's exec agent while the VM boots (set on the container or per exec with -e)"},
+       [](std::string_view v, Options& o) -> std::string {
+         auto n = parse_number(v);
+         if (!n || *n > 86400) return quote(v) + ": expected a whole number of seconds from 0 to 86400";
+         o.exec_timeout_seconds = static_cast<unsigned>(*n);
+         return "";
+       }},
       {{"RUNCVM_RUNTIME_DEBUG", "1 or 0", "0", "log each runtime call (argv, spec before and after) to /run/runcvm/debug.log"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.runtime_debug); }},
       {{"RUNCVM_BREAK", "<point>[,<point>…]", "(none)",

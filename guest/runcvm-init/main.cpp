@@ -5,13 +5,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -21,9 +19,12 @@
 
 #include "channel/boot_stages.hpp"
 #include "channel/frame.hpp"
+#include "channel/input.hpp"
 #include "common/error.hpp"
 #include "common/fd.hpp"
 #include "common/file.hpp"
+#include "common/terminal.hpp"
+#include "guest/runcvm-init/exec_mux.hpp"
 #include "guest/runcvm-init/network_setup.hpp"
 #include "guest/runcvm-init/vm_command.hpp"
 #include "handoff/network.hpp"
@@ -78,30 +79,21 @@ bool wait_for_socket(const char* path, std::chrono::seconds limit) {
   return false;
 }
 
+// QEMU connects its chardev sockets one after the other as it starts.
+UniqueFd accept_from_qemu(int listener, const char* path) {
+  pollfd p{listener, POLLIN, 0};
+  if (::poll(&p, 1, 10000) <= 0) throw Error(std::string("QEMU did not connect to ") + path + " within 10 s");
+  UniqueFd fd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+  if (!fd) throw system_error("accepting", path, errno);
+  return fd;
+}
+
 bool kvm_usable() {
   int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
   if (fd < 0) return false;
   ::close(fd);
   return true;
 }
-
-// The container's terminal goes raw: keystrokes reach the guest's pty, which does the echoing.
-class RawTerminal {
- public:
-  explicit RawTerminal(bool enable) {
-    if (!enable || ::tcgetattr(0, &saved_) != 0) return;
-    termios raw = saved_;
-    ::cfmakeraw(&raw);
-    active_ = ::tcsetattr(0, TCSANOW, &raw) == 0;
-  }
-  ~RawTerminal() {
-    if (active_) ::tcsetattr(0, TCSANOW, &saved_);
-  }
-
- private:
-  termios saved_{};
-  bool active_ = false;
-};
 
 std::int64_t realtime_ns() {
   timespec now{};
@@ -122,8 +114,8 @@ struct Stages {
 
 class Supervisor {
  public:
-  Supervisor(int channel, int signals, Children children, bool terminal, bool exec_init, Stages& stages)
-      : channel_(channel), signals_(signals), children_(children), terminal_(terminal), exec_init_(exec_init),
+  Supervisor(int channel, int signals, ExecMux& exec, Children children, bool terminal, bool exec_init, Stages& stages)
+      : channel_(channel), signals_(signals), exec_(exec), children_(children), terminal_(terminal), exec_init_(exec_init),
         stages_(stages) {
     // An init as the VM's PID 1 has the console, not the channel's streams; it reads no stdin.
     if (exec_init_) stdin_open_ = false;
@@ -135,8 +127,10 @@ class Supervisor {
       std::vector<pollfd> fds = {{signals_, POLLIN, 0}};
       if (channel_ >= 0) fds.push_back({channel_, POLLIN, 0});
       if (stdin_open_) fds.push_back({0, POLLIN, 0});
+      exec_.add_poll_fds(fds);
       if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) throw system_error("polling", "the channel", errno);
       for (const auto& p : fds) {
+        if (exec_.handle(p)) continue;
         if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
         if (p.fd == signals_) handle_signals();
         else if (p.fd == channel_) read_channel();
@@ -159,20 +153,11 @@ class Supervisor {
   }
 
   void send_window_size() {
-    winsize size{};
-    if (::ioctl(0, TIOCGWINSZ, &size) == 0 && size.ws_row > 0) send(channel::encode_resize(size.ws_row, size.ws_col));
+    if (auto size = terminal_size(0)) send(channel::encode_resize(size->first, size->second));
   }
 
   void forward_stdin() {
-    bool would_block = false;
-    std::string data = read_some(0, 65536, would_block, "stdin");
-    if (would_block) return;
-    if (data.empty()) {
-      stdin_open_ = false;
-      send(channel::encode(FrameType::stdin_eof));
-    } else {
-      send(channel::encode(FrameType::stdin_data, data));
-    }
+    if (auto frame = channel::read_input_frame(0, stdin_open_)) send(*frame);
   }
 
   void read_channel() {
@@ -234,6 +219,7 @@ class Supervisor {
 
   int channel_;
   int signals_;
+  ExecMux& exec_;
   Children children_;
   bool terminal_;
   bool exec_init_;
@@ -286,12 +272,13 @@ int run() {
   UniqueFd signals(::signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC));
 
   UniqueFd listener = listen_unix(kChannelSocket);
+  UniqueFd exec_listener = listen_unix(kExecPortSocket);
   Children children;
   std::vector<Nic> nics = wire_container_network(launch);
   std::string kernel_image = launch.kernel.vmlinuz;
   if (launch.kernel.source == "bundle" && ::access(direct_boot_image_path(launch.kernel).c_str(), R_OK) == 0)
     kernel_image = direct_boot_image_path(launch.kernel);
-  UniqueFd channel;
+  UniqueFd channel, exec_port;
   // Some hosts offer /dev/kvm but cannot run this guest on it (nested virtualisation without the
   // CPU features the kernel needs): with the accelerator left to us, a VM that has not booted
   // under KVM within kKvmBootLimit starts again under TCG, rather than hanging for ever.
@@ -324,6 +311,7 @@ int run() {
     if (!qemu_failed) {
       channel = UniqueFd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
       if (!channel) throw system_error("accepting", kChannelSocket, errno);
+      exec_port = accept_from_qemu(exec_listener.get(), kExecPortSocket);
       if (!may_fall_back) break;
       // The guest's first frame says it booted; it stays unread here (peeked), for the supervisor.
       // QEMU connects before it sets up KVM: a closed channel means KVM refused the VM.
@@ -341,14 +329,16 @@ int run() {
       ::waitpid(child, nullptr, 0);
     }
     channel.reset();
+    exec_port.reset();
   }
   for (const auto& nic : nics) ::close(nic.tap_fd);
   ::fcntl(0, F_SETFL, ::fcntl(0, F_GETFL) | O_NONBLOCK);
 
   int code = 0;
+  ExecMux exec(std::move(exec_port), handoff::kExecSocket);
   {
-    RawTerminal raw(launch.process.terminal && ::isatty(0));
-    code = Supervisor(channel.get(), signals.get(), children, launch.process.terminal, launch.exec_init, stages).run();
+    RawTerminal raw(launch.process.terminal);
+    code = Supervisor(channel.get(), signals.get(), exec, children, launch.process.terminal, launch.exec_init, stages).run();
   }
   if (children.virtiofsd > 0) ::kill(children.virtiofsd, SIGTERM);
   if (launch.timings && stages.complete)

@@ -1,6 +1,7 @@
 #include "guest/runcvm-init/vm_command.hpp"
 
 #include "channel/frame.hpp"
+#include "channel/session.hpp"
 #include "common/error.hpp"
 
 namespace runcvm::container_init {
@@ -78,6 +79,9 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
       "-chardev", std::string("socket,id=channel,path=") + kChannelSocket,
       "-device", "virtio-serial-pci",
       "-device", std::string("virtserialport,chardev=channel,name=") + channel::kPortName,
+      // docker exec's sessions have a port of their own: they never queue behind the workload's output.
+      "-chardev", std::string("socket,id=exec,path=") + kExecPortSocket,
+      "-device", std::string("virtserialport,chardev=exec,name=") + channel::kExecPortName,
       "-kernel", kernel_image,
       "-initrd", launch.kernel.initrd,
       "-append", kernel_command_line(launch, bundle),

@@ -24,6 +24,7 @@ struct BundleLayout {
 // Sockets between runcvm-init, virtiofsd and QEMU, in the container's handoff tmpfs.
 inline constexpr const char* kVirtiofsSocket = "/.runcvm/virtiofs.sock";
 inline constexpr const char* kChannelSocket = "/.runcvm/channel.sock";
+inline constexpr const char* kExecPortSocket = "/.runcvm/exec-port.sock";
 inline constexpr const char* kRootTag = "runcvm-root";
 
 // One virtio-net device of the VM: its tap (an open descriptor QEMU inherits), MAC and MTU.

@@ -23,6 +23,8 @@
 #include "common/error.hpp"
 #include "common/fd.hpp"
 #include "common/file.hpp"
+#include "common/reap.hpp"
+#include "guest/vm-init/exec_agent.hpp"
 #include "guest/vm-init/network_setup.hpp"
 #include "guest/vm-init/system_setup.hpp"
 #include "handoff/network.hpp"
@@ -130,12 +132,7 @@ class Relay {
 
   // PID 1 reaps every child; only the workload's status matters.
   void reap() {
-    signalfd_siginfo info{};
-    while (::read(signals_, &info, sizeof info) == sizeof info) {
-    }
-    int status = 0;
-    pid_t pid;
-    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0)
+    for (auto [pid, status] : reap_children(signals_))
       if (pid == w_.pid) exit_code_ = exit_code_of(status);
   }
 
@@ -211,6 +208,13 @@ int run() {
     Workload none;
     Relay(port.get(), none, signals.get()).wait_for_ack(std::chrono::seconds(5));
     return 127;
+  }
+
+  // `docker exec` sessions run from here on, beside the workload, over a port of their own.
+  if (::fork() == 0) {
+    ::close(port.get());
+    ::close(signals.get());
+    run_exec_agent();
   }
 
   if (launch.exec_init) {

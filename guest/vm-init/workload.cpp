@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <map>
 
@@ -42,6 +43,32 @@ std::string resolve_command(const std::string& command, const std::vector<std::s
     start = end + 1;
   }
   return "";
+}
+
+// runc gives a process without HOME the home directory of its user in /etc/passwd, else "/".
+std::vector<std::string> with_home(std::vector<std::string> env, std::uint32_t uid) {
+  for (const auto& entry : env)
+    if (entry.rfind("HOME=", 0) == 0) return env;
+  std::string home = "/";
+  if (std::FILE* passwd = std::fopen("/etc/passwd", "re")) {
+    char line[1024];
+    while (std::fgets(line, sizeof line, passwd)) {
+      // name:password:uid:gid:gecos:home:shell
+      std::vector<std::string> fields;
+      std::string_view rest(line);
+      while (!rest.empty() && (rest.back() == '\n' || rest.back() == '\r')) rest.remove_suffix(1);
+      for (size_t at; (at = rest.find(':')) != std::string_view::npos; rest.remove_prefix(at + 1))
+        fields.emplace_back(rest.substr(0, at));
+      fields.emplace_back(rest);
+      if (fields.size() >= 7 && fields[2] == std::to_string(uid) && !fields[5].empty()) {
+        home = fields[5];
+        break;
+      }
+    }
+    std::fclose(passwd);
+  }
+  env.push_back("HOME=" + home);
+  return env;
 }
 
 [[noreturn]] void fail_in_child(int error_pipe, const char* what) {
@@ -92,7 +119,8 @@ std::string exec_as_init(const handoff::Process& p) {
   std::vector<char*> argv, envp;
   for (const auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  for (const auto& e : p.env) envp.push_back(const_cast<char*>(e.c_str()));
+  std::vector<std::string> env = with_home(p.env, p.uid);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   int console = ::open("/dev/console", O_RDWR | O_NOCTTY);
   if (console < 0 || ::dup2(console, 0) < 0 || ::dup2(console, 1) < 0 || ::dup2(console, 2) < 0)
@@ -113,7 +141,8 @@ Workload start_workload(const handoff::Process& p) {
   std::vector<char*> argv, envp;
   for (const auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  for (const auto& e : p.env) envp.push_back(const_cast<char*>(e.c_str()));
+  std::vector<std::string> env = with_home(p.env, p.uid);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
 
   Workload w;

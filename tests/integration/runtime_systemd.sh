@@ -40,6 +40,11 @@ assert_contains "$probe" "pid1=systemd" "probe"
 grep -Eq "state=(running|starting|degraded)" <<<"$probe" || fail "systemd state: $probe"
 pass "systemd is the VM's PID 1 and starts the image's units: $probe"
 
+# docker exec reaches the VM beside systemd (the exec agent outlives vm-init's exec of the init).
+out=$(docker exec "$id" sh -c 'cat /proc/1/comm; timeout 60 systemctl is-system-running --wait 2>/dev/null || true')
+[[ "$(head -1 <<<"$out")" == systemd ]] || fail "docker exec beside systemd: $out"
+pass "docker exec runs beside systemd: PID 1 is $(head -1 <<<"$out"), system $(tail -1 <<<"$out")"
+
 start=$(date +%s)
 docker stop -t 60 "$id" >/dev/null
 elapsed=$(( $(date +%s) - start ))

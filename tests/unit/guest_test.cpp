@@ -5,6 +5,7 @@
 
 #include "channel/boot_stages.hpp"
 #include "channel/frame.hpp"
+#include "channel/session.hpp"
 #include "common/error.hpp"
 #include "guest/runcvm-init/vm_command.hpp"
 
@@ -43,6 +44,50 @@ TEST_CASE("malformed channel input is an error, not a crash", "[channel]") {
   CHECK_THROWS_AS(channel::payload_u32({channel::FrameType::exit_status, "12"}), Error);
 }
 
+TEST_CASE("exec sessions share a port: frames name their session", "[channel][exec]") {
+  std::string stream = channel::encode_session(channel::FrameType::exec_open, 7, "{\"args\":[\"true\"]}") +
+                       channel::encode_session_u32(channel::FrameType::window, 0xfffffffe, 65536) +
+                       channel::encode_session(channel::FrameType::stdin_eof, 3);
+  channel::Decoder decoder;
+  decoder.feed(stream);
+  std::vector<channel::SessionFrame> frames;
+  while (auto frame = decoder.next()) frames.push_back(channel::split_session(*frame));
+  REQUIRE(frames.size() == 3);
+  CHECK(frames[0].type == channel::FrameType::exec_open);
+  CHECK(frames[0].session == 7u);
+  CHECK(frames[0].payload == "{\"args\":[\"true\"]}");
+  CHECK(frames[1].session == 0xfffffffeu);
+  CHECK(channel::payload_u32({frames[1].type, frames[1].payload}) == 65536u);
+  CHECK(frames[2].session == 3u);
+  CHECK(frames[2].payload.empty());
+  CHECK_THROWS_WITH(channel::split_session({channel::FrameType::window, "ab"}), ContainsSubstring("no session id"));
+}
+
+TEST_CASE("a session's window bounds what is in flight and credit frees it", "[channel][exec]") {
+  channel::SendWindow window;
+  CHECK(window.available() == channel::kSessionWindow);
+  window.sent(channel::kSessionWindow - 10);
+  CHECK(window.available() == 10);
+  window.sent(100);  // a frame may overshoot; the sender then waits
+  CHECK(window.available() == 0);
+  window.credited(200);
+  CHECK(window.available() == 110);
+  window.credited(channel::kSessionWindow * 4);  // a peer's excess credit is capped
+  CHECK(window.available() == channel::kSessionWindow);
+
+  // Credit is released only once a data frame has been written out whole.
+  channel::CreditedQueue queue;
+  queue.push(std::string(10, 'a'), 5);
+  queue.push(std::string(4, 'b'), 0);  // an exit status: no credit
+  queue.push(std::string(6, 'c'), 1);
+  CHECK(queue.consumed(9) == 0);
+  CHECK(queue.pending() == "a" + std::string(4, 'b') + std::string(6, 'c'));
+  CHECK(queue.consumed(1) == 5);
+  CHECK(queue.consumed(9) == 0);
+  CHECK(queue.consumed(1) == 1);
+  CHECK(queue.empty());
+}
+
 namespace {
 handoff::Launch sample_launch() {
   handoff::Launch launch;
@@ -72,6 +117,7 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
         "-chardev socket,id=fs,path=/.runcvm/virtiofs.sock -device vhost-user-fs-pci,chardev=fs,tag=runcvm-root,queue-size=1024 "
         "-chardev socket,id=channel,path=/.runcvm/channel.sock -device virtio-serial-pci "
         "-device virtserialport,chardev=channel,name=org.runcvm.channel "
+        "-chardev socket,id=exec,path=/.runcvm/exec-port.sock -device virtserialport,chardev=exec,name=org.runcvm.exec "
         "-kernel /opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz -initrd /opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd "
         "-append console=ttyS0 panic=-1 reboot=t i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd cryptomgr.notests no_timer_check tsc=reliable quiet loglevel=0 runcvm.root=runcvm-root "
         "runcvm.init=/opt/runcvm/bin/runcvm-vm-init -serial none");

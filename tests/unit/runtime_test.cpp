@@ -110,7 +110,7 @@ TEST_CASE("the README documents every RUNCVM_* option", "[runtime][options]") {
     INFO(option.name);
     CHECK(readme.find("| `" + std::string(option.name) + "` |") != std::string::npos);
   }
-  CHECK(option_table().size() == 18);
+  CHECK(option_table().size() == 19);
 }
 
 TEST_CASE("VM CPUs round --cpus up and never go below one", "[runtime]") {
@@ -171,9 +171,11 @@ TEST_CASE("exec runs the guest's exec client with the original process as its re
                   {"cwd", "/work"},
                   {"capabilities", {{"bounding", {"CAP_KILL"}}}}};
   Json out = transform_exec(process);
-  REQUIRE(out["args"].size() == 3);
+  REQUIRE(out["args"].size() == 5);
   CHECK(out["args"][0] == handoff::kExecClient);
   CHECK(out["args"][1] == "--process");
+  CHECK(out["args"][3] == "--wait");
+  CHECK(out["args"][4] == "120");
   CHECK(out["user"] == Json{{"uid", 0}, {"gid", 0}});
   CHECK(out["terminal"] == true);
   CHECK(out["consoleSize"] == process["consoleSize"]);
@@ -187,6 +189,12 @@ TEST_CASE("exec runs the guest's exec client with the original process as its re
   CHECK(request.additional_gids == std::vector<std::uint32_t>{27, 44});
   CHECK(request.terminal);
   CHECK(request.console_size == std::pair{40u, 120u});
+  // The wait for the exec agent comes from RUNCVM_EXEC_TIMEOUT in the exec's env (the container's
+  // env merged with -e); a bad value fails the exec with one line.
+  process["env"] = {"PATH=/bin", "RUNCVM_EXEC_TIMEOUT=5"};
+  CHECK(transform_exec(process)["args"][4] == "5");
+  process["env"] = {"PATH=/bin", "RUNCVM_EXEC_TIMEOUT=soon"};
+  CHECK_THROWS_WITH(transform_exec(process), ContainsSubstring("RUNCVM_EXEC_TIMEOUT: \"soon\": expected a whole number of seconds"));
   CHECK_THROWS_WITH(transform_exec(Json{{"args", Json::array()}}), ContainsSubstring("process.json: field `args`"));
   CHECK_THROWS_WITH(transform_exec(Json{{"args", {"x"}}, {"user", {{"uid", "root"}}}}),
                     ContainsSubstring("process.json: field `user.uid`: unexpected value \"root\""));
