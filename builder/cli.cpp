@@ -9,6 +9,8 @@
 #include <iostream>
 #include <string>
 
+#include "builder/disk/disk_command.hpp"
+#include "common/size.hpp"
 #include "builder/kernels/kernels_command.hpp"
 #include "builder/kernels/modinfo.hpp"
 #include "common/error.hpp"
@@ -157,16 +159,61 @@ int run_kernels_command(std::span<char*> args) {
   return 0;
 }
 
+constexpr std::string_view kDiskUsage = R"(usage: runcvm-build disk --size SIZE [--from DIR|TAR|-] [--label LABEL] OUT.img
+
+Writes an ext4 filesystem image (sparse) without root, loop devices or mounts, optionally filled
+from a directory or a tar stream (any compression; - reads stdin), keeping owners, modes,
+timestamps, xattrs, hard links, device nodes and holes. Sockets are skipped with a note.
+
+  --size SIZE     image size: 512M, 1G, … (at least 8M)
+  --from SOURCE   a directory, a tar file, or - for a tar on stdin
+  --label LABEL   filesystem label (at most 16 bytes)
+)";
+
+int run_disk_command(std::span<char*> args) {
+  DiskOptions options;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size()) throw Error("disk: " + std::string(arg) + " expects a value");
+      return args[++i];
+    };
+    if (arg == "--size") {
+      std::string text = value();
+      auto bytes = parse_size(text);
+      if (!bytes || *bytes < (8u << 20)) throw Error("disk: --size " + quote(text) + ": expected a size of at least 8M, like 512M or 2G");
+      options.size_bytes = *bytes;
+    } else if (arg == "--from") {
+      options.from = value();
+    } else if (arg == "--label") {
+      options.label = value();
+      if (options.label.size() > 16) throw Error("disk: --label " + quote(options.label) + ": at most 16 bytes");
+    } else if (arg == "--help" || arg == "-h") {
+      std::cout << kDiskUsage;
+      return 0;
+    } else if (!arg.starts_with("-") && options.out.empty()) {
+      options.out = arg;
+    } else {
+      throw Error("disk: unexpected argument " + quote(arg)).with_hint("see runcvm-build disk --help");
+    }
+  }
+  if (options.size_bytes == 0) throw Error("disk: --size is required").with_hint("e.g. --size 1G");
+  if (options.out.empty()) throw Error("disk: the output image path is required").with_hint("runcvm-build disk --size 1G OUT.img");
+  run_disk(options);
+  return 0;
+}
+
 }  // namespace
 
 int run_command_line(std::span<char*> args) {
   if (args.size() < 2 || std::string_view(args[1]) == "--help" || std::string_view(args[1]) == "-h") {
-    std::cout << "usage: runcvm-build <command> [options]\n\ncommands:\n  kernels   fetch and package distro kernels\n";
+    std::cout << "usage: runcvm-build <command> [options]\n\ncommands:\n  kernels   fetch and package distro kernels\n  disk      write an ext4 disk image\n";
     return args.size() < 2 ? 2 : 0;
   }
   std::string_view command = args[1];
   if (command == "kernels") return run_kernels_command(args.subspan(2));
-  throw Error("unknown command " + quote(command) + " (known: kernels)");
+  if (command == "disk") return run_disk_command(args.subspan(2));
+  throw Error("unknown command " + quote(command) + " (known: kernels, disk)");
 }
 
 }  // namespace runcvm::builder

@@ -60,6 +60,10 @@ struct Tmpfs {  // a --tmpfs the VM mounts itself, instead of the container
   std::vector<std::string> options;
 };
 
+// The serial number of RUNCVM_DISKS entry `index` (0-based) as a virtio-blk device: the VM finds
+// the device by it (/sys/block/vd*/serial).
+inline std::string disk_serial(std::size_t index) { return "runcvm-disk" + std::to_string(index); }
+
 struct Disk {  // RUNCVM_DISKS entry
   std::string source;       // backing file inside the container, e.g. /disks/data.img
   std::string destination;  // mount point in the VM

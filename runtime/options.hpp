@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/size.hpp"
 #include "handoff/launch.hpp"
 
 namespace runcvm::runtime {
@@ -51,7 +52,5 @@ Options parse_options(const std::vector<std::string>& env);
 // The env without RUNCVM_* entries.
 std::vector<std::string> workload_env(const std::vector<std::string>& env);
 
-// "512M", "2G", "1048576" (bytes) -> bytes; nullopt when malformed.
-std::optional<std::uint64_t> parse_size(std::string_view text);
 
 }  // namespace runcvm::runtime

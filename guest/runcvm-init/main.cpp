@@ -24,6 +24,7 @@
 #include "common/fd.hpp"
 #include "common/file.hpp"
 #include "common/terminal.hpp"
+#include "guest/runcvm-init/disks.hpp"
 #include "guest/runcvm-init/exec_mux.hpp"
 #include "guest/runcvm-init/network_setup.hpp"
 #include "guest/runcvm-init/vm_command.hpp"
@@ -271,6 +272,7 @@ int run() {
   ::sigprocmask(SIG_BLOCK, &handled, nullptr);
   UniqueFd signals(::signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC));
 
+  prepare_disks(launch.disks);
   UniqueFd listener = listen_unix(kChannelSocket);
   UniqueFd exec_listener = listen_unix(kExecPortSocket);
   Children children;

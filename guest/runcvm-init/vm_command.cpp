@@ -87,6 +87,12 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
       "-append", kernel_command_line(launch, bundle),
   });
   // The serial console shows kernel messages only when asked; the workload's output never uses it.
+  // RUNCVM_DISKS: virtio-blk devices the VM finds by serial (runcvm-disk<N>, in the option's order).
+  for (std::size_t i = 0; i < launch.disks.size(); ++i) {
+    std::string id = "disk" + std::to_string(i);
+    argv.insert(argv.end(), {"-drive", "file=" + launch.disks[i].source + ",if=none,id=" + id + ",format=raw,discard=unmap",
+                             "-device", "virtio-blk-pci,drive=" + id + ",serial=" + handoff::disk_serial(i)});
+  }
   // The container's interfaces, in order (the VM names them by MAC); no option ROM: the kernel
   // is booted directly, never from the network.
   for (std::size_t i = 0; i < nics.size(); ++i) {

@@ -87,6 +87,53 @@ void mount_cgroups(const std::string& mode) {
   if (mode == "hybrid") mount_fs("cgroup2", "/sys/fs/cgroup/unified", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
 }
 
+// The block device whose virtio serial is `serial` (/dev/vdb, …); it may take a moment to appear.
+std::string block_device_with_serial(const std::string& serial) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    if (DIR* dir = ::opendir("/sys/block")) {
+      while (dirent* entry = ::readdir(dir)) {
+        if (entry->d_name[0] == '.') continue;
+        std::string found;
+        try {
+          found = read_file(std::string("/sys/block/") + entry->d_name + "/serial");
+        } catch (const Error&) {
+          continue;
+        }
+        while (!found.empty() && (found.back() == '\n' || found.back() == ' ')) found.pop_back();
+        if (found == serial) {
+          std::string device = std::string("/dev/") + entry->d_name;
+          ::closedir(dir);
+          return device;
+        }
+      }
+      ::closedir(dir);
+    }
+    if (std::chrono::steady_clock::now() > deadline) throw Error("no block device with serial " + quote(serial));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+// RUNCVM_DISKS: each disk on its mount point, over what the image has there (it was copied onto
+// the disk when the disk was created). Mounted directly rather than through the image's
+// /etc/fstab, which is the container's file and stays as the image made it.
+void mount_disks(const std::vector<handoff::Disk>& disks) {
+  for (std::size_t i = 0; i < disks.size(); ++i) {
+    const auto& d = disks[i];
+    std::string device = block_device_with_serial(handoff::disk_serial(i));
+    make_directories(d.destination);
+    if (::mount(device.c_str(), d.destination.c_str(), d.filesystem.c_str(), 0, nullptr) != 0) {
+      int error = errno;
+      struct stat st {};
+      std::string why = ::stat(device.c_str(), &st) != 0 ? " (no device node " + device + ")"
+                        : read_file("/proc/filesystems").find("\t" + d.filesystem + "\n") == std::string::npos
+                            ? " (the kernel has no " + d.filesystem + " filesystem)"
+                            : "";
+      throw system_error("mounting RUNCVM_DISKS disk " + quote(d.source) + " (" + device + ") on", d.destination + why, error);
+    }
+  }
+}
+
 }  // namespace
 
 void apply_launch_settings(const handoff::Launch& launch) {
@@ -100,6 +147,7 @@ void apply_launch_settings(const handoff::Launch& launch) {
     if (::mount("tmpfs", tmpfs.destination.c_str(), "tmpfs", flags, data.empty() ? nullptr : data.c_str()) != 0)
       throw system_error("mounting tmpfs on", tmpfs.destination, errno);
   }
+  mount_disks(launch.disks);
 }
 
 int open_virtio_port(const std::string& name) {

@@ -7,6 +7,7 @@
 #include "channel/frame.hpp"
 #include "channel/session.hpp"
 #include "common/error.hpp"
+#include "guest/runcvm-init/disks.hpp"
 #include "guest/runcvm-init/vm_command.hpp"
 
 using namespace runcvm;
@@ -173,4 +174,26 @@ TEST_CASE("the guest's start-up stages travel as text and place on the host's cl
   CHECK_THROWS_WITH(channel::parse_guest_stages("initramfs=1"), ContainsSubstring("missing vm_init"));
   CHECK_THROWS_WITH(channel::parse_guest_stages("bogus"), ContainsSubstring("\"bogus\": expected <stage>=<seconds>"));
   CHECK_THROWS_WITH(channel::parse_guest_stages("initramfs=-1"), ContainsSubstring("expected seconds"));
+}
+
+TEST_CASE("RUNCVM_DISKS: every disk is checked before any is created", "[guest][disks]") {
+  std::vector<handoff::Disk> disks = {{"/disks/existing", "/data", "ext3", std::nullopt},
+                                      {"/disks/new", "/srv", "ext4", 256ull << 20},
+                                      {"/disks/no-size", "/a", "ext4", std::nullopt},
+                                      {"/disks/new-ext2", "/b", "ext2", 1ull << 30}};
+  auto exists = [](const std::string& path) { return path == "/disks/existing"; };
+  auto problems = container_init::disk_problems(disks, exists);
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0] == "RUNCVM_DISKS: entry 3 \"/disks/no-size\": the file does not exist and no <size> was given to create it");
+  CHECK(problems[1] == "RUNCVM_DISKS: entry 4 \"/disks/new-ext2\": the file does not exist; only ext4 disks can be created (got \"ext2\")");
+  CHECK(container_init::disk_problems({disks[0], disks[1]}, exists).empty());
+
+  // Each disk is a virtio-blk device the VM finds by its serial.
+  handoff::Launch launch = sample_launch();
+  launch.disks = {disks[0], disks[1]};
+  std::string command = joined(container_init::qemu_command(launch, container_init::BundleLayout{}, false, launch.kernel.vmlinuz));
+  CHECK(command.find("-drive file=/disks/existing,if=none,id=disk0,format=raw,discard=unmap "
+                     "-device virtio-blk-pci,drive=disk0,serial=runcvm-disk0 "
+                     "-drive file=/disks/new,if=none,id=disk1,format=raw,discard=unmap "
+                     "-device virtio-blk-pci,drive=disk1,serial=runcvm-disk1") != std::string::npos);
 }
