@@ -9,6 +9,7 @@
 #include <iostream>
 #include <string>
 
+#include "builder/bundle/bundle_command.hpp"
 #include "builder/disk/disk_command.hpp"
 #include "common/size.hpp"
 #include "builder/kernels/kernels_command.hpp"
@@ -203,17 +204,77 @@ int run_disk_command(std::span<char*> args) {
   return 0;
 }
 
+constexpr std::string_view kBundleUsage = R"(usage: runcvm-build bundle --kernels DIR [--out DIR] [--oci-layout DIR] [--docker-archive FILE] [options]
+
+Assembles the self-contained /opt/runcvm tree: runcvm's static programs, QEMU and virtiofsd from
+this machine's Debian packages with their shared-library closure and loader, the firmware QEMU
+boots with, and the kernels from a `runcvm-build kernels --out DIR` directory. Writes it as a
+directory, an OCI image layout and/or a docker-archive (for `docker load`) whose entrypoint
+installs the bundle: docker run --rm -v /opt/runcvm:/runcvm -v /etc/docker:/etc/docker IMAGE
+
+  --kernels DIR          where `runcvm-build kernels --out` put kernels/
+  --out DIR              the tree itself
+  --oci-layout DIR       an OCI image layout
+  --docker-archive FILE  a tarball for `docker load`
+  --tag NAME:TAG         the image's reference (default runcvm:latest)
+  --compression gzip|zstd  the layer's compression (default gzip)
+  --qemu PATH, --virtiofsd PATH  the programs to take (default: Debian's)
+SOURCE_DATE_EPOCH sets the files' time in the image (default 0): the same inputs give the same digest.
+)";
+
+int run_bundle_command(std::span<char*> args) {
+  BundleOptions options;
+  options.programs = program_directory();
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size()) throw Error("bundle: " + std::string(arg) + " expects a value");
+      return args[++i];
+    };
+    if (arg == "--kernels") options.kernels = value();
+    else if (arg == "--out") options.out = value();
+    else if (arg == "--oci-layout") options.oci_layout = value();
+    else if (arg == "--docker-archive") options.docker_archive = value();
+    else if (arg == "--tag") options.reference = value();
+    else if (arg == "--qemu") options.qemu = value();
+    else if (arg == "--virtiofsd") options.virtiofsd = value();
+    else if (arg == "--compression") {
+      std::string c = value();
+      if (c == "gzip") options.compression = registry::Compression::gzip;
+      else if (c == "zstd") options.compression = registry::Compression::zstd;
+      else throw Error("bundle: --compression " + quote(c) + ": expected gzip or zstd");
+    } else if (arg == "--help" || arg == "-h") {
+      std::cout << kBundleUsage;
+      return 0;
+    } else {
+      throw Error("bundle: unknown option " + quote(arg)).with_hint("see runcvm-build bundle --help");
+    }
+  }
+  if (options.kernels.empty()) throw Error("bundle: --kernels DIR is required").with_hint("runcvm-build kernels --recipe debian-bookworm --out DIR first");
+  if (options.reference.find(':') == std::string::npos || options.reference.front() == ':')
+    throw Error("bundle: --tag " + quote(options.reference) + ": expected NAME:TAG");
+  if (const char* epoch = std::getenv("SOURCE_DATE_EPOCH"); epoch && *epoch) {
+    long long seconds = 0;
+    auto [ptr, ec] = std::from_chars(epoch, epoch + std::strlen(epoch), seconds);
+    if (ec != std::errc() || *ptr != '\0' || seconds < 0) throw Error("SOURCE_DATE_EPOCH: " + quote(epoch) + " is not a number of seconds");
+    options.timestamp = static_cast<std::time_t>(seconds);
+  }
+  run_bundle(options);
+  return 0;
+}
+
 }  // namespace
 
 int run_command_line(std::span<char*> args) {
   if (args.size() < 2 || std::string_view(args[1]) == "--help" || std::string_view(args[1]) == "-h") {
-    std::cout << "usage: runcvm-build <command> [options]\n\ncommands:\n  kernels   fetch and package distro kernels\n  disk      write an ext4 disk image\n";
+    std::cout << "usage: runcvm-build <command> [options]\n\ncommands:\n  kernels   fetch and package distro kernels\n  disk      write an ext4 disk image\n  bundle    assemble /opt/runcvm as a directory, OCI layout or docker-archive\n";
     return args.size() < 2 ? 2 : 0;
   }
   std::string_view command = args[1];
   if (command == "kernels") return run_kernels_command(args.subspan(2));
   if (command == "disk") return run_disk_command(args.subspan(2));
-  throw Error("unknown command " + quote(command) + " (known: kernels, disk)");
+  if (command == "bundle") return run_bundle_command(args.subspan(2));
+  throw Error("unknown command " + quote(command) + " (known: kernels, disk, bundle)");
 }
 
 }  // namespace runcvm::builder

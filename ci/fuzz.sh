@@ -9,7 +9,7 @@ seconds=${1:-20}
 CXX=clang++ bash ci/build.sh build-fuzz -DRUNCVM_SANITIZE=address,undefined
 work=$(mktemp -d /tmp/runcvm-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-for target in recipe deb_index apkindex modinfo apk_package create_transform launch channel direct_boot netlink; do
+for target in recipe deb_index apkindex modinfo apk_package create_transform launch channel direct_boot netlink elf; do
   mkdir -p "$work/$target"
   seeds=(tests/fuzz/corpus/$target)
   # Real inputs seed some targets too (libFuzzer takes directories, so files are copied in).
@@ -17,6 +17,7 @@ for target in recipe deb_index apkindex modinfo apk_package create_transform lau
     recipe) seeds+=(kernel-recipes) ;;
     create_transform) for f in tests/runtime/golden/docker-*/in.json; do cp "$f" "$work/$target/$(basename "$(dirname "$f")")"; done ;;
     launch) for f in tests/runtime/golden/docker-*/launch.json; do cp "$f" "$work/$target/$(basename "$(dirname "$f")")"; done ;;
+    elf) head -c 65536 build-fuzz/bin/runcvm-build >"$work/$target/dynamic"; head -c 65536 build-fuzz/bin/runcvm-init >"$work/$target/static" ;;
   esac
   if ! "build-fuzz/fuzz/fuzz-$target" -max_total_time="$seconds" -max_len=65536 -artifact_prefix="$work/" \
       "$work/$target" "${seeds[@]}" >"$work/$target.log" 2>&1; then

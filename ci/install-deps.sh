@@ -21,6 +21,8 @@ PACKAGES=(
   debootstrap
   # a real terminal for the docker exec -it test
   tmux
+  # checking the bundle's OCI layout with other tools
+  skopeo umoci
 )
 
 log=$(mktemp)

@@ -1,0 +1,151 @@
+#include "builder/bundle/bundle_command.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+
+#include "builder/bundle/closure.hpp"
+#include "builder/bundle/elf.hpp"
+#include "common/digest.hpp"
+#include "common/error.hpp"
+#include "registry/image_writer.hpp"
+
+namespace runcvm::builder {
+namespace {
+
+// Our programs, all static (they run in any image).
+const std::vector<std::string> kPrograms = {"runcvm-runtime", "runcvm-init", "runcvm-vm-init", "runcvm-exec", "runcvm-install"};
+// What QEMU loads for the machines runcvm uses (q35, pc, microvm; -kernel boot; no VGA, no NIC ROMs).
+const std::vector<std::string> kFirmware = {"bios-256k.bin", "bios-microvm.bin", "linuxboot.bin", "linuxboot_dma.bin",
+                                            "pvh.bin", "kvmvapic.bin", "multiboot_dma.bin", "qboot.rom"};
+
+std::uint64_t tree_size(const fs::path& root) {
+  std::uint64_t total = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(root))
+    if (entry.is_regular_file() && !entry.is_symlink()) total += entry.file_size();
+  return total;
+}
+
+void install_file(const fs::path& from, const fs::path& to, fs::perms perms) {
+  fs::create_directories(to.parent_path());
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+  fs::permissions(to, perms);
+}
+
+// A digest of the tree's paths, kinds and contents: the bundle's version, under which the
+// installer keeps it on the host (so an upgrade never changes files a running VM uses).
+std::string tree_digest(const fs::path& root) {
+  std::vector<fs::path> paths;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) paths.push_back(entry.path().lexically_relative(root));
+  std::sort(paths.begin(), paths.end());
+  Hasher hasher("sha256");
+  for (const auto& relative : paths) {
+    fs::path full = root / relative;
+    hasher.update(relative.string() + '\0');
+    if (fs::is_symlink(full)) hasher.update("l" + fs::read_symlink(full).string() + '\0');
+    else if (fs::is_regular_file(full)) hasher.update("f" + file_digest_hex(full) + '\0');
+    else hasher.update("d\0");
+  }
+  return hasher.finish_hex();
+}
+
+std::string mib(std::uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return text;
+}
+
+void assemble(const BundleOptions& o, const fs::path& tree) {
+  for (const auto& name : kPrograms) {
+    fs::path program = o.programs / name;
+    if (!fs::is_regular_file(program)) throw Error("bundle: " + quote(program.string()) + " is missing (build it first)");
+    if (!read_elf_dependencies(read_file(program), program.string()).interpreter.empty())
+      throw Error("bundle: " + quote(program.string()) + " is not static");
+    install_file(program, tree / "bin" / name, fs::perms(0755));
+  }
+  fs::path tcg = o.qemu_modules / "accel-tcg-x86_64.so";
+  fs::path virtiofsd = o.virtiofsd;
+  if (virtiofsd.empty())
+    for (const char* candidate : {"/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd"})
+      if (fs::is_regular_file(candidate)) virtiofsd = candidate;
+  if (virtiofsd.empty()) throw Error("bundle: virtiofsd not found (apt-get install virtiofsd or qemu-system-common)");
+  for (const auto& required : {o.qemu, virtiofsd, tcg})
+    if (!fs::is_regular_file(required)) throw Error("bundle: " + quote(required.string()) + " is missing (apt-get install qemu-system-x86)");
+  install_file(o.qemu, tree / "libexec/qemu-system-x86_64", fs::perms(0755));
+  install_file(virtiofsd, tree / "libexec/virtiofsd", fs::perms(0755));
+  install_file(tcg, tree / "lib/qemu/accel-tcg-x86_64.so", fs::perms(0644));
+
+  LibraryClosure closure = library_closure({o.qemu, virtiofsd, tcg});
+  if (closure.interpreter.empty()) throw Error("bundle: " + o.qemu.string() + " names no program interpreter");
+  install_file(closure.interpreter, tree / "lib/ld-linux-x86-64.so.2", fs::perms(0755));
+  for (const auto& [name, path] : closure.libraries)
+    if (fs::path(name).filename() != closure.interpreter.filename()) install_file(path, tree / "lib" / name, fs::perms(0644));
+
+  for (const auto& name : kFirmware) {
+    auto dir = std::find_if(o.firmware_dirs.begin(), o.firmware_dirs.end(), [&](const fs::path& d) { return fs::exists(d / name); });
+    if (dir == o.firmware_dirs.end()) throw Error("bundle: firmware " + quote(name) + " not found (apt-get install qemu-system-x86 seabios)");
+    install_file(*dir / name, tree / "share/qemu" / name, fs::perms(0644));
+  }
+
+  fs::path kernels = o.kernels / "kernels";
+  if (!fs::is_directory(kernels)) throw Error("bundle: " + quote(kernels.string()) + " is missing (run runcvm-build kernels --out " + o.kernels.string() + ")");
+  fs::copy(kernels, tree / "kernels", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  write_file_atomic(tree / "VERSION", tree_digest(tree) + "\n");
+
+  std::fprintf(stderr, "runcvm-build bundle: bin %s (%zu static programs), libexec %s (QEMU, virtiofsd), lib %s (%zu libraries and their loader, TCG module), "
+               "share/qemu %s (%zu firmware files), kernels %s; total %s\n",
+               mib(tree_size(tree / "bin")).c_str(), kPrograms.size(), mib(tree_size(tree / "libexec")).c_str(),
+               mib(tree_size(tree / "lib")).c_str(), closure.libraries.size(), mib(tree_size(tree / "share")).c_str(),
+               kFirmware.size(), mib(tree_size(tree / "kernels")).c_str(), mib(tree_size(tree)).c_str());
+}
+
+}  // namespace
+
+void run_bundle(const BundleOptions& o) {
+  if (!o.out && !o.oci_layout && !o.docker_archive) throw Error("bundle: say where: --out DIR, --oci-layout DIR or --docker-archive FILE");
+  fs::path work_root = o.out ? o.out->parent_path() : o.oci_layout ? o.oci_layout->parent_path() : o.docker_archive->parent_path();
+  if (work_root.empty()) work_root = ".";
+  fs::path work = work_root / (".runcvm-bundle-" + std::to_string(::getpid()));
+  fs::remove_all(work);
+  try {
+    fs::create_directories(work);
+    fs::path tree = work / "opt-runcvm";
+    assemble(o, tree);
+    if (o.oci_layout || o.docker_archive) {
+      auto packing = std::chrono::steady_clock::now();
+      registry::Layer layer = registry::build_layer(tree, "opt/runcvm", o.compression, o.timestamp, work);
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - packing).count();
+      registry::ImageConfig config;
+      config.entrypoint = {"/opt/runcvm/bin/runcvm-install"};
+      config.env = {"PATH=/opt/runcvm/bin"};
+      config.labels = {{"org.opencontainers.image.title", "runcvm"}, {"org.runcvm.version", read_file(tree / "VERSION").substr(0, 64)}};
+      config.created = o.timestamp;
+      std::fprintf(stderr, "runcvm-build bundle: layer %s (%s), %s, packed in %.2f s\n", layer.digest.c_str(),
+                   layer.media_type.c_str(), mib(layer.size).c_str(), seconds);
+      if (o.oci_layout) {
+        auto image = registry::write_oci_layout(*o.oci_layout, o.reference, config, layer);
+        std::fprintf(stderr, "runcvm-build bundle: OCI layout %s: %s manifest %s\n", o.oci_layout->c_str(), o.reference.c_str(), image.manifest_digest.c_str());
+      }
+      if (o.docker_archive) {
+        auto image = registry::write_docker_archive(*o.docker_archive, o.reference, config, layer);
+        std::fprintf(stderr, "runcvm-build bundle: docker-archive %s: %s image %s\n", o.docker_archive->c_str(), o.reference.c_str(), image.config_digest.c_str());
+      }
+    }
+    if (o.out) {
+      std::error_code ec;
+      fs::remove_all(*o.out, ec);
+      fs::rename(tree, *o.out);
+      std::fprintf(stderr, "runcvm-build bundle: %s\n", o.out->c_str());
+    }
+    fs::remove_all(work);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(work, ec);
+    throw;
+  }
+}
+
+}  // namespace runcvm::builder

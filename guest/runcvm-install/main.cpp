@@ -1,0 +1,166 @@
+// runcvm-install: the entrypoint of the bundle image. Copies the image's /opt/runcvm onto the
+// host and registers the runtime with dockerd:
+//   docker run --rm -v /opt/runcvm:/runcvm -v /etc/docker:/etc/docker IMAGE [--uninstall [--purge]]
+// Each bundle goes to <host>/versions/<version> and <host>/current points at the newest; the
+// runtime bind-mounts its own (resolved) version into each container, so an upgrade never
+// changes a file a running VM uses. daemon.json keeps everything else, and is replaced atomically.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/error.hpp"
+#include "common/file.hpp"
+
+namespace runcvm::install {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+struct Options {
+  bool uninstall = false;
+  bool purge = false;
+  fs::path source = "/opt/runcvm";  // the bundle in this image
+  fs::path target = "/runcvm";      // the host's install directory, mounted here
+  std::string host_path = "/opt/runcvm";  // what the target is called on the host
+  fs::path daemon_json = "/etc/docker/daemon.json";
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw Error(std::string(arg) + " expects a value");
+      return argv[++i];
+    };
+    if (arg == "--install") o.uninstall = false;
+    else if (arg == "--uninstall") o.uninstall = true;
+    else if (arg == "--purge") o.purge = true;
+    else if (arg == "--target") o.target = value();
+    else if (arg == "--host-path") o.host_path = value();
+    else if (arg == "--daemon-json") o.daemon_json = value();
+    else if (arg == "--source") o.source = value();
+    else throw Error("unknown argument " + quote(arg) + ": expected --install, --uninstall [--purge], --target DIR, --host-path DIR, --daemon-json FILE");
+  }
+  if (o.host_path.empty() || o.host_path.front() != '/') throw Error("--host-path " + quote(o.host_path) + ": expected an absolute path");
+  return o;
+}
+
+// The runtimes entry in daemon.json, changed by `edit`; other keys stay as they were, in order.
+void edit_daemon_json(const fs::path& path, const std::function<void(Json&)>& edit) {
+  Json config = Json::object();
+  fs::perms mode = fs::perms(0644);
+  if (fs::exists(path)) {
+    std::string text = read_file(path);
+    mode = fs::status(path).permissions();
+    if (text.find_first_not_of(" \t\r\n") != std::string::npos) {
+      try {
+        config = Json::parse(text);
+      } catch (const Json::exception& e) {
+        throw Error(path.string() + ": not valid JSON (" + e.what() + "); nothing was changed");
+      }
+    }
+    if (!config.is_object()) throw Error(path.string() + ": expected a JSON object; nothing was changed");
+  }
+  edit(config);
+  write_file_atomic(path, config.dump(2) + "\n", mode);
+}
+
+std::string host_checks() {
+  std::string out;
+  // sysfs shows the host's devices even from inside this container.
+  out += fs::exists("/sys/class/misc/kvm") ? "KVM: available (/dev/kvm)\n"
+                                           : "KVM: not available: VMs run under TCG emulation (slow)\n";
+  out += fs::exists("/sys/class/misc/tun") ? "tun: available (/dev/net/tun)\n"
+                                           : "tun: missing: VM networking needs the tun module (modprobe tun)\n";
+  std::string rp;
+  try {
+    rp = read_file("/proc/sys/net/ipv4/conf/all/rp_filter");
+  } catch (const Error&) {
+  }
+  while (!rp.empty() && rp.back() == '\n') rp.pop_back();
+  if (!rp.empty())
+    out += "rp_filter: " + rp + (rp == "1" ? " (strict; runcvm routes the VM's DNS so that it passes)" : "") +
+           " (as this installer's network namespace sees it; run with --network host for the host's)\n";
+  return out;
+}
+
+int install(const Options& o) {
+  if (!fs::is_directory(o.target))
+    throw Error(o.target.string() + " is not mounted").with_hint("docker run --rm -v /opt/runcvm:/runcvm -v /etc/docker:/etc/docker IMAGE");
+  std::string version = read_file(o.source / "VERSION");
+  while (!version.empty() && version.back() == '\n') version.pop_back();
+  if (version.size() < 12) throw Error(o.source.string() + "/VERSION: unexpected content");
+  std::string id = version.substr(0, 12);
+  fs::path versions = o.target / "versions";
+  fs::create_directories(versions);
+  fs::path installed = versions / id;
+  if (!fs::exists(installed)) {
+    fs::path temporary = versions / (".tmp-" + id + "-" + std::to_string(::getpid()));
+    fs::remove_all(temporary);
+    try {
+      fs::copy(o.source, temporary, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+      fs::rename(temporary, installed);
+    } catch (...) {
+      std::error_code ec;
+      fs::remove_all(temporary, ec);
+      throw;
+    }
+  }
+  fs::path link = o.target / "current";
+  fs::path temporary_link = o.target / (".current-" + std::to_string(::getpid()));
+  fs::remove(temporary_link);
+  fs::create_symlink(fs::path("versions") / id, temporary_link);
+  fs::rename(temporary_link, link);
+
+  std::string runtime = o.host_path + "/current/bin/runcvm-runtime";
+  std::string registered;
+  if (fs::is_directory(o.daemon_json.parent_path())) {
+    edit_daemon_json(o.daemon_json, [&](Json& config) {
+      if (!config.contains("runtimes") || !config["runtimes"].is_object()) config["runtimes"] = Json::object();
+      config["runtimes"]["runcvm"] = Json{{"path", runtime}};
+    });
+    registered = "registered in " + o.daemon_json.string() + " as the runtime \"runcvm\" (" + runtime + ")\n";
+  } else {
+    registered = "not registered: " + o.daemon_json.parent_path().string() + " is not mounted (add -v /etc/docker:/etc/docker), so add to "
+                 "daemon.json yourself: \"runtimes\": {\"runcvm\": {\"path\": \"" + runtime + "\"}}\n";
+  }
+  std::printf("runcvm %s installed in %s/versions/%s (now current)\n%s%s"
+              "Reload dockerd to use it: systemctl reload docker (or kill -HUP $(pidof dockerd)); then\n"
+              "  docker run --runtime=runcvm --rm -it IMAGE\n",
+              id.c_str(), o.host_path.c_str(), id.c_str(), registered.c_str(), host_checks().c_str());
+  return 0;
+}
+
+int uninstall(const Options& o) {
+  if (fs::is_directory(o.daemon_json.parent_path()) && fs::exists(o.daemon_json))
+    edit_daemon_json(o.daemon_json, [](Json& config) {
+      if (config.contains("runtimes") && config["runtimes"].is_object()) {
+        config["runtimes"].erase("runcvm");
+        if (config["runtimes"].empty()) config.erase("runtimes");
+      }
+    });
+  std::error_code ec;
+  fs::remove(o.target / "current", ec);
+  // Versions stay unless asked: containers still running from them bind-mount their files.
+  if (o.purge) fs::remove_all(o.target / "versions", ec);
+  std::printf("runcvm uninstalled: the runtime is gone from %s%s. Reload dockerd: systemctl reload docker\n",
+              o.daemon_json.c_str(), o.purge ? " and its files from the host" : " (versions/ kept for running containers; --purge removes it)");
+  return 0;
+}
+
+}  // namespace
+}  // namespace runcvm::install
+
+int main(int argc, char** argv) {
+  try {
+    auto options = runcvm::install::parse(argc, argv);
+    return options.uninstall ? runcvm::install::uninstall(options) : runcvm::install::install(options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", runcvm::format_error_line("runcvm-install", e).c_str());
+    return 1;
+  }
+}

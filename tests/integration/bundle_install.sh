@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The bundle as users install it: `runcvm-build bundle` writes a docker-archive and an OCI layout
+# (the same inputs give the same digest; skopeo and umoci accept the layout); `docker load` and
+# `docker run -v …:/runcvm -v …:/etc/docker IMAGE` install it into a fresh dockerd, whose other
+# settings stay; after a reload, a busybox (static, no libc) and a Debian (glibc) image boot as VMs
+# with the bundle's QEMU and virtiofsd; an upgrade while a VM runs leaves that VM working;
+# --uninstall undoes the registration; bad input fails in one line and changes nothing.
+source "$(dirname "$0")/lib.sh"
+
+command -v skopeo >/dev/null && command -v umoci >/dev/null || fail "skopeo and umoci are needed (apt-get install skopeo umoci)"
+"$RUNCVM_BUILD" kernels --recipe debian-bookworm --out "$SCRATCH/kernels" --cache "$SCRATCH/cache" >/dev/null 2>&1 ||
+  fail "runcvm-build kernels failed"
+
+"$RUNCVM_BUILD" bundle --kernels "$SCRATCH/kernels" --docker-archive "$SCRATCH/runcvm.tar" --oci-layout "$SCRATCH/oci" \
+  --tag runcvm:test 2>"$SCRATCH/bundle.log" || fail "runcvm-build bundle: $(cat "$SCRATCH/bundle.log")"
+assert_contains "$(cat "$SCRATCH/bundle.log")" "static programs" "the bundle's report"
+digest=$(sed -n 's/.*OCI layout .* manifest \(sha256:[0-9a-f]*\).*/\1/p' "$SCRATCH/bundle.log")
+[[ -n "$digest" ]] || fail "no manifest digest in: $(cat "$SCRATCH/bundle.log")"
+"$RUNCVM_BUILD" bundle --kernels "$SCRATCH/kernels" --oci-layout "$SCRATCH/oci-again" --tag runcvm:test 2>"$SCRATCH/again.log"
+again=$(sed -n 's/.*OCI layout .* manifest \(sha256:[0-9a-f]*\).*/\1/p' "$SCRATCH/again.log")
+[[ "$again" == "$digest" ]] || fail "a second build gave $again, the first $digest"
+rm -rf "$SCRATCH/oci-again"
+pass "runcvm-build bundle: $(grep -o 'total [0-9.]* MiB' "$SCRATCH/bundle.log"), layer $(sed -n 's/.*layer sha256:[0-9a-f]* ([^)]*), \([0-9.]* MiB\).*/\1/p' "$SCRATCH/bundle.log"); a second build gives the same digest $digest"
+
+inspected=$(skopeo inspect "oci:$SCRATCH/oci:runcvm:test") || fail "skopeo inspect rejected the layout"
+assert_contains "$inspected" "\"Digest\": \"$digest\"" "skopeo inspect"
+umoci unpack --rootless --image "$SCRATCH/oci:runcvm:test" "$SCRATCH/unpacked" >/dev/null 2>&1 || fail "umoci unpack rejected the layout"
+[[ -x "$SCRATCH/unpacked/rootfs/opt/runcvm/bin/runcvm-runtime" && -x "$SCRATCH/unpacked/rootfs/opt/runcvm/libexec/qemu-system-x86_64" ]] ||
+  fail "the unpacked image lacks the bundle"
+rm -rf "$SCRATCH/unpacked"
+pass "skopeo inspect and umoci unpack accept the OCI layout"
+
+# A fresh dockerd that knows nothing of runcvm, with a setting of its own that must survive.
+mkdir -p "$SCRATCH/etc-docker" "$SCRATCH/opt-runcvm"
+printf '{\n  "log-level": "warn",\n  "max-concurrent-downloads": 2\n}\n' >"$SCRATCH/etc-docker/daemon.json"
+start_dockerd "$SCRATCH/etc-docker/daemon.json"
+dockerd_pid=$(cat "$SCRATCH/dockerd/dockerd.pid")
+docker load -i "$SCRATCH/runcvm.tar" >/dev/null || fail "docker load rejected the archive"
+installer() { docker run --rm -v "$SCRATCH/opt-runcvm:/runcvm" -v "$SCRATCH/etc-docker:/etc/docker" "$@"; }
+
+out=$(installer runcvm:test --host-path "$SCRATCH/opt-runcvm") || fail "the installer failed: $out"
+assert_contains "$out" "Reload dockerd" "the installer's report"
+python3 - "$SCRATCH/etc-docker/daemon.json" "$SCRATCH/opt-runcvm/current/bin/runcvm-runtime" <<'PY' || fail "daemon.json after install: $(cat "$SCRATCH/etc-docker/daemon.json")"
+import json, sys
+config = json.load(open(sys.argv[1]))
+assert config["runtimes"]["runcvm"]["path"] == sys.argv[2], config
+assert config["log-level"] == "warn" and config["max-concurrent-downloads"] == 2, config
+PY
+kill -HUP "$dockerd_pid"
+for _ in $(seq 50); do docker info 2>/dev/null | grep -q "Runtimes:.*runcvm" && break; sleep 0.2; done
+docker info 2>/dev/null | grep -q "Runtimes:.*runcvm" || fail "dockerd did not pick up the runtime after SIGHUP"
+pass "docker load + the installer: bundle in versions/$(readlink "$SCRATCH/opt-runcvm/current" | cut -d/ -f2), runtime registered, other settings kept, dockerd reloaded"
+
+# A static busybox image (no libc at all) and a Debian image (glibc): QEMU and virtiofsd come
+# from the bundle with their own loader and libraries, whatever the image has.
+import_busybox_image runcvm-test/bundle-busybox debian
+KERNEL=$(readlink "$SCRATCH/kernels/kernels/debian/latest")
+out=$(docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/bundle-busybox uname -r) || fail "busybox VM: $out"
+[[ "$out" == "$KERNEL" ]] || fail "busybox VM: uname -r is $out, expected $KERNEL"
+debootstrap --variant=minbase bookworm "$SCRATCH/debian" http://deb.debian.org/debian >"$SCRATCH/debootstrap.log" 2>&1 ||
+  fail "debootstrap: $(tail -3 "$SCRATCH/debootstrap.log")"
+tar -C "$SCRATCH/debian" -c . | docker import - runcvm-test/bundle-debian >/dev/null
+out=$(docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/bundle-debian sh -c 'uname -r; . /etc/os-release; echo $ID') ||
+  fail "Debian VM: $out"
+[[ "$out" == "$KERNEL"$'\n'debian ]] || fail "Debian VM: $out"
+pass "VMs from the installed bundle: busybox (static) and Debian (glibc) images boot $KERNEL"
+
+# Upgrade while a VM runs: the new bundle goes beside the old, the running VM keeps its files.
+id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/bundle-busybox sleep 100000)
+docker exec "$id" true || fail "exec into the running VM"
+old=$(readlink "$SCRATCH/opt-runcvm/current")
+mkdir -p "$SCRATCH/upgrade" && echo "0123456789abcdef-upgraded" >"$SCRATCH/upgrade/VERSION"
+printf 'FROM runcvm:test\nCOPY VERSION /opt/runcvm/VERSION\n' >"$SCRATCH/upgrade/Dockerfile"
+DOCKER_BUILDKIT=0 docker build -q -t runcvm:upgrade "$SCRATCH/upgrade" >/dev/null || fail "building the upgrade image"
+installer runcvm:upgrade --host-path "$SCRATCH/opt-runcvm" >/dev/null || fail "the upgrade failed"
+new=$(readlink "$SCRATCH/opt-runcvm/current")
+[[ "$new" != "$old" && -d "$SCRATCH/opt-runcvm/$old" ]] || fail "the upgrade did not go beside the old version ($old -> $new)"
+[[ "$(docker exec "$id" echo still-running)" == still-running ]] || fail "the running VM broke during the upgrade"
+out=$(docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/bundle-busybox cat /opt/runcvm/VERSION)
+[[ "$out" == "0123456789abcdef-upgraded" ]] || fail "a new container does not use the upgraded bundle: $out"
+docker rm -f "$id" >/dev/null
+pass "upgrade while a VM runs: $old stays for it, new containers use $new"
+
+# Bad input changes nothing.
+cp "$SCRATCH/etc-docker/daemon.json" "$SCRATCH/daemon.before"
+rc=0
+err=$(docker run --rm runcvm:test 2>&1) || rc=$?
+[[ $rc -ne 0 && $(grep -c . <<<"$err") -eq 1 ]] || fail "an install without /runcvm mounted: rc=$rc $err"
+assert_contains "$err" "/runcvm is not mounted" "the installer's error"
+mkdir -p "$SCRATCH/broken-etc" && echo '{"runtimes": ' >"$SCRATCH/broken-etc/daemon.json"
+rc=0
+err=$(docker run --rm -v "$SCRATCH/opt-runcvm:/runcvm" -v "$SCRATCH/broken-etc:/etc/docker" runcvm:test 2>&1) || rc=$?
+[[ $rc -ne 0 ]] || fail "a broken daemon.json was accepted"
+assert_contains "$err" "not valid JSON" "the installer's error"
+[[ "$(cat "$SCRATCH/broken-etc/daemon.json")" == '{"runtimes": ' ]] || fail "the broken daemon.json was changed"
+pass "without /runcvm, or with a broken daemon.json, the installer fails in one line and changes nothing"
+
+out=$(installer runcvm:test --uninstall) || fail "--uninstall: $out"
+python3 - "$SCRATCH/etc-docker/daemon.json" <<'PY' || fail "daemon.json after uninstall: $(cat "$SCRATCH/etc-docker/daemon.json")"
+import json, sys
+config = json.load(open(sys.argv[1]))
+assert "runtimes" not in config and config["log-level"] == "warn", config
+PY
+[[ ! -e "$SCRATCH/opt-runcvm/current" && -d "$SCRATCH/opt-runcvm/versions" ]] || fail "--uninstall left current or removed versions"
+pass "--uninstall removes the runtime (other settings stay) and current, keeping versions for running containers"

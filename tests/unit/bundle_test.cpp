@@ -1,0 +1,68 @@
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+
+#include <algorithm>
+#include <fstream>
+
+#include "builder/bundle/closure.hpp"
+#include "builder/bundle/elf.hpp"
+#include "common/error.hpp"
+#include "registry/layer.hpp"
+#include "support.hpp"
+
+using namespace runcvm;
+using Catch::Matchers::ContainsSubstring;
+
+TEST_CASE("ELF dependencies: interpreter, needed libraries, runpath", "[bundle][elf]") {
+  // This test program is dynamically linked against the C and C++ libraries.
+  std::string self = read_file("/proc/self/exe");
+  auto deps = builder::read_elf_dependencies(self, "runcvm-unit-tests");
+  CHECK(deps.is_dynamic);
+  CHECK(deps.interpreter == "/lib64/ld-linux-x86-64.so.2");
+  CHECK(std::find(deps.needed.begin(), deps.needed.end(), "libc.so.6") != deps.needed.end());
+  CHECK(std::find(deps.needed.begin(), deps.needed.end(), "libstdc++.so.6") != deps.needed.end());
+
+  // Its closure holds libc and the loader, resolved to real files.
+  auto closure = builder::library_closure({"/proc/self/exe"});
+  CHECK(closure.interpreter == "/lib64/ld-linux-x86-64.so.2");
+  REQUIRE(closure.libraries.count("libc.so.6") == 1);
+  CHECK(fs::is_regular_file(closure.libraries["libc.so.6"]));
+  CHECK_THROWS_WITH(builder::library_closure({"/proc/self/exe"}, {}), ContainsSubstring("which is in none of the library directories"));
+
+  // Damaged input is an error, never a crash.
+  CHECK_THROWS_WITH(builder::read_elf_dependencies("not an elf", "x"), ContainsSubstring("truncated"));
+  CHECK_THROWS_WITH(builder::read_elf_dependencies(std::string(64, '\0'), "x"), ContainsSubstring("not an ELF file"));
+  for (std::size_t cut : {std::size_t{100}, std::size_t{1000}})
+    CHECK_THROWS_AS(builder::read_elf_dependencies(std::string_view(self).substr(0, cut), "cut"), Error);
+}
+
+TEST_CASE("layers are deterministic: the same tree gives the same digests", "[bundle][registry]") {
+  test::ScratchDirectory scratch;
+  auto make_tree = [&](const fs::path& root) {
+    fs::create_directories(root / "bin");
+    std::ofstream(root / "bin" / "tool") << "#!/bin/sh\necho tool\n";
+    fs::permissions(root / "bin" / "tool", fs::perms(0755));
+    std::ofstream(root / "data") << std::string(100000, 'x');
+    fs::create_symlink("bin/tool", root / "link");
+    fs::create_hard_link(root / "data", root / "data-again");
+  };
+  make_tree(scratch.path() / "a");
+  make_tree(scratch.path() / "b");  // made later: other times and inode numbers
+  fs::last_write_time(scratch.path() / "b" / "data", fs::file_time_type::clock::now() - std::chrono::hours(100));
+  for (auto compression : {registry::Compression::gzip, registry::Compression::zstd}) {
+    fs::create_directories(scratch.path() / "wa");
+    fs::create_directories(scratch.path() / "wb");
+    auto a = registry::build_layer(scratch.path() / "a", "opt/runcvm", compression, 0, scratch.path() / "wa");
+    auto b = registry::build_layer(scratch.path() / "b", "opt/runcvm", compression, 0, scratch.path() / "wb");
+    CHECK(a.digest == b.digest);
+    CHECK(a.diff_id == b.diff_id);
+    CHECK(a.digest != a.diff_id);
+    // Symlinks are entries of their own, not the files they point at.
+    std::string tar = read_file(a.tar);
+    CHECK(tar.find(std::string("opt/runcvm/link") + '\0') != std::string::npos);
+    CHECK(tar.find(std::string("bin/tool") + '\0') != std::string::npos);
+    CHECK(a.media_type.ends_with(compression == registry::Compression::gzip ? "+gzip" : "+zstd"));
+    auto later = registry::build_layer(scratch.path() / "a", "opt/runcvm", compression, 1700000000, scratch.path() / "wa");
+    CHECK(later.diff_id != a.diff_id);  // the timestamp is part of the content
+  }
+}
