@@ -10,6 +10,7 @@
 #include <string>
 
 #include "builder/bundle/bundle_command.hpp"
+#include "registry/client.hpp"
 #include "builder/disk/disk_command.hpp"
 #include "common/size.hpp"
 #include "builder/kernels/kernels_command.hpp"
@@ -204,6 +205,19 @@ int run_disk_command(std::span<char*> args) {
   return 0;
 }
 
+registry::ClientOptions registry_options() {
+  registry::ClientOptions options;
+  const char* user = std::getenv("RUNCVM_REGISTRY_USER");
+  const char* password = std::getenv("RUNCVM_REGISTRY_PASSWORD");
+  if (user && *user) options.credentials = registry::Credentials{user, password ? password : ""};
+  if (const char* chunk = std::getenv("RUNCVM_REGISTRY_CHUNK")) {
+    auto bytes = parse_size(chunk);
+    if (!bytes) throw Error("RUNCVM_REGISTRY_CHUNK: " + quote(chunk) + ": expected a size like 4M");
+    options.chunk_size = *bytes;
+  }
+  return options;
+}
+
 constexpr std::string_view kBundleUsage = R"(usage: runcvm-build bundle --kernels DIR [--out DIR] [--oci-layout DIR] [--docker-archive FILE] [options]
 
 Assembles the self-contained /opt/runcvm tree: runcvm's static programs, QEMU and virtiofsd from
@@ -216,6 +230,8 @@ installs the bundle: docker run --rm -v /opt/runcvm:/runcvm -v /etc/docker:/etc/
   --out DIR              the tree itself
   --oci-layout DIR       an OCI image layout
   --docker-archive FILE  a tarball for `docker load`
+  --push HOST[:PORT]/NAME:TAG  push the image to a registry (credentials: RUNCVM_REGISTRY_USER,
+                         RUNCVM_REGISTRY_PASSWORD; RUNCVM_REGISTRY_CHUNK=SIZE uploads in chunks)
   --tag NAME:TAG         the image's reference (default runcvm:latest)
   --compression gzip|zstd  the layer's compression (default gzip)
   --qemu PATH, --virtiofsd PATH  the programs to take (default: Debian's)
@@ -235,6 +251,7 @@ int run_bundle_command(std::span<char*> args) {
     else if (arg == "--out") options.out = value();
     else if (arg == "--oci-layout") options.oci_layout = value();
     else if (arg == "--docker-archive") options.docker_archive = value();
+    else if (arg == "--push") options.push = value();
     else if (arg == "--tag") options.reference = value();
     else if (arg == "--qemu") options.qemu = value();
     else if (arg == "--virtiofsd") options.virtiofsd = value();
@@ -259,7 +276,35 @@ int run_bundle_command(std::span<char*> args) {
     if (ec != std::errc() || *ptr != '\0' || seconds < 0) throw Error("SOURCE_DATE_EPOCH: " + quote(epoch) + " is not a number of seconds");
     options.timestamp = static_cast<std::time_t>(seconds);
   }
+  options.registry = registry_options();
   run_bundle(options);
+  return 0;
+}
+
+// runcvm-build push LAYOUT REF / runcvm-build pull REF LAYOUT
+int run_push_pull_command(std::string_view command, std::span<char*> args) {
+  if (args.size() != 2)
+    throw Error(std::string(command) + ": expected " + (command == "push" ? "LAYOUT HOST[:PORT]/NAME[:TAG]" : "HOST[:PORT]/NAME[:TAG|@DIGEST] LAYOUT"))
+        .with_hint("credentials come from RUNCVM_REGISTRY_USER and RUNCVM_REGISTRY_PASSWORD");
+  if (command == "push") {
+    std::string digest = registry::push_oci_layout(args[0], registry::parse_reference(args[1]), registry_options());
+    std::cout << digest << "\n";
+  } else {
+    fs::path layout = args[1];
+    fs::path temporary = layout;
+    temporary += ".tmp-" + std::to_string(::getpid());
+    try {
+      std::string digest = registry::pull_to_oci_layout(registry::parse_reference(args[0]), temporary, registry_options());
+      std::error_code ec;
+      fs::remove_all(layout, ec);
+      fs::rename(temporary, layout);
+      std::cout << digest << "\n";
+    } catch (...) {
+      std::error_code ec;
+      fs::remove_all(temporary, ec);
+      throw;
+    }
+  }
   return 0;
 }
 
@@ -267,14 +312,15 @@ int run_bundle_command(std::span<char*> args) {
 
 int run_command_line(std::span<char*> args) {
   if (args.size() < 2 || std::string_view(args[1]) == "--help" || std::string_view(args[1]) == "-h") {
-    std::cout << "usage: runcvm-build <command> [options]\n\ncommands:\n  kernels   fetch and package distro kernels\n  disk      write an ext4 disk image\n  bundle    assemble /opt/runcvm as a directory, OCI layout or docker-archive\n";
+    std::cout << "usage: runcvm-build <command> [options]\n\ncommands:\n  kernels   fetch and package distro kernels\n  disk      write an ext4 disk image\n  bundle    assemble /opt/runcvm as a directory, OCI layout or docker-archive\n  push      push an OCI layout's image to a registry\n  pull      pull an image from a registry into an OCI layout\n";
     return args.size() < 2 ? 2 : 0;
   }
   std::string_view command = args[1];
   if (command == "kernels") return run_kernels_command(args.subspan(2));
   if (command == "disk") return run_disk_command(args.subspan(2));
   if (command == "bundle") return run_bundle_command(args.subspan(2));
-  throw Error("unknown command " + quote(command) + " (known: kernels, disk, bundle)");
+  if (command == "push" || command == "pull") return run_push_pull_command(command, args.subspan(2));
+  throw Error("unknown command " + quote(command) + " (known: kernels, disk, bundle, push, pull)");
 }
 
 }  // namespace runcvm::builder

@@ -23,6 +23,8 @@ PACKAGES=(
   tmux
   # checking the bundle's OCI layout with other tools
   skopeo umoci
+  # a real registry on 127.0.0.1 for the registry client's tests (htpasswd for its basic auth)
+  docker-registry apache2-utils curl
 )
 
 log=$(mktemp)

@@ -11,6 +11,7 @@
 #include "builder/bundle/elf.hpp"
 #include "common/digest.hpp"
 #include "common/error.hpp"
+#include "registry/client.hpp"
 #include "registry/image_writer.hpp"
 
 namespace runcvm::builder {
@@ -105,7 +106,10 @@ void assemble(const BundleOptions& o, const fs::path& tree) {
 }  // namespace
 
 void run_bundle(const BundleOptions& o) {
-  if (!o.out && !o.oci_layout && !o.docker_archive) throw Error("bundle: say where: --out DIR, --oci-layout DIR or --docker-archive FILE");
+  if (!o.out && !o.oci_layout && !o.docker_archive && !o.push)
+    throw Error("bundle: say where: --out DIR, --oci-layout DIR, --docker-archive FILE or --push REF");
+  std::optional<registry::Reference> push_to;
+  if (o.push) push_to = registry::parse_reference(*o.push);  // a bad reference fails before any work
   fs::path work_root = o.out ? o.out->parent_path() : o.oci_layout ? o.oci_layout->parent_path() : o.docker_archive->parent_path();
   if (work_root.empty()) work_root = ".";
   fs::path work = work_root / (".runcvm-bundle-" + std::to_string(::getpid()));
@@ -114,7 +118,7 @@ void run_bundle(const BundleOptions& o) {
     fs::create_directories(work);
     fs::path tree = work / "opt-runcvm";
     assemble(o, tree);
-    if (o.oci_layout || o.docker_archive) {
+    if (o.oci_layout || o.docker_archive || o.push) {
       auto packing = std::chrono::steady_clock::now();
       registry::Layer layer = registry::build_layer(tree, "opt/runcvm", o.compression, o.timestamp, work);
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - packing).count();
@@ -128,6 +132,12 @@ void run_bundle(const BundleOptions& o) {
       if (o.oci_layout) {
         auto image = registry::write_oci_layout(*o.oci_layout, o.reference, config, layer);
         std::fprintf(stderr, "runcvm-build bundle: OCI layout %s: %s manifest %s\n", o.oci_layout->c_str(), o.reference.c_str(), image.manifest_digest.c_str());
+      }
+      if (o.push) {
+        fs::path layout = o.oci_layout ? *o.oci_layout : work / "oci";
+        if (!o.oci_layout) registry::write_oci_layout(layout, o.reference, config, layer);
+        std::string digest = registry::push_oci_layout(layout, *push_to, o.registry);
+        std::fprintf(stderr, "runcvm-build bundle: pushed %s@%s\n", o.push->c_str(), digest.c_str());
       }
       if (o.docker_archive) {
         auto image = registry::write_docker_archive(*o.docker_archive, o.reference, config, layer);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/file.hpp"
+#include "registry/client.hpp"
 #include "registry/layer.hpp"
 
 namespace runcvm::builder {
@@ -22,9 +23,11 @@ struct BundleOptions {
   fs::path qemu_modules = "/usr/lib/x86_64-linux-gnu/qemu";
   std::vector<fs::path> firmware_dirs = {"/usr/share/qemu", "/usr/share/seabios"};
   std::optional<fs::path> out, oci_layout, docker_archive;
+  std::optional<std::string> push;  // a registry reference: the image goes there too
   std::string reference = "runcvm:latest";
   registry::Compression compression = registry::Compression::gzip;
   std::time_t timestamp = 0;  // every file's time in the image (SOURCE_DATE_EPOCH)
+  registry::ClientOptions registry;
 };
 
 void run_bundle(const BundleOptions& options);

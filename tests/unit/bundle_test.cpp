@@ -66,3 +66,32 @@ TEST_CASE("layers are deterministic: the same tree gives the same digests", "[bu
     CHECK(later.diff_id != a.diff_id);  // the timestamp is part of the content
   }
 }
+
+#include "registry/reference.hpp"
+
+TEST_CASE("image references and registry challenges", "[registry]") {
+  auto r = registry::parse_reference("127.0.0.1:5000/runcvm/bundle:1.0");
+  CHECK(r.registry == "127.0.0.1:5000");
+  CHECK(r.repository == "runcvm/bundle");
+  CHECK(r.tag == "1.0");
+  CHECK(r.digest.empty());
+  std::string digest = "sha256:" + std::string(64, 'a');
+  r = registry::parse_reference("localhost/x@" + digest);
+  CHECK(r.repository == "x");
+  CHECK(r.tag.empty());
+  CHECK(r.tag_or_digest() == digest);
+  CHECK(registry::parse_reference("registry.example.org/a/b").tag == "latest");
+  CHECK_THROWS_WITH(registry::parse_reference("ubuntu:22.04"), ContainsSubstring("no registry"));
+  CHECK_THROWS_WITH(registry::parse_reference("127.0.0.1:5000/UPPER:1"), ContainsSubstring("bad repository name"));
+  CHECK_THROWS_WITH(registry::parse_reference("127.0.0.1:5000/a@sha256:12"), ContainsSubstring("sha256:<64 hex digits>"));
+  CHECK_THROWS_WITH(registry::parse_reference("127.0.0.1:5000/a:b@c"), ContainsSubstring("digest"));
+
+  auto bearer = registry::parse_challenge(R"(Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push")");
+  CHECK(bearer.scheme == "bearer");
+  CHECK(bearer.params["realm"] == "https://auth.example/token");
+  CHECK(bearer.params["service"] == "registry.example");
+  CHECK(bearer.params["scope"] == "repository:a/b:pull,push");
+  auto basic = registry::parse_challenge(R"(Basic realm="runcvm-test")");
+  CHECK(basic.scheme == "basic");
+  CHECK(basic.params["realm"] == "runcvm-test");
+}

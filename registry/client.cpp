@@ -1,0 +1,344 @@
+#include "registry/client.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/digest.hpp"
+#include "common/error.hpp"
+
+namespace runcvm::registry {
+namespace {
+
+using Json = nlohmann::json;
+
+struct Response {
+  long status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+};
+
+struct Body {  // what a request sends: nothing, a string, or a range of a file
+  const std::string* text = nullptr;
+  std::FILE* file = nullptr;
+  std::uint64_t offset = 0, length = 0, sent = 0;
+};
+
+std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
+  std::string line(data, size * count);
+  auto colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
+    static_cast<Response*>(user)->headers[name] = value;
+  }
+  return size * count;
+}
+
+std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
+  static_cast<std::string*>(user)->append(data, size * count);
+  return size * count;
+}
+
+std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* user) {
+  auto* body = static_cast<Body*>(user);
+  std::size_t want = std::min<std::uint64_t>(size * count, body->length - body->sent);
+  if (want == 0) return 0;
+  if (body->text) {
+    std::copy_n(body->text->data() + body->sent, want, buffer);
+  } else {
+    if (std::fseek(body->file, static_cast<long>(body->offset + body->sent), SEEK_SET) != 0) return CURL_READFUNC_ABORT;
+    want = std::fread(buffer, 1, want, body->file);
+    if (want == 0) return CURL_READFUNC_ABORT;
+  }
+  body->sent += want;
+  return want;
+}
+
+bool retryable(long status) { return status == 0 || status == 429 || status >= 500; }
+
+std::string base64(std::string_view in) {
+  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (unsigned char c : in) {
+    bits = (bits << 8) | c;
+    count += 8;
+    while (count >= 6) out += table[(bits >> (count -= 6)) & 63];
+  }
+  if (count > 0) out += table[(bits << (6 - count)) & 63];
+  while (out.size() % 4) out += '=';
+  return out;
+}
+
+}  // namespace
+
+struct Client::Impl {
+  Reference ref;
+  ClientOptions options;
+  std::string base;           // http(s)://registry/v2/<repository>
+  std::string authorization;  // the Authorization header once a challenge was answered
+
+  Impl(Reference r, ClientOptions o) : ref(std::move(r)), options(std::move(o)) {
+    bool loopback = ref.registry.starts_with("127.") || ref.registry.starts_with("localhost") || ref.registry.starts_with("[::1]");
+    base = std::string(loopback ? "http://" : "https://") + ref.registry + "/v2/" + ref.repository;
+  }
+
+  std::string url(const std::string& path_or_url) const {
+    if (path_or_url.starts_with("http://") || path_or_url.starts_with("https://")) return path_or_url;
+    // Upload locations may come back as paths from the registry's root.
+    if (path_or_url.starts_with("/v2/")) return base.substr(0, base.find("/v2/")) + path_or_url;
+    return base + "/" + path_or_url;
+  }
+
+  // One HTTP exchange, no retries. status 0: the connection failed (error in body).
+  Response exchange(const std::string& method, const std::string& target, std::vector<std::string> headers, Body* body) {
+    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+    Response response;
+    char error[CURL_ERROR_SIZE] = {};
+    curl_easy_setopt(curl.get(), CURLOPT_URL, url(target).c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, error);
+    curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_TIME, 30L);
+    curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl.get(), CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl.get(), CURLOPT_HEADERDATA, &response);
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response.body);
+    if (method == "HEAD") curl_easy_setopt(curl.get(), CURLOPT_NOBODY, 1L);
+    else if (method != "GET") curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (body) {
+      curl_easy_setopt(curl.get(), CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(curl.get(), CURLOPT_READFUNCTION, on_read);
+      curl_easy_setopt(curl.get(), CURLOPT_READDATA, body);
+      curl_easy_setopt(curl.get(), CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body->length));
+      headers.push_back("Expect:");
+    } else if (method == "PUT" || method == "POST" || method == "PATCH") {
+      curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, 0L);
+      curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, "");
+    }
+    if (!authorization.empty()) headers.push_back("Authorization: " + authorization);
+    curl_slist* list = nullptr;
+    for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, list);
+    CURLcode code = curl_easy_perform(curl.get());
+    curl_slist_free_all(list);
+    if (code != CURLE_OK) {
+      response.status = 0;
+      response.body = error[0] ? error : curl_easy_strerror(code);
+      return response;
+    }
+    curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &response.status);
+    return response;
+  }
+
+  // Answers a 401's challenge: Basic with the credentials, or a Bearer token from the realm.
+  void authenticate(const Response& denied, const std::string& what) {
+    auto it = denied.headers.find("www-authenticate");
+    if (it == denied.headers.end()) throw Error(what + ": 401 without a challenge from " + ref.registry);
+    Challenge challenge = parse_challenge(it->second);
+    std::string basic = options.credentials ? "Basic " + base64(options.credentials->user + ":" + options.credentials->password) : "";
+    if (challenge.scheme == "basic") {
+      if (!options.credentials) throw Error(what + ": " + ref.registry + " requires credentials (401)");
+      if (authorization == basic) throw Error(what + ": " + ref.registry + " refused the credentials (401)");
+      authorization = basic;
+      return;
+    }
+    if (challenge.scheme != "bearer" || !challenge.params.count("realm"))
+      throw Error(what + ": unsupported authentication challenge " + quote(it->second));
+    std::string token_url = challenge.params["realm"];
+    char separator = token_url.find('?') == std::string::npos ? '?' : '&';
+    for (const char* key : {"service", "scope"})
+      if (challenge.params.count(key)) {
+        std::unique_ptr<char, decltype(&curl_free)> escaped(curl_easy_escape(nullptr, challenge.params[key].c_str(), 0), curl_free);
+        token_url += separator + std::string(key) + "=" + escaped.get();
+        separator = '&';
+      }
+    std::string saved = authorization;
+    authorization = basic;
+    Response token = exchange("GET", token_url, {}, nullptr);
+    authorization = saved;
+    if (token.status != 200) throw Error(what + ": the token service " + quote(challenge.params["realm"]) + " answered " + std::to_string(token.status));
+    Json reply = Json::parse(token.body, nullptr, false);
+    std::string value = reply.is_object() ? reply.value("token", reply.value("access_token", "")) : "";
+    if (value.empty()) throw Error(what + ": the token service sent no token");
+    if (authorization == "Bearer " + value) throw Error(what + ": " + ref.registry + " refused the token (401)");
+    authorization = "Bearer " + value;
+  }
+
+  // An exchange with authentication and retries with back-off; `rewind` resets a body for a retry.
+  Response request(const std::string& method, const std::string& target, const std::vector<std::string>& headers, Body* body,
+                   const std::string& what) {
+    auto delay = options.first_delay;
+    for (int attempt = 1;; ++attempt) {
+      if (body) body->sent = 0;
+      Response r = exchange(method, target, headers, body);
+      if (r.status == 401) {
+        authenticate(r, what);
+        if (body) body->sent = 0;
+        r = exchange(method, target, headers, body);
+        if (r.status == 401) throw Error(what + ": " + ref.registry + " refused access (401)");
+      }
+      if (!retryable(r.status) || attempt >= options.attempts) {
+        if (r.status == 0) throw Error(what + ": cannot reach " + ref.registry + ": " + r.body);
+        return r;
+      }
+      std::this_thread::sleep_for(delay);
+      delay *= 2;
+    }
+  }
+
+  static void expect(const Response& r, std::initializer_list<long> statuses, const std::string& what) {
+    if (std::find(statuses.begin(), statuses.end(), r.status) != statuses.end()) return;
+    std::string detail = r.body.substr(0, 200);
+    while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
+    std::replace(detail.begin(), detail.end(), '\n', ' ');
+    throw Error(what + ": HTTP " + std::to_string(r.status) + (detail.empty() ? "" : " " + detail));
+  }
+};
+
+Client::Client(Reference reference, ClientOptions options) : impl_(std::make_unique<Impl>(std::move(reference), std::move(options))) {}
+Client::~Client() = default;
+
+bool Client::blob_exists(const std::string& digest) {
+  Response r = impl_->request("HEAD", "blobs/" + digest, {}, nullptr, "checking blob " + digest);
+  if (r.status == 404) return false;
+  Impl::expect(r, {200}, "checking blob " + digest);
+  return true;
+}
+
+void Client::push_blob(const fs::path& file, const std::string& digest, const std::string& mount_from) {
+  Impl& m = *impl_;
+  std::string what = "pushing blob " + digest;
+  if (blob_exists(digest)) return;
+  std::string start = "blobs/uploads/";
+  if (!mount_from.empty()) start += "?mount=" + digest + "&from=" + mount_from;
+  Response r = m.request("POST", start, {}, nullptr, what);
+  if (r.status == 201) return;  // mounted from the other repository
+  Impl::expect(r, {202}, what);
+  std::string location = r.headers["location"];
+  if (location.empty()) throw Error(what + ": the registry gave no upload location");
+  std::uint64_t size = fs::file_size(file);
+  std::unique_ptr<std::FILE, decltype(&std::fclose)> in(std::fopen(file.c_str(), "rb"), std::fclose);
+  if (!in) throw system_error("reading", file.string(), errno);
+  auto with_digest = [&](const std::string& at) { return at + (at.find('?') == std::string::npos ? "?" : "&") + "digest=" + digest; };
+  if (m.options.chunk_size == 0) {
+    Body body{nullptr, in.get(), 0, size, 0};
+    r = m.request("PUT", with_digest(location), {"Content-Type: application/octet-stream"}, &body, what);
+    Impl::expect(r, {201}, what);
+    return;
+  }
+  // Chunks: each PATCH carries its range; a failed one is resumed from where the registry says
+  // the upload stands (GET on the upload's location answers with its Range).
+  std::uint64_t offset = 0;
+  int resumes = 0;
+  while (offset < size) {
+    std::uint64_t length = std::min<std::uint64_t>(m.options.chunk_size, size - offset);
+    Body body{nullptr, in.get(), offset, length, 0};
+    std::string range = "Content-Range: " + std::to_string(offset) + "-" + std::to_string(offset + length - 1);
+    Response chunk = m.exchange("PATCH", location, {"Content-Type: application/octet-stream", range}, &body);
+    if (chunk.status == 202) {
+      location = chunk.headers.count("location") ? chunk.headers["location"] : location;
+      offset += length;
+      continue;
+    }
+    if (++resumes > m.options.attempts) Impl::expect(chunk, {202}, what + " (chunk at " + std::to_string(offset) + ")");
+    std::this_thread::sleep_for(m.options.first_delay * resumes);
+    Response status = m.exchange("GET", location, {}, nullptr);
+    if (status.status == 404) {
+      // The registry dropped the upload with the broken chunk: start it again from the beginning.
+      Response again = m.request("POST", "blobs/uploads/", {}, nullptr, what);
+      Impl::expect(again, {202}, what);
+      location = again.headers["location"];
+      offset = 0;
+      continue;
+    }
+    if (status.status != 204) Impl::expect(status, {204}, what + ": asking where the upload stands");
+    location = status.headers.count("location") ? status.headers["location"] : location;
+    std::string recorded = status.headers["range"];  // "0-<last byte>"
+    auto dash = recorded.find('-');
+    offset = dash == std::string::npos ? 0 : std::stoull(recorded.substr(dash + 1)) + 1;
+  }
+  r = m.request("PUT", with_digest(location), {}, nullptr, what);
+  Impl::expect(r, {201}, what);
+}
+
+std::string Client::push_manifest(const std::string& manifest, const std::string& media_type, const std::string& tag) {
+  Impl& m = *impl_;
+  std::string what = "pushing the manifest of " + m.ref.repository + ":" + tag;
+  Body body{&manifest, nullptr, 0, manifest.size(), 0};
+  Response r = m.request("PUT", "manifests/" + tag, {"Content-Type: " + media_type}, &body, what);
+  Impl::expect(r, {201}, what);
+  std::string ours = "sha256:" + sha256_hex(manifest);
+  if (r.headers.count("docker-content-digest") && r.headers["docker-content-digest"] != ours)
+    throw Error(what + ": the registry recorded digest " + r.headers["docker-content-digest"] + ", we sent " + ours);
+  return ours;
+}
+
+std::string Client::pull_manifest(std::string& media_type, std::string& digest) {
+  Impl& m = *impl_;
+  std::string what = "pulling the manifest of " + m.ref.repository + (m.ref.digest.empty() ? ":" + m.ref.tag : "@" + m.ref.digest);
+  Response r = m.request("GET", "manifests/" + m.ref.tag_or_digest(),
+                         {"Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"},
+                         nullptr, what);
+  Impl::expect(r, {200}, what);
+  media_type = r.headers["content-type"];
+  digest = "sha256:" + sha256_hex(r.body);
+  if (!m.ref.digest.empty() && digest != m.ref.digest) throw Error(what + ": received content with digest " + digest);
+  return r.body;
+}
+
+void Client::pull_blob(const std::string& digest, const fs::path& destination) {
+  Impl& m = *impl_;
+  std::string what = "pulling blob " + digest;
+  Response r = m.request("GET", "blobs/" + digest, {}, nullptr, what);
+  Impl::expect(r, {200}, what);
+  std::string got = "sha256:" + sha256_hex(r.body);
+  if (got != digest) throw Error(what + ": received content with digest " + got + "; nothing was written");
+  write_file_atomic(destination, r.body);
+}
+
+std::string push_oci_layout(const fs::path& layout, const Reference& reference, const ClientOptions& options) {
+  Json index = Json::parse(read_file(layout / "index.json"));
+  if (!index.contains("manifests") || index["manifests"].size() != 1)
+    throw Error(layout.string() + "/index.json: expected exactly one manifest");
+  std::string manifest_digest = index["manifests"][0].at("digest");
+  auto blob = [&](const std::string& digest) { return layout / "blobs" / "sha256" / digest.substr(7); };
+  std::string manifest = read_file(blob(manifest_digest));
+  Json parsed = Json::parse(manifest);
+  Client client(reference, options);
+  for (const auto& layer : parsed.at("layers")) client.push_blob(blob(layer.at("digest")), layer.at("digest"));
+  client.push_blob(blob(parsed.at("config").at("digest")), parsed.at("config").at("digest"));
+  std::string media_type = parsed.value("mediaType", "application/vnd.oci.image.manifest.v1+json");
+  return client.push_manifest(manifest, media_type, reference.tag.empty() ? manifest_digest : reference.tag);
+}
+
+std::string pull_to_oci_layout(const Reference& reference, const fs::path& layout, const ClientOptions& options) {
+  Client client(reference, options);
+  std::string media_type, digest;
+  std::string manifest = client.pull_manifest(media_type, digest);
+  Json parsed = Json::parse(manifest);
+  fs::path blobs = layout / "blobs" / "sha256";
+  fs::create_directories(blobs);
+  client.pull_blob(parsed.at("config").at("digest"), blobs / std::string(parsed["config"]["digest"]).substr(7));
+  for (const auto& layer : parsed.at("layers")) client.pull_blob(layer.at("digest"), blobs / std::string(layer["digest"]).substr(7));
+  write_file_atomic(blobs / digest.substr(7), manifest);
+  write_file_atomic(layout / "oci-layout", Json{{"imageLayoutVersion", "1.0.0"}}.dump());
+  write_file_atomic(layout / "index.json",
+                    Json{{"schemaVersion", 2},
+                         {"manifests", {{{"mediaType", media_type}, {"digest", digest}, {"size", manifest.size()}}}}}
+                        .dump());
+  return digest;
+}
+
+}  // namespace runcvm::registry
