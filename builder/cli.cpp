@@ -210,6 +210,7 @@ registry::ClientOptions registry_options() {
   const char* user = std::getenv("RUNCVM_REGISTRY_USER");
   const char* password = std::getenv("RUNCVM_REGISTRY_PASSWORD");
   if (user && *user) options.credentials = registry::Credentials{user, password ? password : ""};
+  if (const char* from = std::getenv("RUNCVM_REGISTRY_MOUNT_FROM")) options.mount_from = from;
   if (const char* chunk = std::getenv("RUNCVM_REGISTRY_CHUNK")) {
     auto bytes = parse_size(chunk);
     if (!bytes) throw Error("RUNCVM_REGISTRY_CHUNK: " + quote(chunk) + ": expected a size like 4M");

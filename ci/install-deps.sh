@@ -24,7 +24,7 @@ PACKAGES=(
   # checking the bundle's OCI layout with other tools
   skopeo umoci
   # a real registry on 127.0.0.1 for the registry client's tests (htpasswd for its basic auth)
-  docker-registry apache2-utils curl
+  docker-registry apache2-utils curl python3-jwt python3-cryptography openssl
 )
 
 log=$(mktemp)

@@ -224,7 +224,10 @@ void Client::push_blob(const fs::path& file, const std::string& digest, const st
   std::string start = "blobs/uploads/";
   if (!mount_from.empty()) start += "?mount=" + digest + "&from=" + mount_from;
   Response r = m.request("POST", start, {}, nullptr, what);
-  if (r.status == 201) return;  // mounted from the other repository
+  if (r.status == 201) {  // mounted from the other repository: nothing to upload
+    std::fprintf(stderr, "mounted %s from %s\n", digest.c_str(), mount_from.c_str());
+    return;
+  }
   Impl::expect(r, {202}, what);
   std::string location = r.headers["location"];
   if (location.empty()) throw Error(what + ": the registry gave no upload location");
@@ -317,8 +320,8 @@ std::string push_oci_layout(const fs::path& layout, const Reference& reference, 
   std::string manifest = read_file(blob(manifest_digest));
   Json parsed = Json::parse(manifest);
   Client client(reference, options);
-  for (const auto& layer : parsed.at("layers")) client.push_blob(blob(layer.at("digest")), layer.at("digest"));
-  client.push_blob(blob(parsed.at("config").at("digest")), parsed.at("config").at("digest"));
+  for (const auto& layer : parsed.at("layers")) client.push_blob(blob(layer.at("digest")), layer.at("digest"), options.mount_from);
+  client.push_blob(blob(parsed.at("config").at("digest")), parsed.at("config").at("digest"), options.mount_from);
   std::string media_type = parsed.value("mediaType", "application/vnd.oci.image.manifest.v1+json");
   return client.push_manifest(manifest, media_type, reference.tag.empty() ? manifest_digest : reference.tag);
 }

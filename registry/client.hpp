@@ -22,6 +22,7 @@ struct Credentials {
 struct ClientOptions {
   std::optional<Credentials> credentials;
   std::size_t chunk_size = 0;  // 0: one PUT per blob; else PATCH chunks of this size
+  std::string mount_from;      // a repository of the same registry to mount blobs from
   int attempts = 4;
   std::chrono::milliseconds first_delay{200};  // doubled after each failed attempt
 };

@@ -62,6 +62,12 @@ diff <(cd "$SCRATCH/oci/blobs/sha256" && ls) <(cd "$SCRATCH/pulled/blobs/sha256"
 assert_contains "$(skopeo inspect "oci:$SCRATCH/pulled")" "\"Digest\": \"$expected\"" "skopeo inspect of the pulled layout"
 pass "push (monolithic and 1 MiB chunks) and pull by digest against docker-registry: $expected both ways"
 
+digest=$(RUNCVM_REGISTRY_MOUNT_FROM=runcvm/test "$RUNCVM_BUILD" push "$SCRATCH/oci" 127.0.0.1:15000/other/mounted:1 2>"$SCRATCH/mount.log") ||
+  fail "push with a cross-repository mount: $(cat "$SCRATCH/mount.log")"
+[[ "$digest" == "$expected" && $(grep -c "^mounted sha256:.* from runcvm/test" "$SCRATCH/mount.log") -eq 2 ]] ||
+  fail "the layer and config were not mounted from runcvm/test: $(cat "$SCRATCH/mount.log")"
+pass "a push to another repository mounts both blobs from runcvm/test instead of uploading them"
+
 expect_one_line_error "requires credentials (401)" "$RUNCVM_BUILD" push "$SCRATCH/oci" 127.0.0.1:15001/runcvm/test:1
 RUNCVM_REGISTRY_USER=alice RUNCVM_REGISTRY_PASSWORD=wrong expect_one_line_error "refused" "$RUNCVM_BUILD" push "$SCRATCH/oci" 127.0.0.1:15001/runcvm/test:1
 digest=$(RUNCVM_REGISTRY_USER=alice RUNCVM_REGISTRY_PASSWORD=secret "$RUNCVM_BUILD" push "$SCRATCH/oci" 127.0.0.1:15001/runcvm/test:1) ||
@@ -70,6 +76,26 @@ digest=$(RUNCVM_REGISTRY_USER=alice RUNCVM_REGISTRY_PASSWORD=secret "$RUNCVM_BUI
 RUNCVM_REGISTRY_USER=alice RUNCVM_REGISTRY_PASSWORD=secret "$RUNCVM_BUILD" pull "127.0.0.1:15001/runcvm/test@$expected" "$SCRATCH/pulled-auth" >/dev/null ||
   fail "pull with basic auth"
 pass "basic auth: without or with wrong credentials one line (401); with them, push and pull by digest"
+
+# Bearer tokens: docker-registry's token auth with a token service that signs JWTs (python3-jwt).
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$SCRATCH/token.key" -out "$SCRATCH/token.crt" -days 2 -subj /CN=runcvm-token 2>/dev/null
+/usr/bin/python3 "$SOURCE_DIR/tests/integration/token_server.py" "$SCRATCH/token.port" "$SCRATCH/token.key" "$SCRATCH/token.crt" \
+  runcvm-issuer alice secret &
+on_exit "kill $!"
+for _ in $(seq 50); do [[ -s "$SCRATCH/token.port" ]] && break; sleep 0.1; done
+mkdir -p "$SCRATCH/bearer"
+printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:15002\nauth:\n  token:\n    realm: http://127.0.0.1:%s/token\n    service: runcvm-test\n    issuer: runcvm-issuer\n    rootcertbundle: %s\n' \
+  "$SCRATCH/bearer/data" "$(cat "$SCRATCH/token.port")" "$SCRATCH/token.crt" >"$SCRATCH/bearer/config.yml"
+docker-registry serve "$SCRATCH/bearer/config.yml" >"$SCRATCH/bearer/log" 2>&1 &
+on_exit "kill $!"
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:15002/v2/" && break; sleep 0.1; done
+RUNCVM_REGISTRY_USER=alice RUNCVM_REGISTRY_PASSWORD=wrong expect_one_line_error "the token service" "$RUNCVM_BUILD" push "$SCRATCH/oci" 127.0.0.1:15002/runcvm/test:1
+digest=$(RUNCVM_REGISTRY_USER=alice RUNCVM_REGISTRY_PASSWORD=secret "$RUNCVM_BUILD" push "$SCRATCH/oci" 127.0.0.1:15002/runcvm/test:1) ||
+  fail "push with a Bearer token"
+RUNCVM_REGISTRY_USER=alice RUNCVM_REGISTRY_PASSWORD=secret "$RUNCVM_BUILD" pull "127.0.0.1:15002/runcvm/test@$expected" "$SCRATCH/pulled-bearer" >/dev/null ||
+  fail "pull with a Bearer token"
+[[ "$digest" == "$expected" ]] || fail "push with a Bearer token returned $digest"
+pass "Bearer tokens: the client gets tokens (for pull, then pull+push) from the realm the 401 names; wrong credentials fail in one line"
 
 start=$(date +%s)
 expect_one_line_error "cannot reach 127.0.0.1:15999" "$RUNCVM_BUILD" pull 127.0.0.1:15999/runcvm/test:1 "$SCRATCH/unreachable"
