@@ -1,7 +1,5 @@
 #include "builder/cli.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -10,12 +8,12 @@
 #include <string>
 
 #include "builder/bundle/bundle_command.hpp"
-#include "registry/client.hpp"
 #include "builder/disk/disk_command.hpp"
-#include "common/size.hpp"
 #include "builder/kernels/kernels_command.hpp"
 #include "builder/kernels/modinfo.hpp"
 #include "common/error.hpp"
+#include "common/size.hpp"
+#include "registry/client.hpp"
 
 #ifndef RUNCVM_SOURCE_RECIPES_DIR
 #define RUNCVM_SOURCE_RECIPES_DIR ""
@@ -292,19 +290,13 @@ int run_push_pull_command(std::string_view command, std::span<char*> args) {
     std::cout << digest << "\n";
   } else {
     fs::path layout = args[1];
-    fs::path temporary = layout;
-    temporary += ".tmp-" + std::to_string(::getpid());
-    try {
-      std::string digest = registry::pull_to_oci_layout(registry::parse_reference(args[0]), temporary, registry_options());
-      std::error_code ec;
-      fs::remove_all(layout, ec);
-      fs::rename(temporary, layout);
-      std::cout << digest << "\n";
-    } catch (...) {
-      std::error_code ec;
-      fs::remove_all(temporary, ec);
-      throw;
-    }
+    registry::Reference reference = registry::parse_reference(args[0]);
+    StagingDirectory staging(temporary_sibling(layout));
+    std::string digest = registry::pull_to_oci_layout(reference, staging.path(), registry_options());
+    remove_tree_quietly(layout);
+    fs::rename(staging.path(), layout);
+    staging.release();
+    std::cout << digest << "\n";
   }
   return 0;
 }

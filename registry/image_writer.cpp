@@ -2,7 +2,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <memory>
@@ -35,70 +34,52 @@ std::string config_json(const ImageConfig& c, const Layer& layer) {
       .dump();
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out.flush()) throw Error("writing " + path.string() + ": failed");
-}
-
-fs::path temporary_for(const fs::path& target) {
-  fs::path t = target;
-  t += ".tmp-" + std::to_string(::getpid());
-  return t;
-}
-
 // Moves the finished `temporary` to `target`, replacing an earlier one.
 void put_in_place(const fs::path& temporary, const fs::path& target) {
-  std::error_code ec;
-  fs::remove_all(target, ec);
+  remove_tree_quietly(target);
   fs::rename(temporary, target);
 }
 
 }  // namespace
 
 WrittenImage write_oci_layout(const fs::path& dir, const std::string& reference, const ImageConfig& config, const Layer& layer) {
-  fs::path work = temporary_for(dir);
-  fs::remove_all(work);
-  try {
-    fs::path blobs = work / "blobs" / "sha256";
-    fs::create_directories(blobs);
-    auto store = [&](const std::string& text) {
-      std::string hex = sha256_hex(text);
-      write_text(blobs / hex, text);
-      return "sha256:" + hex;
-    };
-    WrittenImage image;
-    std::string config_text = config_json(config, layer);
-    image.config_digest = store(config_text);
-    fs::copy_file(layer.blob, blobs / layer.digest.substr(7), fs::copy_options::overwrite_existing);
-    std::string manifest = Json{{"schemaVersion", 2},
-                                {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                                {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                                            {"digest", image.config_digest},
-                                            {"size", config_text.size()}}},
-                                {"layers", {{{"mediaType", layer.media_type}, {"digest", layer.digest}, {"size", layer.size}}}}}
-                               .dump();
-    image.manifest_digest = store(manifest);
-    write_text(work / "oci-layout", Json{{"imageLayoutVersion", "1.0.0"}}.dump());
-    write_text(work / "index.json",
-               Json{{"schemaVersion", 2},
-                    {"mediaType", "application/vnd.oci.image.index.v1+json"},
-                    {"manifests", {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                                    {"digest", image.manifest_digest},
-                                    {"size", manifest.size()},
-                                    {"annotations", {{"org.opencontainers.image.ref.name", reference}}}}}}}
-                   .dump());
-    put_in_place(work, dir);
-    return image;
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(work, ec);
-    throw;
-  }
+  StagingDirectory staging(temporary_sibling(dir));
+  const fs::path& work = staging.path();
+  fs::path blobs = work / "blobs" / "sha256";
+  fs::create_directories(blobs);
+  auto store = [&](const std::string& text) {
+    std::string hex = sha256_hex(text);
+    write_file_atomic(blobs / hex, text);
+    return "sha256:" + hex;
+  };
+  WrittenImage image;
+  std::string config_text = config_json(config, layer);
+  image.config_digest = store(config_text);
+  fs::copy_file(layer.blob, blobs / layer.digest.substr(7), fs::copy_options::overwrite_existing);
+  std::string manifest = Json{{"schemaVersion", 2},
+                              {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                              {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                                          {"digest", image.config_digest},
+                                          {"size", config_text.size()}}},
+                              {"layers", {{{"mediaType", layer.media_type}, {"digest", layer.digest}, {"size", layer.size}}}}}
+                             .dump();
+  image.manifest_digest = store(manifest);
+  write_file_atomic(work / "oci-layout", Json{{"imageLayoutVersion", "1.0.0"}}.dump());
+  write_file_atomic(work / "index.json",
+                    Json{{"schemaVersion", 2},
+                         {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                         {"manifests", {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                                         {"digest", image.manifest_digest},
+                                         {"size", manifest.size()},
+                                         {"annotations", {{"org.opencontainers.image.ref.name", reference}}}}}}}
+                        .dump());
+  put_in_place(work, dir);
+  staging.release();
+  return image;
 }
 
 WrittenImage write_docker_archive(const fs::path& file, const std::string& reference, const ImageConfig& config, const Layer& layer) {
-  fs::path temporary = temporary_for(file);
+  fs::path temporary = temporary_sibling(file);
   try {
     WrittenImage image;
     std::string config_text = config_json(config, layer);
@@ -136,8 +117,7 @@ WrittenImage write_docker_archive(const fs::path& file, const std::string& refer
     put_in_place(temporary, file);
     return image;
   } catch (...) {
-    std::error_code ec;
-    fs::remove(temporary, ec);
+    remove_tree_quietly(temporary);
     throw;
   }
 }

@@ -1,6 +1,5 @@
 #include "builder/bundle/bundle_command.hpp"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -110,51 +109,44 @@ void run_bundle(const BundleOptions& o) {
     throw Error("bundle: say where: --out DIR, --oci-layout DIR, --docker-archive FILE or --push REF");
   std::optional<registry::Reference> push_to;
   if (o.push) push_to = registry::parse_reference(*o.push);  // a bad reference fails before any work
-  fs::path work_root = o.out ? o.out->parent_path() : o.oci_layout ? o.oci_layout->parent_path() : o.docker_archive->parent_path();
-  if (work_root.empty()) work_root = ".";
-  fs::path work = work_root / (".runcvm-bundle-" + std::to_string(::getpid()));
-  fs::remove_all(work);
-  try {
-    fs::create_directories(work);
-    fs::path tree = work / "opt-runcvm";
-    assemble(o, tree);
-    if (o.oci_layout || o.docker_archive || o.push) {
-      auto packing = std::chrono::steady_clock::now();
-      registry::Layer layer = registry::build_layer(tree, "opt/runcvm", o.compression, o.timestamp, work);
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - packing).count();
-      registry::ImageConfig config;
-      config.entrypoint = {"/opt/runcvm/bin/runcvm-install"};
-      config.env = {"PATH=/opt/runcvm/bin"};
-      config.labels = {{"org.opencontainers.image.title", "runcvm"}, {"org.runcvm.version", read_file(tree / "VERSION").substr(0, 64)}};
-      config.created = o.timestamp;
-      std::fprintf(stderr, "runcvm-build bundle: layer %s (%s), %s, packed in %.2f s\n", layer.digest.c_str(),
-                   layer.media_type.c_str(), mib(layer.size).c_str(), seconds);
-      if (o.oci_layout) {
-        auto image = registry::write_oci_layout(*o.oci_layout, o.reference, config, layer);
-        std::fprintf(stderr, "runcvm-build bundle: OCI layout %s: %s manifest %s\n", o.oci_layout->c_str(), o.reference.c_str(), image.manifest_digest.c_str());
-      }
-      if (o.push) {
-        fs::path layout = o.oci_layout ? *o.oci_layout : work / "oci";
-        if (!o.oci_layout) registry::write_oci_layout(layout, o.reference, config, layer);
-        std::string digest = registry::push_oci_layout(layout, *push_to, o.registry);
-        std::fprintf(stderr, "runcvm-build bundle: pushed %s@%s\n", o.push->c_str(), digest.c_str());
-      }
-      if (o.docker_archive) {
-        auto image = registry::write_docker_archive(*o.docker_archive, o.reference, config, layer);
-        std::fprintf(stderr, "runcvm-build bundle: docker-archive %s: %s image %s\n", o.docker_archive->c_str(), o.reference.c_str(), image.config_digest.c_str());
-      }
+  // Staged next to the first output (so the tree can be renamed into place), else in $TMPDIR.
+  fs::path anchor = o.out ? *o.out : o.oci_layout ? *o.oci_layout : o.docker_archive ? *o.docker_archive
+                                                                                      : fs::temp_directory_path() / "runcvm-bundle";
+  if (anchor.parent_path().empty()) anchor = "." / anchor;
+  StagingDirectory staging(temporary_sibling(anchor));
+  const fs::path& work = staging.path();
+  fs::path tree = work / "opt-runcvm";
+  assemble(o, tree);
+  if (o.oci_layout || o.docker_archive || o.push) {
+    auto packing = std::chrono::steady_clock::now();
+    registry::Layer layer = registry::build_layer(tree, "opt/runcvm", o.compression, o.timestamp, work);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - packing).count();
+    registry::ImageConfig config;
+    config.entrypoint = {"/opt/runcvm/bin/runcvm-install"};
+    config.env = {"PATH=/opt/runcvm/bin"};
+    config.labels = {{"org.opencontainers.image.title", "runcvm"}, {"org.runcvm.version", read_file(tree / "VERSION").substr(0, 64)}};
+    config.created = o.timestamp;
+    std::fprintf(stderr, "runcvm-build bundle: layer %s (%s), %s, packed in %.2f s\n", layer.digest.c_str(),
+                 layer.media_type.c_str(), mib(layer.size).c_str(), seconds);
+    if (o.oci_layout) {
+      auto image = registry::write_oci_layout(*o.oci_layout, o.reference, config, layer);
+      std::fprintf(stderr, "runcvm-build bundle: OCI layout %s: %s manifest %s\n", o.oci_layout->c_str(), o.reference.c_str(), image.manifest_digest.c_str());
     }
-    if (o.out) {
-      std::error_code ec;
-      fs::remove_all(*o.out, ec);
-      fs::rename(tree, *o.out);
-      std::fprintf(stderr, "runcvm-build bundle: %s\n", o.out->c_str());
+    if (o.push) {
+      fs::path layout = o.oci_layout ? *o.oci_layout : work / "oci";
+      if (!o.oci_layout) registry::write_oci_layout(layout, o.reference, config, layer);
+      std::string digest = registry::push_oci_layout(layout, *push_to, o.registry);
+      std::fprintf(stderr, "runcvm-build bundle: pushed %s@%s\n", o.push->c_str(), digest.c_str());
     }
-    fs::remove_all(work);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(work, ec);
-    throw;
+    if (o.docker_archive) {
+      auto image = registry::write_docker_archive(*o.docker_archive, o.reference, config, layer);
+      std::fprintf(stderr, "runcvm-build bundle: docker-archive %s: %s image %s\n", o.docker_archive->c_str(), o.reference.c_str(), image.config_digest.c_str());
+    }
+  }
+  if (o.out) {
+    remove_tree_quietly(*o.out);
+    fs::rename(tree, *o.out);
+    std::fprintf(stderr, "runcvm-build bundle: %s\n", o.out->c_str());
   }
 }
 

@@ -1,7 +1,6 @@
 #include "builder/disk/disk_command.hpp"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -9,6 +8,7 @@
 
 #include "builder/disk/tar_source.hpp"
 #include "common/error.hpp"
+#include "common/file.hpp"
 #include "disk/ext4_image.hpp"
 #include "disk/populate.hpp"
 
@@ -18,8 +18,7 @@ void run_disk(const DiskOptions& options) {
   namespace fs = std::filesystem;
   auto started = std::chrono::steady_clock::now();
   fs::path out = options.out;
-  fs::path temporary = out;
-  temporary += ".tmp-" + std::to_string(::getpid());
+  fs::path temporary = temporary_sibling(out);
   auto note = [](const std::string& line) { std::fprintf(stderr, "runcvm-build disk: %s\n", line.c_str()); };
   try {
     disk::Ext4Image image(temporary.string(), {options.size_bytes, options.label});
@@ -45,8 +44,7 @@ void run_disk(const DiskOptions& options) {
                  static_cast<unsigned long long>(s.hard_links), static_cast<unsigned long long>(s.specials),
                  static_cast<double>(written.st_blocks) * 512 / (1 << 20), seconds);
   } catch (...) {
-    std::error_code ignored;
-    fs::remove(temporary, ignored);
+    remove_tree_quietly(temporary);
     throw;
   }
 }

@@ -1,12 +1,12 @@
 #include "guest/runcvm-init/disks.hpp"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 
 #include "common/error.hpp"
+#include "common/file.hpp"
 #include "disk/ext4_image.hpp"
 #include "disk/populate.hpp"
 
@@ -41,8 +41,7 @@ void prepare_disks(const std::vector<handoff::Disk>& disks) {
     if (exists(d.source)) continue;
     fs::path source = d.source;
     fs::create_directories(source.parent_path());
-    fs::path temporary = source;
-    temporary += ".tmp-" + std::to_string(::getpid());
+    fs::path temporary = temporary_sibling(source);
     try {
       disk::Ext4Image image(temporary.string(), {*d.size_bytes, ""});
       struct stat st {};
@@ -53,8 +52,7 @@ void prepare_disks(const std::vector<handoff::Disk>& disks) {
       image.finish();
       fs::rename(temporary, source);
     } catch (const std::exception& e) {
-      std::error_code ignored;
-      fs::remove(temporary, ignored);
+      remove_tree_quietly(temporary);
       throw Error("RUNCVM_DISKS: creating " + quote(d.source) + " from " + quote(d.destination) + ": " + e.what());
     }
   }

@@ -4,7 +4,6 @@
 // Each bundle goes to <host>/versions/<version> and <host>/current points at the newest; the
 // runtime bind-mounts its own (resolved) version into each container, so an upgrade never
 // changes a file a running VM uses. daemon.json keeps everything else, and is replaced atomically.
-#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -99,22 +98,12 @@ int install(const Options& o) {
   fs::create_directories(versions);
   fs::path installed = versions / id;
   if (!fs::exists(installed)) {
-    fs::path temporary = versions / (".tmp-" + id + "-" + std::to_string(::getpid()));
-    fs::remove_all(temporary);
-    try {
-      fs::copy(o.source, temporary, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
-      fs::rename(temporary, installed);
-    } catch (...) {
-      std::error_code ec;
-      fs::remove_all(temporary, ec);
-      throw;
-    }
+    StagingDirectory staging(temporary_sibling(installed));
+    fs::copy(o.source, staging.path(), fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    fs::rename(staging.path(), installed);
+    staging.release();
   }
-  fs::path link = o.target / "current";
-  fs::path temporary_link = o.target / (".current-" + std::to_string(::getpid()));
-  fs::remove(temporary_link);
-  fs::create_symlink(fs::path("versions") / id, temporary_link);
-  fs::rename(temporary_link, link);
+  replace_symlink(fs::path("versions") / id, o.target / "current");
 
   std::string runtime = o.host_path + "/current/bin/runcvm-runtime";
   std::string registered;
