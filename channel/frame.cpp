@@ -26,11 +26,13 @@ std::string encode(FrameType type, std::string_view payload) {
   return out;
 }
 
-std::string encode_u32(FrameType type, std::uint32_t value) {
-  std::string payload;
-  put_u32(payload, value);
-  return encode(type, payload);
+std::string u32_bytes(std::uint32_t value) {
+  std::string out;
+  put_u32(out, value);
+  return out;
 }
+
+std::string encode_u32(FrameType type, std::uint32_t value) { return encode(type, u32_bytes(value)); }
 
 std::string encode_resize(unsigned rows, unsigned columns) {
   std::string payload;
@@ -39,6 +41,12 @@ std::string encode_resize(unsigned rows, unsigned columns) {
   payload += static_cast<char>((columns >> 8) & 0xff);
   payload += static_cast<char>(columns & 0xff);
   return encode(FrameType::resize, payload);
+}
+
+std::optional<std::pair<unsigned, unsigned>> decode_resize(std::string_view payload) {
+  if (payload.size() != 4) return std::nullopt;
+  auto byte = [&](std::size_t i) { return static_cast<unsigned>(static_cast<unsigned char>(payload[i])); };
+  return std::pair{byte(0) << 8 | byte(1), byte(2) << 8 | byte(3)};
 }
 
 std::uint32_t payload_u32(const Frame& frame) {

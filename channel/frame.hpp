@@ -44,6 +44,10 @@ std::string encode(FrameType type, std::string_view payload = {});
 std::string encode_u32(FrameType type, std::uint32_t value);
 std::string encode_resize(unsigned rows, unsigned columns);
 std::uint32_t payload_u32(const Frame& frame);
+// The 4 big-endian bytes of `value`, as every u32 field of the protocol is written.
+std::string u32_bytes(std::uint32_t value);
+// Rows and columns of a resize payload; nullopt unless it is 4 bytes.
+std::optional<std::pair<unsigned, unsigned>> decode_resize(std::string_view payload);
 
 class Decoder {
  public:

@@ -5,17 +5,18 @@
 namespace runcvm::channel {
 
 std::string encode_session(FrameType type, std::uint32_t session, std::string_view payload) {
-  std::string body;
-  body.reserve(4 + payload.size());
-  for (int shift = 24; shift >= 0; shift -= 8) body += static_cast<char>((session >> shift) & 0xff);
+  std::string body = u32_bytes(session);
   body.append(payload);
   return encode(type, body);
 }
 
 std::string encode_session_u32(FrameType type, std::uint32_t session, std::uint32_t value) {
-  std::string payload;
-  for (int shift = 24; shift >= 0; shift -= 8) payload += static_cast<char>((value >> shift) & 0xff);
-  return encode_session(type, session, payload);
+  return encode_session(type, session, u32_bytes(value));
+}
+
+std::optional<std::uint32_t> session_u32(const SessionFrame& frame) {
+  if (frame.payload.size() != 4) return std::nullopt;
+  return payload_u32(Frame{frame.type, frame.payload});
 }
 
 SessionFrame split_session(Frame frame) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,9 @@ std::string encode_session(FrameType type, std::uint32_t session, std::string_vi
 std::string encode_session_u32(FrameType type, std::uint32_t session, std::uint32_t value);
 // Throws runcvm::Error when the frame is too short to name a session.
 SessionFrame split_session(Frame frame);
+// A session frame's 4-byte value (window credit, signal); nullopt for any other payload size,
+// so that a malformed frame from the peer is ignored rather than fatal.
+std::optional<std::uint32_t> session_u32(const SessionFrame& frame);
 
 // The bytes a sender may still send on one session direction.
 class SendWindow {

@@ -22,4 +22,9 @@ std::optional<std::pair<unsigned, unsigned>> terminal_size(int fd) {
   return std::pair<unsigned, unsigned>{size.ws_row, size.ws_col};
 }
 
+void set_terminal_size(int fd, unsigned rows, unsigned columns) {
+  winsize size{static_cast<unsigned short>(rows), static_cast<unsigned short>(columns), 0, 0};
+  ::ioctl(fd, TIOCSWINSZ, &size);
+}
+
 }  // namespace runcvm

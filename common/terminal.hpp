@@ -25,5 +25,7 @@ class RawTerminal {
 
 // Rows and columns of the terminal on fd, if it is one with a size.
 std::optional<std::pair<unsigned, unsigned>> terminal_size(int fd);
+// Sets the size of the terminal (or pty master) on fd; best effort, as a resize is.
+void set_terminal_size(int fd, unsigned rows, unsigned columns);
 
 }  // namespace runcvm

@@ -114,7 +114,7 @@ void ExecMux::from_guest(channel::SessionFrame frame) {
       c.finished = true;
       break;
     case FrameType::window:
-      if (frame.payload.size() == 4) c.stdin_window.credited(channel::payload_u32(channel::Frame{frame.type, frame.payload}));
+      if (auto credit = channel::session_u32(frame)) c.stdin_window.credited(*credit);
       break;
     default:
       break;

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 #include "common/error.hpp"
 #include "common/fd.hpp"
 #include "common/reap.hpp"
+#include "common/terminal.hpp"
 #include "guest/vm-init/system_setup.hpp"
 #include "guest/vm-init/workload.hpp"
 #include "handoff/launch.hpp"
@@ -182,19 +182,14 @@ class Agent {
         close_stdin_if_done(s);
         break;
       case FrameType::window:
-        if (frame.payload.size() == 4) s.output.credited(channel::payload_u32(channel::Frame{frame.type, frame.payload}));
+        if (auto credit = channel::session_u32(frame)) s.output.credited(*credit);
         break;
       case FrameType::signal:
-        if (frame.payload.size() == 4 && !s.exit_code)
-          ::kill(w.pid, static_cast<int>(channel::payload_u32(channel::Frame{frame.type, frame.payload})));
+        if (auto sig = channel::session_u32(frame); sig && !s.exit_code) ::kill(w.pid, static_cast<int>(*sig));
         break;
       case FrameType::resize:
-        if (w.terminal && w.stdin_write && frame.payload.size() == 4) {
-          auto byte = [&](int i) { return static_cast<unsigned char>(frame.payload[static_cast<size_t>(i)]); };
-          winsize size{static_cast<unsigned short>(byte(0) << 8 | byte(1)),
-                       static_cast<unsigned short>(byte(2) << 8 | byte(3)), 0, 0};
-          ::ioctl(w.stdin_write.get(), TIOCSWINSZ, &size);
-        }
+        if (auto size = channel::decode_resize(frame.payload); size && w.terminal && w.stdin_write)
+          set_terminal_size(w.stdin_write.get(), size->first, size->second);
         break;
       case FrameType::exec_close:
         // Nobody is left to read or wait: the session's processes go, as an exec's do in a

@@ -5,10 +5,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +22,7 @@
 #include "common/fd.hpp"
 #include "common/file.hpp"
 #include "common/reap.hpp"
+#include "common/terminal.hpp"
 #include "guest/vm-init/exec_agent.hpp"
 #include "guest/vm-init/network_setup.hpp"
 #include "guest/vm-init/system_setup.hpp"
@@ -113,12 +112,8 @@ class Relay {
           if (w_.pid > 0 && !exit_code_) ::kill(w_.pid, static_cast<int>(channel::payload_u32(*frame)));
           break;
         case FrameType::resize:
-          if (w_.terminal && w_.stdin_write && frame->payload.size() == 4) {
-            auto byte = [&](int i) { return static_cast<unsigned char>(frame->payload[static_cast<size_t>(i)]); };
-            winsize size{static_cast<unsigned short>(byte(0) << 8 | byte(1)),
-                         static_cast<unsigned short>(byte(2) << 8 | byte(3)), 0, 0};
-            ::ioctl(w_.stdin_write.get(), TIOCSWINSZ, &size);
-          }
+          if (auto size = channel::decode_resize(frame->payload); size && w_.terminal && w_.stdin_write)
+            set_terminal_size(w_.stdin_write.get(), size->first, size->second);
           break;
         case FrameType::exit_ack:
           acked = true;

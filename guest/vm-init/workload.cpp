@@ -7,7 +7,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +15,7 @@
 #include <map>
 
 #include "common/error.hpp"
+#include "common/terminal.hpp"
 
 namespace runcvm::vm_init {
 namespace {
@@ -153,10 +153,7 @@ Workload start_workload(const handoff::Process& p) {
   if (p.terminal) {
     int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0) throw system_error("opening", "a pty", errno);
-    if (p.console_size) {
-      winsize size{static_cast<unsigned short>(p.console_size->first), static_cast<unsigned short>(p.console_size->second), 0, 0};
-      ::ioctl(master, TIOCSWINSZ, &size);
-    }
+    if (p.console_size) set_terminal_size(master, p.console_size->first, p.console_size->second);
     int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (slave < 0) throw system_error("opening", "the pty's terminal", errno);
     w.stdin_write = UniqueFd(master);

@@ -62,6 +62,10 @@ TEST_CASE("exec sessions share a port: frames name their session", "[channel][ex
   CHECK(frames[2].session == 3u);
   CHECK(frames[2].payload.empty());
   CHECK_THROWS_WITH(channel::split_session({channel::FrameType::window, "ab"}), ContainsSubstring("no session id"));
+  CHECK(channel::session_u32(frames[1]) == 65536u);
+  CHECK_FALSE(channel::session_u32(frames[2]));  // no value: ignored, not fatal
+  CHECK(channel::decode_resize(channel::encode_resize(40, 132).substr(5)) == std::pair{40u, 132u});
+  CHECK_FALSE(channel::decode_resize("abc"));
 }
 
 TEST_CASE("a session's window bounds what is in flight and credit frees it", "[channel][exec]") {
