@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "common/error.hpp"
 #include "common/terminal.hpp"
@@ -71,6 +72,25 @@ std::vector<std::string> with_home(std::vector<std::string> env, std::uint32_t u
   return env;
 }
 
+// What execve needs, prepared before anything changes (fork, dup2): the program found on the
+// workload's PATH, and argv/envp pointing into strings this object owns.
+struct Command {
+  std::string program;
+  std::vector<std::string> env;
+  std::vector<char*> argv, envp;
+
+  // Throws runcvm::Error when the program is not found, as runc reports it.
+  explicit Command(const handoff::Process& p) : program(resolve_command(p.args.front(), p.env)), env(with_home(p.env, p.uid)) {
+    if (program.empty()) throw Error("exec: " + quote(p.args.front()) + ": executable file not found in $PATH");
+    for (const auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+  }
+  Command(const Command&) = delete;
+  Command& operator=(const Command&) = delete;
+};
+
 [[noreturn]] void fail_in_child(int error_pipe, const char* what) {
   int e = errno;
   std::string message = std::string(what) + ": " + std::strerror(e);
@@ -114,14 +134,12 @@ int exit_code_of(int status) {
 }
 
 std::string exec_as_init(const handoff::Process& p) {
-  std::string program = resolve_command(p.args.front(), p.env);
-  if (program.empty()) return "exec: " + quote(p.args.front()) + ": executable file not found in $PATH";
-  std::vector<char*> argv, envp;
-  for (const auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  std::vector<std::string> env = with_home(p.env, p.uid);
-  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
+  std::optional<Command> command;
+  try {
+    command.emplace(p);
+  } catch (const Error& e) {
+    return e.what();
+  }
   int console = ::open("/dev/console", O_RDWR | O_NOCTTY);
   if (console < 0 || ::dup2(console, 0) < 0 || ::dup2(console, 1) < 0 || ::dup2(console, 2) < 0)
     return std::string("opening /dev/console: ") + std::strerror(errno);
@@ -130,20 +148,12 @@ std::string exec_as_init(const handoff::Process& p) {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   if (::chdir(p.cwd.c_str()) != 0) return "changing to working directory " + p.cwd + ": " + std::strerror(errno);
-  ::execve(program.c_str(), argv.data(), envp.data());
-  return "executing " + program + ": " + std::strerror(errno);
+  ::execve(command->program.c_str(), command->argv.data(), command->envp.data());
+  return "executing " + command->program + ": " + std::strerror(errno);
 }
 
 Workload start_workload(const handoff::Process& p) {
-  std::string program = resolve_command(p.args.front(), p.env);
-  if (program.empty())
-    throw Error("exec: " + quote(p.args.front()) + ": executable file not found in $PATH");
-  std::vector<char*> argv, envp;
-  for (const auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  std::vector<std::string> env = with_home(p.env, p.uid);
-  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
+  const Command command(p);
 
   Workload w;
   w.terminal = p.terminal;
@@ -173,7 +183,7 @@ Workload start_workload(const handoff::Process& p) {
   pid_t pid = ::fork();
   if (pid < 0) throw system_error("starting", p.args.front(), errno);
   if (pid == 0)
-    child(p, program, argv.data(), envp.data(), errors[1], child_in.get(), child_out.get(), child_err.get(), p.terminal);
+    child(p, command.program, command.argv.data(), command.envp.data(), errors[1], child_in.get(), child_out.get(), child_err.get(), p.terminal);
   ::close(errors[1]);
   char message[512];
   ssize_t n = ::read(errors[0], message, sizeof message);
