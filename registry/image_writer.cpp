@@ -3,7 +3,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -100,12 +99,7 @@ WrittenImage write_docker_archive(const fs::path& file, const std::string& refer
       if (S_ISREG(mode)) archive_entry_set_size(entry.get(), static_cast<la_int64_t>(size));
       if (archive_write_header(a, entry.get()) < ARCHIVE_WARN) throw Error(name + ": " + archive_error_string(a));
       if (text && archive_write_data(a, text->data(), text->size()) < 0) throw Error(name + ": " + archive_error_string(a));
-      if (from) {
-        std::ifstream in(*from, std::ios::binary);
-        std::string buffer(1 << 20, '\0');
-        while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0)
-          if (archive_write_data(a, buffer.data(), static_cast<size_t>(in.gcount())) < 0) throw Error(name + ": " + archive_error_string(a));
-      }
+      if (from) append_file_data(a, *from, name);
     };
     add(config_hex + ".json", S_IFREG | 0644, &config_text, nullptr);
     add(layer.diff_id.substr(7) + "/", S_IFDIR | 0755, nullptr, nullptr);

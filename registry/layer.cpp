@@ -62,11 +62,7 @@ void write_tar(const fs::path& tree, const std::string& prefix, std::time_t time
     if (S_ISREG(st.st_mode)) archive_entry_set_size(e, st.st_size);
     check(a, archive_write_header(a, e), "tar entry " + name);
     if (S_ISREG(st.st_mode)) {
-      std::ifstream in(full, std::ios::binary);
-      std::string buffer(1 << 20, '\0');
-      while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0) {
-        if (archive_write_data(a, buffer.data(), static_cast<size_t>(in.gcount())) < 0) check(a, ARCHIVE_FATAL, "tar entry " + name);
-      }
+      append_file_data(a, full, name);
     }
   };
   // The prefix's own directories first, then the tree.
@@ -129,6 +125,14 @@ void compress(const fs::path& in, const fs::path& out, Compression compression) 
 }
 
 }  // namespace
+
+void append_file_data(archive* a, const fs::path& file, const std::string& name) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error("tar entry " + name + ": cannot read " + file.string());
+  std::string buffer(1 << 20, '\0');
+  while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0)
+    if (archive_write_data(a, buffer.data(), static_cast<size_t>(in.gcount())) < 0) check(a, ARCHIVE_FATAL, "tar entry " + name);
+}
 
 Layer build_layer(const fs::path& tree, const std::string& prefix, Compression compression, std::time_t timestamp,
                   const fs::path& work) {

@@ -9,6 +9,8 @@
 
 #include "common/file.hpp"
 
+struct archive;  // libarchive's writer
+
 namespace runcvm::registry {
 
 enum class Compression { gzip, zstd };
@@ -21,6 +23,9 @@ struct Layer {
   fs::path blob;           // the compressed file
   fs::path tar;            // the uncompressed file (docker-archive needs it)
 };
+
+// Streams `file` as the data of the archive entry `name` whose header was just written.
+void append_file_data(::archive* a, const fs::path& file, const std::string& name);
 
 // Writes `tree` as a layer whose entries sit below `prefix` (e.g. "opt/runcvm"), into `work`.
 Layer build_layer(const fs::path& tree, const std::string& prefix, Compression compression, std::time_t timestamp,
