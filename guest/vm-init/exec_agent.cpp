@@ -74,17 +74,21 @@ class Agent {
   void send(const std::string& frame) { write_all(port_, frame, "the exec port"); }
 
   void add_session_fds(const Session& s, std::uint32_t id, std::vector<pollfd>& fds, std::vector<std::uint32_t>& owners) {
-    bool may_send = s.output.available() > 0;
+    auto watch = [&](const UniqueFd& fd, int events) {
+      if (!fd || !events) return;
+      fds.push_back({fd.get(), static_cast<short>(events), 0});
+      owners.push_back(id);
+    };
+    int input = s.output.available() > 0 ? POLLIN : 0;  // output is read only while the window allows
+    int output = s.stdin_pending.empty() ? 0 : POLLOUT;
     const Workload& w = s.workload;
-    if (w.terminal) {
-      short events = static_cast<short>((may_send ? POLLIN : 0) | (s.stdin_pending.empty() ? 0 : POLLOUT));
-      if (w.stdin_write && events) fds.push_back({w.stdin_write.get(), events, 0});
-      if (w.stdin_write && events) owners.push_back(id);
+    if (w.terminal) {  // one fd, the pty master, both ways
+      watch(w.stdin_write, input | output);
       return;
     }
-    if (w.stdin_write && !s.stdin_pending.empty()) fds.push_back({w.stdin_write.get(), POLLOUT, 0}), owners.push_back(id);
-    if (may_send && w.stdout_read) fds.push_back({w.stdout_read.get(), POLLIN, 0}), owners.push_back(id);
-    if (may_send && w.stderr_read) fds.push_back({w.stderr_read.get(), POLLIN, 0}), owners.push_back(id);
+    watch(w.stdin_write, output);
+    watch(w.stdout_read, input);
+    watch(w.stderr_read, input);
   }
 
   int poll_timeout() const {
