@@ -6,10 +6,9 @@
 #  debootstrap bookworm /tmp/b && tar -C /tmp/b -c . | docker import - debian:bookworm)
 FROM debian:bookworm AS build
 COPY ci/install-deps.sh /src/ci/install-deps.sh
-RUN bash /src/ci/install-deps.sh
+RUN bash /src/ci/install-deps.sh --bundle
 COPY . /src
-RUN rm -rf /src/build /src/build-* /src/out \
- && bash /src/ci/build.sh /src/build -DBUILD_TESTING=OFF \
+RUN bash /src/ci/build.sh /src/build -DBUILD_TESTING=OFF \
  && /src/build/bin/runcvm-build kernels --recipe debian-bookworm --out /tmp/kernels --cache /tmp/runcvm-cache \
  && /src/build/bin/runcvm-build bundle --kernels /tmp/kernels --out /opt/runcvm \
  && rm -rf /tmp/kernels /tmp/runcvm-cache

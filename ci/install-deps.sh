@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # Installs what building and testing runcvm needs on Debian bookworm (root or sudo). Idempotent;
 # quiet unless something fails. Catch2 3.x comes from bookworm-backports, which is added if absent.
+# With --bundle, only what building runcvm without tests and running `runcvm-build kernels` and
+# `runcvm-build bundle` need (the Dockerfile's build stage): no test tools, no backports.
 set -euo pipefail
+
+case "${1:-}" in
+  "") profile=test ;;
+  --bundle) profile=bundle ;;
+  *) echo "ci/install-deps.sh: unknown option \"$1\": expected --bundle or nothing" >&2; exit 2 ;;
+esac
 
 SUDO=""
 [[ $(id -u) -eq 0 ]] || SUDO="sudo"
@@ -9,12 +17,18 @@ export DEBIAN_FRONTEND=noninteractive
 
 PACKAGES=(
   # build
-  build-essential cmake ninja-build pkg-config clang
+  build-essential cmake ninja-build pkg-config
   libarchive-dev liblzma-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libzstd-dev zlib1g-dev libext2fs-dev
   # runcvm-build kernels at run time: OpenPGP verification and the distro keyrings
   gpgv debian-archive-keyring ca-certificates
-  # kernel tests: QEMU + virtiofsd, kmod (modprobe/depmod), local mirrors (dpkg-deb, apt-ftparchive, gpg, openssl, python3)
-  qemu-system-x86 qemu-system-common kmod cpio zstd xz-utils gzip apt-utils gpg openssl python3
+  # runcvm-build bundle takes QEMU, its firmware and virtiofsd from these
+  qemu-system-x86 qemu-system-common
+)
+TEST_PACKAGES=(
+  # the fuzz targets (libFuzzer)
+  clang
+  # kernel tests: kmod (modprobe/depmod), local mirrors (dpkg-deb, apt-ftparchive, gpg, openssl, python3)
+  kmod cpio zstd xz-utils gzip apt-utils gpg openssl python3
   # runtime tests: a real dockerd and runc, and busybox-static to build test images without a registry
   docker.io runc busybox-static
   # a systemd image for the systemd-as-PID-1 test, built from deb.debian.org (no registry here)
@@ -38,24 +52,31 @@ run() {
 }
 
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
-if ! grep -rqs "${codename}-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
-  $SUDO tee "/etc/apt/sources.list.d/${codename}-backports.sources" >/dev/null <<SOURCES
+wanted=("${PACKAGES[@]}")
+if [[ $profile == test ]]; then
+  wanted+=("${TEST_PACKAGES[@]}" catch2)
+  if ! grep -rqs "${codename}-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    $SUDO tee "/etc/apt/sources.list.d/${codename}-backports.sources" >/dev/null <<SOURCES
 Types: deb
 URIs: http://deb.debian.org/debian
 Suites: ${codename}-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SOURCES
+  fi
 fi
 
 missing=()
-for package in "${PACKAGES[@]}" catch2; do
+for package in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "ci/install-deps.sh: installing ${missing[*]}"
   run $SUDO apt-get update -q
+  # Catch2 3.x comes from backports: bookworm itself only has 2.x.
   run $SUDO apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
-  # Catch2 3.x: bookworm itself only has 2.x.
-  run $SUDO apt-get install -y -q --no-install-recommends -t "${codename}-backports" catch2
+  if [[ $profile == test ]]; then
+    run $SUDO apt-get install -y -q --no-install-recommends "${TEST_PACKAGES[@]}"
+    run $SUDO apt-get install -y -q --no-install-recommends -t "${codename}-backports" catch2
+  fi
 fi
