@@ -10,7 +10,10 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <string_view>
+#include <thread>
 
+#include "common/bounded_queue.hpp"
 #include "common/digest.hpp"
 #include "common/error.hpp"
 
@@ -32,11 +35,165 @@ std::vector<fs::path> sorted_tree(const fs::path& root) {
   return paths;
 }
 
-void write_tar(const fs::path& tree, const std::string& prefix, std::time_t timestamp, const fs::path& out) {
+// Streaming gzip or zstd. zlib's gzip header (no name, time 0) and zstd's frames carry nothing
+// that changes between runs, so the same input gives the same bytes.
+class Compressor {
+ public:
+  explicit Compressor(Compression compression) : compression_(compression), zstd_(nullptr, ZSTD_freeCCtx) {
+    if (compression == Compression::gzip) {
+      if (deflateInit2(&zlib_, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) throw Error("zlib: deflateInit2 failed");
+    } else {
+      zstd_.reset(ZSTD_createCCtx());
+      if (!zstd_) throw Error("zstd: cannot create a compression context");
+      ZSTD_CCtx_setParameter(zstd_.get(), ZSTD_c_compressionLevel, 3);
+    }
+  }
+  ~Compressor() {
+    if (compression_ == Compression::gzip) deflateEnd(&zlib_);
+  }
+  Compressor(const Compressor&) = delete;
+  Compressor& operator=(const Compressor&) = delete;
+
+  // Compresses `input` (and ends the stream when `last`) into `output`, which it replaces.
+  void write(std::string_view input, bool last, std::string& output) {
+    output.clear();
+    std::size_t produced = 0;
+    auto room = [&] {
+      if (output.size() - produced < (1 << 16)) output.resize(std::max<std::size_t>(output.size() * 2, 1 << 20));
+    };
+    if (compression_ == Compression::gzip) {
+      zlib_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
+      zlib_.avail_in = static_cast<uInt>(input.size());
+      int status = Z_OK;
+      do {
+        room();
+        zlib_.next_out = reinterpret_cast<Bytef*>(output.data() + produced);
+        zlib_.avail_out = static_cast<uInt>(output.size() - produced);
+        status = deflate(&zlib_, last ? Z_FINISH : Z_NO_FLUSH);
+        if (status == Z_STREAM_ERROR) throw Error("zlib: deflate failed");
+        produced = output.size() - zlib_.avail_out;
+      } while (last ? status != Z_STREAM_END : zlib_.avail_in > 0 || zlib_.avail_out == 0);
+    } else {
+      ZSTD_inBuffer in{input.data(), input.size(), 0};
+      for (bool done = false; !done;) {
+        room();
+        ZSTD_outBuffer out{output.data() + produced, output.size() - produced, 0};
+        std::size_t remaining = ZSTD_compressStream2(zstd_.get(), &out, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+        if (ZSTD_isError(remaining)) throw Error(std::string("zstd: ") + ZSTD_getErrorName(remaining));
+        produced += out.pos;
+        done = last ? remaining == 0 : in.pos == in.size;
+      }
+    }
+    output.resize(produced);
+  }
+
+ private:
+  Compression compression_;
+  z_stream zlib_{};
+  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> zstd_;
+};
+
+void write_all(std::ofstream& file, std::string_view data, const fs::path& path) {
+  if (!file.write(data.data(), static_cast<std::streamsize>(data.size()))) throw Error("writing " + path.string() + ": failed");
+}
+
+// Where libarchive's tar goes: in one pass it is hashed (the diff_id) and kept on disk, and, on a
+// second thread, compressed, hashed (the digest) and written, so packing costs about as long as
+// the slower of making the tar and compressing it, not their sum plus rereading both files.
+class LayerStreams {
+ public:
+  LayerStreams(const fs::path& tar, const fs::path& blob, Compression compression)
+      : tar_path_(tar), blob_path_(blob), tar_(tar, std::ios::binary | std::ios::trunc),
+        blob_(blob, std::ios::binary | std::ios::trunc), compressor_(compression) {
+    if (!tar_) throw Error("creating " + tar.string() + ": cannot open");
+    if (!blob_) throw Error("creating " + blob.string() + ": cannot open");
+    pending_.reserve(kChunk);
+    worker_ = std::thread([this] { compress_all(); });
+  }
+  ~LayerStreams() {
+    queue_.close();
+    if (worker_.joinable()) worker_.join();
+  }
+  LayerStreams(const LayerStreams&) = delete;
+  LayerStreams& operator=(const LayerStreams&) = delete;
+
+  void write(std::string_view bytes) {
+    tar_hash_.update(bytes);
+    write_all(tar_, bytes, tar_path_);
+    pending_.append(bytes);
+    if (pending_.size() >= kChunk) hand_off();
+  }
+
+  struct Digests {
+    std::string tar_hex, blob_hex;
+  };
+  Digests finish() {
+    if (!pending_.empty()) hand_off();
+    queue_.close();
+    worker_.join();
+    if (failure_) std::rethrow_exception(failure_);
+    if (!tar_.flush()) throw Error("writing " + tar_path_.string() + ": failed");
+    return {tar_hash_.finish_hex(), blob_hash_.finish_hex()};
+  }
+
+ private:
+  static constexpr std::size_t kChunk = 1 << 20;
+
+  void hand_off() {
+    if (!queue_.push(std::move(pending_))) {
+      worker_.join();
+      std::rethrow_exception(failure_);
+    }
+    pending_ = std::string();
+    pending_.reserve(kChunk);
+  }
+
+  void compress_all() {
+    try {
+      std::string output;
+      auto emit = [&](std::string_view input, bool last) {
+        compressor_.write(input, last, output);
+        blob_hash_.update(output);
+        write_all(blob_, output, blob_path_);
+      };
+      while (auto chunk = queue_.pop()) emit(*chunk, false);
+      emit({}, true);
+      if (!blob_.flush()) throw Error("writing " + blob_path_.string() + ": failed");
+    } catch (...) {
+      failure_ = std::current_exception();
+      queue_.abandon();
+    }
+  }
+
+  fs::path tar_path_, blob_path_;
+  std::ofstream tar_, blob_;
+  Hasher tar_hash_{"sha256"}, blob_hash_{"sha256"};
+  Compressor compressor_;
+  std::string pending_;
+  BoundedQueue<std::string> queue_{4};
+  std::exception_ptr failure_;
+  std::thread worker_;
+};
+
+// libarchive's output callback. A C++ exception must not cross libarchive's C frames: its message
+// becomes libarchive's error, which the caller's check turns back into one.
+la_ssize_t tar_output(archive* a, void* streams, const void* buffer, size_t length) {
+  try {
+    static_cast<LayerStreams*>(streams)->write(std::string_view(static_cast<const char*>(buffer), length));
+    return static_cast<la_ssize_t>(length);
+  } catch (const std::exception& e) {
+    archive_set_error(a, EIO, "%s", e.what());
+    return -1;
+  }
+}
+
+void write_tar(const fs::path& tree, const std::string& prefix, std::time_t timestamp, LayerStreams& streams) {
   ArchivePtr writer(archive_write_new(), archive_write_free);
   archive* a = writer.get();
   check(a, archive_write_set_format_pax_restricted(a), "tar");
-  check(a, archive_write_open_filename(a, out.c_str()), "creating " + out.string());
+  // No padding after the end-of-archive blocks, as when libarchive writes a regular file.
+  check(a, archive_write_set_bytes_in_last_block(a, 1), "tar");
+  check(a, archive_write_open(a, &streams, nullptr, tar_output, nullptr), "tar");
   std::map<std::pair<dev_t, ino_t>, std::string> links;
   auto add = [&](const fs::path& relative, const std::string& name) {
     fs::path full = relative.empty() ? tree : tree / relative;
@@ -61,9 +218,7 @@ void write_tar(const fs::path& tree, const std::string& prefix, std::time_t time
     if (S_ISLNK(st.st_mode)) archive_entry_set_symlink(e, fs::read_symlink(full).c_str());
     if (S_ISREG(st.st_mode)) archive_entry_set_size(e, st.st_size);
     check(a, archive_write_header(a, e), "tar entry " + name);
-    if (S_ISREG(st.st_mode)) {
-      append_file_data(a, full, name);
-    }
+    if (S_ISREG(st.st_mode)) append_file_data(a, full, name);
   };
   // The prefix's own directories first, then the tree.
   std::string so_far;
@@ -76,52 +231,7 @@ void write_tar(const fs::path& tree, const std::string& prefix, std::time_t time
     check(a, archive_write_header(a, entry.get()), "tar entry " + so_far);
   }
   for (const auto& relative : sorted_tree(tree)) add(relative, prefix + "/" + relative.string());
-  check(a, archive_write_close(a), "finishing " + out.string());
-}
-
-// Compresses `in` into `out`; both zlib's gzip header (no name, time 0) and zstd's frames carry
-// nothing that changes between runs.
-void compress(const fs::path& in, const fs::path& out, Compression compression) {
-  std::ifstream source(in, std::ios::binary);
-  std::ofstream sink(out, std::ios::binary | std::ios::trunc);
-  if (!source || !sink) throw Error("compressing " + in.string() + " into " + out.string() + ": cannot open");
-  std::string input(1 << 20, '\0'), output(1 << 20, '\0');
-  if (compression == Compression::gzip) {
-    z_stream z{};
-    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) throw Error("zlib: deflateInit2 failed");
-    int flush = Z_NO_FLUSH;
-    do {
-      source.read(input.data(), static_cast<std::streamsize>(input.size()));
-      z.next_in = reinterpret_cast<Bytef*>(input.data());
-      z.avail_in = static_cast<uInt>(source.gcount());
-      flush = source.eof() ? Z_FINISH : Z_NO_FLUSH;
-      do {
-        z.next_out = reinterpret_cast<Bytef*>(output.data());
-        z.avail_out = static_cast<uInt>(output.size());
-        deflate(&z, flush);
-        sink.write(output.data(), static_cast<std::streamsize>(output.size() - z.avail_out));
-      } while (z.avail_out == 0);
-    } while (flush != Z_FINISH);
-    deflateEnd(&z);
-  } else {
-    std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> context(ZSTD_createCCtx(), ZSTD_freeCCtx);
-    ZSTD_CCtx_setParameter(context.get(), ZSTD_c_compressionLevel, 3);
-    bool last = false;
-    while (!last) {
-      source.read(input.data(), static_cast<std::streamsize>(input.size()));
-      last = source.eof();
-      ZSTD_inBuffer in_buffer{input.data(), static_cast<size_t>(source.gcount()), 0};
-      ZSTD_EndDirective mode = last ? ZSTD_e_end : ZSTD_e_continue;
-      for (bool done = false; !done;) {
-        ZSTD_outBuffer out_buffer{output.data(), output.size(), 0};
-        size_t remaining = ZSTD_compressStream2(context.get(), &out_buffer, &in_buffer, mode);
-        if (ZSTD_isError(remaining)) throw Error(std::string("zstd: ") + ZSTD_getErrorName(remaining));
-        sink.write(output.data(), static_cast<std::streamsize>(out_buffer.pos));
-        done = last ? remaining == 0 : in_buffer.pos == in_buffer.size;
-      }
-    }
-  }
-  if (!sink.flush()) throw Error("writing " + out.string() + ": failed");
+  check(a, archive_write_close(a), "finishing the layer");
 }
 
 }  // namespace
@@ -138,11 +248,12 @@ Layer build_layer(const fs::path& tree, const std::string& prefix, Compression c
                   const fs::path& work) {
   Layer layer;
   layer.tar = work / "layer.tar";
-  write_tar(tree, prefix, timestamp, layer.tar);
-  layer.diff_id = "sha256:" + file_digest_hex(layer.tar);
   layer.blob = work / (compression == Compression::gzip ? "layer.tar.gz" : "layer.tar.zst");
-  compress(layer.tar, layer.blob, compression);
-  layer.digest = "sha256:" + file_digest_hex(layer.blob);
+  LayerStreams streams(layer.tar, layer.blob, compression);
+  write_tar(tree, prefix, timestamp, streams);
+  auto digests = streams.finish();
+  layer.diff_id = "sha256:" + digests.tar_hex;
+  layer.digest = "sha256:" + digests.blob_hex;
   layer.size = fs::file_size(layer.blob);
   layer.media_type = std::string("application/vnd.oci.image.layer.v1.tar+") + (compression == Compression::gzip ? "gzip" : "zstd");
   return layer;

@@ -1,11 +1,15 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
+#include <archive.h>
+#include <archive_entry.h>
+
 #include <algorithm>
 #include <fstream>
 
 #include "builder/bundle/closure.hpp"
 #include "builder/bundle/elf.hpp"
+#include "common/digest.hpp"
 #include "common/error.hpp"
 #include "registry/layer.hpp"
 #include "support.hpp"
@@ -67,6 +71,60 @@ TEST_CASE("layers are deterministic: the same tree gives the same digests", "[bu
   }
 }
 
+namespace {
+// The blob decompressed by libarchive's own filters, as a registry client would read it.
+std::string decompress(const fs::path& blob) {
+  std::unique_ptr<archive, decltype(&archive_read_free)> reader(archive_read_new(), archive_read_free);
+  archive_read_support_filter_all(reader.get());
+  archive_read_support_format_raw(reader.get());
+  archive_entry* entry = nullptr;
+  if (archive_read_open_filename(reader.get(), blob.c_str(), 1 << 16) != ARCHIVE_OK ||
+      archive_read_next_header(reader.get(), &entry) != ARCHIVE_OK)
+    throw Error("cannot read " + blob.string());
+  std::string data, buffer(1 << 16, '\0');
+  for (la_ssize_t n; (n = archive_read_data(reader.get(), buffer.data(), buffer.size())) > 0;) data.append(buffer, 0, n);
+  return data;
+}
+}  // namespace
+
+TEST_CASE("a layer's blob is its tar compressed, and both digests are of what was written", "[bundle][registry]") {
+  test::ScratchDirectory scratch;
+  // Several MiB of poorly compressible data: the tar crosses many of the writer's chunks.
+  fs::create_directories(scratch.path() / "tree");
+  std::uint32_t state = 1;
+  for (int f = 0; f < 3; ++f) {
+    std::string data(3 << 20, '\0');
+    for (auto& c : data) c = static_cast<char>((state = state * 1664525u + 1013904223u) >> 28);
+    std::ofstream(scratch.path() / "tree" / std::to_string(f)) << data;
+  }
+  for (auto compression : {registry::Compression::gzip, registry::Compression::zstd}) {
+    fs::path work = scratch.path() / (compression == registry::Compression::gzip ? "gzip" : "zstd");
+    fs::create_directories(work);
+    auto layer = registry::build_layer(scratch.path() / "tree", "opt/runcvm", compression, 0, work);
+    std::string tar = read_file(layer.tar);
+    CHECK(tar.size() > (9u << 20));
+    CHECK(layer.diff_id == "sha256:" + sha256_hex(tar));
+    CHECK(layer.digest == "sha256:" + file_digest_hex(layer.blob));
+    CHECK(layer.size == fs::file_size(layer.blob));
+    CHECK(decompress(layer.blob) == tar);
+  }
+}
+
+TEST_CASE("a layer that cannot be written is an error naming the file", "[bundle][registry]") {
+  test::ScratchDirectory scratch;
+  fs::create_directories(scratch.path() / "tree");
+  std::ofstream(scratch.path() / "tree" / "data") << std::string(3 << 20, 'x');
+  // /dev/full fails every write with ENOSPC: once for the compressed blob (the compressing
+  // thread fails), once for the tar (the writing thread fails).
+  for (std::string full : {"layer.tar.zst", "layer.tar"}) {
+    fs::path work = scratch.path() / ("work-" + full);
+    fs::create_directories(work);
+    fs::create_symlink("/dev/full", work / full);
+    CHECK_THROWS_WITH(registry::build_layer(scratch.path() / "tree", "opt/runcvm", registry::Compression::zstd, 0, work),
+                      ContainsSubstring("writing " + (work / full).string()));
+  }
+}
+
 #include "registry/reference.hpp"
 
 TEST_CASE("image references and registry challenges", "[registry]") {
@@ -95,3 +153,4 @@ TEST_CASE("image references and registry challenges", "[registry]") {
   CHECK(basic.scheme == "basic");
   CHECK(basic.params["realm"] == "runcvm-test");
 }
+
