@@ -18,7 +18,6 @@ debootstrap --variant=minbase bookworm "$SCRATCH/debian" http://deb.debian.org/d
 mkdir -p "$SCRATCH/etc-docker" "$SCRATCH/opt-runcvm"
 echo '{}' >"$SCRATCH/etc-docker/daemon.json"
 start_dockerd "$SCRATCH/etc-docker/daemon.json"
-dockerd_pid=$(cat "$SCRATCH/dockerd/dockerd.pid")
 tar -C "$SCRATCH/debian" -c . | docker import - debian:bookworm >/dev/null
 rm -rf "$SCRATCH/debian"
 
@@ -41,9 +40,7 @@ diff -u "$SCRATCH/host.list" "$SCRATCH/image.list" >"$SCRATCH/tree.diff" ||
   fail "the Dockerfile's tree differs from runcvm-build bundle --out: $(head -20 "$SCRATCH/tree.diff" | tr '\n' ' ')"
 pass "installed from the image: the same $(wc -l <"$SCRATCH/host.list") files, kinds and modes as runcvm-build bundle --out"
 
-kill -HUP "$dockerd_pid"
-for _ in $(seq 50); do docker info 2>/dev/null | grep -q "Runtimes:.*runcvm" && break; sleep 0.2; done
-docker info 2>/dev/null | grep -q "Runtimes:.*runcvm" || fail "dockerd did not pick up the runtime after SIGHUP"
+reload_dockerd_for_runcvm
 kernel=$(readlink "$SCRATCH/opt-runcvm/current/kernels/debian/latest")
 import_busybox_image runcvm-test/dockerfile-busybox debian
 out=$(docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/dockerfile-busybox uname -r) || fail "busybox VM: $out"

@@ -34,7 +34,6 @@ pass "skopeo inspect and umoci unpack accept the OCI layout"
 mkdir -p "$SCRATCH/etc-docker" "$SCRATCH/opt-runcvm"
 printf '{\n  "log-level": "warn",\n  "max-concurrent-downloads": 2\n}\n' >"$SCRATCH/etc-docker/daemon.json"
 start_dockerd "$SCRATCH/etc-docker/daemon.json"
-dockerd_pid=$(cat "$SCRATCH/dockerd/dockerd.pid")
 docker load -i "$SCRATCH/runcvm.tar" >/dev/null || fail "docker load rejected the archive"
 installer() { docker run --rm -v "$SCRATCH/opt-runcvm:/runcvm" -v "$SCRATCH/etc-docker:/etc/docker" "$@"; }
 
@@ -46,9 +45,7 @@ config = json.load(open(sys.argv[1]))
 assert config["runtimes"]["runcvm"]["path"] == sys.argv[2], config
 assert config["log-level"] == "warn" and config["max-concurrent-downloads"] == 2, config
 PY
-kill -HUP "$dockerd_pid"
-for _ in $(seq 50); do docker info 2>/dev/null | grep -q "Runtimes:.*runcvm" && break; sleep 0.2; done
-docker info 2>/dev/null | grep -q "Runtimes:.*runcvm" || fail "dockerd did not pick up the runtime after SIGHUP"
+reload_dockerd_for_runcvm
 pass "docker load + the installer: bundle in versions/$(readlink "$SCRATCH/opt-runcvm/current" | cut -d/ -f2), runtime registered, other settings kept, dockerd reloaded"
 
 # A static busybox image (no libc at all) and a Debian image (glibc): QEMU and virtiofsd come

@@ -179,6 +179,12 @@ start_dockerd() {
   for _ in $(seq 150); do docker version >/dev/null 2>&1 && return 0; sleep 0.2; done
   fail "dockerd did not start: $(tail -5 "$root/dockerd.log")"
 }
+# What the installer asks for: dockerd rereads daemon.json on SIGHUP; waits until runcvm is listed.
+reload_dockerd_for_runcvm() {
+  kill -HUP "$(cat "$SCRATCH/dockerd/dockerd.pid")"
+  for _ in $(seq 50); do docker info 2>/dev/null | grep -q "Runtimes:.*runcvm" && return 0; sleep 0.2; done
+  fail "dockerd did not pick up the runtime after SIGHUP"
+}
 stop_dockerd() {
   docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1 || true
   kill "$1" 2>/dev/null || true
