@@ -85,7 +85,7 @@ pass "tampered InRelease: $LAST_ERROR"
 rm -rf "$SCRATCH/cache"
 deb="$MIRROR/pool/stable/linux-image-6.1.0-9-amd64.deb"
 cp "$deb" "$SCRATCH/good.deb"
-printf 'X' | dd of="$deb" bs=1 seek=5000 conv=notrunc status=none
+corrupt_byte "$deb" 5000
 expect_one_line_error "sha256 mismatch: the index says" kernels --recipe "$(recipe good)"
 no_leftovers
 ls "$SCRATCH/cache/blobs/sha256" | grep -q "$(sha256sum "$deb" | cut -c1-64)" && fail "the bad package was cached"

@@ -24,6 +24,15 @@ pass() { echo "ok: $*"; }
 assert_contains() {  # haystack needle [what]
   [[ "$1" == *"$2"* ]] || fail "${3:-output} does not contain \"$2\"; it was: $1"
 }
+# Changes the byte at OFFSET of FILE to a different value (its complement), in place.
+corrupt_byte() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); old = f.read(1)
+    f.seek(int(sys.argv[2])); f.write(bytes([old[0] ^ 0xFF]))
+PY
+}
 assert_file() { [[ -f "$1" ]] || fail "missing file $1"; }
 assert_absent() { [[ ! -e "$1" ]] || fail "$1 exists but should not"; }
 

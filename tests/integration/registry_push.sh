@@ -103,7 +103,7 @@ expect_one_line_error "cannot reach 127.0.0.1:15999" "$RUNCVM_BUILD" pull 127.0.
 assert_absent "$SCRATCH/unreachable"
 layer_blob=$(find "$SCRATCH/plain/data" -path "*/blobs/sha256/*/data" -size +1M | head -1)
 cp "$layer_blob" "$SCRATCH/layer.saved"
-printf 'corrupt' | dd of="$layer_blob" bs=1 seek=1000 conv=notrunc 2>/dev/null
+corrupt_byte "$layer_blob" 1000
 expect_one_line_error "received content with digest" "$RUNCVM_BUILD" pull "127.0.0.1:15000/runcvm/test@$expected" "$SCRATCH/corrupt"
 assert_absent "$SCRATCH/corrupt"
 cp "$SCRATCH/layer.saved" "$layer_blob"
