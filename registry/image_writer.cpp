@@ -78,6 +78,7 @@ WrittenImage write_oci_layout(const fs::path& dir, const std::string& reference,
 }
 
 WrittenImage write_docker_archive(const fs::path& file, const std::string& reference, const ImageConfig& config, const Layer& layer) {
+  if (layer.tar.empty()) throw Error("docker-archive " + file.string() + ": the layer was built without keeping its tar (KeepTar::yes)");
   fs::path temporary = temporary_sibling(file);
   try {
     WrittenImage image;

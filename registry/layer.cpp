@@ -97,15 +97,18 @@ void write_all(std::ofstream& file, std::string_view data, const fs::path& path)
   if (!file.write(data.data(), static_cast<std::streamsize>(data.size()))) throw Error("writing " + path.string() + ": failed");
 }
 
-// Where libarchive's tar goes: in one pass it is hashed (the diff_id) and kept on disk, and, on a
+// Where libarchive's tar goes: in one pass it is hashed (the diff_id) and, if wanted, kept on disk; on a
 // second thread, compressed, hashed (the digest) and written, so packing costs about as long as
 // the slower of making the tar and compressing it, not their sum plus rereading both files.
 class LayerStreams {
  public:
+  // An empty `tar` keeps no tar file.
   LayerStreams(const fs::path& tar, const fs::path& blob, Compression compression)
-      : tar_path_(tar), blob_path_(blob), tar_(tar, std::ios::binary | std::ios::trunc),
-        blob_(blob, std::ios::binary | std::ios::trunc), compressor_(compression) {
-    if (!tar_) throw Error("creating " + tar.string() + ": cannot open");
+      : tar_path_(tar), blob_path_(blob), blob_(blob, std::ios::binary | std::ios::trunc), compressor_(compression) {
+    if (!tar.empty()) {
+      tar_.open(tar, std::ios::binary | std::ios::trunc);
+      if (!tar_) throw Error("creating " + tar.string() + ": cannot open");
+    }
     if (!blob_) throw Error("creating " + blob.string() + ": cannot open");
     pending_.reserve(kChunk);
     worker_ = std::thread([this] { compress_all(); });
@@ -119,7 +122,7 @@ class LayerStreams {
 
   void write(std::string_view bytes) {
     tar_hash_.update(bytes);
-    write_all(tar_, bytes, tar_path_);
+    if (tar_.is_open()) write_all(tar_, bytes, tar_path_);
     pending_.append(bytes);
     if (pending_.size() >= kChunk) hand_off();
   }
@@ -132,7 +135,7 @@ class LayerStreams {
     queue_.close();
     worker_.join();
     if (failure_) std::rethrow_exception(failure_);
-    if (!tar_.flush()) throw Error("writing " + tar_path_.string() + ": failed");
+    if (tar_.is_open() && !tar_.flush()) throw Error("writing " + tar_path_.string() + ": failed");
     return {tar_hash_.finish_hex(), blob_hash_.finish_hex()};
   }
 
@@ -245,9 +248,9 @@ void append_file_data(archive* a, const fs::path& file, const std::string& name)
 }
 
 Layer build_layer(const fs::path& tree, const std::string& prefix, Compression compression, std::time_t timestamp,
-                  const fs::path& work) {
+                  const fs::path& work, KeepTar keep_tar) {
   Layer layer;
-  layer.tar = work / "layer.tar";
+  if (keep_tar == KeepTar::yes) layer.tar = work / "layer.tar";
   layer.blob = work / (compression == Compression::gzip ? "layer.tar.gz" : "layer.tar.zst");
   LayerStreams streams(layer.tar, layer.blob, compression);
   write_tar(tree, prefix, timestamp, streams);

@@ -21,14 +21,16 @@ struct Layer {
   std::uint64_t size = 0;  // of the blob
   std::string diff_id;     // sha256:<hex> of the uncompressed tar
   fs::path blob;           // the compressed file
-  fs::path tar;            // the uncompressed file (docker-archive needs it)
+  fs::path tar;            // the uncompressed file, if kept (docker-archive needs it)
 };
 
 // Streams `file` as the data of the archive entry `name` whose header was just written.
 void append_file_data(::archive* a, const fs::path& file, const std::string& name);
 
+enum class KeepTar { no, yes };
+
 // Writes `tree` as a layer whose entries sit below `prefix` (e.g. "opt/runcvm"), into `work`.
 Layer build_layer(const fs::path& tree, const std::string& prefix, Compression compression, std::time_t timestamp,
-                  const fs::path& work);
+                  const fs::path& work, KeepTar keep_tar);
 
 }  // namespace runcvm::registry

@@ -119,7 +119,8 @@ void run_bundle(const BundleOptions& o) {
   assemble(o, tree);
   if (o.oci_layout || o.docker_archive || o.push) {
     auto packing = std::chrono::steady_clock::now();
-    registry::Layer layer = registry::build_layer(tree, "opt/runcvm", o.compression, o.timestamp, work);
+    registry::Layer layer = registry::build_layer(tree, "opt/runcvm", o.compression, o.timestamp, work,
+                                                   o.docker_archive ? registry::KeepTar::yes : registry::KeepTar::no);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - packing).count();
     registry::ImageConfig config;
     config.entrypoint = {"/opt/runcvm/bin/runcvm-install"};

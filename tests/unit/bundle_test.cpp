@@ -56,8 +56,8 @@ TEST_CASE("layers are deterministic: the same tree gives the same digests", "[bu
   for (auto compression : {registry::Compression::gzip, registry::Compression::zstd}) {
     fs::create_directories(scratch.path() / "wa");
     fs::create_directories(scratch.path() / "wb");
-    auto a = registry::build_layer(scratch.path() / "a", "opt/runcvm", compression, 0, scratch.path() / "wa");
-    auto b = registry::build_layer(scratch.path() / "b", "opt/runcvm", compression, 0, scratch.path() / "wb");
+    auto a = registry::build_layer(scratch.path() / "a", "opt/runcvm", compression, 0, scratch.path() / "wa", registry::KeepTar::yes);
+    auto b = registry::build_layer(scratch.path() / "b", "opt/runcvm", compression, 0, scratch.path() / "wb", registry::KeepTar::yes);
     CHECK(a.digest == b.digest);
     CHECK(a.diff_id == b.diff_id);
     CHECK(a.digest != a.diff_id);
@@ -66,7 +66,7 @@ TEST_CASE("layers are deterministic: the same tree gives the same digests", "[bu
     CHECK(tar.find(std::string("opt/runcvm/link") + '\0') != std::string::npos);
     CHECK(tar.find(std::string("bin/tool") + '\0') != std::string::npos);
     CHECK(a.media_type.ends_with(compression == registry::Compression::gzip ? "+gzip" : "+zstd"));
-    auto later = registry::build_layer(scratch.path() / "a", "opt/runcvm", compression, 1700000000, scratch.path() / "wa");
+    auto later = registry::build_layer(scratch.path() / "a", "opt/runcvm", compression, 1700000000, scratch.path() / "wa", registry::KeepTar::yes);
     CHECK(later.diff_id != a.diff_id);  // the timestamp is part of the content
   }
 }
@@ -100,13 +100,21 @@ TEST_CASE("a layer's blob is its tar compressed, and both digests are of what wa
   for (auto compression : {registry::Compression::gzip, registry::Compression::zstd}) {
     fs::path work = scratch.path() / (compression == registry::Compression::gzip ? "gzip" : "zstd");
     fs::create_directories(work);
-    auto layer = registry::build_layer(scratch.path() / "tree", "opt/runcvm", compression, 0, work);
+    auto layer = registry::build_layer(scratch.path() / "tree", "opt/runcvm", compression, 0, work, registry::KeepTar::yes);
     std::string tar = read_file(layer.tar);
     CHECK(tar.size() > (9u << 20));
     CHECK(layer.diff_id == "sha256:" + sha256_hex(tar));
     CHECK(layer.digest == "sha256:" + file_digest_hex(layer.blob));
     CHECK(layer.size == fs::file_size(layer.blob));
     CHECK(decompress(layer.blob) == tar);
+    // Without the tar file: the same blob, and no tar left in the work directory.
+    fs::path bare = work / "bare";
+    fs::create_directories(bare);
+    auto without = registry::build_layer(scratch.path() / "tree", "opt/runcvm", compression, 0, bare, registry::KeepTar::no);
+    CHECK(without.digest == layer.digest);
+    CHECK(without.diff_id == layer.diff_id);
+    CHECK(without.tar.empty());
+    CHECK_FALSE(fs::exists(bare / "layer.tar"));
   }
 }
 
@@ -120,7 +128,7 @@ TEST_CASE("a layer that cannot be written is an error naming the file", "[bundle
     fs::path work = scratch.path() / ("work-" + full);
     fs::create_directories(work);
     fs::create_symlink("/dev/full", work / full);
-    CHECK_THROWS_WITH(registry::build_layer(scratch.path() / "tree", "opt/runcvm", registry::Compression::zstd, 0, work),
+    CHECK_THROWS_WITH(registry::build_layer(scratch.path() / "tree", "opt/runcvm", registry::Compression::zstd, 0, work, registry::KeepTar::yes),
                       ContainsSubstring("writing " + (work / full).string()));
   }
 }
