@@ -6,6 +6,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "common/archive_error.hpp"
 #include "common/digest.hpp"
 #include "common/error.hpp"
 
@@ -90,7 +91,7 @@ WrittenImage write_docker_archive(const fs::path& file, const std::string& refer
     std::unique_ptr<archive, decltype(&archive_write_free)> writer(archive_write_new(), archive_write_free);
     archive* a = writer.get();
     archive_write_set_format_pax_restricted(a);
-    if (archive_write_open_filename(a, temporary.c_str()) != ARCHIVE_OK) throw Error("creating " + temporary.string() + ": " + archive_error_string(a));
+    if (archive_write_open_filename(a, temporary.c_str()) != ARCHIVE_OK) throw archive_error(a, "creating " + temporary.string());
     auto add = [&](const std::string& name, mode_t mode, const std::string* text, const fs::path* from) {
       std::unique_ptr<archive_entry, decltype(&archive_entry_free)> entry(archive_entry_new(), archive_entry_free);
       archive_entry_set_pathname(entry.get(), name.c_str());
@@ -98,15 +99,15 @@ WrittenImage write_docker_archive(const fs::path& file, const std::string& refer
       archive_entry_set_mtime(entry.get(), config.created, 0);
       std::uint64_t size = text ? text->size() : from ? fs::file_size(*from) : 0;
       if (S_ISREG(mode)) archive_entry_set_size(entry.get(), static_cast<la_int64_t>(size));
-      if (archive_write_header(a, entry.get()) < ARCHIVE_WARN) throw Error(name + ": " + archive_error_string(a));
-      if (text && archive_write_data(a, text->data(), text->size()) < 0) throw Error(name + ": " + archive_error_string(a));
+      if (archive_write_header(a, entry.get()) < ARCHIVE_WARN) throw archive_error(a, name);
+      if (text && archive_write_data(a, text->data(), text->size()) < 0) throw archive_error(a, name);
       if (from) append_file_data(a, *from, name);
     };
     add(config_hex + ".json", S_IFREG | 0644, &config_text, nullptr);
     add(layer.diff_id.substr(7) + "/", S_IFDIR | 0755, nullptr, nullptr);
     add(layer_path, S_IFREG | 0644, nullptr, &layer.tar);
     add("manifest.json", S_IFREG | 0644, &manifest, nullptr);
-    if (archive_write_close(a) != ARCHIVE_OK) throw Error("finishing " + temporary.string() + ": " + archive_error_string(a));
+    if (archive_write_close(a) != ARCHIVE_OK) throw archive_error(a, "finishing " + temporary.string());
     writer.reset();
     image.manifest_digest = "sha256:" + sha256_hex(manifest);
     put_in_place(temporary, file);

@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "common/archive_error.hpp"
 #include "common/error.hpp"
 
 namespace runcvm::builder {
@@ -30,12 +31,12 @@ void populate_from_tar(disk::Ext4Image& image, const std::string& tar_path, cons
   archive_read_support_filter_all(a);
   archive_read_support_format_all(a);
   int opened = tar_path == "-" ? archive_read_open_fd(a, 0, 1 << 20) : archive_read_open_filename(a, tar_path.c_str(), 1 << 20);
-  if (opened != ARCHIVE_OK) throw Error("reading " + quote(tar_path) + ": " + archive_error_string(a));
+  if (opened != ARCHIVE_OK) throw archive_error(a, "reading " + quote(tar_path));
   archive_entry* entry = nullptr;
   for (;;) {
     int status = archive_read_next_header(a, &entry);
     if (status == ARCHIVE_EOF) break;
-    if (status < ARCHIVE_WARN) throw Error("reading " + quote(tar_path) + ": " + archive_error_string(a));
+    if (status < ARCHIVE_WARN) throw archive_error(a, "reading " + quote(tar_path));
     const char* name = archive_entry_pathname(entry);
     if (!name) continue;
     std::string path = image_path(name);
@@ -75,7 +76,7 @@ void populate_from_tar(disk::Ext4Image& image, const std::string& tar_path, cons
             for (;;) {
               int read = archive_read_data_block(a, &block, &length, &offset);
               if (read == ARCHIVE_EOF) return;
-              if (read < ARCHIVE_WARN) throw Error("reading " + where + ": " + archive_error_string(a));
+              if (read < ARCHIVE_WARN) throw archive_error(a, "reading " + where);
               write(static_cast<std::uint64_t>(offset), std::string_view(static_cast<const char*>(block), length));
             }
           });

@@ -10,6 +10,7 @@
 
 #include "builder/kernels/artifact.hpp"
 #include "builder/kernels/module_tree.hpp"
+#include "common/archive_error.hpp"
 #include "common/error.hpp"
 
 namespace runcvm::kernels {
@@ -67,11 +68,7 @@ std::uintmax_t write_initramfs(std::vector<InitramfsEntry> entries, const fs::pa
     archive_write_set_filter_option(a, "gzip", "timestamp", nullptr);  // no mtime in the gzip header
   }
   archive_write_set_bytes_in_last_block(a, 1);
-  auto fail = [&](std::string_view what) {
-    const char* message = archive_error_string(a);
-    return Error("writing initramfs " + quote(output.string()) + ": " + std::string(what) + ": " +
-                 (message ? message : "unknown error"));
-  };
+  auto fail = [&](std::string_view what) { return archive_error(a, "writing initramfs " + quote(output.string()) + ": " + std::string(what)); };
   if (archive_write_open(a, &file, write_callback_open, write_callback, nullptr) != ARCHIVE_OK) throw fail("opening");
   std::unique_ptr<archive_entry, void (*)(archive_entry*)> entry(archive_entry_new(), archive_entry_free);
   std::int64_t inode = 1;

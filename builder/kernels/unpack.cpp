@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/archive_error.hpp"
 #include "common/error.hpp"
 #include "common/parallel.hpp"
 
@@ -16,11 +17,6 @@ namespace {
 using ArchivePtr = std::unique_ptr<archive, int (*)(archive*)>;
 
 ArchivePtr new_reader() { return ArchivePtr(archive_read_new(), archive_read_free); }
-
-Error archive_error(archive* a, std::string_view what) {
-  const char* message = archive_error_string(a);
-  return Error(std::string(what) + ": " + (message ? message : "unreadable archive"));
-}
 
 std::string read_all(archive* a, std::string_view what) {
   std::string out;
