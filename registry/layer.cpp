@@ -13,6 +13,7 @@
 #include <string_view>
 #include <thread>
 
+#include "common/archive_error.hpp"
 #include "common/bounded_queue.hpp"
 #include "common/digest.hpp"
 #include "common/error.hpp"
@@ -23,7 +24,7 @@ namespace {
 using ArchivePtr = std::unique_ptr<archive, decltype(&archive_write_free)>;
 
 void check(archive* a, int status, const std::string& what) {
-  if (status < ARCHIVE_WARN) throw Error(what + ": " + (archive_error_string(a) ? archive_error_string(a) : "libarchive failed"));
+  if (status < ARCHIVE_WARN) throw archive_error(a, what);
 }
 
 // Every path below root, sorted, so the archive's order does not depend on the filesystem's.
@@ -54,12 +55,12 @@ class Compressor {
   Compressor(const Compressor&) = delete;
   Compressor& operator=(const Compressor&) = delete;
 
-  // Compresses `input` (and ends the stream when `last`) into `output`, which it replaces.
-  void write(std::string_view input, bool last, std::string& output) {
-    output.clear();
+  // Compresses `input` (and ends the stream when `last`); the result stays valid until the next call.
+  // The output buffer only grows, so it is not zeroed again for every chunk.
+  std::string_view write(std::string_view input, bool last) {
     std::size_t produced = 0;
     auto room = [&] {
-      if (output.size() - produced < (1 << 16)) output.resize(std::max<std::size_t>(output.size() * 2, 1 << 20));
+      if (output_.size() - produced < (1 << 16)) output_.resize(std::max<std::size_t>(output_.size() * 2, 1 << 20));
     };
     if (compression_ == Compression::gzip) {
       zlib_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
@@ -67,27 +68,28 @@ class Compressor {
       int status = Z_OK;
       do {
         room();
-        zlib_.next_out = reinterpret_cast<Bytef*>(output.data() + produced);
-        zlib_.avail_out = static_cast<uInt>(output.size() - produced);
+        zlib_.next_out = reinterpret_cast<Bytef*>(output_.data() + produced);
+        zlib_.avail_out = static_cast<uInt>(output_.size() - produced);
         status = deflate(&zlib_, last ? Z_FINISH : Z_NO_FLUSH);
         if (status == Z_STREAM_ERROR) throw Error("zlib: deflate failed");
-        produced = output.size() - zlib_.avail_out;
+        produced = output_.size() - zlib_.avail_out;
       } while (last ? status != Z_STREAM_END : zlib_.avail_in > 0 || zlib_.avail_out == 0);
     } else {
       ZSTD_inBuffer in{input.data(), input.size(), 0};
       for (bool done = false; !done;) {
         room();
-        ZSTD_outBuffer out{output.data() + produced, output.size() - produced, 0};
+        ZSTD_outBuffer out{output_.data() + produced, output_.size() - produced, 0};
         std::size_t remaining = ZSTD_compressStream2(zstd_.get(), &out, &in, last ? ZSTD_e_end : ZSTD_e_continue);
         if (ZSTD_isError(remaining)) throw Error(std::string("zstd: ") + ZSTD_getErrorName(remaining));
         produced += out.pos;
         done = last ? remaining == 0 : in.pos == in.size;
       }
     }
-    output.resize(produced);
+    return std::string_view(output_).substr(0, produced);
   }
 
  private:
+  std::string output_;
   Compression compression_;
   z_stream zlib_{};
   std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> zstd_;
@@ -153,9 +155,8 @@ class LayerStreams {
 
   void compress_all() {
     try {
-      std::string output;
       auto emit = [&](std::string_view input, bool last) {
-        compressor_.write(input, last, output);
+        std::string_view output = compressor_.write(input, last);
         blob_hash_.update(output);
         write_all(blob_, output, blob_path_);
       };
