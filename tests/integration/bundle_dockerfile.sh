@@ -7,19 +7,15 @@
 # and the Debian image boot as VMs with its QEMU, virtiofsd and kernel.
 source "$(dirname "$0")/lib.sh"
 
-command -v debootstrap >/dev/null || fail "debootstrap is needed (apt-get install debootstrap)"
 "$RUNCVM_BUILD" kernels --recipe debian-bookworm --out "$SCRATCH/kernels" --cache "$SCRATCH/cache" >/dev/null 2>&1 ||
   fail "runcvm-build kernels failed"
 "$RUNCVM_BUILD" bundle --kernels "$SCRATCH/kernels" --out "$SCRATCH/host-bundle" 2>"$SCRATCH/bundle.log" ||
   fail "runcvm-build bundle: $(cat "$SCRATCH/bundle.log")"
 
-debootstrap --variant=minbase bookworm "$SCRATCH/debian" http://deb.debian.org/debian >"$SCRATCH/debootstrap.log" 2>&1 ||
-  fail "debootstrap: $(tail -3 "$SCRATCH/debootstrap.log")"
 mkdir -p "$SCRATCH/etc-docker" "$SCRATCH/opt-runcvm"
 echo '{}' >"$SCRATCH/etc-docker/daemon.json"
 start_dockerd "$SCRATCH/etc-docker/daemon.json"
-tar -C "$SCRATCH/debian" -c . | docker import - debian:bookworm >/dev/null
-rm -rf "$SCRATCH/debian"
+import_debian_image debian:bookworm
 
 started=$SECONDS
 DOCKER_BUILDKIT=0 docker build -t runcvm:dockerfile "$SOURCE_DIR" >"$SCRATCH/build.log" 2>&1 ||

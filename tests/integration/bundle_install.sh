@@ -54,9 +54,7 @@ import_busybox_image runcvm-test/bundle-busybox debian
 KERNEL=$(readlink "$SCRATCH/kernels/kernels/debian/latest")
 out=$(docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/bundle-busybox uname -r) || fail "busybox VM: $out"
 [[ "$out" == "$KERNEL" ]] || fail "busybox VM: uname -r is $out, expected $KERNEL"
-debootstrap --variant=minbase bookworm "$SCRATCH/debian" http://deb.debian.org/debian >"$SCRATCH/debootstrap.log" 2>&1 ||
-  fail "debootstrap: $(tail -3 "$SCRATCH/debootstrap.log")"
-tar -C "$SCRATCH/debian" -c . | docker import - runcvm-test/bundle-debian >/dev/null
+import_debian_image runcvm-test/bundle-debian
 out=$(docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/bundle-debian sh -c 'uname -r; . /etc/os-release; echo $ID') ||
   fail "Debian VM: $out"
 [[ "$out" == "$KERNEL"$'\n'debian ]] || fail "Debian VM: $out"

@@ -214,3 +214,13 @@ start_dockerd_with_runcvm() {
 # A small image from busybox-static (no registry is reachable), with the given os-release ID.
 # Usage: import_busybox_image NAME OS_ID
 import_busybox_image() { bash "$SOURCE_DIR/ci/busybox-image.sh" "$1" "$2"; }
+
+# A minimal Debian bookworm image (glibc) made with debootstrap from deb.debian.org and imported
+# into the running dockerd as NAME. Usage: import_debian_image NAME
+import_debian_image() {
+  command -v debootstrap >/dev/null || fail "debootstrap is needed (apt-get install debootstrap)"
+  debootstrap --variant=minbase bookworm "$SCRATCH/debian" http://deb.debian.org/debian >"$SCRATCH/debootstrap.log" 2>&1 ||
+    fail "debootstrap: $(tail -3 "$SCRATCH/debootstrap.log")"
+  tar -C "$SCRATCH/debian" -c . | docker import - "$1" >/dev/null
+  rm -rf "$SCRATCH/debian"
+}
