@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <system_error>
@@ -48,6 +49,13 @@ void make_directories(const fs::path& path) {
   std::error_code ec;
   fs::create_directories(path, ec);
   if (ec) throw system_error("creating directory", path.string(), ec.value());
+}
+
+std::vector<fs::path> sorted_tree(const fs::path& root) {
+  std::vector<fs::path> paths;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) paths.push_back(entry.path().lexically_relative(root));
+  std::sort(paths.begin(), paths.end());
+  return paths;
 }
 
 void remove_tree_quietly(const fs::path& path) noexcept {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace runcvm {
 
@@ -14,6 +15,9 @@ std::string read_file(const fs::path& path);
 // Writes `content` to a temporary sibling of `path`, fsyncs it and renames it into place.
 void write_file_atomic(const fs::path& path, std::string_view content, fs::perms mode = fs::perms(0644));
 void make_directories(const fs::path& path);
+// Every path below `root`, relative to it and sorted, so what is built from a tree (an archive,
+// a digest) does not depend on the filesystem's order.
+std::vector<fs::path> sorted_tree(const fs::path& root);
 // A sibling name for staging, unique within this process and across processes.
 fs::path temporary_sibling(const fs::path& path);
 // Best effort: used on error paths, where the original error is the one worth reporting.

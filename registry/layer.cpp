@@ -27,15 +27,6 @@ void check(archive* a, int status, const std::string& what) {
   if (status < ARCHIVE_WARN) throw archive_error(a, what);
 }
 
-// Every path below root, sorted, so the archive's order does not depend on the filesystem's.
-std::vector<fs::path> sorted_tree(const fs::path& root) {
-  std::vector<fs::path> paths;
-  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it)
-    paths.push_back(it->path().lexically_relative(root));
-  std::sort(paths.begin(), paths.end());
-  return paths;
-}
-
 // Streaming gzip or zstd. zlib's gzip header (no name, time 0) and zstd's frames carry nothing
 // that changes between runs, so the same input gives the same bytes.
 class Compressor {

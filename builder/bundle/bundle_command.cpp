@@ -38,11 +38,8 @@ void install_file(const fs::path& from, const fs::path& to, fs::perms perms) {
 // A digest of the tree's paths, kinds and contents: the bundle's version, under which the
 // installer keeps it on the host (so an upgrade never changes files a running VM uses).
 std::string tree_digest(const fs::path& root) {
-  std::vector<fs::path> paths;
-  for (const auto& entry : fs::recursive_directory_iterator(root)) paths.push_back(entry.path().lexically_relative(root));
-  std::sort(paths.begin(), paths.end());
   Hasher hasher("sha256");
-  for (const auto& relative : paths) {
+  for (const auto& relative : sorted_tree(root)) {
     fs::path full = root / relative;
     hasher.update(relative.string() + '\0');
     if (fs::is_symlink(full)) hasher.update("l" + fs::read_symlink(full).string() + '\0');
