@@ -51,6 +51,12 @@ void make_directories(const fs::path& path) {
   if (ec) throw system_error("creating directory", path.string(), ec.value());
 }
 
+std::string read_value_file(const fs::path& path) {
+  std::string text = read_file(path);
+  text.erase(text.find_last_not_of(" \t\r\n") + 1);
+  return text;
+}
+
 std::vector<fs::path> sorted_tree(const fs::path& root) {
   std::vector<fs::path> paths;
   for (const auto& entry : fs::recursive_directory_iterator(root)) paths.push_back(entry.path().lexically_relative(root));

@@ -12,6 +12,8 @@ namespace runcvm {
 namespace fs = std::filesystem;
 
 std::string read_file(const fs::path& path);
+// A file that holds one value (sysfs, procfs, VERSION): its text without trailing whitespace.
+std::string read_value_file(const fs::path& path);
 // Writes `content` to a temporary sibling of `path`, fsyncs it and renames it into place.
 void write_file_atomic(const fs::path& path, std::string_view content, fs::perms mode = fs::perms(0644));
 void make_directories(const fs::path& path);

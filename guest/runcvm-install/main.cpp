@@ -77,10 +77,9 @@ std::string host_checks() {
                                            : "tun: missing: VM networking needs the tun module (modprobe tun)\n";
   std::string rp;
   try {
-    rp = read_file("/proc/sys/net/ipv4/conf/all/rp_filter");
+    rp = read_value_file("/proc/sys/net/ipv4/conf/all/rp_filter");
   } catch (const Error&) {
   }
-  while (!rp.empty() && rp.back() == '\n') rp.pop_back();
   if (!rp.empty())
     out += "rp_filter: " + rp + (rp == "1" ? " (strict; runcvm routes the VM's DNS so that it passes)" : "") +
            " (as this installer's network namespace sees it; run with --network host for the host's)\n";
@@ -90,8 +89,7 @@ std::string host_checks() {
 int install(const Options& o) {
   if (!fs::is_directory(o.target))
     throw Error(o.target.string() + " is not mounted").with_hint("docker run --rm -v /opt/runcvm:/runcvm -v /etc/docker:/etc/docker IMAGE");
-  std::string version = read_file(o.source / "VERSION");
-  while (!version.empty() && version.back() == '\n') version.pop_back();
+  std::string version = read_value_file(o.source / "VERSION");
   if (version.size() < 12) throw Error(o.source.string() + "/VERSION: unexpected content");
   std::string id = version.substr(0, 12);
   fs::path versions = o.target / "versions";

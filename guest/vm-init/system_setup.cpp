@@ -96,11 +96,10 @@ std::string block_device_with_serial(const std::string& serial) {
         if (entry->d_name[0] == '.') continue;
         std::string found;
         try {
-          found = read_file(std::string("/sys/block/") + entry->d_name + "/serial");
+          found = read_value_file(std::string("/sys/block/") + entry->d_name + "/serial");
         } catch (const Error&) {
           continue;
         }
-        while (!found.empty() && (found.back() == '\n' || found.back() == ' ')) found.pop_back();
         if (found == serial) {
           std::string device = std::string("/dev/") + entry->d_name;
           ::closedir(dir);
@@ -160,11 +159,10 @@ int open_virtio_port(const std::string& name) {
         std::string base = std::string("/sys/class/virtio-ports/") + entry->d_name;
         std::string port_name;
         try {
-          port_name = read_file(base + "/name");
+          port_name = read_value_file(base + "/name");
         } catch (const Error&) {
           continue;
         }
-        while (!port_name.empty() && port_name.back() == '\n') port_name.pop_back();
         if (port_name != name) continue;
         std::string device = std::string("/dev/") + entry->d_name;
         ::closedir(dir);

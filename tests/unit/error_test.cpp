@@ -47,3 +47,18 @@ TEST_CASE("atomic writers leave the old file or the new one, never half of one",
   }
   CHECK_FALSE(runcvm::fs::exists(scratch.path() / "staging"));
 }
+
+TEST_CASE("value files lose trailing whitespace; trees list in sorted order", "[error]") {
+  runcvm::test::ScratchDirectory scratch;
+  runcvm::write_file_atomic(scratch.path() / "serial", "runcvm-disk0   \n");
+  runcvm::write_file_atomic(scratch.path() / "blank", " \n\n");
+  CHECK(runcvm::read_value_file(scratch.path() / "serial") == "runcvm-disk0");
+  CHECK(runcvm::read_value_file(scratch.path() / "blank").empty());
+  CHECK_THROWS_AS(runcvm::read_value_file(scratch.path() / "missing"), runcvm::Error);
+
+  runcvm::fs::create_directories(scratch.path() / "tree" / "b" / "c");
+  runcvm::write_file_atomic(scratch.path() / "tree" / "a", "");
+  runcvm::write_file_atomic(scratch.path() / "tree" / "b" / "z", "");
+  auto listed = runcvm::sorted_tree(scratch.path() / "tree");
+  CHECK(listed == std::vector<runcvm::fs::path>{"a", "b", "b/c", "b/z"});
+}
