@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 
 namespace runcvm::builder {
 namespace {
@@ -23,18 +24,6 @@ std::string string_at(std::string_view bytes, std::uint64_t offset, std::uint64_
   auto end = rest.find('\0');
   if (end == std::string_view::npos) throw Error(what + ": unterminated ELF string");
   return std::string(rest.substr(0, end));
-}
-
-std::vector<std::string> split_paths(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    auto end = text.find(':', start);
-    if (end == std::string::npos) end = text.size();
-    if (end > start) out.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
 }
 
 }  // namespace
@@ -81,7 +70,7 @@ ElfDependencies read_elf_dependencies(std::string_view bytes, const std::string&
     for (auto offset : needed) out.needed.push_back(string_at(bytes, table + offset, limit, what));
     // DT_RUNPATH wins over DT_RPATH when both are present, as in the dynamic loader.
     for (auto offset : runpath.empty() ? rpath : runpath)
-      for (auto& dir : split_paths(string_at(bytes, table + offset, limit, what))) out.runpath.push_back(dir);
+      for (auto& dir : split_nonempty(string_at(bytes, table + offset, limit, what), ':')) out.runpath.push_back(dir);
   }
   return out;
 }

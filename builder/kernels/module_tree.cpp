@@ -5,23 +5,15 @@
 #include "builder/kernels/unpack.hpp"
 #include "common/error.hpp"
 #include "common/parallel.hpp"
+#include "common/text.hpp"
 
 namespace runcvm::kernels {
 namespace {
 
 std::vector<std::string> read_lines(const fs::path& file) {
-  std::vector<std::string> lines;
   std::error_code ec;
-  if (!fs::exists(file, ec)) return lines;
-  std::string text = read_file(file);
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    if (end > start) lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
+  if (!fs::exists(file, ec)) return {};
+  return split_nonempty(read_file(file), '\n');
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include "common/error.hpp"
 #include "common/file.hpp"
+#include "common/text.hpp"
 
 namespace runcvm::vm_init {
 namespace {
@@ -72,14 +73,9 @@ void mount_cgroups(const std::string& mode) {
     return;
   }
   mount_fs("tmpfs", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755");
-  std::string controllers = read_file("/proc/cgroups");  // "#subsys_name hierarchy num_cgroups enabled"
-  size_t start = 0;
-  while (start < controllers.size()) {
-    size_t end = controllers.find('\n', start);
-    if (end == std::string::npos) end = controllers.size();
-    std::string line = controllers.substr(start, end - start);
-    start = end + 1;
-    if (line.empty() || line[0] == '#') continue;
+  // "#subsys_name hierarchy num_cgroups enabled"
+  for (const auto& line : split_nonempty(read_file("/proc/cgroups"), '\n')) {
+    if (line[0] == '#') continue;
     std::string name = line.substr(0, line.find('\t'));
     if (line.size() < 2 || line.back() != '1') continue;  // disabled controller
     mount_fs("cgroup", ("/sys/fs/cgroup/" + name).c_str(), "cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC, name);

@@ -4,6 +4,7 @@
 
 #include "common/error.hpp"
 #include "common/file.hpp"
+#include "common/text.hpp"
 #include "tests/unit/support.hpp"
 
 TEST_CASE("errors print as one line: context, message, hint", "[error]") {
@@ -48,7 +49,7 @@ TEST_CASE("atomic writers leave the old file or the new one, never half of one",
   CHECK_FALSE(runcvm::fs::exists(scratch.path() / "staging"));
 }
 
-TEST_CASE("value files lose trailing whitespace; trees list in sorted order", "[error]") {
+TEST_CASE("value files lose trailing whitespace; trees list in sorted order; text splits into non-empty pieces", "[error]") {
   runcvm::test::ScratchDirectory scratch;
   runcvm::write_file_atomic(scratch.path() / "serial", "runcvm-disk0   \n");
   runcvm::write_file_atomic(scratch.path() / "blank", " \n\n");
@@ -61,4 +62,9 @@ TEST_CASE("value files lose trailing whitespace; trees list in sorted order", "[
   runcvm::write_file_atomic(scratch.path() / "tree" / "b" / "z", "");
   auto listed = runcvm::sorted_tree(scratch.path() / "tree");
   CHECK(listed == std::vector<runcvm::fs::path>{"a", "b", "b/c", "b/z"});
+
+  using Pieces = std::vector<std::string>;
+  CHECK(runcvm::split_nonempty("a::b:", ':') == Pieces{"a", "b"});
+  CHECK(runcvm::split_nonempty("\nline 1\n\nline 2", '\n') == Pieces{"line 1", "line 2"});
+  CHECK(runcvm::split_nonempty("", ':').empty());
 }
