@@ -27,6 +27,9 @@ class Hasher {
 };
 
 std::string to_hex(std::string_view bytes);
+// Standard base64 with padding (OpenSSL's block coder). Decoding names `what` in its error.
+std::string base64_encode(std::string_view bytes);
+std::string base64_decode(std::string_view text, std::string_view what);
 std::string sha256_hex(std::string_view data);
 std::string file_digest_hex(const fs::path& path, std::string_view algorithm = "sha256");
 

@@ -65,21 +65,6 @@ std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* use
 
 bool retryable(long status) { return status == 0 || status == 429 || status >= 500; }
 
-std::string base64(std::string_view in) {
-  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (unsigned char c : in) {
-    bits = (bits << 8) | c;
-    count += 8;
-    while (count >= 6) out += table[(bits >> (count -= 6)) & 63];
-  }
-  if (count > 0) out += table[(bits << (6 - count)) & 63];
-  while (out.size() % 4) out += '=';
-  return out;
-}
-
 }  // namespace
 
 struct Client::Impl {
@@ -147,7 +132,7 @@ struct Client::Impl {
     auto it = denied.headers.find("www-authenticate");
     if (it == denied.headers.end()) throw Error(what + ": 401 without a challenge from " + ref.registry);
     Challenge challenge = parse_challenge(it->second);
-    std::string basic = options.credentials ? "Basic " + base64(options.credentials->user + ":" + options.credentials->password) : "";
+    std::string basic = options.credentials ? "Basic " + base64_encode(options.credentials->user + ":" + options.credentials->password) : "";
     if (challenge.scheme == "basic") {
       if (!options.credentials) throw Error(what + ": " + ref.registry + " requires credentials (401)");
       if (authorization == basic) throw Error(what + ": " + ref.registry + " refused the credentials (401)");
