@@ -9,7 +9,9 @@ seconds=${1:-20}
 CXX=clang++ bash ci/build.sh build-fuzz -DRUNCVM_SANITIZE=address,undefined
 work=$(mktemp -d /tmp/runcvm-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-for target in recipe deb_index apkindex modinfo apk_package create_transform launch channel direct_boot netlink elf; do
+# Every target the build made (tests/fuzz/CMakeLists.txt is the one list).
+for binary in build-fuzz/fuzz/fuzz-*; do
+  target=${binary#build-fuzz/fuzz/fuzz-}
   mkdir -p "$work/$target"
   seeds=(tests/fuzz/corpus/$target)
   # Real inputs seed some targets too (libFuzzer takes directories, so files are copied in).

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "runtime/rootfs.hpp"
 
 namespace runcvm::runtime {
 namespace {
@@ -20,32 +21,13 @@ std::optional<DeviceNumber> character_device(const char* path) {
   return DeviceNumber{::major(st.st_rdev), ::minor(st.st_rdev)};
 }
 
-// A path inside the image, resolved without leaving it: absolute link targets are taken
-// relative to the rootfs (the image's own view), and the walk is bounded.
-std::optional<fs::path> resolve_in_rootfs(const fs::path& rootfs, std::string inner) {
-  for (int hops = 0; hops < 16; ++hops) {
-    fs::path candidate = rootfs / fs::path(inner).relative_path();
-    std::error_code ec;
-    auto status = fs::symlink_status(candidate, ec);
-    if (ec || !fs::exists(status)) return std::nullopt;
-    if (!fs::is_symlink(status)) return fs::is_regular_file(status) ? std::optional(fs::path(inner)) : std::nullopt;
-    fs::path target = fs::read_symlink(candidate, ec);
-    if (ec) return std::nullopt;
-    inner = (target.is_absolute() ? target : fs::path(inner).parent_path() / target).lexically_normal().string();
-    if (inner.rfind("..", 0) == 0) return std::nullopt;
+// The kernel release of an image whose only /lib/modules entry names it.
+std::string only_module_directory(const Rootfs& rootfs) {
+  for (const char* dir : {"/lib/modules", "/usr/lib/modules"}) {
+    auto versions = rootfs.list_directories(dir);
+    if (!versions.empty()) return versions.size() == 1 ? versions.front() : "";
   }
-  return std::nullopt;
-}
-
-std::string only_module_directory(const fs::path& rootfs) {
-  std::vector<std::string> versions;
-  std::error_code ec;
-  for (const char* dir : {"lib/modules", "usr/lib/modules"}) {
-    for (const auto& entry : fs::directory_iterator(rootfs / dir, ec))
-      if (entry.is_directory()) versions.push_back(entry.path().filename().string());
-    if (!versions.empty()) break;
-  }
-  return versions.size() == 1 ? versions.front() : "";
+  return "";
 }
 
 }  // namespace
@@ -126,31 +108,27 @@ void parse_os_release(std::string_view text, ImageFacts& facts) {
   }
 }
 
-ImageFacts gather_image_facts(const fs::path& rootfs) {
+ImageFacts gather_image_facts(const fs::path& rootfs_path) {
   ImageFacts facts;
+  Rootfs rootfs(rootfs_path);
   // Debian, Ubuntu and Alpine keep a kernel at these paths when one is installed in the image.
   const std::pair<const char*, const char*> layouts[] = {
       {"/vmlinuz", "/initrd.img"}, {"/boot/vmlinuz", "/boot/initrd.img"}, {"/boot/vmlinuz-virt", "/boot/initramfs-virt"}};
   for (const auto& [vmlinuz, initrd] : layouts) {
-    auto kernel = resolve_in_rootfs(rootfs, vmlinuz);
-    auto ramdisk = resolve_in_rootfs(rootfs, initrd);
-    if (!kernel || !ramdisk) continue;
-    std::string name = kernel->filename().string();
+    auto kernel = rootfs.resolve(vmlinuz);
+    auto ramdisk = rootfs.resolve(initrd);
+    if (!kernel || !kernel->regular || !ramdisk || !ramdisk->regular) continue;
+    std::string name = fs::path(kernel->path).filename().string();
     std::string version = name.rfind("vmlinuz-", 0) == 0 && name != "vmlinuz-virt" ? name.substr(8) : only_module_directory(rootfs);
     facts.kernel = ImageKernel{vmlinuz, initrd, version};
     break;
   }
-  for (const char* path : {"etc/os-release", "usr/lib/os-release"}) {
-    std::error_code ec;
-    if (fs::is_regular_file(rootfs / path, ec) || fs::is_symlink(rootfs / path, ec)) {
-      try {
-        auto resolved = resolve_in_rootfs(rootfs, std::string("/") + path);
-        if (resolved) parse_os_release(read_file(rootfs / resolved->relative_path()), facts);
-      } catch (const Error&) {
-        // An unreadable os-release only means the image's distribution is unknown.
-      }
-      break;
-    }
+  // os-release(5): /etc/os-release, else /usr/lib/os-release. An unreadable one (a link out of
+  // the image's reach, a FIFO, a huge file) only means the distribution is unknown.
+  for (const char* path : {"/etc/os-release", "/usr/lib/os-release"}) {
+    if (!rootfs.resolve(path)) continue;
+    if (auto text = rootfs.read_small_file(path)) parse_os_release(*text, facts);
+    break;
   }
   return facts;
 }
