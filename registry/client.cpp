@@ -74,8 +74,7 @@ struct Client::Impl {
   std::string authorization;  // the Authorization header once a challenge was answered
 
   Impl(Reference r, ClientOptions o) : ref(std::move(r)), options(std::move(o)) {
-    bool loopback = ref.registry.starts_with("127.") || ref.registry.starts_with("localhost") || ref.registry.starts_with("[::1]");
-    base = std::string(loopback ? "http://" : "https://") + ref.registry + "/v2/" + ref.repository;
+    base = std::string(is_loopback_registry(ref.registry) ? "http://" : "https://") + ref.registry + "/v2/" + ref.repository;
   }
 
   std::string url(const std::string& path_or_url) const {
@@ -296,12 +295,19 @@ void Client::pull_blob(const std::string& digest, const fs::path& destination) {
   write_file_atomic(destination, r.body);
 }
 
+std::string blob_file_name(std::string_view digest, std::string_view where) {
+  bool valid = digest.size() == 71 && digest.starts_with("sha256:") &&
+               digest.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
+  if (!valid) throw Error(std::string(where) + ": digest " + quote(digest) + " is not sha256:<64 lower-case hex digits>");
+  return std::string(digest.substr(7));
+}
+
 std::string push_oci_layout(const fs::path& layout, const Reference& reference, const ClientOptions& options) {
   Json index = Json::parse(read_file(layout / "index.json"));
   if (!index.contains("manifests") || index["manifests"].size() != 1)
     throw Error(layout.string() + "/index.json: expected exactly one manifest");
   std::string manifest_digest = index["manifests"][0].at("digest");
-  auto blob = [&](const std::string& digest) { return layout / "blobs" / "sha256" / digest.substr(7); };
+  auto blob = [&](const std::string& digest) { return layout / "blobs" / "sha256" / blob_file_name(digest, layout.string()); };
   std::string manifest = read_file(blob(manifest_digest));
   Json parsed = Json::parse(manifest);
   Client client(reference, options);
@@ -318,8 +324,9 @@ std::string pull_to_oci_layout(const Reference& reference, const fs::path& layou
   Json parsed = Json::parse(manifest);
   fs::path blobs = layout / "blobs" / "sha256";
   fs::create_directories(blobs);
-  client.pull_blob(parsed.at("config").at("digest"), blobs / std::string(parsed["config"]["digest"]).substr(7));
-  for (const auto& layer : parsed.at("layers")) client.pull_blob(layer.at("digest"), blobs / std::string(layer["digest"]).substr(7));
+  std::string what = "the manifest of " + reference.repository;
+  client.pull_blob(parsed.at("config").at("digest"), blobs / blob_file_name(parsed["config"]["digest"].get<std::string>(), what));
+  for (const auto& layer : parsed.at("layers")) client.pull_blob(layer.at("digest"), blobs / blob_file_name(layer["digest"].get<std::string>(), what));
   write_file_atomic(blobs / digest.substr(7), manifest);
   write_file_atomic(layout / "oci-layout", Json{{"imageLayoutVersion", "1.0.0"}}.dump());
   write_file_atomic(layout / "index.json",

@@ -49,6 +49,11 @@ class Client {
   std::unique_ptr<Impl> impl_;
 };
 
+// A blob's file name in an OCI layout: the digest's hex, once it is known to be "sha256:" and 64
+// lower-case hex digits. A manifest (a registry's, or a layout's) could name anything else,
+// "sha256:../../etc/x" included, and the name becomes a path. Throws Error naming `where`.
+std::string blob_file_name(std::string_view digest, std::string_view where);
+
 // Pushes the image of an OCI layout (its only manifest) to `reference`; returns the manifest digest.
 std::string push_oci_layout(const fs::path& layout, const Reference& reference, const ClientOptions& options);
 // Pulls `reference` into a new OCI layout at `layout`, verifying every digest; returns the manifest digest.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <vector>
 
 #include "common/error.hpp"
 
@@ -17,6 +18,29 @@ bool valid_repository(std::string_view name) {
 }
 
 }  // namespace
+
+bool is_loopback_registry(std::string_view registry) {
+  if (registry.starts_with("[")) {  // [v6]:port
+    auto close = registry.find(']');
+    return close != std::string_view::npos && registry.substr(1, close - 1) == "::1" &&
+           (close + 1 == registry.size() || registry[close + 1] == ':');
+  }
+  std::string_view host = registry.substr(0, registry.find(':'));
+  if (host == "localhost") return true;
+  // An IPv4 address: exactly four decimal octets, the first 127.
+  std::vector<std::string_view> octets;
+  for (size_t start = 0;;) {
+    size_t dot = host.find('.', start);
+    octets.push_back(host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  if (octets.size() != 4 || octets[0] != "127") return false;
+  return std::all_of(octets.begin(), octets.end(), [](std::string_view o) {
+    return !o.empty() && o.size() <= 3 && o.find_first_not_of("0123456789") == std::string_view::npos &&
+           std::stoi(std::string(o)) <= 255;
+  });
+}
 
 Reference parse_reference(std::string_view text) {
   auto bad = [&](const std::string& why) { return Error("image reference " + quote(text) + ": " + why + " (expected HOST[:PORT]/NAME[:TAG|@sha256:DIGEST])"); };

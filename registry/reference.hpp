@@ -19,6 +19,11 @@ struct Reference {
 // A registry is required (there is no default one here). Throws Error naming what is wrong.
 Reference parse_reference(std::string_view text);
 
+// Whether a registry (host[:port]) is this machine's loopback, the only place plain HTTP is
+// spoken: exactly "localhost", an IPv4 address in 127.0.0.0/8, or [::1] — not a name that merely
+// begins like one ("127.example.com", "localhost.evil").
+bool is_loopback_registry(std::string_view registry);
+
 struct Challenge {
   std::string scheme;                         // "bearer" or "basic" (lower case)
   std::map<std::string, std::string> params;  // realm, service, scope, …

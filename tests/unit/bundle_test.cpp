@@ -11,6 +11,7 @@
 #include "builder/bundle/elf.hpp"
 #include "common/digest.hpp"
 #include "common/error.hpp"
+#include "registry/client.hpp"
 #include "registry/layer.hpp"
 #include "support.hpp"
 
@@ -134,6 +135,28 @@ TEST_CASE("a layer that cannot be written is an error naming the file", "[bundle
 }
 
 #include "registry/reference.hpp"
+
+TEST_CASE("a digest becomes a blob's file name only when it is sha256 and hex", "[registry]") {
+  std::string hex(64, 'a');
+  CHECK(registry::blob_file_name("sha256:" + hex, "m") == hex);
+  for (const std::string& bad : std::vector<std::string>{"sha256:../../../../etc/passwd", "sha256:" + hex + "/x", "sha256:" + std::string(64, 'A'), "sha512:" + hex,
+                          "sha256:" + hex.substr(1), std::string("sha256:")}) {
+    INFO(bad);
+    CHECK_THROWS_WITH(registry::blob_file_name(bad, "manifest"), ContainsSubstring("is not sha256:<64 lower-case hex digits>"));
+  }
+}
+
+TEST_CASE("plain HTTP only for a registry that is exactly loopback", "[registry]") {
+  for (const char* yes : {"localhost", "localhost:5000", "127.0.0.1", "127.0.0.1:5000", "127.255.0.9:1", "[::1]", "[::1]:5000"}) {
+    INFO(yes);
+    CHECK(registry::is_loopback_registry(yes));
+  }
+  for (const char* no : {"127.example.com", "127.0.0.1.evil.org", "localhost.evil", "localhost.", "127.0.0", "127.0.0.256",
+                         "128.0.0.1", "[::1].evil", "[::2]:5000", "127..0.1", "127.0.0.1.", "", "registry.example.org"}) {
+    INFO(no);
+    CHECK_FALSE(registry::is_loopback_registry(no));
+  }
+}
 
 TEST_CASE("image references and registry challenges", "[registry]") {
   auto r = registry::parse_reference("127.0.0.1:5000/runcvm/bundle:1.0");
