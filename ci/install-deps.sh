@@ -35,6 +35,8 @@ TEST_PACKAGES=(
   debootstrap
   # a real terminal for the docker exec -it test
   tmux
+  # the isolation test watches host files the runtime must never open
+  inotify-tools
   # checking the bundle's OCI layout with other tools
   skopeo umoci
   # a real registry on 127.0.0.1 for the registry client's tests (htpasswd for its basic auth)

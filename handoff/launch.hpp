@@ -112,12 +112,14 @@ std::string to_json_text(const Launch& launch);
 Launch parse_launch(std::string_view json_text);
 
 // A `docker exec` request: the process to run in the VM, in the same form as Launch::process.
-// The runtime passes it to runcvm-exec on its command line (one argument, compact JSON).
+// The runtime passes it to runcvm-exec in its environment (kExecRequestVariable, compact JSON).
 std::string process_to_json_text(const Process& process);
 Process parse_process(std::string_view json_text);
 
 // Where runcvm-exec lives inside the container.
 inline constexpr const char* kExecClient = "/opt/runcvm/bin/runcvm-exec";
+// The environment variable that carries an exec's request (process_to_json_text) to kExecClient.
+inline constexpr const char* kExecRequestVariable = "RUNCVM_EXEC_REQUEST";
 inline constexpr const char* kContainerInit = "/opt/runcvm/bin/runcvm-init";
 // Where runcvm-init accepts runcvm-exec's sessions once the VM's exec agent runs (it appears
 // then, so a client that finds it can start at once).

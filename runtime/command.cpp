@@ -54,11 +54,30 @@ std::string timestamp() {
 }
 
 void append_line(const fs::path& path, const std::string& line) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return;  // logging must never be why a container fails
   std::string data = line + "\n";
   [[maybe_unused]] auto written = ::write(fd, data.data(), data.size());
   ::close(fd);
+}
+
+// The debug log names each variable, never its value: env values hold secrets (tokens,
+// passwords) that an operator turning on debugging did not mean to copy to disk.
+Json redacted_env(const Json& env) {
+  if (!env.is_array()) return env;
+  Json out = Json::array();
+  for (const auto& entry : env) {
+    std::string text = entry.is_string() ? entry.get<std::string>() : "";
+    out.push_back(text.substr(0, text.find('=')) + "=(redacted)");
+  }
+  return out;
+}
+
+Json with_redacted_env(Json document) {
+  if (document.is_object() && document.contains("env")) document["env"] = redacted_env(document["env"]);
+  if (document.is_object() && document.contains("process") && document["process"].is_object())
+    document["process"] = with_redacted_env(document["process"]);
+  return document;
 }
 
 std::vector<std::string> rewrite_bundle(const RuncCall& call, const fs::path& self, bool debug) {
@@ -81,12 +100,13 @@ std::vector<std::string> rewrite_bundle(const RuncCall& call, const fs::path& se
   input.bundle = gather_bundle_facts(input.host.bundle_root);
   input.launch_file = (bundle / "runcvm-launch.json").string();
   CreateResult result = transform_create(input);
-  write_file_atomic(input.launch_file, handoff::to_json_text(result.launch));
+  // Root-only: it holds the workload's whole environment (secrets included).
+  write_file_atomic(input.launch_file, handoff::to_json_text(result.launch), fs::perms(0600));
   write_file_atomic(config, result.spec.dump(), fs::perms(0600));
   std::vector<std::string> log;
-  if (debug || result.runtime_debug) {
-    log.push_back("spec patch: " + Json::diff(spec, result.spec).dump());
-    log.push_back("launch: " + Json::parse(handoff::to_json_text(result.launch)).dump());
+  if (debug) {
+    log.push_back("spec patch: " + Json::diff(with_redacted_env(spec), with_redacted_env(result.spec)).dump());
+    log.push_back("launch: " + with_redacted_env(Json::parse(handoff::to_json_text(result.launch))).dump());
   }
   return log;
 }
@@ -97,8 +117,19 @@ std::vector<std::string> rewrite_process(const RuncCall& call, bool debug) {
   Json rewritten = in_context(file.string(), [&] { return transform_exec(process); });
   write_file_atomic(file, rewritten.dump(), fs::perms(0600));
   std::vector<std::string> log;
-  if (debug) log.push_back("process patch: " + Json::diff(process, rewritten).dump());
+  if (debug) log.push_back("process patch: " + Json::diff(with_redacted_env(process), with_redacted_env(rewritten)).dump());
   return log;
+}
+
+// Root-only, and bounded: past kDebugLogLimit the log moves to debug.log.1 (the one before is
+// dropped), so a debugging session left on cannot fill /run.
+void prepare_debug_log() {
+  fs::path log(kDebugLog);
+  ::mkdir(log.parent_path().c_str(), 0700);
+  ::chmod(log.parent_path().c_str(), 0700);
+  struct stat st {};
+  if (::lstat(log.c_str(), &st) == 0 && st.st_size > static_cast<off_t>(kDebugLogLimit))
+    ::rename(log.c_str(), (log.string() + ".1").c_str());
 }
 
 }  // namespace
@@ -158,8 +189,7 @@ int run_runtime(std::span<char*> argv) {
     fs::path runc = find_runc(call, self);
     std::vector<std::string> log = rewrite_for_vm(call, self, debug);
     if (debug || !log.empty()) {
-      std::error_code ec;
-      fs::create_directories(fs::path(kDebugLog).parent_path(), ec);
+      prepare_debug_log();
       std::string line = timestamp() + " pid " + std::to_string(::getpid()) + " argv:";
       for (const auto& arg : args) line += " " + Json(arg).dump();
       append_line(kDebugLog, line);

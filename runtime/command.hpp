@@ -10,7 +10,11 @@
 
 namespace runcvm::runtime {
 
+// Written only when the operator asks (runc's --debug or --runcvm-debug in runtimeArgs, or
+// RUNCVM_RUNTIME_DEBUG=1 in the runtime's own environment): mode 0600 in a 0700 directory, env
+// values redacted, rotated past kDebugLogLimit bytes.
 inline constexpr const char* kDebugLog = "/run/runcvm/debug.log";
+inline constexpr std::size_t kDebugLogLimit = 1 << 20;
 
 // The real runc: --runcvm-runc, else `runc` next to this program, else the first `runc` on PATH
 // that is not this program.

@@ -113,6 +113,14 @@ void add_device(Json& linux_section, const std::string& path, DeviceNumber numbe
   rules.push_back({{"allow", true}, {"type", "c"}, {"major", number.major}, {"minor", number.minor}, {"access", "rwm"}});
 }
 
+bool has_capability(const Json& process, std::string_view capability) {
+  auto caps = process.find("capabilities");
+  if (caps == process.end() || !caps->is_object()) return false;
+  auto bounding = caps->find("bounding");
+  if (bounding == caps->end() || !bounding->is_array()) return false;
+  return std::any_of(bounding->begin(), bounding->end(), [&](const Json& c) { return c.is_string() && c.get<std::string>() == capability; });
+}
+
 Json bind_mount(const std::string& source, const std::string& destination, bool read_only) {
   Json options = Json::array({"rbind", "nosuid", "nodev"});
   if (read_only) options.push_back("ro");
@@ -179,7 +187,6 @@ CreateResult transform_create(const CreateInput& input) {
   Options options = in_context("container environment", [&] {
     return parse_options(spec_value<std::vector<std::string>>(process, "env", config("process.env"), {}));
   });
-  result.runtime_debug = options.runtime_debug;
 
   handoff::Launch& launch = result.launch;
   launch.process = saved_process(process, "config.json", "process.");
@@ -205,7 +212,9 @@ CreateResult transform_create(const CreateInput& input) {
     throw Error("--network host is not supported: the VM has a network stack of its own")
         .with_hint("use the default bridge or a user-defined network, and -p to publish ports");
   launch.disks = options.disks;
-  launch.sys_admin = options.sys_admin;
+  // CAP_SYS_ADMIN for the helpers only when the operator gave it (--cap-add SYS_ADMIN,
+  // --privileged): the image cannot put a capability in the spec.
+  launch.sys_admin = has_capability(process, "CAP_SYS_ADMIN");
   launch.display_mode = options.display_mode;
   launch.qemu = options.qemu;
   launch.hugetlb = options.hugetlb;
@@ -221,6 +230,11 @@ CreateResult transform_create(const CreateInput& input) {
   Json& memory = resources["memory"];
   if (!memory.is_object()) memory = Json::object();
   auto limit = spec_value<std::int64_t>(memory, "limit", config("linux.resources.memory.limit"), 0);
+  // RUNCVM_MEM may come from the image: it may ask for less than the operator's -m, never more.
+  if (options.memory_mib && limit > 0 && (*options.memory_mib << 20) > static_cast<std::uint64_t>(limit))
+    throw Error("RUNCVM_MEM: " + std::to_string(*options.memory_mib) + "M is more than the container's memory limit (-m " +
+                std::to_string(static_cast<std::uint64_t>(limit) >> 20) + "M)")
+        .with_hint("raise -m, or set RUNCVM_MEM at most to it");
   std::uint64_t requested_mib =
       options.memory_mib.value_or(limit > 0 ? static_cast<std::uint64_t>(limit) >> 20 : kDefaultMemoryMib);
   launch.memory_mib = requested_mib + kernel_allowance_mib(requested_mib);
@@ -274,11 +288,11 @@ CreateResult transform_create(const CreateInput& input) {
   mounts = kept;
 
   // Devices and privileges QEMU and virtiofsd need; virtiofsd calls unshare, so no seccomp.
+  // CAP_SYS_ADMIN is runcvm-init's alone, to build the helpers' root (mounts) before anything of
+  // the VM runs; it drops it then, unless the operator gave it (launch.sys_admin).
   if (input.host.kvm) add_device(linux_section, "/dev/kvm", *input.host.kvm);
   if (input.host.tun) add_device(linux_section, "/dev/net/tun", *input.host.tun);
-  std::vector<std::string> caps = {"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_MKNOD", "CAP_AUDIT_WRITE"};
-  if (options.sys_admin) caps.push_back("CAP_SYS_ADMIN");
-  add_capabilities(process, caps);
+  add_capabilities(process, {"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_MKNOD", "CAP_AUDIT_WRITE", "CAP_SYS_ADMIN", "CAP_SYS_CHROOT"});
   linux_section.erase("seccomp");
   if (process.contains("apparmorProfile")) process["apparmorProfile"] = "unconfined";
 

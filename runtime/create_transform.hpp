@@ -31,7 +31,6 @@ struct CreateInput {
 struct CreateResult {
   nlohmann::json spec;
   handoff::Launch launch;
-  bool runtime_debug = false;   // RUNCVM_RUNTIME_DEBUG was set on the container
 };
 
 // Throws runcvm::Error (one line, naming the field or option) for specs it cannot transform.

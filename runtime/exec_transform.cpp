@@ -19,9 +19,10 @@ nlohmann::json transform_exec(const nlohmann::json& process) {
   // client relays.
   // RUNCVM_* options reach an exec through its env: Docker merges the container's env with -e.
   Options options = parse_options(spec_value<std::vector<std::string>>(process, "env", {"process.json", "env"}, {}));
-  out["args"] = {handoff::kExecClient, "--process", handoff::process_to_json_text(request), "--wait",
-                 std::to_string(options.exec_timeout_seconds)};
-  out["env"] = {"PATH=/opt/runcvm/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+  // The request goes in the environment, not argv: `ps` shows argv to every user of the host.
+  out["args"] = {handoff::kExecClient, "--wait", std::to_string(options.exec_timeout_seconds)};
+  out["env"] = {"PATH=/opt/runcvm/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                std::string(handoff::kExecRequestVariable) + "=" + handoff::process_to_json_text(request)};
   out["cwd"] = "/";
   out["user"] = {{"uid", 0}, {"gid", 0}};
   return out;

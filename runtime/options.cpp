@@ -82,6 +82,19 @@ std::string parse_disks(std::string_view value, Options& o) {
   return "";
 }
 
+// Options that once let a container's environment, which the image's ENV is part of, grant
+// privilege: the operator now says it where an image cannot.
+struct RetiredOption {
+  std::string_view name;
+  std::string_view instead;
+};
+constexpr RetiredOption kRetired[] = {
+    {"RUNCVM_SYS_ADMIN", "the image's environment cannot grant capabilities: use docker run --cap-add SYS_ADMIN"},
+    {"RUNCVM_RUNTIME_DEBUG",
+     "the image's environment cannot turn on the host's debug log: set RUNCVM_RUNTIME_DEBUG=1 in the runtime's own "
+     "environment or --runcvm-debug in its runtimeArgs"},
+};
+
 const std::vector<OptionSpec>& specs() {
   static const std::vector<OptionSpec> table = {
       {{"RUNCVM_KERNEL", "<dist>[/<version>]", "the image's own kernel, else the bundle's for the image's os-release ID, else debian",
@@ -111,8 +124,6 @@ const std::vector<OptionSpec>& specs() {
       {{"RUNCVM_DISKS", "<src>,<dst>,<fs>[,<size>][;…]", "(none)",
         "block devices for the VM: backing file <src> in the container (created with <size> when missing), mounted at <dst> with <fs> (ext4, ext3, ext2)"},
        parse_disks},
-      {{"RUNCVM_SYS_ADMIN", "1 or 0", "0", "give the container CAP_SYS_ADMIN (only needed by some QEMU features)"},
-       [](std::string_view v, Options& o) { return parse_bool(v, o.sys_admin); }},
       {{"RUNCVM_CPUS", "1-256", "--cpus (rounded up) or the cpuset, else the host's CPUs", "virtual CPUs of the VM"},
        [](std::string_view v, Options& o) -> std::string {
          auto n = parse_number(v);
@@ -120,7 +131,7 @@ const std::vector<OptionSpec>& specs() {
          o.cpus = static_cast<unsigned>(*n);
          return "";
        }},
-      {{"RUNCVM_MEM", "<size> (512M, 2G)", "-m, else 512M", "memory of the VM"},
+      {{"RUNCVM_MEM", "<size> (512M, 2G)", "-m, else 512M", "memory of the VM; with -m, at most -m (the container's limit is the operator's)"},
        [](std::string_view v, Options& o) -> std::string {
          auto bytes = parse_size(v);
          if (!bytes || *bytes < (64ull << 20)) return quote(v) + ": expected a size of at least 64M, like 512M or 2G";
@@ -154,8 +165,6 @@ const std::vector<OptionSpec>& specs() {
          o.exec_timeout_seconds = static_cast<unsigned>(*n);
          return "";
        }},
-      {{"RUNCVM_RUNTIME_DEBUG", "1 or 0", "0", "log each runtime call (argv, spec before and after) to /run/runcvm/debug.log"},
-       [](std::string_view v, Options& o) { return parse_bool(v, o.runtime_debug); }},
       {{"RUNCVM_BREAK", "<point>[,<point>…]", "(none)",
         "stop at these points with a shell on the console, for debugging: prenet, postnet, preqemu, prevminit, preworkload"},
        [](std::string_view v, Options& o) -> std::string {
@@ -198,8 +207,10 @@ Options parse_options(const std::vector<std::string>& env) {
     const std::string& name = entry.first;
     const std::string& value = entry.second;
     auto spec = std::find_if(specs().begin(), specs().end(), [&](const OptionSpec& s) { return s.doc.name == name; });
-    std::string problem = spec == specs().end() ? "unknown option (see the README's RUNCVM_* table)"
-                                                : spec->parse(value, options);
+    auto retired = std::find_if(std::begin(kRetired), std::end(kRetired), [&](const RetiredOption& r) { return r.name == name; });
+    std::string problem = spec != specs().end()              ? spec->parse(value, options)
+                          : retired != std::end(kRetired) ? std::string(retired->instead)
+                                                          : "unknown option (see the README's RUNCVM_* table)";
     if (!problem.empty()) problems += (problems.empty() ? "" : "; ") + name + ": " + problem;
   }
   if (!problems.empty()) throw Error(problems);

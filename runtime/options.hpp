@@ -25,14 +25,12 @@ struct Options {
   bool kernel_debug = false;                // RUNCVM_KERNEL_DEBUG
   bool kernel_mount_lib_modules = false;    // RUNCVM_KERNEL_MOUNT_LIB_MODULES
   std::vector<handoff::Disk> disks;         // RUNCVM_DISKS
-  bool sys_admin = false;                   // RUNCVM_SYS_ADMIN
   std::optional<unsigned> cpus;             // RUNCVM_CPUS
   std::optional<std::uint64_t> memory_mib;  // RUNCVM_MEM
   std::string display_mode = "headless";    // RUNCVM_DISPLAY_MODE
   handoff::Qemu qemu{"q35", "", "auto"};    // RUNCVM_QEMU_MACHINE, _CPU, _ACCEL
   bool hugetlb = false;                     // RUNCVM_HUGETLB
   std::string cgroupfs = "2";               // RUNCVM_CGROUPFS
-  bool runtime_debug = false;               // RUNCVM_RUNTIME_DEBUG
   bool timings = false;                     // RUNCVM_TIMINGS
   unsigned exec_timeout_seconds = 120;      // RUNCVM_EXEC_TIMEOUT
   std::vector<std::string> breakpoints;     // RUNCVM_BREAK
@@ -46,6 +44,9 @@ struct OptionDoc {
 };
 const std::vector<OptionDoc>& option_table();
 
+// Every option may come from the image's ENV (the runtime cannot tell it from docker run -e), so
+// none of them raises the container's privileges or limits: RUNCVM_MEM is bounded by -m, and
+// capabilities and the host's debug log are the operator's (--cap-add, runtimeArgs).
 // Reads the RUNCVM_* entries of a container's env ("NAME=value" strings). Every invalid value is
 // reported in one Error; unknown RUNCVM_* names are errors too (a typo must not be ignored).
 Options parse_options(const std::vector<std::string>& env);

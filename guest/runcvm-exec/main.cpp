@@ -1,7 +1,9 @@
 // runcvm-exec: what runc runs in the container for `docker exec`. It hands the original process
 // to the VM's exec agent through runcvm-init (handoff::kExecSocket) and relays the session:
 // stdin, stdout and stderr as separate streams, the terminal's size, signals, and the exit code.
-//   runcvm-exec --process <json> [--wait <seconds>]
+//   RUNCVM_EXEC_REQUEST=<json> runcvm-exec [--wait <seconds>]
+// The request (the process's whole environment included) comes in the environment, which only
+// root can read (/proc/<pid>/environ), never in argv, which `ps` shows every user.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -35,23 +37,17 @@ struct Arguments {
 
 Arguments parse_arguments(int argc, char** argv) {
   Arguments a;
-  bool have_process = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
-    if (i + 1 >= argc) throw Error("argument " + quote(arg) + ": expected --process <json> or --wait <seconds>");
-    if (arg == "--process") {
-      a.process = argv[++i];
-      have_process = true;
-    } else if (arg == "--wait") {
-      char* end = nullptr;
-      unsigned long seconds = std::strtoul(argv[++i], &end, 10);
-      if (*argv[i] == '\0' || *end != '\0' || seconds > 86400) throw Error("--wait " + quote(argv[i]) + ": expected seconds (0-86400)");
-      a.wait_seconds = static_cast<unsigned>(seconds);
-    } else {
-      throw Error("unknown argument " + quote(arg) + ": expected --process <json> [--wait <seconds>]");
-    }
+    if (arg != "--wait" || i + 1 >= argc) throw Error("argument " + quote(arg) + ": expected --wait <seconds>");
+    char* end = nullptr;
+    unsigned long seconds = std::strtoul(argv[++i], &end, 10);
+    if (*argv[i] == '\0' || *end != '\0' || seconds > 86400) throw Error("--wait " + quote(argv[i]) + ": expected seconds (0-86400)");
+    a.wait_seconds = static_cast<unsigned>(seconds);
   }
-  if (!have_process) throw Error("missing --process <json>");
+  const char* request = std::getenv(handoff::kExecRequestVariable);
+  if (!request) throw Error(std::string("missing ") + handoff::kExecRequestVariable + " in the environment");
+  a.process = request;
   return a;
 }
 

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -26,6 +25,7 @@
 #include "common/terminal.hpp"
 #include "guest/runcvm-init/disks.hpp"
 #include "guest/runcvm-init/exec_mux.hpp"
+#include "guest/runcvm-init/helper_root.hpp"
 #include "guest/runcvm-init/network_setup.hpp"
 #include "guest/runcvm-init/vm_command.hpp"
 #include "handoff/network.hpp"
@@ -34,30 +34,6 @@ namespace runcvm::container_init {
 namespace {
 
 using channel::FrameType;
-
-pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, const sigset_t& default_mask,
-            bool quiet = false) {
-  std::vector<char*> args, envp;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setsigmask(&attr, &default_mask);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  // Helpers never read the workload's stdin.
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  if (quiet) posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw system_error("starting", argv[0], rc);
-  return pid;
-}
 
 UniqueFd listen_unix(const char* path) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -262,8 +238,7 @@ int run() {
   if (!kvm && launch.qemu.accel != "tcg")
     std::fprintf(stderr, "runcvm: /dev/kvm is not available: the VM runs under TCG emulation (slow)\n");
 
-  sigset_t handled, none;
-  sigemptyset(&none);
+  sigset_t handled;
   sigemptyset(&handled);
   for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGPIPE, SIGALRM})
     sigaddset(&handled, sig);
@@ -277,6 +252,12 @@ int run() {
   UniqueFd exec_listener = listen_unix(kExecPortSocket);
   Children children;
   std::vector<Nic> nics = wire_container_network(launch);
+  // From here on the VM runs: its helpers get a root without the image in it, and CAP_SYS_ADMIN
+  // (needed for that root's mounts) is gone unless the operator gave it to the container.
+  build_helper_root({handoff::kLaunchPath, handoff::kNetworkPath});
+  if (!launch.sys_admin) drop_sys_admin();
+  std::vector<int> tap_fds;
+  for (const auto& nic : nics) tap_fds.push_back(nic.tap_fd);
   std::string kernel_image = launch.kernel.vmlinuz;
   if (launch.kernel.source == "bundle" && ::access(direct_boot_image_path(launch.kernel).c_str(), R_OK) == 0)
     kernel_image = direct_boot_image_path(launch.kernel);
@@ -288,14 +269,14 @@ int run() {
   for (bool use_kvm = kvm;; use_kvm = false) {
     bool may_fall_back = use_kvm && launch.qemu.accel == "auto";
     ::unlink(kVirtiofsSocket);
-    children.virtiofsd = spawn(virtiofsd_command(bundle, launch.kernel.debug), helper_environment(bundle), none,
-                               /*quiet=*/!launch.kernel.debug);  // even at log_level=err it reports the VM's poweroff
+    children.virtiofsd = spawn_helper(virtiofsd_command(bundle, launch.kernel.debug), helper_environment(bundle), {},
+                                      /*quiet=*/!launch.kernel.debug);  // even at log_level=err it reports the VM's poweroff
     if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
     stages.host.qemu_spawn = realtime_ns();
     // A KVM attempt that may be retried keeps QEMU's complaints about KVM off the user's stderr
     // (unless the console, which QEMU writes there, was asked for).
-    children.qemu = spawn(qemu_command(launch, bundle, use_kvm, kernel_image, nics), helper_environment(bundle), none,
-                          /*quiet=*/may_fall_back && !launch.kernel.debug);
+    children.qemu = spawn_helper(qemu_command(launch, bundle, use_kvm, kernel_image, nics), helper_environment(bundle),
+                                 tap_fds, /*quiet=*/may_fall_back && !launch.kernel.debug);
 
     // QEMU connects to the channel while it starts; it exiting first means it failed (its own
     // message is already on stderr).

@@ -3,6 +3,7 @@
 #include "channel/frame.hpp"
 #include "channel/session.hpp"
 #include "common/error.hpp"
+#include "guest/runcvm-init/helper_root.hpp"
 
 namespace runcvm::container_init {
 namespace {
@@ -22,8 +23,8 @@ std::vector<std::string> virtiofsd_command(const BundleLayout& bundle, bool debu
   auto argv = through_loader(bundle, bundle.virtiofsd());
   argv.insert(argv.end(), {
       std::string("--socket-path=") + kVirtiofsSocket,
-      // The container's whole root, as the container sees it (bind mounts and volumes included).
-      "-o", "source=/",
+      // The container's root with its volumes, as the helper root holds it (helper_root.hpp).
+      "-o", std::string("source=") + kSharedRoot,
       // cache=auto: the guest caches, but revalidates on open, so changes made from the host side
       // of a bind mount show up; cache=always would be faster and go stale.
       "-o", "cache=auto",
@@ -67,6 +68,10 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
   argv.insert(argv.end(), {
       "-L", bundle.firmware(),
       "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+      // QEMU's own seccomp filter: a guest that takes QEMU over still cannot exec, fork, change
+      // its uid or use system calls QEMU no longer needs. It needs none of them: taps come as
+      // descriptors, not through helper scripts.
+      "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
       "-machine", launch.qemu.machine + ",accel=" + accel,
       "-cpu", cpu,
       "-smp", std::to_string(launch.cpus),
@@ -90,7 +95,8 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
   // RUNCVM_DISKS: virtio-blk devices the VM finds by serial (runcvm-disk<N>, in the option's order).
   for (std::size_t i = 0; i < launch.disks.size(); ++i) {
     std::string id = "disk" + std::to_string(i);
-    argv.insert(argv.end(), {"-drive", "file=" + launch.disks[i].source + ",if=none,id=" + id + ",format=raw,discard=unmap",
+    // The helpers' root holds the container's files below kSharedRoot.
+    argv.insert(argv.end(), {"-drive", "file=" + std::string(kSharedRoot) + launch.disks[i].source + ",if=none,id=" + id + ",format=raw,discard=unmap",
                              "-device", "virtio-blk-pci,drive=" + id + ",serial=" + handoff::disk_serial(i)});
   }
   // The container's interfaces, in order (the VM names them by MAC); no option ROM: the kernel

@@ -2,7 +2,7 @@
 # runcvm-runtime under a real dockerd and runc: registered in daemon.json, a container started
 # with --runtime=runcvm gets the rewritten spec (read from its bundle's config.json) and the
 # handoff document, `docker exec` is rewritten, an invalid RUNCVM_* option fails `docker run`
-# with one clear line, RUNCVM_RUNTIME_DEBUG=1 logs the call, and plain runc containers are
+# with one clear line, --runcvm-debug in runtimeArgs logs the call, and plain runc containers are
 # untouched. The container's PID 1 is a stand-in for runcvm-init until the VM boots (issue 4).
 source "$(dirname "$0")/lib.sh"
 
@@ -14,7 +14,7 @@ cp "$BUILD_DIR/tests/runcvm-test-init" "$BUNDLE/bin/runcvm-init"
 ln -s 6.1.0-56-amd64 "$BUNDLE/kernels/debian/latest"
 echo "module tree of the bundle kernel" >"$BUNDLE/kernels/debian/6.1.0-56-amd64/modules/marker"
 cat >"$SCRATCH/daemon.json" <<JSON
-{"runtimes": {"runcvm": {"path": "$BUNDLE/bin/runcvm-runtime"}}}
+{"runtimes": {"runcvm": {"path": "$BUNDLE/bin/runcvm-runtime", "runtimeArgs": ["--runcvm-debug"]}}}
 JSON
 start_dockerd "$SCRATCH/daemon.json"
 docker info --format '{{json .Runtimes}}' | grep -q runcvm || fail "dockerd did not register the runcvm runtime"
@@ -32,7 +32,7 @@ json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval
 
 rm -f /run/runcvm/debug.log
 id=$(docker run -d --runtime=runcvm -m 256m --cpus 1.5 -v "$SCRATCH/volume:/data:ro" --tmpfs /scratch:size=8m \
-  -e FOO=bar -e RUNCVM_KERNEL_DEBUG=1 -e RUNCVM_RUNTIME_DEBUG=1 runcvm-test/debian-busybox sh -c 'echo hi')
+  -e FOO=bar -e RUNCVM_KERNEL_DEBUG=1 runcvm-test/debian-busybox sh -c 'echo hi')
 for _ in $(seq 50); do docker logs "$id" 2>&1 | grep -q "runcvm-test-init: end" && break; sleep 0.1; done
 [[ "$(docker inspect -f '{{.State.Running}}' "$id")" == true ]] || fail "container is not running: $(docker logs "$id" 2>&1)"
 config=$(bundle_config "$id")
@@ -72,7 +72,7 @@ debug_log=$(cat /run/runcvm/debug.log)
 assert_contains "$debug_log" "\"create\"" "debug log"
 assert_contains "$debug_log" "spec patch: " "debug log"
 assert_contains "$debug_log" '"op":"replace","path":"/process/args/0","value":"/opt/runcvm/bin/runcvm-init"' "debug log"
-pass "RUNCVM_RUNTIME_DEBUG=1 logs argv and the spec patch"
+pass "--runcvm-debug in runtimeArgs logs argv and the spec patch"
 
 # Every other command passes through: stop, kill and delete go to runc unchanged.
 docker stop -t 5 "$id" >/dev/null

@@ -117,7 +117,8 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
   handoff::Launch launch = sample_launch();
   CHECK(joined(container_init::qemu_command(launch, bundle, false, launch.kernel.vmlinuz)) ==
         "/opt/runcvm/lib/ld-linux-x86-64.so.2 --library-path /opt/runcvm/lib /opt/runcvm/libexec/qemu-system-x86_64 "
-        "-L /opt/runcvm/share/qemu -nodefaults -no-user-config -display none -no-reboot -machine q35,accel=tcg "
+        "-L /opt/runcvm/share/qemu -nodefaults -no-user-config -display none -no-reboot "
+        "-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny -machine q35,accel=tcg "
         "-cpu max -smp 2 -m 554M -object memory-backend-memfd,id=mem,size=554M,share=on -numa node,memdev=mem "
         "-chardev socket,id=fs,path=/.runcvm/virtiofs.sock -device vhost-user-fs-pci,chardev=fs,tag=runcvm-root,queue-size=1024 "
         "-chardev socket,id=channel,path=/.runcvm/channel.sock -device virtio-serial-pci "
@@ -155,7 +156,7 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
 
   launch.kernel.source = "image";
   CHECK_THROWS_WITH(container_init::qemu_command(launch, bundle, false, launch.kernel.vmlinuz), ContainsSubstring("not supported yet"));
-  CHECK(joined(container_init::virtiofsd_command(bundle, false)).find("-o source=/ -o cache=auto -o sandbox=chroot") !=
+  CHECK(joined(container_init::virtiofsd_command(bundle, false)).find("-o source=/share -o cache=auto -o sandbox=chroot") !=
         std::string::npos);
 }
 
@@ -196,8 +197,8 @@ TEST_CASE("RUNCVM_DISKS: every disk is checked before any is created", "[guest][
   handoff::Launch launch = sample_launch();
   launch.disks = {disks[0], disks[1]};
   std::string command = joined(container_init::qemu_command(launch, container_init::BundleLayout{}, false, launch.kernel.vmlinuz));
-  CHECK(command.find("-drive file=/disks/existing,if=none,id=disk0,format=raw,discard=unmap "
+  CHECK(command.find("-drive file=/share/disks/existing,if=none,id=disk0,format=raw,discard=unmap "
                      "-device virtio-blk-pci,drive=disk0,serial=runcvm-disk0 "
-                     "-drive file=/disks/new,if=none,id=disk1,format=raw,discard=unmap "
+                     "-drive file=/share/disks/new,if=none,id=disk1,format=raw,discard=unmap "
                      "-device virtio-blk-pci,drive=disk1,serial=runcvm-disk1") != std::string::npos);
 }

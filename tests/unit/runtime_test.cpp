@@ -93,7 +93,10 @@ TEST_CASE("RUNCVM_* options are typed and validated together", "[runtime][option
   CHECK(error({"RUNCVM_MEM=10M"}) == "RUNCVM_MEM: \"10M\": expected a size of at least 64M, like 512M or 2G");
   CHECK(error({"RUNCVM_KERNEL=../etc"}) ==
         "RUNCVM_KERNEL: \"../etc\": expected <dist> or <dist>/<version>, e.g. debian or debian/6.1.0-18-amd64");
-  CHECK(error({"RUNCVM_SYS_ADMIN=yes"}) == "RUNCVM_SYS_ADMIN: \"yes\": expected 1 or 0 (true or false)");
+  // Options that would let the image's ENV grant privilege are refused with what to do instead.
+  CHECK(error({"RUNCVM_SYS_ADMIN=1"}) ==
+        "RUNCVM_SYS_ADMIN: the image's environment cannot grant capabilities: use docker run --cap-add SYS_ADMIN");
+  CHECK_THAT(error({"RUNCVM_RUNTIME_DEBUG=1"}), ContainsSubstring("RUNCVM_RUNTIME_DEBUG: the image's environment cannot turn on"));
   CHECK(error({"RUNCVM_QEMU_MACHINE=virt"}) == "RUNCVM_QEMU_MACHINE: \"virt\": expected one of q35, microvm, pc");
   CHECK(error({"RUNCVM_BREAK=prenet,nowhere"}) ==
         "RUNCVM_BREAK: \"nowhere\" is not a break point (prenet, postnet, preqemu, prevminit, preworkload)");
@@ -110,7 +113,7 @@ TEST_CASE("the README documents every RUNCVM_* option", "[runtime][options]") {
     INFO(option.name);
     CHECK(readme.find("| `" + std::string(option.name) + "` |") != std::string::npos);
   }
-  CHECK(option_table().size() == 19);
+  CHECK(option_table().size() == 17);
 }
 
 TEST_CASE("VM CPUs round --cpus up and never go below one", "[runtime]") {
@@ -171,16 +174,17 @@ TEST_CASE("exec runs the guest's exec client with the original process as its re
                   {"cwd", "/work"},
                   {"capabilities", {{"bounding", {"CAP_KILL"}}}}};
   Json out = transform_exec(process);
-  REQUIRE(out["args"].size() == 5);
-  CHECK(out["args"][0] == handoff::kExecClient);
-  CHECK(out["args"][1] == "--process");
-  CHECK(out["args"][3] == "--wait");
-  CHECK(out["args"][4] == "120");
+  // The request (env included) never appears in argv, which `ps` shows every user of the host.
+  CHECK(out["args"] == Json{handoff::kExecClient, "--wait", "120"});
+  REQUIRE(out["env"].size() == 2);
+  std::string request_variable = out["env"][1].get<std::string>();
+  std::string prefix = std::string(handoff::kExecRequestVariable) + "=";
+  REQUIRE(request_variable.rfind(prefix, 0) == 0);
   CHECK(out["user"] == Json{{"uid", 0}, {"gid", 0}});
   CHECK(out["terminal"] == true);
   CHECK(out["consoleSize"] == process["consoleSize"]);
   CHECK(out["capabilities"] == process["capabilities"]);
-  handoff::Process request = handoff::parse_process(out["args"][2].get<std::string>());
+  handoff::Process request = handoff::parse_process(request_variable.substr(prefix.size()));
   CHECK(request.args == std::vector<std::string>{"sh", "-c", "echo h\u00e9llo \"quoted\""});
   CHECK(request.env == std::vector<std::string>{"PATH=/bin", "A=b"});
   CHECK(request.cwd == "/work");
@@ -192,7 +196,7 @@ TEST_CASE("exec runs the guest's exec client with the original process as its re
   // The wait for the exec agent comes from RUNCVM_EXEC_TIMEOUT in the exec's env (the container's
   // env merged with -e); a bad value fails the exec with one line.
   process["env"] = {"PATH=/bin", "RUNCVM_EXEC_TIMEOUT=5"};
-  CHECK(transform_exec(process)["args"][4] == "5");
+  CHECK(transform_exec(process)["args"][2] == "5");
   process["env"] = {"PATH=/bin", "RUNCVM_EXEC_TIMEOUT=soon"};
   CHECK_THROWS_WITH(transform_exec(process), ContainsSubstring("RUNCVM_EXEC_TIMEOUT: \"soon\": expected a whole number of seconds"));
   CHECK_THROWS_WITH(transform_exec(Json{{"args", Json::array()}}), ContainsSubstring("process.json: field `args`"));

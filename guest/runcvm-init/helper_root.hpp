@@ -1,0 +1,44 @@
+// The root QEMU and virtiofsd run in. They are dynamic programs (the bundle's glibc loader), and
+// glibc reads /etc/ld.so.preload, NSS, gconv and locale files from whatever `/` is: with the
+// container's root as `/`, the image could run its own code beside QEMU, outside the VM. So
+// runcvm-init builds them a root of their own, inside the container's mount namespace, before
+// anything of the VM runs:
+//
+//   kHelperRoot (a tmpfs, read-only once built)
+//   ├── opt/runcvm   the bundle, read-only: programs, libraries, loader, firmware, kernels
+//   ├── dev          the container's /dev (runc's, not the image's): kvm, net/tun, null, urandom
+//   ├── proc         QEMU writes to /proc/self/fd/N; virtiofsd keeps /proc/self/fd
+//   ├── .runcvm      the container's /.runcvm: the sockets between runcvm-init and the helpers
+//   ├── run          a small tmpfs, the only writable place (virtiofsd's lock file; var/run links here)
+//   └── share        what the VM sees over virtiofs: the container's root with its volumes,
+//                    without /proc, /sys, /dev and /.runcvm; its /.runcvm is a read-only tmpfs
+//                    holding only the launch and network documents the VM reads
+//
+// There is no /etc, /lib or /usr in that root: nothing of the image can be loaded by a helper,
+// and the image's files reach them only as virtiofsd's shared data.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace runcvm::container_init {
+
+inline constexpr const char* kHelperRoot = "/.runcvm/helpers";
+// The VM's root inside kHelperRoot, as virtiofsd's and QEMU's paths name it.
+inline constexpr const char* kSharedRoot = "/share";
+
+// Builds kHelperRoot (needs CAP_SYS_ADMIN). `vm_documents`: files of /.runcvm copied into the
+// share's read-only /.runcvm for the VM.
+void build_helper_root(const std::vector<std::string>& vm_documents);
+
+// Drops CAP_SYS_ADMIN from every set of this process (bounding included), so neither runcvm-init
+// nor any helper holds it while the VM runs.
+void drop_sys_admin();
+
+// Starts a helper chrooted into kHelperRoot with the given argv and env, stdin from /dev/null,
+// stderr to /dev/null when `quiet`, no descriptor of runcvm-init's except `keep_fds` (QEMU's
+// taps) and no blocked signal (runcvm-init blocks those it reads from a signalfd).
+int spawn_helper(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                 const std::vector<int>& keep_fds, bool quiet);
+
+}  // namespace runcvm::container_init

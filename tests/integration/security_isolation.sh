@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Attacks on runcvm's boundaries with a real dockerd under TCG (SECURITY.md lists what each
+# check stands for):
+#   1. an image's /etc/ld.so.preload, LD_PRELOAD and LD_LIBRARY_PATH load its library in the VM
+#      only: QEMU, virtiofsd and runcvm-init never load it, and see no file of the image as /;
+#   2. links through `/a -> /` in the image never make the host runtime open a host file (a FIFO,
+#      a 1 GiB file, a file that would change the kernel choice), and the container starts;
+#   3. the image's ENV cannot grant CAP_SYS_ADMIN, lift -m or turn on the host's debug log; the
+#      operator's debug log is root-only with env values redacted; no helper holds SYS_ADMIN;
+#   4. an exec's environment never shows in `ps` for an unprivileged user; the VM sees only the
+#      launch and network documents of /.runcvm, read-only, and not the container's sockets.
+source "$(dirname "$0")/lib.sh"
+
+start_dockerd_with_runcvm
+KERNEL=$(readlink "$BUNDLE/kernels/debian/latest")
+HOST_KERNEL=$(uname -r)
+[[ "$KERNEL" != "$HOST_KERNEL" ]] || fail "the bundle kernel is the host's ($KERNEL): the test could not tell them apart"
+vm() { docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg "$@"; }
+# The host pids of a container's runcvm-init and of its children (QEMU, virtiofsd).
+container_pids() {
+  local init
+  init=$(docker inspect -f '{{.State.Pid}}' "$1")
+  echo "$init"
+  cat /proc/"$init"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -v '^$' || true
+}
+# A docker run the runtime refuses: non-zero, and the runtime's reason on one line of Docker's error.
+expect_refused() {  # NEEDLE docker-run-args…
+  local needle=$1 err rc=0
+  shift
+  err=$(vm "$@" 2>&1 >/dev/null) || rc=$?
+  [[ $rc -ne 0 ]] || fail "docker run $* was not refused"
+  grep -F -- "$needle" <<<"$err" | grep -q "OCI runtime create failed: runcvm: " || fail "docker run $*: expected \"$needle\", got: $err"
+}
+# What a container's process is (QEMU and virtiofsd run through the bundle's loader, so their comm
+# is the loader's): runcvm-init, qemu-system-x86_64 or virtiofsd.
+process_name() { tr '\0' ' ' </proc/"$1"/cmdline | grep -o 'runcvm-init\|qemu-system-x86_64\|virtiofsd' | head -1; }
+wait_for_exec_agent() {
+  for _ in $(seq 150); do docker exec "$1" true 2>/dev/null && return 0; sleep 0.2; done
+  fail "the VM of $1 did not come up: $(docker logs "$1" 2>&1 | tail -3)"
+}
+
+# --- 1. Code of the image never runs outside the VM -------------------------------------------
+import_debian_image runcvm-test/debian
+cat >"$SCRATCH/record.c" <<'C'
+/* Records, for every process that loads it, the kernel it runs on and its name. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+__attribute__((constructor)) static void record(void) {
+  struct utsname u;
+  char comm[64] = "?", line[512];
+  int fd = open("/proc/self/comm", O_RDONLY);
+  if (fd >= 0) { ssize_t n = read(fd, comm, sizeof comm - 1); comm[n > 0 ? n - 1 : 0] = 0; close(fd); }
+  uname(&u);
+  int len = snprintf(line, sizeof line, "%s %s %d\n", u.release, comm, (int)getpid());
+  /* The volume as the container and the VM see it, and as a helper root with the container's
+     root below /share would. */
+  const char *places[] = {"/record/log", "/share/record/log"};
+  for (unsigned i = 0; i < 2; i++) {
+    fd = open(places[i], O_WRONLY | O_APPEND | O_CREAT, 0666);
+    if (fd >= 0) { write(fd, line, len); close(fd); }
+  }
+}
+C
+cc -shared -fPIC -O2 -o "$SCRATCH/librecord.so" "$SCRATCH/record.c"
+mkdir -p "$SCRATCH/preload-image/usr/lib/record" "$SCRATCH/preload-image/etc"
+cp "$SCRATCH/librecord.so" "$SCRATCH/preload-image/usr/lib/record/librecord.so"
+echo /usr/lib/record/librecord.so >"$SCRATCH/preload-image/etc/ld.so.preload"
+cat >"$SCRATCH/preload-image/Dockerfile" <<'DOCKERFILE'
+FROM runcvm-test/debian
+COPY usr/lib/record/librecord.so /usr/lib/record/librecord.so
+COPY etc/ld.so.preload /etc/ld.so.preload
+ENV LD_PRELOAD=/usr/lib/record/librecord.so LD_LIBRARY_PATH=/usr/lib/record
+DOCKERFILE
+DOCKER_BUILDKIT=0 docker build -q -t runcvm-test/preload "$SCRATCH/preload-image" >/dev/null
+mkdir -p "$SCRATCH/record"
+chmod 0777 "$SCRATCH/record"
+cid=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -v "$SCRATCH/record:/record" runcvm-test/preload sleep 600)
+on_exit "docker rm -f $cid >/dev/null 2>&1"
+wait_for_exec_agent "$cid"
+docker exec "$cid" sh -c 'cat /etc/hostname >/dev/null'
+pids=$(container_pids "$cid")
+[[ $(wc -l <<<"$pids") -ge 3 ]] || fail "expected runcvm-init, QEMU and virtiofsd, found pids: $pids"
+for pid in $pids; do
+  name=$(process_name "$pid")
+  ! grep -q librecord /proc/"$pid"/maps || fail "$name (pid $pid) outside the VM loaded the image's library"
+  case $name in
+    qemu-system-x86_64)  # its root is the helper root: the bundle, and no file of the image
+      [[ -x /proc/$pid/root/opt/runcvm/libexec/qemu-system-x86_64 ]] || fail "QEMU (pid $pid) does not see the bundle"
+      [[ ! -e /proc/$pid/root/etc && ! -e /proc/$pid/root/usr ]] || fail "QEMU (pid $pid) sees the image's files at its root" ;;
+    virtiofsd)  # started in the helper root, then confined by its own sandbox to the VM's share
+      [[ -e /proc/$pid/root/etc/ld.so.preload && ! -e /proc/$pid/root/.runcvm/exec.sock ]] ||
+        fail "virtiofsd (pid $pid) does not serve the VM's share" ;;
+    runcvm-init) ;;
+    *) fail "unexpected process $pid in the container: $(tr '\0' ' ' </proc/"$pid"/cmdline)" ;;
+  esac
+done
+docker rm -f "$cid" >/dev/null
+[[ -s "$SCRATCH/record/log" ]] || fail "the preloaded library recorded nothing: the image's preload did not work in the VM either"
+grep -q "^$KERNEL " "$SCRATCH/record/log" || fail "no process in the VM recorded the guest kernel: $(head -3 "$SCRATCH/record/log")"
+if grep -v "^$KERNEL " "$SCRATCH/record/log"; then fail "a process recorded a kernel other than the guest's (above)"; fi
+pass "the image's ld.so.preload, LD_PRELOAD and LD_LIBRARY_PATH act in the VM ($(wc -l <"$SCRATCH/record/log") processes on $KERNEL) and nowhere else"
+
+cid=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/debian sleep 600)
+on_exit "docker rm -f $cid >/dev/null 2>&1"
+wait_for_exec_agent "$cid"
+listing=$(docker exec "$cid" ls -A /.runcvm)
+[[ "$listing" == $'launch.json\nnetwork.json' ]] || fail "the VM sees in /.runcvm: $listing"
+docker exec "$cid" sh -c 'touch /.runcvm/x' 2>/dev/null && fail "root in the VM wrote into /.runcvm"
+docker exec -u 1000 "$cid" cat /.runcvm/launch.json >/dev/null 2>&1 && fail "a non-root user in the VM read the launch document"
+launch_file=$(find "$DOCKER_EXEC_ROOT" -path "*$cid*/runcvm-launch.json" | head -1)
+[[ -n "$launch_file" && "$(stat -c %a "$launch_file")" == 600 ]] || fail "the host's launch document is not root-only: $launch_file"
+docker exec "$cid" sh -c 'rm -f /.runcvm/launch.json' 2>/dev/null && fail "root in the VM removed the launch document"
+# The container's own mount table is not the VM's: its /proc shows the guest's PID 1.
+[[ "$(docker exec "$cid" cat /proc/1/comm)" == runcvm-vm-init ]] || fail "/proc in the VM is not the VM's"
+pass "the VM sees /.runcvm as the launch and network documents only, read-only and root-only; no sockets, no container /proc"
+
+# --- 3. The image's ENV cannot raise privilege ---------------------------------------------------
+for p in $(container_pids "$cid"); do
+  bnd=$(awk '/^CapBnd/ {print $2}' /proc/"$p"/status)
+  (( (0x$bnd >> 21) & 1 )) && fail "$(process_name "$p") holds CAP_SYS_ADMIN (CapBnd $bnd)"
+done
+docker rm -f "$cid" >/dev/null
+pass "neither runcvm-init nor QEMU nor virtiofsd keeps CAP_SYS_ADMIN"
+
+import_busybox_image runcvm-test/busybox debian
+image_with_env() {  # NAME ENV…: the busybox image with the given ENV lines
+  local name=$1; shift
+  mkdir -p "$SCRATCH/env-image"
+  { echo "FROM runcvm-test/busybox"; for e in "$@"; do echo "ENV $e"; done; } >"$SCRATCH/env-image/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q -t "$name" "$SCRATCH/env-image" >/dev/null
+}
+image_with_env runcvm-test/env-sys-admin RUNCVM_SYS_ADMIN=1
+expect_refused "cannot grant capabilities: use docker run --cap-add SYS_ADMIN" runcvm-test/env-sys-admin true
+image_with_env runcvm-test/env-mem RUNCVM_MEM=64G
+expect_refused "RUNCVM_MEM: 65536M is more than the container's memory limit (-m 256M)" -m 256m runcvm-test/env-mem true
+out=$(vm -m 256m runcvm-test/busybox sh -c 'grep MemTotal /proc/meminfo' | awk '{print $2}')
+(( out < 300 * 1024 )) || fail "with -m 256m the VM has $out kB"
+rm -f /run/runcvm/debug.log
+image_with_env runcvm-test/env-debug RUNCVM_RUNTIME_DEBUG=1
+expect_refused "cannot turn on the host's debug log" runcvm-test/env-debug true
+[[ ! -e /run/runcvm/debug.log ]] || fail "the image's ENV wrote the host's debug log"
+pass "the image's ENV cannot grant SYS_ADMIN, lift -m or write the host's debug log"
+
+# The operator's --cap-add reaches the helpers; the operator's debug log hides env values.
+cat >"$SCRATCH/daemon.json" <<JSON
+{"runtimes": {"runcvm": {"path": "$BUNDLE/bin/runcvm-runtime"},
+              "runcvm-debug": {"path": "$BUNDLE/bin/runcvm-runtime", "runtimeArgs": ["--runcvm-debug"]}}}
+JSON
+reload_dockerd_for_runcvm
+cid=$(docker run -d --runtime=runcvm-debug --cap-add SYS_ADMIN -e RUNCVM_QEMU_ACCEL=tcg -e SECRET_TOKEN=hunter2-create \
+  runcvm-test/busybox sleep 600)
+on_exit "docker rm -f $cid >/dev/null 2>&1"
+wait_for_exec_agent "$cid"
+qemu=$(for p in $(container_pids "$cid"); do [[ $(process_name "$p") == qemu-system-x86_64 ]] && echo "$p"; done | head -1)
+[[ -n "$qemu" ]] || fail "no QEMU found"
+bnd=$(awk '/^CapBnd/ {print $2}' /proc/"$qemu"/status)
+(( (0x$bnd >> 21) & 1 )) || fail "--cap-add SYS_ADMIN did not reach QEMU (CapBnd $bnd)"
+pass "--cap-add SYS_ADMIN (the operator's) is kept for the helpers"
+
+# --- 4. An exec's environment never appears in argv ------------------------------------------------
+echo SECRET_TOKEN=hunter2-exec >"$SCRATCH/exec.env"  # in a file: docker's own argv must not hold it either
+docker exec --env-file "$SCRATCH/exec.env" "$cid" sleep 4 &
+exec_pid=$!
+seen=""
+for _ in $(seq 20); do
+  seen+=$(setpriv --reuid=65534 --regid=65534 --clear-groups ps -eo args 2>/dev/null | grep -c 'hunter[2]-exec' || true)
+  sleep 0.1
+done
+wait "$exec_pid" || fail "docker exec sleep failed"
+[[ "$seen" =~ ^0+$ ]] || fail "an unprivileged user saw the exec's environment in ps"
+pass "an exec's environment is not in any argv an unprivileged user can read"
+
+[[ "$(stat -c %a /run/runcvm)" == 700 ]] || fail "/run/runcvm is $(stat -c %a /run/runcvm), expected 700"
+[[ "$(stat -c %a /run/runcvm/debug.log)" == 600 ]] || fail "debug.log is $(stat -c %a /run/runcvm/debug.log), expected 600"
+grep -q 'SECRET_TOKEN=(redacted)' /run/runcvm/debug.log || fail "the debug log does not name the variable"
+! grep -q hunter2 /run/runcvm/debug.log || fail "the debug log holds an env value: $(grep -o '.\{40\}hunter2.\{10\}' /run/runcvm/debug.log | head -2)"
+docker rm -f "$cid" >/dev/null
+pass "the operator's debug log is root-only and redacts env values"
+
+# --- 2. The host runtime never follows the image's links -------------------------------------------
+mkfifo "$SCRATCH/host-fifo"
+truncate -s 1G "$SCRATCH/host-big"
+echo "ID=alpine" >"$SCRATCH/host-os-release"
+tree="$SCRATCH/link-image"
+mkdir -p "$tree"
+template=$(docker create runcvm-test/busybox true)
+docker export "$template" | tar -C "$tree" -x
+docker rm "$template" >/dev/null
+rm -f "$tree/etc/os-release"
+ln -s / "$tree/a"
+watch_log="$SCRATCH/inotify.log"
+inotifywait -q -m -e open,access --format '%w %e' "$SCRATCH/host-fifo" "$SCRATCH/host-big" "$SCRATCH/host-os-release" \
+  >"$watch_log" 2>&1 &
+watcher=$!
+on_exit "kill $watcher"
+sleep 0.5
+for target in host-fifo host-big host-os-release; do
+  ln -sfn "/a$SCRATCH/$target" "$tree/etc/os-release"
+  ln -sfn "/a$SCRATCH/$target" "$tree/vmlinuz"
+  ln -sfn "/a$SCRATCH/host-os-release" "$tree/initrd.img"
+  tar -C "$tree" -c . | docker import - "runcvm-test/links-$target" >/dev/null
+  start=$(date +%s)
+  out=$(timeout 120 docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg "runcvm-test/links-$target" sh -c 'echo alive; uname -r') ||
+    fail "docker run with os-release and vmlinuz linked to the host's $target failed: $out"
+  [[ "$out" == $'alive\n'"$KERNEL" ]] || fail "with links to the host's $target: $out"
+  (( $(date +%s) - start < 60 )) || fail "with links to the host's $target the start took $(( $(date +%s) - start )) s"
+done
+sleep 0.5
+[[ ! -s "$watch_log" ]] || fail "a host file was opened through the image's links: $(cat "$watch_log")"
+pass "links through /a -> / to a host FIFO, a 1 GiB file and an os-release: never opened, the bundle kernel boots"
