@@ -562,6 +562,10 @@ void Ext4Image::add_hard_link(const std::string& path, const std::string& existi
   auto [ino, type] = it->second;
   ext2_inode_large inode{};
   m.read_inode(ino, inode);
+  // i_links_count is 16 bits: counting on past ext4's limit would wrap it and free a live inode.
+  if (inode.i_links_count >= EXT2_LINK_MAX)
+    throw Error("ext4 image: hard link " + quote(path) + ": " + quote(existing_path) + " already has " +
+                std::to_string(EXT2_LINK_MAX) + " names, ext4's limit");
   ++inode.i_links_count;
   m.write_inode(ino, inode);
   m.add_name(path, ino, type);

@@ -12,12 +12,22 @@
 namespace runcvm::builder {
 namespace {
 
-// "./usr/bin/" -> "usr/bin"; "." -> "" (the root).
-std::string image_path(std::string path) {
+// "./usr/bin/" -> "usr/bin"; "." -> "" (the root). A tar is hostile input: a name with a "." or
+// ".." component or an empty one ("a//b") would become a directory entry of that name (ext4's own
+// "." and ".." included), so it is refused rather than guessed at.
+std::string image_path(std::string path, const std::string& where) {
   while (path.starts_with("./")) path.erase(0, 2);
   while (path.starts_with("/")) path.erase(0, 1);
   while (path.ends_with("/")) path.pop_back();
   if (path == ".") path.clear();
+  for (size_t start = 0; start < path.size();) {
+    size_t slash = path.find('/', start);
+    std::string_view component = std::string_view(path).substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (component.empty() || component == "." || component == "..")
+      throw Error(where + ": the path has a " + quote(component) + " component: expected a path inside the image");
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
   return path;
 }
 
@@ -39,8 +49,8 @@ void populate_from_tar(disk::Ext4Image& image, const std::string& tar_path, cons
     if (status < ARCHIVE_WARN) throw archive_error(a, "reading " + quote(tar_path));
     const char* name = archive_entry_pathname(entry);
     if (!name) continue;
-    std::string path = image_path(name);
     std::string where = quote(tar_path) + " entry " + quote(name);
+    std::string path = image_path(name, where);
     disk::Metadata m;
     m.mode = archive_entry_mode(entry);
     m.uid = static_cast<std::uint32_t>(archive_entry_uid(entry));
@@ -57,7 +67,7 @@ void populate_from_tar(disk::Ext4Image& image, const std::string& tar_path, cons
 
     try {
       if (const char* target = archive_entry_hardlink(entry)) {
-        image.add_hard_link(path, image_path(target));
+        image.add_hard_link(path, image_path(target, where + " (its link target)"));
         continue;
       }
       switch (archive_entry_filetype(entry)) {

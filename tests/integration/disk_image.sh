@@ -68,6 +68,37 @@ expect_one_line_error "not-a-tar" "$BUILD" disk --size 64M --from "$SCRATCH/not-
 [[ -z "$(ls -A "$SCRATCH/out")" ]] || fail "failed runs left files behind: $(ls "$SCRATCH/out")"
 pass "bad sizes, sources and labels fail in one line and leave nothing behind"
 
+# A hostile tar: "..", "." and empty components would become directory entries of those names.
+python3 - "$SCRATCH" <<'PY'
+import io, sys, tarfile
+for name, member in (("dotdot", "a/../b"), ("dot", "a/./b"), ("empty", "a//b"), ("link", None)):
+    with tarfile.open(f"{sys.argv[1]}/{name}.tar", "w") as tar:
+        d = tarfile.TarInfo("a"); d.type = tarfile.DIRTYPE; tar.addfile(d)
+        if member:
+            f = tarfile.TarInfo(member); f.size = 1; tar.addfile(f, io.BytesIO(b"x"))
+        else:  # a hard link whose target climbs out
+            f = tarfile.TarInfo("a/f"); f.size = 1; tar.addfile(f, io.BytesIO(b"x"))
+            l = tarfile.TarInfo("a/g"); l.type = tarfile.LNKTYPE; l.linkname = "../a/f"; tar.addfile(l)
+PY
+expect_one_line_error 'entry "a/../b": the path has a ".." component' "$BUILD" disk --size 64M --from "$SCRATCH/dotdot.tar" "$SCRATCH/out/t.img"
+expect_one_line_error 'entry "a/./b": the path has a "." component' "$BUILD" disk --size 64M --from "$SCRATCH/dot.tar" "$SCRATCH/out/t.img"
+expect_one_line_error 'entry "a//b": the path has a "" component' "$BUILD" disk --size 64M --from "$SCRATCH/empty.tar" "$SCRATCH/out/t.img"
+expect_one_line_error '(its link target): the path has a ".." component' "$BUILD" disk --size 64M --from "$SCRATCH/link.tar" "$SCRATCH/out/t.img"
+# One name more than ext4's 65000 links per inode: refused, not wrapped to a count of zero.
+python3 - "$SCRATCH/links.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as tar:
+    f = tarfile.TarInfo("f"); f.size = 1; tar.addfile(f, io.BytesIO(b"x"))
+    for i in range(65000):
+        l = tarfile.TarInfo(f"d{i // 5000}/l{i}") ; l.type = tarfile.LNKTYPE; l.linkname = "f"
+        if i % 5000 == 0:
+            d = tarfile.TarInfo(f"d{i // 5000}"); d.type = tarfile.DIRTYPE; tar.addfile(d)
+        tar.addfile(l)
+PY
+expect_one_line_error '"f" already has 65000 names, ext4'"'"'s limit' "$BUILD" disk --size 256M --from "$SCRATCH/links.tar" "$SCRATCH/out/t.img"
+[[ -z "$(ls -A "$SCRATCH/out")" ]] || fail "refused tars left files behind: $(ls "$SCRATCH/out")"
+pass "tar entries with \"..\", \".\" or empty components, and a 65001st hard link, are refused in one line, nothing left behind"
+
 # Too little room: a 10 MiB file into a 9 MiB image.
 mkdir "$SCRATCH/big" && head -c 10485760 /dev/urandom >"$SCRATCH/big/blob"
 expect_one_line_error "allocating blocks" "$BUILD" disk --size 9M --from "$SCRATCH/big" "$SCRATCH/out/b.img"
