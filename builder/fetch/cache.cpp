@@ -64,7 +64,7 @@ fs::path BlobCache::fetch_verified(const std::string& url, const std::string& ke
     progress_->add_expected(size);
     progress_->file_started();
   }
-  DownloadResult result = download(url, temporary.path, retry_, progress_);
+  DownloadResult result = download(url, temporary.path, retry_, progress_, std::nullopt, size);
   if (progress_) progress_->file_finished();
   stats_.bytes_downloaded += result.size;
   ++stats_.files_downloaded;

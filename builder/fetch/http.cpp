@@ -19,12 +19,18 @@ struct Transfer {
   int write_errno = 0;
   Hasher hasher{"sha256"};
   std::uint64_t size = 0;
+  std::optional<std::uint64_t> max_size;  // the index's size: a server sending more is cut off
+  bool too_large = false;
   ProgressMeter* progress = nullptr;
   Validators validators;
 };
 
 size_t on_body(char* data, size_t, size_t length, void* user) {
   auto* t = static_cast<Transfer*>(user);
+  if (t->max_size && t->size + length > *t->max_size) {
+    t->too_large = true;
+    return 0;  // CURLE_WRITE_ERROR: nothing past the size the index states reaches the disk
+  }
   size_t left = length;
   const char* p = data;
   while (left > 0) {
@@ -81,9 +87,10 @@ bool transient(CURLcode code) {
 
 // One attempt; throws Error (retryable or not) on failure.
 DownloadResult attempt(const std::string& url, const fs::path& destination, ProgressMeter* progress,
-                       const std::optional<Validators>& conditional) {
+                       const std::optional<Validators>& conditional, std::optional<std::uint64_t> max_size) {
   Transfer t;
   t.progress = progress;
+  t.max_size = max_size;
   t.fd = ::open(destination.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (t.fd < 0) throw system_error("creating", destination.string(), errno);
   CURL* curl = curl_easy_init();
@@ -110,6 +117,8 @@ DownloadResult attempt(const std::string& url, const fs::path& destination, Prog
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
   if (headers) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  // A Content-Length over the limit is refused before the body starts.
+  if (max_size) curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(*max_size));
   CURLcode code = curl_easy_perform(curl);
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -119,6 +128,9 @@ DownloadResult attempt(const std::string& url, const fs::path& destination, Prog
   int close_errno = errno;
 
   if (t.write_errno) throw system_error("writing", destination.string(), t.write_errno);
+  if (t.too_large || code == CURLE_FILESIZE_EXCEEDED)
+    throw Error("the server sent more than the " + std::to_string(*max_size) + " bytes the index states")
+        .with_hint("the mirror may be syncing or the file was tampered with");
   if (code != CURLE_OK) {
     Error e(std::string(error_buffer[0] ? error_buffer : curl_easy_strerror(code)));
     throw e.retryable(transient(code));
@@ -147,12 +159,13 @@ DownloadResult attempt(const std::string& url, const fs::path& destination, Prog
 void global_init() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 DownloadResult download(const std::string& url, const fs::path& destination, const RetryPolicy& retry,
-                        ProgressMeter* progress, const std::optional<Validators>& conditional) {
+                        ProgressMeter* progress, const std::optional<Validators>& conditional,
+                        std::optional<std::uint64_t> max_size) {
   return in_context("fetching " + url, [&] {
     auto delay = retry.first_delay;
     for (int i = 1;; ++i) {
       try {
-        return attempt(url, destination, progress, conditional);
+        return attempt(url, destination, progress, conditional, max_size);
       } catch (Error& e) {
         if (!e.is_retryable() || i >= retry.attempts) {
           if (i > 1) e.add_context("after " + std::to_string(i) + " attempts");

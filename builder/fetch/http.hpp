@@ -32,8 +32,10 @@ struct DownloadResult {
 // Process-wide libcurl setup; call once from main before threads start.
 void global_init();
 
-// Downloads `url` into `destination` (written in place; callers pass a temporary path).
+// Downloads `url` into `destination` (written in place; callers pass a temporary path). With
+// `max_size` (the size a verified index states) a longer body is cut off and is an error.
 DownloadResult download(const std::string& url, const fs::path& destination, const RetryPolicy& retry,
-                        ProgressMeter* progress, const std::optional<Validators>& conditional = std::nullopt);
+                        ProgressMeter* progress, const std::optional<Validators>& conditional = std::nullopt,
+                        std::optional<std::uint64_t> max_size = std::nullopt);
 
 }  // namespace runcvm::fetch

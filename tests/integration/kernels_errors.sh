@@ -92,6 +92,15 @@ ls "$SCRATCH/cache/blobs/sha256" | grep -q "$(sha256sum "$deb" | cut -c1-64)" &&
 cp "$SCRATCH/good.deb" "$deb"
 pass "package that does not match its index: $LAST_ERROR"
 
+# A package larger than its index says (a mirror serving endless data): cut off at the index's size.
+rm -rf "$SCRATCH/cache"
+head -c 20000000 /dev/zero >>"$deb"
+expect_one_line_error "bytes the index states" kernels --recipe "$(recipe good)"
+no_leftovers
+ls "$SCRATCH/cache/blobs/sha256" 2>/dev/null | grep -q "$(sha256sum "$deb" | cut -c1-64)" && fail "the oversized package was cached"
+cp "$SCRATCH/good.deb" "$deb"
+pass "package larger than its index states: $LAST_ERROR"
+
 # Unreachable mirror: nothing listens on the port; retried with back-off, then one line.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 rm -rf "$SCRATCH/cache"
