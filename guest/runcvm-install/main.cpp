@@ -5,12 +5,17 @@
 // runtime bind-mounts its own (resolved) version into each container, so an upgrade never
 // changes a file a running VM uses. daemon.json keeps everything else, and is replaced atomically.
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/error.hpp"
+#include "common/fd.hpp"
 #include "common/file.hpp"
 
 namespace runcvm::install {
@@ -49,12 +54,30 @@ Options parse(int argc, char** argv) {
 }
 
 // The runtimes entry in daemon.json, changed by `edit`; other keys stay as they were, in order.
+// Two installers at once take turns (a lock on the directory); a daemon.json that is a link (to
+// a file managed elsewhere in the same directory) stays a link, and its target is rewritten.
 void edit_daemon_json(const fs::path& path, const std::function<void(Json&)>& edit) {
+  UniqueFd directory(::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!directory || ::flock(directory.get(), LOCK_EX) != 0) throw system_error("locking", path.parent_path().string(), errno);
+  // Followed by hand: weakly_canonical would stop at a link whose target does not exist yet.
+  fs::path file = path;
+  for (int links = 0; fs::is_symlink(file); ++links) {
+    fs::path target = fs::read_symlink(file);
+    if (links == 40) throw Error(path.string() + ": too many levels of links; nothing was changed");
+    file = (target.is_absolute() ? target : file.parent_path() / target).lexically_normal();
+  }
+  if (file != path) {
+    fs::path directory_path = path.parent_path().lexically_normal();
+    if (file.parent_path() != directory_path)
+      throw Error(path.string() + " links to " + quote(file.string()) + ", outside " + directory_path.string() +
+                  ", which is all the installer sees; nothing was changed")
+          .with_hint("register the runtime in that file yourself, or make daemon.json a file");
+  }
   Json config = Json::object();
   fs::perms mode = fs::perms(0644);
-  if (fs::exists(path)) {
-    std::string text = read_file(path);
-    mode = fs::status(path).permissions();
+  if (fs::exists(file)) {
+    std::string text = read_file(file);
+    mode = fs::status(file).permissions();
     if (text.find_first_not_of(" \t\r\n") != std::string::npos) {
       try {
         config = Json::parse(text);
@@ -65,7 +88,7 @@ void edit_daemon_json(const fs::path& path, const std::function<void(Json&)>& ed
     if (!config.is_object()) throw Error(path.string() + ": expected a JSON object; nothing was changed");
   }
   edit(config);
-  write_file_atomic(path, config.dump(2) + "\n", mode);
+  write_file_atomic(file, config.dump(2) + "\n", mode);
 }
 
 std::string host_checks() {
@@ -108,7 +131,10 @@ int install(const Options& o) {
   if (fs::is_directory(o.daemon_json.parent_path())) {
     edit_daemon_json(o.daemon_json, [&](Json& config) {
       if (!config.contains("runtimes") || !config["runtimes"].is_object()) config["runtimes"] = Json::object();
-      config["runtimes"]["runcvm"] = Json{{"path", runtime}};
+      // Only the path is ours: the operator's runtimeArgs (--runcvm-debug, …) stay.
+      Json& entry = config["runtimes"]["runcvm"];
+      if (!entry.is_object()) entry = Json::object();
+      entry["path"] = runtime;
     });
     registered = "registered in " + o.daemon_json.string() + " as the runtime \"runcvm\" (" + runtime + ")\n";
   } else {

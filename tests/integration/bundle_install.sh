@@ -32,7 +32,10 @@ pass "skopeo inspect and umoci unpack accept the OCI layout"
 
 # A fresh dockerd that knows nothing of runcvm, with a setting of its own that must survive.
 mkdir -p "$SCRATCH/etc-docker" "$SCRATCH/opt-runcvm"
-printf '{\n  "log-level": "warn",\n  "max-concurrent-downloads": 2\n}\n' >"$SCRATCH/etc-docker/daemon.json"
+# daemon.json is a link to the file an admin tool manages; an older runcvm entry has runtimeArgs.
+printf '{\n  "log-level": "warn",\n  "max-concurrent-downloads": 2,\n  "runtimes": {"runcvm": {"path": "/old/runcvm-runtime", "runtimeArgs": ["--runcvm-debug"]}}\n}\n' \
+  >"$SCRATCH/etc-docker/daemon.managed.json"
+ln -s daemon.managed.json "$SCRATCH/etc-docker/daemon.json"
 start_dockerd "$SCRATCH/etc-docker/daemon.json"
 docker load -i "$SCRATCH/runcvm.tar" >/dev/null || fail "docker load rejected the archive"
 installer() { docker run --rm -v "$SCRATCH/opt-runcvm:/runcvm" -v "$SCRATCH/etc-docker:/etc/docker" "$@"; }
@@ -43,10 +46,12 @@ python3 - "$SCRATCH/etc-docker/daemon.json" "$SCRATCH/opt-runcvm/current/bin/run
 import json, sys
 config = json.load(open(sys.argv[1]))
 assert config["runtimes"]["runcvm"]["path"] == sys.argv[2], config
+assert config["runtimes"]["runcvm"]["runtimeArgs"] == ["--runcvm-debug"], config
 assert config["log-level"] == "warn" and config["max-concurrent-downloads"] == 2, config
 PY
+[[ "$(readlink "$SCRATCH/etc-docker/daemon.json")" == daemon.managed.json ]] || fail "daemon.json is no longer the admin's link"
 reload_dockerd_for_runcvm
-pass "docker load + the installer: bundle in versions/$(readlink "$SCRATCH/opt-runcvm/current" | cut -d/ -f2), runtime registered, other settings kept, dockerd reloaded"
+pass "docker load + the installer: bundle in versions/$(readlink "$SCRATCH/opt-runcvm/current" | cut -d/ -f2), runtime registered through daemon.json's link, its runtimeArgs and other settings kept, dockerd reloaded"
 
 # A static busybox image (no libc at all) and a Debian image (glibc): QEMU and virtiofsd come
 # from the bundle with their own loader and libraries, whatever the image has.
@@ -88,7 +93,13 @@ err=$(docker run --rm -v "$SCRATCH/opt-runcvm:/runcvm" -v "$SCRATCH/broken-etc:/
 [[ $rc -ne 0 ]] || fail "a broken daemon.json was accepted"
 assert_contains "$err" "not valid JSON" "the installer's error"
 [[ "$(cat "$SCRATCH/broken-etc/daemon.json")" == '{"runtimes": ' ]] || fail "the broken daemon.json was changed"
-pass "without /runcvm, or with a broken daemon.json, the installer fails in one line and changes nothing"
+mkdir -p "$SCRATCH/outside-etc" && ln -s /tmp/elsewhere/daemon.json "$SCRATCH/outside-etc/daemon.json"
+rc=0
+err=$(docker run --rm -v "$SCRATCH/opt-runcvm:/runcvm" -v "$SCRATCH/outside-etc:/etc/docker" runcvm:test 2>&1) || rc=$?
+[[ $rc -ne 0 && $(grep -c . <<<"$err") -eq 1 ]] || fail "a daemon.json linking out of /etc/docker was accepted: rc=$rc $err"
+assert_contains "$err" "outside /etc/docker, which is all the installer sees" "the installer's error"
+[[ "$(readlink "$SCRATCH/outside-etc/daemon.json")" == /tmp/elsewhere/daemon.json ]] || fail "the outside link was changed"
+pass "without /runcvm, with a broken daemon.json, or one linking out of reach, the installer fails in one line and changes nothing"
 
 out=$(installer runcvm:test --uninstall) || fail "--uninstall: $out"
 python3 - "$SCRATCH/etc-docker/daemon.json" <<'PY' || fail "daemon.json after uninstall: $(cat "$SCRATCH/etc-docker/daemon.json")"
