@@ -24,6 +24,7 @@
 #include "common/file.hpp"
 #include "common/terminal.hpp"
 #include "guest/runcvm-init/disks.hpp"
+#include "guest/runcvm-init/dns_forwarder.hpp"
 #include "guest/runcvm-init/exec_mux.hpp"
 #include "guest/runcvm-init/helper_root.hpp"
 #include "guest/runcvm-init/network_setup.hpp"
@@ -225,7 +226,7 @@ std::vector<Nic> wire_container_network(const handoff::Launch& launch) {
   for (const auto& warning : plan.warnings) std::fprintf(stderr, "%s\n", warning.c_str());
   std::vector<Nic> nics = wire_network(plan);
   write_file_atomic(handoff::kNetworkPath, handoff::to_json_text(plan.network));
-  if (plan.dns_forwarder) start_dns_forwarder(kDnsForwarderAddress);
+  if (plan.dns_forwarder) start_dns_forwarder({.listen_address = kDnsForwarderAddress});
   return nics;
 }
 

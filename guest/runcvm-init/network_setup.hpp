@@ -17,8 +17,4 @@ namespace runcvm::container_init {
 // Returns the VM's NICs; their tap descriptors stay open (and inheritable) for QEMU.
 std::vector<Nic> wire_network(const NetworkPlan& plan);
 
-// Relays DNS queries over UDP and TCP from `listen_address`:53 to Docker's embedded DNS at
-// 127.0.0.11:53, on threads of their own for the life of the container.
-void start_dns_forwarder(const std::string& listen_address);
-
 }  // namespace runcvm::container_init
