@@ -1,6 +1,7 @@
 #include "channel/boot_stages.hpp"
 
 #include <charconv>
+#include <ctime>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -77,6 +78,12 @@ std::string format_timings_line(const HostStages& host, const GuestStages& guest
   add("total", ms(host.qemu_exit) - ms(host.init_start));
   line += " started_at=" + std::to_string(host.init_start / 1000000) + " ended_at=" + std::to_string(host.qemu_exit / 1000000);
   return line;
+}
+
+std::int64_t realtime_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
 }
 
 }  // namespace runcvm::channel

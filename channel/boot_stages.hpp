@@ -30,6 +30,8 @@ struct HostStages {
   std::int64_t stages_arrived = 0;  // the guest's report arrived
   std::int64_t qemu_exit = 0;       // QEMU exited
 };
+// Now, as HostStages counts.
+std::int64_t realtime_ns();
 
 // One line for stderr: each stage in milliseconds, then the start and end as Unix milliseconds so
 // that a caller can add what happened before and after runcvm-init (docker, runc).

@@ -8,6 +8,7 @@
 #include "runtime/kernel_choice.hpp"
 #include "runtime/options.hpp"
 #include "runtime/process_spec.hpp"
+#include "runtime/seccomp.hpp"
 
 namespace runcvm::runtime {
 namespace {
@@ -287,13 +288,16 @@ CreateResult transform_create(const CreateInput& input) {
   kept.push_back(launch_mount);
   mounts = kept;
 
-  // Devices and privileges QEMU and virtiofsd need; virtiofsd calls unshare, so no seccomp.
+  // Devices and privileges QEMU and virtiofsd need, and the few calls they make that Docker's
+  // seccomp profile denies (runtime/seccomp.hpp). AppArmor's docker-default denies every mount,
+  // which runcvm-init needs to build the helpers' root: see SECURITY.md.
   // CAP_SYS_ADMIN is runcvm-init's alone, to build the helpers' root (mounts) before anything of
   // the VM runs; it drops it then, unless the operator gave it (launch.sys_admin).
   if (input.host.kvm) add_device(linux_section, "/dev/kvm", *input.host.kvm);
   if (input.host.tun) add_device(linux_section, "/dev/net/tun", *input.host.tun);
   add_capabilities(process, {"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_MKNOD", "CAP_AUDIT_WRITE", "CAP_SYS_ADMIN", "CAP_SYS_CHROOT"});
-  linux_section.erase("seccomp");
+  if (auto seccomp = linux_section.find("seccomp"); seccomp != linux_section.end() && !seccomp->is_null())
+    allow_helper_syscalls(*seccomp);
   if (process.contains("apparmorProfile")) process["apparmorProfile"] = "unconfined";
 
   // The container's own PID 1: runcvm-init as root, with a fixed environment; the workload's

@@ -1,9 +1,12 @@
 // Debian-format repositories (Debian, Ubuntu): InRelease -> Packages.{xz,gz} -> .deb.
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "builder/kernels/repository.hpp"
 #include "builder/kernels/unpack.hpp"
 #include "common/error.hpp"
+#include "common/file.hpp"
 #include "common/process.hpp"
 
 namespace runcvm::kernels {
@@ -44,6 +47,25 @@ std::string verify_clearsigned(const fs::path& signed_file, const fs::path& keyr
   return read_file(output.path);
 }
 
+// A mirror (or whoever sits between) could serve an older, validly signed InRelease to bring
+// back packages with known holes. Its Date may only move forward: the newest Date accepted for
+// this index is kept beside it in the cache, and an older one is refused.
+void refuse_rollback(const ReleaseIndex& release, const fs::path& inrelease) {
+  if (!release.date) return;
+  fs::path newest_file = inrelease.string() + ".newest-date";
+  std::time_t newest = 0;
+  std::error_code ec;
+  if (fs::exists(newest_file, ec)) {
+    std::string text = read_file(newest_file);
+    newest = static_cast<std::time_t>(std::strtoll(text.c_str(), nullptr, 10));
+  }
+  if (*release.date < newest)
+    throw Error("InRelease is dated " + format_release_date(*release.date) + ", older than the " +
+                format_release_date(newest) + " this cache accepted before: refusing a rollback")
+        .with_hint("a stale mirror or an attack replaying an old index; use another mirror, or a fresh --cache to start over");
+  if (*release.date > newest) write_file_atomic(newest_file, std::to_string(static_cast<long long>(*release.date)));
+}
+
 PackageMap load_deb_index(const Recipe& recipe, fetch::BlobCache& cache, std::time_t now) {
   PackageMap packages;
   for (const auto& source : recipe.sources) {
@@ -52,6 +74,7 @@ PackageMap load_deb_index(const Recipe& recipe, fetch::BlobCache& cache, std::ti
     in_context("reading the index of " + where, [&] {
       fs::path inrelease = cache.fetch_index(dists + "InRelease");
       ReleaseIndex release = parse_release(verify_clearsigned(inrelease, recipe.keyring));
+      refuse_rollback(release, inrelease);
       if (release.valid_until && *release.valid_until < now)
         throw Error("InRelease expired (Valid-Until is in the past)")
             .with_hint("the mirror is stale or the clock is wrong; expired indexes allow replaying old, vulnerable packages");

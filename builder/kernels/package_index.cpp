@@ -149,6 +149,14 @@ std::optional<std::time_t> parse_release_date(std::string_view text) {
   return ::timegm(&tm);
 }
 
+std::string format_release_date(std::time_t when) {
+  std::tm tm{};
+  ::gmtime_r(&when, &tm);
+  char text[64];
+  std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S UTC", &tm);
+  return text;
+}
+
 ReleaseIndex parse_release(std::string_view text) {
   auto paragraphs = parse_deb822(text);
   if (paragraphs.empty()) throw Error("Release file is empty");
@@ -157,6 +165,10 @@ ReleaseIndex parse_release(std::string_view text) {
   if (auto it = p.find("Suite"); it != p.end()) release.suite = it->second;
   if (auto it = p.find("Codename"); it != p.end()) release.codename = it->second;
   if (auto it = p.find("Acquire-By-Hash"); it != p.end()) release.acquire_by_hash = it->second == "yes";
+  if (auto it = p.find("Date"); it != p.end()) {
+    release.date = parse_release_date(it->second);
+    if (!release.date) throw Error("Release file: field `Date`: " + quote(it->second) + " is not a date");
+  }
   if (auto it = p.find("Valid-Until"); it != p.end()) {
     release.valid_until = parse_release_date(it->second);
     if (!release.valid_until) throw Error("Release file: field `Valid-Until`: " + quote(it->second) + " is not a date");

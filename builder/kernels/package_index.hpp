@@ -20,6 +20,7 @@ struct FileDigest {
 struct ReleaseIndex {
   std::string suite;
   std::string codename;
+  std::optional<std::time_t> date;  // when the archive signed it; a later index never has an earlier one
   std::optional<std::time_t> valid_until;
   bool acquire_by_hash = false;
   std::map<std::string, FileDigest> sha256_files;  // path relative to dists/<suite>/
@@ -60,5 +61,7 @@ std::vector<PackageEntry> resolve_packages(const PackageMap& packages, std::stri
 
 // RFC 1123 / RFC 2822 dates as Release files write them ("Sat, 10 Jun 2023 08:55:34 UTC").
 std::optional<std::time_t> parse_release_date(std::string_view text);
+// The other way: "Sat, 01 Jan 2022 00:00:00 UTC".
+std::string format_release_date(std::time_t when);
 
 }  // namespace runcvm::kernels

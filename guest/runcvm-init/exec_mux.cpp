@@ -5,15 +5,27 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "common/error.hpp"
+#include "guest/runcvm-init/notice.hpp"
 
 namespace runcvm::container_init {
 
 using channel::FrameType;
 
-ExecMux::ExecMux(UniqueFd port, std::string socket_path) : port_(std::move(port)), socket_path_(std::move(socket_path)) {
+namespace {
+
+// Output queued for one client beyond its window: headers of many small frames, the error and
+// exit frames (which carry no credit). Past it the guest is flooding the session.
+constexpr std::size_t kClientBacklogLimit = 4 * channel::kSessionWindow;
+
+}  // namespace
+
+ExecMux::ExecMux(UniqueFd port, std::string socket_path)
+    : port_(std::move(port)), to_port_(port_.get()), socket_path_(std::move(socket_path)) {
   ::unlink(socket_path_.c_str());  // left by an earlier start of this container
 }
 
@@ -22,17 +34,26 @@ ExecMux::~ExecMux() {
 }
 
 void ExecMux::send(const std::string& frame) {
-  if (port_) write_all(port_.get(), frame, "the exec port");
+  if (port_) to_port_.send(frame);
+}
+
+std::size_t ExecMux::queued_to_clients() const {
+  std::size_t total = 0;
+  for (const auto& [id, c] : clients_) total += c.to_client.pending().size();
+  return total;
 }
 
 void ExecMux::add_poll_fds(std::vector<pollfd>& fds) const {
-  if (port_) fds.push_back({port_.get(), POLLIN, 0});
+  // While the guest does not take what is queued for it, nothing that adds to the queue is read:
+  // not its own frames (they bring credit to return), not the clients.
+  bool congested = to_port_.congested();
+  if (port_) fds.push_back({port_.get(), static_cast<short>((congested ? 0 : POLLIN) | (to_port_.wants_write() ? POLLOUT : 0)), 0});
   if (listener_) fds.push_back({listener_.get(), POLLIN, 0});
   for (const auto& [id, c] : clients_) {
     short events = 0;
     // A client's input is read only while its session may take more: the guest's window bounds
     // what waits in the VM for a process that does not read its stdin.
-    if (!c.finished && (!c.opened || c.stdin_window.available() > 0)) events |= POLLIN;
+    if (!congested && !c.finished && (!c.opened || c.stdin_window.available() > 0)) events |= POLLIN;
     if (!c.to_client.empty()) events |= POLLOUT;
     if (events) fds.push_back({c.fd.get(), events, 0});
   }
@@ -41,7 +62,9 @@ void ExecMux::add_poll_fds(std::vector<pollfd>& fds) const {
 bool ExecMux::handle(const pollfd& p) {
   if (!p.revents) return port_.get() == p.fd || listener_.get() == p.fd;
   if (port_ && p.fd == port_.get()) {
-    read_port();
+    // A hang-up is found by writing too: a congested port is not read until its queue drains.
+    if (p.revents & (POLLOUT | POLLHUP | POLLERR)) to_port_.flush();
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) read_port();
     return true;
   }
   if (listener_ && p.fd == listener_.get()) {
@@ -60,34 +83,65 @@ bool ExecMux::handle(const pollfd& p) {
 }
 
 void ExecMux::read_port() {
+  if (to_port_.congested()) return;  // its frames bring credit to return: wait for the guest to read
   bool would_block = false;
-  std::string data = read_some(port_.get(), 1 << 16, would_block, "the exec port");
+  std::string data;
+  try {
+    data = read_some(port_.get(), 1 << 16, would_block, "the exec port");
+  } catch (const Error&) {
+    data.clear();  // ECONNRESET: as closed as end of file
+  }
   if (would_block) return;
   if (data.empty()) {
-    // The VM is going down: clients without an exit status report their session as killed.
-    port_.reset();
-    listener_.reset();
-    ::unlink(socket_path_.c_str());
-    clients_.clear();
+    close_port();
     return;
   }
   decoder_.feed(data);
-  while (auto frame = decoder_.next()) {
+  for (;;) {
+    std::optional<channel::Frame> frame;
+    try {
+      frame = decoder_.next();
+    } catch (const Error& e) {
+      // The frames' boundaries are lost: nothing more on this port can be trusted to be what it says.
+      notice(std::string("the VM sent a malformed frame on the exec port (") + e.what() + "): exec sessions end");
+      close_port();
+      return;
+    }
+    if (!frame) return;
     if (frame->type == FrameType::ready) {  // the agent runs: clients may come
-      std::string temporary = socket_path_ + ".tmp";
-      UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-      sockaddr_un address{};
-      address.sun_family = AF_UNIX;
-      std::snprintf(address.sun_path, sizeof address.sun_path, "%s", temporary.c_str());
-      ::unlink(temporary.c_str());
-      if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-          ::listen(fd.get(), 64) != 0 || ::rename(temporary.c_str(), socket_path_.c_str()) != 0)
-        throw system_error("listening on", socket_path_, errno);
-      listener_ = std::move(fd);
+      if (!listener_) listen();
+      continue;
+    }
+    if (frame->payload.size() < 4) {
+      notice("the VM sent an exec frame of type " + std::to_string(int(frame->type)) + " without a session: dropped");
       continue;
     }
     from_guest(channel::split_session(std::move(*frame)));
+    if (!port_) return;
   }
+}
+
+void ExecMux::listen() {
+  std::string temporary = socket_path_ + ".tmp";
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", temporary.c_str());
+  ::unlink(temporary.c_str());
+  if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(fd.get(), 64) != 0 || ::rename(temporary.c_str(), socket_path_.c_str()) != 0)
+    throw system_error("listening on", socket_path_, errno);
+  listener_ = std::move(fd);
+}
+
+// The VM is going down, or broke the protocol: clients without an exit status report their
+// session as killed.
+void ExecMux::close_port() {
+  port_.reset();
+  to_port_ = PortWriter(-1);
+  listener_.reset();
+  ::unlink(socket_path_.c_str());
+  clients_.clear();
 }
 
 void ExecMux::from_guest(channel::SessionFrame frame) {
@@ -103,6 +157,7 @@ void ExecMux::from_guest(channel::SessionFrame frame) {
     case FrameType::stdout_data:
     case FrameType::stderr_data: {
       std::size_t size = frame.payload.size();
+      c.output_in_flight += size;
       c.to_client.push(channel::encode(frame.type, frame.payload), size);
       break;
     }
@@ -119,6 +174,11 @@ void ExecMux::from_guest(channel::SessionFrame frame) {
     default:
       break;
   }
+  if (c.output_in_flight > channel::kSessionWindow || c.to_client.pending().size() > kClientBacklogLimit) {
+    notice("exec session " + std::to_string(frame.session) + ": the VM sent past the session's window: session closed");
+    drop_client(frame.session, /*tell_guest=*/true);
+    return;
+  }
   write_client(frame.session, c);
 }
 
@@ -133,6 +193,7 @@ void ExecMux::accept_clients() {
 }
 
 void ExecMux::read_client(std::uint32_t id, Client& c) {
+  if (to_port_.congested()) return;  // polled before the queue filled up in this round
   std::size_t limit = c.opened ? std::min(channel::kSessionChunk, c.stdin_window.available()) : channel::kSessionChunk;
   if (limit == 0) return;
   bool would_block = false;
@@ -183,8 +244,10 @@ void ExecMux::write_client(std::uint32_t id, Client& c) {
       drop_client(id, !c.finished);
       return;
     }
-    if (std::size_t credit = c.to_client.consumed(static_cast<std::size_t>(n)))
+    if (std::size_t credit = c.to_client.consumed(static_cast<std::size_t>(n))) {
+      c.output_in_flight -= std::min(credit, c.output_in_flight);
       send(channel::encode_session_u32(FrameType::window, id, static_cast<std::uint32_t>(credit)));
+    }
   }
   if (c.finished) clients_.erase(id);
 }

@@ -1,7 +1,9 @@
 // The container's side of `docker exec`: runcvm-exec clients connect to handoff::kExecSocket,
 // and each connection becomes a session on the VM's exec port (channel/session.hpp). Runs inside
 // runcvm-init's event loop: it says which descriptors it wants polled and handles their events,
-// never blocking on a client, so one slow client cannot hold up the others or the workload.
+// never blocking on a client or on the port, so one slow client cannot hold up the others or the
+// workload. What the VM sends is untrusted: a malformed frame ends the exec port (the workload
+// runs on), a session that sends past its window is closed, each with a notice (notice.hpp).
 #pragma once
 
 #include <poll.h>
@@ -13,6 +15,7 @@
 
 #include "channel/session.hpp"
 #include "common/fd.hpp"
+#include "guest/runcvm-init/port_writer.hpp"
 
 namespace runcvm::container_init {
 
@@ -27,17 +30,26 @@ class ExecMux {
   // Handles p if it is one of ours; returns whether it was.
   bool handle(const pollfd& p);
 
+  // What the state machine holds, for tests that check it stays bounded.
+  std::size_t sessions() const { return clients_.size(); }
+  std::size_t queued_to_clients() const;
+  std::size_t queued_to_port() const { return to_port_.backlog(); }
+  bool port_open() const { return static_cast<bool>(port_); }
+
  private:
   struct Client {
     UniqueFd fd;
     channel::Decoder decoder;      // frames from the client
     channel::CreditedQueue to_client;
     channel::SendWindow stdin_window;  // stdin sent to the guest, not yet taken by the process
+    std::size_t output_in_flight = 0;  // output taken from the guest, not yet credited back
     bool opened = false;
     bool finished = false;  // the exit status is queued: close once it is written
   };
 
   void read_port();
+  void close_port();
+  void listen();
   void from_guest(channel::SessionFrame frame);
   void accept_clients();
   void read_client(std::uint32_t id, Client& c);
@@ -46,6 +58,7 @@ class ExecMux {
   void send(const std::string& frame);
 
   UniqueFd port_;
+  PortWriter to_port_;
   std::string socket_path_;
   UniqueFd listener_;
   channel::Decoder decoder_;

@@ -17,8 +17,6 @@
 #include <thread>
 
 #include "channel/boot_stages.hpp"
-#include "channel/frame.hpp"
-#include "channel/input.hpp"
 #include "common/error.hpp"
 #include "common/fd.hpp"
 #include "common/file.hpp"
@@ -28,13 +26,15 @@
 #include "guest/runcvm-init/exec_mux.hpp"
 #include "guest/runcvm-init/helper_root.hpp"
 #include "guest/runcvm-init/network_setup.hpp"
+#include "guest/runcvm-init/notice.hpp"
+#include "guest/runcvm-init/supervisor.hpp"
 #include "guest/runcvm-init/vm_command.hpp"
 #include "handoff/network.hpp"
 
 namespace runcvm::container_init {
 namespace {
 
-using channel::FrameType;
+using channel::realtime_ns;
 
 UniqueFd listen_unix(const char* path) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -73,140 +73,9 @@ bool kvm_usable() {
   return true;
 }
 
-std::int64_t realtime_ns() {
-  timespec now{};
-  ::clock_gettime(CLOCK_REALTIME, &now);
-  return static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
-}
-
 struct Children {
   pid_t qemu = -1;
   pid_t virtiofsd = -1;
-};
-
-struct Stages {
-  channel::HostStages host;
-  channel::GuestStages guest;
-  bool complete = false;  // the guest's report arrived
-};
-
-class Supervisor {
- public:
-  Supervisor(int channel, int signals, ExecMux& exec, Children children, bool terminal, bool exec_init, Stages& stages)
-      : channel_(channel), signals_(signals), exec_(exec), children_(children), terminal_(terminal), exec_init_(exec_init),
-        stages_(stages) {
-    // An init as the VM's PID 1 has the console, not the channel's streams; it reads no stdin.
-    if (exec_init_) stdin_open_ = false;
-  }
-
-  int run() {
-    if (terminal_) send_window_size();
-    while (!qemu_exited_) {
-      std::vector<pollfd> fds = {{signals_, POLLIN, 0}};
-      if (channel_ >= 0) fds.push_back({channel_, POLLIN, 0});
-      if (stdin_open_) fds.push_back({0, POLLIN, 0});
-      exec_.add_poll_fds(fds);
-      if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) throw system_error("polling", "the channel", errno);
-      for (const auto& p : fds) {
-        if (exec_.handle(p)) continue;
-        if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        if (p.fd == signals_) handle_signals();
-        else if (p.fd == channel_) read_channel();
-        else forward_stdin();
-      }
-    }
-    // An init powers the VM off itself and reports no status: a clean poweroff is a clean exit.
-    if (!exit_code_ && exec_init_ && WIFEXITED(qemu_status_)) return WEXITSTATUS(qemu_status_);
-    if (!exit_code_) {
-      std::fprintf(stderr, "runcvm-init: error: the VM stopped without reporting the workload's exit status "
-                           "(set RUNCVM_KERNEL_DEBUG=1 to see the kernel's console)\n");
-      return 1;
-    }
-    return *exit_code_;
-  }
-
- private:
-  void send(const std::string& frame) {
-    if (channel_ >= 0) write_all(channel_, frame, "the channel");
-  }
-
-  void send_window_size() {
-    if (auto size = terminal_size(0)) send(channel::encode_resize(size->first, size->second));
-  }
-
-  void forward_stdin() {
-    if (auto frame = channel::read_input_frame(0, stdin_open_)) send(*frame);
-  }
-
-  void read_channel() {
-    bool would_block = false;
-    std::string data = read_some(channel_, 1 << 16, would_block, "the channel");
-    if (would_block) return;
-    if (data.empty()) {  // QEMU closed its end: the VM is going down
-      ::close(channel_);
-      channel_ = -1;
-      stdin_open_ = false;
-      return;
-    }
-    decoder_.feed(data);
-    while (auto frame = decoder_.next()) {
-      switch (frame->type) {
-        case FrameType::stdout_data: write_all(1, frame->payload, "stdout"); break;
-        case FrameType::stderr_data: write_all(2, frame->payload, "stderr"); break;
-        case FrameType::error:
-          write_all(2, "runcvm: " + frame->payload + "\n", "stderr");
-          break;
-        case FrameType::stages:
-          stages_.host.stages_arrived = realtime_ns();
-          stages_.guest = channel::parse_guest_stages(frame->payload);
-          stages_.complete = true;
-          break;
-        case FrameType::exit_status:
-          exit_code_ = static_cast<int>(channel::payload_u32(*frame));
-          // Everything the workload wrote precedes its exit status and has been written above.
-          send(channel::encode(FrameType::exit_ack));
-          stdin_open_ = false;
-          break;
-        default: break;
-      }
-    }
-  }
-
-  void handle_signals() {
-    signalfd_siginfo info{};
-    while (::read(signals_, &info, sizeof info) == sizeof info) {
-      int sig = static_cast<int>(info.ssi_signo);
-      if (sig == SIGCHLD) {
-        int status = 0;
-        pid_t pid;
-        while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0)
-          if (pid == children_.qemu) {
-            qemu_exited_ = true;
-            qemu_status_ = status;
-            stages_.host.qemu_exit = realtime_ns();
-          }
-      } else if (sig == SIGWINCH) {
-        send_window_size();
-      } else {
-        // docker stop / kill: the workload gets the signal, as it would in a container; if it
-        // does not exit, Docker's SIGKILL after the stop timeout ends the whole container.
-        send(channel::encode_u32(FrameType::signal, static_cast<std::uint32_t>(sig)));
-      }
-    }
-  }
-
-  int channel_;
-  int signals_;
-  ExecMux& exec_;
-  Children children_;
-  bool terminal_;
-  bool exec_init_;
-  int qemu_status_ = 0;
-  Stages& stages_;
-  bool stdin_open_ = true;
-  bool qemu_exited_ = false;
-  channel::Decoder decoder_;
-  std::optional<int> exit_code_;
 };
 
 // The container's network goes to the VM, read now rather than at `create`: Docker 26+ attaches
@@ -234,6 +103,7 @@ int run() {
   Stages stages;
   stages.host.init_start = realtime_ns();
   handoff::Launch launch = handoff::parse_launch(read_file(handoff::kLaunchPath));
+  set_notices_to_stderr(launch.process.terminal || launch.kernel.debug);
   BundleLayout bundle;
   bool kvm = kvm_usable();
   if (!kvm && launch.qemu.accel != "tcg")
@@ -322,7 +192,13 @@ int run() {
   ExecMux exec(std::move(exec_port), handoff::kExecSocket);
   {
     RawTerminal raw(launch.process.terminal);
-    code = Supervisor(channel.get(), signals.get(), exec, children, launch.process.terminal, launch.exec_init, stages).run();
+    code = Supervisor({.channel = channel.get(),
+                       .signals = signals.get(),
+                       .qemu = children.qemu,
+                       .terminal = launch.process.terminal,
+                       .exec_init = launch.exec_init},
+                      exec, stages)
+               .run();
   }
   if (children.virtiofsd > 0) ::kill(children.virtiofsd, SIGTERM);
   if (launch.timings && stages.complete)

@@ -81,6 +81,24 @@ no_leftovers
 cp "$SCRATCH/InRelease.good" "$MIRROR/dists/stable/InRelease"
 pass "tampered InRelease: $LAST_ERROR"
 
+# Rollback: an older index, validly signed, after the cache accepted a newer one. A fresh cache
+# (no memory of the newer one) takes it; this one refuses it.
+touch -d "@$(($(date +%s) + 7))" "$MIRROR/dists/stable/InRelease"  # newer than the tampered copy's
+log=$(kernels --recipe "$(recipe good)" --index-max-age 0 2>&1) || fail "good recipe failed again: $log"
+rm -rf "$OUT"
+sed 's/^Date: .*/Date: Sat, 01 Jan 2022 00:00:00 UTC/' "$MIRROR/dists/stable/Release" >"$SCRATCH/Release.old"
+gpg --batch --quiet --yes --local-user archive@example.test --clearsign --output "$MIRROR/dists/stable/InRelease" "$SCRATCH/Release.old"
+touch -d "@$(($(date +%s) + 10))" "$MIRROR/dists/stable/InRelease"
+expect_one_line_error "InRelease is dated Sat, 01 Jan 2022 00:00:00 UTC, older than the" \
+  kernels --recipe "$(recipe good)" --index-max-age 0
+no_leftovers
+"$RUNCVM_BUILD" kernels --out "$OUT" --cache "$SCRATCH/fresh-cache" --recipe "$(recipe good)" >/dev/null 2>&1 ||
+  fail "a fresh cache refused the older index"
+rm -rf "$OUT" "$SCRATCH/fresh-cache"
+cp "$SCRATCH/InRelease.good" "$MIRROR/dists/stable/InRelease"
+touch -d "@$(($(date +%s) + 15))" "$MIRROR/dists/stable/InRelease"
+pass "an InRelease older than one accepted before: $LAST_ERROR"
+
 # Wrong hash: the package changed on the mirror after the index was signed (same size).
 rm -rf "$SCRATCH/cache"
 deb="$MIRROR/pool/stable/linux-image-6.1.0-9-amd64.deb"

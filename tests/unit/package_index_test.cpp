@@ -38,6 +38,9 @@ TEST_CASE("Release files give the SHA256 of each index", "[index]") {
   CHECK(release.acquire_by_hash);
   REQUIRE(release.valid_until);
   CHECK(*release.valid_until == 1686992134);
+  REQUIRE(release.date);
+  CHECK(*release.date == 1686387334);
+  CHECK(format_release_date(*release.date) == "Sat, 10 Jun 2023 08:55:34 UTC");
   REQUIRE(release.sha256_files.count("main/binary-amd64/Packages.xz") == 1);
   CHECK(release.sha256_files.at("main/binary-amd64/Packages.xz").sha256 == sha);
   CHECK(release.sha256_files.at("main/binary-amd64/Packages.xz").size == 1234);
@@ -46,6 +49,7 @@ TEST_CASE("Release files give the SHA256 of each index", "[index]") {
   CHECK_THROWS_WITH(parse_release("Suite: x\nSHA256:\n " + sha + " twelve main/Packages\n"),
                     ContainsSubstring("twelve"));
   CHECK_THROWS_WITH(parse_release("Suite: x\nValid-Until: soon\n"), ContainsSubstring("Valid-Until"));
+  CHECK_THROWS_WITH(parse_release("Suite: x\nDate: yesterday\n"), ContainsSubstring("`Date`"));
   CHECK_THROWS_WITH(parse_release(""), ContainsSubstring("empty"));
 }
 

@@ -1,0 +1,71 @@
+// runcvm-init's loop once the VM runs: the workload's stdin to the channel, its stdout, stderr
+// and exit status from it, signals and window size to it, exec sessions beside it (exec_mux.hpp),
+// until QEMU exits. What the VM sends is untrusted: a malformed frame stops the channel (the VM's
+// exit is then reported as a failure) and a frame with a bad payload is dropped, each with a
+// notice; nothing the VM sends ends runcvm-init or blocks its loop on a port.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "channel/boot_stages.hpp"
+#include "channel/frame.hpp"
+#include "guest/runcvm-init/exec_mux.hpp"
+#include "guest/runcvm-init/port_writer.hpp"
+
+namespace runcvm::container_init {
+
+struct Stages {
+  channel::HostStages host;
+  channel::GuestStages guest;
+  bool complete = false;  // the guest's report arrived
+};
+
+struct SupervisorSettings {
+  int channel = -1;    // QEMU's connection for the channel port
+  int signals = -1;    // signalfd of the signals runcvm-init handles
+  pid_t qemu = -1;     // the run ends when it exits
+  bool terminal = false;
+  bool exec_init = false;  // the VM's PID 1 is the image's init: it has the console, not stdin
+  // The workload's streams on this side (tests give their own).
+  int stdin_fd = 0;
+  int stdout_fd = 1;
+  int stderr_fd = 2;
+};
+
+class Supervisor {
+ public:
+  Supervisor(SupervisorSettings settings, ExecMux& exec, Stages& stages);
+
+  // Runs until QEMU exits; returns the container's exit code.
+  int run();
+
+  // One step of the state machine, for run() and for tests: what arrived on the channel.
+  void from_channel(std::string_view bytes);
+  bool channel_open() const { return settings_.channel >= 0; }
+  std::optional<int> exit_code() const { return exit_code_; }
+
+ private:
+  void send(std::string_view frame);
+  void send_window_size();
+  void forward_stdin();
+  void read_channel();
+  void stop_channel();
+  void handle_frame(const channel::Frame& frame);
+  void handle_signals();
+
+  SupervisorSettings settings_;
+  ExecMux& exec_;
+  Stages& stages_;
+  PortWriter to_channel_;
+  channel::Decoder decoder_;
+  bool stdin_open_ = true;
+  bool qemu_exited_ = false;
+  int qemu_status_ = 0;
+  std::optional<int> exit_code_;
+};
+
+}  // namespace runcvm::container_init
