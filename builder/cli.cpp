@@ -291,6 +291,7 @@ int run_push_pull_command(std::string_view command, std::span<char*> args) {
   } else {
     fs::path layout = args[1];
     registry::Reference reference = registry::parse_reference(args[0]);
+    check_output_replaceable(layout, "pull", OutputKind::directory, "oci-layout");
     StagingDirectory staging(temporary_sibling(layout));
     std::string digest = registry::pull_to_oci_layout(reference, staging.path(), registry_options());
     remove_tree_quietly(layout);

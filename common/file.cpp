@@ -69,6 +69,25 @@ void remove_tree_quietly(const fs::path& path) noexcept {
   fs::remove_all(path, ec);
 }
 
+void check_output_replaceable(const fs::path& path, std::string_view option, OutputKind kind, std::string_view kind_marker) {
+  std::error_code ec;
+  auto status = fs::symlink_status(path, ec);
+  if (ec || status.type() == fs::file_type::not_found) return;
+  std::string where = std::string(option) + " " + quote(path.string());
+  if (kind == OutputKind::file) {
+    if (status.type() == fs::file_type::regular) return;
+    throw Error(where + ": exists and is not a regular file; refusing to replace it")
+        .with_hint("remove it or choose another path");
+  }
+  if (status.type() != fs::file_type::directory)
+    throw Error(where + ": exists and is not a directory; refusing to replace it").with_hint("remove it or choose another path");
+  if (fs::is_empty(path, ec) && !ec) return;
+  if (!kind_marker.empty() && fs::is_regular_file(fs::symlink_status(path / kind_marker, ec)) && !ec) return;
+  throw Error(where + ": exists and is not an earlier output (it has no " + std::string(kind_marker) +
+              "); refusing to replace it")
+      .with_hint("remove it or choose another path");
+}
+
 void replace_symlink(const fs::path& target, const fs::path& link) {
   auto temporary = temporary_sibling(link);
   if (::symlink(target.c_str(), temporary.c_str()) != 0)

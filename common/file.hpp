@@ -24,6 +24,13 @@ std::vector<fs::path> sorted_tree(const fs::path& root);
 fs::path temporary_sibling(const fs::path& path);
 // Best effort: used on error paths, where the original error is the one worth reporting.
 void remove_tree_quietly(const fs::path& path) noexcept;
+// What an output option may replace: nothing yet, an empty directory, or an earlier output of the
+// same kind, which `kind_marker` (a file every such output holds, e.g. "oci-layout") identifies.
+// Anything else — the user's home, `/`, a directory of other files, a file where a directory
+// belongs — is refused with Error naming `option`, before any work starts.
+enum class OutputKind { directory, file };
+void check_output_replaceable(const fs::path& path, std::string_view option, OutputKind kind,
+                              std::string_view kind_marker = {});
 // Points `link` at `target` atomically (a temporary link renamed over the old one).
 void replace_symlink(const fs::path& target, const fs::path& link);
 

@@ -11,16 +11,45 @@
 
 #include "common/digest.hpp"
 #include "common/error.hpp"
+#include "registry/manifest.hpp"
+#include "registry/url_policy.hpp"
 
 namespace runcvm::registry {
 namespace {
 
 using Json = nlohmann::json;
 
+// Answers other than a blob's bytes (manifests, tokens, errors) are small: a registry that sends
+// more is cut off rather than held in memory. Registries cap manifests at 4 MiB too.
+constexpr std::size_t kMaxResponseBody = 4 << 20;
+
+// Where a blob's bytes go as they arrive: a file under a temporary name and a running digest,
+// cut off past the size the manifest declares. Each exchange starts it afresh.
+struct BlobSink {
+  fs::path destination;
+  std::uint64_t limit = 0;
+  std::unique_ptr<AtomicFileWriter> file;
+  std::unique_ptr<Hasher> hasher;
+  std::uint64_t received = 0;
+  bool over_limit = false;
+  std::string write_error;
+
+  void restart() {
+    file.reset();
+    file = std::make_unique<AtomicFileWriter>(destination);
+    hasher = std::make_unique<Hasher>("sha256");
+    received = 0;
+    over_limit = false;
+    write_error.clear();
+  }
+};
+
 struct Response {
-  long status = 0;
-  std::map<std::string, std::string> headers;  // lower-case names
+  long status = 0;                             // of the last status line: a redirect's, then its target's
+  std::map<std::string, std::string> headers;  // lower-case names, of that last response
   std::string body;
+  BlobSink* sink = nullptr;  // a 200's body goes here instead of `body`
+  bool body_too_large = false;
 };
 
 struct Body {  // what a request sends: nothing, a string, or a range of a file
@@ -31,6 +60,13 @@ struct Body {  // what a request sends: nothing, a string, or a range of a file
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
   std::string line(data, size * count);
+  auto* response = static_cast<Response*>(user);
+  if (line.starts_with("HTTP/")) {  // a new response (after 100 Continue, or a proxy's): its own headers
+    response->headers.clear();
+    auto space = line.find(' ');
+    response->status = space == std::string::npos ? 0 : std::strtol(line.c_str() + space + 1, nullptr, 10);
+    return size * count;
+  }
   auto colon = line.find(':');
   if (colon != std::string::npos) {
     std::string name = line.substr(0, colon);
@@ -38,14 +74,37 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
     std::string value = line.substr(colon + 1);
     value.erase(0, value.find_first_not_of(" \t"));
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
-    static_cast<Response*>(user)->headers[name] = value;
+    response->headers[name] = value;
   }
   return size * count;
 }
 
+// Returning less than it was given makes libcurl stop with CURLE_WRITE_ERROR; the flags say why.
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
-  static_cast<std::string*>(user)->append(data, size * count);
-  return size * count;
+  auto* response = static_cast<Response*>(user);
+  std::size_t n = size * count;
+  if (response->sink && response->status == 200) {
+    BlobSink& sink = *response->sink;
+    if (sink.received + n > sink.limit) {
+      sink.over_limit = true;
+      return 0;
+    }
+    try {
+      sink.file->write(std::string_view(data, n));
+    } catch (const std::exception& e) {  // an exception must not cross libcurl's C frames
+      sink.write_error = e.what();
+      return 0;
+    }
+    sink.hasher->update(std::string_view(data, n));
+    sink.received += n;
+    return n;
+  }
+  if (response->body.size() + n > kMaxResponseBody) {
+    response->body_too_large = true;
+    return 0;
+  }
+  response->body.append(data, n);
+  return n;
 }
 
 std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* user) {
@@ -85,11 +144,18 @@ struct Client::Impl {
   }
 
   // One HTTP exchange, no retries. status 0: the connection failed (error in body).
-  Response exchange(const std::string& method, const std::string& target, std::vector<std::string> headers, Body* body) {
+  // Errors of the transfer itself come back as status 0; a URL the policy refuses (url_policy.hpp)
+  // throws. The Authorization header goes only to the registry's own origin.
+  Response exchange(const std::string& method, const std::string& target, std::vector<std::string> headers, Body* body,
+                    BlobSink* sink = nullptr, bool send_authorization = true) {
+    std::string address = url(target);
+    require_allowed_url(address);
     std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
     Response response;
+    response.sink = sink;
+    if (sink) sink->restart();
     char error[CURL_ERROR_SIZE] = {};
-    curl_easy_setopt(curl.get(), CURLOPT_URL, url(target).c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_URL, address.c_str());
     curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, error);
     curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -98,7 +164,7 @@ struct Client::Impl {
     curl_easy_setopt(curl.get(), CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl.get(), CURLOPT_HEADERDATA, &response);
     curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response.body);
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response);
     if (method == "HEAD") curl_easy_setopt(curl.get(), CURLOPT_NOBODY, 1L);
     else if (method != "GET") curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
     if (body) {
@@ -111,12 +177,18 @@ struct Client::Impl {
       curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, 0L);
       curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, "");
     }
-    if (!authorization.empty()) headers.push_back("Authorization: " + authorization);
+    if (!authorization.empty() && send_authorization && origin_of(address) == origin_of(base))
+      headers.push_back("Authorization: " + authorization);
     curl_slist* list = nullptr;
     for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
     curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, list);
     CURLcode code = curl_easy_perform(curl.get());
     curl_slist_free_all(list);
+    if (response.body_too_large)
+      throw Error(method + " " + address + ": the answer is larger than " + std::to_string(kMaxResponseBody >> 20) + " MiB");
+    if (sink && sink->over_limit)
+      throw Error("the registry sent more than the " + std::to_string(sink->limit) + " bytes the manifest declares; nothing was written");
+    if (sink && !sink->write_error.empty()) throw Error(sink->write_error);
     if (code != CURLE_OK) {
       response.status = 0;
       response.body = error[0] ? error : curl_easy_strerror(code);
@@ -148,10 +220,11 @@ struct Client::Impl {
         token_url += separator + std::string(key) + "=" + escaped.get();
         separator = '&';
       }
-    std::string saved = authorization;
-    authorization = basic;
-    Response token = exchange("GET", token_url, {}, nullptr);
-    authorization = saved;
+    // The credentials go to the token service the registry names (its own host, or one like
+    // auth.docker.io), and only over https; the registry's earlier token is not sent there.
+    std::vector<std::string> token_headers;
+    if (!basic.empty()) token_headers.push_back("Authorization: " + basic);
+    Response token = exchange("GET", token_url, token_headers, nullptr, nullptr, /*send_authorization=*/false);
     if (token.status != 200) throw Error(what + ": the token service " + quote(challenge.params["realm"]) + " answered " + std::to_string(token.status));
     Json reply = Json::parse(token.body, nullptr, false);
     std::string value = reply.is_object() ? reply.value("token", reply.value("access_token", "")) : "";
@@ -160,17 +233,33 @@ struct Client::Impl {
     authorization = "Bearer " + value;
   }
 
+  // GET and HEAD follow redirects (Docker Hub and GHCR answer a blob with 307 to a CDN) by hand,
+  // so that every hop passes the URL policy and the Authorization stays with the registry.
+  Response exchange_following(const std::string& method, const std::string& target, const std::vector<std::string>& headers,
+                              Body* body, BlobSink* sink) {
+    constexpr int kMaxRedirects = 5;
+    std::string current = url(target);
+    for (int hops = 0;; ++hops) {
+      Response r = exchange(method, current, headers, body, sink);
+      bool redirect = r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 || r.status == 308;
+      if (!redirect || (method != "GET" && method != "HEAD")) return r;
+      if (hops == kMaxRedirects) throw Error(method + " " + url(target) + ": more than " + std::to_string(kMaxRedirects) + " redirects");
+      if (r.headers["location"].empty()) throw Error(method + " " + current + ": redirect (" + std::to_string(r.status) + ") without a Location");
+      current = resolve_location(current, r.headers["location"]);
+    }
+  }
+
   // An exchange with authentication and retries with back-off; `rewind` resets a body for a retry.
   Response request(const std::string& method, const std::string& target, const std::vector<std::string>& headers, Body* body,
-                   const std::string& what) {
+                   const std::string& what, BlobSink* sink = nullptr) {
     auto delay = options.first_delay;
     for (int attempt = 1;; ++attempt) {
       if (body) body->sent = 0;
-      Response r = exchange(method, target, headers, body);
+      Response r = in_context(what, [&] { return exchange_following(method, target, headers, body, sink); });
       if (r.status == 401) {
         authenticate(r, what);
         if (body) body->sent = 0;
-        r = exchange(method, target, headers, body);
+        r = in_context(what, [&] { return exchange_following(method, target, headers, body, sink); });
         if (r.status == 401) throw Error(what + ": " + ref.registry + " refused access (401)");
       }
       if (!retryable(r.status) || attempt >= options.attempts) {
@@ -285,14 +374,20 @@ std::string Client::pull_manifest(std::string& media_type, std::string& digest) 
   return r.body;
 }
 
-void Client::pull_blob(const std::string& digest, const fs::path& destination) {
+void Client::pull_blob(const std::string& digest, const fs::path& destination, std::uint64_t declared_size) {
   Impl& m = *impl_;
   std::string what = "pulling blob " + digest;
-  Response r = m.request("GET", "blobs/" + digest, {}, nullptr, what);
+  BlobSink sink;
+  sink.destination = destination;
+  sink.limit = declared_size;
+  Response r = m.request("GET", "blobs/" + digest, {}, nullptr, what, &sink);
   Impl::expect(r, {200}, what);
-  std::string got = "sha256:" + sha256_hex(r.body);
+  if (sink.received != declared_size)
+    throw Error(what + ": received " + std::to_string(sink.received) + " bytes, the manifest declares " +
+                std::to_string(declared_size) + "; nothing was written");
+  std::string got = "sha256:" + sink.hasher->finish_hex();
   if (got != digest) throw Error(what + ": received content with digest " + got + "; nothing was written");
-  write_file_atomic(destination, r.body);
+  sink.file->commit();
 }
 
 std::string blob_file_name(std::string_view digest, std::string_view where) {
@@ -303,35 +398,36 @@ std::string blob_file_name(std::string_view digest, std::string_view where) {
 }
 
 std::string push_oci_layout(const fs::path& layout, const Reference& reference, const ClientOptions& options) {
-  Json index = Json::parse(read_file(layout / "index.json"));
-  if (!index.contains("manifests") || index["manifests"].size() != 1)
+  Json index = Json::parse(read_file(layout / "index.json"), nullptr, /*allow_exceptions=*/false);
+  if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array() || index["manifests"].size() != 1 ||
+      !index["manifests"][0].is_object() || !index["manifests"][0].contains("digest") || !index["manifests"][0]["digest"].is_string())
     throw Error(layout.string() + "/index.json: expected exactly one manifest");
-  std::string manifest_digest = index["manifests"][0].at("digest");
+  std::string manifest_digest = index["manifests"][0]["digest"];
   auto blob = [&](const std::string& digest) { return layout / "blobs" / "sha256" / blob_file_name(digest, layout.string()); };
-  std::string manifest = read_file(blob(manifest_digest));
-  Json parsed = Json::parse(manifest);
+  std::string manifest_text = read_file(blob(manifest_digest));
+  ImageManifest manifest = parse_image_manifest(manifest_text, (layout / "blobs" / "sha256" / manifest_digest.substr(7)).string());
   Client client(reference, options);
-  for (const auto& layer : parsed.at("layers")) client.push_blob(blob(layer.at("digest")), layer.at("digest"), options.mount_from);
-  client.push_blob(blob(parsed.at("config").at("digest")), parsed.at("config").at("digest"), options.mount_from);
-  std::string media_type = parsed.value("mediaType", "application/vnd.oci.image.manifest.v1+json");
-  return client.push_manifest(manifest, media_type, reference.tag.empty() ? manifest_digest : reference.tag);
+  for (const auto& layer : manifest.layers) client.push_blob(blob(layer.digest), layer.digest, options.mount_from);
+  client.push_blob(blob(manifest.config.digest), manifest.config.digest, options.mount_from);
+  std::string media_type = manifest.media_type.empty() ? "application/vnd.oci.image.manifest.v1+json" : manifest.media_type;
+  return client.push_manifest(manifest_text, media_type, reference.tag.empty() ? manifest_digest : reference.tag);
 }
 
 std::string pull_to_oci_layout(const Reference& reference, const fs::path& layout, const ClientOptions& options) {
   Client client(reference, options);
   std::string media_type, digest;
-  std::string manifest = client.pull_manifest(media_type, digest);
-  Json parsed = Json::parse(manifest);
+  std::string manifest_text = client.pull_manifest(media_type, digest);
+  ImageManifest manifest = parse_image_manifest(manifest_text, "the manifest of " + reference.repository);
   fs::path blobs = layout / "blobs" / "sha256";
   fs::create_directories(blobs);
-  std::string what = "the manifest of " + reference.repository;
-  client.pull_blob(parsed.at("config").at("digest"), blobs / blob_file_name(parsed["config"]["digest"].get<std::string>(), what));
-  for (const auto& layer : parsed.at("layers")) client.pull_blob(layer.at("digest"), blobs / blob_file_name(layer["digest"].get<std::string>(), what));
-  write_file_atomic(blobs / digest.substr(7), manifest);
+  // Each descriptor's size bounds what is downloaded for it; its digest was checked as a file name.
+  client.pull_blob(manifest.config.digest, blobs / manifest.config.digest.substr(7), manifest.config.size);
+  for (const auto& layer : manifest.layers) client.pull_blob(layer.digest, blobs / layer.digest.substr(7), layer.size);
+  write_file_atomic(blobs / digest.substr(7), manifest_text);
   write_file_atomic(layout / "oci-layout", Json{{"imageLayoutVersion", "1.0.0"}}.dump());
   write_file_atomic(layout / "index.json",
                     Json{{"schemaVersion", 2},
-                         {"manifests", {{{"mediaType", media_type}, {"digest", digest}, {"size", manifest.size()}}}}}
+                         {"manifests", {{{"mediaType", media_type}, {"digest", digest}, {"size", manifest_text.size()}}}}}
                         .dump());
   return digest;
 }

@@ -42,7 +42,9 @@ class Client {
   std::string push_manifest(const std::string& manifest, const std::string& media_type, const std::string& tag);
   // The manifest (by the reference's tag or digest); when pinned by digest, its bytes are verified.
   std::string pull_manifest(std::string& media_type, std::string& digest);
-  void pull_blob(const std::string& digest, const fs::path& destination);
+  // Streams blob `digest` into `destination` (under a temporary name until its digest checks out),
+  // following redirects, and cut off past `declared_size`, the size its descriptor states.
+  void pull_blob(const std::string& digest, const fs::path& destination, std::uint64_t declared_size);
 
  private:
   struct Impl;

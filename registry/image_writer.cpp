@@ -34,7 +34,8 @@ std::string config_json(const ImageConfig& c, const Layer& layer) {
       .dump();
 }
 
-// Moves the finished `temporary` to `target`, replacing an earlier one.
+// Moves the finished `temporary` directory to `target`, replacing an earlier one (which
+// check_output_replaceable vouched for).
 void put_in_place(const fs::path& temporary, const fs::path& target) {
   remove_tree_quietly(target);
   fs::rename(temporary, target);
@@ -43,6 +44,7 @@ void put_in_place(const fs::path& temporary, const fs::path& target) {
 }  // namespace
 
 WrittenImage write_oci_layout(const fs::path& dir, const std::string& reference, const ImageConfig& config, const Layer& layer) {
+  check_output_replaceable(dir, "OCI layout", OutputKind::directory, "oci-layout");
   StagingDirectory staging(temporary_sibling(dir));
   const fs::path& work = staging.path();
   fs::path blobs = work / "blobs" / "sha256";
@@ -80,6 +82,7 @@ WrittenImage write_oci_layout(const fs::path& dir, const std::string& reference,
 
 WrittenImage write_docker_archive(const fs::path& file, const std::string& reference, const ImageConfig& config, const Layer& layer) {
   if (layer.tar.empty()) throw Error("docker-archive " + file.string() + ": the layer was built without keeping its tar (KeepTar::yes)");
+  check_output_replaceable(file, "docker-archive", OutputKind::file);
   fs::path temporary = temporary_sibling(file);
   try {
     WrittenImage image;
@@ -110,7 +113,7 @@ WrittenImage write_docker_archive(const fs::path& file, const std::string& refer
     if (archive_write_close(a) != ARCHIVE_OK) throw archive_error(a, "finishing " + temporary.string());
     writer.reset();
     image.manifest_digest = "sha256:" + sha256_hex(manifest);
-    put_in_place(temporary, file);
+    fs::rename(temporary, file);  // a file: rename replaces an earlier one atomically
     return image;
   } catch (...) {
     remove_tree_quietly(temporary);

@@ -106,6 +106,10 @@ void run_bundle(const BundleOptions& o) {
     throw Error("bundle: say where: --out DIR, --oci-layout DIR, --docker-archive FILE or --push REF");
   std::optional<registry::Reference> push_to;
   if (o.push) push_to = registry::parse_reference(*o.push);  // a bad reference fails before any work
+  // Only an earlier bundle (it has VERSION) or layout is replaced, never a directory of the user's.
+  if (o.out) check_output_replaceable(*o.out, "--out", OutputKind::directory, "VERSION");
+  if (o.oci_layout) check_output_replaceable(*o.oci_layout, "--oci-layout", OutputKind::directory, "oci-layout");
+  if (o.docker_archive) check_output_replaceable(*o.docker_archive, "--docker-archive", OutputKind::file);
   // Staged next to the first output (so the tree can be renamed into place), else in $TMPDIR.
   fs::path anchor = o.out ? *o.out : o.oci_layout ? *o.oci_layout : o.docker_archive ? *o.docker_archive
                                                                                       : fs::temp_directory_path() / "runcvm-bundle";

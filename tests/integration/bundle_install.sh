@@ -19,7 +19,15 @@ digest=$(sed -n 's/.*OCI layout .* manifest \(sha256:[0-9a-f]*\).*/\1/p' "$SCRAT
 "$RUNCVM_BUILD" bundle --kernels "$SCRATCH/kernels" --oci-layout "$SCRATCH/oci-again" --tag runcvm:test 2>"$SCRATCH/again.log"
 again=$(sed -n 's/.*OCI layout .* manifest \(sha256:[0-9a-f]*\).*/\1/p' "$SCRATCH/again.log")
 [[ "$again" == "$digest" ]] || fail "a second build gave $again, the first $digest"
+"$RUNCVM_BUILD" bundle --kernels "$SCRATCH/kernels" --oci-layout "$SCRATCH/oci-again" --tag runcvm:test 2>/dev/null ||
+  fail "a bundle over its own earlier OCI layout failed"
 rm -rf "$SCRATCH/oci-again"
+# Outputs replace only earlier outputs: a directory of the user's stays as it is.
+mkdir -p "$SCRATCH/mine" && echo keep >"$SCRATCH/mine/notes"
+for option in --out --oci-layout --docker-archive; do
+  expect_one_line_error "$option \"$SCRATCH/mine\": exists and is not" "$RUNCVM_BUILD" bundle --kernels "$SCRATCH/kernels" "$option" "$SCRATCH/mine"
+done
+[[ "$(ls -A "$SCRATCH/mine")" == notes && "$(cat "$SCRATCH/mine/notes")" == keep ]] || fail "bundle touched a directory that was not its output"
 pass "runcvm-build bundle: $(grep -o 'total [0-9.]* MiB' "$SCRATCH/bundle.log"), layer $(sed -n 's/.*layer sha256:[0-9a-f]* ([^)]*), \([0-9.]* MiB\).*/\1/p' "$SCRATCH/bundle.log"); a second build gives the same digest $digest"
 
 inspected=$(skopeo inspect "oci:$SCRATCH/oci:runcvm:test") || fail "skopeo inspect rejected the layout"

@@ -77,6 +77,38 @@ RUNCVM_REGISTRY_USER=alice RUNCVM_REGISTRY_PASSWORD=secret "$RUNCVM_BUILD" pull 
   fail "pull with basic auth"
 pass "basic auth: without or with wrong credentials one line (401); with them, push and pull by digest"
 
+# Blobs redirected to a CDN on another origin (Docker Hub and GHCR answer 307): followed, streamed
+# to a file while hashed, cut off at the manifest's size; the credentials stay with the registry.
+/usr/bin/python3 "$SOURCE_DIR/tests/integration/redirect_front.py" "$SCRATCH/front.port" 15001 "$SCRATCH/oci/blobs/sha256" \
+  "$SCRATCH/cdn.log" alice secret &
+on_exit "kill $!"
+for _ in $(seq 50); do [[ -s "$SCRATCH/front.port" ]] && break; sleep 0.1; done
+front=127.0.0.1:$(cat "$SCRATCH/front.port")
+as_alice() { RUNCVM_REGISTRY_USER=alice RUNCVM_REGISTRY_PASSWORD=secret "$@"; }
+as_alice "$RUNCVM_BUILD" pull "$front/runcvm/redirected@$expected" "$SCRATCH/pulled-redirected" >/dev/null || fail "pull through 307 redirects"
+diff <(cd "$SCRATCH/oci/blobs/sha256" && ls) <(cd "$SCRATCH/pulled-redirected/blobs/sha256" && ls) >/dev/null || fail "the redirected pull's blobs differ"
+[[ $(grep -c "^cdn /blobs/" "$SCRATCH/cdn.log") -eq 2 ]] || fail "the blobs did not come from the CDN: $(cat "$SCRATCH/cdn.log")"
+grep -v "auth=-$" "$SCRATCH/cdn.log" && fail "the registry's credentials went to the CDN (above)"
+pass "blobs behind 307 redirects to another origin arrive intact, and the credentials do not follow them"
+
+as_alice expect_one_line_error "refusing plain HTTP to \"http://runcvm-cdn.example/blobs/" \
+  "$RUNCVM_BUILD" pull "$front/runcvm/plain-http@$expected" "$SCRATCH/plain-http"
+assert_absent "$SCRATCH/plain-http"
+as_alice expect_one_line_error "more than 5 redirects" "$RUNCVM_BUILD" pull "$front/runcvm/loop@$expected" "$SCRATCH/loop"
+as_alice expect_one_line_error "bytes the manifest declares; nothing was written" \
+  "$RUNCVM_BUILD" pull "$front/runcvm/big@$expected" "$SCRATCH/big"
+assert_absent "$SCRATCH/big"
+ls "$SCRATCH" | grep -q "^big\." && fail "a partial layout of the oversized pull was left: $(ls "$SCRATCH")"
+pass "a redirect to plain HTTP off loopback, a redirect loop and a blob longer than its descriptor each fail in one line"
+
+# pull replaces an earlier layout only: never a directory of the user's.
+mkdir -p "$SCRATCH/mine" && echo keep >"$SCRATCH/mine/notes"
+expect_one_line_error "exists and is not an earlier output (it has no oci-layout); refusing to replace it" \
+  "$RUNCVM_BUILD" pull "127.0.0.1:15000/runcvm/test@$expected" "$SCRATCH/mine"
+[[ "$(cat "$SCRATCH/mine/notes")" == keep ]] || fail "pull touched a directory that was not its output"
+"$RUNCVM_BUILD" pull "127.0.0.1:15000/runcvm/test@$expected" "$SCRATCH/pulled-redirected" >/dev/null || fail "pull over an earlier layout"
+pass "pull replaces an earlier OCI layout, and refuses a directory that is not one: $LAST_ERROR"
+
 # Bearer tokens: docker-registry's token auth with a token service that signs JWTs (python3-jwt).
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$SCRATCH/token.key" -out "$SCRATCH/token.crt" -days 2 -subj /CN=runcvm-token 2>/dev/null
 /usr/bin/python3 "$SOURCE_DIR/tests/integration/token_server.py" "$SCRATCH/token.port" "$SCRATCH/token.key" "$SCRATCH/token.crt" \

@@ -8,7 +8,10 @@
 #   3. the image's ENV cannot grant CAP_SYS_ADMIN, lift -m or turn on the host's debug log; the
 #      operator's debug log is root-only with env values redacted; no helper holds SYS_ADMIN;
 #   4. an exec's environment never shows in `ps` for an unprivileged user; the VM sees only the
-#      launch and network documents of /.runcvm, read-only, and not the container's sockets.
+#      launch and network documents of /.runcvm, read-only, and not the container's sockets;
+#   5. root in the VM takes the exec port from the agent and the channel from vm-init and writes
+#      garbage and floods into them: runcvm-init survives, says why in its log, and the workload's
+#      exit code (or, with the channel broken, a clear failure) still comes back.
 source "$(dirname "$0")/lib.sh"
 
 start_dockerd_with_runcvm
@@ -179,6 +182,103 @@ grep -q 'SECRET_TOKEN=(redacted)' /run/runcvm/debug.log || fail "the debug log d
 ! grep -q hunter2 /run/runcvm/debug.log || fail "the debug log holds an env value: $(grep -o '.\{40\}hunter2.\{10\}' /run/runcvm/debug.log | head -2)"
 docker rm -f "$cid" >/dev/null
 pass "the operator's debug log is root-only and redacts env values"
+
+# --- 5. Root in the VM writes garbage and floods on runcvm-init's ports ------------------------------
+cat >"$SCRATCH/hostile.c" <<'C'
+/* Root in the VM: takes a virtio-serial port (by name) from whichever process holds it (pidfd_getfd,
+   as ptrace would) and writes into it. usage: hostile PORT-NAME garbage|flood SECONDS */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+static int take_port(const char *name) {
+  char path[512], text[128], device[128] = "", link[256];
+  DIR *ports = opendir("/sys/class/virtio-ports");
+  for (struct dirent *e; ports && (e = readdir(ports));) {
+    snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (f && fgets(text, sizeof text, f) && strncmp(text, name, strlen(name)) == 0) snprintf(device, sizeof device, "/dev/%s", e->d_name);
+    if (f) fclose(f);
+  }
+  if (!device[0]) { fprintf(stderr, "no port %s\n", name); exit(2); }
+  DIR *procs = opendir("/proc");
+  for (struct dirent *p; procs && (p = readdir(procs));) {
+    int pid = atoi(p->d_name);
+    if (pid <= 0 || pid == getpid()) continue;
+    snprintf(path, sizeof path, "/proc/%d/fd", pid);
+    DIR *fds = opendir(path);
+    for (struct dirent *f; fds && (f = readdir(fds));) {
+      snprintf(path, sizeof path, "/proc/%d/fd/%s", pid, f->d_name);
+      ssize_t n = readlink(path, link, sizeof link - 1);
+      if (n <= 0) continue;
+      link[n] = 0;
+      if (strcmp(link, device) != 0) continue;
+      int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+      int fd = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(f->d_name), 0);
+      if (fd >= 0) return fd;
+    }
+    if (fds) closedir(fds);
+  }
+  fprintf(stderr, "nobody holds %s\n", device);
+  exit(2);
+}
+int main(int argc, char **argv) {
+  if (argc < 4) return 2;
+  int fd = take_port(argv[1]);
+  if (strcmp(argv[2], "garbage") == 0) {
+    static const char frame[] = "\xee\xff\xff\xff\xff";  /* no such frame type, 4 GiB long */
+    return write(fd, frame, 5) == 5 ? 0 : 1;
+  }
+  /* flood: output frames for session 0x7fff0000, which nobody has, as fast as the port takes them */
+  static char frame[5 + 4 + 65536];
+  frame[0] = 3; frame[1] = 0; frame[2] = 1; frame[3] = 0; frame[4] = 4;  /* stdout_data, 65540 bytes */
+  frame[5] = 0x7f; frame[6] = (char)0xff;
+  long long sent = 0;
+  time_t end = time(NULL) + atoi(argv[3]);
+  while (time(NULL) < end) /* whole frames: a virtio port takes at most 32 KiB a write */
+    for (size_t done = 0; done < sizeof frame;) { ssize_t n = write(fd, frame + done, sizeof frame - done); if (n <= 0) return 1; done += (size_t)n; sent += n; }
+  printf("flooded %lld bytes\n", sent);
+  return 0;
+}
+C
+mkdir -p "$SCRATCH/hostile-image"
+cc -static -O2 -o "$SCRATCH/hostile-image/hostile" "$SCRATCH/hostile.c"
+printf 'FROM runcvm-test/busybox\nCOPY hostile /hostile\n' >"$SCRATCH/hostile-image/Dockerfile"
+DOCKER_BUILDKIT=0 docker build -q -t runcvm-test/hostile "$SCRATCH/hostile-image" >/dev/null
+init_log() { cat "/proc/$(docker inspect -f '{{.State.Pid}}' "$1")/root/.runcvm/runcvm-init.log" 2>/dev/null; }
+
+# Garbage and a flood on the exec port: exec ends, the workload runs on and its exit code arrives.
+cid=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/hostile \
+  sh -c 'while [ ! -e /tmp/go ]; do sleep 0.2; done; /hostile org.runcvm.exec flood 3; /hostile org.runcvm.exec garbage 0; echo attacked; sleep 2; echo survived; exit 3')
+on_exit "docker rm -f $cid >/dev/null 2>&1"
+wait_for_exec_agent "$cid"
+docker exec "$cid" touch /tmp/go
+for _ in $(seq 100); do docker logs "$cid" 2>&1 | grep -q attacked && break; sleep 0.2; done
+log=$(init_log "$cid")
+assert_contains "$log" "the VM sent a malformed frame on the exec port" "runcvm-init's log"
+[[ "$(docker wait "$cid")" == 3 ]] || fail "the workload's exit code did not arrive after the attack: $(docker logs "$cid" 2>&1 | tail -3)"
+out=$(docker logs "$cid" 2>&1)
+assert_contains "$out" "flooded" "the workload's output"
+assert_contains "$out" "survived" "the workload's output"
+grep -q "runcvm-init" <<<"$out" && fail "runcvm-init's notices reached the workload's output: $out"
+docker rm -f "$cid" >/dev/null
+pass "garbage and a flood on the exec port: runcvm-init lives on, logs why, and the workload's exit code 3 arrives"
+
+# Garbage on the channel: the workload's output stops there, the container ends with a clear error.
+start=$(date +%s)
+rc=0
+out=$(timeout 120 docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/hostile \
+  sh -c 'echo before; /hostile org.runcvm.channel garbage 0; echo after; exit 5' 2>&1) || rc=$?
+(( rc == 1 )) || fail "a broken channel ended docker run with $rc: $out"
+assert_contains "$out" "before" "output before the attack"
+assert_contains "$out" "the VM stopped without reporting the workload's exit status" "docker run's error"
+(( $(date +%s) - start < 90 )) || fail "the container took $(( $(date +%s) - start )) s to end after the attack"
+pass "garbage on the channel: the container ends with exit 1 and one clear line, not a hang or a crash"
 
 # --- 2. The host runtime never follows the image's links -------------------------------------------
 mkfifo "$SCRATCH/host-fifo"

@@ -13,6 +13,7 @@
 #include "common/error.hpp"
 #include "registry/client.hpp"
 #include "registry/layer.hpp"
+#include "registry/url_policy.hpp"
 #include "support.hpp"
 
 using namespace runcvm;
@@ -156,6 +157,55 @@ TEST_CASE("plain HTTP only for a registry that is exactly loopback", "[registry]
     INFO(no);
     CHECK_FALSE(registry::is_loopback_registry(no));
   }
+}
+
+TEST_CASE("the registry client's URLs: https, or http to loopback; origins as libcurl parses them", "[registry]") {
+  for (const char* allowed : {"https://registry.example.org/v2/x", "http://127.0.0.1:5000/v2/", "http://localhost/x",
+                              "http://[::1]:5000/v2/", "HTTPS://CDN.example.org/blob?sig=1"}) {
+    INFO(allowed);
+    CHECK_NOTHROW(registry::require_allowed_url(allowed));
+  }
+  for (const char* refused : {"http://registry.example.org/v2/", "http://127.0.0.1.evil.org/", "http://localhost.evil/",
+                              "ftp://127.0.0.1/x", "file:///etc/passwd", "http://[::2]/", "not a url"}) {
+    INFO(refused);
+    CHECK_THROWS(registry::require_allowed_url(refused));
+  }
+  CHECK_THROWS_WITH(registry::require_allowed_url("http://cdn.example.org/b"),
+                    ContainsSubstring("refusing plain HTTP to \"http://cdn.example.org/b\""));
+  // Same origin: scheme, host and port, the default port spelt or not, case aside.
+  CHECK(registry::origin_of("https://Registry.Example.org/v2/a") == registry::origin_of("https://registry.example.org:443/v2/b"));
+  CHECK(registry::origin_of("https://registry.example.org/") != registry::origin_of("https://registry.example.org:5000/"));
+  CHECK(registry::origin_of("https://registry.example.org/") != registry::origin_of("http://registry.example.org/"));
+  CHECK(registry::origin_of("https://registry.example.org/") != registry::origin_of("https://registry.example.org.cdn.net/"));
+  CHECK(registry::origin_of("https://registry.example.org@evil.net/") != registry::origin_of("https://registry.example.org/"));
+  CHECK_FALSE(registry::origin_of("registry.example.org/v2"));
+  // Redirect locations, absolute or relative to where they were answered.
+  CHECK(registry::resolve_location("https://r.example.org/v2/x/blobs/sha256:1", "https://cdn.example.net/b?s=1") ==
+        "https://cdn.example.net/b?s=1");
+  CHECK(registry::resolve_location("https://r.example.org/v2/x/blobs/sha256:1", "/storage/b") == "https://r.example.org/storage/b");
+  CHECK(registry::resolve_location("http://127.0.0.1:5000/v2/x/blobs/y", "z") == "http://127.0.0.1:5000/v2/x/blobs/z");
+}
+
+TEST_CASE("an output option replaces only an earlier output of its kind", "[registry][bundle]") {
+  test::ScratchDirectory scratch;
+  fs::path dir = scratch.path();
+  CHECK_NOTHROW(check_output_replaceable(dir / "absent", "--out", OutputKind::directory, "VERSION"));
+  fs::create_directory(dir / "empty");
+  CHECK_NOTHROW(check_output_replaceable(dir / "empty", "--out", OutputKind::directory, "VERSION"));
+  fs::create_directory(dir / "earlier");
+  write_file_atomic(dir / "earlier" / "VERSION", "1\n");
+  CHECK_NOTHROW(check_output_replaceable(dir / "earlier", "--out", OutputKind::directory, "VERSION"));
+  fs::create_directory(dir / "home");
+  write_file_atomic(dir / "home" / "notes.txt", "mine");
+  CHECK_THROWS_WITH(check_output_replaceable(dir / "home", "--out", OutputKind::directory, "VERSION"),
+                    ContainsSubstring("exists and is not an earlier output (it has no VERSION); refusing to replace it"));
+  CHECK_THROWS_WITH(check_output_replaceable(dir / "home", "pull", OutputKind::directory, "oci-layout"),
+                    ContainsSubstring("pull \"" + (dir / "home").string() + "\""));
+  CHECK_THROWS_WITH(check_output_replaceable(dir / "home" / "notes.txt", "--oci-layout", OutputKind::directory, "oci-layout"),
+                    ContainsSubstring("is not a directory"));
+  CHECK_THROWS_WITH(check_output_replaceable(dir / "home", "--docker-archive", OutputKind::file), ContainsSubstring("is not a regular file"));
+  CHECK_NOTHROW(check_output_replaceable(dir / "home" / "notes.txt", "--docker-archive", OutputKind::file));
+  CHECK(fs::exists(dir / "home" / "notes.txt"));
 }
 
 TEST_CASE("image references and registry challenges", "[registry]") {

@@ -63,13 +63,15 @@ TEST_CASE("recipe values are checked", "[recipe]") {
   CHECK_THROWS_WITH(parse_recipe("[]", "r"), ContainsSubstring("JSON object"));
 }
 
-TEST_CASE("every shipped recipe is valid", "[recipe]") {
+TEST_CASE("every shipped recipe is valid and fetches over https", "[recipe]") {
   int count = 0;
   for (const auto& entry : runcvm::fs::directory_iterator(RUNCVM_SOURCE_RECIPES_DIR)) {
     if (entry.path().extension() != ".json") continue;
     INFO(entry.path());
     Recipe recipe = parse_recipe(runcvm::read_file(entry.path()), entry.path().stem().string());
     CHECK_FALSE(recipe.initramfs_modules.empty());
+    // Signatures protect the content, https what is asked for and what is seen of it on the way.
+    for (const auto& source : recipe.sources) CHECK(source.mirror.rfind("https://", 0) == 0);
     ++count;
   }
   CHECK(count >= 5);
