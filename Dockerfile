@@ -3,7 +3,9 @@
 #   docker build -t runcvm .
 #   docker run --rm -v /opt/runcvm:/runcvm -v /etc/docker:/etc/docker runcvm
 # (Where no registry is reachable, make debian:bookworm locally first, e.g.
-#  debootstrap bookworm /tmp/b && tar -C /tmp/b -c . | docker import - debian:bookworm)
+#  debootstrap bookworm /tmp/b && tar -C /tmp/b -c . | docker import - debian:bookworm;
+#  behind a proxy that inspects TLS, put its CA in that image's /usr/local/share/ca-certificates:
+#  kernels are fetched over https.)
 FROM debian:bookworm AS build
 COPY ci/install-deps.sh /src/ci/install-deps.sh
 RUN bash /src/ci/install-deps.sh --bundle

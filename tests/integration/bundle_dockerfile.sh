@@ -16,6 +16,14 @@ mkdir -p "$SCRATCH/etc-docker" "$SCRATCH/opt-runcvm"
 echo '{}' >"$SCRATCH/etc-docker/daemon.json"
 start_dockerd "$SCRATCH/etc-docker/daemon.json"
 import_debian_image debian:bookworm
+# A network that inspects TLS (this one does, with a CA of its own that the host trusts) needs its
+# CA in the base image, as a site's base images carry theirs: the build fetches kernels over https.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  mkdir -p "$SCRATCH/base-ca"
+  cp /usr/local/share/ca-certificates/*.crt "$SCRATCH/base-ca/"
+  printf 'FROM debian:bookworm\nCOPY *.crt /usr/local/share/ca-certificates/\n' >"$SCRATCH/base-ca/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q -t debian:bookworm "$SCRATCH/base-ca" >/dev/null 2>&1 || fail "adding the site's CA to the base image"
+fi
 
 started=$SECONDS
 DOCKER_BUILDKIT=0 docker build -t runcvm:dockerfile "$SOURCE_DIR" >"$SCRATCH/build.log" 2>&1 ||
