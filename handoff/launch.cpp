@@ -19,6 +19,9 @@ Json process_json(const Process& p) {
               {"terminal", p.terminal}, {"rlimits", rlimits}, {"no_new_privileges", p.no_new_privileges}};
   if (p.umask) out["umask"] = *p.umask;
   if (p.console_size) out["console_size"] = {{"height", p.console_size->first}, {"width", p.console_size->second}};
+  if (const auto& c = p.capabilities)
+    out["capabilities"] = {{"bounding", c->bounding},       {"effective", c->effective}, {"permitted", c->permitted},
+                           {"inheritable", c->inheritable}, {"ambient", c->ambient}};
   return out;
 }
 
@@ -43,6 +46,13 @@ Process read_process(Reader& r) {
     return Rlimit{item.required<std::string>("type"), item.required<std::uint64_t>("soft"),
                   item.required<std::uint64_t>("hard")};
   });
+  if (r.has("capabilities")) {
+    Reader c(r.child("capabilities"), r.path_of("capabilities"), r.document());
+    using Names = std::vector<std::string>;
+    p.capabilities = Capabilities{c.required<Names>("bounding"), c.required<Names>("effective"), c.required<Names>("permitted"),
+                                  c.required<Names>("inheritable"), c.required<Names>("ambient")};
+    c.finish();
+  }
   return p;
 }
 
@@ -82,6 +92,8 @@ std::string to_json_text(const Launch& l) {
       {"mounts", mounts},
       {"container_only", l.container_only},
       {"tmpfs", tmpfs},
+      {"shm_bytes", l.shm_bytes},
+      {"sysctls", l.sysctls},
       {"hostname", l.hostname},
       {"host_network", l.host_network},
       {"read_only_root", l.read_only_root},
@@ -131,6 +143,8 @@ Launch parse_launch(std::string_view json_text) {
   l.tmpfs = read_list<Tmpfs>(r, "tmpfs", [](Reader& t) {
     return Tmpfs{t.required<std::string>("destination"), t.required<std::vector<std::string>>("options")};
   });
+  l.shm_bytes = r.required<std::uint64_t>("shm_bytes");
+  l.sysctls = r.required<std::map<std::string, std::string>>("sysctls");
   l.hostname = r.required<std::string>("hostname");
   l.host_network = r.required<bool>("host_network");
   l.read_only_root = r.required<bool>("read_only_root");

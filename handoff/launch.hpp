@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,12 @@ struct Rlimit {
   std::uint64_t hard = 0;
 };
 
+// The capability sets of a process, by name ("CAP_CHOWN"), as the OCI spec lists them.
+struct Capabilities {
+  std::vector<std::string> bounding, effective, permitted, inheritable, ambient;
+  bool operator==(const Capabilities&) const = default;
+};
+
 struct Process {
   std::vector<std::string> args;
   std::vector<std::string> env;  // exactly what the workload would see under runc
@@ -37,6 +44,8 @@ struct Process {
   std::optional<std::pair<unsigned, unsigned>> console_size;  // height, width
   std::vector<Rlimit> rlimits;
   bool no_new_privileges = false;
+  // What runc would give the process; nullopt when the spec names none (runc then changes none).
+  std::optional<Capabilities> capabilities;
 };
 
 struct Kernel {
@@ -91,6 +100,8 @@ struct Launch {
   std::vector<Mount> mounts;
   std::vector<std::string> container_only;  // mount points kept out of the VM (below /disks)
   std::vector<Tmpfs> tmpfs;
+  std::uint64_t shm_bytes = 64ull << 20;  // --shm-size: the size of the VM's /dev/shm
+  std::map<std::string, std::string> sysctls;  // --sysctl: set in the VM's kernel too
   std::string hostname;
   bool host_network = false;  // no network namespace of its own (--network host)
   bool read_only_root = false;

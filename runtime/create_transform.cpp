@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <set>
 
 #include "common/error.hpp"
@@ -195,6 +196,9 @@ CreateResult transform_create(const CreateInput& input) {
   launch.exec_init = !launch.process.args.empty() && is_init_program(launch.process.args.front());
   launch.hostname = spec_value<std::string>(spec, "hostname", config("hostname"), "");
   launch.read_only_root = spec_value<bool>(object_at(spec, "root", config("root")), "readonly", config("root.readonly"), false);
+  // --sysctl: runc sets them in the container's namespaces (QEMU's), the VM in its own kernel.
+  if (spec.contains("linux"))
+    launch.sysctls = spec_value<std::map<std::string, std::string>>(spec["linux"], "sysctl", config("linux.sysctl"), {});
   // Host networking: no network namespace, or (as dockerd does for --network host) joining the
   // host's own, which dockerd names <exec-root>/netns/default.
   launch.host_network = true;
@@ -258,7 +262,11 @@ CreateResult transform_create(const CreateInput& input) {
     std::string type = spec_value<std::string>(mount, "type", config("mounts[].type"), "");
     if (destination == "/sbin/docker-init" && launch.init) continue;
     if (is_system_mount(mount)) {
-      if (destination == "/dev/shm" && type == "tmpfs") set_size_option(mount, guest_bytes + size_option(mount, 64ull << 20));
+      // The VM's /dev/shm gets what --shm-size asked; the container's also holds the guest's RAM.
+      if (destination == "/dev/shm" && type == "tmpfs") {
+        launch.shm_bytes = size_option(mount, launch.shm_bytes);
+        set_size_option(mount, guest_bytes + launch.shm_bytes);
+      }
       kept.push_back(mount);
     } else if (type == "tmpfs") {
       launch.tmpfs.push_back({destination, spec_value<std::vector<std::string>>(mount, "options", config("mounts[].options"), {})});
@@ -295,7 +303,13 @@ CreateResult transform_create(const CreateInput& input) {
   // the VM runs; it drops it then, unless the operator gave it (launch.sys_admin).
   if (input.host.kvm) add_device(linux_section, "/dev/kvm", *input.host.kvm);
   if (input.host.tun) add_device(linux_section, "/dev/net/tun", *input.host.tun);
-  add_capabilities(process, {"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_MKNOD", "CAP_AUDIT_WRITE", "CAP_SYS_ADMIN", "CAP_SYS_CHROOT"});
+  // The workload's own capabilities (--cap-add, --cap-drop) are in the launch document and set in
+  // the VM; the container's, which only the helpers use, are Docker's default set plus what the
+  // helpers need whatever the workload's are: virtiofsd serves files of every owner
+  // (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, SETUID, SETGID…), so `--cap-drop ALL` must not reach it.
+  add_capabilities(process, {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+                             "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+                             "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE", "CAP_NET_ADMIN", "CAP_SYS_ADMIN"});
   if (auto seccomp = linux_section.find("seccomp"); seccomp != linux_section.end() && !seccomp->is_null())
     allow_helper_syscalls(*seccomp);
   if (process.contains("apparmorProfile")) process["apparmorProfile"] = "unconfined";

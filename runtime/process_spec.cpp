@@ -40,6 +40,13 @@ handoff::Process saved_process(const nlohmann::json& process, std::string_view d
     }
   }
   p.no_new_privileges = spec_value<bool>(process, "noNewPrivileges", field("noNewPrivileges"), false);
+  if (auto it = process.find("capabilities"); it != process.end() && !it->is_null()) {
+    const auto& caps = object_at(process, "capabilities", field("capabilities"));
+    auto set = [&](const char* name) {
+      return spec_value<std::vector<std::string>>(caps, name, field(std::string("capabilities.") + name), {});
+    };
+    p.capabilities = handoff::Capabilities{set("bounding"), set("effective"), set("permitted"), set("inheritable"), set("ambient")};
+  }
   return p;
 }
 

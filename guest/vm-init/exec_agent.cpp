@@ -213,7 +213,7 @@ class Agent {
     } catch (const Error& e) {
       // As runc fails an exec it cannot start: the reason, and the shell's code for it.
       send(channel::encode_session(FrameType::error, id, e.what()));
-      send(channel::encode_session_u32(FrameType::exit_status, id, 127));
+      send(channel::encode_session_u32(FrameType::exit_status, id, static_cast<std::uint32_t>(start_failure_exit_code(e))));
       return;
     }
     for (int fd : {s.workload.stdin_write.get(), s.workload.stdout_read.get(), s.workload.stderr_read.get()})

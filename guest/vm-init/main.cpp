@@ -229,12 +229,13 @@ int run() {
   try {
     workload = start_workload(launch.process);
   } catch (const Error& e) {
-    // As runc reports it: the container fails with the reason and exit code 127.
+    // As Docker reports it under runc: the reason, and 126 (cannot execute) or 127.
+    int code = start_failure_exit_code(e);
     write_all(port.get(), channel::encode(FrameType::error, e.what()), "the channel");
-    write_all(port.get(), channel::encode_u32(FrameType::exit_status, 127), "the channel");
+    write_all(port.get(), channel::encode_u32(FrameType::exit_status, static_cast<std::uint32_t>(code)), "the channel");
     Relay relay(port.get(), workload, signals.get());
     relay.wait_for_ack(std::chrono::seconds(5));
-    return 127;
+    return code;
   }
   for (int fd : {workload.stdout_read.get(), workload.stderr_read.get(), workload.terminal ? workload.stdin_write.get() : -1})
     if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);

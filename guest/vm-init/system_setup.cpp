@@ -7,11 +7,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <map>
 #include <chrono>
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/fd.hpp"
 #include "common/file.hpp"
 #include "common/text.hpp"
 
@@ -131,8 +134,34 @@ void mount_disks(const std::vector<handoff::Disk>& disks) {
 
 }  // namespace
 
+namespace {
+
+// --sysctl k=v in the VM's kernel, as runc writes it: /proc/sys/<k with dots as slashes>. The keys
+// come from the operator's command line (Docker validated them); one that would leave /proc/sys is
+// refused all the same.
+void apply_sysctls(const std::map<std::string, std::string>& sysctls) {
+  for (const auto& [key, value] : sysctls) {
+    std::string relative = key;
+    std::replace(relative.begin(), relative.end(), '.', '/');
+    if (relative.empty() || relative.front() == '/' || relative.find("//") != std::string::npos ||
+        relative.find("..") != std::string::npos)
+      throw Error("--sysctl " + quote(key) + ": not a sysctl name");
+    std::string path = "/proc/sys/" + relative;
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) throw system_error("--sysctl " + key + ": opening", path, errno);
+    if (::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+      throw system_error("--sysctl " + key + "=" + value + ": writing", path, errno);
+  }
+}
+
+}  // namespace
+
 void apply_launch_settings(const handoff::Launch& launch) {
+  apply_sysctls(launch.sysctls);
   mount_cgroups(launch.cgroupfs);
+  std::string shm = "mode=1777,size=" + std::to_string(launch.shm_bytes);
+  if (::mount("shm", "/dev/shm", "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, shm.c_str()) != 0)
+    throw system_error("sizing /dev/shm to --shm-size", std::to_string(launch.shm_bytes), errno);
   if (!launch.hostname.empty() && ::sethostname(launch.hostname.data(), launch.hostname.size()) != 0)
     throw system_error("setting hostname", launch.hostname, errno);
   for (const auto& tmpfs : launch.tmpfs) {

@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <linux/capability.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -15,6 +18,7 @@
 #include <map>
 #include <optional>
 
+#include "common/capabilities.hpp"
 #include "common/error.hpp"
 #include "common/terminal.hpp"
 
@@ -74,10 +78,16 @@ std::vector<std::string> with_home(std::vector<std::string> env, std::uint32_t u
 
 // What execve needs, prepared before anything changes (fork, dup2): the program found on the
 // workload's PATH, and argv/envp pointing into strings this object owns.
+// The capability sets as the kernel takes them, computed before fork (the child may not allocate).
+struct CapabilityMasks {
+  std::uint64_t bounding = 0, effective = 0, permitted = 0, inheritable = 0, ambient = 0;
+};
+
 struct Command {
   std::string program;
   std::vector<std::string> env;
   std::vector<char*> argv, envp;
+  std::optional<CapabilityMasks> capabilities;
 
   // Throws runcvm::Error when the program is not found, as runc reports it.
   explicit Command(const handoff::Process& p) : program(resolve_command(p.args.front(), p.env)), env(with_home(p.env, p.uid)) {
@@ -86,21 +96,55 @@ struct Command {
     argv.push_back(nullptr);
     for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
+    if (const auto& c = p.capabilities)
+      capabilities = CapabilityMasks{capability_mask(c->bounding), capability_mask(c->effective), capability_mask(c->permitted),
+                                     capability_mask(c->inheritable), capability_mask(c->ambient)};
   }
   Command(const Command&) = delete;
   Command& operator=(const Command&) = delete;
 };
 
+// The error pipe carries the errno (4 bytes, native order: both ends are this program) and the
+// reason.
 [[noreturn]] void fail_in_child(int error_pipe, const char* what) {
   int e = errno;
-  std::string message = std::string(what) + ": " + std::strerror(e);
+  std::string message(reinterpret_cast<const char*>(&e), sizeof e);
+  message += std::string(what) + ": " + std::strerror(e);
   [[maybe_unused]] auto n = ::write(error_pipe, message.data(), message.size());
   ::_exit(127);
 }
 
+// The bounding set first (it needs CAP_SETPCAP, which the change of ids may take), and the
+// capabilities kept across that change (PR_SET_KEEPCAPS), as runc orders it.
+bool limit_bounding_set(const CapabilityMasks& caps) {
+  for (int c = 0; c < 64; ++c)
+    if (!(caps.bounding & (std::uint64_t{1} << c)) && ::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL) return false;
+  return ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == 0;
+}
+
+// After the change of ids: effective, permitted and inheritable by capset(2) (libcap is not a
+// dependency), then the ambient set, whose raises fail quietly for what is not permitted and
+// inheritable, as runc lets them.
+bool set_capabilities(const CapabilityMasks& caps) {
+  if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return false;
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  for (int word = 0; word < 2; ++word) {
+    data[word].effective = static_cast<std::uint32_t>(caps.effective >> (32 * word));
+    data[word].permitted = static_cast<std::uint32_t>(caps.permitted >> (32 * word));
+    data[word].inheritable = static_cast<std::uint32_t>(caps.inheritable >> (32 * word));
+  }
+  if (::syscall(SYS_capset, &header, data) != 0) return false;
+  ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  for (int c = 0; c < 64; ++c)
+    if (caps.ambient & (std::uint64_t{1} << c)) ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0);
+  return true;
+}
+
 // Everything between fork and exec: only async-signal-safe calls; failures go to the error pipe.
 [[noreturn]] void child(const handoff::Process& p, const std::string& program, char* const* argv, char* const* envp,
-                        int error_pipe, int in, int out, int err, bool terminal) {
+                        const std::optional<CapabilityMasks>& capabilities, int error_pipe, int in, int out, int err,
+                        bool terminal) {
   auto die = [&](const char* what) { fail_in_child(error_pipe, what); };
   sigset_t none;
   sigemptyset(&none);
@@ -115,17 +159,22 @@ struct Command {
     rlimit limit{r.soft, r.hard};
     if (::setrlimit(it->second, &limit) != 0) die("setting rlimits");
   }
+  if (capabilities && !limit_bounding_set(*capabilities)) die("limiting the capability bounding set");
   std::vector<gid_t> groups(p.additional_gids.begin(), p.additional_gids.end());
   if (::setgroups(groups.size(), groups.data()) != 0) die("setting supplementary groups");
   if (::setgid(p.gid) != 0) die("setting gid");
   if (::setuid(p.uid) != 0) die("setting uid");
+  if (capabilities && !set_capabilities(*capabilities)) die("setting capabilities");
   if (p.umask) ::umask(static_cast<mode_t>(*p.umask));
   if (::chdir(p.cwd.c_str()) != 0) die(("changing to working directory " + p.cwd).c_str());
+  if (p.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("setting no_new_privs");
   ::execve(program.c_str(), argv, envp);
   fail_in_child(error_pipe, ("executing " + program).c_str());
 }
 
 }  // namespace
+
+int start_failure_exit_code(const Error& failure) { return failure.error_number() == EACCES ? 126 : 127; }
 
 int exit_code_of(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -183,14 +232,18 @@ Workload start_workload(const handoff::Process& p) {
   pid_t pid = ::fork();
   if (pid < 0) throw system_error("starting", p.args.front(), errno);
   if (pid == 0)
-    child(p, command.program, command.argv.data(), command.envp.data(), errors[1], child_in.get(), child_out.get(), child_err.get(), p.terminal);
+    child(p, command.program, command.argv.data(), command.envp.data(), command.capabilities, errors[1], child_in.get(),
+          child_out.get(), child_err.get(), p.terminal);
   ::close(errors[1]);
   char message[512];
   ssize_t n = ::read(errors[0], message, sizeof message);
   ::close(errors[0]);
   if (n > 0) {
     ::waitpid(pid, nullptr, 0);
-    throw Error(std::string(message, static_cast<size_t>(n)));
+    int error_number = 0;
+    std::size_t header = n >= static_cast<ssize_t>(sizeof error_number) ? sizeof error_number : 0;
+    std::memcpy(&error_number, message, header);
+    throw Error(std::string(message + header, static_cast<size_t>(n) - header)).with_errno(error_number);
   }
   w.pid = pid;
   return w;

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include "common/error.hpp"
 #include "common/fd.hpp"
 #include "handoff/launch.hpp"
 
@@ -17,8 +18,13 @@ struct Workload {
   bool terminal = false;
 };
 
-// Throws runcvm::Error with a one-line reason when it cannot start (no such command, …).
+// Throws runcvm::Error with a one-line reason when it cannot start (no such command, …); its
+// error_number() is the errno of the call that failed, when one did.
 Workload start_workload(const handoff::Process& process);
+
+// The exit code a workload that could not start reports, as Docker reports it under runc: 126
+// when the program exists but may not be executed (EACCES), 127 for everything else.
+int start_failure_exit_code(const Error& failure);
 
 // Replaces this process (the VM's PID 1) with an init workload, its stdio on the VM's console.
 // Returns only if that fails, with the reason.

@@ -13,7 +13,8 @@ import_busybox_image runcvm-test/exec debian
 
 # Right after the start the VM is still booting: an exec that may not wait fails with the reason,
 # one with the default wait runs once the VM's exec agent is up.
-id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -e FROM_RUN=1 runcvm-test/exec sleep 100000)
+# NET_ADMIN: the network-down case below takes its link down, which needs it in the VM as under runc.
+id=$(docker run -d --runtime=runcvm --cap-add NET_ADMIN -e RUNCVM_QEMU_ACCEL=tcg -e FROM_RUN=1 runcvm-test/exec sleep 100000)
 rc=0
 docker exec -e RUNCVM_EXEC_TIMEOUT=0 "$id" true 2>"$SCRATCH/err" || rc=$?
 [[ $rc -eq 126 ]] || fail "an exec that may not wait for the booting VM: exit code $rc, expected 126"
@@ -42,7 +43,10 @@ rc=0
 docker exec "$id" no-such-command 2>"$SCRATCH/err" || rc=$?
 [[ $rc -eq 127 ]] || fail "a missing command came back as $rc, expected 127"
 assert_contains "$(cat "$SCRATCH/err")" 'exec: "no-such-command": executable file not found in $PATH' "a missing command"
-pass "exit codes 0, 3, 255, 137 (SIGKILL) and 127 (no such command, with the reason)"
+rc=0
+docker exec "$id" /etc/os-release 2>/dev/null || rc=$?
+[[ $rc -eq 126 ]] || fail "a command that may not be executed came back as $rc, expected 126 (as runc)"
+pass "exit codes 0, 3, 255, 137 (SIGKILL), 127 (no such command, with the reason) and 126 (not executable)"
 
 [[ "$(echo x | docker exec -i "$id" cat)" == x ]] || fail "echo x | docker exec -i cat"
 got=$(printf 'one\ntwo\n' | docker exec -i "$id" sh -c 'while read l; do echo "got $l"; done; echo end')
@@ -147,6 +151,22 @@ docker exec "$id" ip link set eth0 down
 [[ "$(docker exec "$id" cat /sys/class/net/eth0/operstate)" == down ]] || fail "eth0 is still up"
 [[ "$(docker exec "$id" echo still-here)" == still-here ]] || fail "exec needs the VM's network"
 pass "exec works with the VM's network down"
+
+# An exec's capabilities are the container's, as runc gives them, for root and another user
+# (exec --privileged is left out: runc cannot grant it on this machine, which lacks CAP_SYS_RESOURCE).
+flags="--cap-drop NET_RAW --cap-add SYS_PTRACE"
+runc_id=$(docker run -d $flags runcvm-test/exec sleep 1000)
+caps_id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg $flags runcvm-test/exec sleep 1000)
+on_exit "docker rm -f $runc_id $caps_id >/dev/null 2>&1"
+docker exec "$caps_id" true || fail "the second VM did not come up"
+for exec_flags in "" "-u 1000"; do
+  probe='grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb)" /proc/self/status | tr -s "\t" " " | tr "\n" " "'
+  runc_caps=$(docker exec $exec_flags "$runc_id" sh -c "$probe")
+  vm_caps=$(docker exec $exec_flags "$caps_id" sh -c "$probe")
+  [[ "$vm_caps" == "$runc_caps" ]] || fail "exec capabilities with '${exec_flags:-no flags}': runcvm [$vm_caps], runc [$runc_caps]"
+done
+docker rm -f "$runc_id" "$caps_id" >/dev/null
+pass "an exec's capabilities match runc's (container with $flags; exec as root and -u 1000)"
 
 # The container stopping ends running sessions as runc's do (SIGKILL: 137).
 docker exec "$id" sleep 1000 &

@@ -24,7 +24,14 @@ done
 rc=0
 vm runcvm-test/vm sh -c 'kill -9 $$' || rc=$?
 [[ $rc -eq 137 ]] || fail "death by SIGKILL came back as $rc, expected 137"
-pass "exit codes 0, 1, 42, 255 and 137 (SIGKILL)"
+# A program that cannot start: as under runc, 127 when it is missing, 126 when it may not be executed.
+for case in "no-such-command:127" "/etc/os-release:126"; do
+  expected=${case##*:}
+  runc_rc=0; docker run --rm runcvm-test/vm "${case%:*}" 2>/dev/null || runc_rc=$?
+  rc=0; vm runcvm-test/vm "${case%:*}" 2>/dev/null || rc=$?
+  [[ $rc -eq $expected && $runc_rc -eq $expected ]] || fail "${case%:*}: runcvm gave $rc, runc $runc_rc, expected $expected"
+done
+pass "exit codes 0, 1, 42, 255, 137 (SIGKILL), 127 (no such command) and 126 (not executable), as runc gives them"
 
 rc=0
 vm runcvm-test/vm sh -c 'echo to-stdout; echo to-stderr >&2; echo more-stdout; exit 7' >"$SCRATCH/out" 2>"$SCRATCH/err" || rc=$?
@@ -62,6 +69,35 @@ out=$(vm -v "$SCRATCH/shared:/shared" --tmpfs /scratch runcvm-test/vm \
 [[ "$out" == $'from the host\ntmpfs\nread-only' ]] || fail "mounts: $out"
 [[ "$(cat "$SCRATCH/shared/out")" == "from the vm" ]] || fail "the VM's write did not reach the host"
 pass "-v works both ways, --tmpfs is a tmpfs in the VM, /opt/runcvm is read-only"
+
+# /dev/shm has the size --shm-size gives it (Docker's 64 MiB without), as under runc.
+shm_kib() { "$@" runcvm-test/vm sh -c "df -k /dev/shm | awk 'NR==2 {print \$2}'"; }
+for size in "" 32m; do
+  runc_kib=$(shm_kib docker run --rm ${size:+--shm-size $size})
+  vm_kib=$(shm_kib vm ${size:+--shm-size $size})
+  [[ "$vm_kib" == "$runc_kib" ]] || fail "/dev/shm with ${size:-no --shm-size}: runcvm ${vm_kib} KiB, runc ${runc_kib} KiB"
+done
+pass "--shm-size sizes the VM's /dev/shm as runc sizes the container's (default and 32m)"
+
+# --sysctl reaches the VM's kernel (and Docker's own defaults, like ip_unprivileged_port_start=0).
+probe='cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/msgmax'
+runc_out=$(docker run --rm --sysctl net.ipv4.ip_forward=1 --sysctl kernel.msgmax=65536 runcvm-test/vm sh -c "$probe")
+vm_out=$(vm --sysctl net.ipv4.ip_forward=1 --sysctl kernel.msgmax=65536 runcvm-test/vm sh -c "$probe")
+[[ "$vm_out" == $'1\n0\n65536' && "$vm_out" == "$runc_out" ]] || fail "--sysctl: runcvm read ${vm_out//$'\n'/ }, runc ${runc_out//$'\n'/ }"
+pass "--sysctl net.ipv4.ip_forward=1 and kernel.msgmax apply in the VM's kernel, as runc applies them"
+
+# The workload's capabilities are what runc would give it, for root and for another user, with
+# --cap-add and --cap-drop; and --cap-drop ALL leaves the helpers (virtiofsd, QEMU) what they need.
+caps_probe='grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb)" /proc/self/status | tr -s "\t" " " | tr "\n" " "'
+# (--privileged is left out: runc cannot start it on this machine, whose own bounding set lacks
+# CAP_SYS_RESOURCE.)
+for flags in "" "--cap-add SYS_PTRACE --cap-drop NET_RAW" "--cap-drop ALL --cap-add NET_BIND_SERVICE" "-u 1000" \
+             "--cap-add SYS_ADMIN --cap-add NET_ADMIN" "--security-opt no-new-privileges"; do
+  runc_caps=$(docker run --rm $flags runcvm-test/vm sh -c "$caps_probe; grep NoNewPrivs /proc/self/status")
+  vm_caps=$(vm $flags runcvm-test/vm sh -c "$caps_probe; grep NoNewPrivs /proc/self/status") || fail "docker run $flags failed: $vm_caps"
+  [[ "$vm_caps" == "$runc_caps" ]] || fail "capabilities with '${flags:-no flags}': runcvm [$vm_caps], runc [$runc_caps]"
+done
+pass "capabilities and no-new-privileges in the VM match runc's: default, --cap-add/--cap-drop, --cap-drop ALL, -u 1000, --cap-add SYS_ADMIN"
 
 id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/vm \
   sh -c 'trap "echo got TERM; exit 23" TERM; echo started; while true; do sleep 0.2; done')

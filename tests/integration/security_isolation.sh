@@ -253,7 +253,9 @@ DOCKER_BUILDKIT=0 docker build -q -t runcvm-test/hostile "$SCRATCH/hostile-image
 init_log() { cat "/proc/$(docker inspect -f '{{.State.Pid}}' "$1")/root/.runcvm/runcvm-init.log" 2>/dev/null; }
 
 # Garbage and a flood on the exec port: exec ends, the workload runs on and its exit code arrives.
-cid=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/hostile \
+# SYS_PTRACE for pidfd_getfd: the workload has Docker's default capabilities in the VM, and the
+# test plays a guest root that has them all (a kernel exploit away, or --cap-add ALL).
+cid=$(docker run -d --runtime=runcvm --cap-add SYS_PTRACE -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/hostile \
   sh -c 'while [ ! -e /tmp/go ]; do sleep 0.2; done; /hostile org.runcvm.exec flood 3; /hostile org.runcvm.exec garbage 0; echo attacked; sleep 2; echo survived; exit 3')
 on_exit "docker rm -f $cid >/dev/null 2>&1"
 wait_for_exec_agent "$cid"
@@ -272,7 +274,7 @@ pass "garbage and a flood on the exec port: runcvm-init lives on, logs why, and 
 # Garbage on the channel: the workload's output stops there, the container ends with a clear error.
 start=$(date +%s)
 rc=0
-out=$(timeout 120 docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/hostile \
+out=$(timeout 120 docker run --rm --runtime=runcvm --cap-add SYS_PTRACE -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/hostile \
   sh -c 'echo before; /hostile org.runcvm.channel garbage 0; echo after; exit 5' 2>&1) || rc=$?
 (( rc == 1 )) || fail "a broken channel ended docker run with $rc: $out"
 assert_contains "$out" "before" "output before the attack"
