@@ -117,7 +117,6 @@ void ExecMux::read_port() {
       continue;
     }
     from_guest(channel::split_session(std::move(*frame)));
-    if (!port_) return;
   }
 }
 
