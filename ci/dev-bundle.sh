@@ -20,7 +20,7 @@ for candidate in /usr/libexec/virtiofsd /usr/lib/qemu/virtiofsd; do [[ -x $candi
 install -m 0755 "$qemu" "$bundle/libexec/qemu-system-x86_64"
 install -m 0755 "$virtiofsd" "$bundle/libexec/virtiofsd"
 moddir=$(dirname "$(dpkg -L qemu-system-x86 2>/dev/null | grep -m1 '/accel-tcg-x86_64.so$' || echo /usr/lib/x86_64-linux-gnu/qemu/x)")
-install -m 0644 "$moddir"/accel-tcg-x86_64.so "$bundle/lib/qemu/"
+install -m 0644 "$moddir"/{accel-tcg-x86_64,hw-display-virtio-gpu,hw-display-virtio-vga}.so "$bundle/lib/qemu/"
 
 # The shared-library closure of everything in libexec and lib/qemu, plus the loader.
 for binary in "$bundle"/libexec/* "$bundle"/lib/qemu/*.so; do

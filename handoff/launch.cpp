@@ -18,6 +18,7 @@ Json process_json(const Process& p) {
               {"uid", p.uid},           {"gid", p.gid},   {"additional_gids", p.additional_gids},
               {"terminal", p.terminal}, {"rlimits", rlimits}, {"no_new_privileges", p.no_new_privileges}};
   if (p.umask) out["umask"] = *p.umask;
+  if (p.oom_score_adj) out["oom_score_adj"] = *p.oom_score_adj;
   if (p.console_size) out["console_size"] = {{"height", p.console_size->first}, {"width", p.console_size->second}};
   if (const auto& c = p.capabilities)
     out["capabilities"] = {{"bounding", c->bounding},       {"effective", c->effective}, {"permitted", c->permitted},
@@ -37,6 +38,7 @@ Process read_process(Reader& r) {
   p.terminal = r.required<bool>("terminal");
   p.no_new_privileges = r.required<bool>("no_new_privileges");
   if (r.has("umask")) p.umask = r.required<std::uint32_t>("umask");
+  if (r.has("oom_score_adj")) p.oom_score_adj = r.required<int>("oom_score_adj");
   if (r.has("console_size")) {
     Reader size(r.child("console_size"), r.path_of("console_size"), r.document());
     p.console_size = std::pair{size.required<unsigned>("height"), size.required<unsigned>("width")};
@@ -59,6 +61,18 @@ Process read_process(Reader& r) {
 
 }  // namespace
 
+std::optional<unsigned> vnc_port(const Launch& launch) {
+  if (launch.display_mode != "vnc" && !launch.qemu.vnc_display) return std::nullopt;
+  return 5900 + launch.qemu.vnc_display.value_or(0);
+}
+
+std::vector<std::string> vm_mount_points(const Launch& launch) {
+  std::vector<std::string> out(std::begin(kVmSystemMountPoints), std::end(kVmSystemMountPoints));
+  for (const auto& t : launch.tmpfs) out.push_back(t.destination);
+  for (const auto& d : launch.disks) out.push_back(d.destination);
+  return out;
+}
+
 std::string process_to_json_text(const Process& process) { return process_json(process).dump(); }
 
 Process parse_process(std::string_view json_text) {
@@ -79,6 +93,9 @@ std::string to_json_text(const Launch& l) {
     disks.push_back(disk);
   }
   const Kernel& k = l.kernel;
+  Json qemu = {{"machine", l.qemu.machine}, {"cpu", l.qemu.cpu},           {"accel", l.qemu.accel},
+               {"bios_debug", l.qemu.bios_debug}, {"vga", l.qemu.vga}, {"usb", l.qemu.usb}};
+  if (l.qemu.vnc_display) qemu["vnc_display"] = *l.qemu.vnc_display;
   Json out = {
       {"version", l.version},
       {"process", process_json(l.process)},
@@ -100,13 +117,13 @@ std::string to_json_text(const Launch& l) {
       {"disks", disks},
       {"sys_admin", l.sys_admin},
       {"display_mode", l.display_mode},
-      {"qemu", {{"machine", l.qemu.machine}, {"cpu", l.qemu.cpu}, {"accel", l.qemu.accel}, {"bios_debug", l.qemu.bios_debug}}},
+      {"qemu", qemu},
       {"hugetlb", l.hugetlb},
       {"cgroupfs", l.cgroupfs},
       {"timings", l.timings},
       {"dns_upstreams", l.dns_upstreams},
-      {"breakpoints", l.breakpoints},
   };
+  if (l.pids_limit) out["pids_limit"] = *l.pids_limit;
   return out.dump(2) + "\n";
 }
 
@@ -145,6 +162,7 @@ Launch parse_launch(std::string_view json_text) {
   });
   l.shm_bytes = r.required<std::uint64_t>("shm_bytes");
   l.sysctls = r.required<std::map<std::string, std::string>>("sysctls");
+  if (r.has("pids_limit")) l.pids_limit = r.required<std::int64_t>("pids_limit");
   l.hostname = r.required<std::string>("hostname");
   l.host_network = r.required<bool>("host_network");
   l.read_only_root = r.required<bool>("read_only_root");
@@ -158,15 +176,19 @@ Launch parse_launch(std::string_view json_text) {
   l.display_mode = r.required<std::string>("display_mode");
   {
     Reader q(r.child("qemu"), "qemu");
-    l.qemu = Qemu{q.required<std::string>("machine"), q.required<std::string>("cpu"), q.required<std::string>("accel"),
-                  q.required<bool>("bios_debug")};
+    l.qemu.machine = q.required<std::string>("machine");
+    l.qemu.cpu = q.required<std::string>("cpu");
+    l.qemu.accel = q.required<std::string>("accel");
+    l.qemu.bios_debug = q.required<bool>("bios_debug");
+    l.qemu.vga = q.required<std::string>("vga");
+    if (q.has("vnc_display")) l.qemu.vnc_display = q.required<unsigned>("vnc_display");
+    l.qemu.usb = q.required<bool>("usb");
     q.finish();
   }
   l.hugetlb = r.required<bool>("hugetlb");
   l.cgroupfs = r.required<std::string>("cgroupfs");
   l.timings = r.required<bool>("timings");
   l.dns_upstreams = r.required<std::vector<std::string>>("dns_upstreams");
-  l.breakpoints = r.required<std::vector<std::string>>("breakpoints");
   r.finish();
   return l;
 }

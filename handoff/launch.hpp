@@ -46,6 +46,7 @@ struct Process {
   bool no_new_privileges = false;
   // What runc would give the process; nullopt when the spec names none (runc then changes none).
   std::optional<Capabilities> capabilities;
+  std::optional<int> oom_score_adj;  // --oom-score-adj: the workload's in the VM
 };
 
 struct Kernel {
@@ -81,10 +82,13 @@ struct Disk {  // RUNCVM_DISKS entry
 };
 
 struct Qemu {
-  std::string machine;  // q35, microvm, pc
+  std::string machine = "q35";  // q35, pc
   std::string cpu;      // "" = QEMU's default for the accelerator
-  std::string accel;    // auto, kvm, tcg
+  std::string accel = "auto";  // auto, kvm, tcg
   bool bios_debug = false;  // RUNCVM_BIOS_DEBUG: firmware messages on stderr
+  std::string vga = "virtio";  // RUNCVM_QEMU_VGA, with display_mode vnc: virtio, std, cirrus, none
+  std::optional<unsigned> vnc_display;  // RUNCVM_QEMU_VNC_DISPLAY: VNC on port 5900 + this
+  bool usb = false;  // RUNCVM_QEMU_USB: an XHCI controller
 };
 
 struct Launch {
@@ -102,6 +106,9 @@ struct Launch {
   std::vector<Tmpfs> tmpfs;
   std::uint64_t shm_bytes = 64ull << 20;  // --shm-size: the size of the VM's /dev/shm
   std::map<std::string, std::string> sysctls;  // --sysctl: set in the VM's kernel too
+  // --pids-limit: the VM holds the workload's processes (and docker exec's) to it in a cgroup of
+  // their own; the container's limit is raised by what QEMU's and virtiofsd's threads need.
+  std::optional<std::int64_t> pids_limit;
   std::string hostname;
   bool host_network = false;  // no network namespace of its own (--network host)
   bool read_only_root = false;
@@ -115,8 +122,17 @@ struct Launch {
   // Where Docker's embedded DNS sends names it does not know (--dns, else the host's resolvers):
   // the VM asks them itself after runcvm-init's forwarder, whose namespace cannot reach them.
   std::vector<std::string> dns_upstreams;
-  std::vector<std::string> breakpoints;
 };
+
+// The file systems runcvm-vm-init mounts itself on the VM's root, in order.
+inline constexpr const char* kVmSystemMountPoints[] = {"/proc", "/sys", "/dev", "/run"};
+// Every directory the VM mounts something on in its root (system file systems, --tmpfs, disks):
+// with --read-only they must exist before the root turns read-only, as runc makes its mount
+// points before it does.
+std::vector<std::string> vm_mount_points(const Launch& launch);
+
+// The VM's VNC port (RUNCVM_DISPLAY_MODE=vnc or RUNCVM_QEMU_VNC_DISPLAY): 5900 + display.
+std::optional<unsigned> vnc_port(const Launch& launch);
 
 std::string to_json_text(const Launch& launch);
 // Throws runcvm::Error naming the field for anything that does not match the format exactly.

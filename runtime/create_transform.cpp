@@ -196,6 +196,9 @@ CreateResult transform_create(const CreateInput& input) {
   launch.exec_init = !launch.process.args.empty() && is_init_program(launch.process.args.front());
   launch.hostname = spec_value<std::string>(spec, "hostname", config("hostname"), "");
   launch.read_only_root = spec_value<bool>(object_at(spec, "root", config("root")), "readonly", config("root.readonly"), false);
+  // --read-only: runcvm-init makes the root read-only itself, once it has made the VM's mount
+  // points in it (/run, --tmpfs destinations), which runc cannot know of.
+  if (launch.read_only_root) spec["root"]["readonly"] = false;
   // --sysctl: runc sets them in the container's namespaces (QEMU's), the VM in its own kernel.
   if (spec.contains("linux"))
     launch.sysctls = spec_value<std::map<std::string, std::string>>(spec["linux"], "sysctl", config("linux.sysctl"), {});
@@ -226,7 +229,6 @@ CreateResult transform_create(const CreateInput& input) {
   launch.cgroupfs = options.cgroupfs;
   launch.timings = options.timings;
   launch.dns_upstreams = input.host.dns_servers;
-  launch.breakpoints = options.breakpoints;
 
   // VM size, and the container's limits raised to hold the guest's RAM plus QEMU's overhead.
   Json& resources = linux_section["resources"];
@@ -243,6 +245,7 @@ CreateResult transform_create(const CreateInput& input) {
   std::uint64_t requested_mib =
       options.memory_mib.value_or(limit > 0 ? static_cast<std::uint64_t>(limit) >> 20 : kDefaultMemoryMib);
   launch.memory_mib = requested_mib + kernel_allowance_mib(requested_mib);
+  if (launch.hugetlb) launch.memory_mib += launch.memory_mib % 2;  // whole 2 MiB pages
   if (limit > 0) {
     std::int64_t needed = static_cast<std::int64_t>((launch.memory_mib + kMemoryContingencyMib) << 20);
     std::int64_t raise = std::max<std::int64_t>(needed - limit, 0);
@@ -251,6 +254,14 @@ CreateResult transform_create(const CreateInput& input) {
     if (swap > 0) memory["swap"] = swap + raise;  // memory+swap must stay >= memory
   }
   if (memory.empty()) resources.erase("memory");
+  // --pids-limit: the workload's, enforced in the VM; the container's also holds the helpers.
+  if (auto pids = resources.find("pids"); pids != resources.end() && pids->is_object()) {
+    auto pids_limit = spec_value<std::int64_t>(*pids, "limit", config("linux.resources.pids.limit"), 0);
+    if (pids_limit > 0) {
+      launch.pids_limit = pids_limit;
+      (*pids)["limit"] = pids_limit + kHelperPids;
+    }
+  }
 
   // Mounts: kernel filesystems stay; user binds and volumes stay and are listed for the VM, which
   // sees them at the same paths over virtiofs (those below /disks hold disk images and stay the

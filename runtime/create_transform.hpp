@@ -19,6 +19,9 @@ inline std::uint64_t kernel_allowance_mib(std::uint64_t requested_mib) { return 
 // Added to a container memory limit (and to its memory+swap limit) for QEMU, virtiofsd and the
 // other helpers, since the guest's RAM itself lives in the container's /dev/shm.
 inline constexpr std::uint64_t kMemoryContingencyMib = 256;
+// Processes and threads of the container besides the workload's (runcvm-init and its DNS
+// forwarder, virtiofsd's thread pool, QEMU's vCPU and I/O threads), added to --pids-limit.
+inline constexpr std::int64_t kHelperPids = 256;
 
 struct CreateInput {
   nlohmann::json spec;          // config.json as runc would read it

@@ -82,17 +82,26 @@ std::string parse_disks(std::string_view value, Options& o) {
   return "";
 }
 
-// Options that once let a container's environment, which the image's ENV is part of, grant
-// privilege: the operator now says it where an image cannot.
-struct RetiredOption {
+// Names that are refused with what to do instead: options that once let a container's
+// environment, which the image's ENV is part of, grant privilege (the operator now says it where an
+// image cannot), and features that cannot work.
+struct RefusedOption {
   std::string_view name;
   std::string_view instead;
 };
-constexpr RetiredOption kRetired[] = {
+constexpr RefusedOption kRefused[] = {
     {"RUNCVM_SYS_ADMIN", "the image's environment cannot grant capabilities: use docker run --cap-add SYS_ADMIN"},
     {"RUNCVM_RUNTIME_DEBUG",
      "the image's environment cannot turn on the host's debug log: set RUNCVM_RUNTIME_DEBUG=1 in the runtime's own "
      "environment or --runcvm-debug in its runtimeArgs"},
+    // Not retired but refused: the container's terminal carries the workload's stdio, so QEMU's
+    // curses display would have to share it.
+    {"RUNCVM_BREAK",
+     "break points (a shell on the console during start-up) are not supported yet: RUNCVM_KERNEL_DEBUG=1 shows the "
+     "kernel's and initramfs's messages, and docker exec gives a shell in the running VM"},
+    {"RUNCVM_QEMU_DISPLAY",
+     "QEMU's own display (curses) on the container's terminal is not supported: use RUNCVM_DISPLAY_MODE=vnc and a VNC "
+     "viewer, or RUNCVM_KERNEL_DEBUG=1 for the console's text"},
 };
 
 const std::vector<OptionSpec>& specs() {
@@ -138,10 +147,29 @@ const std::vector<OptionSpec>& specs() {
          o.memory_mib = *bytes >> 20;
          return "";
        }},
-      {{"RUNCVM_DISPLAY_MODE", "headless, vnc", "headless", "whether the VM has a display (VNC on the container's port 5900)"},
+      {{"RUNCVM_DISPLAY_MODE", "headless, vnc", "headless",
+        "vnc: a graphics card (RUNCVM_QEMU_VGA), a USB tablet and QEMU's VNC server on the container's port 5900 (-p 5900:5900)"},
        [](std::string_view v, Options& o) { return parse_choice(v, {"headless", "vnc"}, o.display_mode); }},
-      {{"RUNCVM_QEMU_MACHINE", "q35, microvm, pc", "q35", "QEMU machine type"},
-       [](std::string_view v, Options& o) { return parse_choice(v, {"q35", "microvm", "pc"}, o.qemu.machine); }},
+      {{"RUNCVM_QEMU_VGA", "virtio, std, cirrus, none", "virtio",
+        "with RUNCVM_DISPLAY_MODE=vnc: the VM's graphics card (virtio-vga, QEMU's standard VGA, Cirrus, or none)"},
+       [](std::string_view v, Options& o) { return parse_choice(v, {"virtio", "std", "cirrus", "none"}, o.qemu.vga); }},
+      {{"RUNCVM_QEMU_VNC_DISPLAY", "0-99", "0 with RUNCVM_DISPLAY_MODE=vnc, else no VNC",
+        "QEMU's VNC server on the container's port 5900 + this number (also with headless: the server without a graphics card)"},
+       [](std::string_view v, Options& o) -> std::string {
+         auto n = parse_number(v);
+         if (!n || *n > 99) return quote(v) + ": expected a display number from 0 to 99 (VNC port 5900 + it)";
+         o.qemu.vnc_display = static_cast<unsigned>(*n);
+         return "";
+       }},
+      {{"RUNCVM_QEMU_USB", "1 or 0", "0 (1 with RUNCVM_DISPLAY_MODE=vnc, for the tablet)", "a USB (XHCI) controller in the VM"},
+       [](std::string_view v, Options& o) { return parse_bool(v, o.qemu.usb); }},
+      {{"RUNCVM_QEMU_MACHINE", "q35, pc", "q35", "QEMU machine type (microvm is refused: it has no PCI bus)"},
+       [](std::string_view v, Options& o) -> std::string {
+         if (v == "microvm")
+           return "\"microvm\" is not supported: it has no PCI bus, and the VM's devices (virtiofs root, channel, "
+                  "network, disks) are PCI devices; use q35 or pc";
+         return parse_choice(v, {"q35", "pc"}, o.qemu.machine);
+       }},
       {{"RUNCVM_QEMU_CPU", "<model>", "host with KVM, max with TCG", "QEMU CPU model (-cpu)"},
        [](std::string_view v, Options& o) -> std::string {
          if (v.empty() || v.find_first_of(" ,=\n") != std::string_view::npos)
@@ -151,7 +179,8 @@ const std::vector<OptionSpec>& specs() {
        }},
       {{"RUNCVM_QEMU_ACCEL", "auto, kvm, tcg", "auto", "accelerator: auto uses KVM when /dev/kvm exists, else TCG"},
        [](std::string_view v, Options& o) { return parse_choice(v, {"auto", "kvm", "tcg"}, o.qemu.accel); }},
-      {{"RUNCVM_HUGETLB", "1 or 0", "0", "back the VM's memory with huge pages"},
+      {{"RUNCVM_HUGETLB", "1 or 0", "0",
+        "the VM's memory from the host's 2 MiB huge pages, all taken at start (the start fails naming vm.nr_hugepages when too few are free)"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.hugetlb); }},
       {{"RUNCVM_CGROUPFS", "none, 1, 2, hybrid", "2", "which cgroup filesystems the VM mounts (2: the unified hierarchy, as Docker gives containers on a cgroup v2 host)"},
        [](std::string_view v, Options& o) { return parse_choice(v, {"none", "1", "2", "hybrid"}, o.cgroupfs); }},
@@ -163,19 +192,6 @@ const std::vector<OptionSpec>& specs() {
          auto n = parse_number(v);
          if (!n || *n > 86400) return quote(v) + ": expected a whole number of seconds from 0 to 86400";
          o.exec_timeout_seconds = static_cast<unsigned>(*n);
-         return "";
-       }},
-      {{"RUNCVM_BREAK", "<point>[,<point>…]", "(none)",
-        "stop at these points with a shell on the console, for debugging: prenet, postnet, preqemu, prevminit, preworkload"},
-       [](std::string_view v, Options& o) -> std::string {
-         o.breakpoints.clear();
-         if (v.empty()) return "";
-         static const std::vector<std::string_view> points = {"prenet", "postnet", "preqemu", "prevminit", "preworkload"};
-         for (auto point : split(v, ',')) {
-           if (std::find(points.begin(), points.end(), point) == points.end())
-             return quote(point) + " is not a break point (prenet, postnet, preqemu, prevminit, preworkload)";
-           o.breakpoints.emplace_back(point);
-         }
          return "";
        }},
   };
@@ -207,9 +223,9 @@ Options parse_options(const std::vector<std::string>& env) {
     const std::string& name = entry.first;
     const std::string& value = entry.second;
     auto spec = std::find_if(specs().begin(), specs().end(), [&](const OptionSpec& s) { return s.doc.name == name; });
-    auto retired = std::find_if(std::begin(kRetired), std::end(kRetired), [&](const RetiredOption& r) { return r.name == name; });
+    auto refused = std::find_if(std::begin(kRefused), std::end(kRefused), [&](const RefusedOption& r) { return r.name == name; });
     std::string problem = spec != specs().end()              ? spec->parse(value, options)
-                          : retired != std::end(kRetired) ? std::string(retired->instead)
+                          : refused != std::end(kRefused) ? std::string(refused->instead)
                                                           : "unknown option (see the README's RUNCVM_* table)";
     if (!problem.empty()) problems += (problems.empty() ? "" : "; ") + name + ": " + problem;
   }

@@ -28,12 +28,11 @@ struct Options {
   std::optional<unsigned> cpus;             // RUNCVM_CPUS
   std::optional<std::uint64_t> memory_mib;  // RUNCVM_MEM
   std::string display_mode = "headless";    // RUNCVM_DISPLAY_MODE
-  handoff::Qemu qemu{"q35", "", "auto"};    // RUNCVM_QEMU_MACHINE, _CPU, _ACCEL
+  handoff::Qemu qemu;                           // RUNCVM_QEMU_MACHINE, _CPU, _ACCEL, _VGA, _VNC_DISPLAY, _USB
   bool hugetlb = false;                     // RUNCVM_HUGETLB
   std::string cgroupfs = "2";               // RUNCVM_CGROUPFS
   bool timings = false;                     // RUNCVM_TIMINGS
   unsigned exec_timeout_seconds = 120;      // RUNCVM_EXEC_TIMEOUT
-  std::vector<std::string> breakpoints;     // RUNCVM_BREAK
 };
 
 struct OptionDoc {

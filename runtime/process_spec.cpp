@@ -40,6 +40,8 @@ handoff::Process saved_process(const nlohmann::json& process, std::string_view d
     }
   }
   p.no_new_privileges = spec_value<bool>(process, "noNewPrivileges", field("noNewPrivileges"), false);
+  if (auto it = process.find("oomScoreAdj"); it != process.end() && !it->is_null())
+    p.oom_score_adj = spec_value<int>(process, "oomScoreAdj", field("oomScoreAdj"), 0);
   if (auto it = process.find("capabilities"); it != process.end() && !it->is_null()) {
     const auto& caps = object_at(process, "capabilities", field("capabilities"));
     auto set = [&](const char* name) {

@@ -18,9 +18,15 @@ namespace {
 
 // Our programs, all static (they run in any image).
 const std::vector<std::string> kPrograms = {"runcvm-runtime", "runcvm-init", "runcvm-vm-init", "runcvm-exec", "runcvm-install"};
-// What QEMU loads for the machines runcvm uses (q35, pc, microvm; -kernel boot; no VGA, no NIC ROMs).
-const std::vector<std::string> kFirmware = {"bios-256k.bin", "bios-microvm.bin", "linuxboot.bin", "linuxboot_dma.bin",
-                                            "pvh.bin", "kvmvapic.bin", "multiboot_dma.bin", "qboot.rom"};
+// What QEMU loads for the machines runcvm uses (q35, pc, microvm; -kernel boot; no NIC ROMs) and
+// the cards of RUNCVM_QEMU_VGA.
+const std::vector<std::string> kFirmware = {"bios-256k.bin",       "bios-microvm.bin",   "linuxboot.bin",
+                                            "linuxboot_dma.bin",   "pvh.bin",            "kvmvapic.bin",
+                                            "multiboot_dma.bin",   "qboot.rom",          "vgabios-virtio.bin",
+                                            "vgabios-stdvga.bin",  "vgabios-cirrus.bin"};
+// QEMU's loadable modules the bundle carries: TCG, and virtio-vga (RUNCVM_QEMU_VGA=virtio), which
+// needs the virtio-gpu module.
+const std::vector<std::string> kQemuModules = {"accel-tcg-x86_64.so", "hw-display-virtio-gpu.so", "hw-display-virtio-vga.so"};
 
 std::uint64_t tree_size(const fs::path& root) {
   std::uint64_t total = 0;
@@ -63,19 +69,20 @@ void assemble(const BundleOptions& o, const fs::path& tree) {
       throw Error("bundle: " + quote(program.string()) + " is not static");
     install_file(program, tree / "bin" / name, fs::perms(0755));
   }
-  fs::path tcg = o.qemu_modules / "accel-tcg-x86_64.so";
   fs::path virtiofsd = o.virtiofsd;
   if (virtiofsd.empty())
     for (const char* candidate : {"/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd"})
       if (fs::is_regular_file(candidate)) virtiofsd = candidate;
   if (virtiofsd.empty()) throw Error("bundle: virtiofsd not found (apt-get install virtiofsd or qemu-system-common)");
-  for (const auto& required : {o.qemu, virtiofsd, tcg})
+  std::vector<fs::path> loaded = {o.qemu, virtiofsd};
+  for (const auto& name : kQemuModules) loaded.push_back(o.qemu_modules / name);
+  for (const auto& required : loaded)
     if (!fs::is_regular_file(required)) throw Error("bundle: " + quote(required.string()) + " is missing (apt-get install qemu-system-x86)");
   install_file(o.qemu, tree / "libexec/qemu-system-x86_64", fs::perms(0755));
   install_file(virtiofsd, tree / "libexec/virtiofsd", fs::perms(0755));
-  install_file(tcg, tree / "lib/qemu/accel-tcg-x86_64.so", fs::perms(0644));
+  for (const auto& name : kQemuModules) install_file(o.qemu_modules / name, tree / "lib/qemu" / name, fs::perms(0644));
 
-  LibraryClosure closure = library_closure({o.qemu, virtiofsd, tcg});
+  LibraryClosure closure = library_closure(loaded);
   if (closure.interpreter.empty()) throw Error("bundle: " + o.qemu.string() + " names no program interpreter");
   install_file(closure.interpreter, tree / "lib/ld-linux-x86-64.so.2", fs::perms(0755));
   for (const auto& [name, path] : closure.libraries)
@@ -92,7 +99,7 @@ void assemble(const BundleOptions& o, const fs::path& tree) {
   fs::copy(kernels, tree / "kernels", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
   write_file_atomic(tree / "VERSION", tree_digest(tree) + "\n");
 
-  std::fprintf(stderr, "runcvm-build bundle: bin %s (%zu static programs), libexec %s (QEMU, virtiofsd), lib %s (%zu libraries and their loader, TCG module), "
+  std::fprintf(stderr, "runcvm-build bundle: bin %s (%zu static programs), libexec %s (QEMU, virtiofsd), lib %s (%zu libraries and their loader, QEMU's TCG and virtio-vga modules), "
                "share/qemu %s (%zu firmware files), kernels %s; total %s\n",
                mib(tree_size(tree / "bin")).c_str(), kPrograms.size(), mib(tree_size(tree / "libexec")).c_str(),
                mib(tree_size(tree / "lib")).c_str(), closure.libraries.size(), mib(tree_size(tree / "share")).c_str(),

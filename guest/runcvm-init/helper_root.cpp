@@ -6,6 +6,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,6 +90,18 @@ void close_on_exec_except(int first, const std::vector<int>& keep) {
 }
 
 }  // namespace
+
+void make_root_read_only(const std::vector<std::string>& mount_points) {
+  for (const auto& point : mount_points) make_directories(point);
+  // A bind remount replaces the mount's flags: keep those it has (nosuid, nodev…).
+  struct statvfs root {};
+  if (::statvfs("/", &root) != 0) throw system_error("reading the mount flags of", "/", errno);
+  unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY;
+  for (auto [st, ms] : {std::pair{ST_NOSUID, MS_NOSUID}, {ST_NODEV, MS_NODEV}, {ST_NOEXEC, MS_NOEXEC},
+                        {ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME}})
+    if (root.f_flag & st) flags |= ms;
+  mount_or_throw(nullptr, "/", nullptr, flags);
+}
 
 void build_helper_root(const std::vector<std::string>& vm_documents) {
   std::string root = kHelperRoot;

@@ -27,6 +27,11 @@ inline constexpr const char* kHelperRoot = "/.runcvm/helpers";
 // The VM's root inside kHelperRoot, as virtiofsd's and QEMU's paths name it.
 inline constexpr const char* kSharedRoot = "/share";
 
+// --read-only: creates `mount_points` (the VM's, vm_mount_points) in the container's root, then
+// makes that root read-only, as runc would have; mounts below it (volumes, Docker's /etc files)
+// stay as they are. The VM sees it so through virtiofs: writes fail with EROFS. Needs CAP_SYS_ADMIN.
+void make_root_read_only(const std::vector<std::string>& mount_points);
+
 // Builds kHelperRoot (needs CAP_SYS_ADMIN). `vm_documents`: files of /.runcvm copied into the
 // share's read-only /.runcvm for the VM.
 void build_helper_root(const std::vector<std::string>& vm_documents);

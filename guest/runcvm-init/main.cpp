@@ -25,6 +25,7 @@
 #include "guest/runcvm-init/dns_forwarder.hpp"
 #include "guest/runcvm-init/exec_mux.hpp"
 #include "guest/runcvm-init/helper_root.hpp"
+#include "guest/runcvm-init/hugepages.hpp"
 #include "guest/runcvm-init/network_setup.hpp"
 #include "guest/runcvm-init/notice.hpp"
 #include "guest/runcvm-init/supervisor.hpp"
@@ -90,12 +91,12 @@ std::vector<Nic> wire_container_network(const handoff::Launch& launch) {
     } catch (const Error&) {  // --network none, or an image without one: nothing to forward
     }
     plan = plan_network(netlink.links(), netlink.addresses(AF_UNSPEC), netlink.routes(AF_INET), resolv_conf,
-                        launch.dns_upstreams);
+                        launch.dns_upstreams, handoff::vnc_port(launch).has_value());
   }
-  for (const auto& warning : plan.warnings) std::fprintf(stderr, "%s\n", warning.c_str());
+  for (const auto& warning : plan.warnings) notice(warning);
   std::vector<Nic> nics = wire_network(plan);
   write_file_atomic(handoff::kNetworkPath, handoff::to_json_text(plan.network));
-  if (plan.dns_forwarder) start_dns_forwarder({.listen_address = kDnsForwarderAddress});
+  if (plan.dns_forwarder) start_dns_forwarder({.listen_address = handoff::kHostSideAddress});
   return nics;
 }
 
@@ -107,7 +108,7 @@ int run() {
   BundleLayout bundle;
   bool kvm = kvm_usable();
   if (!kvm && launch.qemu.accel != "tcg")
-    std::fprintf(stderr, "runcvm: /dev/kvm is not available: the VM runs under TCG emulation (slow)\n");
+    notice("runcvm: /dev/kvm is not available: the VM runs under TCG emulation (slow)");
 
   sigset_t handled;
   sigemptyset(&handled);
@@ -118,6 +119,8 @@ int run() {
   ::sigprocmask(SIG_BLOCK, &handled, nullptr);
   UniqueFd signals(::signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC));
 
+  if (launch.hugetlb)
+    if (auto problem = hugepages_problem(read_file("/proc/meminfo"), launch.memory_mib)) throw Error(*problem);
   prepare_disks(launch.disks);
   UniqueFd listener = listen_unix(kChannelSocket);
   UniqueFd exec_listener = listen_unix(kExecPortSocket);
@@ -125,6 +128,7 @@ int run() {
   std::vector<Nic> nics = wire_container_network(launch);
   // From here on the VM runs: its helpers get a root without the image in it, and CAP_SYS_ADMIN
   // (needed for that root's mounts) is gone unless the operator gave it to the container.
+  if (launch.read_only_root) make_root_read_only(handoff::vm_mount_points(launch));
   build_helper_root({handoff::kLaunchPath, handoff::kNetworkPath});
   if (!launch.sys_admin) drop_sys_admin();
   std::vector<int> tap_fds;
@@ -174,9 +178,9 @@ int run() {
       timed_out = ::poll(&first, 1, static_cast<int>(std::chrono::milliseconds(kKvmBootLimit).count())) <= 0;
       if (!timed_out && ::recv(channel.get(), &byte, 1, MSG_PEEK) > 0) break;
     }
-    std::fprintf(stderr, "runcvm: the VM did not boot under KVM%s: starting it again under TCG emulation "
-                         "(slow; RUNCVM_QEMU_ACCEL=tcg skips the attempt)\n",
-                 timed_out ? (" within " + std::to_string(kKvmBootLimit.count()) + " s").c_str() : "");
+    notice(std::string("runcvm: the VM did not boot under KVM") +
+           (timed_out ? " within " + std::to_string(kKvmBootLimit.count()) + " s" : "") +
+           ": starting it again under TCG emulation (slow; RUNCVM_QEMU_ACCEL=tcg skips the attempt)");
     for (pid_t child : {children.qemu, children.virtiofsd}) {
       if (child <= 0) continue;
       ::kill(child, SIGKILL);

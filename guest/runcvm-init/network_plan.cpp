@@ -14,7 +14,7 @@ namespace runcvm::container_init {
 
 NetworkPlan plan_network(const std::vector<net::Link>& links, const std::vector<net::Address>& addresses,
                          const std::vector<net::Route>& routes, const std::string& resolv_conf,
-                         const std::vector<std::string>& upstreams) {
+                         const std::vector<std::string>& upstreams, bool host_side_service) {
   NetworkPlan plan;
   std::vector<net::Link> ethernet;
   for (const auto& link : links)
@@ -45,11 +45,15 @@ NetworkPlan plan_network(const std::vector<net::Link>& links, const std::vector<
   // The VM adds on-link routes before those through a gateway that they make reachable.
   std::stable_sort(plan.network.routes.begin(), plan.network.routes.end(),
                    [](const auto& a, const auto& b) { return a.gateway.empty() && !b.gateway.empty(); });
-  if (uses_embedded_dns(resolv_conf) && !plan.network.interfaces.empty()) {
+  if (plan.network.interfaces.empty()) return plan;
+  if (uses_embedded_dns(resolv_conf)) {
     plan.dns_forwarder = true;
-    plan.network.resolv_conf = resolv_conf_for_vm(resolv_conf, kDnsForwarderAddress, upstreams);
+    plan.network.resolv_conf = resolv_conf_for_vm(resolv_conf, handoff::kHostSideAddress, upstreams);
+  }
+  if (plan.dns_forwarder || host_side_service) {
+    plan.host_side_address = true;
     plan.network.routes.insert(plan.network.routes.begin(),
-                               handoff::NetworkRoute{kDnsForwarderAddress, 32, "", plan.network.interfaces.front().name});
+                               handoff::NetworkRoute{handoff::kHostSideAddress, 32, "", plan.network.interfaces.front().name});
   }
   return plan;
 }

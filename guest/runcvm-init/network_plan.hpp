@@ -10,24 +10,21 @@
 
 namespace runcvm::container_init {
 
-// runcvm-init's DNS forwarder listens here, on the first interface's bridge: a link-local address
-// the VM reaches on-link, which no Docker network uses.
-inline constexpr const char* kDnsForwarderAddress = "169.254.77.1";
-
 struct NetworkPlan {
   handoff::Network network;
-  bool dns_forwarder = false;  // runcvm-init must serve kDnsForwarderAddress:53
+  bool host_side_address = false;  // the first interface's bridge holds handoff::kHostSideAddress
+  bool dns_forwarder = false;      // runcvm-init must serve handoff::kHostSideAddress:53
   std::vector<std::string> warnings;  // one line each, for stderr (IPv6 addresses skipped, …)
 };
 
 // Every Ethernet interface except loopback, with its IPv4 addresses and the main table's IPv4
 // routes that are not the kernel's own (those come back with the addresses). When the
 // container's resolv.conf names Docker's embedded DNS, the VM's names the forwarder instead and
-// gets an on-link route to it.
+// gets an on-link route to it; so it does when `host_side_service` (QEMU's VNC server).
 // `upstreams`: the servers Docker's embedded DNS forwards to, which the VM asks after the forwarder.
 NetworkPlan plan_network(const std::vector<net::Link>& links, const std::vector<net::Address>& addresses,
                          const std::vector<net::Route>& routes, const std::string& resolv_conf,
-                         const std::vector<std::string>& upstreams = {});
+                         const std::vector<std::string>& upstreams = {}, bool host_side_service = false);
 
 // Whether a resolv.conf sends queries to Docker's embedded DNS.
 bool uses_embedded_dns(const std::string& resolv_conf);

@@ -69,10 +69,10 @@ std::vector<Nic> wire_network(const NetworkPlan& plan) {
                     what + ": attaching the tap");
     netlink.request(net::set_link(bridge, std::nullopt, std::nullopt, std::nullopt, true, std::nullopt,
                                   netlink.next_sequence()), what + ": bringing the bridge up");
-    if (i == 0 && plan.dns_forwarder) {
-      // The forwarder's address, and the way back to the VM's addresses for its answers.
-      netlink.request(net::change_address(true, net::Address{bridge, AF_INET, kDnsForwarderAddress, 32, 0},
-                                          netlink.next_sequence()), what + ": adding the DNS forwarder's address");
+    if (i == 0 && plan.host_side_address) {
+      // runcvm-init's own address (DNS forwarder, VNC), and the way back to the VM's addresses.
+      netlink.request(net::change_address(true, net::Address{bridge, AF_INET, handoff::kHostSideAddress, 32, 0},
+                                          netlink.next_sequence()), what + ": adding runcvm-init's address on the VM's link");
       for (const auto& cidr : interface.addresses) {
         net::Address vm = parse_cidr(cidr, bridge);
         netlink.request(net::add_route(net::Route{AF_INET, vm.address, 32, "", bridge, 0, 0, 0, 0}, netlink.next_sequence()),

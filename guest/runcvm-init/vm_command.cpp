@@ -1,5 +1,7 @@
 #include "guest/runcvm-init/vm_command.hpp"
 
+#include <map>
+
 #include "channel/frame.hpp"
 #include "channel/session.hpp"
 #include "common/error.hpp"
@@ -11,6 +13,21 @@ namespace {
 // Programs from the bundle run through the bundle's loader: the image may have none, or another.
 std::vector<std::string> through_loader(const BundleLayout& bundle, const std::string& program) {
   return {bundle.loader(), "--library-path", bundle.libraries(), program};
+}
+
+// RUNCVM_DISPLAY_MODE=vnc: a graphics card and a USB tablet (absolute pointer, so the viewer's
+// cursor and the guest's agree), and QEMU's VNC server. RUNCVM_QEMU_USB alone: the controller only.
+void add_display(const handoff::Launch& launch, std::vector<std::string>& argv) {
+  bool vnc_mode = launch.display_mode == "vnc";
+  if (vnc_mode) {
+    static const std::map<std::string, std::string, std::less<>> cards = {
+        {"virtio", "virtio-vga"}, {"std", "VGA"}, {"cirrus", "cirrus-vga"}};
+    if (auto card = cards.find(launch.qemu.vga); card != cards.end()) argv.insert(argv.end(), {"-device", card->second});
+  }
+  if (vnc_mode || launch.qemu.usb) argv.insert(argv.end(), {"-device", "qemu-xhci,id=usb"});
+  if (vnc_mode) argv.insert(argv.end(), {"-device", "usb-tablet,bus=usb.0"});
+  // The VM relays its port to this server (handoff::kHostSideAddress): -p reaches the VM's address.
+  if (auto port = handoff::vnc_port(launch)) argv.insert(argv.end(), {"-vnc", "0.0.0.0:" + std::to_string(*port - 5900)});
 }
 
 }  // namespace
@@ -76,8 +93,10 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
       "-cpu", cpu,
       "-smp", std::to_string(launch.cpus),
       "-m", memory,
-      // vhost-user-fs maps guest RAM into virtiofsd: the RAM must be shared memory.
-      "-object", "memory-backend-memfd,id=mem,size=" + memory + ",share=on",
+      // vhost-user-fs maps guest RAM into virtiofsd: the RAM must be shared memory. Huge pages
+      // are taken all at start (prealloc): a host short of them fails now, not in the guest.
+      "-object", "memory-backend-memfd,id=mem,size=" + memory + ",share=on" +
+                     (launch.hugetlb ? ",hugetlb=on,hugetlbsize=2M,prealloc=on" : ""),
       "-numa", "node,memdev=mem",
       "-chardev", std::string("socket,id=fs,path=") + kVirtiofsSocket,
       "-device", std::string("vhost-user-fs-pci,chardev=fs,tag=") + kRootTag + ",queue-size=1024",
@@ -112,6 +131,7 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
   if (launch.kernel.debug) argv.insert(argv.end(), {"-chardev", "file,id=console,path=/proc/self/fd/2", "-serial", "chardev:console"});
   else if (launch.exec_init) argv.insert(argv.end(), {"-chardev", "file,id=console,path=/proc/self/fd/1", "-serial", "chardev:console"});
   else argv.insert(argv.end(), {"-serial", "none"});
+  add_display(launch, argv);
   // SeaBIOS writes its log to I/O port 0x402; QEMU's debug console device catches it there.
   if (launch.qemu.bios_debug)
     argv.insert(argv.end(), {"-chardev", "file,id=bios,path=/proc/self/fd/2", "-device", "isa-debugcon,iobase=0x402,chardev=bios"});

@@ -24,7 +24,9 @@
 #include "common/reap.hpp"
 #include "common/terminal.hpp"
 #include "guest/vm-init/exec_agent.hpp"
+#include "guest/vm-init/kernel_modules.hpp"
 #include "guest/vm-init/network_setup.hpp"
+#include "guest/vm-init/port_relay.hpp"
 #include "guest/vm-init/system_setup.hpp"
 #include "handoff/network.hpp"
 #include "guest/vm-init/workload.hpp"
@@ -195,7 +197,10 @@ int run() {
 
   try {
     apply_launch_settings(launch);
+    load_drivers(launch.kernel.modules, device_drivers(launch));
+    set_workload_cgroup(make_workload_cgroup(launch));
     configure_network(handoff::parse_network(read_file(handoff::kNetworkPath)));
+    if (auto vnc = handoff::vnc_port(launch)) start_port_relay(*vnc, handoff::kHostSideAddress, {port.get(), signals.get()});
   } catch (const Error& e) {
     // As runc reports a container it could not set up: the reason, and exit code 127.
     write_all(port.get(), channel::encode(FrameType::error, e.what()), "the channel");

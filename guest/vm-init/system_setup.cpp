@@ -174,6 +174,27 @@ void apply_launch_settings(const handoff::Launch& launch) {
   mount_disks(launch.disks);
 }
 
+namespace {
+
+// A cgroup control file takes one write of its value.
+void write_control(const std::string& path, const std::string& value) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd || ::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+    throw system_error("--pids-limit: writing " + quote(value) + " to", path, errno);
+}
+
+}  // namespace
+
+std::string make_workload_cgroup(const handoff::Launch& launch) {
+  if (!launch.pids_limit || launch.cgroupfs == "none") return "";
+  std::string base = launch.cgroupfs == "2" ? "/sys/fs/cgroup" : "/sys/fs/cgroup/pids";
+  if (launch.cgroupfs == "2") write_control(base + "/cgroup.subtree_control", "+pids");
+  std::string dir = base + "/workload";
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw system_error("creating the workload's cgroup", dir, errno);
+  write_control(dir + "/pids.max", std::to_string(*launch.pids_limit));
+  return dir;
+}
+
 int open_virtio_port(const std::string& name) {
   // The port appears once virtio_console has probed it; allow a moment after boot.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

@@ -8,6 +8,10 @@ namespace runcvm::vm_init {
 
 void mount_system_filesystems();
 void apply_launch_settings(const handoff::Launch& launch);
+// --pids-limit: a cgroup with pids.max for the workload and docker exec's processes, in the
+// hierarchy RUNCVM_CGROUPFS mounted (v2, or v1's pids controller); "" when there is no limit or
+// no cgroup filesystem (RUNCVM_CGROUPFS=none: then only the container's limit on the host holds).
+std::string make_workload_cgroup(const handoff::Launch& launch);
 // The virtio-serial port named `name` (/sys/class/virtio-ports/*/name), opened read-write.
 int open_virtio_port(const std::string& name);
 [[noreturn]] void power_off();

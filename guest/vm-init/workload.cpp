@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <linux/capability.h>
 #include <sys/ioctl.h>
@@ -141,6 +142,18 @@ bool set_capabilities(const CapabilityMasks& caps) {
   return true;
 }
 
+// set_workload_cgroup's cgroup.procs, or "".
+std::string workload_cgroup_procs;
+
+// Writes `value` to `path` with system calls only (the child of a fork may not allocate).
+bool write_text(const char* path, const char* value, std::size_t length) {
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, value, length) == static_cast<ssize_t>(length);
+  ::close(fd);
+  return ok;
+}
+
 // Everything between fork and exec: only async-signal-safe calls; failures go to the error pipe.
 [[noreturn]] void child(const handoff::Process& p, const std::string& program, char* const* argv, char* const* envp,
                         const std::optional<CapabilityMasks>& capabilities, int error_pipe, int in, int out, int err,
@@ -153,6 +166,21 @@ bool set_capabilities(const CapabilityMasks& caps) {
   if (::setsid() < 0) die("setsid");
   if (terminal && ::ioctl(in, TIOCSCTTY, 0) != 0) die("taking the terminal");
   if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) die("setting up stdio");
+  if (!workload_cgroup_procs.empty()) {
+    if (!write_text(workload_cgroup_procs.c_str(), "0", 1)) die("joining the workload's cgroup (--pids-limit)");
+    if (::unshare(CLONE_NEWCGROUP) != 0) die("entering a cgroup namespace");
+  }
+  // Before capabilities are dropped: lowering it needs CAP_SYS_RESOURCE.
+  if (p.oom_score_adj) {
+    char text[16];
+    int value = *p.oom_score_adj, at = sizeof text;
+    bool negative = value < 0;
+    unsigned magnitude = negative ? 0u - static_cast<unsigned>(value) : static_cast<unsigned>(value);
+    do text[--at] = static_cast<char>('0' + magnitude % 10); while ((magnitude /= 10) != 0);
+    if (negative) text[--at] = '-';
+    if (!write_text("/proc/self/oom_score_adj", text + at, sizeof text - static_cast<std::size_t>(at)))
+      die("setting oom_score_adj");
+  }
   for (const auto& r : p.rlimits) {
     auto it = kRlimits.find(r.type);
     if (it == kRlimits.end()) continue;
@@ -173,6 +201,10 @@ bool set_capabilities(const CapabilityMasks& caps) {
 }
 
 }  // namespace
+
+void set_workload_cgroup(const std::string& directory) {
+  workload_cgroup_procs = directory.empty() ? "" : directory + "/cgroup.procs";
+}
 
 int start_failure_exit_code(const Error& failure) { return failure.error_number() == EACCES ? 126 : 127; }
 

@@ -22,6 +22,10 @@ struct Workload {
 // error_number() is the errno of the call that failed, when one did.
 Workload start_workload(const handoff::Process& process);
 
+// The cgroup (a directory of the VM's cgroup filesystem) every workload process joins from now on,
+// in a cgroup namespace of its own so that it sees itself at the root, as under runc.
+void set_workload_cgroup(const std::string& directory);
+
 // The exit code a workload that could not start reports, as Docker reports it under runc: 126
 // when the program exists but may not be executed (EACCES), 127 for everything else.
 int start_failure_exit_code(const Error& failure);

@@ -101,7 +101,7 @@ handoff::Launch sample_launch() {
   launch.memory_mib = 554;
   launch.kernel = {"bundle", "debian", "6.1.0-56-amd64", "/opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz",
                    "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd", "/lib/modules/6.1.0-56-amd64", "", false};
-  launch.qemu = {"q35", "", "auto"};
+  launch.qemu.machine = "q35";
   return launch;
 }
 
@@ -134,7 +134,9 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
   CHECK(std::find(kvm.begin(), kvm.end(), "q35,accel=kvm") != kvm.end());
   CHECK(std::find(kvm.begin(), kvm.end(), "host,-arch-capabilities") != kvm.end());
 
-  launch.qemu = {"pc", "Skylake-Server", "tcg"};
+  launch.qemu.machine = "pc";
+  launch.qemu.cpu = "Skylake-Server";
+  launch.qemu.accel = "tcg";
   launch.kernel.debug = true;
   launch.kernel.append = "systemd.unit=rescue.target";
   auto custom = container_init::qemu_command(launch, bundle, true, launch.kernel.vmlinuz);

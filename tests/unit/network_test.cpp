@@ -140,7 +140,7 @@ TEST_CASE("each container interface becomes a virtio-net device with its MAC and
   handoff::Launch launch;
   launch.kernel.source = "bundle";
   launch.kernel.vmlinuz = "/k/vmlinuz";
-  launch.qemu = {"q35", "", "tcg", false};
+  launch.qemu.accel = "tcg";
   container_init::BundleLayout bundle;
   std::vector<container_init::Nic> nics = {{5, "02:42:ac:12:00:02", 9000}, {6, "02:42:0a:4d:00:32", 1400}};
   std::string line;

@@ -61,7 +61,8 @@ TEST_CASE("runc command lines as containerd sends them", "[runtime][cli]") {
 
 TEST_CASE("RUNCVM_* options are typed and validated together", "[runtime][options]") {
   Options o = parse_options({"PATH=/bin", "RUNCVM_KERNEL=debian/6.1.0-56-amd64", "RUNCVM_CPUS=2", "RUNCVM_MEM=1G",
-                             "RUNCVM_KERNEL_DEBUG=true", "RUNCVM_BIOS_DEBUG=1", "RUNCVM_DISKS=/disks/a,/a,ext4,512M", "RUNCVM_BREAK=preqemu"});
+                             "RUNCVM_KERNEL_DEBUG=true", "RUNCVM_BIOS_DEBUG=1", "RUNCVM_DISKS=/disks/a,/a,ext4,512M",
+                             "RUNCVM_QEMU_VGA=cirrus", "RUNCVM_QEMU_VNC_DISPLAY=3", "RUNCVM_QEMU_USB=1"});
   REQUIRE(o.kernel);
   CHECK(o.kernel->dist == "debian");
   CHECK(o.kernel->version == "6.1.0-56-amd64");
@@ -71,7 +72,9 @@ TEST_CASE("RUNCVM_* options are typed and validated together", "[runtime][option
   CHECK(o.qemu.bios_debug);
   REQUIRE(o.disks.size() == 1);
   CHECK(o.disks[0].size_bytes == 512ull << 20);
-  CHECK(o.breakpoints == std::vector<std::string>{"preqemu"});
+  CHECK(o.qemu.vga == "cirrus");
+  CHECK(o.qemu.vnc_display == 3u);
+  CHECK(o.qemu.usb);
   CHECK(parse_options({"RUNCVM_CPUS=1", "RUNCVM_CPUS=4"}).cpus == 4u);  // the last one wins
 
   auto error = [](std::vector<std::string> env) {
@@ -97,9 +100,12 @@ TEST_CASE("RUNCVM_* options are typed and validated together", "[runtime][option
   CHECK(error({"RUNCVM_SYS_ADMIN=1"}) ==
         "RUNCVM_SYS_ADMIN: the image's environment cannot grant capabilities: use docker run --cap-add SYS_ADMIN");
   CHECK_THAT(error({"RUNCVM_RUNTIME_DEBUG=1"}), ContainsSubstring("RUNCVM_RUNTIME_DEBUG: the image's environment cannot turn on"));
-  CHECK(error({"RUNCVM_QEMU_MACHINE=virt"}) == "RUNCVM_QEMU_MACHINE: \"virt\": expected one of q35, microvm, pc");
-  CHECK(error({"RUNCVM_BREAK=prenet,nowhere"}) ==
-        "RUNCVM_BREAK: \"nowhere\" is not a break point (prenet, postnet, preqemu, prevminit, preworkload)");
+  CHECK(error({"RUNCVM_QEMU_MACHINE=virt"}) == "RUNCVM_QEMU_MACHINE: \"virt\": expected one of q35, pc");
+  CHECK_THAT(error({"RUNCVM_QEMU_MACHINE=microvm"}), ContainsSubstring("RUNCVM_QEMU_MACHINE: \"microvm\" is not supported: it has no PCI bus"));
+  CHECK_THAT(error({"RUNCVM_QEMU_DISPLAY=curses"}), ContainsSubstring("RUNCVM_QEMU_DISPLAY: QEMU's own display (curses) on the container's terminal is not supported"));
+  CHECK(error({"RUNCVM_QEMU_VGA=vmware"}) == "RUNCVM_QEMU_VGA: \"vmware\": expected one of virtio, std, cirrus, none");
+  CHECK(error({"RUNCVM_QEMU_VNC_DISPLAY=100"}) == "RUNCVM_QEMU_VNC_DISPLAY: \"100\": expected a display number from 0 to 99 (VNC port 5900 + it)");
+  CHECK_THAT(error({"RUNCVM_BREAK=prenet"}), ContainsSubstring("RUNCVM_BREAK: break points (a shell on the console during start-up) are not supported yet"));
   CHECK(error({"RUNCVM_NOPE=1"}) == "RUNCVM_NOPE: unknown option (see the README's RUNCVM_* table)");
   CHECK(error({"RUNCVM_CPUS=x", "RUNCVM_MEM=y"}) ==
         "RUNCVM_CPUS: \"x\": expected a whole number from 1 to 256; RUNCVM_MEM: \"y\": expected a size of at least 64M, like 512M or 2G");
@@ -113,7 +119,7 @@ TEST_CASE("the README documents every RUNCVM_* option", "[runtime][options]") {
     INFO(option.name);
     CHECK(readme.find("| `" + std::string(option.name) + "` |") != std::string::npos);
   }
-  CHECK(option_table().size() == 17);
+  CHECK(option_table().size() == 19);
 }
 
 TEST_CASE("VM CPUs round --cpus up and never go below one", "[runtime]") {

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Benchmark: wall time of `docker run --rm --runtime=runcvm IMG true` under TCG per QEMU machine
+# type (RUNCVM_QEMU_MACHINE: q35, the default, and pc; microvm is refused, it has no PCI bus),
+# against `docker run --rm IMG true` with runc, the baseline; medians of N runs, all in this run.
+# Needs a dockerd with runcvm registered (bash ci/main.sh).
+# usage: tests/bench/machine_types.sh [RUNS]
+set -euo pipefail
+RUNS=${1:-5}
+SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+docker image inspect runcvm/busybox >/dev/null 2>&1 || bash "$SOURCE_DIR/ci/busybox-image.sh" runcvm/busybox debian
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+time_runs() {  # command… -> median ms
+  local times=() start
+  for _ in $(seq "$RUNS"); do
+    start=$(now_ms)
+    "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
+    times+=($(( $(now_ms) - start )))
+  done
+  echo "${times[*]}" | median
+}
+
+runc_ms=$(time_runs docker run --rm runcvm/busybox true)
+echo "docker run --rm IMG true, runc (baseline): ${runc_ms} ms"
+for machine in q35 pc; do
+  ms=$(time_runs docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -e RUNCVM_QEMU_MACHINE=$machine runcvm/busybox true)
+  echo "RUNCVM_QEMU_MACHINE=$machine (TCG): ${ms} ms  (x$(python3 -c "print(f'{$ms/$runc_ms:.2f}')") of runc)"
+done

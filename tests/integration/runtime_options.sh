@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# End to end through docker run: options and container flags are honoured in the VM, not only
+# parsed. --read-only, --oom-score-adj, --group-add and --pids-limit side by side with runc;
+# RUNCVM_DISPLAY_MODE=vnc answered over RFB on the published port, with a framebuffer;
+# RUNCVM_QEMU_USB; RUNCVM_HUGETLB taking the host's huge pages and giving them back;
+# RUNCVM_QEMU_MACHINE=pc; what is refused is refused at create in one line; notices stay off the
+# workload's stderr.
+source "$(dirname "$0")/lib.sh"
+
+start_dockerd_with_runcvm
+import_busybox_image runcvm-test/options debian
+vm() { docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg "$@"; }
+
+# --read-only: the root refuses writes (EROFS) while --tmpfs, volumes and /dev/shm take them, as under runc.
+docker volume create options-data >/dev/null
+probe='for f in /x /tmp/x /scratch/x /data/x /dev/shm/x /etc/hosts; do touch $f 2>/dev/null && echo "$f ok" || echo "$f refused"; done; touch /x 2>&1 | grep -o "Read-only file system"'
+runc_out=$(docker run --rm --read-only --tmpfs /scratch -v options-data:/data runcvm-test/options sh -c "$probe")
+vm_out=$(vm --read-only --tmpfs /scratch -v options-data:/data runcvm-test/options sh -c "$probe")
+[[ "$vm_out" == "$runc_out" ]] || fail "--read-only: runcvm [${vm_out//$'\n'/, }], runc [${runc_out//$'\n'/, }]"
+assert_contains "$vm_out" "/x refused" "--read-only"
+assert_contains "$vm_out" "/scratch/x ok" "--read-only"
+assert_contains "$vm_out" "Read-only file system" "--read-only"
+pass "--read-only: the VM's root refuses writes with EROFS; --tmpfs, the volume and /dev/shm are writable, as under runc"
+
+# A hostile image: its /run and a --tmpfs destination's parent are links out of the root. The
+# mount points runcvm-init makes for --read-only resolve inside the container, never on the host.
+escape="/tmp/runcvm-escape-$RANDOM"
+on_exit "rm -rf $escape"
+id=$(docker create runcvm-test/options true)
+mkdir -p "$SCRATCH/hostile"
+docker export "$id" | tar -C "$SCRATCH/hostile" -x
+docker rm "$id" >/dev/null
+ln -sfn "../../../../../../..$escape/run" "$SCRATCH/hostile/run"
+ln -sfn "../../../../../../..$escape/srv" "$SCRATCH/hostile/srv"
+tar -C "$SCRATCH/hostile" -c . | docker import - runcvm-test/hostile-links >/dev/null
+rc=0
+out=$(vm --read-only --tmpfs /srv/scratch runcvm-test/hostile-links sh -c 'touch /x 2>&1; echo in-vm' 2>&1) || rc=$?
+[[ ! -e "$escape" ]] || fail "--read-only followed the image's links onto the host: $(find "$escape")"
+# The links point nowhere inside the container: the start fails, in one line, as it would without --read-only.
+[[ $rc -ne 0 && $(grep -c '' <<<"$out") -eq 1 ]] || fail "--read-only with dangling links: exit $rc, output: $out"
+assert_contains "$out" "runcvm-init: error: " "--read-only with the image's links"
+pass "--read-only: the image's /run and /srv linked out of its root create nothing on the host (one line: $out)"
+
+# --oom-score-adj, --group-add, --pids-limit: what the workload sees and what it may do, as under runc.
+# (A shell whose fork fails exits: the inner one counts its forks on stdout until then.)
+probe='id; cat /proc/self/oom_score_adj; echo "forked $(sh -c "i=0; while [ \$i -lt 60 ]; do sleep 3 & echo x; i=\$((i+1)); done" 2>/dev/null | wc -l)"'
+runc_out=$(docker run --rm -u 1000:1000 --group-add 44 --group-add 55 --oom-score-adj 300 --pids-limit 40 runcvm-test/options sh -c "$probe" 2>&1)
+vm_out=$(vm -u 1000:1000 --group-add 44 --group-add 55 --oom-score-adj 300 --pids-limit 40 runcvm-test/options sh -c "$probe" 2>&1)
+assert_contains "$vm_out" "groups=44,55,1000" "--group-add in the VM"
+assert_contains "$vm_out" $'\n300\n' "--oom-score-adj in the VM"
+forked=$(sed -n 's/^forked //p' <<<"$vm_out")
+(( forked < 40 )) || fail "--pids-limit 40: the workload forked $forked processes in the VM"
+[[ "$(head -2 <<<"$vm_out")" == "$(head -2 <<<"$runc_out")" ]] || fail "identity: runcvm [$vm_out], runc [$runc_out]"
+out=$(vm --pids-limit 40 runcvm-test/options cat /proc/self/cgroup)
+[[ "$out" == "0::/" ]] || fail "--pids-limit: the workload sees its cgroup as $out, not the root"
+pass "--group-add, --oom-score-adj 300 and --pids-limit 40 hold in the VM (forked $forked of 60), as under runc"
+
+# VNC on the published port: the RFB handshake, then a whole framebuffer from virtio-vga, whose
+# driver the VM loaded (1280x800 is virtio-gpu's default mode). The USB tablet's controller is there.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -e RUNCVM_DISPLAY_MODE=vnc -p "127.0.0.1:$port:5900" \
+  runcvm-test/options sleep 300)
+on_exit "docker rm -f $id >/dev/null 2>&1"
+rfb=$(python3 "$SOURCE_DIR/tests/integration/rfb_probe.py" 127.0.0.1 "$port" 120) || fail "VNC: $rfb"
+for _ in $(seq 60); do
+  rfb=$(python3 "$SOURCE_DIR/tests/integration/rfb_probe.py" 127.0.0.1 "$port" 60)
+  [[ "$rfb" == 1280x800* ]] && break
+  sleep 1
+done
+[[ "$rfb" == "1280x800 4096000 "* ]] || fail "VNC framebuffer: $rfb, expected 1280x800 of 32-bit pixels"
+usb=$(docker exec "$id" sh -c 'ls /sys/bus/usb/devices; cat /sys/bus/usb/devices/*/product 2>/dev/null')
+assert_contains "$usb" "usb1" "USB devices with VNC"
+assert_contains "$usb" "QEMU USB Tablet" "USB devices with VNC"
+docker rm -f "$id" >/dev/null
+pass "RUNCVM_DISPLAY_MODE=vnc: RFB 003.008 on the published port, a 1280x800 framebuffer, a USB tablet in the VM"
+
+out=$(vm -e RUNCVM_DISPLAY_MODE=vnc -e RUNCVM_QEMU_VGA=std runcvm-test/options sh -c 'cat /proc/fb')
+assert_contains "$out" "bochs" "RUNCVM_QEMU_VGA=std"
+out=$(vm -e RUNCVM_QEMU_USB=1 runcvm-test/options ls /sys/bus/usb/devices)
+assert_contains "$out" "usb1" "RUNCVM_QEMU_USB=1"
+out=$(vm runcvm-test/options sh -c 'ls /sys/bus/usb/devices 2>&1 || true')
+[[ "$out" != *usb1* ]] || fail "a VM without RUNCVM_QEMU_USB has a USB bus: $out"
+pass "RUNCVM_QEMU_VGA=std gives the standard VGA (bochs driver); RUNCVM_QEMU_USB=1 an XHCI bus, none without it"
+
+# RUNCVM_HUGETLB: too few huge pages is one line naming vm.nr_hugepages; with enough, the VM takes
+# its RAM from them while it runs and gives them back.
+old_pages=$(cat /proc/sys/vm/nr_hugepages)
+on_exit "echo $old_pages >/proc/sys/vm/nr_hugepages"
+echo 0 >/proc/sys/vm/nr_hugepages
+rc=0
+err=$(vm -m 256m -e RUNCVM_HUGETLB=1 runcvm-test/options true 2>&1) || rc=$?
+[[ $rc -ne 0 ]] || fail "RUNCVM_HUGETLB without huge pages started"
+[[ $(grep -c '' <<<"$err") -eq 1 ]] || fail "RUNCVM_HUGETLB without huge pages: expected one line, got: $err"
+assert_contains "$err" "raise vm.nr_hugepages on the host" "RUNCVM_HUGETLB error"
+echo 400 >/proc/sys/vm/nr_hugepages
+free_before=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
+id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -m 256m -e RUNCVM_HUGETLB=1 runcvm-test/options sleep 300)
+docker exec "$id" true  # the VM is up
+free_during=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
+mem_mib=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['memory_mib'])" \
+  "$(docker inspect -f '{{.State.Pid}}' "$id" | xargs -I{} echo /proc/{}/root/.runcvm/launch.json)")
+(( free_before - free_during == (mem_mib + 1) / 2 )) ||
+  fail "RUNCVM_HUGETLB: $((free_before - free_during)) huge pages taken for a VM of $mem_mib MiB"
+docker rm -f "$id" >/dev/null
+for _ in $(seq 50); do (( $(awk '/HugePages_Free/ {print $2}' /proc/meminfo) == free_before )) && break; sleep 0.2; done
+(( $(awk '/HugePages_Free/ {print $2}' /proc/meminfo) == free_before )) || fail "RUNCVM_HUGETLB: the huge pages did not come back"
+pass "RUNCVM_HUGETLB: $((free_before - free_during)) huge pages of 2 MiB back the VM's $mem_mib MiB while it runs and return after; too few is one line"
+
+# Machine types: pc boots like q35; microvm, curses and break points are refused at create, in one line.
+out=$(vm -e RUNCVM_QEMU_MACHINE=pc runcvm-test/options sh -c 'echo booted; cat /sys/class/dmi/id/product_name 2>/dev/null || true')
+assert_contains "$out" "booted" "RUNCVM_QEMU_MACHINE=pc"
+assert_contains "$out" "i440FX" "RUNCVM_QEMU_MACHINE=pc"
+for refused in "RUNCVM_QEMU_MACHINE=microvm:it has no PCI bus" "RUNCVM_QEMU_DISPLAY=curses:is not supported" \
+               "RUNCVM_BREAK=prenet:not supported yet"; do
+  rc=0
+  err=$(vm -e "${refused%%:*}" runcvm-test/options true 2>&1) || rc=$?
+  [[ $rc -eq 125 ]] || fail "${refused%%:*}: exit $rc, expected docker's 125 for a container that cannot be created"
+  assert_contains "$err" "${refused#*:}" "${refused%%:*}"
+  assert_contains "$err" "${refused%%=*}:" "${refused%%:*}"
+done
+pass "RUNCVM_QEMU_MACHINE=pc boots (i440FX); microvm, RUNCVM_QEMU_DISPLAY=curses and RUNCVM_BREAK are refused at create"
+
+# The workload's stderr is the workload's: the TCG notice (RUNCVM_QEMU_ACCEL left to auto on a
+# host without usable KVM) goes to runcvm-init's log, not to it.
+err=$(docker run --rm --runtime=runcvm runcvm-test/options true 2>&1 >/dev/null)
+[[ -z "$err" ]] || fail "runcvm wrote to the workload's stderr: $err"
+pass "no notice on the workload's stderr without -t"

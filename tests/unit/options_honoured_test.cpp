@@ -1,0 +1,236 @@
+// Every RUNCVM_* option and container flag is honoured, not only parsed: each changes what the
+// guest programs do (the QEMU command line, the drivers and mount points of the VM) or what runc
+// runs, and the table cannot grow an option that nothing past the parser reads.
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "common/file.hpp"
+#include "guest/runcvm-init/hugepages.hpp"
+#include "guest/runcvm-init/vm_command.hpp"
+#include "guest/vm-init/kernel_modules.hpp"
+#include "runtime/create_transform.hpp"
+#include "runtime/exec_transform.hpp"
+#include "runtime/options.hpp"
+
+using namespace runcvm;
+using Catch::Matchers::ContainsSubstring;
+using Json = nlohmann::json;
+
+namespace {
+
+handoff::Launch bundle_launch() {
+  handoff::Launch launch;
+  launch.kernel = {"bundle", "debian", "6.1.0-56-amd64", "/opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz",
+                   "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd", "/lib/modules/6.1.0-56-amd64", "", false};
+  launch.memory_mib = 554;
+  return launch;
+}
+
+std::string qemu_line(const handoff::Launch& launch) {
+  std::string out;
+  for (const auto& a : container_init::qemu_command(launch, container_init::BundleLayout{}, false, "/k/vmlinux"))
+    out += (out.empty() ? "" : " ") + a;
+  return out;
+}
+
+// A docker run's spec (tests/runtime/golden/docker-plain) with `env` added, through the create
+// transform, on a host without KVM whose bundle has a Debian kernel.
+runtime::CreateResult create_with(const std::vector<std::string>& env) {
+  runtime::CreateInput input;
+  input.spec = Json::parse(read_file(fs::path(RUNCVM_SOURCE_DIR) / "tests/runtime/golden/docker-plain/in.json"));
+  for (const auto& entry : env) input.spec["process"]["env"].push_back(entry);
+  input.host.tun = runtime::DeviceNumber{10, 200};
+  input.host.cpus = 4;
+  input.host.bundle_root = "/opt/runcvm";
+  input.image.os_id = "debian";
+  input.bundle.kernels["debian"] = {{"6.1.0-56-amd64"}, "6.1.0-56-amd64"};
+  input.launch_file = "/run/runcvm-launch.json";
+  return runtime::transform_create(input);
+}
+
+// The leaves of a JSON document as "a.b.c" → value (arrays are leaves).
+void flatten(const Json& value, const std::string& path, std::map<std::string, Json>& out) {
+  if (value.is_object())
+    for (const auto& [key, child] : value.items()) flatten(child, path.empty() ? key : path + "." + key, out);
+  else out[path] = value;
+}
+
+std::set<std::string> changed_paths(const Json& before, const Json& after) {
+  std::map<std::string, Json> a, b;
+  flatten(before, "", a);
+  flatten(after, "", b);
+  std::set<std::string> out;
+  for (const auto& [path, value] : b)
+    if (!a.count(path) || a[path] != value) out.insert(path);
+  for (const auto& [path, value] : a)
+    if (!b.count(path)) out.insert(path);
+  return out;
+}
+
+// The text of every source file the guest programs are built from, and of the handoff helpers
+// they call (vnc_port, vm_mount_points).
+std::string guest_sources() {
+  std::string all;
+  for (const char* dir : {"guest", "handoff"})
+    for (const auto& entry : fs::recursive_directory_iterator(fs::path(RUNCVM_SOURCE_DIR) / dir))
+      if (entry.path().extension() == ".cpp") all += read_file(entry.path());
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("every option in the table is read past the runtime's parser", "[options][honoured]") {
+  // A value other than the default for each option. A new option without one fails here.
+  const std::map<std::string, std::string> probes = {
+      {"RUNCVM_KERNEL", "debian/6.1.0-56-amd64"},  // the default would pick the same: checked below
+      {"RUNCVM_KERNEL_APPEND", "quiet=1"},
+      {"RUNCVM_KERNEL_DEBUG", "1"},
+      {"RUNCVM_BIOS_DEBUG", "1"},
+      {"RUNCVM_KERNEL_MOUNT_LIB_MODULES", "1"},
+      {"RUNCVM_DISKS", "/disks/a.img,/data,ext4,1G"},
+      {"RUNCVM_CPUS", "3"},
+      {"RUNCVM_MEM", "300M"},
+      {"RUNCVM_DISPLAY_MODE", "vnc"},
+      {"RUNCVM_QEMU_VGA", "std"},
+      {"RUNCVM_QEMU_VNC_DISPLAY", "4"},
+      {"RUNCVM_QEMU_USB", "1"},
+      {"RUNCVM_QEMU_MACHINE", "pc"},
+      {"RUNCVM_QEMU_CPU", "Skylake-Server"},
+      {"RUNCVM_QEMU_ACCEL", "tcg"},
+      {"RUNCVM_HUGETLB", "1"},
+      {"RUNCVM_CGROUPFS", "hybrid"},
+      {"RUNCVM_TIMINGS", "1"},
+      {"RUNCVM_EXEC_TIMEOUT", "7"},
+  };
+  const std::string sources = guest_sources();
+  runtime::CreateResult baseline = create_with({});
+  Json baseline_launch = Json::parse(handoff::to_json_text(baseline.launch));
+  for (const auto& option : runtime::option_table()) {
+    std::string name(option.name);
+    INFO(name);
+    auto probe = probes.find(name);
+    REQUIRE(probe != probes.end());
+    if (name == "RUNCVM_EXEC_TIMEOUT") {  // read at `exec`: the exec client's --wait
+      Json process = {{"args", {"sh"}}, {"env", {"RUNCVM_EXEC_TIMEOUT=7"}}, {"cwd", "/"}, {"user", {{"uid", 0}, {"gid", 0}}}};
+      CHECK(runtime::transform_exec(process)["args"][2] == "7");
+      continue;
+    }
+    std::vector<std::string> env = {name + "=" + probe->second};
+    // Options that shape another's device act with it, as a user would set them.
+    if (name == "RUNCVM_QEMU_VGA") env.push_back("RUNCVM_DISPLAY_MODE=vnc");
+    runtime::CreateResult result = create_with(env);
+    Json launch = Json::parse(handoff::to_json_text(result.launch));
+    if (name == "RUNCVM_KERNEL") {  // same kernel as chosen by default: the choice is the option's
+      CHECK(result.launch.kernel.dist == "debian");
+      continue;
+    }
+    std::set<std::string> launch_changes = changed_paths(baseline_launch, launch);
+    bool spec_changed = result.spec != baseline.spec;
+    CHECK((spec_changed || !launch_changes.empty()));
+    // Each launch field the option changed is read by the guest's code as `launch.<field>`.
+    for (const auto& path : launch_changes) {
+      if (name == "RUNCVM_QEMU_VGA" && path == "display_mode") continue;  // the companion option's
+      INFO(path);
+      CHECK(sources.find("launch." + path) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("display, USB and huge pages reach QEMU's command line", "[options][honoured][qemu]") {
+  handoff::Launch launch = bundle_launch();
+  std::string plain = qemu_line(launch);
+  CHECK(plain.find("-vnc") == std::string::npos);
+  CHECK(plain.find("qemu-xhci") == std::string::npos);
+  CHECK(plain.find("hugetlb") == std::string::npos);
+
+  launch.display_mode = "vnc";
+  std::string vnc = qemu_line(launch);
+  CHECK_THAT(vnc, ContainsSubstring("-device virtio-vga -device qemu-xhci,id=usb -device usb-tablet,bus=usb.0 -vnc 0.0.0.0:0"));
+  CHECK(handoff::vnc_port(launch) == 5900u);
+  launch.qemu.vga = "std";
+  CHECK_THAT(qemu_line(launch), ContainsSubstring("-device VGA -device qemu-xhci"));
+  launch.qemu.vga = "cirrus";
+  CHECK_THAT(qemu_line(launch), ContainsSubstring("-device cirrus-vga -device qemu-xhci"));
+  launch.qemu.vga = "none";
+  launch.qemu.vnc_display = 7;
+  std::string no_card = qemu_line(launch);
+  CHECK(no_card.find("vga") == std::string::npos);
+  CHECK_THAT(no_card, ContainsSubstring("-vnc 0.0.0.0:7"));
+  CHECK(handoff::vnc_port(launch) == 5907u);
+
+  launch.display_mode = "headless";  // the server alone, no card, no tablet
+  std::string headless = qemu_line(launch);
+  CHECK_THAT(headless, ContainsSubstring("-vnc 0.0.0.0:7"));
+  CHECK(headless.find("usb-tablet") == std::string::npos);
+  launch.qemu.vnc_display.reset();
+  launch.qemu.usb = true;
+  std::string usb = qemu_line(launch);
+  CHECK_THAT(usb, ContainsSubstring("-device qemu-xhci,id=usb"));
+  CHECK(usb.find("usb-tablet") == std::string::npos);
+  CHECK(!handoff::vnc_port(launch));
+
+  launch.hugetlb = true;
+  CHECK_THAT(qemu_line(launch),
+             ContainsSubstring("memory-backend-memfd,id=mem,size=554M,share=on,hugetlb=on,hugetlbsize=2M,prealloc=on"));
+}
+
+TEST_CASE("the VM loads the drivers of the devices it was given", "[options][honoured][modules]") {
+  handoff::Launch launch = bundle_launch();
+  CHECK(vm_init::device_drivers(launch).empty());
+  launch.qemu.usb = true;
+  CHECK(vm_init::device_drivers(launch) == std::vector<std::string>{"xhci-pci"});
+  launch.display_mode = "vnc";
+  CHECK(vm_init::device_drivers(launch) == std::vector<std::string>{"virtio-gpu", "xhci-pci", "usbhid", "hid-generic"});
+  launch.qemu.vga = "std";
+  CHECK(vm_init::device_drivers(launch).front() == "bochs");
+
+  std::string modules_dep =
+      "kernel/drivers/usb/host/xhci-pci.ko: kernel/drivers/usb/host/xhci-hcd.ko kernel/drivers/usb/core/usbcore.ko "
+      "kernel/drivers/usb/common/usb-common.ko\n"
+      "kernel/drivers/usb/host/xhci-hcd.ko: kernel/drivers/usb/core/usbcore.ko kernel/drivers/usb/common/usb-common.ko\n"
+      "kernel/drivers/hid/hid-generic.ko: kernel/drivers/hid/hid.ko\n"
+      "kernel/drivers/hid/hid.ko:\n";
+  CHECK(vm_init::load_order(modules_dep, "xhci-pci") ==
+        std::vector<std::string>{"kernel/drivers/usb/common/usb-common.ko", "kernel/drivers/usb/core/usbcore.ko",
+                                 "kernel/drivers/usb/host/xhci-hcd.ko", "kernel/drivers/usb/host/xhci-pci.ko"});
+  CHECK(vm_init::load_order(modules_dep, "hid_generic") ==
+        std::vector<std::string>{"kernel/drivers/hid/hid.ko", "kernel/drivers/hid/hid-generic.ko"});
+  CHECK(vm_init::load_order(modules_dep, "hid").size() == 1);
+  CHECK(vm_init::load_order(modules_dep, "virtio-gpu").empty());  // built in or absent: nothing to load
+  CHECK(vm_init::load_order(modules_dep, "xhci").empty());         // whole names only
+}
+
+TEST_CASE("RUNCVM_HUGETLB: the host's free 2 MiB pages are checked before QEMU starts", "[options][honoured][hugetlb]") {
+  auto meminfo = [](int total, int free, int reserved, int size_kib) {
+    return "MemTotal:        8000000 kB\nHugePages_Total:     " + std::to_string(total) + "\nHugePages_Free:      " +
+           std::to_string(free) + "\nHugePages_Rsvd:      " + std::to_string(reserved) +
+           "\nHugePages_Surp:        0\nHugepagesize:       " + std::to_string(size_kib) + " kB\n";
+  };
+  CHECK(!container_init::hugepages_problem(meminfo(300, 300, 0, 2048), 554));
+  CHECK(!container_init::hugepages_problem(meminfo(277, 277, 0, 2048), 554));
+  auto short_pool = container_init::hugepages_problem(meminfo(0, 0, 0, 2048), 554);
+  REQUIRE(short_pool);
+  CHECK(*short_pool ==
+        "RUNCVM_HUGETLB: the VM's 554 MiB need 277 huge pages of 2 MiB and the host has 0 free: raise vm.nr_hugepages "
+        "on the host (sysctl -w vm.nr_hugepages=277 or more)");
+  // Pages reserved by another VM that has not touched them yet are not free for this one.
+  auto reserved = container_init::hugepages_problem(meminfo(400, 300, 100, 2048), 554);
+  REQUIRE(reserved);
+  CHECK_THAT(*reserved, ContainsSubstring("the host has 200 free: raise vm.nr_hugepages on the host (sysctl -w vm.nr_hugepages=477 or more)"));
+  CHECK_THAT(*container_init::hugepages_problem(meminfo(0, 0, 0, 1048576), 554), ContainsSubstring("default huge page is 1048576 kB"));
+  CHECK(container_init::hugepages_problem("", 554));
+}
+
+TEST_CASE("--read-only: the VM's mount points are made before the root turns read-only", "[options][honoured][read-only]") {
+  handoff::Launch launch = bundle_launch();
+  launch.tmpfs = {{"/scratch", {}}};
+  launch.disks = {{"/disks/a.img", "/var/lib/data", "ext4", std::nullopt}};
+  CHECK(handoff::vm_mount_points(launch) == std::vector<std::string>{"/proc", "/sys", "/dev", "/run", "/scratch", "/var/lib/data"});
+}
