@@ -31,8 +31,9 @@ TEST_PACKAGES=(
   kmod cpio zstd xz-utils gzip apt-utils gpg openssl python3
   # runtime tests: a real dockerd and runc, and busybox-static to build test images without a registry
   docker.io runc busybox-static
-  # a systemd image for the systemd-as-PID-1 test, built from deb.debian.org (no registry here)
-  debootstrap
+  # a systemd image for the systemd-as-PID-1 test, built from deb.debian.org (no registry here);
+  # an image with its own kernel and initramfs-tools for the in-image kernel test
+  debootstrap mmdebstrap
   # a real terminal for the docker exec -it test
   tmux
   # the isolation test watches host files the runtime must never open

@@ -21,6 +21,7 @@
 #include "common/fd.hpp"
 #include "common/file.hpp"
 #include "common/terminal.hpp"
+#include "guest/runcvm-init/console_tail.hpp"
 #include "guest/runcvm-init/disks.hpp"
 #include "guest/runcvm-init/dns_forwarder.hpp"
 #include "guest/runcvm-init/exec_mux.hpp"
@@ -72,6 +73,21 @@ bool kvm_usable() {
   if (fd < 0) return false;
   ::close(fd);
   return true;
+}
+
+// A file of the image that QEMU loads into the VM (the image's kernel or initramfs): a regular
+// file of at most `limit` bytes, opened without blocking on a FIFO the image may have put there.
+UniqueFd open_image_boot_file(const std::string& path, const char* what, std::uint64_t limit) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) throw system_error(std::string("opening the image's ") + what, path, errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw system_error(std::string("reading the image's ") + what, path, errno);
+  if (!S_ISREG(st.st_mode)) throw Error(std::string("the image's ") + what + " " + quote(path) + " is not a regular file");
+  if (static_cast<std::uint64_t>(st.st_size) > limit)
+    throw Error(std::string("the image's ") + what + " " + quote(path) + " is " + std::to_string(st.st_size >> 20) +
+                " MiB, more than a " + what + " can be (" + std::to_string(limit >> 20) + " MiB)")
+        .with_hint("set RUNCVM_KERNEL=debian to boot a bundle kernel");
+  return fd;
 }
 
 struct Children {
@@ -131,11 +147,25 @@ int run() {
   if (launch.read_only_root) make_root_read_only(handoff::vm_mount_points(launch));
   build_helper_root({handoff::kLaunchPath, handoff::kNetworkPath});
   if (!launch.sys_admin) drop_sys_admin();
-  std::vector<int> tap_fds;
-  for (const auto& nic : nics) tap_fds.push_back(nic.tap_fd);
-  std::string kernel_image = launch.kernel.vmlinuz;
-  if (launch.kernel.source == "bundle" && ::access(direct_boot_image_path(launch.kernel).c_str(), R_OK) == 0)
-    kernel_image = direct_boot_image_path(launch.kernel);
+  std::vector<int> inherited;
+  for (const auto& nic : nics) inherited.push_back(nic.tap_fd);
+  BootFiles boot{launch.kernel.vmlinuz, launch.kernel.initrd};
+  UniqueFd image_kernel, image_initrd;
+  std::optional<ConsoleTail> console;
+  if (launch.kernel.source == "bundle") {
+    if (::access(direct_boot_image_path(launch.kernel).c_str(), R_OK) == 0) boot.kernel = direct_boot_image_path(launch.kernel);
+  } else {
+    // The image's kernel and initramfs, opened here, where the image's links resolve inside its
+    // root; QEMU, in the helpers' root, reads them through the descriptors.
+    image_kernel = open_image_boot_file(launch.kernel.vmlinuz, "kernel", 256ull << 20);
+    image_initrd = open_image_boot_file(launch.kernel.initrd, "initramfs", 2ull << 30);
+    boot = {"/proc/self/fd/" + std::to_string(image_kernel.get()), "/proc/self/fd/" + std::to_string(image_initrd.get()), ""};
+    inherited.insert(inherited.end(), {image_kernel.get(), image_initrd.get()});
+    // Its initramfs is the image's: when it fails, its console says why.
+    console.emplace();
+    boot.console = "/proc/self/fd/" + std::to_string(console->write_fd());
+    inherited.push_back(console->write_fd());
+  }
   UniqueFd channel, exec_port;
   // Some hosts offer /dev/kvm but cannot run this guest on it (nested virtualisation without the
   // CPU features the kernel needs): with the accelerator left to us, a VM that has not booted
@@ -150,8 +180,8 @@ int run() {
     stages.host.qemu_spawn = realtime_ns();
     // A KVM attempt that may be retried keeps QEMU's complaints about KVM off the user's stderr
     // (unless the console, which QEMU writes there, was asked for).
-    children.qemu = spawn_helper(qemu_command(launch, bundle, use_kvm, kernel_image, nics), helper_environment(bundle),
-                                 tap_fds, /*quiet=*/may_fall_back && !launch.kernel.debug);
+    children.qemu = spawn_helper(qemu_command(launch, bundle, use_kvm, boot, nics), helper_environment(bundle),
+                                 inherited, /*quiet=*/may_fall_back && !launch.kernel.debug);
 
     // QEMU connects to the channel while it starts; it exiting first means it failed (its own
     // message is already on stderr).
@@ -190,6 +220,7 @@ int run() {
     exec_port.reset();
   }
   for (const auto& nic : nics) ::close(nic.tap_fd);
+  if (console) console->release_write_end();  // QEMU's copy is the last: its exit ends the reader
   ::fcntl(0, F_SETFL, ::fcntl(0, F_GETFL) | O_NONBLOCK);
 
   int code = 0;
@@ -200,7 +231,15 @@ int run() {
                        .signals = signals.get(),
                        .qemu = children.qemu,
                        .terminal = launch.process.terminal,
-                       .exec_init = launch.exec_init},
+                       .exec_init = launch.exec_init,
+                       .silent_stop_reason = [&console]() -> std::string {
+                         std::string tail = console ? console->summary() : "";
+                         if (tail.empty()) return "";
+                         return "the image's kernel's console ended with \"" + tail +
+                                "\"; its initramfs must mount root=runcvm-root rootfstype=virtiofs (Debian, Ubuntu: add "
+                                "virtiofs to /etc/initramfs-tools/modules, then update-initramfs -u), or set "
+                                "RUNCVM_KERNEL=debian to boot a bundle kernel";
+                       }},
                       exec, stages)
                .run();
   }

@@ -51,8 +51,12 @@ int Supervisor::run() {
   // An init powers the VM off itself and reports no status: a clean poweroff is a clean exit.
   if (!exit_code_ && settings_.exec_init && WIFEXITED(qemu_status_)) return WEXITSTATUS(qemu_status_);
   if (!exit_code_) {
-    std::fprintf(stderr, "runcvm-init: error: the VM stopped without reporting the workload's exit status "
-                         "(set RUNCVM_KERNEL_DEBUG=1 to see the kernel's console)\n");
+    std::string reason = settings_.silent_stop_reason ? settings_.silent_stop_reason() : "";
+    if (!reason.empty())
+      std::fprintf(stderr, "runcvm-init: error: the VM stopped without reporting the workload's exit status: %s\n", reason.c_str());
+    else
+      std::fprintf(stderr, "runcvm-init: error: the VM stopped without reporting the workload's exit status "
+                           "(set RUNCVM_KERNEL_DEBUG=1 to see the kernel's console)\n");
     return 1;
   }
   return *exit_code_;

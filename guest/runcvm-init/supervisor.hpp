@@ -8,6 +8,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <optional>
 #include <string_view>
 
@@ -30,6 +32,8 @@ struct SupervisorSettings {
   pid_t qemu = -1;     // the run ends when it exits
   bool terminal = false;
   bool exec_init = false;  // the VM's PID 1 is the image's init: it has the console, not stdin
+  // Why the VM may have stopped without a word, when something saw it (the image's kernel's console).
+  std::function<std::string()> silent_stop_reason = {};
   // The workload's streams on this side (tests give their own).
   int stdin_fd = 0;
   int stdout_fd = 1;

@@ -60,7 +60,14 @@ std::string kernel_command_line(const handoff::Launch& launch, const BundleLayou
   // TSC and timer need no checking: about 250 ms of the kernel's boot under TCG.
   line += std::string(" ") + kFastBootArguments;
   line += launch.kernel.debug ? " runcvm.debug" : " quiet loglevel=0";
-  line += std::string(" runcvm.root=") + kRootTag + " runcvm.init=" + bundle.vm_init();
+  if (launch.kernel.source == "bundle") {
+    line += std::string(" runcvm.root=") + kRootTag + " runcvm.init=" + bundle.vm_init();
+  } else {
+    // The image's initramfs (initramfs-tools, mkinitfs) mounts a virtiofs root by its tag and
+    // hands over to init=. No resume: there is no swap to resume from.
+    line += std::string(" root=") + kRootTag + " rootfstype=virtiofs " + (launch.read_only_root ? "ro" : "rw") +
+            " noresume init=" + bundle.vm_init();
+  }
   if (!launch.kernel.append.empty()) line += " " + launch.kernel.append;
   return line;
 }
@@ -71,10 +78,7 @@ std::string direct_boot_image_path(const handoff::Kernel& kernel) {
 }
 
 std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm,
-                                      const std::string& kernel_image, const std::vector<Nic>& nics) {
-  if (launch.kernel.source != "bundle")
-    throw Error("booting the image's own kernel (" + launch.kernel.vmlinuz + ") is not supported yet")
-        .with_hint("set RUNCVM_KERNEL=debian to boot a bundle kernel");
+                                      const BootFiles& boot, const std::vector<Nic>& nics) {
   std::string accel = launch.qemu.accel == "auto" ? (kvm ? "kvm" : "tcg") : launch.qemu.accel;
   // With KVM the guest sees the host's CPU; QEMU 7.2 under nested KVM aborts setting
   // IA32_ARCH_CAPABILITIES ("failed to set MSR 0x10a"), and the guest only loses a hint that
@@ -106,8 +110,8 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
       // docker exec's sessions have a port of their own: they never queue behind the workload's output.
       "-chardev", std::string("socket,id=exec,path=") + kExecPortSocket,
       "-device", std::string("virtserialport,chardev=exec,name=") + channel::kExecPortName,
-      "-kernel", kernel_image,
-      "-initrd", launch.kernel.initrd,
+      "-kernel", boot.kernel,
+      "-initrd", boot.initrd,
       "-append", kernel_command_line(launch, bundle),
   });
   // The serial console shows kernel messages only when asked; the workload's output never uses it.
@@ -130,6 +134,7 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
   // as a systemd container's output does.
   if (launch.kernel.debug) argv.insert(argv.end(), {"-chardev", "file,id=console,path=/proc/self/fd/2", "-serial", "chardev:console"});
   else if (launch.exec_init) argv.insert(argv.end(), {"-chardev", "file,id=console,path=/proc/self/fd/1", "-serial", "chardev:console"});
+  else if (!boot.console.empty()) argv.insert(argv.end(), {"-chardev", "file,id=console,path=" + boot.console, "-serial", "chardev:console"});
   else argv.insert(argv.end(), {"-serial", "none"});
   add_display(launch, argv);
   // SeaBIOS writes its log to I/O port 0x402; QEMU's debug console device catches it there.

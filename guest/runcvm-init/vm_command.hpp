@@ -38,16 +38,25 @@ std::vector<std::string> virtiofsd_command(const BundleLayout& bundle, bool debu
 // The environment of QEMU and virtiofsd: QEMU loads its accelerator modules (TCG is one) from
 // the bundle, not from the distribution path it was built with.
 std::vector<std::string> helper_environment(const BundleLayout& bundle);
-// `kernel_image` is what -kernel boots: the launch's vmlinuz, or the uncompressed vmlinux next to
-// it, which QEMU enters directly (PVH) without running the kernel's decompressor.
+// What -kernel and -initrd load, as QEMU opens them in the helpers' root: for a bundle kernel the
+// launch's vmlinuz (or the uncompressed vmlinux next to it, which QEMU enters directly (PVH)
+// without running the kernel's decompressor) and initrd; for the image's own kernel, descriptors
+// runcvm-init opened in the container (/proc/self/fd/N).
+struct BootFiles {
+  std::string kernel;
+  std::string initrd;
+  // Where the console goes when neither debugging nor an init has it ("": nowhere).
+  std::string console = {};
+};
 std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm,
-                                      const std::string& kernel_image, const std::vector<Nic>& nics = {});
+                                      const BootFiles& boot, const std::vector<Nic>& nics = {});
 // The direct-boot image the builder leaves next to a bundle kernel's vmlinuz.
 std::string direct_boot_image_path(const handoff::Kernel& kernel);
 inline constexpr const char* kFastBootArguments =
     "i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd cryptomgr.notests no_timer_check tsc=reliable";
-// The kernel command line: console, quiet unless debugging, our initramfs's keys, then the
-// user's RUNCVM_KERNEL_APPEND last so it can override.
+// The kernel command line: console, quiet unless debugging, our initramfs's keys (or, for the
+// image's kernel, the root= and init= its own initramfs reads), then the user's
+// RUNCVM_KERNEL_APPEND last so it can override.
 std::string kernel_command_line(const handoff::Launch& launch, const BundleLayout& bundle);
 
 }  // namespace runcvm::container_init

@@ -37,6 +37,10 @@ std::vector<std::string> words(std::string_view text) {
 
 std::vector<std::string> device_drivers(const handoff::Launch& launch) {
   std::vector<std::string> out;
+  if (launch.kernel.source == "image") {
+    out.insert(out.end(), {"virtio_console", "virtio_net"});
+    if (!launch.disks.empty()) out.push_back("virtio_blk");
+  }
   if (launch.display_mode == "vnc") {
     if (launch.qemu.vga == "virtio") out.push_back("virtio-gpu");
     else if (launch.qemu.vga == "std") out.push_back("bochs");

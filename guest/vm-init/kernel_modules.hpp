@@ -11,7 +11,8 @@
 
 namespace runcvm::vm_init {
 
-// The drivers the launch's devices need, by module name.
+// The drivers the launch's devices need, by module name. For the image's own kernel the VM's
+// basic devices too (channel, network, disks): its initramfs loads only what mounts the root.
 std::vector<std::string> device_drivers(const handoff::Launch& launch);
 
 // The files to load for `name` (paths relative to the modules directory), dependencies first, from

@@ -186,6 +186,9 @@ int run() {
   if (const char* started = std::getenv("RUNCVM_INITRAMFS_STARTED")) stages.initramfs = std::strtod(started, nullptr);
   mount_system_filesystems();
   handoff::Launch launch = handoff::parse_launch(read_file(handoff::kLaunchPath));
+  // Before the channel: with the image's kernel, its driver may be a module nothing loaded yet.
+  // A failure here cannot be reported over the channel; it goes to the console (RUNCVM_KERNEL_DEBUG).
+  load_drivers(launch.kernel.modules, device_drivers(launch));
   UniqueFd port(open_virtio_port(channel::kPortName));
   write_all(port.get(), channel::encode(FrameType::ready), "the channel");
 
@@ -197,7 +200,6 @@ int run() {
 
   try {
     apply_launch_settings(launch);
-    load_drivers(launch.kernel.modules, device_drivers(launch));
     set_workload_cgroup(make_workload_cgroup(launch));
     configure_network(handoff::parse_network(read_file(handoff::kNetworkPath)));
     if (auto vnc = handoff::vnc_port(launch)) start_port_relay(*vnc, handoff::kHostSideAddress, {port.get(), signals.get()});

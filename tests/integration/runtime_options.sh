@@ -41,6 +41,29 @@ out=$(vm --read-only --tmpfs /srv/scratch runcvm-test/hostile-links sh -c 'touch
 assert_contains "$out" "runcvm-init: error: " "--read-only with the image's links"
 pass "--read-only: the image's /run and /srv linked out of its root create nothing on the host (one line: $out)"
 
+# A hostile image kernel: a FIFO is no kernel (the bundle's boots, nothing blocks on it); an
+# oversized one is refused in one line before QEMU would read it.
+mkdir -p "$SCRATCH/hostile/boot"
+rm -f "$SCRATCH/hostile/run" "$SCRATCH/hostile/srv"
+mkdir -p "$SCRATCH/hostile/run" "$SCRATCH/hostile/srv"
+mkfifo "$SCRATCH/hostile/boot/vmlinuz-6.6.6-evil"
+echo initrd >"$SCRATCH/hostile/boot/initrd.img-6.6.6-evil"
+ln -s boot/vmlinuz-6.6.6-evil "$SCRATCH/hostile/vmlinuz"
+ln -s boot/initrd.img-6.6.6-evil "$SCRATCH/hostile/initrd.img"
+tar -C "$SCRATCH/hostile" -c . | docker import - runcvm-test/hostile-fifo-kernel >/dev/null
+out=$(timeout 120 docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/hostile-fifo-kernel uname -r) ||
+  fail "an image whose kernel is a FIFO: $out"
+[[ "$out" == "$(readlink "$BUNDLE/kernels/debian/latest")" ]] || fail "an image whose kernel is a FIFO booted $out"
+rm "$SCRATCH/hostile/boot/vmlinuz-6.6.6-evil"
+head -c 260M /dev/zero >"$SCRATCH/hostile/boot/vmlinuz-6.6.6-evil"
+tar -C "$SCRATCH/hostile" -c . | docker import - runcvm-test/hostile-huge-kernel >/dev/null
+rm -rf "$SCRATCH/hostile"
+rc=0
+err=$(timeout 120 docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/hostile-huge-kernel true 2>&1) || rc=$?
+[[ $rc -eq 1 && $(grep -c '' <<<"$err") -eq 1 ]] || fail "an image with a 260 MiB kernel: exit $rc, output: $err"
+assert_contains "$err" "the image's kernel \"/vmlinuz\" is 260 MiB, more than a kernel can be" "the oversized kernel's error"
+pass "an image's kernel that is a FIFO is passed over for the bundle's; one of 260 MiB is refused in one line"
+
 # --oom-score-adj, --group-add, --pids-limit: what the workload sees and what it may do, as under runc.
 # (A shell whose fork fails exits: the inner one counts its forks on stdout until then.)
 probe='id; cat /proc/self/oom_score_adj; echo "forked $(sh -c "i=0; while [ \$i -lt 60 ]; do sleep 3 & echo x; i=\$((i+1)); done" 2>/dev/null | wc -l)"'

@@ -115,7 +115,7 @@ std::string joined(const std::vector<std::string>& argv) {
 TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
   container_init::BundleLayout bundle;
   handoff::Launch launch = sample_launch();
-  CHECK(joined(container_init::qemu_command(launch, bundle, false, launch.kernel.vmlinuz)) ==
+  CHECK(joined(container_init::qemu_command(launch, bundle, false, {launch.kernel.vmlinuz, launch.kernel.initrd})) ==
         "/opt/runcvm/lib/ld-linux-x86-64.so.2 --library-path /opt/runcvm/lib /opt/runcvm/libexec/qemu-system-x86_64 "
         "-L /opt/runcvm/share/qemu -nodefaults -no-user-config -display none -no-reboot "
         "-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny -machine q35,accel=tcg "
@@ -128,9 +128,9 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
         "-append console=ttyS0 panic=-1 reboot=t i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd cryptomgr.notests no_timer_check tsc=reliable quiet loglevel=0 runcvm.root=runcvm-root "
         "runcvm.init=/opt/runcvm/bin/runcvm-vm-init -serial none");
   CHECK(container_init::direct_boot_image_path(launch.kernel) == "/opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinux");
-  CHECK(joined(container_init::qemu_command(launch, bundle, false, "/k/vmlinux")).find("-kernel /k/vmlinux -initrd") !=
+  CHECK(joined(container_init::qemu_command(launch, bundle, false, {"/k/vmlinux", launch.kernel.initrd})).find("-kernel /k/vmlinux -initrd") !=
         std::string::npos);
-  auto kvm = container_init::qemu_command(launch, bundle, true, launch.kernel.vmlinuz);
+  auto kvm = container_init::qemu_command(launch, bundle, true, {launch.kernel.vmlinuz, launch.kernel.initrd});
   CHECK(std::find(kvm.begin(), kvm.end(), "q35,accel=kvm") != kvm.end());
   CHECK(std::find(kvm.begin(), kvm.end(), "host,-arch-capabilities") != kvm.end());
 
@@ -139,7 +139,7 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
   launch.qemu.accel = "tcg";
   launch.kernel.debug = true;
   launch.kernel.append = "systemd.unit=rescue.target";
-  auto custom = container_init::qemu_command(launch, bundle, true, launch.kernel.vmlinuz);
+  auto custom = container_init::qemu_command(launch, bundle, true, {launch.kernel.vmlinuz, launch.kernel.initrd});
   CHECK(std::find(custom.begin(), custom.end(), "pc,accel=tcg") != custom.end());  // an explicit accel wins
   CHECK(std::find(custom.begin(), custom.end(), "Skylake-Server") != custom.end());
   CHECK(container_init::kernel_command_line(launch, bundle) ==
@@ -149,15 +149,24 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
   CHECK(joined(custom).find("isa-debugcon") == std::string::npos);
   launch.kernel.debug = false;
   launch.exec_init = true;  // systemd as PID 1: the console is the container's stdout
-  CHECK(joined(container_init::qemu_command(launch, bundle, false, launch.kernel.vmlinuz))
+  CHECK(joined(container_init::qemu_command(launch, bundle, false, {launch.kernel.vmlinuz, launch.kernel.initrd}))
             .find("-chardev file,id=console,path=/proc/self/fd/1 -serial chardev:console") != std::string::npos);
   launch.exec_init = false;
   launch.qemu.bios_debug = true;
-  CHECK(joined(container_init::qemu_command(launch, bundle, false, launch.kernel.vmlinuz)).find("-device isa-debugcon,iobase=0x402,chardev=bios") !=
+  CHECK(joined(container_init::qemu_command(launch, bundle, false, {launch.kernel.vmlinuz, launch.kernel.initrd})).find("-device isa-debugcon,iobase=0x402,chardev=bios") !=
         std::string::npos);
 
+  // The image's own kernel: loaded from descriptors runcvm-init opened, booted through its own
+  // initramfs, which reads root=, rootfstype= and init=.
   launch.kernel.source = "image";
-  CHECK_THROWS_WITH(container_init::qemu_command(launch, bundle, false, launch.kernel.vmlinuz), ContainsSubstring("not supported yet"));
+  launch.kernel.debug = false;
+  launch.kernel.append = "";
+  CHECK_THAT(joined(container_init::qemu_command(launch, bundle, false, {"/proc/self/fd/7", "/proc/self/fd/8"})),
+             ContainsSubstring("-kernel /proc/self/fd/7 -initrd /proc/self/fd/8 -append console=ttyS0"));
+  CHECK_THAT(container_init::kernel_command_line(launch, bundle),
+             ContainsSubstring("quiet loglevel=0 root=runcvm-root rootfstype=virtiofs rw noresume init=/opt/runcvm/bin/runcvm-vm-init"));
+  launch.read_only_root = true;
+  CHECK_THAT(container_init::kernel_command_line(launch, bundle), ContainsSubstring("rootfstype=virtiofs ro noresume"));
   CHECK(joined(container_init::virtiofsd_command(bundle, false)).find("-o source=/share -o cache=auto -o sandbox=chroot") !=
         std::string::npos);
 }
@@ -198,7 +207,7 @@ TEST_CASE("RUNCVM_DISKS: every disk is checked before any is created", "[guest][
   // Each disk is a virtio-blk device the VM finds by its serial.
   handoff::Launch launch = sample_launch();
   launch.disks = {disks[0], disks[1]};
-  std::string command = joined(container_init::qemu_command(launch, container_init::BundleLayout{}, false, launch.kernel.vmlinuz));
+  std::string command = joined(container_init::qemu_command(launch, container_init::BundleLayout{}, false, {launch.kernel.vmlinuz, launch.kernel.initrd}));
   CHECK(command.find("-drive file=/share/disks/existing,if=none,id=disk0,format=raw,discard=unmap "
                      "-device virtio-blk-pci,drive=disk0,serial=runcvm-disk0 "
                      "-drive file=/share/disks/new,if=none,id=disk1,format=raw,discard=unmap "

@@ -144,7 +144,7 @@ TEST_CASE("each container interface becomes a virtio-net device with its MAC and
   container_init::BundleLayout bundle;
   std::vector<container_init::Nic> nics = {{5, "02:42:ac:12:00:02", 9000}, {6, "02:42:0a:4d:00:32", 1400}};
   std::string line;
-  for (const auto& a : container_init::qemu_command(launch, bundle, false, "/k/vmlinuz", nics)) line += a + " ";
+  for (const auto& a : container_init::qemu_command(launch, bundle, false, {"/k/vmlinuz", launch.kernel.initrd}, nics)) line += a + " ";
   CHECK(line.find("-netdev tap,id=net0,fd=5 -device virtio-net-pci,netdev=net0,mac=02:42:ac:12:00:02,host_mtu=9000,romfile= "
                   "-netdev tap,id=net1,fd=6 -device virtio-net-pci,netdev=net1,mac=02:42:0a:4d:00:32,host_mtu=1400,romfile=") !=
         std::string::npos);

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/file.hpp"
+#include "guest/runcvm-init/console_tail.hpp"
 #include "guest/runcvm-init/hugepages.hpp"
 #include "guest/runcvm-init/vm_command.hpp"
 #include "guest/vm-init/kernel_modules.hpp"
@@ -35,7 +36,7 @@ handoff::Launch bundle_launch() {
 
 std::string qemu_line(const handoff::Launch& launch) {
   std::string out;
-  for (const auto& a : container_init::qemu_command(launch, container_init::BundleLayout{}, false, "/k/vmlinux"))
+  for (const auto& a : container_init::qemu_command(launch, container_init::BundleLayout{}, false, {"/k/vmlinux", launch.kernel.initrd}))
     out += (out.empty() ? "" : " ") + a;
   return out;
 }
@@ -190,6 +191,12 @@ TEST_CASE("the VM loads the drivers of the devices it was given", "[options][hon
   CHECK(vm_init::device_drivers(launch) == std::vector<std::string>{"virtio-gpu", "xhci-pci", "usbhid", "hid-generic"});
   launch.qemu.vga = "std";
   CHECK(vm_init::device_drivers(launch).front() == "bochs");
+  // The image's own kernel: the channel's, the network's and (with disks) the disks' drivers too.
+  launch = bundle_launch();
+  launch.kernel.source = "image";
+  CHECK(vm_init::device_drivers(launch) == std::vector<std::string>{"virtio_console", "virtio_net"});
+  launch.disks = {{"/disks/a.img", "/a", "ext4", std::nullopt}};
+  CHECK(vm_init::device_drivers(launch) == std::vector<std::string>{"virtio_console", "virtio_net", "virtio_blk"});
 
   std::string modules_dep =
       "kernel/drivers/usb/host/xhci-pci.ko: kernel/drivers/usb/host/xhci-hcd.ko kernel/drivers/usb/core/usbcore.ko "
@@ -233,4 +240,25 @@ TEST_CASE("--read-only: the VM's mount points are made before the root turns rea
   launch.tmpfs = {{"/scratch", {}}};
   launch.disks = {{"/disks/a.img", "/var/lib/data", "ext4", std::nullopt}};
   CHECK(handoff::vm_mount_points(launch) == std::vector<std::string>{"/proc", "/sys", "/dev", "/run", "/scratch", "/var/lib/data"});
+}
+
+TEST_CASE("the image's kernel's console is summarised as bounded, printable text", "[options][image-kernel]") {
+  std::string console =
+      "[    3.462433] Run /init as init process\r\n"
+      "Loading, please wait...\n"
+      "\x1b[31mmount: No such device\x1b[0m\n"
+      "   \n"
+      "Failed to mount runcvm-root as root file system.\n"
+      "[    5.149749] ACPI: PM: Preparing to enter system sleep state S5\n"
+      "Rebooting automatically due to panic= boot argument\n";
+  CHECK(container_init::console_summary(console, 3) ==
+        "mount: No such device / Failed to mount runcvm-root as root file system. / Rebooting automatically due to "
+        "panic= boot argument");
+  CHECK(container_init::console_summary(console, 1) == "Rebooting automatically due to panic= boot argument");
+  CHECK(container_init::console_summary("", 3).empty());
+  CHECK(container_init::console_summary("[ 1.0] only the kernel\n", 3).empty());
+  std::string flood(100000, 'A');
+  flood += "\n\x01\x02\xff\n";
+  std::string summary = container_init::console_summary(flood, 3);
+  CHECK(summary == std::string(200, 'A'));  // one line, cut; the control bytes leave nothing
 }
