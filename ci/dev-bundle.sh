@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Assembles a development /opt/runcvm bundle from a build and this machine's QEMU and virtiofsd:
-#   bin/      runcvm-runtime, runcvm-init, runcvm-vm-init, runcvm-exec (static)
+#   bin/      runcvm-runtime, runcvm-init, runcvm-vm-init, runcvm-exec (static), busybox (static)
 #   libexec/  qemu-system-x86_64, virtiofsd
 #   lib/      their shared libraries and the dynamic loader (they must run in any image), lib/qemu/ modules
 #   share/qemu/ firmware; kernels/ from runcvm-build kernels
@@ -12,6 +12,8 @@ bundle=${2:?bundle dir}
 cache=${3:-${XDG_CACHE_HOME:-$HOME/.cache}/runcvm}
 mkdir -p "$bundle"/{bin,libexec,lib/qemu,share}
 install -m 0755 "$build"/bin/{runcvm-runtime,runcvm-init,runcvm-vm-init,runcvm-exec} "$bundle/bin/"
+# RUNCVM_BREAK's shell in the VM (busybox-static).
+install -m 0755 /bin/busybox "$bundle/bin/busybox"
 
 qemu=$(command -v qemu-system-x86_64)
 virtiofsd=""

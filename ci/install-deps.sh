@@ -21,8 +21,9 @@ PACKAGES=(
   libarchive-dev liblzma-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libzstd-dev zlib1g-dev libext2fs-dev
   # runcvm-build kernels at run time: OpenPGP verification and the distro keyrings
   gpgv debian-archive-keyring ca-certificates
-  # runcvm-build bundle takes QEMU, its firmware and virtiofsd from these
-  qemu-system-x86 qemu-system-common
+  # runcvm-build bundle takes QEMU, its firmware and virtiofsd from these, and the static busybox
+  # that RUNCVM_BREAK's shell in the VM is
+  qemu-system-x86 qemu-system-common busybox-static
 )
 TEST_PACKAGES=(
   # the fuzz targets (libFuzzer)
@@ -30,7 +31,7 @@ TEST_PACKAGES=(
   # kernel tests: kmod (modprobe/depmod), local mirrors (dpkg-deb, apt-ftparchive, gpg, openssl, python3)
   kmod cpio zstd xz-utils gzip apt-utils gpg openssl python3
   # runtime tests: a real dockerd and runc, and busybox-static to build test images without a registry
-  docker.io runc busybox-static
+  docker.io runc
   # a systemd image for the systemd-as-PID-1 test, built from deb.debian.org (no registry here);
   # an image with its own kernel and initramfs-tools for the in-image kernel test
   debootstrap mmdebstrap

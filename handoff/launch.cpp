@@ -122,6 +122,7 @@ std::string to_json_text(const Launch& l) {
       {"cgroupfs", l.cgroupfs},
       {"timings", l.timings},
       {"dns_upstreams", l.dns_upstreams},
+      {"breakpoints", l.breakpoints},
   };
   if (l.pids_limit) out["pids_limit"] = *l.pids_limit;
   return out.dump(2) + "\n";
@@ -189,6 +190,7 @@ Launch parse_launch(std::string_view json_text) {
   l.cgroupfs = r.required<std::string>("cgroupfs");
   l.timings = r.required<bool>("timings");
   l.dns_upstreams = r.required<std::vector<std::string>>("dns_upstreams");
+  l.breakpoints = r.required<std::vector<std::string>>("breakpoints");
   r.finish();
   return l;
 }

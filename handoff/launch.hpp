@@ -122,7 +122,16 @@ struct Launch {
   // Where Docker's embedded DNS sends names it does not know (--dns, else the host's resolvers):
   // the VM asks them itself after runcvm-init's forwarder, whose namespace cannot reach them.
   std::vector<std::string> dns_upstreams;
+  // RUNCVM_BREAK: the points of the VM's start-up (kBreakPoints) where a shell runs on the
+  // container's terminal; start-up goes on when it exits.
+  std::vector<std::string> breakpoints;
 };
+
+// The break points, in the order the VM passes them: before its network is configured, after,
+// and just before the workload starts.
+inline constexpr const char* kBreakPoints[] = {"prenet", "postnet", "preworkload"};
+// The break points' shell: the bundle's static busybox.
+inline constexpr const char* kBundleShell = "/opt/runcvm/bin/busybox";
 
 // The file systems runcvm-vm-init mounts itself on the VM's root, in order.
 inline constexpr const char* kVmSystemMountPoints[] = {"/proc", "/sys", "/dev", "/run"};

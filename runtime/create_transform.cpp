@@ -229,6 +229,9 @@ CreateResult transform_create(const CreateInput& input) {
   launch.cgroupfs = options.cgroupfs;
   launch.timings = options.timings;
   launch.dns_upstreams = input.host.dns_servers;
+  launch.breakpoints = options.breakpoints;
+  if (!launch.breakpoints.empty() && !launch.process.terminal)
+    throw Error("RUNCVM_BREAK: a break point's shell needs a terminal").with_hint("docker run -it");
 
   // VM size, and the container's limits raised to hold the guest's RAM plus QEMU's overhead.
   Json& resources = linux_section["resources"];

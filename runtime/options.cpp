@@ -96,9 +96,6 @@ constexpr RefusedOption kRefused[] = {
      "environment or --runcvm-debug in its runtimeArgs"},
     // Not retired but refused: the container's terminal carries the workload's stdio, so QEMU's
     // curses display would have to share it.
-    {"RUNCVM_BREAK",
-     "break points (a shell on the console during start-up) are not supported yet: RUNCVM_KERNEL_DEBUG=1 shows the "
-     "kernel's and initramfs's messages, and docker exec gives a shell in the running VM"},
     {"RUNCVM_QEMU_DISPLAY",
      "QEMU's own display (curses) on the container's terminal is not supported: use RUNCVM_DISPLAY_MODE=vnc and a VNC "
      "viewer, or RUNCVM_KERNEL_DEBUG=1 for the console's text"},
@@ -192,6 +189,19 @@ const std::vector<OptionSpec>& specs() {
          auto n = parse_number(v);
          if (!n || *n > 86400) return quote(v) + ": expected a whole number of seconds from 0 to 86400";
          o.exec_timeout_seconds = static_cast<unsigned>(*n);
+         return "";
+       }},
+      {{"RUNCVM_BREAK", "<point>[,<point>…]", "(none)",
+        "with -it: stop the VM's start-up at these points (prenet, postnet, preworkload) with a shell (the bundle's busybox) on the terminal; exit it to go on"},
+       [](std::string_view v, Options& o) -> std::string {
+         o.breakpoints.clear();
+         if (v.empty()) return "";
+         for (auto point : split(v, ',')) {
+           if (std::find(std::begin(handoff::kBreakPoints), std::end(handoff::kBreakPoints), point) == std::end(handoff::kBreakPoints))
+             return quote(point) + " is not a break point: they are in the VM (prenet, postnet, preworkload); a shell "
+                                   "outside it would run the image's programs there";
+           o.breakpoints.emplace_back(point);
+         }
          return "";
        }},
   };

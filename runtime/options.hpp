@@ -33,6 +33,7 @@ struct Options {
   std::string cgroupfs = "2";               // RUNCVM_CGROUPFS
   bool timings = false;                     // RUNCVM_TIMINGS
   unsigned exec_timeout_seconds = 120;      // RUNCVM_EXEC_TIMEOUT
+  std::vector<std::string> breakpoints;     // RUNCVM_BREAK
 };
 
 struct OptionDoc {

@@ -74,6 +74,11 @@ void assemble(const BundleOptions& o, const fs::path& tree) {
     for (const char* candidate : {"/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd"})
       if (fs::is_regular_file(candidate)) virtiofsd = candidate;
   if (virtiofsd.empty()) throw Error("bundle: virtiofsd not found (apt-get install virtiofsd or qemu-system-common)");
+  // The break points' shell runs in the VM from the bundle: a static busybox, like our programs.
+  if (!fs::is_regular_file(o.busybox)) throw Error("bundle: " + quote(o.busybox.string()) + " is missing (apt-get install busybox-static)");
+  if (!read_elf_dependencies(read_file(o.busybox), o.busybox.string()).interpreter.empty())
+    throw Error("bundle: " + quote(o.busybox.string()) + " is not static (apt-get install busybox-static)");
+  install_file(o.busybox, tree / "bin/busybox", fs::perms(0755));
   std::vector<fs::path> loaded = {o.qemu, virtiofsd};
   for (const auto& name : kQemuModules) loaded.push_back(o.qemu_modules / name);
   for (const auto& required : loaded)

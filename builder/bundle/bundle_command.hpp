@@ -21,6 +21,7 @@ struct BundleOptions {
   fs::path qemu = "/usr/bin/qemu-system-x86_64";
   fs::path virtiofsd;  // "": the Debian package's (virtiofsd, or qemu-system-common before trixie)
   fs::path qemu_modules = "/usr/lib/x86_64-linux-gnu/qemu";
+  fs::path busybox = "/bin/busybox";  // static: RUNCVM_BREAK's shell in the VM
   std::vector<fs::path> firmware_dirs = {"/usr/share/qemu", "/usr/share/seabios"};
   std::optional<fs::path> out, oci_layout, docker_archive;
   std::optional<std::string> push;  // a registry reference: the image goes there too

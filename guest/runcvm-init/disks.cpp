@@ -9,6 +9,7 @@
 #include "common/file.hpp"
 #include "disk/ext4_image.hpp"
 #include "disk/populate.hpp"
+#include "guest/runcvm-init/notice.hpp"
 
 namespace runcvm::container_init {
 
@@ -47,7 +48,7 @@ void prepare_disks(const std::vector<handoff::Disk>& disks) {
       struct stat st {};
       if (::stat(d.destination.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
         disk::populate_from_directory(image, d.destination, [](const std::string& note) {
-          std::fprintf(stderr, "runcvm: RUNCVM_DISKS: %s\n", note.c_str());
+          notice("RUNCVM_DISKS: " + note);
         });
       image.finish();
       fs::rename(temporary, source);

@@ -124,7 +124,7 @@ int run() {
   BundleLayout bundle;
   bool kvm = kvm_usable();
   if (!kvm && launch.qemu.accel != "tcg")
-    notice("runcvm: /dev/kvm is not available: the VM runs under TCG emulation (slow)");
+    notice("/dev/kvm is not available: the VM runs under TCG emulation (slow)");
 
   sigset_t handled;
   sigemptyset(&handled);
@@ -208,7 +208,7 @@ int run() {
       timed_out = ::poll(&first, 1, static_cast<int>(std::chrono::milliseconds(kKvmBootLimit).count())) <= 0;
       if (!timed_out && ::recv(channel.get(), &byte, 1, MSG_PEEK) > 0) break;
     }
-    notice(std::string("runcvm: the VM did not boot under KVM") +
+    notice(std::string("the VM did not boot under KVM") +
            (timed_out ? " within " + std::to_string(kKvmBootLimit.count()) + " s" : "") +
            ": starting it again under TCG emulation (slow; RUNCVM_QEMU_ACCEL=tcg skips the attempt)");
     for (pid_t child : {children.qemu, children.virtiofsd}) {

@@ -31,7 +31,7 @@ NetworkPlan plan_network(const std::vector<net::Link>& links, const std::vector<
       if (a.index != link.index) continue;
       if (a.family == AF_INET) interface.addresses.push_back(a.address + "/" + std::to_string(a.prefix));
       else if (a.family == AF_INET6 && a.scope == RT_SCOPE_UNIVERSE)
-        plan.warnings.push_back("runcvm: " + link.name + ": IPv6 address " + a.address + "/" + std::to_string(a.prefix) +
+        plan.warnings.push_back(link.name + ": IPv6 address " + a.address + "/" + std::to_string(a.prefix) +
                                 " skipped: the VM gets IPv4 only");
     }
     plan.network.interfaces.push_back(interface);

@@ -14,7 +14,7 @@ struct NetworkPlan {
   handoff::Network network;
   bool host_side_address = false;  // the first interface's bridge holds handoff::kHostSideAddress
   bool dns_forwarder = false;      // runcvm-init must serve handoff::kHostSideAddress:53
-  std::vector<std::string> warnings;  // one line each, for stderr (IPv6 addresses skipped, …)
+  std::vector<std::string> warnings;  // one line each, notices (IPv6 addresses skipped, …)
 };
 
 // Every Ethernet interface except loopback, with its IPv4 addresses and the main table's IPv4

@@ -38,7 +38,10 @@ using channel::FrameType;
 
 class Relay {
  public:
-  Relay(int port, Workload& workload, int signals) : port_(port), w_(workload), signals_(signals) {}
+  // The decoder is the caller's: relays follow one another on the channel (a break point's shell,
+  // then the workload), and a frame may straddle the change.
+  Relay(int port, Workload& workload, int signals, channel::Decoder& decoder)
+      : port_(port), w_(workload), signals_(signals), decoder_(decoder) {}
 
   // Runs until the workload has exited and its output is drained; returns its exit code.
   int run() {
@@ -136,7 +139,7 @@ class Relay {
   int port_;
   Workload& w_;
   int signals_;
-  channel::Decoder decoder_;
+  channel::Decoder& decoder_;
   std::optional<int> exit_code_;
 };
 
@@ -174,6 +177,23 @@ class Relay {
   }
 }
 
+// RUNCVM_BREAK: at `point`, when asked, the bundle's shell on the container's terminal (relayed
+// like a workload's pty); start-up goes on when it exits.
+void break_shell(const char* point, const handoff::Launch& launch, int port, int signals, channel::Decoder& decoder) {
+  if (std::find(launch.breakpoints.begin(), launch.breakpoints.end(), point) == launch.breakpoints.end()) return;
+  handoff::Process shell;
+  shell.args = {handoff::kBundleShell, "sh"};
+  shell.env = {"PATH=/opt/runcvm/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
+               std::string("PS1=runcvm ") + point + "# "};
+  for (const auto& entry : launch.process.env)
+    if (entry.rfind("TERM=", 0) == 0) shell.env.push_back(entry);
+  shell.terminal = true;
+  shell.console_size = launch.process.console_size;
+  Workload w = start_workload(shell);
+  ::fcntl(w.stdin_write.get(), F_SETFL, ::fcntl(w.stdin_write.get(), F_GETFL) | O_NONBLOCK);
+  Relay(port, w, signals, decoder).run();
+}
+
 double boot_seconds() {
   timespec now{};
   ::clock_gettime(CLOCK_BOOTTIME, &now);
@@ -197,18 +217,22 @@ int run() {
   sigaddset(&mask, SIGCHLD);
   ::sigprocmask(SIG_BLOCK, &mask, nullptr);
   UniqueFd signals(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+  channel::Decoder decoder;
+  auto break_at = [&](const char* point) { break_shell(point, launch, port.get(), signals.get(), decoder); };
 
   try {
     apply_launch_settings(launch);
     set_workload_cgroup(make_workload_cgroup(launch));
+    break_at("prenet");
     configure_network(handoff::parse_network(read_file(handoff::kNetworkPath)));
+    break_at("postnet");
     if (auto vnc = handoff::vnc_port(launch)) start_port_relay(*vnc, handoff::kHostSideAddress, {port.get(), signals.get()});
   } catch (const Error& e) {
     // As runc reports a container it could not set up: the reason, and exit code 127.
     write_all(port.get(), channel::encode(FrameType::error, e.what()), "the channel");
     write_all(port.get(), channel::encode_u32(FrameType::exit_status, 127), "the channel");
     Workload none;
-    Relay(port.get(), none, signals.get()).wait_for_ack(std::chrono::seconds(5));
+    Relay(port.get(), none, signals.get(), decoder).wait_for_ack(std::chrono::seconds(5));
     return 127;
   }
 
@@ -220,6 +244,7 @@ int run() {
   }
 
   if (launch.exec_init) {
+    break_at("preworkload");
     pid_t agent = ::fork();
     if (agent == 0) run_init_agent(port.get());
     std::string failure = exec_as_init(launch.process);
@@ -228,26 +253,27 @@ int run() {
     write_all(port.get(), channel::encode(FrameType::error, failure), "the channel");
     write_all(port.get(), channel::encode_u32(FrameType::exit_status, 127), "the channel");
     Workload none;
-    Relay(port.get(), none, signals.get()).wait_for_ack(std::chrono::seconds(5));
+    Relay(port.get(), none, signals.get(), decoder).wait_for_ack(std::chrono::seconds(5));
     return 127;
   }
 
   Workload workload;
   try {
+    break_at("preworkload");
     workload = start_workload(launch.process);
   } catch (const Error& e) {
     // As Docker reports it under runc: the reason, and 126 (cannot execute) or 127.
     int code = start_failure_exit_code(e);
     write_all(port.get(), channel::encode(FrameType::error, e.what()), "the channel");
     write_all(port.get(), channel::encode_u32(FrameType::exit_status, static_cast<std::uint32_t>(code)), "the channel");
-    Relay relay(port.get(), workload, signals.get());
+    Relay relay(port.get(), workload, signals.get(), decoder);
     relay.wait_for_ack(std::chrono::seconds(5));
     return code;
   }
   for (int fd : {workload.stdout_read.get(), workload.stderr_read.get(), workload.terminal ? workload.stdin_write.get() : -1})
     if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   stages.workload_start = boot_seconds();
-  Relay relay(port.get(), workload, signals.get());
+  Relay relay(port.get(), workload, signals.get(), decoder);
   int code = relay.run();
   stages.workload_exit = boot_seconds();
   if (launch.timings) {

@@ -7,12 +7,11 @@
 # bookworm, linux-image-cloud-amd64, virtiofs in its initramfs). Needs a dockerd with runcvm.
 # usage: tests/bench/kernel_sources.sh IMAGE [RUNS]
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 IMAGE=${1:?usage: $0 IMAGE [RUNS]}
 RUNS=${2:-5}
 WORK=$(mktemp -d /tmp/runcvm-bench-kernels.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 measure() {  # label, docker run arguments… -> "label wall_ms qemu+firmware kernel+initramfs vm-init"
   local label=$1 walls=() start
   shift

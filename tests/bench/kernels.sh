@@ -9,6 +9,7 @@
 #      (initramfs-tools 0.142 cannot mount a virtiofs root).
 # usage: tests/bench/kernels.sh BUILD_DIR [BOOT_RUNS]   (root; needs initramfs-tools for part 2-3)
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 BUILD_DIR=$(cd "${1:?usage: $0 BUILD_DIR [BOOT_RUNS]}" && pwd)
 RUNS=${2:-3}
 SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,9 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
-median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 build() {
   "$BUILD_DIR/bin/runcvm-build" kernels --recipe debian-bookworm --out "$WORK/$1" --cache "$WORK/cache" >/dev/null 2>&1

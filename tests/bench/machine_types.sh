@@ -5,21 +5,11 @@
 # Needs a dockerd with runcvm registered (bash ci/main.sh).
 # usage: tests/bench/machine_types.sh [RUNS]
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 RUNS=${1:-5}
 SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 docker image inspect runcvm/busybox >/dev/null 2>&1 || bash "$SOURCE_DIR/ci/busybox-image.sh" runcvm/busybox debian
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-time_runs() {  # command… -> median ms
-  local times=() start
-  for _ in $(seq "$RUNS"); do
-    start=$(now_ms)
-    "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-    times+=($(( $(now_ms) - start )))
-  done
-  echo "${times[*]}" | median
-}
 
 runc_ms=$(time_runs docker run --rm runcvm/busybox true)
 echo "docker run --rm IMG true, runc (baseline): ${runc_ms} ms"

@@ -6,6 +6,7 @@
 # spawned), and the ratio of B to A. Not a timed test.
 # usage: tests/bench/start_compare.sh RUNTIME_A RUNTIME_B [RUNS]   (image runcvm/busybox, TCG)
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 A=${1:?usage: $0 RUNTIME_A RUNTIME_B [RUNS]}
 B=${2:?usage: $0 RUNTIME_A RUNTIME_B [RUNS]}
 RUNS=${3:-9}
@@ -13,7 +14,6 @@ SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 docker image inspect runcvm/busybox >/dev/null 2>&1 || bash "$SOURCE_DIR/ci/busybox-image.sh" runcvm/busybox debian
 WORK=$(mktemp -d /tmp/runcvm-bench-compare.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 for _ in $(seq "$RUNS"); do
   for runtime in "$A" "$B"; do
     start=$(now_ms)

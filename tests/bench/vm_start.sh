@@ -8,6 +8,7 @@
 # registered (bash ci/main.sh).
 # usage: tests/bench/vm_start.sh BUILD_DIR [RUNS] [BUNDLE]
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 BUILD_DIR=$(cd "${1:?usage: $0 BUILD_DIR [RUNS] [BUNDLE]}" && pwd)
 RUNS=${2:-5}
 BUNDLE=${3:-/opt/runcvm}
@@ -16,17 +17,6 @@ WORK=$(mktemp -d /tmp/runcvm-bench-vm.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 docker image inspect runcvm/busybox >/dev/null 2>&1 || bash "$SOURCE_DIR/ci/busybox-image.sh" runcvm/busybox debian
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-time_runs() {  # command… -> median ms
-  local times=() start
-  for _ in $(seq "$RUNS"); do
-    start=$(now_ms)
-    "$@" >/dev/null 2>&1
-    times+=($(( $(now_ms) - start )))
-  done
-  echo "${times[*]}" | median
-}
 
 mkdir -p "$WORK/share"
 cp "$BUILD_DIR/tests/runcvm-boot-probe" "$WORK/share/probe"

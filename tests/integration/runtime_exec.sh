@@ -6,7 +6,6 @@
 # dependence on the VM's network.
 source "$(dirname "$0")/lib.sh"
 
-command -v tmux >/dev/null || fail "tmux is not installed (apt-get install tmux)"
 start_dockerd_with_runcvm
 KERNEL=$(readlink "$BUNDLE/kernels/debian/latest")
 import_busybox_image runcvm-test/exec debian
@@ -74,32 +73,24 @@ pass "-t gives the command a terminal in the VM ($out)"
 
 # -it in a real terminal: tmux gives docker a 100x30 pty; typed lines run, stty size matches the
 # terminal and follows a resize, line editing works (a backspace), and the typed exit code returns.
-tmux_socket="runcvm-exec-$$"
-on_exit "tmux -L $tmux_socket kill-server 2>/dev/null"
-tmux -L "$tmux_socket" new-session -d -s exec -x 100 -y 30 \
-  "docker exec -it $id sh; echo \"exit=\$?\" >$SCRATCH/it-exit; sleep 60"
-screen() { tmux -L "$tmux_socket" capture-pane -p -t exec; }
-wait_for_screen() {  # text what
-  for _ in $(seq 100); do screen | grep -qF -- "$1" && return 0; sleep 0.1; done
-  fail "$2: the terminal shows: $(screen | grep -v '^$')"
-}
+start_terminal 100 30 "docker exec -it $id sh; echo \"exit=\$?\" >$SCRATCH/it-exit; sleep 60"
 wait_for_screen "/ #" "the shell's prompt"
-tmux -L "$tmux_socket" send-keys -t exec 'stty size' Enter
+terminal_keys 'stty size' Enter
 wait_for_screen "30 100" "stty size in a 100x30 terminal"
-tmux -L "$tmux_socket" send-keys -t exec 'echo "ab' X BSpace 'c"' Enter
+terminal_keys 'echo "ab' X BSpace 'c"' Enter
 wait_for_screen "abc" "line editing (a backspace)"
-tmux -L "$tmux_socket" resize-window -t exec -x 80 -y 20
+terminal_resize 80 20
 sleep 0.5
-tmux -L "$tmux_socket" send-keys -t exec 'stty size' Enter
+terminal_keys 'stty size' Enter
 wait_for_screen "20 80" "stty size after resizing the terminal to 80x20"
-tmux -L "$tmux_socket" send-keys -t exec 'vi /tmp/typed' Enter
+terminal_keys 'vi /tmp/typed' Enter
 sleep 1
-tmux -L "$tmux_socket" send-keys -t exec i 'typed in vi' Escape
+terminal_keys i 'typed in vi' Escape
 sleep 0.5  # vi tells a lone Escape from the start of a key's sequence by a pause
-tmux -L "$tmux_socket" send-keys -t exec ':wq' Enter
-tmux -L "$tmux_socket" send-keys -t exec 'echo "vi-done-$((40 + 2))"' Enter
+terminal_keys ':wq' Enter
+terminal_keys 'echo "vi-done-$((40 + 2))"' Enter
 wait_for_screen "vi-done-42" "the shell after vi"
-tmux -L "$tmux_socket" send-keys -t exec 'exit 7' Enter
+terminal_keys 'exit 7' Enter
 for _ in $(seq 100); do [[ -s $SCRATCH/it-exit ]] && break; sleep 0.1; done
 [[ "$(cat "$SCRATCH/it-exit" 2>/dev/null)" == "exit=7" ]] || fail "docker exec -it: $(cat "$SCRATCH/it-exit" 2>/dev/null)"
 [[ "$(docker exec "$id" cat /tmp/typed)" == "typed in vi" ]] || fail "vi did not write what was typed"

@@ -97,6 +97,15 @@ assert_contains "$usb" "QEMU USB Tablet" "USB devices with VNC"
 docker rm -f "$id" >/dev/null
 pass "RUNCVM_DISPLAY_MODE=vnc: RFB 003.008 on the published port, a 1280x800 framebuffer, a USB tablet in the VM"
 
+# Headless with RUNCVM_QEMU_VNC_DISPLAY=1: the VNC server alone, on port 5901.
+id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -e RUNCVM_QEMU_VNC_DISPLAY=1 -p "127.0.0.1:$port:5901" \
+  runcvm-test/options sleep 300)
+rfb=$(python3 "$SOURCE_DIR/tests/integration/rfb_probe.py" 127.0.0.1 "$port" 120) || fail "VNC on 5901: $rfb"
+out=$(docker exec "$id" sh -c 'cat /proc/fb; ls /sys/bus/usb/devices 2>&1 || true')
+[[ "$out" != *usb1* && "$out" != *drm* ]] || fail "headless with a VNC server has a card or USB: $out"
+docker rm -f "$id" >/dev/null
+pass "RUNCVM_QEMU_VNC_DISPLAY=1 headless: an RFB server on port 5901 ($rfb), no graphics card, no USB"
+
 out=$(vm -e RUNCVM_DISPLAY_MODE=vnc -e RUNCVM_QEMU_VGA=std runcvm-test/options sh -c 'cat /proc/fb')
 assert_contains "$out" "bochs" "RUNCVM_QEMU_VGA=std"
 out=$(vm -e RUNCVM_QEMU_USB=1 runcvm-test/options ls /sys/bus/usb/devices)
@@ -129,19 +138,49 @@ for _ in $(seq 50); do (( $(awk '/HugePages_Free/ {print $2}' /proc/meminfo) == 
 (( $(awk '/HugePages_Free/ {print $2}' /proc/meminfo) == free_before )) || fail "RUNCVM_HUGETLB: the huge pages did not come back"
 pass "RUNCVM_HUGETLB: $((free_before - free_during)) huge pages of 2 MiB back the VM's $mem_mib MiB while it runs and return after; too few is one line"
 
+# The VM's size and CPU model from options, and the bundle kernel's modules over /lib/modules.
+out=$(vm -e RUNCVM_CPUS=2 -e RUNCVM_MEM=300M -e RUNCVM_QEMU_CPU=qemu64 -e RUNCVM_KERNEL_MOUNT_LIB_MODULES=1 runcvm-test/options \
+  sh -c 'nproc; grep MemTotal /proc/meminfo; grep -m1 "model name" /proc/cpuinfo; ls /lib/modules')
+[[ "$(sed -n 1p <<<"$out")" == 2 ]] || fail "RUNCVM_CPUS=2: $out"
+mem_kb=$(awk '/MemTotal/ {print $2}' <<<"$out")
+(( mem_kb > 300 * 1024 * 90 / 100 && mem_kb <= 300 * 1024 )) || fail "RUNCVM_MEM=300M gave MemTotal $mem_kb kB"
+assert_contains "$out" "QEMU Virtual CPU" "RUNCVM_QEMU_CPU=qemu64"
+[[ "$(sed -n 4p <<<"$out")" == "$(readlink "$BUNDLE/kernels/debian/latest")" && $(grep -c '' <<<"$out") -eq 4 ]] ||
+  fail "RUNCVM_KERNEL_MOUNT_LIB_MODULES=1: /lib/modules holds: $(sed -n '4,$p' <<<"$out")"
+pass "RUNCVM_CPUS=2, RUNCVM_MEM=300M (MemTotal $mem_kb kB), RUNCVM_QEMU_CPU=qemu64 and RUNCVM_KERNEL_MOUNT_LIB_MODULES=1 hold in the VM"
+
 # Machine types: pc boots like q35; microvm, curses and break points are refused at create, in one line.
 out=$(vm -e RUNCVM_QEMU_MACHINE=pc runcvm-test/options sh -c 'echo booted; cat /sys/class/dmi/id/product_name 2>/dev/null || true')
 assert_contains "$out" "booted" "RUNCVM_QEMU_MACHINE=pc"
 assert_contains "$out" "i440FX" "RUNCVM_QEMU_MACHINE=pc"
 for refused in "RUNCVM_QEMU_MACHINE=microvm:it has no PCI bus" "RUNCVM_QEMU_DISPLAY=curses:is not supported" \
-               "RUNCVM_BREAK=prenet:not supported yet"; do
+               "RUNCVM_BREAK=preqemu:is not a break point"; do
   rc=0
   err=$(vm -e "${refused%%:*}" runcvm-test/options true 2>&1) || rc=$?
   [[ $rc -eq 125 ]] || fail "${refused%%:*}: exit $rc, expected docker's 125 for a container that cannot be created"
   assert_contains "$err" "${refused#*:}" "${refused%%:*}"
   assert_contains "$err" "${refused%%=*}:" "${refused%%:*}"
 done
-pass "RUNCVM_QEMU_MACHINE=pc boots (i440FX); microvm, RUNCVM_QEMU_DISPLAY=curses and RUNCVM_BREAK are refused at create"
+pass "RUNCVM_QEMU_MACHINE=pc boots (i440FX); microvm, RUNCVM_QEMU_DISPLAY=curses and a break point outside the VM are refused at create"
+
+# RUNCVM_BREAK=prenet with -it, in a real terminal (tmux): a shell in the VM before its network is
+# up; what is typed runs there; `exit` lets the start-up go on to the workload. Without -t it is
+# refused at create.
+start_terminal 120 30 "docker run --rm -it --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -e RUNCVM_BREAK=prenet runcvm-test/options sh -c 'echo workload-ran-\$((6*7)); exit 9'; echo docker-exit-\$?; sleep 600"
+wait_for_screen "runcvm prenet#" "the break shell's prompt" 60
+# Before the network: eth0 is there without its address yet.
+terminal_keys 'echo "in-break-$((40 + 2)) inet-$(busybox ip -4 addr show dev eth0 | grep -c inet)"' Enter
+wait_for_screen "in-break-42 inet-" "the break shell's answer"
+screen | grep -q "in-break-42 inet-0" || fail "the break shell at prenet: $(screen)"
+! screen | grep -q "workload-ran" || fail "the workload ran before the break shell exited: $(screen)"
+terminal_keys 'exit' Enter
+wait_for_screen "docker-exit-9" "the workload after the break shell" 60
+screen | grep -q "workload-ran-42" || fail "the workload did not run after the break shell: $(screen)"
+rc=0
+err=$(docker run --rm --runtime=runcvm -e RUNCVM_BREAK=prenet runcvm-test/options true 2>&1) || rc=$?
+[[ $rc -eq 125 ]] || fail "RUNCVM_BREAK without -t: exit $rc"
+assert_contains "$err" "RUNCVM_BREAK: a break point's shell needs a terminal" "RUNCVM_BREAK without -t"
+pass "RUNCVM_BREAK=prenet: a shell in the VM on the terminal (tmux), typed commands run, exit resumes the start-up (exit 9); refused without -t"
 
 # The workload's stderr is the workload's: the TCG notice (RUNCVM_QEMU_ACCEL left to auto on a
 # host without usable KVM) goes to runcvm-init's log, not to it.

@@ -105,7 +105,7 @@ TEST_CASE("the VM's network is planned from the container's", "[net][plan]") {
   CHECK(plan.network.interfaces[0].addresses == std::vector<std::string>{"172.18.0.2/16", "172.18.0.9/16"});
   CHECK(plan.network.interfaces[1].mtu == 1400);
   REQUIRE(plan.warnings.size() == 1);
-  CHECK(plan.warnings[0] == "runcvm: eth0: IPv6 address fd00::2/64 skipped: the VM gets IPv4 only");
+  CHECK(plan.warnings[0] == "eth0: IPv6 address fd00::2/64 skipped: the VM gets IPv4 only");
   CHECK(plan.dns_forwarder);
   CHECK(plan.network.resolv_conf ==
         "# runcvm: Docker's embedded DNS (127.0.0.11) through runcvm-init's forwarder, then the servers\n"

@@ -43,9 +43,10 @@ std::string qemu_line(const handoff::Launch& launch) {
 
 // A docker run's spec (tests/runtime/golden/docker-plain) with `env` added, through the create
 // transform, on a host without KVM whose bundle has a Debian kernel.
-runtime::CreateResult create_with(const std::vector<std::string>& env) {
+runtime::CreateResult create_with(const std::vector<std::string>& env, bool terminal = false) {
   runtime::CreateInput input;
   input.spec = Json::parse(read_file(fs::path(RUNCVM_SOURCE_DIR) / "tests/runtime/golden/docker-plain/in.json"));
+  input.spec["process"]["terminal"] = terminal;
   for (const auto& entry : env) input.spec["process"]["env"].push_back(entry);
   input.host.tun = runtime::DeviceNumber{10, 200};
   input.host.cpus = 4;
@@ -109,9 +110,11 @@ TEST_CASE("every option in the table is read past the runtime's parser", "[optio
       {"RUNCVM_CGROUPFS", "hybrid"},
       {"RUNCVM_TIMINGS", "1"},
       {"RUNCVM_EXEC_TIMEOUT", "7"},
+      {"RUNCVM_BREAK", "prenet"},
   };
   const std::string sources = guest_sources();
-  runtime::CreateResult baseline = create_with({});
+  // With a terminal, which RUNCVM_BREAK needs.
+  runtime::CreateResult baseline = create_with({}, true);
   Json baseline_launch = Json::parse(handoff::to_json_text(baseline.launch));
   for (const auto& option : runtime::option_table()) {
     std::string name(option.name);
@@ -126,7 +129,7 @@ TEST_CASE("every option in the table is read past the runtime's parser", "[optio
     std::vector<std::string> env = {name + "=" + probe->second};
     // Options that shape another's device act with it, as a user would set them.
     if (name == "RUNCVM_QEMU_VGA") env.push_back("RUNCVM_DISPLAY_MODE=vnc");
-    runtime::CreateResult result = create_with(env);
+    runtime::CreateResult result = create_with(env, true);
     Json launch = Json::parse(handoff::to_json_text(result.launch));
     if (name == "RUNCVM_KERNEL") {  // same kernel as chosen by default: the choice is the option's
       CHECK(result.launch.kernel.dist == "debian");
@@ -142,6 +145,11 @@ TEST_CASE("every option in the table is read past the runtime's parser", "[optio
       CHECK(sources.find("launch." + path) != std::string::npos);
     }
   }
+}
+
+TEST_CASE("RUNCVM_BREAK needs a terminal", "[options][honoured][break]") {
+  CHECK_THROWS_WITH(create_with({"RUNCVM_BREAK=prenet"}), ContainsSubstring("RUNCVM_BREAK: a break point's shell needs a terminal"));
+  CHECK(create_with({"RUNCVM_BREAK=prenet,preworkload"}, true).launch.breakpoints == std::vector<std::string>{"prenet", "preworkload"});
 }
 
 TEST_CASE("display, USB and huge pages reach QEMU's command line", "[options][honoured][qemu]") {

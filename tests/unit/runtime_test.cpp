@@ -105,7 +105,10 @@ TEST_CASE("RUNCVM_* options are typed and validated together", "[runtime][option
   CHECK_THAT(error({"RUNCVM_QEMU_DISPLAY=curses"}), ContainsSubstring("RUNCVM_QEMU_DISPLAY: QEMU's own display (curses) on the container's terminal is not supported"));
   CHECK(error({"RUNCVM_QEMU_VGA=vmware"}) == "RUNCVM_QEMU_VGA: \"vmware\": expected one of virtio, std, cirrus, none");
   CHECK(error({"RUNCVM_QEMU_VNC_DISPLAY=100"}) == "RUNCVM_QEMU_VNC_DISPLAY: \"100\": expected a display number from 0 to 99 (VNC port 5900 + it)");
-  CHECK_THAT(error({"RUNCVM_BREAK=prenet"}), ContainsSubstring("RUNCVM_BREAK: break points (a shell on the console during start-up) are not supported yet"));
+  CHECK(error({"RUNCVM_BREAK=prenet,preqemu"}) ==
+        "RUNCVM_BREAK: \"preqemu\" is not a break point: they are in the VM (prenet, postnet, preworkload); a shell outside "
+        "it would run the image's programs there");
+  CHECK(parse_options({"RUNCVM_BREAK=postnet,preworkload"}).breakpoints == std::vector<std::string>{"postnet", "preworkload"});
   CHECK(error({"RUNCVM_NOPE=1"}) == "RUNCVM_NOPE: unknown option (see the README's RUNCVM_* table)");
   CHECK(error({"RUNCVM_CPUS=x", "RUNCVM_MEM=y"}) ==
         "RUNCVM_CPUS: \"x\": expected a whole number from 1 to 256; RUNCVM_MEM: \"y\": expected a size of at least 64M, like 512M or 2G");
@@ -119,7 +122,7 @@ TEST_CASE("the README documents every RUNCVM_* option", "[runtime][options]") {
     INFO(option.name);
     CHECK(readme.find("| `" + std::string(option.name) + "` |") != std::string::npos);
   }
-  CHECK(option_table().size() == 19);
+  CHECK(option_table().size() == 20);
 }
 
 TEST_CASE("VM CPUs round --cpus up and never go below one", "[runtime]") {
