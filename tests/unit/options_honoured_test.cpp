@@ -243,7 +243,7 @@ TEST_CASE("RUNCVM_HUGETLB: the host's free 2 MiB pages are checked before QEMU s
   CHECK(container_init::hugepages_problem("", 554));
 }
 
-TEST_CASE("--read-only: the VM's mount points are made before the root turns read-only", "[options][honoured][read-only]") {
+TEST_CASE("read-only roots: the VM's mount points are made before the root turns read-only", "[options][honoured][read-only]") {
   handoff::Launch launch = bundle_launch();
   launch.tmpfs = {{"/scratch", {}}};
   launch.disks = {{"/disks/a.img", "/var/lib/data", "ext4", std::nullopt}};
