@@ -82,7 +82,7 @@ struct Disk {  // RUNCVM_DISKS entry
 };
 
 struct Qemu {
-  std::string machine = "q35";  // q35, pc
+  std::string machine = "q35";  // q35, pc, microvm
   std::string cpu;      // "" = QEMU's default for the accelerator
   std::string accel = "auto";  // auto, kvm, tcg
   bool bios_debug = false;  // RUNCVM_BIOS_DEBUG: firmware messages on stderr

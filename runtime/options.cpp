@@ -160,13 +160,9 @@ const std::vector<OptionSpec>& specs() {
        }},
       {{"RUNCVM_QEMU_USB", "1 or 0", "0 (1 with RUNCVM_DISPLAY_MODE=vnc, for the tablet)", "a USB (XHCI) controller in the VM"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.qemu.usb); }},
-      {{"RUNCVM_QEMU_MACHINE", "q35, pc", "q35", "QEMU machine type (microvm is refused: it has no PCI bus)"},
-       [](std::string_view v, Options& o) -> std::string {
-         if (v == "microvm")
-           return "\"microvm\" is not supported: it has no PCI bus, and the VM's devices (virtiofs root, channel, "
-                  "network, disks) are PCI devices; use q35 or pc";
-         return parse_choice(v, {"q35", "pc"}, o.qemu.machine);
-       }},
+      {{"RUNCVM_QEMU_MACHINE", "q35, pc, microvm", "q35",
+        "QEMU machine type; microvm has no PCI bus (virtio-mmio devices), so no graphics card and no USB"},
+       [](std::string_view v, Options& o) { return parse_choice(v, {"q35", "pc", "microvm"}, o.qemu.machine); }},
       {{"RUNCVM_QEMU_CPU", "<model>", "host with KVM, max with TCG", "QEMU CPU model (-cpu)"},
        [](std::string_view v, Options& o) -> std::string {
          if (v.empty() || v.find_first_of(" ,=\n") != std::string_view::npos)
@@ -208,6 +204,20 @@ const std::vector<OptionSpec>& specs() {
   return table;
 }
 
+// Options that are each valid but together ask for what the VM cannot have.
+std::vector<std::string> combination_problems(const Options& o) {
+  std::vector<std::string> out;
+  if (o.qemu.machine == "microvm") {
+    // QEMU's graphics cards and USB controllers (the tablet's) are PCI devices.
+    if (o.display_mode == "vnc")
+      out.push_back("RUNCVM_DISPLAY_MODE: \"vnc\" needs a graphics card and a USB tablet, which "
+                    "RUNCVM_QEMU_MACHINE=microvm cannot have (no PCI bus): use q35");
+    if (o.qemu.usb)
+      out.push_back("RUNCVM_QEMU_USB: a USB controller needs a PCI bus, which RUNCVM_QEMU_MACHINE=microvm has not: use q35");
+  }
+  return out;
+}
+
 }  // namespace
 
 const std::vector<OptionDoc>& option_table() {
@@ -239,6 +249,7 @@ Options parse_options(const std::vector<std::string>& env) {
                                                           : "unknown option (see the README's RUNCVM_* table)";
     if (!problem.empty()) problems += (problems.empty() ? "" : "; ") + name + ": " + problem;
   }
+  for (const auto& problem : combination_problems(options)) problems += (problems.empty() ? "" : "; ") + problem;
   if (!problems.empty()) throw Error(problems);
   return options;
 }

@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <thread>
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 
 namespace runcvm::container_init {
 namespace {
@@ -27,12 +29,9 @@ bool is_kernel_message(std::string_view line) {
 
 std::string console_summary(std::string_view console, std::size_t count) {
   std::vector<std::string> lines;
-  std::size_t start = 0;
-  while (start < console.size()) {
-    std::size_t end = console.find_first_of("\r\n", start);
-    if (end == std::string_view::npos) end = console.size();
-    std::string_view raw = console.substr(start, end - start);
-    start = end + 1;
+  std::string text_lines(console);
+  std::replace(text_lines.begin(), text_lines.end(), '\r', '\n');  // a carriage return ends a line on a terminal too
+  for (const std::string& raw : split_nonempty(text_lines, '\n')) {
     std::string line;
     for (std::size_t i = 0; i < raw.size() && line.size() < kLineLimit; ++i) {
       char c = raw[i];

@@ -3,17 +3,16 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/text.hpp"
+
 namespace runcvm::container_init {
 namespace {
 
 // The number after "<key>:" on its line of /proc/meminfo, or nullopt.
 std::optional<std::uint64_t> meminfo_value(std::string_view meminfo, std::string_view key) {
-  for (std::size_t start = 0; start < meminfo.size();) {
-    std::size_t end = meminfo.find('\n', start);
-    std::string_view line = meminfo.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-    start = end == std::string_view::npos ? meminfo.size() : end + 1;
-    if (line.size() <= key.size() || line.substr(0, key.size()) != key || line[key.size()] != ':') continue;
-    std::string_view rest = line.substr(key.size() + 1);
+  for (const std::string& line : split_nonempty(meminfo, '\n')) {
+    if (line.size() <= key.size() || line.compare(0, key.size(), key) != 0 || line[key.size()] != ':') continue;
+    std::string_view rest = std::string_view(line).substr(key.size() + 1);
     rest.remove_prefix(std::min(rest.find_first_not_of(' '), rest.size()));
     std::uint64_t value = 0;
     auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), value);

@@ -30,6 +30,7 @@
 #include "guest/runcvm-init/network_setup.hpp"
 #include "guest/runcvm-init/notice.hpp"
 #include "guest/runcvm-init/supervisor.hpp"
+#include "guest/runcvm-init/tsc_rate.hpp"
 #include "guest/runcvm-init/vm_command.hpp"
 #include "handoff/network.hpp"
 
@@ -166,6 +167,7 @@ int run() {
     boot.console = "/proc/self/fd/" + std::to_string(console->write_fd());
     inherited.push_back(console->write_fd());
   }
+  if (launch.qemu.machine == "microvm") boot.tsc_khz = measure_tsc_khz();
   UniqueFd channel, exec_port;
   // Some hosts offer /dev/kvm but cannot run this guest on it (nested virtualisation without the
   // CPU features the kernel needs): with the accelerator left to us, a VM that has not booted

@@ -15,6 +15,12 @@ std::vector<std::string> through_loader(const BundleLayout& bundle, const std::s
   return {bundle.loader(), "--library-path", bundle.libraries(), program};
 }
 
+// A virtio device on the machine's transport: PCI on q35 and pc; on microvm, which has no PCI bus,
+// a virtio-mmio slot (QEMU's "-device" variants), which the kernel finds in the machine's ACPI table.
+std::string virtio_device(const handoff::Launch& launch, const std::string& kind) {
+  return kind + (launch.qemu.machine == "microvm" ? "-device" : "-pci");
+}
+
 // RUNCVM_DISPLAY_MODE=vnc: a graphics card and a USB tablet (absolute pointer, so the viewer's
 // cursor and the guest's agree), and QEMU's VNC server. RUNCVM_QEMU_USB alone: the controller only.
 void add_display(const handoff::Launch& launch, std::vector<std::string>& argv) {
@@ -54,11 +60,12 @@ std::vector<std::string> virtiofsd_command(const BundleLayout& bundle, bool debu
   return argv;
 }
 
-std::string kernel_command_line(const handoff::Launch& launch, const BundleLayout& bundle) {
+std::string kernel_command_line(const handoff::Launch& launch, const BundleLayout& bundle, std::uint64_t tsc_khz) {
   std::string line = "console=ttyS0 panic=-1 reboot=t";
   // A VM needs neither the PS/2 mouse and multiplexer probes nor the crypto self-tests, and QEMU's
   // TSC and timer need no checking: about 250 ms of the kernel's boot under TCG.
   line += std::string(" ") + kFastBootArguments;
+  if (tsc_khz != 0) line += " tsc_early_khz=" + std::to_string(tsc_khz);
   line += launch.kernel.debug ? " runcvm.debug" : " quiet loglevel=0";
   if (launch.kernel.source == "bundle") {
     line += std::string(" runcvm.root=") + kRootTag + " runcvm.init=" + bundle.vm_init();
@@ -103,32 +110,36 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
                      (launch.hugetlb ? ",hugetlb=on,hugetlbsize=2M,prealloc=on" : ""),
       "-numa", "node,memdev=mem",
       "-chardev", std::string("socket,id=fs,path=") + kVirtiofsSocket,
-      "-device", std::string("vhost-user-fs-pci,chardev=fs,tag=") + kRootTag + ",queue-size=1024",
+      "-device", virtio_device(launch, "vhost-user-fs") + ",chardev=fs,tag=" + kRootTag + ",queue-size=1024",
       "-chardev", std::string("socket,id=channel,path=") + kChannelSocket,
-      "-device", "virtio-serial-pci",
+      "-device", virtio_device(launch, "virtio-serial"),
       "-device", std::string("virtserialport,chardev=channel,name=") + channel::kPortName,
       // docker exec's sessions have a port of their own: they never queue behind the workload's output.
       "-chardev", std::string("socket,id=exec,path=") + kExecPortSocket,
       "-device", std::string("virtserialport,chardev=exec,name=") + channel::kExecPortName,
       "-kernel", boot.kernel,
       "-initrd", boot.initrd,
-      "-append", kernel_command_line(launch, bundle),
+      "-append", kernel_command_line(launch, bundle, boot.tsc_khz),
   });
+  // QEMU's virtio-mmio transports speak legacy virtio unless told otherwise, and virtiofsd
+  // (libvhost-user) serves only virtio 1.0 devices.
+  if (launch.qemu.machine == "microvm") argv.insert(argv.end(), {"-global", "virtio-mmio.force-legacy=false"});
   // The serial console shows kernel messages only when asked; the workload's output never uses it.
   // RUNCVM_DISKS: virtio-blk devices the VM finds by serial (runcvm-disk<N>, in the option's order).
   for (std::size_t i = 0; i < launch.disks.size(); ++i) {
     std::string id = "disk" + std::to_string(i);
     // The helpers' root holds the container's files below kSharedRoot.
     argv.insert(argv.end(), {"-drive", "file=" + std::string(kSharedRoot) + launch.disks[i].source + ",if=none,id=" + id + ",format=raw,discard=unmap",
-                             "-device", "virtio-blk-pci,drive=" + id + ",serial=" + handoff::disk_serial(i)});
+                             "-device", virtio_device(launch, "virtio-blk") + ",drive=" + id + ",serial=" + handoff::disk_serial(i)});
   }
-  // The container's interfaces, in order (the VM names them by MAC); no option ROM: the kernel
-  // is booted directly, never from the network.
+  // The container's interfaces, in order (the VM names them by MAC); no option ROM (a PCI card's):
+  // the kernel is booted directly, never from the network.
   for (std::size_t i = 0; i < nics.size(); ++i) {
     std::string id = "net" + std::to_string(i);
-    argv.insert(argv.end(), {"-netdev", "tap,id=" + id + ",fd=" + std::to_string(nics[i].tap_fd),
-                             "-device", "virtio-net-pci,netdev=" + id + ",mac=" + nics[i].mac +
-                                            ",host_mtu=" + std::to_string(nics[i].mtu) + ",romfile="});
+    std::string device = virtio_device(launch, "virtio-net") + ",netdev=" + id + ",mac=" + nics[i].mac +
+                         ",host_mtu=" + std::to_string(nics[i].mtu);
+    if (launch.qemu.machine != "microvm") device += ",romfile=";
+    argv.insert(argv.end(), {"-netdev", "tap,id=" + id + ",fd=" + std::to_string(nics[i].tap_fd), "-device", device});
   }
   // An init as the VM's PID 1 (systemd) writes to the console: that goes to the container's stdout,
   // as a systemd container's output does.

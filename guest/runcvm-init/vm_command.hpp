@@ -3,6 +3,7 @@
 // their own dynamic loader and libraries, so they run in any image (musl, glibc, distroless).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,8 @@ struct BootFiles {
   std::string initrd;
   // Where the console goes when neither debugging nor an init has it ("": nowhere).
   std::string console = {};
+  // The host's TSC rate, told to a microvm guest's kernel (tsc_rate.hpp); 0: let it calibrate.
+  std::uint64_t tsc_khz = 0;
 };
 std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm,
                                       const BootFiles& boot, const std::vector<Nic>& nics = {});
@@ -57,6 +60,6 @@ inline constexpr const char* kFastBootArguments =
 // The kernel command line: console, quiet unless debugging, our initramfs's keys (or, for the
 // image's kernel, the root= and init= its own initramfs reads), then the user's
 // RUNCVM_KERNEL_APPEND last so it can override.
-std::string kernel_command_line(const handoff::Launch& launch, const BundleLayout& bundle);
+std::string kernel_command_line(const handoff::Launch& launch, const BundleLayout& bundle, std::uint64_t tsc_khz = 0);
 
 }  // namespace runcvm::container_init

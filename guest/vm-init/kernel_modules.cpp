@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "common/fd.hpp"
 #include "common/file.hpp"
+#include "common/text.hpp"
 
 namespace runcvm::vm_init {
 namespace {
@@ -20,17 +21,6 @@ std::string module_name_of(std::string_view path) {
   if (std::size_t dot = name.find(".ko"); dot != std::string::npos) name.resize(dot);
   std::replace(name.begin(), name.end(), '-', '_');
   return name;
-}
-
-std::vector<std::string> words(std::string_view text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while ((start = text.find_first_not_of(" \t", start)) != std::string_view::npos) {
-    std::size_t end = text.find_first_of(" \t", start);
-    out.emplace_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-    start = end;
-  }
-  return out;
 }
 
 }  // namespace
@@ -53,16 +43,13 @@ std::vector<std::string> device_drivers(const handoff::Launch& launch) {
 
 std::vector<std::string> load_order(std::string_view modules_dep, std::string_view name) {
   std::string wanted = module_name_of(name);
-  for (std::size_t start = 0; start < modules_dep.size();) {
-    std::size_t end = modules_dep.find('\n', start);
-    std::string_view line = modules_dep.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-    start = end == std::string_view::npos ? modules_dep.size() : end + 1;
+  for (const std::string& line : split_nonempty(modules_dep, '\n')) {
     std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos || module_name_of(line.substr(0, colon)) != wanted) continue;
+    if (colon == std::string::npos || module_name_of(std::string_view(line).substr(0, colon)) != wanted) continue;
     // modules.dep lists dependencies so that loading them from last to first works.
-    std::vector<std::string> order = words(line.substr(colon + 1));
+    std::vector<std::string> order = split_nonempty(std::string_view(line).substr(colon + 1), ' ');
     std::reverse(order.begin(), order.end());
-    order.emplace_back(line.substr(0, colon));
+    order.push_back(line.substr(0, colon));
     return order;
   }
   return {};

@@ -8,6 +8,7 @@
 #include "channel/session.hpp"
 #include "common/error.hpp"
 #include "guest/runcvm-init/disks.hpp"
+#include "guest/runcvm-init/tsc_rate.hpp"
 #include "guest/runcvm-init/vm_command.hpp"
 
 using namespace runcvm;
@@ -169,6 +170,36 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
   CHECK_THAT(container_init::kernel_command_line(launch, bundle), ContainsSubstring("rootfstype=virtiofs ro noresume"));
   CHECK(joined(container_init::virtiofsd_command(bundle, false)).find("-o source=/share -o cache=auto -o sandbox=chroot") !=
         std::string::npos);
+}
+
+TEST_CASE("microvm: virtio-mmio devices, virtio 1.0, and the kernel told the TSC's rate", "[guest][qemu]") {
+  container_init::BundleLayout bundle;
+  handoff::Launch launch = sample_launch();
+  launch.qemu.machine = "microvm";
+  launch.disks.push_back({"/disks/a", "/a", "ext4", std::nullopt});
+  container_init::BootFiles boot{launch.kernel.vmlinuz, launch.kernel.initrd};
+  boot.tsc_khz = 2096000;
+  std::string line = joined(container_init::qemu_command(launch, bundle, false, boot, {{7, "02:42:ac:11:00:02", 1500}}));
+  CHECK_THAT(line, ContainsSubstring("-machine microvm,accel=tcg"));
+  CHECK_THAT(line, ContainsSubstring("-device vhost-user-fs-device,chardev=fs,tag=runcvm-root"));
+  CHECK_THAT(line, ContainsSubstring("-device virtio-serial-device -device virtserialport,chardev=channel"));
+  CHECK_THAT(line, ContainsSubstring("-device virtio-blk-device,drive=disk0,serial=runcvm-disk0"));
+  CHECK_THAT(line, ContainsSubstring("-device virtio-net-device,netdev=net0,mac=02:42:ac:11:00:02,host_mtu=1500 "));
+  CHECK_THAT(line, ContainsSubstring("-global virtio-mmio.force-legacy=false"));
+  CHECK_THAT(line, ContainsSubstring("tsc=reliable tsc_early_khz=2096000 quiet"));
+  CHECK_THAT(line, !ContainsSubstring("-pci") && !ContainsSubstring("romfile"));
+  // q35 calibrates against its HPET: no rate given, no legacy switch.
+  launch.qemu.machine = "q35";
+  line = joined(container_init::qemu_command(launch, bundle, false, {launch.kernel.vmlinuz, launch.kernel.initrd}, {{7, "02:42:ac:11:00:02", 1500}}));
+  CHECK_THAT(line, ContainsSubstring("virtio-net-pci,netdev=net0,mac=02:42:ac:11:00:02,host_mtu=1500,romfile="));
+  CHECK_THAT(line, !ContainsSubstring("tsc_early_khz") && !ContainsSubstring("force-legacy"));
+}
+
+TEST_CASE("the host's TSC rate is measured in kHz", "[guest][qemu]") {
+  // Any x86-64 machine this runs on has a TSC between 500 MHz and 10 GHz.
+  auto khz = container_init::measure_tsc_khz();
+  CHECK(khz > 500'000);
+  CHECK(khz < 10'000'000);
 }
 
 TEST_CASE("the guest's start-up stages travel as text and place on the host's clock", "[channel][timings]") {

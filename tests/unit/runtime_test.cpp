@@ -100,8 +100,12 @@ TEST_CASE("RUNCVM_* options are typed and validated together", "[runtime][option
   CHECK(error({"RUNCVM_SYS_ADMIN=1"}) ==
         "RUNCVM_SYS_ADMIN: the image's environment cannot grant capabilities: use docker run --cap-add SYS_ADMIN");
   CHECK_THAT(error({"RUNCVM_RUNTIME_DEBUG=1"}), ContainsSubstring("RUNCVM_RUNTIME_DEBUG: the image's environment cannot turn on"));
-  CHECK(error({"RUNCVM_QEMU_MACHINE=virt"}) == "RUNCVM_QEMU_MACHINE: \"virt\": expected one of q35, pc");
-  CHECK_THAT(error({"RUNCVM_QEMU_MACHINE=microvm"}), ContainsSubstring("RUNCVM_QEMU_MACHINE: \"microvm\" is not supported: it has no PCI bus"));
+  CHECK(error({"RUNCVM_QEMU_MACHINE=virt"}) == "RUNCVM_QEMU_MACHINE: \"virt\": expected one of q35, pc, microvm");
+  CHECK(parse_options({"RUNCVM_QEMU_MACHINE=microvm", "RUNCVM_QEMU_VNC_DISPLAY=1"}).qemu.machine == "microvm");
+  CHECK(error({"RUNCVM_QEMU_MACHINE=microvm", "RUNCVM_QEMU_USB=1"}) ==
+        "RUNCVM_QEMU_USB: a USB controller needs a PCI bus, which RUNCVM_QEMU_MACHINE=microvm has not: use q35");
+  CHECK_THAT(error({"RUNCVM_DISPLAY_MODE=vnc", "RUNCVM_QEMU_MACHINE=microvm"}),
+             ContainsSubstring("RUNCVM_DISPLAY_MODE: \"vnc\" needs a graphics card and a USB tablet, which RUNCVM_QEMU_MACHINE=microvm cannot have"));
   CHECK_THAT(error({"RUNCVM_QEMU_DISPLAY=curses"}), ContainsSubstring("RUNCVM_QEMU_DISPLAY: QEMU's own display (curses) on the container's terminal is not supported"));
   CHECK(error({"RUNCVM_QEMU_VGA=vmware"}) == "RUNCVM_QEMU_VGA: \"vmware\": expected one of virtio, std, cirrus, none");
   CHECK(error({"RUNCVM_QEMU_VNC_DISPLAY=100"}) == "RUNCVM_QEMU_VNC_DISPLAY: \"100\": expected a display number from 0 to 99 (VNC port 5900 + it)");
