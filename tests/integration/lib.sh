@@ -84,7 +84,7 @@ make_module() {
   rm -f "$info"
 }
 
-# A fake lib/modules/<version> tree shaped like a distro kernel's: virtio core built in, the rest
+# A fake lib/modules/<version> tree shaped like a distro kernel's: virtio core and transports built in, the rest
 # as modules with real dependency chains. $3 compresses modules (none, zst, gz, xz).
 make_module_tree() {
   local root=$1 version=$2 compress=${3:-none}
@@ -120,7 +120,7 @@ kernel/drivers/scsi/sd_mod.ko scsi_mod
 kernel/drivers/scsi/scsi_mod.ko -
 MODULES
   printf '%s\n' kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko \
-    kernel/drivers/virtio/virtio_pci.ko >"$dir/modules.builtin"
+    kernel/drivers/virtio/virtio_pci.ko kernel/drivers/virtio/virtio_mmio.ko >"$dir/modules.builtin"
   (cd "$dir" && find kernel -name '*.ko*' | sort) >"$dir/modules.order"
 }
 
