@@ -142,6 +142,9 @@ std::vector<std::string> vm_mount_points(const Launch& launch);
 
 // The VM's VNC port (RUNCVM_DISPLAY_MODE=vnc or RUNCVM_QEMU_VNC_DISPLAY): 5900 + display.
 std::optional<unsigned> vnc_port(const Launch& launch);
+// Whether the VM has QEMU's panic device (ISA pvpanic, which QEMU turns into exit status 1) and
+// loads its driver: not on microvm, whose ACPI table does not describe it.
+inline bool has_panic_device(const Qemu& qemu) { return qemu.machine != "microvm"; }
 
 std::string to_json_text(const Launch& launch);
 // Throws runcvm::Error naming the field for anything that does not match the format exactly.

@@ -232,8 +232,10 @@ int run() {
     code = Supervisor({.channel = channel.get(),
                        .signals = signals.get(),
                        .qemu = children.qemu,
+                       .virtiofsd = children.virtiofsd,
                        .terminal = launch.process.terminal,
                        .exec_init = launch.exec_init,
+                       .panic_device = handoff::has_panic_device(launch.qemu),
                        .silent_stop_reason = [&console]() -> std::string {
                          std::string tail = console ? console->summary() : "";
                          if (tail.empty()) return "";

@@ -5,7 +5,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -20,6 +24,19 @@ namespace {
 
 using channel::FrameType;
 using channel::realtime_ns;
+
+// Whether the child has exited, without reaping it.
+bool has_exited(pid_t child) {
+  siginfo_t info{};
+  return ::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == child;
+}
+
+// "exited with status 2", "was killed by signal 9 (Killed)"
+std::string describe_exit(int status) {
+  if (WIFSIGNALED(status))
+    return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + ::strsignal(WTERMSIG(status)) + ")";
+  return "exited with status " + std::to_string(WEXITSTATUS(status));
+}
 
 }  // namespace
 
@@ -38,7 +55,9 @@ int Supervisor::run() {
     // stdin waits while the guest does not take what was sent: the queue stays bounded.
     if (stdin_open_ && !to_channel_.congested()) fds.push_back({settings_.stdin_fd, POLLIN, 0});
     exec_.add_poll_fds(fds);
-    if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) throw system_error("polling", "the channel", errno);
+    if (::poll(fds.data(), fds.size(), poll_timeout_ms()) < 0 && errno != EINTR)
+      throw system_error("polling", "the channel", errno);
+    check_virtiofsd();
     for (const auto& p : fds) {
       if (exec_.handle(p)) continue;
       if (p.fd == settings_.channel && channel_open() && (p.revents & (POLLOUT | POLLHUP | POLLERR))) to_channel_.flush();
@@ -49,17 +68,44 @@ int Supervisor::run() {
     }
   }
   // An init powers the VM off itself and reports no status: a clean poweroff is a clean exit.
-  if (!exit_code_ && settings_.exec_init && WIFEXITED(qemu_status_)) return WEXITSTATUS(qemu_status_);
-  if (!exit_code_) {
-    std::string reason = settings_.silent_stop_reason ? settings_.silent_stop_reason() : "";
-    if (!reason.empty())
-      std::fprintf(stderr, "runcvm-init: error: the VM stopped without reporting the workload's exit status: %s\n", reason.c_str());
-    else
-      std::fprintf(stderr, "runcvm-init: error: the VM stopped without reporting the workload's exit status "
-                           "(set RUNCVM_KERNEL_DEBUG=1 to see the kernel's console)\n");
-    return 1;
-  }
-  return *exit_code_;
+  if (!exit_code_ && !virtiofsd_failed_ && settings_.exec_init && WIFEXITED(qemu_status_))
+    return WEXITSTATUS(qemu_status_);
+  if (exit_code_) return *exit_code_;
+  auto fail = [](const std::string& what, int status) {
+    std::fprintf(stderr, "runcvm-init: error: %s\n", what.c_str());
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+  };
+  // virtiofsd first: when it died, this side killed QEMU.
+  if (virtiofsd_failed_)
+    return fail("virtiofsd, which serves the VM's root filesystem, " + describe_exit(*virtiofsd_status_) +
+                    " before the workload did: the VM was stopped",
+                *virtiofsd_status_);
+  if (WIFSIGNALED(qemu_status_))
+    return fail("QEMU " + describe_exit(qemu_status_) + ": the VM stopped before the workload did", qemu_status_);
+  if (settings_.panic_device && WIFEXITED(qemu_status_) && WEXITSTATUS(qemu_status_) == 1)
+    return fail("the VM's kernel panicked (RUNCVM_KERNEL_DEBUG=1 shows its console)", qemu_status_);
+  std::string reason = settings_.silent_stop_reason ? settings_.silent_stop_reason() : "";
+  return fail("the VM stopped without reporting the workload's exit status" +
+                  (reason.empty() ? std::string(" (set RUNCVM_KERNEL_DEBUG=1 to see the kernel's console)") : ": " + reason),
+              0);
+}
+
+// virtiofsd ends on its own when QEMU goes down, often before QEMU has exited. Still there a
+// moment later, QEMU has lost the VM's root, and the guest's next access to it would wait for
+// ever: the VM is ended, and virtiofsd named as the cause.
+constexpr auto kVirtiofsdGrace = std::chrono::milliseconds(500);
+
+int Supervisor::poll_timeout_ms() const {
+  if (!virtiofsd_exit_ || virtiofsd_failed_) return -1;
+  auto left = *virtiofsd_exit_ + kVirtiofsdGrace - std::chrono::steady_clock::now();
+  return static_cast<int>(std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(left).count()) + 1);
+}
+
+void Supervisor::check_virtiofsd() {
+  if (!virtiofsd_exit_ || virtiofsd_failed_ || qemu_exited_ || exit_code_) return;
+  if (std::chrono::steady_clock::now() < *virtiofsd_exit_ + kVirtiofsdGrace || has_exited(settings_.qemu)) return;
+  virtiofsd_failed_ = true;
+  ::kill(settings_.qemu, SIGKILL);
 }
 
 void Supervisor::send(std::string_view frame) {
@@ -158,6 +204,9 @@ void Supervisor::handle_signals() {
           qemu_exited_ = true;
           qemu_status_ = status;
           stages_.host.qemu_exit = realtime_ns();
+        } else if (pid == settings_.virtiofsd) {
+          virtiofsd_status_ = status;
+          virtiofsd_exit_ = std::chrono::steady_clock::now();
         }
     } else if (sig == SIGWINCH) {
       send_window_size();

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -30,8 +31,10 @@ struct SupervisorSettings {
   int channel = -1;    // QEMU's connection for the channel port
   int signals = -1;    // signalfd of the signals runcvm-init handles
   pid_t qemu = -1;     // the run ends when it exits
+  pid_t virtiofsd = -1;  // the VM's root: when it dies first, QEMU is stopped (the guest's I/O would hang)
   bool terminal = false;
   bool exec_init = false;  // the VM's PID 1 is the image's init: it has the console, not stdin
+  bool panic_device = false;  // QEMU exits with status 1 when the guest's kernel panics
   // Why the VM may have stopped without a word, when something saw it (the image's kernel's console).
   std::function<std::string()> silent_stop_reason = {};
   // The workload's streams on this side (tests give their own).
@@ -44,7 +47,9 @@ class Supervisor {
  public:
   Supervisor(SupervisorSettings settings, ExecMux& exec, Stages& stages);
 
-  // Runs until QEMU exits; returns the container's exit code.
+  // Runs until QEMU exits; returns the container's exit code: the workload's, or, when the VM
+  // stopped without it, 128 + the signal that killed QEMU or virtiofsd, else 1, with one line on
+  // stderr saying which.
   int run();
 
   // One step of the state machine, for run() and for tests: what arrived on the channel.
@@ -60,6 +65,8 @@ class Supervisor {
   void stop_channel();
   void handle_frame(const channel::Frame& frame);
   void handle_signals();
+  int poll_timeout_ms() const;
+  void check_virtiofsd();
 
   SupervisorSettings settings_;
   ExecMux& exec_;
@@ -69,6 +76,9 @@ class Supervisor {
   bool stdin_open_ = true;
   bool qemu_exited_ = false;
   int qemu_status_ = 0;
+  std::optional<int> virtiofsd_status_;
+  std::optional<std::chrono::steady_clock::time_point> virtiofsd_exit_;
+  bool virtiofsd_failed_ = false;  // it died while QEMU ran on: this side ended the VM
   std::optional<int> exit_code_;
 };
 

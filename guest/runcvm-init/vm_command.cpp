@@ -148,6 +148,9 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
   else if (!boot.console.empty()) argv.insert(argv.end(), {"-chardev", "file,id=console,path=" + boot.console, "-serial", "chardev:console"});
   else argv.insert(argv.end(), {"-serial", "none"});
   add_display(launch, argv);
+  // A guest kernel's panic reaches QEMU through its panic device, and QEMU exits with status 1,
+  // told apart from a poweroff that never sent the workload's status.
+  if (handoff::has_panic_device(launch.qemu)) argv.insert(argv.end(), {"-device", "pvpanic", "-action", "panic=exit-failure"});
   // SeaBIOS writes its log to I/O port 0x402; QEMU's debug console device catches it there.
   if (launch.qemu.bios_debug)
     argv.insert(argv.end(), {"-chardev", "file,id=bios,path=/proc/self/fd/2", "-device", "isa-debugcon,iobase=0x402,chardev=bios"});

@@ -36,6 +36,8 @@ std::vector<std::string> device_drivers(const handoff::Launch& launch) {
     else if (launch.qemu.vga == "std") out.push_back("bochs");
     else if (launch.qemu.vga == "cirrus") out.push_back("cirrus");
   }
+  // The panic device's driver (vm_command.cpp), where the kernel has it as a module.
+  if (handoff::has_panic_device(launch.qemu)) out.push_back("pvpanic-mmio");
   if (launch.display_mode == "vnc" || launch.qemu.usb) out.push_back("xhci-pci");
   if (launch.display_mode == "vnc") out.insert(out.end(), {"usbhid", "hid-generic"});
   return out;

@@ -127,7 +127,7 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
         "-chardev socket,id=exec,path=/.runcvm/exec-port.sock -device virtserialport,chardev=exec,name=org.runcvm.exec "
         "-kernel /opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz -initrd /opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd "
         "-append console=ttyS0 panic=-1 reboot=t i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd cryptomgr.notests no_timer_check tsc=reliable quiet loglevel=0 runcvm.root=runcvm-root "
-        "runcvm.init=/opt/runcvm/bin/runcvm-vm-init -serial none");
+        "runcvm.init=/opt/runcvm/bin/runcvm-vm-init -serial none -device pvpanic -action panic=exit-failure");
   CHECK(container_init::direct_boot_image_path(launch.kernel) == "/opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinux");
   CHECK(joined(container_init::qemu_command(launch, bundle, false, {"/k/vmlinux", launch.kernel.initrd})).find("-kernel /k/vmlinux -initrd") !=
         std::string::npos);
@@ -187,7 +187,7 @@ TEST_CASE("microvm: virtio-mmio devices, virtio 1.0, and the kernel told the TSC
   CHECK_THAT(line, ContainsSubstring("-device virtio-net-device,netdev=net0,mac=02:42:ac:11:00:02,host_mtu=1500 "));
   CHECK_THAT(line, ContainsSubstring("-global virtio-mmio.force-legacy=false"));
   CHECK_THAT(line, ContainsSubstring("tsc=reliable tsc_early_khz=2096000 quiet"));
-  CHECK_THAT(line, !ContainsSubstring("-pci") && !ContainsSubstring("romfile"));
+  CHECK_THAT(line, !ContainsSubstring("-pci") && !ContainsSubstring("romfile") && !ContainsSubstring("pvpanic"));
   // q35 calibrates against its HPET: no rate given, no legacy switch.
   launch.qemu.machine = "q35";
   line = joined(container_init::qemu_command(launch, bundle, false, {launch.kernel.vmlinuz, launch.kernel.initrd}, {{7, "02:42:ac:11:00:02", 1500}}));

@@ -192,19 +192,24 @@ TEST_CASE("display, USB and huge pages reach QEMU's command line", "[options][ho
 
 TEST_CASE("the VM loads the drivers of the devices it was given", "[options][honoured][modules]") {
   handoff::Launch launch = bundle_launch();
+  CHECK(vm_init::device_drivers(launch) == std::vector<std::string>{"pvpanic-mmio"});
+  launch.qemu.machine = "microvm";  // no panic device
   CHECK(vm_init::device_drivers(launch).empty());
+  launch.qemu.machine = "q35";
   launch.qemu.usb = true;
-  CHECK(vm_init::device_drivers(launch) == std::vector<std::string>{"xhci-pci"});
+  CHECK(vm_init::device_drivers(launch) == std::vector<std::string>{"pvpanic-mmio", "xhci-pci"});
   launch.display_mode = "vnc";
-  CHECK(vm_init::device_drivers(launch) == std::vector<std::string>{"virtio-gpu", "xhci-pci", "usbhid", "hid-generic"});
+  CHECK(vm_init::device_drivers(launch) ==
+        std::vector<std::string>{"virtio-gpu", "pvpanic-mmio", "xhci-pci", "usbhid", "hid-generic"});
   launch.qemu.vga = "std";
   CHECK(vm_init::device_drivers(launch).front() == "bochs");
   // The image's own kernel: the channel's, the network's and (with disks) the disks' drivers too.
   launch = bundle_launch();
   launch.kernel.source = "image";
-  CHECK(vm_init::device_drivers(launch) == std::vector<std::string>{"virtio_console", "virtio_net"});
+  CHECK(vm_init::device_drivers(launch) == std::vector<std::string>{"virtio_console", "virtio_net", "pvpanic-mmio"});
   launch.disks = {{"/disks/a.img", "/a", "ext4", std::nullopt}};
-  CHECK(vm_init::device_drivers(launch) == std::vector<std::string>{"virtio_console", "virtio_net", "virtio_blk"});
+  CHECK(vm_init::device_drivers(launch) ==
+        std::vector<std::string>{"virtio_console", "virtio_net", "virtio_blk", "pvpanic-mmio"});
 
   std::string modules_dep =
       "kernel/drivers/usb/host/xhci-pci.ko: kernel/drivers/usb/host/xhci-hcd.ko kernel/drivers/usb/core/usbcore.ko "
