@@ -22,10 +22,20 @@ namespace {
 
 constexpr unsigned kBlockSize = 4096;
 constexpr unsigned kInodeSize = 256;
-constexpr std::uint64_t kBytesPerInode = 16384;  // mke2fs's default ratio
 constexpr std::size_t kFlushBytes = 1 << 20;     // file data is written in runs of up to this
 constexpr unsigned kLostFoundBlocks = 4;          // room e2fsck can use without allocating
 constexpr unsigned kDirentTailSize = sizeof(ext2_dir_entry_tail);
+
+// As many inodes as mke2fs.conf's defaults give an image of this size (its "small" type, below
+// 512 MiB, has an inode per 4 KiB; larger ones one per 16 KiB), and at least what is going in
+// with a quarter to spare. The inode table may take at most half the blocks.
+std::uint64_t inode_count(std::uint64_t blocks, std::uint64_t expected_entries) {
+  std::uint64_t bytes = blocks * kBlockSize;
+  std::uint64_t bytes_per_inode = bytes < (512ull << 20) ? 4096 : 16384;
+  std::uint64_t count = std::max<std::uint64_t>(bytes / bytes_per_inode, 1024);
+  if (expected_entries != 0) count = std::max(count, expected_entries + expected_entries / 4 + 16);
+  return std::min<std::uint64_t>({count, blocks / 2 * (kBlockSize / kInodeSize), 0xffffffffull});
+}
 
 std::uint8_t file_type_of(mode_t mode) {
   switch (mode & S_IFMT) {
@@ -385,7 +395,7 @@ Ext4Image::Ext4Image(const std::string& path, const ImageOptions& options) : imp
   param.s_log_block_size = 2;  // 4 KiB
   param.s_rev_level = EXT2_DYNAMIC_REV;
   param.s_inode_size = kInodeSize;
-  param.s_inodes_count = static_cast<__u32>(std::max<std::uint64_t>(blocks * kBlockSize / kBytesPerInode, 1024));
+  param.s_inodes_count = static_cast<__u32>(inode_count(blocks, options.expected_entries));
   param.s_log_groups_per_flex = 4;
   param.s_min_extra_isize = param.s_want_extra_isize = sizeof(ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE;
   ext2fs_set_feature_dir_index(&param);
@@ -582,6 +592,7 @@ void Ext4Image::finish() {
     }
   }
   ++stats_.directories;  // the root
+  stats_.inodes = m.fs->super->s_inodes_count;
   // Group flags (uninitialised bitmaps and tables) and checksums, as they stand now.
   m.check(ext2fs_set_gdt_csum(m.fs), "checksumming group descriptors");
   m.check(ext2fs_close_free(&m.fs), "ext4 image: writing the filesystem's metadata");

@@ -25,6 +25,9 @@ namespace runcvm::disk {
 struct ImageOptions {
   std::uint64_t size_bytes = 0;
   std::string label;  // at most 16 bytes
+  // How many entries will be added, when the caller knows (0: not known): the inode table is
+  // sized for them, fixed at format time.
+  std::uint64_t expected_entries = 0;
 };
 
 struct Metadata {
@@ -43,6 +46,7 @@ using DataSource = std::function<void(const DataWriter& write)>;
 struct ImageStats {
   std::uint64_t files = 0, directories = 0, symlinks = 0, hard_links = 0, specials = 0;
   std::uint64_t data_bytes = 0;
+  std::uint64_t inodes = 0;  // the filesystem's inode count, once finished
 };
 
 class Ext4Image {

@@ -4,6 +4,7 @@
 // and reported through `note`.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -12,6 +13,10 @@
 namespace runcvm::disk {
 
 using Note = std::function<void(const std::string&)>;
+
+// The number of entries below `directory`, symlinks not followed: what the image will need inodes
+// for (hard links counted once per name, so a little over).
+std::uint64_t count_entries(const std::string& directory);
 
 // The directory's own owner, mode and times become the image root's.
 void populate_from_directory(Ext4Image& image, const std::string& directory, const Note& note);

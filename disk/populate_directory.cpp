@@ -141,7 +141,33 @@ class Walker {
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
 };
 
+std::uint64_t count_entries_below(int dir_fd, const std::string& where) {
+  DIR* dir = ::fdopendir(::dup(dir_fd));
+  if (!dir) throw system_error("reading directory", where, errno);
+  std::uint64_t count = 0;
+  std::vector<std::string> subdirectories;
+  while (dirent* entry = ::readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    ++count;
+    if (entry->d_type == DT_DIR || entry->d_type == DT_UNKNOWN) subdirectories.push_back(std::move(name));
+  }
+  ::closedir(dir);
+  for (const auto& name : subdirectories) {
+    // O_NOFOLLOW: a link to a directory is one entry, as it will be in the image.
+    UniqueFd child(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (child) count += count_entries_below(child.get(), where + "/" + name);
+  }
+  return count;
+}
+
 }  // namespace
+
+std::uint64_t count_entries(const std::string& directory) {
+  UniqueFd root(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) throw system_error("opening directory", directory, errno);
+  return count_entries_below(root.get(), directory);
+}
 
 void populate_from_directory(Ext4Image& image, const std::string& directory, const Note& note) {
   UniqueFd root(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

@@ -44,9 +44,10 @@ void prepare_disks(const std::vector<handoff::Disk>& disks) {
     fs::create_directories(source.parent_path());
     fs::path temporary = temporary_sibling(source);
     try {
-      disk::Ext4Image image(temporary.string(), {*d.size_bytes, ""});
       struct stat st {};
-      if (::stat(d.destination.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      bool from_directory = ::stat(d.destination.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+      disk::Ext4Image image(temporary.string(), {*d.size_bytes, "", from_directory ? disk::count_entries(d.destination) : 0});
+      if (from_directory)
         disk::populate_from_directory(image, d.destination, [](const std::string& note) {
           notice("RUNCVM_DISKS: " + note);
         });

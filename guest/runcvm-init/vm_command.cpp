@@ -128,8 +128,11 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
   // RUNCVM_DISKS: virtio-blk devices the VM finds by serial (runcvm-disk<N>, in the option's order).
   for (std::size_t i = 0; i < launch.disks.size(); ++i) {
     std::string id = "disk" + std::to_string(i);
-    // The helpers' root holds the container's files below kSharedRoot.
-    argv.insert(argv.end(), {"-drive", "file=" + std::string(kSharedRoot) + launch.disks[i].source + ",if=none,id=" + id + ",format=raw,discard=unmap",
+    // The helpers' root holds the container's files below kSharedRoot. A write the backing file's
+    // filesystem cannot take fails in the guest (werror=report): QEMU's default pauses the VM on
+    // ENOSPC, for a monitor to resume, and there is none: the container would hang.
+    argv.insert(argv.end(), {"-drive", "file=" + std::string(kSharedRoot) + launch.disks[i].source + ",if=none,id=" + id +
+                                           ",format=raw,discard=unmap,werror=report,rerror=report",
                              "-device", virtio_device(launch, "virtio-blk") + ",drive=" + id + ",serial=" + handoff::disk_serial(i)});
   }
   // The container's interfaces, in order (the VM names them by MAC); no option ROM (a PCI card's):

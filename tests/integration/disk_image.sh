@@ -4,7 +4,7 @@
 # hard links, symlink loops, xattrs, devices, a fifo, a socket, owners above 65535), from a
 # directory, a tar and a zstd tar on stdin: e2fsck -fn finds nothing, and debugfs reads the tree
 # back identical (content, owners, modes, times, link targets, devices); bad input fails in one
-# line and leaves nothing behind.
+# line and leaves nothing behind; the inode table is sized for what goes in.
 source "$(dirname "$0")/lib.sh"
 
 BUILD="$BUILD_DIR/bin/runcvm-build"
@@ -104,3 +104,24 @@ mkdir "$SCRATCH/big" && head -c 10485760 /dev/urandom >"$SCRATCH/big/blob"
 expect_one_line_error "allocating blocks" "$BUILD" disk --size 9M --from "$SCRATCH/big" "$SCRATCH/out/b.img"
 [[ -z "$(ls -A "$SCRATCH/out")" ]] || fail "a full image left files behind: $(ls "$SCRATCH/out")"
 pass "a tree larger than the image fails in one line and leaves nothing behind"
+
+# Inodes for what is going in: 20,000 empty files fit 256M as they do with mke2fs -d (its "small"
+# ratio, an inode per 4 KiB), and 5,000 fit 16M, more than any ratio gives, because the directory
+# is counted first; the summary line says how many inodes the image has.
+mkdir -p "$SCRATCH/many/a" "$SCRATCH/few/a"
+(cd "$SCRATCH/many/a" && seq 1 20000 | xargs touch)
+(cd "$SCRATCH/few/a" && seq 1 5000 | xargs touch)
+"$BUILD" disk --size 256M --from "$SCRATCH/many" "$SCRATCH/many.img" 2>"$SCRATCH/build.log" ||
+  fail "20,000 files into 256M: $(cat "$SCRATCH/build.log")"
+e2fsck -fn "$SCRATCH/many.img" >/dev/null 2>&1 || fail "20,000 files into 256M: e2fsck -fn found problems"
+mke2fs -q -F -t ext4 -d "$SCRATCH/many" "$SCRATCH/many-mke2fs.img" 256M
+ours=$(dumpe2fs -h "$SCRATCH/many.img" 2>/dev/null | awk '/^Inode count:/ {print $3}')
+theirs=$(dumpe2fs -h "$SCRATCH/many-mke2fs.img" 2>/dev/null | awk '/^Inode count:/ {print $3}')
+(( ours >= theirs )) || fail "256M: $ours inodes, fewer than mke2fs's $theirs"
+assert_contains "$(cat "$SCRATCH/build.log")" "; $ours inodes;" "the summary line"
+"$BUILD" disk --size 16M --from "$SCRATCH/few" "$SCRATCH/few.img" 2>"$SCRATCH/build.log" ||
+  fail "5,000 files into 16M: $(cat "$SCRATCH/build.log")"
+e2fsck -fn "$SCRATCH/few.img" >/dev/null 2>&1 || fail "5,000 files into 16M: e2fsck -fn found problems"
+few=$(dumpe2fs -h "$SCRATCH/few.img" 2>/dev/null | awk '/^Inode count:/ {print $3}')
+(( few > 4096 )) || fail "16M with 5,000 files: $few inodes"
+pass "inodes sized for what goes in: 20,000 files in 256M ($ours inodes, mke2fs $theirs), 5,000 in 16M ($few)"

@@ -3,7 +3,8 @@
 # names what failed, never in a hang. QEMU killed (exit 128 + the signal; docker start boots the
 # container again), virtiofsd killed (the VM is ended rather than left waiting on its root), the
 # guest's kernel panicking (QEMU's panic device), and docker rm -f while the VM boots (nothing of
-# the container left running on the host).
+# the container left running on the host), a disk whose backing filesystem fills (the write fails in
+# the VM, which runs on).
 source "$(dirname "$0")/lib.sh"
 
 start_dockerd_with_runcvm
@@ -74,3 +75,25 @@ for pid in $pids; do
   [[ ! -e /proc/$pid ]] || fail "docker rm -f while booting: helper $pid ($(tr '\0' ' ' </proc/"$pid"/cmdline)) is left"
 done
 pass "docker rm -f while the VM boots returns in $took ms; its helpers ($(wc -w <<<"$pids")) are gone"
+
+# A RUNCVM_DISKS backing file whose filesystem fills: the write fails in the VM (virtio-blk reports
+# an I/O error: it has no status for "no space"; ext4 then turns the disk read-only), the VM runs
+# on to the workload's end, and the disk passes e2fsck once its journal is replayed. QEMU's default
+# would pause the VM on ENOSPC and nothing would resume it: the container would hang.
+truncate -s 40M "$SCRATCH/small.img"
+mkfs.ext4 -q "$SCRATCH/small.img"
+mkdir -p "$SCRATCH/small"
+mount -o loop "$SCRATCH/small.img" "$SCRATCH/small"
+rc=0
+out=$(timeout 300 docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -v "$SCRATCH/small:/disks" \
+  -e RUNCVM_DISKS=/disks/d,/data,ext4,128M runcvm-test/faults \
+  sh -c 'head -c 60000000 /dev/urandom >/data/big; sync; touch /data/after 2>&1; echo ran-on') || rc=$?
+[[ $rc -ne 124 ]] || fail "a disk whose backing filesystem filled: the container hung"
+assert_contains "$out" "ran-on" "a disk whose backing filesystem filled"
+assert_contains "$out" "Read-only file system" "a disk whose backing filesystem filled"
+fsck_rc=0
+e2fsck -fp "$SCRATCH/small/d" >/dev/null || fsck_rc=$?
+(( fsck_rc <= 1 )) || fail "the disk after its backing filesystem filled: e2fsck -fp exit $fsck_rc"
+e2fsck -fn "$SCRATCH/small/d" >/dev/null || fail "the disk after its backing filesystem filled: not clean after e2fsck -fp"
+umount "$SCRATCH/small"
+pass "a RUNCVM_DISKS backing file on a full filesystem: the write fails in the VM, the VM runs on (exit $rc), e2fsck passes"

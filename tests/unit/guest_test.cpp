@@ -239,8 +239,8 @@ TEST_CASE("RUNCVM_DISKS: every disk is checked before any is created", "[guest][
   handoff::Launch launch = sample_launch();
   launch.disks = {disks[0], disks[1]};
   std::string command = joined(container_init::qemu_command(launch, container_init::BundleLayout{}, false, {launch.kernel.vmlinuz, launch.kernel.initrd}));
-  CHECK(command.find("-drive file=/share/disks/existing,if=none,id=disk0,format=raw,discard=unmap "
+  CHECK(command.find("-drive file=/share/disks/existing,if=none,id=disk0,format=raw,discard=unmap,werror=report,rerror=report "
                      "-device virtio-blk-pci,drive=disk0,serial=runcvm-disk0 "
-                     "-drive file=/share/disks/new,if=none,id=disk1,format=raw,discard=unmap "
+                     "-drive file=/share/disks/new,if=none,id=disk1,format=raw,discard=unmap,werror=report,rerror=report "
                      "-device virtio-blk-pci,drive=disk1,serial=runcvm-disk1") != std::string::npos);
 }
