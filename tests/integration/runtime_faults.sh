@@ -92,7 +92,7 @@ out=$(timeout 300 docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -v "
 assert_contains "$out" "ran-on" "a disk whose backing filesystem filled"
 assert_contains "$out" "Read-only file system" "a disk whose backing filesystem filled"
 fsck_rc=0
-e2fsck -fp "$SCRATCH/small/d" >/dev/null || fsck_rc=$?
+e2fsck -fp "$SCRATCH/small/d" >/dev/null 2>&1 || fsck_rc=$?
 (( fsck_rc <= 1 )) || fail "the disk after its backing filesystem filled: e2fsck -fp exit $fsck_rc"
 e2fsck -fn "$SCRATCH/small/d" >/dev/null || fail "the disk after its backing filesystem filled: not clean after e2fsck -fp"
 umount "$SCRATCH/small"
