@@ -19,6 +19,15 @@ inline constexpr const char* kStateDirectory = "/.runcvm";
 inline constexpr const char* kLaunchPath = "/.runcvm/launch.json";
 // Where the runtime's bundle (/opt/runcvm on the host) is mounted inside the container.
 inline constexpr const char* kBundleMountPoint = "/opt/runcvm";
+// The bundle's programs that every container runs, relative to its root: the runtime checks
+// them at create (a bundle half removed fails there, in one line), runcvm-init starts them.
+inline constexpr const char* kBundleContainerInit = "bin/runcvm-init";
+inline constexpr const char* kBundleVmInit = "bin/runcvm-vm-init";
+inline constexpr const char* kBundleLoader = "lib/ld-linux-x86-64.so.2";
+inline constexpr const char* kBundleQemu = "libexec/qemu-system-x86_64";
+inline constexpr const char* kBundleVirtiofsd = "libexec/virtiofsd";
+inline constexpr const char* kBundleRequiredFiles[] = {kBundleContainerInit, kBundleVmInit, kBundleLoader, kBundleQemu,
+                                                       kBundleVirtiofsd};
 
 struct Rlimit {
   std::string type;  // RLIMIT_NOFILE, …

@@ -170,6 +170,12 @@ CreateResult transform_create(const CreateInput& input) {
   std::string oci_version = spec_value<std::string>(spec, "ociVersion", config("ociVersion"), "");
   if (oci_version.rfind("1.", 0) != 0)
     throw Error("config.json: ociVersion " + quote(oci_version) + " is not supported (1.x)");
+  if (!input.bundle.missing.empty()) {
+    std::string missing;
+    for (const auto& file : input.bundle.missing) missing += (missing.empty() ? "" : ", ") + file;
+    throw Error("the runcvm bundle " + quote(input.host.bundle_root) + " is incomplete: " + missing + " missing")
+        .with_hint("install the bundle again");
+  }
   Json& process = spec["process"];
   if (!process.is_object()) throw Error("config.json: field `process`: expected an object");
   Json& linux_section = spec["linux"];
@@ -330,7 +336,7 @@ CreateResult transform_create(const CreateInput& input) {
 
   // The container's own PID 1: runcvm-init as root, with a fixed environment; the workload's
   // process lives in the launch document.
-  process["args"] = {std::string(handoff::kBundleMountPoint) + "/bin/runcvm-init"};
+  process["args"] = {std::string(handoff::kBundleMountPoint) + "/" + handoff::kBundleContainerInit};
   process["env"] = {"PATH=" + std::string(handoff::kBundleMountPoint) + "/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
   process["cwd"] = "/";
   process["user"] = {{"uid", 0}, {"gid", 0}};

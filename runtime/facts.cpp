@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "handoff/launch.hpp"
 #include "runtime/rootfs.hpp"
 
 namespace runcvm::runtime {
@@ -146,6 +147,8 @@ BundleFacts gather_bundle_facts(const fs::path& bundle_root) {
     std::sort(entry.versions.begin(), entry.versions.end());
     if (!entry.versions.empty()) facts.kernels[dist.path().filename().string()] = std::move(entry);
   }
+  for (const char* file : handoff::kBundleRequiredFiles)
+    if (!fs::is_regular_file(bundle_root / file, ec)) facts.missing.emplace_back(file);
   return facts;
 }
 

@@ -46,6 +46,8 @@ struct BundleFacts {
     std::string latest;
   };
   std::map<std::string, Dist> kernels;
+  // handoff::kBundleRequiredFiles that are not regular files here (a bundle half removed).
+  std::vector<std::string> missing;
 };
 
 // `container_resolv_conf`: the host path Docker mounts at /etc/resolv.conf; its directory holds the

@@ -13,12 +13,12 @@ namespace runcvm::container_init {
 
 struct BundleLayout {
   std::string root = handoff::kBundleMountPoint;
-  std::string loader() const { return root + "/lib/ld-linux-x86-64.so.2"; }
+  std::string loader() const { return root + "/" + handoff::kBundleLoader; }
   std::string libraries() const { return root + "/lib"; }
-  std::string qemu() const { return root + "/libexec/qemu-system-x86_64"; }
-  std::string virtiofsd() const { return root + "/libexec/virtiofsd"; }
+  std::string qemu() const { return root + "/" + handoff::kBundleQemu; }
+  std::string virtiofsd() const { return root + "/" + handoff::kBundleVirtiofsd; }
   std::string firmware() const { return root + "/share/qemu"; }
-  std::string vm_init() const { return root + "/bin/runcvm-vm-init"; }
+  std::string vm_init() const { return root + "/" + handoff::kBundleVmInit; }
   std::string qemu_modules() const { return root + "/lib/qemu"; }
 };
 

@@ -4,7 +4,7 @@
 # container again), virtiofsd killed (the VM is ended rather than left waiting on its root), the
 # guest's kernel panicking (QEMU's panic device), and docker rm -f while the VM boots (nothing of
 # the container left running on the host), a disk whose backing filesystem fills (the write fails in
-# the VM, which runs on).
+# the VM, which runs on), and a bundle half removed (one line at create).
 source "$(dirname "$0")/lib.sh"
 
 start_dockerd_with_runcvm
@@ -97,3 +97,15 @@ e2fsck -fp "$SCRATCH/small/d" >/dev/null 2>&1 || fsck_rc=$?
 e2fsck -fn "$SCRATCH/small/d" >/dev/null || fail "the disk after its backing filesystem filled: not clean after e2fsck -fp"
 umount "$SCRATCH/small"
 pass "a RUNCVM_DISKS backing file on a full filesystem: the write fails in the VM, the VM runs on (exit $rc), e2fsck passes"
+
+# A bundle half removed (here its virtiofsd): docker run fails at create, in one line naming the
+# bundle and what is missing, before anything starts.
+mv "$BUNDLE/libexec/virtiofsd" "$BUNDLE/libexec/virtiofsd.away"
+on_exit "mv $BUNDLE/libexec/virtiofsd.away $BUNDLE/libexec/virtiofsd 2>/dev/null"
+rc=0
+err=$(docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/faults true 2>&1) || rc=$?
+mv "$BUNDLE/libexec/virtiofsd.away" "$BUNDLE/libexec/virtiofsd"
+[[ $rc -eq 125 ]] || fail "a bundle without virtiofsd: exit $rc, expected docker's 125 (output: $err)"
+assert_contains "$err" "the runcvm bundle \"$BUNDLE\" is incomplete: libexec/virtiofsd missing" "a bundle without virtiofsd"
+[[ $(grep -c '' <<<"$err") -eq 1 ]] || fail "a bundle without virtiofsd: more than one line: $err"
+pass "a bundle without its virtiofsd: docker run fails at create (exit 125) in one line naming it"

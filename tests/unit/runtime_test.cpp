@@ -176,6 +176,14 @@ TEST_CASE("bundle kernels are listed with their latest link", "[runtime][facts]"
   REQUIRE(facts.kernels.count("debian") == 1);
   CHECK(facts.kernels["debian"].versions == std::vector<std::string>{"6.1.0-55-amd64", "6.1.0-56-amd64"});
   CHECK(facts.kernels["debian"].latest == "6.1.0-56-amd64");
+  // Nothing else is there: every program the containers run is missing.
+  CHECK(facts.missing.size() == std::size(handoff::kBundleRequiredFiles));
+  for (const char* file : handoff::kBundleRequiredFiles) {
+    make_directories((bundle.path() / file).parent_path());
+    write_file_atomic(bundle.path() / file, "program");
+  }
+  fs::remove(bundle.path() / handoff::kBundleVirtiofsd);
+  CHECK(gather_bundle_facts(bundle.path()).missing == std::vector<std::string>{handoff::kBundleVirtiofsd});
 }
 
 TEST_CASE("exec runs the guest's exec client with the original process as its request", "[runtime][exec]") {
