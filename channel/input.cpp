@@ -8,12 +8,7 @@ namespace runcvm::channel {
 
 std::optional<std::string> read_input_frame(int fd, bool& open) {
   bool would_block = false;
-  std::string data;
-  try {
-    data = read_some(fd, 65536, would_block, "stdin");
-  } catch (const Error&) {
-    data.clear();
-  }
+  std::string data = read_some_or_end(fd, 65536, would_block);
   if (would_block) return std::nullopt;
   if (data.empty()) {
     open = false;

@@ -50,4 +50,13 @@ std::string read_some(int fd, std::size_t max, bool& would_block, std::string_vi
   }
 }
 
+std::string read_some_or_end(int fd, std::size_t max, bool& would_block) {
+  try {
+    return read_some(fd, max, would_block, "");
+  } catch (const Error&) {
+    would_block = false;
+    return {};
+  }
+}
+
 }  // namespace runcvm

@@ -39,5 +39,8 @@ void write_all(int fd, std::string_view data, std::string_view what);
 // Reads what is available (up to `max` bytes). "" with would_block false is end of file (or a
 // pty whose other side closed); "" with would_block true means try again after poll.
 std::string read_some(int fd, std::size_t max, bool& would_block, std::string_view what);
+// read_some for a peer that may vanish: a read error (ECONNRESET from a socket whose peer died)
+// reads as end of file, since the caller's answer to both is to stop reading.
+std::string read_some_or_end(int fd, std::size_t max, bool& would_block);
 
 }  // namespace runcvm

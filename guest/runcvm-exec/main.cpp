@@ -22,6 +22,7 @@
 #include "channel/input.hpp"
 #include "common/error.hpp"
 #include "common/fd.hpp"
+#include "common/unix_socket.hpp"
 #include "common/terminal.hpp"
 #include "handoff/launch.hpp"
 
@@ -54,9 +55,7 @@ Arguments parse_arguments(int argc, char** argv) {
 // The socket appears when the VM's exec agent runs; until then (the VM is booting) we wait.
 UniqueFd connect_to_agent(unsigned wait_seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", handoff::kExecSocket);
+  sockaddr_un address = unix_address(handoff::kExecSocket);
   for (;;) {
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) throw system_error("creating", "a socket", errno);

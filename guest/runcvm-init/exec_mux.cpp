@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <optional>
 
 #include "common/error.hpp"
+#include "common/unix_socket.hpp"
 #include "guest/runcvm-init/notice.hpp"
 
 namespace runcvm::container_init {
@@ -85,12 +85,7 @@ bool ExecMux::handle(const pollfd& p) {
 void ExecMux::read_port() {
   if (to_port_.congested()) return;  // its frames bring credit to return: wait for the guest to read
   bool would_block = false;
-  std::string data;
-  try {
-    data = read_some(port_.get(), 1 << 16, would_block, "the exec port");
-  } catch (const Error&) {
-    data.clear();  // ECONNRESET: as closed as end of file
-  }
+  std::string data = read_some_or_end(port_.get(), 1 << 16, would_block);
   if (would_block) return;
   if (data.empty()) {
     close_port();
@@ -121,16 +116,7 @@ void ExecMux::read_port() {
 }
 
 void ExecMux::listen() {
-  std::string temporary = socket_path_ + ".tmp";
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", temporary.c_str());
-  ::unlink(temporary.c_str());
-  if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::listen(fd.get(), 64) != 0 || ::rename(temporary.c_str(), socket_path_.c_str()) != 0)
-    throw system_error("listening on", socket_path_, errno);
-  listener_ = std::move(fd);
+  listener_ = listen_unix(socket_path_, 64, /*nonblocking=*/true);
 }
 
 // The VM is going down, or broke the protocol: clients without an exit status report their
@@ -196,12 +182,7 @@ void ExecMux::read_client(std::uint32_t id, Client& c) {
   std::size_t limit = c.opened ? std::min(channel::kSessionChunk, c.stdin_window.available()) : channel::kSessionChunk;
   if (limit == 0) return;
   bool would_block = false;
-  std::string data;
-  try {
-    data = read_some(c.fd.get(), limit, would_block, "an exec client");
-  } catch (const Error&) {
-    data.clear();  // ECONNRESET: as gone as end of file
-  }
+  std::string data = read_some_or_end(c.fd.get(), limit, would_block);
   if (would_block) return;
   if (data.empty()) {
     drop_client(id, /*tell_guest=*/c.opened && !c.finished);

@@ -7,7 +7,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include "channel/boot_stages.hpp"
 #include "common/error.hpp"
 #include "common/fd.hpp"
+#include "common/unix_socket.hpp"
 #include "common/file.hpp"
 #include "common/terminal.hpp"
 #include "guest/runcvm-init/console_tail.hpp"
@@ -38,17 +38,6 @@ namespace runcvm::container_init {
 namespace {
 
 using channel::realtime_ns;
-
-UniqueFd listen_unix(const char* path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path);
-  ::unlink(path);
-  if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::listen(fd.get(), 1) != 0)
-    throw system_error("listening on", path, errno);
-  return fd;
-}
 
 bool wait_for_socket(const char* path, std::chrono::seconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
@@ -139,8 +128,8 @@ int run() {
   if (launch.hugetlb)
     if (auto problem = hugepages_problem(read_file("/proc/meminfo"), launch.memory_mib)) throw Error(*problem);
   prepare_disks(launch.disks);
-  UniqueFd listener = listen_unix(kChannelSocket);
-  UniqueFd exec_listener = listen_unix(kExecPortSocket);
+  UniqueFd listener = listen_unix(kChannelSocket, 1);
+  UniqueFd exec_listener = listen_unix(kExecPortSocket, 1);
   Children children;
   std::vector<Nic> nics = wire_container_network(launch);
   // From here on the VM runs: its helpers get a root without the image in it, and CAP_SYS_ADMIN

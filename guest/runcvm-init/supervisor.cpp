@@ -122,12 +122,7 @@ void Supervisor::forward_stdin() {
 
 void Supervisor::read_channel() {
   bool would_block = false;
-  std::string data;
-  try {
-    data = read_some(settings_.channel, 1 << 16, would_block, "the channel");
-  } catch (const Error&) {
-    data.clear();  // ECONNRESET: as closed as end of file
-  }
+  std::string data = read_some_or_end(settings_.channel, 1 << 16, would_block);
   if (would_block) return;
   if (data.empty()) {  // QEMU closed its end: the VM is going down
     stop_channel();

@@ -7,6 +7,7 @@
 #include "channel/frame.hpp"
 #include "channel/session.hpp"
 #include "common/error.hpp"
+#include "common/unix_socket.hpp"
 #include "guest/runcvm-init/disks.hpp"
 #include "guest/runcvm-init/tsc_rate.hpp"
 #include "guest/runcvm-init/vm_command.hpp"
@@ -200,6 +201,11 @@ TEST_CASE("the host's TSC rate is measured in kHz", "[guest][qemu]") {
   auto khz = container_init::measure_tsc_khz();
   CHECK(khz > 500'000);
   CHECK(khz < 10'000'000);
+}
+
+TEST_CASE("unix socket paths too long for sun_path are refused, not cut short", "[common][socket]") {
+  CHECK(std::string(unix_address("/.runcvm/exec.sock").sun_path) == "/.runcvm/exec.sock");
+  CHECK_THROWS_WITH(unix_address("/" + std::string(120, 'x')), ContainsSubstring("is longer than 107 bytes"));
 }
 
 TEST_CASE("the guest's start-up stages travel as text and place on the host's clock", "[channel][timings]") {
