@@ -207,7 +207,7 @@ const std::vector<OptionSpec>& specs() {
 // Options that are each valid but together ask for what the VM cannot have.
 std::vector<std::string> combination_problems(const Options& o) {
   std::vector<std::string> out;
-  if (o.qemu.machine == "microvm") {
+  if (!handoff::has_pci_bus(o.qemu)) {
     // QEMU's graphics cards and USB controllers (the tablet's) are PCI devices.
     if (o.display_mode == "vnc")
       out.push_back("RUNCVM_DISPLAY_MODE: \"vnc\" needs a graphics card and a USB tablet, which "

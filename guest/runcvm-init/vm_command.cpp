@@ -18,7 +18,7 @@ std::vector<std::string> through_loader(const BundleLayout& bundle, const std::s
 // A virtio device on the machine's transport: PCI on q35 and pc; on microvm, which has no PCI bus,
 // a virtio-mmio slot (QEMU's "-device" variants), which the kernel finds in the machine's ACPI table.
 std::string virtio_device(const handoff::Launch& launch, const std::string& kind) {
-  return kind + (launch.qemu.machine == "microvm" ? "-device" : "-pci");
+  return kind + (handoff::has_pci_bus(launch.qemu) ? "-pci" : "-device");
 }
 
 // RUNCVM_DISPLAY_MODE=vnc: a graphics card and a USB tablet (absolute pointer, so the viewer's
@@ -123,7 +123,7 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
   });
   // QEMU's virtio-mmio transports speak legacy virtio unless told otherwise, and virtiofsd
   // (libvhost-user) serves only virtio 1.0 devices.
-  if (launch.qemu.machine == "microvm") argv.insert(argv.end(), {"-global", "virtio-mmio.force-legacy=false"});
+  if (!handoff::has_pci_bus(launch.qemu)) argv.insert(argv.end(), {"-global", "virtio-mmio.force-legacy=false"});
   // The serial console shows kernel messages only when asked; the workload's output never uses it.
   // RUNCVM_DISKS: virtio-blk devices the VM finds by serial (runcvm-disk<N>, in the option's order).
   for (std::size_t i = 0; i < launch.disks.size(); ++i) {
@@ -141,7 +141,7 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
     std::string id = "net" + std::to_string(i);
     std::string device = virtio_device(launch, "virtio-net") + ",netdev=" + id + ",mac=" + nics[i].mac +
                          ",host_mtu=" + std::to_string(nics[i].mtu);
-    if (launch.qemu.machine != "microvm") device += ",romfile=";
+    if (handoff::has_pci_bus(launch.qemu)) device += ",romfile=";
     argv.insert(argv.end(), {"-netdev", "tap,id=" + id + ",fd=" + std::to_string(nics[i].tap_fd), "-device", device});
   }
   // An init as the VM's PID 1 (systemd) writes to the console: that goes to the container's stdout,
