@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "handoff/kvm_verdict.hpp"
 #include "runtime/create_transform.hpp"
 #include "runtime/exec_transform.hpp"
 #include "runtime/process_spec.hpp"
@@ -80,6 +81,12 @@ Json with_redacted_env(Json document) {
   return document;
 }
 
+// The runtime's directories on /run (emptied at every boot) are root's alone: created, or made so.
+void make_root_only_directory(const fs::path& path) {
+  ::mkdir(path.c_str(), 0700);
+  ::chmod(path.c_str(), 0700);
+}
+
 std::vector<std::string> rewrite_bundle(const RuncCall& call, const fs::path& self, bool debug) {
   fs::path bundle = call.bundle ? fs::path(*call.bundle) : fs::current_path();
   fs::path config = bundle / "config.json";
@@ -100,6 +107,11 @@ std::vector<std::string> rewrite_bundle(const RuncCall& call, const fs::path& se
   input.bundle = gather_bundle_facts(input.host.bundle_root);
   input.launch_file = (bundle / "runcvm-launch.json").string();
   CreateResult result = transform_create(input);
+  for (const auto& mount : result.spec["mounts"])
+    if (mount.value("destination", "") == handoff::kKvmVerdictDirectory) {
+      make_root_only_directory(fs::path(handoff::kKvmVerdictHostDirectory).parent_path());
+      make_root_only_directory(handoff::kKvmVerdictHostDirectory);
+    }
   // Root-only: it holds the workload's whole environment (secrets included).
   write_file_atomic(input.launch_file, handoff::to_json_text(result.launch), fs::perms(0600));
   write_file_atomic(config, result.spec.dump(), fs::perms(0600));
@@ -125,8 +137,7 @@ std::vector<std::string> rewrite_process(const RuncCall& call, bool debug) {
 // dropped), so a debugging session left on cannot fill /run.
 void prepare_debug_log() {
   fs::path log(kDebugLog);
-  ::mkdir(log.parent_path().c_str(), 0700);
-  ::chmod(log.parent_path().c_str(), 0700);
+  make_root_only_directory(log.parent_path());
   struct stat st {};
   if (::lstat(log.c_str(), &st) == 0 && st.st_size > static_cast<off_t>(kDebugLogLimit))
     ::rename(log.c_str(), (log.string() + ".1").c_str());

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/error.hpp"
+#include "handoff/kvm_verdict.hpp"
 #include "runtime/kernel_choice.hpp"
 #include "runtime/options.hpp"
 #include "runtime/process_spec.hpp"
@@ -121,6 +122,13 @@ bool has_capability(const Json& process, std::string_view capability) {
   auto bounding = caps->find("bounding");
   if (bounding == caps->end() || !bounding->is_array()) return false;
   return std::any_of(bounding->begin(), bounding->end(), [&](const Json& c) { return c.is_string() && c.get<std::string>() == capability; });
+}
+
+bool has_device(const Json& linux_section, const std::string& path) {
+  auto devices = linux_section.find("devices");
+  if (devices == linux_section.end() || !devices->is_array()) return false;
+  return std::any_of(devices->begin(), devices->end(),
+                     [&](const Json& d) { return d.is_object() && d.value("path", "") == path; });
 }
 
 Json bind_mount(const std::string& source, const std::string& destination, bool read_only) {
@@ -322,6 +330,13 @@ CreateResult transform_create(const CreateInput& input) {
   // CAP_SYS_ADMIN is runcvm-init's alone, to build the helpers' root (mounts) before anything of
   // the VM runs; it drops it then, unless the operator gave it (launch.sys_admin).
   if (input.host.kvm) add_device(linux_section, "/dev/kvm", *input.host.kvm);
+  // Where runcvm-init finds, and leaves, the verdict on whether this host's KVM boots the VM
+  // (handoff/kvm_verdict.hpp): only where KVM may be tried.
+  if (launch.qemu.accel == "auto" && has_device(linux_section, "/dev/kvm")) {
+    Json verdicts = bind_mount(handoff::kKvmVerdictHostDirectory, handoff::kKvmVerdictDirectory, false);
+    verdicts["options"].push_back("noexec");
+    mounts.push_back(verdicts);
+  }
   if (input.host.tun) add_device(linux_section, "/dev/net/tun", *input.host.tun);
   // The workload's own capabilities (--cap-add, --cap-drop) are in the launch document and set in
   // the VM; the container's, which only the helpers use, are Docker's default set plus what the

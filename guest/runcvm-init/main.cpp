@@ -27,6 +27,7 @@
 #include "guest/runcvm-init/exec_mux.hpp"
 #include "guest/runcvm-init/helper_root.hpp"
 #include "guest/runcvm-init/hugepages.hpp"
+#include "guest/runcvm-init/kvm_memory.hpp"
 #include "guest/runcvm-init/network_setup.hpp"
 #include "guest/runcvm-init/notice.hpp"
 #include "guest/runcvm-init/supervisor.hpp"
@@ -157,6 +158,18 @@ int run() {
     inherited.push_back(console->write_fd());
   }
   if (launch.qemu.machine == "microvm") boot.tsc_khz = measure_tsc_khz();
+  // A bundle kernel that KVM failed to boot earlier since the host started fails again: go
+  // straight to TCG. (An image's own kernel is always tried: it may be one this host's KVM runs.)
+  std::optional<handoff::KvmVerdictKey> kvm_key;
+  if (kvm && launch.qemu.accel == "auto" && launch.kernel.source == "bundle") {
+    kvm_key = kvm_verdict_key(bundle.qemu(), boot.kernel);
+    if (auto failure = kvm_key ? remembered_kvm_failure(*kvm_key) : std::nullopt) {
+      notice("KVM did not boot this kernel earlier since the host started (" + failure->reason +
+             "): the VM runs under TCG emulation (slow; the verdict is kept in " + handoff::kKvmVerdictHostDirectory +
+             " until the host restarts or the bundle changes)");
+      kvm = false;
+    }
+  }
   UniqueFd channel, exec_port;
   // Some hosts offer /dev/kvm but cannot run this guest on it (nested virtualisation without the
   // CPU features the kernel needs): with the accelerator left to us, a VM that has not booted
@@ -199,9 +212,12 @@ int run() {
       timed_out = ::poll(&first, 1, static_cast<int>(std::chrono::milliseconds(kKvmBootLimit).count())) <= 0;
       if (!timed_out && ::recv(channel.get(), &byte, 1, MSG_PEEK) > 0) break;
     }
-    notice(std::string("the VM did not boot under KVM") +
-           (timed_out ? " within " + std::to_string(kKvmBootLimit.count()) + " s" : "") +
-           ": starting it again under TCG emulation (slow; RUNCVM_QEMU_ACCEL=tcg skips the attempt)");
+    // Not timed out: QEMU exited, before or after connecting to the channel.
+    std::string how = timed_out ? "not booted within " + std::to_string(kKvmBootLimit.count()) + " s"
+                                : "QEMU exited while starting under KVM";
+    notice("the VM did not boot under KVM (" + how +
+           "): starting it again under TCG emulation (slow; later containers on this host start under TCG at once)");
+    if (kvm_key) remember_kvm_failure(*kvm_key, how);
     for (pid_t child : {children.qemu, children.virtiofsd}) {
       if (child <= 0) continue;
       ::kill(child, SIGKILL);

@@ -17,6 +17,7 @@
 #include "common/error.hpp"
 #include "common/fd.hpp"
 #include "common/file.hpp"
+#include "handoff/kvm_verdict.hpp"
 
 namespace runcvm::install {
 namespace {
@@ -94,8 +95,13 @@ void edit_daemon_json(const fs::path& path, const std::function<void(Json&)>& ed
 std::string host_checks() {
   std::string out;
   // sysfs shows the host's devices even from inside this container.
-  out += fs::exists("/sys/class/misc/kvm") ? "KVM: available (/dev/kvm)\n"
-                                           : "KVM: not available: VMs run under TCG emulation (slow)\n";
+  // Whether that KVM boots a stock kernel (nested and paravirtualised hosts may not) only a VM
+  // shows: the first container after each host boot finds out, and the others remember.
+  out += fs::exists("/sys/class/misc/kvm")
+             ? std::string("KVM: available (/dev/kvm); the first VM after each host boot tries it, and where it cannot "
+                           "boot the VM, that VM and the later ones run under TCG (the verdict is kept in ") +
+                   handoff::kKvmVerdictHostDirectory + ")\n"
+             : "KVM: not available: VMs run under TCG emulation (slow)\n";
   out += fs::exists("/sys/class/misc/tun") ? "tun: available (/dev/net/tun)\n"
                                            : "tun: missing: VM networking needs the tun module (modprobe tun)\n";
   std::string rp;

@@ -177,16 +177,30 @@ boot_with_virtiofs() {
 # A private dockerd for this test, stopped (with its containers) when the test ends. Sets
 # DOCKER_HOST and DOCKER_EXEC_ROOT. Usage: start_dockerd DAEMON_JSON
 start_dockerd() {
-  local config=$1 root="$SCRATCH/dockerd"
+  DOCKERD_CONFIG=$1
+  local root="$SCRATCH/dockerd"
   mkdir -p "$root"
   command -v dockerd >/dev/null || fail "dockerd is not installed (apt-get install docker.io)"
-  dockerd --data-root "$root/data" --exec-root "$root/exec" --pidfile "$root/dockerd.pid" \
-    -H "unix://$root/docker.sock" --config-file "$config" >"$root/dockerd.log" 2>&1 &
-  local pid=$!
-  on_exit "stop_dockerd $pid"
   export DOCKER_HOST="unix://$root/docker.sock" DOCKER_EXEC_ROOT="$root/exec"
+  launch_dockerd
+  on_exit 'stop_dockerd "$(cat "$SCRATCH/dockerd/dockerd.pid" 2>/dev/null)"'
+}
+launch_dockerd() {
+  local root="$SCRATCH/dockerd"
+  dockerd --data-root "$root/data" --exec-root "$root/exec" --pidfile "$root/dockerd.pid" \
+    -H "unix://$root/docker.sock" --config-file "$DOCKERD_CONFIG" >>"$root/dockerd.log" 2>&1 &
   for _ in $(seq 150); do docker version >/dev/null 2>&1 && return 0; sleep 0.2; done
   fail "dockerd did not start: $(tail -5 "$root/dockerd.log")"
+}
+# Stops this test's dockerd as a service manager would (SIGTERM, then waits) and starts it again
+# with the same configuration; with live-restore its containers run on meanwhile.
+restart_dockerd() {
+  local pid
+  pid=$(cat "$SCRATCH/dockerd/dockerd.pid")
+  kill "$pid"
+  for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$pid" 2>/dev/null || fail "dockerd did not stop within 30 s of SIGTERM"
+  launch_dockerd
 }
 # What the installer asks for: dockerd rereads daemon.json on SIGHUP; waits until runcvm is listed.
 reload_dockerd_for_runcvm() {
@@ -197,17 +211,22 @@ reload_dockerd_for_runcvm() {
 stop_dockerd() {
   docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1 || true
   kill "$1" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
   kill -9 "$1" 2>/dev/null || true
+  # With live-restore dockerd leaves the containerd it started running: stop that too.
+  local containerd
+  containerd=$(cat "$SCRATCH/dockerd/exec/containerd/containerd.pid" 2>/dev/null) || return 0
+  kill "$containerd" 2>/dev/null || true
 }
 
 # A dev bundle from this build in the scratch directory, registered as the runcvm runtime of a
-# private dockerd (started). Sets BUNDLE.
+# private dockerd (started). Sets BUNDLE. Usage: start_dockerd_with_runcvm [MORE_DAEMON_JSON],
+# e.g. '"live-restore": true'.
 start_dockerd_with_runcvm() {
   BUNDLE="$SCRATCH/opt-runcvm"
   bash "$SOURCE_DIR/ci/dev-bundle.sh" "$BUILD_DIR" "$BUNDLE" "$SCRATCH/cache" >/dev/null 2>&1 ||
     fail "ci/dev-bundle.sh failed"
-  printf '{"runtimes": {"runcvm": {"path": "%s"}}}\n' "$BUNDLE/bin/runcvm-runtime" >"$SCRATCH/daemon.json"
+  printf '{"runtimes": {"runcvm": {"path": "%s"}}%s}\n' "$BUNDLE/bin/runcvm-runtime" "${1:+, $1}" >"$SCRATCH/daemon.json"
   start_dockerd "$SCRATCH/daemon.json"
 }
 

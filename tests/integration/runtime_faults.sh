@@ -4,10 +4,14 @@
 # container again), virtiofsd killed (the VM is ended rather than left waiting on its root), the
 # guest's kernel panicking (QEMU's panic device), and docker rm -f while the VM boots (nothing of
 # the container left running on the host), a disk whose backing filesystem fills (the write fails in
-# the VM, which runs on), and a bundle half removed (one line at create).
+# the VM, which runs on), and a bundle half removed (one line at create). The workload exceeding
+# -m in the VM (the guest's OOM killer: exit 137), docker kill of six VMs at once (none left), dockerd
+# restarted with live-restore (the VM runs on; exec and logs work after), and a /dev/kvm that cannot
+# boot the VM (the first container finds out, later ones start under TCG at once; the notices stay
+# off the workload's stderr; the verdict is out of the VM's reach).
 source "$(dirname "$0")/lib.sh"
 
-start_dockerd_with_runcvm
+start_dockerd_with_runcvm '"live-restore": true'
 import_busybox_image runcvm-test/faults debian
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
@@ -111,3 +115,91 @@ assert_contains "$err" "the runcvm bundle \"$BUNDLE\" is incomplete: libexec/vir
 [[ "$(head -1 <<<"$err")" == *"is incomplete: libexec/virtiofsd missing (hint: install the bundle again)"* ]] ||
   fail "a bundle without virtiofsd: the error is not one line: $err"
 pass "a bundle without its virtiofsd: docker run fails at create (exit 125) in one line naming it"
+
+# The workload outgrows -m inside the VM: the guest's OOM killer ends it, the exit is 137 as under
+# runc, the output written before it is intact, and the container is removable.
+rc=0
+out=$(timeout 300 docker run --name oom --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -m 256m runcvm-test/faults \
+  sh -c 'echo before; yes 0123456789012345678901234567890123456789 | head -c 2000m | sort >/dev/null' 2>"$SCRATCH/oom.err") || rc=$?
+[[ $rc -eq 137 ]] || fail "a workload beyond -m: exit $rc, expected 137 (the guest's OOM killer); output: $out"
+[[ "$out" == before ]] || fail "a workload beyond -m: its output before the kill was \"$out\""
+timeout 30 docker rm oom >/dev/null || fail "the container whose workload was OOM-killed could not be removed"
+pass "a workload beyond -m 256m is OOM-killed in the VM: exit 137, its output intact, the container removed"
+
+# docker kill of six VMs at once (a host shutting down): every container ends, no helper is left.
+ids=()
+for i in 1 2 3 4 5 6; do
+  ids+=("$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -m 128m runcvm-test/faults sleep 100000)")
+  on_exit "docker rm -f ${ids[-1]} >/dev/null 2>&1"
+done
+helpers=()
+for id in "${ids[@]}"; do wait_for_vm "$id"; helpers+=($(helper_pids "$id" .)); done
+(( ${#helpers[@]} >= 12 )) || fail "six VMs: expected QEMU and virtiofsd under each runcvm-init, found ${#helpers[@]} helpers"
+start=$(now_ms)
+timeout 60 docker kill "${ids[@]}" >/dev/null || fail "docker kill of six VMs did not return within 60 s"
+for id in "${ids[@]}"; do
+  rc=$(timeout 30 docker wait "$id") || fail "a container did not end within 30 s of docker kill"
+  [[ $rc -eq 137 ]] || fail "docker kill of six VMs: one exited $rc, expected 137"
+done
+took=$(( $(now_ms) - start ))
+for pid in "${helpers[@]}"; do
+  [[ ! -e /proc/$pid ]] || fail "docker kill of six VMs: $(tr '\0' ' ' </proc/"$pid"/cmdline) is left running"
+done
+docker rm "${ids[@]}" >/dev/null || fail "docker rm of the six killed containers"
+for id in "${ids[@]}"; do
+  ! grep -q "$id" /proc/mounts || fail "docker kill of six VMs: a mount of $id is left: $(grep "$id" /proc/mounts | head -1)"
+done
+pass "docker kill of six VMs at once: all ended (exit 137) in $took ms; none of their ${#helpers[@]} helpers or mounts is left"
+
+# dockerd restarted with live-restore while a VM runs: the VM runs on (same QEMU, its output
+# continues), and docker exec and docker logs work with the new dockerd.
+id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/faults \
+  sh -c 'i=0; while :; do echo "tick $i"; i=$((i + 1)); sleep 0.5; done')
+on_exit "docker rm -f $id >/dev/null 2>&1"
+wait_for_vm "$id"
+qemu=$(helper_pids "$id" qemu-system)
+[[ -n "$qemu" ]] || fail "live-restore: no QEMU under the container's runcvm-init"
+restart_dockerd
+[[ -e /proc/$qemu ]] || fail "live-restore: the VM's QEMU did not survive dockerd's restart"
+[[ "$(docker inspect -f '{{.State.Running}}' "$id")" == true ]] || fail "live-restore: the container is not running after the restart"
+[[ "$(timeout 60 docker exec "$id" echo exec-after-restart)" == exec-after-restart ]] || fail "live-restore: docker exec after the restart"
+before=$(docker logs "$id" 2>&1 | tail -1)
+sleep 2
+after=$(docker logs "$id" 2>&1 | tail -1)
+[[ "$before" == "tick "* && "$after" == "tick "* && "$before" != "$after" ]] ||
+  fail "live-restore: docker logs after the restart does not follow the workload (\"$before\", then \"$after\")"
+timeout 60 docker stop -t 2 "$id" >/dev/null || fail "live-restore: docker stop after the restart"
+[[ ! -e /proc/$qemu ]] || fail "live-restore: QEMU is left after docker stop"
+pass "dockerd restarted with live-restore: the VM ran on (QEMU $qemu), docker exec and logs ($after) work, docker stop ends it"
+
+# A /dev/kvm that exists but cannot boot the VM (here /dev/null passed as /dev/kvm: QEMU's KVM
+# set-up fails, as on hosts whose KVM runs only their own kind of guest). The first container pays
+# the attempt and records the verdict; the next starts straight under TCG; a new bundle (its QEMU
+# is another file) tries again. The notices reach a terminal, never the workload's stderr.
+qemu_file="$BUNDLE/libexec/qemu-system-x86_64"
+qemu_identity() { echo "$(stat -c %d "$qemu_file"):$(stat -c %i "$qemu_file"):"; }
+verdict_file() { grep -l "\"qemu\": \"$(qemu_identity)" /run/runcvm/kvm/*.json 2>/dev/null || true; }
+on_exit 'rm -f $(verdict_file)'
+[[ -z "$(verdict_file)" ]] || fail "a KVM verdict for this test's fresh bundle exists before any container ran"
+bad_kvm=(--runtime=runcvm --device /dev/null:/dev/kvm runcvm-test/faults)
+docker run --rm "${bad_kvm[@]}" sh -c 'echo out; echo err >&2' >"$SCRATCH/kvm.out" 2>"$SCRATCH/kvm.err" ||
+  fail "a /dev/kvm that cannot boot the VM: docker run failed: $(cat "$SCRATCH/kvm.err")"
+[[ "$(cat "$SCRATCH/kvm.out")" == out && "$(cat "$SCRATCH/kvm.err")" == err ]] ||
+  fail "a /dev/kvm that cannot boot the VM: the workload's streams were not its own: stdout \"$(cat "$SCRATCH/kvm.out")\", stderr \"$(cat "$SCRATCH/kvm.err")\""
+verdict=$(verdict_file)
+[[ -n "$verdict" ]] || fail "no KVM verdict recorded in /run/runcvm/kvm after KVM failed to boot the VM: $(ls /run/runcvm/kvm 2>&1)"
+assert_contains "$(cat "$verdict")" '"kvm_boots": false' "the KVM verdict"
+[[ "$(stat -c %a /run/runcvm/kvm)" == 700 ]] || fail "/run/runcvm/kvm is $(stat -c %a /run/runcvm/kvm), expected 700"
+out=$(docker run --rm -t "${bad_kvm[@]}" echo second 2>&1)
+assert_contains "$out" "KVM did not boot this kernel earlier since the host started" "the second container on a KVM that cannot boot"
+[[ "$out" != *"did not boot under KVM"* ]] || fail "the second container tried KVM again: $out"
+assert_contains "$out" "second" "the second container on a KVM that cannot boot"
+# The VM cannot see the verdicts, nor change them.
+out=$(docker run --rm "${bad_kvm[@]}" sh -c 'ls -a /.runcvm; cat /.runcvm/kvm/* 2>&1; { echo x >/.runcvm/kvm/planted; } 2>&1; true')
+[[ "$out" != *kvm_boots* ]] || fail "the VM read the KVM verdicts: $out"
+[[ ! -e /run/runcvm/kvm/planted ]] || fail "the VM wrote into the host's KVM verdicts"
+# Another bundle (here the same QEMU, touched: another file as far as the verdict knows) asks again.
+touch "$qemu_file"
+out=$(docker run --rm -t "${bad_kvm[@]}" echo third 2>&1)
+assert_contains "$out" "did not boot under KVM (QEMU exited while starting under KVM)" "a container after the bundle changed"
+pass "a /dev/kvm that cannot boot the VM: the first container records it ($(basename "$verdict")), the next starts under TCG at once, a changed bundle tries again; the workload's streams stay its own; the VM cannot reach the verdicts"
