@@ -27,9 +27,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The boot arguments runcvm-init adds (guest/runcvm-init/vm_command.hpp), so that this stays the
-# floor of what runcvm does.
-FAST_BOOT="i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd cryptomgr.notests no_timer_check tsc=reliable"
+# The boot arguments runcvm-init adds, read from their one home, so that this stays the floor of
+# what runcvm does.
+FAST_BOOT=$(sed -n 's/.*kFastBootArguments = "\(.*\)";$/\1/p' "$(dirname "$0")/../handoff/kernel_artifact.hpp")
+[[ -n "$FAST_BOOT" ]] || { echo "boot-kernel: kFastBootArguments not found in handoff/kernel_artifact.hpp" >&2; exit 1; }
 image=${BOOT_IMAGE:-}
 if [[ -z "$image" ]]; then image=vmlinuz; [[ -f "$kernel_dir/vmlinux" ]] && image=vmlinux; fi
 

@@ -1,4 +1,7 @@
-// Runs a helper program (gpgv, cpio, …) and collects its output; the only place that spawns.
+// Runs a helper program (gpgv, cpio, …) and collects its output: how the builder and the runtime
+// spawn. The container and VM programs fork their long-running children themselves (QEMU and
+// virtiofsd in spawn_helper, the workload in vm-init): those inherit chosen descriptors and are
+// supervised, not collected.
 #pragma once
 
 #include <string>

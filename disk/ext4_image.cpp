@@ -259,9 +259,25 @@ struct Ext4Image::Impl {
   }
 
   // A directory larger than one block is written hash-indexed (htree), as the kernel would have
-  // made it: a root block (".", "..", the index), for very large directories one level of index
-  // nodes, then leaf blocks holding the entries in hash order. Lookups in the VM then cost a few
-  // block reads instead of a scan.
+  // made it. Lookups in the VM then cost a few block reads instead of a scan. Logical blocks:
+  //
+  //   block 0, the root:                      blocks 1..n, index nodes (only past one root's worth):
+  //   0   "."  entry, rec_len 12              0   an empty entry, rec_len = the block (so that a
+  //   12  ".." entry, rec_len to the end          reader without htree sees an empty block)
+  //   24  dx_root_info (8 bytes: hash         8   count/limit, then dx_entries
+  //       version, info length, levels)       ...
+  //   32  count/limit, then dx_entries        end: dx_tail (checksum) with metadata_csum
+  //   ...
+  //   end: dx_tail (checksum) with metadata_csum
+  //
+  //   then the leaves: ordinary directory blocks, entries in (hash, minor hash) order.
+  //
+  // A dx_entry is {hash, block}: the first names the block for hashes below the second's, so its
+  // hash field is free and holds the count and limit instead. The kernel's names for the offsets:
+  // dx_root.info at 24, dx_root.entries at 32, dx_node.entries at 8.
+  static constexpr std::size_t kRootInfoOffset = 24;
+  static constexpr std::size_t kRootEntriesOffset = 32;
+  static constexpr std::size_t kNodeEntriesOffset = 8;
   std::string indexed_blocks(const Directory& d, bool csum) {
     int version = fs->super->s_def_hash_version;
     int hash_version = (fs->super->s_flags & EXT2_FLAGS_UNSIGNED_HASH) ? version + 3 : version;
@@ -293,8 +309,8 @@ struct Ext4Image::Impl {
       leaf_hashes.push_back(hash);
     }
     const std::size_t tail = csum ? sizeof(ext2_dx_tail) : 0;
-    const std::size_t root_limit = (kBlockSize - 32 - tail) / sizeof(ext2_dx_entry);
-    const std::size_t node_limit = (kBlockSize - 8 - tail) / sizeof(ext2_dx_entry);
+    const std::size_t root_limit = (kBlockSize - kRootEntriesOffset - tail) / sizeof(ext2_dx_entry);
+    const std::size_t node_limit = (kBlockSize - kNodeEntriesOffset - tail) / sizeof(ext2_dx_entry);
     std::size_t leaf_count = firsts.size();
     std::size_t nodes = leaf_count <= root_limit ? 0 : (leaf_count + node_limit - 1) / node_limit;
     if (nodes > root_limit) throw Error("too many entries for a two-level directory index");
@@ -321,7 +337,7 @@ struct Ext4Image::Impl {
     ext2fs_dirent_set_name_len(dotdot, 2);
     ext2fs_dirent_set_file_type(dotdot, EXT2_FT_DIR);
     dotdot->name[0] = dotdot->name[1] = '.';
-    auto* info = reinterpret_cast<ext2_dx_root_info*>(blocks.data() + 24);
+    auto* info = reinterpret_cast<ext2_dx_root_info*>(blocks.data() + kRootInfoOffset);
     info->hash_version = static_cast<__u8>(version);
     info->info_length = 8;
     info->indirect_levels = nodes ? 1 : 0;
@@ -337,11 +353,11 @@ struct Ext4Image::Impl {
         char* node = blocks.data() + (1 + n) * kBlockSize;
         auto* fake = reinterpret_cast<ext2_dir_entry*>(node);
         check(ext2fs_set_rec_len(fs, kBlockSize, fake), "indexing a directory");
-        write_index(node + 8, node_limit, node_entries);
+        write_index(node + kNodeEntriesOffset, node_limit, node_entries);
         root_entries.push_back({node_entries.front().first, static_cast<std::uint32_t>(1 + n)});
       }
     }
-    write_index(blocks.data() + 32, root_limit, root_entries);
+    write_index(blocks.data() + kRootEntriesOffset, root_limit, root_entries);
     return blocks + leaves;
   }
 

@@ -219,25 +219,24 @@ std::string dump_request(std::uint16_t type, int family, std::uint32_t sequence)
   return m.finish(sequence);
 }
 
-std::string set_link(int index, std::optional<std::string> name, std::optional<std::string> mac,
-                     std::optional<unsigned> mtu, std::optional<bool> up, std::optional<int> master,
-                     std::uint32_t sequence) {
+std::string set_link(const LinkChange& change, std::uint32_t sequence) {
   Message m(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK);
   ifinfomsg info{};
   info.ifi_family = AF_UNSPEC;
-  info.ifi_index = index;
-  if (up) {
-    info.ifi_flags = *up ? IFF_UP : 0;
+  info.ifi_index = change.index;
+  if (change.up) {
+    // ifi_change masks which flags this message sets: only IFF_UP, the others stay.
+    info.ifi_flags = *change.up ? IFF_UP : 0;
     info.ifi_change = IFF_UP;
   }
   m.fixed(info);
-  if (name) m.attribute(IFLA_IFNAME, *name);
-  if (mac) {
-    std::string bytes = parse_mac(*mac);
+  if (change.name) m.attribute(IFLA_IFNAME, *change.name);
+  if (change.mac) {
+    std::string bytes = parse_mac(*change.mac);
     m.attribute(IFLA_ADDRESS, bytes.data(), bytes.size());
   }
-  if (mtu) m.attribute_u32(IFLA_MTU, *mtu);
-  if (master) m.attribute_u32(IFLA_MASTER, static_cast<std::uint32_t>(*master));
+  if (change.mtu) m.attribute_u32(IFLA_MTU, *change.mtu);
+  if (change.master) m.attribute_u32(IFLA_MASTER, static_cast<std::uint32_t>(*change.master));
   return m.finish(sequence);
 }
 
@@ -251,8 +250,10 @@ std::string new_bridge(const std::string& name, std::uint32_t sequence) {
   return m.finish(sequence);
 }
 
-std::string change_address(bool add, const Address& address, std::uint32_t sequence) {
-  Message m(add ? RTM_NEWADDR : RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0));
+namespace {
+
+std::string address_message(std::uint16_t type, std::uint16_t flags, const Address& address, std::uint32_t sequence) {
+  Message m(type, flags);
   ifaddrmsg info{};
   info.ifa_family = static_cast<unsigned char>(address.family);
   info.ifa_prefixlen = static_cast<unsigned char>(address.prefix);
@@ -260,9 +261,23 @@ std::string change_address(bool add, const Address& address, std::uint32_t seque
   info.ifa_index = static_cast<unsigned>(address.index);
   m.fixed(info);
   std::string bytes = address_bytes(address.family, address.address);
+  // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's on point-to-point links
+  // and the same address elsewhere. `ip addr` sends both, and the kernel matches a removal on
+  // IFA_LOCAL, so both are sent, equal.
   m.attribute(IFA_LOCAL, bytes.data(), bytes.size());
   m.attribute(IFA_ADDRESS, bytes.data(), bytes.size());
   return m.finish(sequence);
+}
+
+}  // namespace
+
+// CREATE|REPLACE: adding an address the link already has is not an error (a restarted container).
+std::string add_address(const Address& address, std::uint32_t sequence) {
+  return address_message(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, address, sequence);
+}
+
+std::string remove_address(const Address& address, std::uint32_t sequence) {
+  return address_message(RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, address, sequence);
 }
 
 std::string add_route(const Route& route, std::uint32_t sequence) {
@@ -271,7 +286,7 @@ std::string add_route(const Route& route, std::uint32_t sequence) {
   info.rtm_family = static_cast<unsigned char>(route.family);
   info.rtm_dst_len = static_cast<unsigned char>(route.prefix);
   info.rtm_table = RT_TABLE_MAIN;
-  info.rtm_protocol = RTPROT_BOOT;
+  info.rtm_protocol = RTPROT_BOOT;  // as `ip route add` marks a route set by hand, not by a routing daemon
   info.rtm_scope = route.gateway.empty() ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
   info.rtm_type = RTN_UNICAST;
   m.fixed(info);
@@ -287,6 +302,26 @@ std::string add_route(const Route& route, std::uint32_t sequence) {
   return m.finish(sequence);
 }
 
+namespace {
+
+// The kernel fills a dump's datagrams up to NLMSG_GOODSIZE (a page, at most 8 KiB) and an
+// acknowledgement carries at most the request back: 64 KiB holds any datagram it sends.
+constexpr std::size_t kDatagramBuffer = 1 << 16;
+
+// One datagram; -1 when interrupted (read again). MSG_TRUNC makes recv report a datagram's whole
+// length, so one longer than the buffer is an error rather than messages cut short.
+ssize_t receive(int socket, std::string& buffer, const std::string& what) {
+  ssize_t n = ::recv(socket, buffer.data(), buffer.size(), MSG_TRUNC);
+  if (n < 0 && errno == EINTR) return -1;
+  if (n < 0) throw system_error("reading", what, errno);
+  if (static_cast<std::size_t>(n) > buffer.size())
+    throw Error("reading " + what + ": a netlink datagram of " + std::to_string(n) + " bytes, more than " +
+                std::to_string(buffer.size()));
+  return n;
+}
+
+}  // namespace
+
 Netlink::Netlink() : socket_(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)) {
   if (!socket_) throw system_error("opening", "a netlink socket", errno);
   sockaddr_nl address{};
@@ -300,11 +335,10 @@ std::vector<std::string> Netlink::dump(std::uint16_t type, int family) {
   std::string request = dump_request(type, family, sequence);
   if (::send(socket_.get(), request.data(), request.size(), 0) < 0) throw system_error("sending", "a netlink dump request", errno);
   std::vector<std::string> out;
-  std::string buffer(1 << 16, '\0');
+  std::string buffer(kDatagramBuffer, '\0');
   for (;;) {
-    ssize_t n = ::recv(socket_.get(), buffer.data(), buffer.size(), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw system_error("reading", "a netlink dump", errno);
+    ssize_t n = receive(socket_.get(), buffer, "a netlink dump");
+    if (n < 0) continue;
     for (auto message : split_messages(std::string_view(buffer.data(), static_cast<std::size_t>(n)))) {
       auto header = read_at<nlmsghdr>(message, 0);
       if (header->nlmsg_seq != sequence) continue;
@@ -321,11 +355,10 @@ std::vector<std::string> Netlink::dump(std::uint16_t type, int family) {
 void Netlink::request(const std::string& message, std::string_view what) {
   auto sent = read_at<nlmsghdr>(message, 0);
   if (::send(socket_.get(), message.data(), message.size(), 0) < 0) throw system_error("sending", what, errno);
-  std::string buffer(1 << 16, '\0');
+  std::string buffer(kDatagramBuffer, '\0');
   for (;;) {
-    ssize_t n = ::recv(socket_.get(), buffer.data(), buffer.size(), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw system_error("reading the answer to", what, errno);
+    ssize_t n = receive(socket_.get(), buffer, "the answer to " + std::string(what));
+    if (n < 0) continue;
     for (auto reply : split_messages(std::string_view(buffer.data(), static_cast<std::size_t>(n)))) {
       auto header = read_at<nlmsghdr>(reply, 0);
       if (header->nlmsg_seq != sent->nlmsg_seq || header->nlmsg_type != NLMSG_ERROR) continue;

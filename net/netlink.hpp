@@ -1,7 +1,7 @@
 // rtnetlink, the kernel's own interface for links, addresses and routes: what `ip` speaks. Both
 // runcvm-init (reading the container's interfaces, wiring them to the VM) and runcvm-vm-init
 // (configuring the VM's) use it; parsing `ip` output would need `ip` in every image. Messages are
-// built and parsed as bytes by pure functions; only Netlink::send touches the kernel. Written by
+// built and parsed as bytes by pure functions; only the Netlink class touches the kernel. Written by
 // hand: libnl is not among the project's dependencies, and the few messages needed are small.
 #pragma once
 
@@ -79,11 +79,19 @@ class Message {
 
 // Request builders (pure): the messages `ip link/addr/route` would send.
 std::string dump_request(std::uint16_t type, int family, std::uint32_t sequence);
-std::string set_link(int index, std::optional<std::string> name, std::optional<std::string> mac,
-                     std::optional<unsigned> mtu, std::optional<bool> up, std::optional<int> master,
-                     std::uint32_t sequence);
+// What `ip link set` changes of one link; what is left unset stays as it is.
+struct LinkChange {
+  int index = 0;
+  std::optional<std::string> name = {};
+  std::optional<std::string> mac = {};
+  std::optional<unsigned> mtu = {};
+  std::optional<bool> up = {};
+  std::optional<int> master = {};  // the bridge to join
+};
+std::string set_link(const LinkChange& change, std::uint32_t sequence);
 std::string new_bridge(const std::string& name, std::uint32_t sequence);
-std::string change_address(bool add, const Address& address, std::uint32_t sequence);
+std::string add_address(const Address& address, std::uint32_t sequence);
+std::string remove_address(const Address& address, std::uint32_t sequence);
 std::string add_route(const Route& route, std::uint32_t sequence);
 
 class Netlink {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/error.hpp"
+#include "handoff/kernel_artifact.hpp"
 #include "handoff/kvm_verdict.hpp"
 #include "runtime/kernel_choice.hpp"
 #include "runtime/options.hpp"
@@ -171,9 +172,10 @@ unsigned cpus_from_resources(const Json& resources, unsigned host_cpus) {
   return std::max(1u, host_cpus);
 }
 
-CreateResult transform_create(const CreateInput& input) {
-  CreateResult result;
-  Json spec = input.spec;
+namespace {
+
+// The spec is one runcvm can transform, and the bundle is whole; the lists read below hold objects.
+void validate(Json& spec, const CreateInput& input) {
   if (!spec.is_object()) throw Error("config.json: expected a JSON object");
   std::string oci_version = spec_value<std::string>(spec, "ociVersion", config("ociVersion"), "");
   if (oci_version.rfind("1.", 0) != 0)
@@ -188,8 +190,7 @@ CreateResult transform_create(const CreateInput& input) {
   if (!process.is_object()) throw Error("config.json: field `process`: expected an object");
   Json& linux_section = spec["linux"];
   if (linux_section.is_null()) linux_section = Json::object();
-  Json& mounts = spec["mounts"];
-  if (mounts.is_null()) mounts = Json::array();
+  if (spec["mounts"].is_null()) spec["mounts"] = Json::array();
   // Lists whose entries are read below must hold objects; anything else is a malformed spec.
   require_objects(spec, "mounts", "mounts");
   require_objects(linux_section, "namespaces", "linux.namespaces");
@@ -199,14 +200,12 @@ CreateResult transform_create(const CreateInput& input) {
   if (!object_at(process, "capabilities", config("process.capabilities")).empty())
     for (const char* set : {"bounding", "effective", "permitted"})
       spec_value<std::vector<std::string>>(process["capabilities"], set, config(std::string("process.capabilities.") + set), {});
+}
 
-  Options options = in_context("container environment", [&] {
-    return parse_options(spec_value<std::vector<std::string>>(process, "env", config("process.env"), {}));
-  });
-
-  handoff::Launch& launch = result.launch;
-  launch.process = saved_process(process, "config.json", "process.");
-  launch.init = strip_docker_init(launch.process, mounts);
+// The workload as runc would have run it, into the launch document.
+void read_workload(Json& spec, handoff::Launch& launch) {
+  launch.process = saved_process(spec["process"], "config.json", "process.");
+  launch.init = strip_docker_init(launch.process, spec["mounts"]);
   launch.exec_init = !launch.process.args.empty() && is_init_program(launch.process.args.front());
   launch.hostname = spec_value<std::string>(spec, "hostname", config("hostname"), "");
   launch.read_only_root = spec_value<bool>(object_at(spec, "root", config("root")), "readonly", config("root.readonly"), false);
@@ -214,25 +213,32 @@ CreateResult transform_create(const CreateInput& input) {
   // points in it (/run, --tmpfs destinations), which runc cannot know of.
   if (launch.read_only_root) spec["root"]["readonly"] = false;
   // --sysctl: runc sets them in the container's namespaces (QEMU's), the VM in its own kernel.
-  if (spec.contains("linux"))
-    launch.sysctls = spec_value<std::map<std::string, std::string>>(spec["linux"], "sysctl", config("linux.sysctl"), {});
+  launch.sysctls = spec_value<std::map<std::string, std::string>>(spec["linux"], "sysctl", config("linux.sysctl"), {});
+}
+
+// The VM needs a network namespace of the container's own: refuse the two that are someone else's.
+void require_own_network(const Json& linux_section) {
   // Host networking: no network namespace, or (as dockerd does for --network host) joining the
   // host's own, which dockerd names <exec-root>/netns/default.
-  launch.host_network = true;
+  bool host_network = true;
   if (auto it = linux_section.find("namespaces"); it != linux_section.end() && it->is_array())
     for (const auto& ns : *it) {
       std::string path = spec_value<std::string>(ns, "path", config("linux.namespaces[].path"), "");
       bool host_path = path.size() >= 14 && path.compare(path.size() - 14, 14, "/netns/default") == 0;
       std::string type = spec_value<std::string>(ns, "type", config("linux.namespaces[].type"), "");
-      if (type == "network" && !host_path) launch.host_network = false;
+      if (type == "network" && !host_path) host_network = false;
       // --network container:<id>: dockerd points at the other container's /proc/<pid>/ns/net.
       if (type == "network" && path.rfind("/proc/", 0) == 0)
         throw Error("--network container:… is not supported: a VM cannot share another container's network namespace")
             .with_hint("put both containers on a user-defined network and use names instead");
     }
-  if (launch.host_network)
+  if (host_network)
     throw Error("--network host is not supported: the VM has a network stack of its own")
         .with_hint("use the default bridge or a user-defined network, and -p to publish ports");
+}
+
+void apply_options(const Options& options, const CreateInput& input, const Json& process, handoff::Launch& launch) {
+  launch.host_network = false;
   launch.disks = options.disks;
   // CAP_SYS_ADMIN for the helpers only when the operator gave it (--cap-add SYS_ADMIN,
   // --privileged): the image cannot put a capability in the spec.
@@ -246,8 +252,10 @@ CreateResult transform_create(const CreateInput& input) {
   launch.breakpoints = options.breakpoints;
   if (!launch.breakpoints.empty() && !launch.process.terminal)
     throw Error("RUNCVM_BREAK: a break point's shell needs a terminal").with_hint("docker run -it");
+}
 
-  // VM size, and the container's limits raised to hold the guest's RAM plus QEMU's overhead.
+// VM size, and the container's limits raised to hold the guest's RAM plus QEMU's overhead.
+void size_vm(const Options& options, const CreateInput& input, Json& linux_section, handoff::Launch& launch) {
   Json& resources = linux_section["resources"];
   if (!resources.is_object()) resources = Json::object();
   launch.cpus = options.cpus.value_or(cpus_from_resources(resources, input.host.cpus));
@@ -279,13 +287,17 @@ CreateResult transform_create(const CreateInput& input) {
       (*pids)["limit"] = pids_limit + kHelperPids;
     }
   }
+}
 
-  // Mounts: kernel filesystems stay; user binds and volumes stay and are listed for the VM, which
-  // sees them at the same paths over virtiofs (those below /disks hold disk images and stay the
-  // container's); user tmpfs mounts move into the VM; Docker's init goes.
+// Mounts: kernel filesystems stay; user binds and volumes stay and are listed for the VM, which
+// sees them at the same paths over virtiofs (those below /disks hold disk images and stay the
+// container's); user tmpfs mounts move into the VM; Docker's init goes. Then what runcvm adds:
+// the kernel's modules where the VM's modprobe looks for them, the bundle (QEMU, virtiofsd, our
+// programs) read-only, and the guest's handoff state.
+Json mounts_for_vm(const Options& options, const CreateInput& input, const Json& mounts, handoff::Launch& launch) {
   Json kept = Json::array();
   std::uint64_t guest_bytes = launch.memory_mib << 20;
-  for (auto& mount : mounts) {
+  for (Json mount : mounts) {
     std::string destination = spec_value<std::string>(mount, "destination", config("mounts[].destination"), "");
     std::string type = spec_value<std::string>(mount, "type", config("mounts[].type"), "");
     if (destination == "/sbin/docker-init" && launch.init) continue;
@@ -305,37 +317,41 @@ CreateResult transform_create(const CreateInput& input) {
     }
   }
 
-  // The kernel, and its modules where the VM's modprobe looks for them.
   launch.kernel = choose_kernel(options, input.image, input.bundle);
   if (launch.kernel.source == "bundle") {
-    std::string host_modules = input.host.bundle_root + "/kernels/" + launch.kernel.dist + "/" + launch.kernel.version + "/modules";
+    std::string host_modules =
+        handoff::kernel_artifact::kernel_directory(input.host.bundle_root, launch.kernel.dist, launch.kernel.version) + "/" +
+        handoff::kernel_artifact::kModules;
     if (options.kernel_mount_lib_modules)
       kept.push_back({{"destination", "/lib/modules"}, {"type", "tmpfs"}, {"source", "tmpfs"},
                       {"options", {"nosuid", "nodev", "mode=0755", "size=65536"}}});
     kept.push_back(bind_mount(host_modules, launch.kernel.modules, true));
   }
 
-  // The bundle (QEMU, virtiofsd, our programs) read-only, and the guest's handoff state.
   kept.push_back(bind_mount(input.host.bundle_root, handoff::kBundleMountPoint, true));
   kept.push_back({{"destination", handoff::kStateDirectory}, {"type", "tmpfs"}, {"source", "tmpfs"},
                   {"options", {"nosuid", "nodev", "mode=0700", "size=16777216"}}});
   Json launch_mount = bind_mount(input.launch_file, handoff::kLaunchPath, true);
   launch_mount["options"] = {"bind", "nosuid", "nodev", "ro"};
   kept.push_back(launch_mount);
-  mounts = kept;
+  return kept;
+}
 
-  // Devices and privileges QEMU and virtiofsd need, and the few calls they make that Docker's
-  // seccomp profile denies (runtime/seccomp.hpp). AppArmor's docker-default denies every mount,
-  // which runcvm-init needs to build the helpers' root: see SECURITY.md.
-  // CAP_SYS_ADMIN is runcvm-init's alone, to build the helpers' root (mounts) before anything of
-  // the VM runs; it drops it then, unless the operator gave it (launch.sys_admin).
+// Devices and privileges QEMU and virtiofsd need, and the few calls they make that Docker's
+// seccomp profile denies (runtime/seccomp.hpp). AppArmor's docker-default denies every mount,
+// which runcvm-init needs to build the helpers' root: see SECURITY.md.
+// CAP_SYS_ADMIN is runcvm-init's alone, to build the helpers' root (mounts) before anything of
+// the VM runs; it drops it then, unless the operator gave it (launch.sys_admin).
+void grant_helper_privileges(const CreateInput& input, const handoff::Launch& launch, Json& spec) {
+  Json& linux_section = spec["linux"];
+  Json& process = spec["process"];
   if (input.host.kvm) add_device(linux_section, "/dev/kvm", *input.host.kvm);
   // Where runcvm-init finds, and leaves, the verdict on whether this host's KVM boots the VM
   // (handoff/kvm_verdict.hpp): only where KVM may be tried.
   if (launch.qemu.accel == "auto" && has_device(linux_section, "/dev/kvm")) {
     Json verdicts = bind_mount(handoff::kKvmVerdictHostDirectory, handoff::kKvmVerdictDirectory, false);
     verdicts["options"].push_back("noexec");
-    mounts.push_back(verdicts);
+    spec["mounts"].push_back(verdicts);
   }
   if (input.host.tun) add_device(linux_section, "/dev/net/tun", *input.host.tun);
   // The workload's own capabilities (--cap-add, --cap-drop) are in the launch document and set in
@@ -348,14 +364,34 @@ CreateResult transform_create(const CreateInput& input) {
   if (auto seccomp = linux_section.find("seccomp"); seccomp != linux_section.end() && !seccomp->is_null())
     allow_helper_syscalls(*seccomp);
   if (process.contains("apparmorProfile")) process["apparmorProfile"] = "unconfined";
+}
 
-  // The container's own PID 1: runcvm-init as root, with a fixed environment; the workload's
-  // process lives in the launch document.
+// The container's own PID 1: runcvm-init as root, with a fixed environment; the workload's
+// process lives in the launch document.
+void run_runcvm_init(Json& process) {
   process["args"] = {std::string(handoff::kBundleMountPoint) + "/" + handoff::kBundleContainerInit};
   process["env"] = {"PATH=" + std::string(handoff::kBundleMountPoint) + "/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
   process["cwd"] = "/";
   process["user"] = {{"uid", 0}, {"gid", 0}};
+}
 
+}  // namespace
+
+CreateResult transform_create(const CreateInput& input) {
+  CreateResult result;
+  Json spec = input.spec;
+  validate(spec, input);
+  Options options = in_context("container environment", [&] {
+    return parse_options(spec_value<std::vector<std::string>>(spec["process"], "env", config("process.env"), {}));
+  });
+  handoff::Launch& launch = result.launch;
+  read_workload(spec, launch);
+  require_own_network(spec["linux"]);
+  apply_options(options, input, spec["process"], launch);
+  size_vm(options, input, spec["linux"], launch);
+  spec["mounts"] = mounts_for_vm(options, input, spec["mounts"], launch);
+  grant_helper_privileges(input, launch, spec);
+  run_runcvm_init(spec["process"]);
   result.spec = std::move(spec);
   return result;
 }

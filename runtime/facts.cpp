@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "handoff/kernel_artifact.hpp"
 #include "handoff/launch.hpp"
 #include "runtime/rootfs.hpp"
 
@@ -143,7 +144,7 @@ BundleFacts gather_bundle_facts(const fs::path& bundle_root) {
     std::error_code inner;
     for (const auto& version : fs::directory_iterator(dist.path(), inner))
       if (version.is_directory() && !version.is_symlink()) entry.versions.push_back(version.path().filename().string());
-    entry.latest = fs::read_symlink(dist.path() / "latest", inner).string();
+    entry.latest = fs::read_symlink(dist.path() / handoff::kernel_artifact::kLatest, inner).string();
     std::sort(entry.versions.begin(), entry.versions.end());
     if (!entry.versions.empty()) facts.kernels[dist.path().filename().string()] = std::move(entry);
   }

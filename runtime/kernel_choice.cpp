@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.hpp"
+#include "handoff/kernel_artifact.hpp"
 
 namespace runcvm::runtime {
 namespace {
@@ -15,9 +16,10 @@ std::string available(const BundleFacts& bundle) {
 }
 
 handoff::Kernel bundle_kernel(const std::string& dist, const std::string& version) {
-  std::string base = std::string(handoff::kBundleMountPoint) + "/kernels/" + dist + "/" + version;
-  return handoff::Kernel{"bundle", dist, version, base + "/vmlinuz", base + "/initrd", "/lib/modules/" + version,
-                         "", false};
+  namespace artifact = handoff::kernel_artifact;
+  std::string base = artifact::kernel_directory(handoff::kBundleMountPoint, dist, version);
+  return handoff::Kernel{"bundle", dist, version, base + "/" + artifact::kKernelImage, base + "/" + artifact::kInitramfs,
+                         "/lib/modules/" + version, "", false};
 }
 
 }  // namespace

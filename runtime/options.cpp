@@ -12,27 +12,31 @@ namespace {
 
 constexpr std::string_view kPrefix = "RUNCVM_";
 
-// Each option: its documentation and a parser that returns "" or what is wrong with the value.
+// What is wrong with an option's value; no problem means the value was taken.
+using Problem = std::optional<std::string>;
+constexpr std::nullopt_t kTaken = std::nullopt;
+
+// Each option: its documentation and its parser.
 struct OptionSpec {
   OptionDoc doc;
-  std::function<std::string(std::string_view, Options&)> parse;
+  std::function<Problem(std::string_view, Options&)> parse;
 };
 
-std::string parse_bool(std::string_view value, bool& out) {
+Problem parse_bool(std::string_view value, bool& out) {
   if (value == "1" || value == "true") out = true;
   else if (value == "0" || value == "false" || value.empty()) out = false;
   else return quote(value) + ": expected 1 or 0 (true or false)";
-  return "";
+  return kTaken;
 }
 
-std::string parse_choice(std::string_view value, std::initializer_list<std::string_view> choices, std::string& out) {
+Problem parse_choice(std::string_view value, std::initializer_list<std::string_view> choices, std::string& out) {
   if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
     std::string list;
     for (auto c : choices) list += (list.empty() ? "" : ", ") + std::string(c);
     return quote(value) + ": expected one of " + list;
   }
   out = std::string(value);
-  return "";
+  return kTaken;
 }
 
 std::optional<std::uint64_t> parse_number(std::string_view text) {
@@ -57,9 +61,9 @@ std::vector<std::string_view> split(std::string_view text, char separator) {
   }
 }
 
-std::string parse_disks(std::string_view value, Options& o) {
+Problem parse_disks(std::string_view value, Options& o) {
   o.disks.clear();
-  if (value.empty()) return "";
+  if (value.empty()) return kTaken;
   auto entries = split(value, ';');
   for (std::size_t i = 0; i < entries.size(); ++i) {
     std::string_view entry = entries[i];
@@ -79,7 +83,7 @@ std::string parse_disks(std::string_view value, Options& o) {
     }
     o.disks.push_back(std::move(disk));
   }
-  return "";
+  return kTaken;
 }
 
 // Names that are refused with what to do instead: options that once let a container's
@@ -105,20 +109,20 @@ const std::vector<OptionSpec>& specs() {
   static const std::vector<OptionSpec> table = {
       {{"RUNCVM_KERNEL", "<dist>[/<version>]", "the image's own kernel, else the bundle's for the image's os-release ID, else debian",
         "kernel to boot from the bundle's kernels/<dist>/<version> (version: latest when omitted)"},
-       [](std::string_view v, Options& o) -> std::string {
+       [](std::string_view v, Options& o) -> Problem {
          auto slash = v.find('/');
          KernelRequest request{std::string(v.substr(0, slash)), std::nullopt};
          if (slash != std::string_view::npos) request.version = std::string(v.substr(slash + 1));
          if (!plain_name(request.dist) || (request.version && !plain_name(*request.version)))
            return quote(v) + ": expected <dist> or <dist>/<version>, e.g. debian or debian/6.1.0-18-amd64";
          o.kernel = request;
-         return "";
+         return kTaken;
        }},
       {{"RUNCVM_KERNEL_APPEND", "text", "(none)", "extra kernel command-line arguments"},
-       [](std::string_view v, Options& o) -> std::string {
+       [](std::string_view v, Options& o) -> Problem {
          if (v.find('\n') != std::string_view::npos) return quote(v) + ": must be a single line";
          o.kernel_append = std::string(v);
-         return "";
+         return kTaken;
        }},
       {{"RUNCVM_KERNEL_DEBUG", "1 or 0", "0", "show kernel and initramfs messages on the console"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.kernel_debug); }},
@@ -131,18 +135,18 @@ const std::vector<OptionSpec>& specs() {
         "block devices for the VM: backing file <src> in the container (created with <size> when missing), mounted at <dst> with <fs> (ext4, ext3, ext2)"},
        parse_disks},
       {{"RUNCVM_CPUS", "1-256", "--cpus (rounded up) or the cpuset, else the host's CPUs", "virtual CPUs of the VM"},
-       [](std::string_view v, Options& o) -> std::string {
+       [](std::string_view v, Options& o) -> Problem {
          auto n = parse_number(v);
          if (!n || *n < 1 || *n > 256) return quote(v) + ": expected a whole number from 1 to 256";
          o.cpus = static_cast<unsigned>(*n);
-         return "";
+         return kTaken;
        }},
       {{"RUNCVM_MEM", "<size> (512M, 2G)", "-m, else 512M", "memory of the VM; with -m, at most -m (the container's limit is the operator's)"},
-       [](std::string_view v, Options& o) -> std::string {
+       [](std::string_view v, Options& o) -> Problem {
          auto bytes = parse_size(v);
          if (!bytes || *bytes < (64ull << 20)) return quote(v) + ": expected a size of at least 64M, like 512M or 2G";
          o.memory_mib = *bytes >> 20;
-         return "";
+         return kTaken;
        }},
       {{"RUNCVM_DISPLAY_MODE", "headless, vnc", "headless",
         "vnc: a graphics card (RUNCVM_QEMU_VGA), a USB tablet and QEMU's VNC server on the container's port 5900 (-p 5900:5900)"},
@@ -152,11 +156,11 @@ const std::vector<OptionSpec>& specs() {
        [](std::string_view v, Options& o) { return parse_choice(v, {"virtio", "std", "cirrus", "none"}, o.qemu.vga); }},
       {{"RUNCVM_QEMU_VNC_DISPLAY", "0-99", "0 with RUNCVM_DISPLAY_MODE=vnc, else no VNC",
         "QEMU's VNC server on the container's port 5900 + this number (also with headless: the server without a graphics card)"},
-       [](std::string_view v, Options& o) -> std::string {
+       [](std::string_view v, Options& o) -> Problem {
          auto n = parse_number(v);
          if (!n || *n > 99) return quote(v) + ": expected a display number from 0 to 99 (VNC port 5900 + it)";
          o.qemu.vnc_display = static_cast<unsigned>(*n);
-         return "";
+         return kTaken;
        }},
       {{"RUNCVM_QEMU_USB", "1 or 0", "0 (1 with RUNCVM_DISPLAY_MODE=vnc, for the tablet)", "a USB (XHCI) controller in the VM"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.qemu.usb); }},
@@ -164,11 +168,11 @@ const std::vector<OptionSpec>& specs() {
         "QEMU machine type; microvm has no PCI bus (virtio-mmio devices), so no graphics card and no USB"},
        [](std::string_view v, Options& o) { return parse_choice(v, {"q35", "pc", "microvm"}, o.qemu.machine); }},
       {{"RUNCVM_QEMU_CPU", "<model>", "host with KVM, max with TCG", "QEMU CPU model (-cpu)"},
-       [](std::string_view v, Options& o) -> std::string {
+       [](std::string_view v, Options& o) -> Problem {
          if (v.empty() || v.find_first_of(" ,=\n") != std::string_view::npos)
            return quote(v) + ": expected a CPU model name such as host, max or Skylake-Server";
          o.qemu.cpu = std::string(v);
-         return "";
+         return kTaken;
        }},
       {{"RUNCVM_QEMU_ACCEL", "auto, kvm, tcg", "auto", "accelerator: auto uses KVM when /dev/kvm exists, else TCG"},
        [](std::string_view v, Options& o) { return parse_choice(v, {"auto", "kvm", "tcg"}, o.qemu.accel); }},
@@ -181,24 +185,24 @@ const std::vector<OptionSpec>& specs() {
        [](std::string_view v, Options& o) { return parse_bool(v, o.timings); }},
       {{"RUNCVM_EXEC_TIMEOUT", "0-86400 (seconds)", "120",
         "how long `docker exec` waits for the VM's exec agent while the VM boots (set on the container or per exec with -e)"},
-       [](std::string_view v, Options& o) -> std::string {
+       [](std::string_view v, Options& o) -> Problem {
          auto n = parse_number(v);
          if (!n || *n > 86400) return quote(v) + ": expected a whole number of seconds from 0 to 86400";
          o.exec_timeout_seconds = static_cast<unsigned>(*n);
-         return "";
+         return kTaken;
        }},
       {{"RUNCVM_BREAK", "<point>[,<point>…]", "(none)",
         "with -it: stop the VM's start-up at these points (prenet, postnet, preworkload) with a shell (the bundle's busybox) on the terminal; exit it to go on"},
-       [](std::string_view v, Options& o) -> std::string {
+       [](std::string_view v, Options& o) -> Problem {
          o.breakpoints.clear();
-         if (v.empty()) return "";
+         if (v.empty()) return kTaken;
          for (auto point : split(v, ',')) {
            if (std::find(std::begin(handoff::kBreakPoints), std::end(handoff::kBreakPoints), point) == std::end(handoff::kBreakPoints))
              return quote(point) + " is not a break point: they are in the VM (prenet, postnet, preworkload); a shell "
                                    "outside it would run the image's programs there";
            o.breakpoints.emplace_back(point);
          }
-         return "";
+         return kTaken;
        }},
   };
   return table;
@@ -244,10 +248,10 @@ Options parse_options(const std::vector<std::string>& env) {
     const std::string& value = entry.second;
     auto spec = std::find_if(specs().begin(), specs().end(), [&](const OptionSpec& s) { return s.doc.name == name; });
     auto refused = std::find_if(std::begin(kRefused), std::end(kRefused), [&](const RefusedOption& r) { return r.name == name; });
-    std::string problem = spec != specs().end()              ? spec->parse(value, options)
-                          : refused != std::end(kRefused) ? std::string(refused->instead)
-                                                          : "unknown option (see the README's RUNCVM_* table)";
-    if (!problem.empty()) problems += (problems.empty() ? "" : "; ") + name + ": " + problem;
+    Problem problem = spec != specs().end()              ? spec->parse(value, options)
+                      : refused != std::end(kRefused) ? Problem(refused->instead)
+                                                      : Problem("unknown option (see the README's RUNCVM_* table)");
+    if (problem) problems += (problems.empty() ? "" : "; ") + name + ": " + *problem;
   }
   for (const auto& problem : combination_problems(options)) problems += (problems.empty() ? "" : "; ") + problem;
   if (!problems.empty()) throw Error(problems);

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "builder/disk/tar_source.hpp"
+#include "disk/populate_tar.hpp"
 #include "common/error.hpp"
 #include "common/file.hpp"
 #include "disk/ext4_image.hpp"
@@ -29,7 +29,7 @@ void run_disk(const DiskOptions& options) {
     disk::Ext4Image image(temporary.string(),
                           {options.size_bytes, options.label, from_directory ? disk::count_entries(*options.from) : 0});
     if (from_directory) disk::populate_from_directory(image, *options.from, note);
-    else if (options.from) populate_from_tar(image, *options.from, note);
+    else if (options.from) disk::populate_from_tar(image, *options.from, note);
     image.finish();
     const auto& s = image.stats();
     fs::rename(temporary, out);

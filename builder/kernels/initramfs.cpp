@@ -8,12 +8,14 @@
 #include <algorithm>
 #include <memory>
 
-#include "builder/kernels/artifact.hpp"
+#include "handoff/kernel_artifact.hpp"
 #include "builder/kernels/module_tree.hpp"
 #include "common/archive_error.hpp"
 #include "common/error.hpp"
 
 namespace runcvm::kernels {
+
+namespace artifact = handoff::kernel_artifact;
 namespace {
 
 int write_callback_open(archive*, void*) { return ARCHIVE_OK; }

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "builder/fetch/cache.hpp"
-#include "builder/kernels/artifact.hpp"
+#include "handoff/kernel_artifact.hpp"
 #include "builder/kernels/direct_boot.hpp"
 #include "builder/kernels/initramfs.hpp"
 #include "builder/kernels/module_tree.hpp"
@@ -22,6 +22,8 @@
 #include "common/parallel.hpp"
 
 namespace runcvm::kernels {
+
+namespace artifact = handoff::kernel_artifact;
 namespace {
 
 // Everything one recipe's passes produce; recipes never share a Job.

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "common/fd.hpp"
-#include "guest/runcvm-init/exec_mux.hpp"
+#include "container/runcvm-init/exec_mux.hpp"
 
 namespace runcvm::test {
 

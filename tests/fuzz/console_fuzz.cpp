@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "guest/runcvm-init/console_tail.hpp"
+#include "container/runcvm-init/console_tail.hpp"
 #include "tests/fuzz/fuzz_target.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

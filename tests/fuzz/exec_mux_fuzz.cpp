@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "channel/session.hpp"
-#include "guest/runcvm-init/port_writer.hpp"
+#include "container/runcvm-init/port_writer.hpp"
 #include "tests/common/exec_mux_rig.hpp"
 #include "tests/fuzz/fuzz_target.hpp"
 

@@ -6,7 +6,7 @@
 
 #include <cstdlib>
 
-#include "guest/runcvm-init/supervisor.hpp"
+#include "container/runcvm-init/supervisor.hpp"
 #include "tests/fuzz/fuzz_target.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

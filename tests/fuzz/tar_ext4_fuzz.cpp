@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "builder/disk/tar_source.hpp"
+#include "disk/populate_tar.hpp"
 #include "common/file.hpp"
 #include "tests/fuzz/fuzz_target.hpp"
 
@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   runcvm::write_file_atomic(tar, std::string_view(reinterpret_cast<const char*>(data), size));
   runcvm::fuzz::run(data, size, [&](std::string_view) {
     runcvm::disk::Ext4Image image(image_path, {.size_bytes = 16 << 20, .label = "fuzz"});
-    runcvm::builder::populate_from_tar(image, tar, [](const std::string&) {});
+    runcvm::disk::populate_from_tar(image, tar, [](const std::string&) {});
     image.finish();
   });
   return 0;

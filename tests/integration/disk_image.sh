@@ -28,6 +28,12 @@ check_image() {  # image what
   assert_contains "$attrs" "security.capability (20) = 01 00 00 02 00 20" "$what: security.capability"
   assert_contains "$attrs" 'user.note (16) = "a user attribute"' "$what: user xattr"
   assert_contains "$(debugfs -R "ea_list owned" "$image" 2>/dev/null)" 'user.on-a-directory (3) = "yes"' "$what: directory xattr"
+  # The 10,000-entry directory is hash-indexed: debugfs walks its htree (root, leaves in hash order).
+  local htree
+  htree=$(debugfs -R "htree many" "$image" 2>&1)
+  assert_contains "$htree" "Root node dump:" "$what: the htree of many/"
+  assert_contains "$htree" "Number of entries (count):" "$what: the htree of many/"
+  [[ "$htree" != *"Not a hash-indexed directory"* ]] || fail "$what: many/ is not hash-indexed"
   rm -rf "$dump"
   echo "$(cat "$SCRATCH/compare.log")"
 }

@@ -230,6 +230,10 @@ start_dockerd_with_runcvm() {
   start_dockerd "$SCRATCH/daemon.json"
 }
 
+# docker run of a VM container under TCG (the one accelerator every machine has), removed when it
+# ends. Usage: vm DOCKER_RUN_ARGS…
+vm() { docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg "$@"; }
+
 # A small image from busybox-static (no registry is reachable), with the given os-release ID.
 # Usage: import_busybox_image NAME OS_ID
 import_busybox_image() { bash "$SOURCE_DIR/ci/busybox-image.sh" "$1" "$2"; }

@@ -12,7 +12,6 @@ mkdir -p "$SCRATCH/data/sub" && echo "from the image" >"$SCRATCH/data/sub/hello"
 docker cp "$SCRATCH/data" "$base:/data"
 docker commit "$base" runcvm-test/disks >/dev/null
 docker rm "$base" >/dev/null
-vm() { docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg "$@"; }
 
 out=$(vm -e RUNCVM_DISKS=/disks/d1,/data,ext4,256M runcvm-test/disks \
   sh -c 'grep " /data " /proc/mounts; cat /data/sub/hello; stat -c "%a %u" /data/sub/hello; df -k /data | tail -1')

@@ -9,7 +9,6 @@ source "$(dirname "$0")/lib.sh"
 
 start_dockerd_with_runcvm
 import_busybox_image runcvm-test/options debian
-vm() { docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg "$@"; }
 
 # --read-only: the root refuses writes (EROFS) while --tmpfs, volumes and /dev/shm take them, as under runc.
 docker volume create options-data >/dev/null

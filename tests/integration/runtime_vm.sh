@@ -9,7 +9,6 @@ start_dockerd_with_runcvm
 KERNEL=$(readlink "$BUNDLE/kernels/debian/latest")
 import_busybox_image runcvm-test/vm debian
 # TCG is what CI has; forcing it keeps the test the same on machines with KVM.
-vm() { docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg "$@"; }
 
 out=$(vm runcvm-test/vm uname -r)
 [[ "$out" == "$KERNEL" ]] || fail "uname -r in the VM: \"$out\", expected the bundle kernel $KERNEL"

@@ -18,7 +18,6 @@ start_dockerd_with_runcvm
 KERNEL=$(readlink "$BUNDLE/kernels/debian/latest")
 HOST_KERNEL=$(uname -r)
 [[ "$KERNEL" != "$HOST_KERNEL" ]] || fail "the bundle kernel is the host's ($KERNEL): the test could not tell them apart"
-vm() { docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg "$@"; }
 # The host pids of a container's runcvm-init and of its children (QEMU, virtiofsd).
 container_pids() {
   local init

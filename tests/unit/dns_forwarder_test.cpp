@@ -15,7 +15,7 @@
 
 #include "common/error.hpp"
 #include "common/fd.hpp"
-#include "guest/runcvm-init/dns_forwarder.hpp"
+#include "container/runcvm-init/dns_forwarder.hpp"
 
 namespace runcvm::container_init {
 namespace {

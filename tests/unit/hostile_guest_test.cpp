@@ -11,8 +11,8 @@
 
 #include "channel/frame.hpp"
 #include "channel/session.hpp"
-#include "guest/runcvm-init/port_writer.hpp"
-#include "guest/runcvm-init/supervisor.hpp"
+#include "container/runcvm-init/port_writer.hpp"
+#include "container/runcvm-init/supervisor.hpp"
 #include "tests/common/exec_mux_rig.hpp"
 
 namespace runcvm {

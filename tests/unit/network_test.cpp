@@ -8,8 +8,8 @@
 #include <cstring>
 
 #include "common/error.hpp"
-#include "guest/runcvm-init/network_plan.hpp"
-#include "guest/runcvm-init/vm_command.hpp"
+#include "container/runcvm-init/network_plan.hpp"
+#include "container/runcvm-init/vm_command.hpp"
 #include "handoff/network.hpp"
 #include "net/netlink.hpp"
 
@@ -53,7 +53,7 @@ TEST_CASE("netlink messages are built and parsed as the kernel lays them out", "
   CHECK_FALSE(net::parse_address(messages[0]));  // another message type
 
   net::Address address{12, AF_INET, "172.18.0.2", 16, 0};
-  std::string add = net::change_address(true, address, 9);
+  std::string add = net::add_address(address, 9);
   std::string as_answer = add;
   std::uint16_t type = RTM_NEWADDR;
   std::memcpy(as_answer.data() + 4, &type, sizeof type);
@@ -62,6 +62,23 @@ TEST_CASE("netlink messages are built and parsed as the kernel lays them out", "
   CHECK(parsed->address == "172.18.0.2");
   CHECK(parsed->prefix == 16);
   CHECK(parsed->index == 12);
+
+  nlmsghdr header{};
+  std::string removal = net::remove_address(address, 11);
+  std::memcpy(&header, removal.data(), sizeof header);
+  CHECK(header.nlmsg_type == RTM_DELADDR);
+  CHECK((header.nlmsg_flags & (NLM_F_CREATE | NLM_F_REPLACE)) == 0);
+  std::memcpy(&header, add.data(), sizeof header);
+  CHECK(header.nlmsg_type == RTM_NEWADDR);
+  CHECK((header.nlmsg_flags & (NLM_F_CREATE | NLM_F_REPLACE)) == (NLM_F_CREATE | NLM_F_REPLACE));
+
+  // Only what a LinkChange names is in the request.
+  auto changed = net::parse_link(net::split_messages(net::set_link({.index = 7, .name = "eth1", .mtu = 1400}, 12)).front());
+  REQUIRE(changed);
+  CHECK(changed->index == 7);
+  CHECK(changed->name == "eth1");
+  CHECK(changed->mtu == 1400);
+  CHECK(changed->mac.empty());
 
   std::string route = net::add_route(net::Route{AF_INET, "", 0, "172.18.0.1", 12, 0, 0, 0, 0}, 10);
   auto parsed_route = net::parse_route(net::split_messages(route).front());
@@ -73,7 +90,7 @@ TEST_CASE("netlink messages are built and parsed as the kernel lays them out", "
 
   CHECK_THROWS_WITH(net::split_messages(datagram.substr(0, 20)), ContainsSubstring("malformed message"));
   CHECK_THROWS_WITH(net::parse_mac("02:42:zz:11:00:02"), ContainsSubstring("not a MAC address: \"02:42:zz:11:00:02\""));
-  CHECK_THROWS_WITH(net::change_address(true, net::Address{1, AF_INET, "300.1.1.1", 8, 0}, 1),
+  CHECK_THROWS_WITH(net::add_address(net::Address{1, AF_INET, "300.1.1.1", 8, 0}, 1),
                     ContainsSubstring("not an IP address: \"300.1.1.1\""));
 }
 

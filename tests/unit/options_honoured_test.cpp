@@ -12,10 +12,10 @@
 #include <sstream>
 
 #include "common/file.hpp"
-#include "guest/runcvm-init/console_tail.hpp"
-#include "guest/runcvm-init/hugepages.hpp"
-#include "guest/runcvm-init/vm_command.hpp"
-#include "guest/vm-init/kernel_modules.hpp"
+#include "container/runcvm-init/console_tail.hpp"
+#include "container/runcvm-init/hugepages.hpp"
+#include "container/runcvm-init/vm_command.hpp"
+#include "vm/vm-init/kernel_modules.hpp"
 #include "runtime/create_transform.hpp"
 #include "runtime/exec_transform.hpp"
 #include "runtime/options.hpp"
@@ -80,7 +80,7 @@ std::set<std::string> changed_paths(const Json& before, const Json& after) {
 // they call (vnc_port, vm_mount_points).
 std::string guest_sources() {
   std::string all;
-  for (const char* dir : {"guest", "handoff"})
+  for (const char* dir : {"container", "vm", "handoff"})
     for (const auto& entry : fs::recursive_directory_iterator(fs::path(RUNCVM_SOURCE_DIR) / dir))
       if (entry.path().extension() == ".cpp") all += read_file(entry.path());
   return all;

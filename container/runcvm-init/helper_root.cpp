@@ -1,0 +1,178 @@
+#include "container/runcvm-init/helper_root.hpp"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <filesystem>
+
+#include "common/error.hpp"
+#include "common/file.hpp"
+#include "handoff/launch.hpp"
+
+namespace runcvm::container_init {
+namespace {
+
+namespace fs = std::filesystem;
+
+void mount_or_throw(const char* source, const std::string& target, const char* type, unsigned long flags,
+                    const char* data = nullptr) {
+  if (::mount(source, target.c_str(), type, flags, data) != 0)
+    throw system_error(std::string("mounting ") + (source ? source : type ? type : "") + " on", target, errno);
+}
+
+void directory(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) throw system_error("creating", path, errno);
+}
+
+// A bind of `source` at `target` that is read-only in itself (a remount of the bind).
+void bind_read_only(const char* source, const std::string& target, unsigned long recursive) {
+  mount_or_throw(source, target, nullptr, MS_BIND | recursive);
+  mount_or_throw(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV);
+}
+
+// The container's root, recursively (volumes and Docker's /etc files included), minus what is
+// the container's own business and not the VM's.
+void build_share(const std::string& share, const std::vector<std::string>& vm_documents) {
+  directory(share);
+  mount_or_throw("/", share, nullptr, MS_BIND | MS_REC);
+  // Private first: were `/` shared (rootfsPropagation), the unmounts below would propagate to the
+  // container's own /proc and /dev.
+  mount_or_throw(nullptr, share, nullptr, MS_REC | MS_PRIVATE);
+  for (const char* own : {"/proc", "/sys", "/dev", handoff::kStateDirectory}) {
+    std::string path = share + own;
+    // MNT_DETACH takes the submounts (/dev/pts, /dev/shm, the helper root itself) with it.
+    if (::umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+      throw system_error("unmounting", path, errno);
+  }
+  std::string state = share + handoff::kStateDirectory;
+  directory(state);
+  mount_or_throw("tmpfs", state, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m");
+  for (const auto& document : vm_documents)
+    // Root-only in the VM too: a non-root workload cannot read the container's environment
+    // from another process under runc either (/proc/1/environ).
+    write_file_atomic(state + "/" + fs::path(document).filename().string(), read_file(document), fs::perms(0600));
+  mount_or_throw(nullptr, state, nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+}
+
+// capset(2) through the raw system call: libcap is not among the dependencies, and two
+// structures are all it takes.
+void clear_capability(int capability) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (::syscall(SYS_capget, &header, data) != 0) throw system_error("reading", "capabilities", errno);
+  unsigned word = static_cast<unsigned>(capability) / 32, bit = 1u << (static_cast<unsigned>(capability) % 32);
+  data[word].effective &= ~bit;
+  data[word].permitted &= ~bit;
+  data[word].inheritable &= ~bit;
+  if (::syscall(SYS_capset, &header, data) != 0) throw system_error("dropping", "CAP_SYS_ADMIN", errno);
+}
+
+// Marks every descriptor from `first` on close-on-exec except those in `keep` (sorted).
+void close_on_exec_except(int first, const std::vector<int>& keep) {
+  int low = first;
+  for (int fd : keep) {
+    if (fd < low) continue;
+    if (fd > low) ::syscall(SYS_close_range, static_cast<unsigned>(low), static_cast<unsigned>(fd - 1), 4u /*CLOSE_RANGE_CLOEXEC*/);
+    ::fcntl(fd, F_SETFD, 0);
+    low = fd + 1;
+  }
+  ::syscall(SYS_close_range, static_cast<unsigned>(low), UINT_MAX, 4u /*CLOSE_RANGE_CLOEXEC*/);
+}
+
+}  // namespace
+
+void make_root_read_only(const std::vector<std::string>& mount_points) {
+  for (const auto& point : mount_points) make_directories(point);
+  // A bind remount replaces the mount's flags: keep those it has (nosuid, nodev…).
+  struct statvfs root {};
+  if (::statvfs("/", &root) != 0) throw system_error("reading the mount flags of", "/", errno);
+  unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY;
+  for (auto [st, ms] : {std::pair{ST_NOSUID, MS_NOSUID}, {ST_NODEV, MS_NODEV}, {ST_NOEXEC, MS_NOEXEC},
+                        {ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME}})
+    if (root.f_flag & st) flags |= ms;
+  mount_or_throw(nullptr, "/", nullptr, flags);
+}
+
+void build_helper_root(const std::vector<std::string>& vm_documents) {
+  std::string root = kHelperRoot;
+  directory(root);
+  mount_or_throw("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m");
+  mount_or_throw(nullptr, root, nullptr, MS_PRIVATE);
+  build_share(root + kSharedRoot, vm_documents);
+  for (const char* dir : {"/opt", "/opt/runcvm", "/dev", "/proc", "/run", "/var", handoff::kStateDirectory}) directory(root + dir);
+  // virtiofsd keeps a lock file in /var/run/virtiofsd: the one writable place, a tmpfs of its own.
+  if (::symlink("../run", (root + "/var/run").c_str()) != 0) throw system_error("creating", root + "/var/run", errno);
+  mount_or_throw("tmpfs", root + "/run", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m");
+  bind_read_only(handoff::kBundleMountPoint, root + handoff::kBundleMountPoint, MS_REC);
+  mount_or_throw("/dev", root + "/dev", nullptr, MS_BIND | MS_REC);
+  mount_or_throw("/proc", root + "/proc", nullptr, MS_BIND | MS_REC);
+  // Not recursive: the sockets, without the helper root below it.
+  mount_or_throw(handoff::kStateDirectory, root + handoff::kStateDirectory, nullptr, MS_BIND);
+  mount_or_throw(nullptr, root, nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV);
+}
+
+void drop_sys_admin() {
+  if (::prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0) != 0) throw system_error("dropping", "CAP_SYS_ADMIN", errno);
+  clear_capability(CAP_SYS_ADMIN);
+}
+
+int spawn_helper(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                 const std::vector<int>& keep_fds, bool quiet) {
+  // Everything the child needs is made before fork: runcvm-init has threads (the DNS
+  // forwarder), so the child may only make system calls until it execs.
+  std::vector<char*> args, envp;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  std::vector<int> keep = keep_fds;
+  std::sort(keep.begin(), keep.end());
+  sigset_t none;
+  sigemptyset(&none);
+  int failure[2];
+  if (::pipe2(failure, O_CLOEXEC) != 0) throw system_error("starting", argv[0], errno);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int error = errno;
+    ::close(failure[0]);
+    ::close(failure[1]);
+    throw system_error("starting", argv[0], error);
+  }
+  if (pid == 0) {
+    int error = 0;
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0 || ::dup2(null, 0) < 0 || (quiet && ::dup2(null, 2) < 0)) error = errno;
+    if (!error && (::chroot(kHelperRoot) != 0 || ::chdir("/") != 0)) error = errno;
+    if (!error) {
+      close_on_exec_except(3, keep);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::execve(args[0], args.data(), envp.data());
+      error = errno;
+    }
+    [[maybe_unused]] auto n = ::write(failure[1], &error, sizeof error);
+    ::_exit(127);
+  }
+  ::close(failure[1]);
+  int error = 0;
+  ssize_t n;
+  do n = ::read(failure[0], &error, sizeof error);
+  while (n < 0 && errno == EINTR);
+  ::close(failure[0]);
+  if (n == sizeof error) {
+    ::waitpid(pid, nullptr, 0);
+    throw system_error("starting", argv[0], error);
+  }
+  return pid;
+}
+
+}  // namespace runcvm::container_init

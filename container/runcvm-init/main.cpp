@@ -1,0 +1,308 @@
+// runcvm-init: PID 1 of a runcvm container. Starts virtiofsd on the container's root and QEMU
+// booting the chosen kernel from it, relays the workload's stdin/stdout/stderr, signals and
+// window size over the host<->VM channel, and exits with the workload's exit code.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <thread>
+
+#include "channel/boot_stages.hpp"
+#include "common/error.hpp"
+#include "common/fd.hpp"
+#include "common/unix_socket.hpp"
+#include "common/file.hpp"
+#include "common/terminal.hpp"
+#include "container/runcvm-init/console_tail.hpp"
+#include "container/runcvm-init/disks.hpp"
+#include "container/runcvm-init/dns_forwarder.hpp"
+#include "container/runcvm-init/exec_mux.hpp"
+#include "container/runcvm-init/helper_root.hpp"
+#include "container/runcvm-init/hugepages.hpp"
+#include "container/runcvm-init/kvm_memory.hpp"
+#include "container/runcvm-init/network_wiring.hpp"
+#include "container/runcvm-init/notice.hpp"
+#include "container/runcvm-init/supervisor.hpp"
+#include "container/runcvm-init/tsc_rate.hpp"
+#include "container/runcvm-init/vm_command.hpp"
+#include "handoff/network.hpp"
+
+namespace runcvm::container_init {
+namespace {
+
+using channel::realtime_ns;
+
+bool wait_for_socket(const char* path, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  struct stat st {};
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return false;
+}
+
+// QEMU connects its chardev sockets one after the other as it starts.
+UniqueFd accept_from_qemu(int listener, const char* path) {
+  pollfd p{listener, POLLIN, 0};
+  if (::poll(&p, 1, 10000) <= 0) throw Error(std::string("QEMU did not connect to ") + path + " within 10 s");
+  UniqueFd fd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+  if (!fd) throw system_error("accepting", path, errno);
+  return fd;
+}
+
+bool kvm_usable() {
+  int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
+// A file of the image that QEMU loads into the VM (the image's kernel or initramfs): a regular
+// file of at most `limit` bytes, opened without blocking on a FIFO the image may have put there.
+UniqueFd open_image_boot_file(const std::string& path, const char* what, std::uint64_t limit) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) throw system_error(std::string("opening the image's ") + what, path, errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw system_error(std::string("reading the image's ") + what, path, errno);
+  if (!S_ISREG(st.st_mode)) throw Error(std::string("the image's ") + what + " " + quote(path) + " is not a regular file");
+  if (static_cast<std::uint64_t>(st.st_size) > limit)
+    throw Error(std::string("the image's ") + what + " " + quote(path) + " is " + std::to_string(st.st_size >> 20) +
+                " MiB, more than a " + what + " can be (" + std::to_string(limit >> 20) + " MiB)")
+        .with_hint("set RUNCVM_KERNEL=debian to boot a bundle kernel");
+  return fd;
+}
+
+struct Children {
+  pid_t qemu = -1;
+  pid_t virtiofsd = -1;
+};
+
+// The container's network goes to the VM, read now rather than at `create`: Docker 26+ attaches
+// interfaces between the two. The VM learns it from /.runcvm/network.json.
+std::vector<Nic> wire_container_network(const handoff::Launch& launch) {
+  NetworkPlan plan;
+  if (!launch.host_network) {
+    net::Netlink netlink;
+    std::string resolv_conf;
+    try {
+      resolv_conf = read_file("/etc/resolv.conf");
+    } catch (const Error&) {  // --network none, or an image without one: nothing to forward
+    }
+    plan = plan_network(netlink.links(), netlink.addresses(AF_UNSPEC), netlink.routes(AF_INET), resolv_conf,
+                        launch.dns_upstreams, handoff::vnc_port(launch).has_value());
+  }
+  for (const auto& warning : plan.warnings) notice(warning);
+  std::vector<Nic> nics = wire_network(plan);
+  write_file_atomic(handoff::kNetworkPath, handoff::to_json_text(plan.network));
+  if (plan.dns_forwarder) start_dns_forwarder({.listen_address = handoff::kHostSideAddress});
+  return nics;
+}
+
+// Every signal runcvm-init relays to the VM or acts on, read from a descriptor in the main loop.
+UniqueFd block_signals() {
+  sigset_t handled;
+  sigemptyset(&handled);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGPIPE, SIGALRM})
+    sigaddset(&handled, sig);
+  // Real-time signals too: systemd images stop with SIGRTMIN+3.
+  for (int sig = SIGRTMIN; sig <= SIGRTMAX; ++sig) sigaddset(&handled, sig);
+  ::sigprocmask(SIG_BLOCK, &handled, nullptr);
+  return UniqueFd(::signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC));
+}
+
+// What QEMU boots, and the descriptors it inherits for it (the taps, the image's kernel files,
+// the console's pipe).
+struct PreparedBoot {
+  BootFiles files;
+  std::vector<int> inherited;
+  UniqueFd image_kernel, image_initrd;
+  std::optional<ConsoleTail> console;  // the image's own initramfs's console, read when it fails
+};
+
+// Fills `boot` in place: the console's reader is a thread, which does not move.
+void prepare_boot(const handoff::Launch& launch, const std::vector<Nic>& nics, PreparedBoot& boot) {
+  boot.files = {launch.kernel.vmlinuz, launch.kernel.initrd};
+  for (const auto& nic : nics) boot.inherited.push_back(nic.tap_fd);
+  if (launch.kernel.source == "bundle") {
+    std::string direct = direct_boot_image_path(launch.kernel);
+    if (::access(direct.c_str(), R_OK) == 0) boot.files.kernel = direct;
+  } else {
+    // The image's kernel and initramfs, opened here, where the image's links resolve inside its
+    // root; QEMU, in the helpers' root, reads them through the descriptors.
+    boot.image_kernel = open_image_boot_file(launch.kernel.vmlinuz, "kernel", 256ull << 20);
+    boot.image_initrd = open_image_boot_file(launch.kernel.initrd, "initramfs", 2ull << 30);
+    boot.files = {"/proc/self/fd/" + std::to_string(boot.image_kernel.get()),
+                  "/proc/self/fd/" + std::to_string(boot.image_initrd.get()), ""};
+    boot.inherited.insert(boot.inherited.end(), {boot.image_kernel.get(), boot.image_initrd.get()});
+    boot.console.emplace();
+    boot.files.console = "/proc/self/fd/" + std::to_string(boot.console->write_fd());
+    boot.inherited.push_back(boot.console->write_fd());
+  }
+  if (launch.qemu.machine == "microvm") boot.files.tsc_khz = measure_tsc_khz();
+}
+
+// Whether to try KVM first, and under which key a failure is remembered.
+struct KvmPlan {
+  bool try_kvm = false;
+  std::optional<handoff::KvmVerdictKey> key = {};
+};
+
+KvmPlan plan_kvm(const handoff::Launch& launch, const BundleLayout& bundle, const BootFiles& boot) {
+  KvmPlan plan{.try_kvm = launch.qemu.accel != "tcg" && kvm_usable()};
+  if (!plan.try_kvm && launch.qemu.accel != "tcg") notice("/dev/kvm is not available: the VM runs under TCG emulation (slow)");
+  // A bundle kernel that KVM failed to boot earlier since the host started fails again: go
+  // straight to TCG. (An image's own kernel is always tried: it may be one this host's KVM runs.)
+  if (plan.try_kvm && launch.qemu.accel == "auto" && launch.kernel.source == "bundle") {
+    plan.key = kvm_verdict_key(bundle.qemu(), boot.kernel);
+    if (auto failure = plan.key ? remembered_kvm_failure(*plan.key) : std::nullopt) {
+      notice("KVM did not boot this kernel earlier since the host started (" + failure->reason +
+             "): the VM runs under TCG emulation (slow; the verdict is kept in " + handoff::kKvmVerdictHostDirectory +
+             " until the host restarts or the bundle changes)");
+      plan.try_kvm = false;
+    }
+  }
+  return plan;
+}
+
+// A VM whose QEMU has connected both ports.
+struct StartedVm {
+  Children children;
+  UniqueFd channel, exec_port;
+};
+
+// Starts virtiofsd and QEMU until the VM runs. Some hosts offer /dev/kvm but cannot run this
+// guest on it (nested virtualisation without the CPU features the kernel needs): with the
+// accelerator left to us, a VM that has not booted under KVM within kKvmBootLimit starts again
+// under TCG, rather than hanging for ever, and the failure is remembered for later containers.
+StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, const PreparedBoot& boot,
+                   const std::vector<Nic>& nics, KvmPlan kvm, int channel_listener, int exec_listener, Stages& stages) {
+  constexpr auto kKvmBootLimit = std::chrono::seconds(10);
+  StartedVm vm;
+  for (bool use_kvm = kvm.try_kvm;; use_kvm = false) {
+    bool may_fall_back = use_kvm && launch.qemu.accel == "auto";
+    ::unlink(kVirtiofsSocket);
+    vm.children.virtiofsd = spawn_helper(virtiofsd_command(bundle, launch.kernel.debug), helper_environment(bundle), {},
+                                         /*quiet=*/!launch.kernel.debug);  // even at log_level=err it reports the VM's poweroff
+    if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
+    stages.host.qemu_spawn = realtime_ns();
+    // A KVM attempt that may be retried keeps QEMU's complaints about KVM off the user's stderr
+    // (unless the console, which QEMU writes there, was asked for).
+    vm.children.qemu = spawn_helper(qemu_command(launch, bundle, use_kvm, boot.files, nics), helper_environment(bundle),
+                                    boot.inherited, /*quiet=*/may_fall_back && !launch.kernel.debug);
+
+    // QEMU connects to the channel while it starts; it exiting first means it failed (its own
+    // message is already on stderr).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    bool qemu_failed = false, timed_out = false;
+    for (pollfd p{channel_listener, POLLIN, 0}; !qemu_failed && ::poll(&p, 1, 50) <= 0;) {
+      int status = 0;
+      if (::waitpid(vm.children.qemu, &status, WNOHANG) == vm.children.qemu) {
+        if (!may_fall_back) throw Error("QEMU exited while starting (status " + std::to_string(status) + ")");
+        qemu_failed = true;  // KVM refused this VM (QEMU said why on stderr)
+        vm.children.qemu = -1;
+      }
+      if (std::chrono::steady_clock::now() > deadline) throw Error("QEMU did not connect to the channel within 30 s");
+    }
+    if (!qemu_failed) {
+      vm.channel = UniqueFd(::accept4(channel_listener, nullptr, nullptr, SOCK_CLOEXEC));
+      if (!vm.channel) throw system_error("accepting", kChannelSocket, errno);
+      vm.exec_port = accept_from_qemu(exec_listener, kExecPortSocket);
+      if (!may_fall_back) return vm;
+      // The guest's first frame says it booted; it stays unread here (peeked), for the supervisor.
+      // QEMU connects before it sets up KVM: a closed channel means KVM refused the VM.
+      pollfd first{vm.channel.get(), POLLIN, 0};
+      char byte;
+      timed_out = ::poll(&first, 1, static_cast<int>(std::chrono::milliseconds(kKvmBootLimit).count())) <= 0;
+      if (!timed_out && ::recv(vm.channel.get(), &byte, 1, MSG_PEEK) > 0) return vm;
+    }
+    // Not timed out: QEMU exited, before or after connecting to the channel.
+    std::string how = timed_out ? "not booted within " + std::to_string(kKvmBootLimit.count()) + " s"
+                                : "QEMU exited while starting under KVM";
+    notice("the VM did not boot under KVM (" + how +
+           "): starting it again under TCG emulation (slow; later containers on this host start under TCG at once)");
+    if (kvm.key) remember_kvm_failure(*kvm.key, how);
+    for (pid_t child : {vm.children.qemu, vm.children.virtiofsd}) {
+      if (child <= 0) continue;
+      ::kill(child, SIGKILL);
+      ::waitpid(child, nullptr, 0);
+    }
+    vm = {};
+  }
+}
+
+int run() {
+  Stages stages;
+  stages.host.init_start = realtime_ns();
+  handoff::Launch launch = handoff::parse_launch(read_file(handoff::kLaunchPath));
+  set_notices_to_stderr(launch.process.terminal || launch.kernel.debug);
+  BundleLayout bundle;
+  UniqueFd signals = block_signals();
+
+  if (launch.hugetlb)
+    if (auto problem = hugepages_problem(read_file("/proc/meminfo"), launch.memory_mib)) throw Error(*problem);
+  prepare_disks(launch.disks);
+  UniqueFd listener = listen_unix(kChannelSocket, 1);
+  UniqueFd exec_listener = listen_unix(kExecPortSocket, 1);
+  std::vector<Nic> nics = wire_container_network(launch);
+  // From here on the VM runs: its helpers get a root without the image in it, and CAP_SYS_ADMIN
+  // (needed for that root's mounts) is gone unless the operator gave it to the container.
+  if (launch.read_only_root) make_root_read_only(handoff::vm_mount_points(launch));
+  build_helper_root({handoff::kLaunchPath, handoff::kNetworkPath});
+  if (!launch.sys_admin) drop_sys_admin();
+  PreparedBoot boot;
+  prepare_boot(launch, nics, boot);
+  StartedVm vm = start_vm(launch, bundle, boot, nics, plan_kvm(launch, bundle, boot.files), listener.get(),
+                          exec_listener.get(), stages);
+  for (const auto& nic : nics) ::close(nic.tap_fd);
+  if (boot.console) boot.console->release_write_end();  // QEMU's copy is the last: its exit ends the reader
+  ::fcntl(0, F_SETFL, ::fcntl(0, F_GETFL) | O_NONBLOCK);
+
+  int code = 0;
+  ExecMux exec(std::move(vm.exec_port), handoff::kExecSocket);
+  {
+    RawTerminal raw(launch.process.terminal);
+    std::optional<ConsoleTail>& console = boot.console;
+    code = Supervisor({.channel = vm.channel.get(),
+                       .signals = signals.get(),
+                       .qemu = vm.children.qemu,
+                       .virtiofsd = vm.children.virtiofsd,
+                       .terminal = launch.process.terminal,
+                       .exec_init = launch.exec_init,
+                       .panic_device = handoff::has_panic_device(launch.qemu),
+                       .silent_stop_reason = [&console]() -> std::string {
+                         std::string tail = console ? console->summary() : "";
+                         if (tail.empty()) return "";
+                         return "the image's kernel's console ended with \"" + tail +
+                                "\"; its initramfs must mount root=runcvm-root rootfstype=virtiofs (Debian, Ubuntu: add "
+                                "virtiofs to /etc/initramfs-tools/modules, then update-initramfs -u), or set "
+                                "RUNCVM_KERNEL=debian to boot a bundle kernel";
+                       }},
+                      exec, stages)
+               .run();
+  }
+  if (vm.children.virtiofsd > 0) ::kill(vm.children.virtiofsd, SIGTERM);
+  if (launch.timings && stages.complete)
+    std::fprintf(stderr, "%s\n", channel::format_timings_line(stages.host, stages.guest).c_str());
+  return code;
+}
+
+}  // namespace
+}  // namespace runcvm::container_init
+
+int main() {
+  try {
+    return runcvm::container_init::run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", runcvm::format_error_line("runcvm-init", e).c_str());
+    return 1;
+  }
+}

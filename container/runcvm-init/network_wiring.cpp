@@ -1,0 +1,85 @@
+#include "container/runcvm-init/network_wiring.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/error.hpp"
+#include "common/fd.hpp"
+
+namespace runcvm::container_init {
+namespace {
+
+int open_tap(const std::string& name) {
+  // Not close-on-exec: QEMU inherits it and is told its number.
+  int fd = ::open("/dev/net/tun", O_RDWR);
+  if (fd < 0) throw system_error("opening", "/dev/net/tun", errno);
+  ifreq request{};
+  std::snprintf(request.ifr_name, sizeof request.ifr_name, "%s", name.c_str());
+  request.ifr_flags = IFF_TAP | IFF_NO_PI;
+  if (::ioctl(fd, TUNSETIFF, &request) != 0) {
+    int e = errno;
+    ::close(fd);
+    throw system_error("creating the tap", name, e);
+  }
+  return fd;
+}
+
+int index_of(net::Netlink& netlink, const std::string& name) {
+  for (const auto& link : netlink.links())
+    if (link.name == name) return link.index;
+  throw Error("network interface " + quote(name) + " disappeared while runcvm-init was wiring it");
+}
+
+net::Address parse_cidr(const std::string& cidr, int index) {
+  auto slash = cidr.find('/');
+  return net::Address{index, AF_INET, cidr.substr(0, slash), static_cast<unsigned>(std::stoul(cidr.substr(slash + 1))), 0};
+}
+
+}  // namespace
+
+std::vector<Nic> wire_network(const NetworkPlan& plan) {
+  net::Netlink netlink;
+  std::vector<Nic> nics;
+  for (std::size_t i = 0; i < plan.network.interfaces.size(); ++i) {
+    const auto& interface = plan.network.interfaces[i];
+    std::string what = "wiring " + interface.name + " to the VM";
+    int tap_fd = open_tap(tap_name(i));
+    nics.push_back({tap_fd, interface.mac, interface.mtu});
+    netlink.request(net::new_bridge(bridge_name(i), netlink.next_sequence()), what + ": creating its bridge");
+    int container_side = index_of(netlink, interface.name);
+    int tap = index_of(netlink, tap_name(i));
+    int bridge = index_of(netlink, bridge_name(i));
+    for (const auto& cidr : interface.addresses)
+      netlink.request(net::remove_address(parse_cidr(cidr, container_side), netlink.next_sequence()),
+                      what + ": removing " + cidr);
+    netlink.request(net::set_link({.index = container_side, .up = false}, netlink.next_sequence()), what);
+    netlink.request(net::set_link({.index = container_side, .mac = container_side_mac(interface.mac), .up = true, .master = bridge},
+                                  netlink.next_sequence()),
+                    what + ": joining its bridge");
+    netlink.request(net::set_link({.index = tap, .mtu = interface.mtu, .up = true, .master = bridge}, netlink.next_sequence()),
+                    what + ": attaching the tap");
+    netlink.request(net::set_link({.index = bridge, .up = true}, netlink.next_sequence()), what + ": bringing the bridge up");
+    if (i == 0 && plan.host_side_address) {
+      // runcvm-init's own address (DNS forwarder, VNC), and the way back to the VM's addresses.
+      netlink.request(net::add_address(net::Address{bridge, AF_INET, handoff::kHostSideAddress, 32, 0}, netlink.next_sequence()),
+                      what + ": adding runcvm-init's address on the VM's link");
+      for (const auto& cidr : interface.addresses) {
+        net::Address vm = parse_cidr(cidr, bridge);
+        netlink.request(net::add_route(net::Route{AF_INET, vm.address, 32, "", bridge, 0, 0, 0, 0}, netlink.next_sequence()),
+                        what + ": routing answers to " + vm.address);
+      }
+    }
+  }
+  return nics;
+}
+
+}  // namespace runcvm::container_init

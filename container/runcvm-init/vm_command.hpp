@@ -1,0 +1,62 @@
+// The command lines of the VM's host-side processes, built from the launch document as data
+// (golden-tested), then spawned by runcvm-init. QEMU and virtiofsd come from the bundle with
+// their own dynamic loader and libraries, so they run in any image (musl, glibc, distroless).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "handoff/launch.hpp"
+
+namespace runcvm::container_init {
+
+struct BundleLayout {
+  std::string root = handoff::kBundleMountPoint;
+  std::string loader() const { return root + "/" + handoff::kBundleLoader; }
+  std::string libraries() const { return root + "/lib"; }
+  std::string qemu() const { return root + "/" + handoff::kBundleQemu; }
+  std::string virtiofsd() const { return root + "/" + handoff::kBundleVirtiofsd; }
+  std::string firmware() const { return root + "/share/qemu"; }
+  std::string vm_init() const { return root + "/" + handoff::kBundleVmInit; }
+  std::string qemu_modules() const { return root + "/lib/qemu"; }
+};
+
+// Sockets between runcvm-init, virtiofsd and QEMU, in the container's handoff tmpfs.
+inline constexpr const char* kVirtiofsSocket = "/.runcvm/virtiofs.sock";
+inline constexpr const char* kChannelSocket = "/.runcvm/channel.sock";
+inline constexpr const char* kExecPortSocket = "/.runcvm/exec-port.sock";
+
+// One virtio-net device of the VM: its tap (an open descriptor QEMU inherits), MAC and MTU.
+struct Nic {
+  int tap_fd = -1;
+  std::string mac;
+  unsigned mtu = 1500;
+};
+
+std::vector<std::string> virtiofsd_command(const BundleLayout& bundle, bool debug);
+// The environment of QEMU and virtiofsd: QEMU loads its accelerator modules (TCG is one) from
+// the bundle, not from the distribution path it was built with.
+std::vector<std::string> helper_environment(const BundleLayout& bundle);
+// What -kernel and -initrd load, as QEMU opens them in the helpers' root: for a bundle kernel the
+// launch's vmlinuz (or the uncompressed vmlinux next to it, which QEMU enters directly (PVH)
+// without running the kernel's decompressor) and initrd; for the image's own kernel, descriptors
+// runcvm-init opened in the container (/proc/self/fd/N).
+struct BootFiles {
+  std::string kernel;
+  std::string initrd;
+  // Where the console goes when neither debugging nor an init has it ("": nowhere).
+  std::string console = {};
+  // The host's TSC rate, told to a microvm guest's kernel (tsc_rate.hpp); 0: let it calibrate.
+  std::uint64_t tsc_khz = 0;
+};
+std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm,
+                                      const BootFiles& boot, const std::vector<Nic>& nics = {});
+// The direct-boot image the builder leaves next to a bundle kernel's vmlinuz.
+std::string direct_boot_image_path(const handoff::Kernel& kernel);
+// The kernel command line: console, quiet unless debugging, our initramfs's keys (or, for the
+// image's kernel, the root= and init= its own initramfs reads), then the user's
+// RUNCVM_KERNEL_APPEND last so it can override.
+std::string kernel_command_line(const handoff::Launch& launch, const BundleLayout& bundle, std::uint64_t tsc_khz = 0);
+
+}  // namespace runcvm::container_init

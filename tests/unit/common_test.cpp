@@ -1,0 +1,94 @@
+// common/: errors and their one line, files, text, sockets, base64.
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+
+#include <cerrno>
+
+#include "common/digest.hpp"
+#include "common/error.hpp"
+#include "common/file.hpp"
+#include "common/text.hpp"
+#include "common/unix_socket.hpp"
+#include "tests/unit/support.hpp"
+
+TEST_CASE("errors print as one line: context, message, hint", "[error]") {
+  try {
+    runcvm::in_context("debian-bookworm", [] {
+      runcvm::in_context("fetching http://m/x", [] { throw runcvm::Error("HTTP status 404\n").with_hint("check the suite"); });
+    });
+    FAIL("expected an error");
+  } catch (const std::exception& e) {
+    std::string line = runcvm::format_error_line("runcvm-build", e);
+    CHECK(line.find('\n') == std::string::npos);
+    CHECK(line.rfind("runcvm-build: error: debian-bookworm: fetching http://m/x: HTTP status 404", 0) == 0);
+    CHECK(line.find("check the suite") != std::string::npos);
+  }
+  CHECK(runcvm::quote("a b") == "\"a b\"");
+  CHECK(runcvm::quote("") == "\"\"");
+  CHECK(runcvm::system_error("writing", "/x", ENOSPC).error_number() == ENOSPC);
+}
+
+TEST_CASE("atomic writers leave the old file or the new one, never half of one", "[error]") {
+  runcvm::test::ScratchDirectory scratch;
+  auto target = scratch.path() / "file";
+  runcvm::write_file_atomic(target, "old");
+  {
+    runcvm::AtomicFileWriter writer(target);
+    writer.write("new but unfinished");
+  }  // no commit
+  CHECK(runcvm::read_file(target) == "old");
+  {
+    runcvm::AtomicFileWriter writer(target);
+    writer.write("new");
+    writer.commit();
+  }
+  CHECK(runcvm::read_file(target) == "new");
+  int entries = 0;
+  for ([[maybe_unused]] const auto& e : runcvm::fs::directory_iterator(scratch.path())) ++entries;
+  CHECK(entries == 1);
+  {
+    runcvm::StagingDirectory staging(scratch.path() / "staging");
+    runcvm::write_file_atomic(staging.path() / "x", "y");
+  }
+  CHECK_FALSE(runcvm::fs::exists(scratch.path() / "staging"));
+}
+
+TEST_CASE("value files lose trailing whitespace; trees list in sorted order; text splits into non-empty pieces", "[error]") {
+  runcvm::test::ScratchDirectory scratch;
+  runcvm::write_file_atomic(scratch.path() / "serial", "runcvm-disk0   \n");
+  runcvm::write_file_atomic(scratch.path() / "blank", " \n\n");
+  CHECK(runcvm::read_value_file(scratch.path() / "serial") == "runcvm-disk0");
+  CHECK(runcvm::read_value_file(scratch.path() / "blank").empty());
+  CHECK_THROWS_AS(runcvm::read_value_file(scratch.path() / "missing"), runcvm::Error);
+
+  runcvm::fs::create_directories(scratch.path() / "tree" / "b" / "c");
+  runcvm::write_file_atomic(scratch.path() / "tree" / "a", "");
+  runcvm::write_file_atomic(scratch.path() / "tree" / "b" / "z", "");
+  auto listed = runcvm::sorted_tree(scratch.path() / "tree");
+  CHECK(listed == std::vector<runcvm::fs::path>{"a", "b", "b/c", "b/z"});
+
+  using Pieces = std::vector<std::string>;
+  CHECK(runcvm::split_nonempty("a::b:", ':') == Pieces{"a", "b"});
+  CHECK(runcvm::split_nonempty("\nline 1\n\nline 2", '\n') == Pieces{"line 1", "line 2"});
+  CHECK(runcvm::split_nonempty("", ':').empty());
+}
+
+TEST_CASE("unix socket paths too long for sun_path are refused, not cut short", "[common][socket]") {
+  CHECK(std::string(runcvm::unix_address("/.runcvm/exec.sock").sun_path) == "/.runcvm/exec.sock");
+  CHECK_THROWS_WITH(runcvm::unix_address("/" + std::string(120, 'x')), Catch::Matchers::ContainsSubstring("is longer than 107 bytes"));
+}
+
+TEST_CASE("base64 round-trips and names bad input", "[common][base64]") {
+  // RFC 4648's test vectors, and the Basic credentials a registry client sends.
+  CHECK(runcvm::base64_encode("") == "");
+  CHECK(runcvm::base64_encode("f") == "Zg==");
+  CHECK(runcvm::base64_encode("fo") == "Zm8=");
+  CHECK(runcvm::base64_encode("foob") == "Zm9vYg==");
+  CHECK(runcvm::base64_encode("foobar") == "Zm9vYmFy");
+  CHECK(runcvm::base64_encode("user:pass word") == "dXNlcjpwYXNzIHdvcmQ=");
+  std::string bytes;
+  for (int i = 0; i < 256; ++i) bytes += static_cast<char>(i);
+  CHECK(runcvm::base64_decode(runcvm::base64_encode(bytes), "round trip") == bytes);
+  CHECK(runcvm::base64_decode("Zm8=", "x") == "fo");
+  CHECK_THROWS_WITH(runcvm::base64_decode("Zm8", "Q1 checksum"), Catch::Matchers::ContainsSubstring("Q1 checksum: \"Zm8\" is not base64"));
+}

@@ -1,0 +1,167 @@
+// PID 1 of the runcvm initramfs: load the modules the kernel needs to reach a virtiofs root (in
+// the order the builder computed), mount the root by its tag, free the initramfs, switch root
+// and exec the init named on the kernel command line. Static: the initramfs has no libraries.
+// Written against the C library only (no iostreams, no std::filesystem) because this binary is
+// decompressed on every boot and its size is boot time.
+//
+// Kernel command line: the keys of handoff/kernel_artifact.hpp.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "handoff/kernel_artifact.hpp"
+
+namespace {
+
+struct Settings {
+  std::string root_tag = runcvm::handoff::kernel_artifact::kRootTag;
+  std::string init = "/sbin/init";
+  bool debug = false;
+};
+
+[[noreturn]] void fail(const std::string& message) {
+  std::fprintf(stderr, "runcvm-initramfs: error: %s\n", message.c_str());
+  std::fflush(stderr);
+  sync();
+  // Powering off (rather than exiting and panicking) lets QEMU exit promptly and the host see
+  // this line as the last console output.
+  reboot(RB_POWER_OFF);
+  _exit(1);
+}
+
+std::string errno_text(const std::string& action, const std::string& subject) {
+  return action + " \"" + subject + "\": " + std::strerror(errno);
+}
+
+void log_step(const Settings& settings, const std::string& message) {
+  if (settings.debug) std::fprintf(stderr, "runcvm-initramfs: %s\n", message.c_str());
+}
+
+std::string read_small_file(const char* path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(errno_text("opening", path));
+  std::string text;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<size_t>(n));
+  close(fd);
+  return text;
+}
+
+// Calls f for each piece of `text` separated by any of `separators`, skipping empty pieces.
+template <class F>
+void for_each_word(const std::string& text, const char* separators, F f) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find_first_of(separators, start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) f(text.substr(start, end - start));
+    start = end + 1;
+  }
+}
+
+Settings read_settings() {
+  Settings settings;
+  for_each_word(read_small_file("/proc/cmdline"), " \t\n", [&](const std::string& word) {
+    namespace artifact = runcvm::handoff::kernel_artifact;
+    if (word.rfind(artifact::kCmdlineRootTag, 0) == 0) settings.root_tag = word.substr(artifact::kCmdlineRootTag.size());
+    else if (word.rfind(artifact::kCmdlineInit, 0) == 0) settings.init = word.substr(artifact::kCmdlineInit.size());
+    else if (word == artifact::kCmdlineDebug) settings.debug = true;
+  });
+  return settings;
+}
+
+void mount_or_fail(const char* source, const char* target, const char* type, unsigned long flags) {
+  if (mount(source, target, type, flags, nullptr) != 0) fail(errno_text(std::string("mounting ") + type + " on", target));
+}
+
+void load_modules(const Settings& settings) {
+  for_each_word(read_small_file("/modules/load-order"), "\n", [&](const std::string& name) {
+    std::string path = "/modules/" + name;
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(errno_text("opening module", path));
+    long rc = syscall(SYS_finit_module, fd, "", 0);
+    int err = errno;
+    close(fd);
+    if (rc != 0 && err != EEXIST) {
+      errno = err;
+      fail(errno_text("loading module", path));
+    }
+    log_step(settings, "loaded " + name);
+  });
+}
+
+double seconds_now() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+// The virtio device may still be probing right after its driver loads; give it a moment.
+void mount_root(const Settings& settings) {
+  double deadline = seconds_now() + 10;
+  while (mount(settings.root_tag.c_str(), "/newroot", "virtiofs", 0, nullptr) != 0) {
+    if (seconds_now() > deadline)
+      fail(errno_text("mounting virtiofs tag", settings.root_tag) + " (is the vhost-user-fs device attached?)");
+    timespec pause{0, 20 * 1000 * 1000};
+    nanosleep(&pause, nullptr);
+  }
+  log_step(settings, "mounted virtiofs " + settings.root_tag);
+}
+
+// The initramfs stays in memory after switching root unless its files are removed.
+void free_initramfs() {
+  if (DIR* dir = opendir("/modules")) {
+    while (dirent* entry = readdir(dir))
+      if (entry->d_name[0] != '.') unlinkat(dirfd(dir), entry->d_name, 0);
+    closedir(dir);
+  }
+  rmdir("/modules");
+  unlink("/init");
+}
+
+void switch_root(const Settings& settings) {
+  struct stat st {};
+  if (stat("/newroot/dev", &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (mount("/dev", "/newroot/dev", nullptr, MS_MOVE, nullptr) != 0) umount2("/dev", MNT_DETACH);
+  } else {
+    umount2("/dev", MNT_DETACH);
+  }
+  umount2("/proc", MNT_DETACH);
+  free_initramfs();
+  if (chdir("/newroot") != 0) fail(errno_text("entering", "/newroot"));
+  if (mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) fail(errno_text("moving root to", "/"));
+  if (chroot(".") != 0 || chdir("/") != 0) fail(errno_text("changing root to", settings.root_tag));
+}
+
+}  // namespace
+
+int main() {
+  // When the kernel's own boot ended, for RUNCVM_TIMINGS: runcvm-vm-init reads it from its env.
+  timespec started{};
+  clock_gettime(CLOCK_BOOTTIME, &started);
+  char started_text[32];
+  snprintf(started_text, sizeof started_text, "%ld.%06ld", static_cast<long>(started.tv_sec), started.tv_nsec / 1000);
+  setenv("RUNCVM_INITRAMFS_STARTED", started_text, 1);
+  mount_or_fail("devtmpfs", "/dev", "devtmpfs", MS_NOSUID);
+  mount_or_fail("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  Settings settings = read_settings();
+  load_modules(settings);
+  mount_root(settings);
+  switch_root(settings);
+  log_step(settings, "exec " + settings.init);
+  char* argv[] = {settings.init.data(), nullptr};
+  execv(settings.init.c_str(), argv);
+  fail(errno_text("executing init", settings.init));
+}

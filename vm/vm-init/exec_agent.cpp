@@ -1,0 +1,273 @@
+#include "vm/vm-init/exec_agent.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <optional>
+
+#include "channel/session.hpp"
+#include "common/error.hpp"
+#include "common/fd.hpp"
+#include "common/reap.hpp"
+#include "common/terminal.hpp"
+#include "vm/vm-init/system_setup.hpp"
+#include "vm/vm-init/workload.hpp"
+#include "handoff/launch.hpp"
+
+namespace runcvm::vm_init {
+namespace {
+
+using channel::FrameType;
+using Clock = std::chrono::steady_clock;
+
+// Output a session's processes leave behind after it exits (background jobs holding the pipes)
+// is collected while it keeps coming, as the main workload's is.
+constexpr auto kOutputGrace = std::chrono::milliseconds(200);
+
+struct Session {
+  Workload workload;
+  std::string stdin_pending;  // received from the host, not yet taken by the process
+  bool stdin_eof = false;
+  channel::SendWindow output;
+  std::optional<int> exit_code;
+  Clock::time_point last_output{};
+
+  bool outputs_open() const {
+    return workload.terminal ? static_cast<bool>(workload.stdin_write)
+                             : workload.stdout_read || workload.stderr_read;
+  }
+  // The fd the process reads its stdin from, on our side: a pipe, or the pty master.
+  int stdin_fd() const { return workload.stdin_write.get(); }
+};
+
+class Agent {
+ public:
+  Agent(int port, int signals) : port_(port), signals_(signals) {}
+
+  [[noreturn]] void run() {
+    send(channel::encode(FrameType::ready));
+    for (;;) {
+      std::vector<pollfd> fds = {{port_, POLLIN, 0}, {signals_, POLLIN, 0}};
+      std::vector<std::uint32_t> owners = {0, 0};
+      for (auto& [id, s] : sessions_) add_session_fds(s, id, fds, owners);
+      int ready = ::poll(fds.data(), fds.size(), poll_timeout());
+      if (ready < 0 && errno != EINTR) throw system_error("polling", "the exec port", errno);
+      for (std::size_t i = 0; ready > 0 && i < fds.size(); ++i) {
+        const pollfd& p = fds[i];
+        if (!p.revents) continue;
+        if (p.fd == port_) read_port();
+        else if (p.fd == signals_) reap();
+        else if (auto it = sessions_.find(owners[i]); it != sessions_.end()) serve(it->second, owners[i], p);
+      }
+      finish_sessions();
+    }
+  }
+
+ private:
+  void send(const std::string& frame) { write_all(port_, frame, "the exec port"); }
+
+  void add_session_fds(const Session& s, std::uint32_t id, std::vector<pollfd>& fds, std::vector<std::uint32_t>& owners) {
+    auto watch = [&](const UniqueFd& fd, int events) {
+      if (!fd || !events) return;
+      fds.push_back({fd.get(), static_cast<short>(events), 0});
+      owners.push_back(id);
+    };
+    int input = s.output.available() > 0 ? POLLIN : 0;  // output is read only while the window allows
+    int output = s.stdin_pending.empty() ? 0 : POLLOUT;
+    const Workload& w = s.workload;
+    if (w.terminal) {  // one fd, the pty master, both ways
+      watch(w.stdin_write, input | output);
+      return;
+    }
+    watch(w.stdin_write, output);
+    watch(w.stdout_read, input);
+    watch(w.stderr_read, input);
+  }
+
+  int poll_timeout() const {
+    bool draining = false;
+    for (const auto& [id, s] : sessions_) draining |= s.exit_code.has_value();
+    return draining ? static_cast<int>(kOutputGrace.count() / 2) : -1;
+  }
+
+  void serve(Session& s, std::uint32_t id, const pollfd& p) {
+    const Workload& w = s.workload;
+    bool is_stdin_pipe = !w.terminal && p.fd == w.stdin_write.get();
+    bool is_err = w.stderr_read && p.fd == w.stderr_read.get();
+    if (is_stdin_pipe) {
+      if (p.revents & POLLOUT) write_stdin(s, id);
+      else drop_stdin(s, id);  // POLLERR: the process closed its stdin
+      return;
+    }
+    if (w.terminal && (p.revents & POLLOUT)) write_stdin(s, id);
+    // The terminal's master may have closed above (its process and every holder of it are gone).
+    if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && (!w.terminal || w.stdin_write)) forward_output(s, id, p.fd, is_err);
+  }
+
+  void forward_output(Session& s, std::uint32_t id, int fd, bool is_err) {
+    bool would_block = false;
+    std::size_t limit = std::min(channel::kSessionChunk, s.output.available());
+    if (limit == 0) return;
+    std::string data = read_some(fd, limit, would_block, "a session's output");
+    if (would_block) return;
+    if (data.empty()) {
+      if (s.workload.terminal) s.workload.stdin_write.reset();
+      else if (is_err) s.workload.stderr_read.reset();
+      else s.workload.stdout_read.reset();
+      return;
+    }
+    s.output.sent(data.size());
+    s.last_output = Clock::now();
+    send(channel::encode_session(is_err ? FrameType::stderr_data : FrameType::stdout_data, id, data));
+  }
+
+  void write_stdin(Session& s, std::uint32_t id) {
+    if (!s.stdin_fd() || s.stdin_pending.empty()) return;
+    ssize_t n = ::write(s.stdin_fd(), s.stdin_pending.data(), s.stdin_pending.size());
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) {  // the process closed its stdin (EPIPE): what is left can never be taken
+      drop_stdin(s, id);
+      return;
+    }
+    s.stdin_pending.erase(0, static_cast<std::size_t>(n));
+    send(channel::encode_session_u32(FrameType::window, id, static_cast<std::uint32_t>(n)));
+    close_stdin_if_done(s);
+  }
+
+  void drop_stdin(Session& s, std::uint32_t id) {
+    if (!s.stdin_pending.empty())
+      send(channel::encode_session_u32(FrameType::window, id, static_cast<std::uint32_t>(s.stdin_pending.size())));
+    s.stdin_pending.clear();
+    s.stdin_eof = true;
+    if (!s.workload.terminal) s.workload.stdin_write.reset();
+  }
+
+  void close_stdin_if_done(Session& s) {
+    // A pty has no end of input other than ^D, which the client's terminal sends itself.
+    if (s.stdin_eof && s.stdin_pending.empty() && !s.workload.terminal) s.workload.stdin_write.reset();
+  }
+
+  void read_port() {
+    bool would_block = false;
+    std::string data = read_some(port_, 1 << 16, would_block, "the exec port");
+    if (would_block) return;
+    if (data.empty()) ::_exit(0);  // the host side is gone: the VM is going down
+    decoder_.feed(data);
+    while (auto frame = decoder_.next()) handle(channel::split_session(std::move(*frame)));
+  }
+
+  void handle(channel::SessionFrame frame) {
+    if (frame.type == FrameType::exec_open) {
+      open_session(frame.session, frame.payload);
+      return;
+    }
+    auto it = sessions_.find(frame.session);
+    if (it == sessions_.end()) return;  // a session that ended while this was on its way
+    Session& s = it->second;
+    Workload& w = s.workload;
+    switch (frame.type) {
+      case FrameType::stdin_data:
+        if (!w.stdin_write || (s.stdin_eof && !w.terminal)) {
+          send(channel::encode_session_u32(FrameType::window, frame.session, static_cast<std::uint32_t>(frame.payload.size())));
+          break;
+        }
+        s.stdin_pending += frame.payload;
+        write_stdin(s, frame.session);
+        break;
+      case FrameType::stdin_eof:
+        s.stdin_eof = true;
+        close_stdin_if_done(s);
+        break;
+      case FrameType::window:
+        if (auto credit = channel::session_u32(frame)) s.output.credited(*credit);
+        break;
+      case FrameType::signal:
+        if (auto sig = channel::session_u32(frame); sig && !s.exit_code) ::kill(w.pid, static_cast<int>(*sig));
+        break;
+      case FrameType::resize:
+        if (auto size = channel::decode_resize(frame.payload); size && w.terminal && w.stdin_write)
+          set_terminal_size(w.stdin_write.get(), size->first, size->second);
+        break;
+      case FrameType::exec_close:
+        // Nobody is left to read or wait: the session's processes go, as an exec's do in a
+        // container whose runc process is killed.
+        if (!s.exit_code) ::kill(-w.pid, SIGKILL);
+        sessions_.erase(it);
+        break;
+      default:
+        break;
+    }
+  }
+
+  void open_session(std::uint32_t id, const std::string& request) {
+    Session s;
+    try {
+      s.workload = start_workload(handoff::parse_process(request));
+    } catch (const Error& e) {
+      // As runc fails an exec it cannot start: the reason, and the shell's code for it.
+      send(channel::encode_session(FrameType::error, id, e.what()));
+      send(channel::encode_session_u32(FrameType::exit_status, id, static_cast<std::uint32_t>(start_failure_exit_code(e))));
+      return;
+    }
+    for (int fd : {s.workload.stdin_write.get(), s.workload.stdout_read.get(), s.workload.stderr_read.get()})
+      if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    sessions_.insert_or_assign(id, std::move(s));
+  }
+
+  void reap() {
+    for (auto [pid, status] : reap_children(signals_))
+      for (auto& [id, s] : sessions_)
+        if (s.workload.pid == pid) {
+          s.exit_code = exit_code_of(status);
+          s.last_output = Clock::now();
+        }
+  }
+
+  // A session ends once its process has exited and its output is drained (or has stopped coming):
+  // its exit status follows every byte of its output on the port.
+  void finish_sessions() {
+    auto now = Clock::now();
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      Session& s = it->second;
+      bool idle = now - s.last_output >= kOutputGrace && s.output.available() > 0;
+      if (s.exit_code && (!s.outputs_open() || idle)) {
+        send(channel::encode_session_u32(FrameType::exit_status, it->first, static_cast<std::uint32_t>(*s.exit_code)));
+        it = sessions_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  int port_;
+  int signals_;
+  channel::Decoder decoder_;
+  std::map<std::uint32_t, Session> sessions_;
+};
+
+}  // namespace
+
+void run_exec_agent() {
+  try {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    UniqueFd signals(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+    UniqueFd port(open_virtio_port(channel::kExecPortName));
+    Agent(port.get(), signals.get()).run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", format_error_line("runcvm exec agent", e).c_str());
+    ::_exit(1);
+  }
+}
+
+}  // namespace runcvm::vm_init

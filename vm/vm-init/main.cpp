@@ -1,0 +1,297 @@
+// runcvm-vm-init: PID 1 of the VM. Sets the VM up as runc would have set up the container, runs
+// the workload with its stdin, stdout and stderr carried over the host<->VM channel as separate
+// streams, reaps every process, reports the workload's exit code, and powers the VM off once
+// the host has confirmed that all output arrived.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <cstdio>
+#include <optional>
+
+#include "channel/boot_stages.hpp"
+#include "channel/frame.hpp"
+#include "common/error.hpp"
+#include "common/fd.hpp"
+#include "common/file.hpp"
+#include "common/reap.hpp"
+#include "common/terminal.hpp"
+#include "vm/vm-init/exec_agent.hpp"
+#include "vm/vm-init/kernel_modules.hpp"
+#include "vm/vm-init/network_config.hpp"
+#include "vm/vm-init/port_relay.hpp"
+#include "vm/vm-init/system_setup.hpp"
+#include "handoff/network.hpp"
+#include "vm/vm-init/workload.hpp"
+
+namespace runcvm::vm_init {
+namespace {
+
+using channel::FrameType;
+
+class Relay {
+ public:
+  // The decoder is the caller's: relays follow one another on the channel (a break point's shell,
+  // then the workload), and a frame may straddle the change.
+  Relay(int port, Workload& workload, int signals, channel::Decoder& decoder)
+      : port_(port), w_(workload), signals_(signals), decoder_(decoder) {}
+
+  // Runs until the workload has exited and its output is drained; returns its exit code.
+  int run() {
+    while (!exit_code_ || open_outputs() > 0) {
+      std::vector<pollfd> fds = {{port_, POLLIN, 0}, {signals_, POLLIN, 0}};
+      if (w_.terminal && w_.stdin_write) fds.push_back({w_.stdin_write.get(), POLLIN, 0});
+      if (w_.stdout_read) fds.push_back({w_.stdout_read.get(), POLLIN, 0});
+      if (w_.stderr_read) fds.push_back({w_.stderr_read.get(), POLLIN, 0});
+      // Once the workload is gone, output still in flight is collected for a short while only:
+      // background processes it left may hold the pipes open forever, as in a container.
+      int timeout = exit_code_ ? 200 : -1;
+      int ready = ::poll(fds.data(), fds.size(), timeout);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready < 0) throw system_error("polling", "the channel", errno);
+      if (ready == 0) break;
+      for (const auto& p : fds) {
+        if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        if (p.fd == port_) read_channel();
+        else if (p.fd == signals_) reap();
+        else forward_output(p.fd);
+      }
+    }
+    return *exit_code_;
+  }
+
+  // After the exit status: wait for the host to confirm it wrote everything before it.
+  void wait_for_ack(std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{port_, POLLIN, 0};
+      if (::poll(&p, 1, 100) > 0 && read_channel(/*ack_only=*/true)) return;
+    }
+  }
+
+ private:
+  int open_outputs() const {
+    if (w_.terminal) return w_.stdin_write ? 1 : 0;
+    return (w_.stdout_read ? 1 : 0) + (w_.stderr_read ? 1 : 0);
+  }
+
+  void send(const std::string& frame) { write_all(port_, frame, "the channel"); }
+
+  void forward_output(int fd) {
+    bool would_block = false;
+    std::string data = read_some(fd, 65536, would_block, "the workload's output");
+    if (would_block) return;
+    bool is_err = w_.stderr_read && fd == w_.stderr_read.get();
+    if (data.empty()) {
+      if (w_.terminal) w_.stdin_write.reset();
+      else if (is_err) w_.stderr_read.reset();
+      else w_.stdout_read.reset();
+      return;
+    }
+    send(channel::encode(is_err ? FrameType::stderr_data : FrameType::stdout_data, data));
+  }
+
+  bool read_channel(bool ack_only = false) {
+    bool would_block = false;
+    std::string data = read_some(port_, 65536, would_block, "the channel");
+    if (would_block || data.empty()) return false;
+    decoder_.feed(data);
+    bool acked = false;
+    while (auto frame = decoder_.next()) {
+      switch (frame->type) {
+        case FrameType::stdin_data:
+          if (w_.stdin_write && !ack_only) write_all(w_.stdin_write.get(), frame->payload, "the workload's stdin");
+          break;
+        case FrameType::stdin_eof:
+          // A pty has no end of input other than ^D, which the terminal side sends itself.
+          if (!w_.terminal) w_.stdin_write.reset();
+          break;
+        case FrameType::signal:
+          if (w_.pid > 0 && !exit_code_) ::kill(w_.pid, static_cast<int>(channel::payload_u32(*frame)));
+          break;
+        case FrameType::resize:
+          if (auto size = channel::decode_resize(frame->payload); size && w_.terminal && w_.stdin_write)
+            set_terminal_size(w_.stdin_write.get(), size->first, size->second);
+          break;
+        case FrameType::exit_ack:
+          acked = true;
+          break;
+        default:
+          break;
+      }
+    }
+    return acked;
+  }
+
+  // PID 1 reaps every child; only the workload's status matters.
+  void reap() {
+    for (auto [pid, status] : reap_children(signals_))
+      if (pid == w_.pid) exit_code_ = exit_code_of(status);
+  }
+
+  int port_;
+  Workload& w_;
+  int signals_;
+  channel::Decoder& decoder_;
+  std::optional<int> exit_code_;
+};
+
+// With an init as the VM's PID 1, this child of it keeps the channel so that the host's signals
+// (docker stop, docker kill) still reach PID 1. systemd re-executes itself on SIGTERM and halts
+// without powering off on SIGRTMIN+3 (the STOPSIGNAL of systemd images); either would leave the
+// VM running, so both become SIGRTMIN+4, its poweroff.
+[[noreturn]] void run_init_agent(int port) {
+  char exe[256] = {};
+  bool systemd = ::readlink("/proc/1/exe", exe, sizeof exe - 1) > 0 && std::string_view(exe).ends_with("/systemd");
+  channel::Decoder decoder;
+  for (;;) {
+    pollfd p{port, POLLIN, 0};
+    if (::poll(&p, 1, -1) < 0) continue;
+    bool would_block = false;
+    std::string data;
+    try {
+      data = read_some(port, 65536, would_block, "the channel");
+      if (would_block) continue;
+      if (data.empty()) ::_exit(0);
+      decoder.feed(data);
+      while (auto frame = decoder.next()) {
+        if (frame->type != FrameType::signal) continue;
+        int sig = static_cast<int>(channel::payload_u32(*frame));
+        if (!systemd) {  // whatever PID 1 is now (it may have exec'd since)
+          std::fill(std::begin(exe), std::end(exe), '\0');
+          systemd = ::readlink("/proc/1/exe", exe, sizeof exe - 1) > 0 && std::string_view(exe).ends_with("/systemd");
+        }
+        if (systemd && (sig == SIGTERM || sig == SIGRTMIN + 3)) sig = SIGRTMIN + 4;
+        ::kill(1, sig);
+      }
+    } catch (const Error&) {
+      ::_exit(1);
+    }
+  }
+}
+
+// RUNCVM_BREAK: at `point`, when asked, the bundle's shell on the container's terminal (relayed
+// like a workload's pty); start-up goes on when it exits.
+void break_shell(const char* point, const handoff::Launch& launch, int port, int signals, channel::Decoder& decoder) {
+  if (std::find(launch.breakpoints.begin(), launch.breakpoints.end(), point) == launch.breakpoints.end()) return;
+  handoff::Process shell;
+  shell.args = {handoff::kBundleShell, "sh"};
+  shell.env = {"PATH=/opt/runcvm/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
+               std::string("PS1=runcvm ") + point + "# "};
+  for (const auto& entry : launch.process.env)
+    if (entry.rfind("TERM=", 0) == 0) shell.env.push_back(entry);
+  shell.terminal = true;
+  shell.console_size = launch.process.console_size;
+  Workload w = start_workload(shell);
+  ::fcntl(w.stdin_write.get(), F_SETFL, ::fcntl(w.stdin_write.get(), F_GETFL) | O_NONBLOCK);
+  Relay(port, w, signals, decoder).run();
+}
+
+double boot_seconds() {
+  timespec now{};
+  ::clock_gettime(CLOCK_BOOTTIME, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+// The workload never started: say why and with which exit status, as runc would (127 for a
+// container it could not set up or a program it cannot find, 126 for one it cannot execute), and
+// wait for runcvm-init to take it before the VM powers off.
+int report_start_failure(int port, int signals, channel::Decoder& decoder, const std::string& reason, int code) {
+  write_all(port, channel::encode(FrameType::error, reason), "the channel");
+  write_all(port, channel::encode_u32(FrameType::exit_status, static_cast<std::uint32_t>(code)), "the channel");
+  Workload none;
+  Relay(port, none, signals, decoder).wait_for_ack(std::chrono::seconds(5));
+  return code;
+}
+
+int run() {
+  channel::GuestStages stages;
+  stages.vm_init = boot_seconds();
+  if (const char* started = std::getenv("RUNCVM_INITRAMFS_STARTED")) stages.initramfs = std::strtod(started, nullptr);
+  mount_system_filesystems();
+  handoff::Launch launch = handoff::parse_launch(read_file(handoff::kLaunchPath));
+  // Before the channel: with the image's kernel, its driver may be a module nothing loaded yet.
+  // A failure here cannot be reported over the channel; it goes to the console (RUNCVM_KERNEL_DEBUG).
+  load_drivers(launch.kernel.modules, device_drivers(launch));
+  UniqueFd port(open_virtio_port(channel::kPortName));
+  write_all(port.get(), channel::encode(FrameType::ready), "the channel");
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+  UniqueFd signals(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+  channel::Decoder decoder;
+  auto break_at = [&](const char* point) { break_shell(point, launch, port.get(), signals.get(), decoder); };
+
+  try {
+    apply_launch_settings(launch);
+    set_workload_cgroup(make_workload_cgroup(launch));
+    break_at("prenet");
+    configure_network(handoff::parse_network(read_file(handoff::kNetworkPath)));
+    break_at("postnet");
+    if (auto vnc = handoff::vnc_port(launch)) start_port_relay(*vnc, handoff::kHostSideAddress, {port.get(), signals.get()});
+  } catch (const Error& e) {
+    return report_start_failure(port.get(), signals.get(), decoder, e.what(), 127);
+  }
+
+  // `docker exec` sessions run from here on, beside the workload, over a port of their own.
+  if (::fork() == 0) {
+    ::close(port.get());
+    ::close(signals.get());
+    run_exec_agent();
+  }
+
+  if (launch.exec_init) {
+    break_at("preworkload");
+    pid_t agent = ::fork();
+    if (agent == 0) run_init_agent(port.get());
+    std::string failure = exec_as_init(launch.process);
+    // Still here: the init did not start.
+    if (agent > 0) ::kill(agent, SIGKILL);
+    return report_start_failure(port.get(), signals.get(), decoder, failure, 127);
+  }
+
+  Workload workload;
+  try {
+    break_at("preworkload");
+    workload = start_workload(launch.process);
+  } catch (const Error& e) {
+    return report_start_failure(port.get(), signals.get(), decoder, e.what(), start_failure_exit_code(e));
+  }
+  for (int fd : {workload.stdout_read.get(), workload.stderr_read.get(), workload.terminal ? workload.stdin_write.get() : -1})
+    if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  stages.workload_start = boot_seconds();
+  Relay relay(port.get(), workload, signals.get(), decoder);
+  int code = relay.run();
+  stages.workload_exit = boot_seconds();
+  if (launch.timings) {
+    stages.sent = boot_seconds();
+    write_all(port.get(), channel::encode(FrameType::stages, channel::format_guest_stages(stages)), "the channel");
+  }
+  write_all(port.get(), channel::encode_u32(FrameType::exit_status, static_cast<std::uint32_t>(code)), "the channel");
+  relay.wait_for_ack(std::chrono::seconds(5));
+  return code;
+}
+
+}  // namespace
+}  // namespace runcvm::vm_init
+
+int main() {
+  try {
+    runcvm::vm_init::run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", runcvm::format_error_line("runcvm-vm-init", e).c_str());
+  }
+  // Whatever happened, PID 1 must not exit (the kernel would panic): the VM powers off, and the
+  // host reports the exit status it received (or an error if none came).
+  ::kill(-1, SIGKILL);
+  runcvm::vm_init::power_off();
+}
