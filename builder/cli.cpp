@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
 
@@ -22,7 +22,8 @@
 namespace runcvm::builder {
 namespace {
 
-constexpr std::string_view kUsage = R"(usage: runcvm-build kernels --recipe NAME|FILE|all [--recipe …] --out DIR [options]
+constexpr std::string_view kUsage =
+    R"(usage: runcvm-build kernels --recipe NAME|FILE|all [--recipe …] --out DIR [options]
 
 Fetches distro kernels, verifies them against the distro's signed indexes, and installs
 DIR/kernels/<dist>/<version>/{vmlinuz,initrd,config,modules/,kernel.json} and DIR/kernels/<dist>/latest.
@@ -88,7 +89,8 @@ std::vector<fs::path> resolve_recipes(const std::vector<std::string>& names, con
     std::error_code ec;
     if (name == "all") {
       auto all = recipes_in(dir);
-      if (all.empty()) throw Error("--recipe all: no recipes in " + quote(dir.string())).with_hint("pass --recipes-dir");
+      if (all.empty())
+        throw Error("--recipe all: no recipes in " + quote(dir.string())).with_hint("pass --recipes-dir");
       for (const auto& recipe : all) add(recipe);
     } else if (fs::is_regular_file(name, ec)) {
       add(name);
@@ -111,7 +113,8 @@ void check_static_init(const fs::path& init) {
         .with_hint("build the runcvm-initramfs-init target or pass its path");
   // The initramfs has no loader and no libraries, so a dynamic init could never start.
   if (kernels::elf_has_interpreter(read_file(init), init.string()))
-    throw Error("--initramfs-init: " + quote(init.string()) + " is dynamically linked; the initramfs needs a static program");
+    throw Error("--initramfs-init: " + quote(init.string()) +
+                " is dynamically linked; the initramfs needs a static program");
 }
 
 int run_kernels_command(std::span<char*> args) {
@@ -126,17 +129,28 @@ int run_kernels_command(std::span<char*> args) {
       if (i + 1 >= args.size()) throw Error(std::string(arg) + ": expects a value");
       return args[++i];
     };
-    if (arg == "--recipe") recipe_names.push_back(value());
-    else if (arg == "--out") options.out = value();
-    else if (arg == "--cache") options.cache = value();
-    else if (arg == "--recipes-dir") recipes_dir = value();
-    else if (arg == "--mirror") options.mirror = value();
-    else if (arg == "--keyring") options.keyring = value();
-    else if (arg == "--initramfs-init") options.initramfs_init = value();
-    else if (arg == "--retries") options.retry.attempts = static_cast<int>(parse_count(arg, value()));
-    else if (arg == "--index-max-age") options.index_max_age = std::chrono::seconds(parse_count(arg, value(), 0, 604800));
-    else if (arg == "--jobs") options.jobs = parse_count(arg, value());
-    else if (arg == "--timings") options.timings = true;
+    if (arg == "--recipe")
+      recipe_names.push_back(value());
+    else if (arg == "--out")
+      options.out = value();
+    else if (arg == "--cache")
+      options.cache = value();
+    else if (arg == "--recipes-dir")
+      recipes_dir = value();
+    else if (arg == "--mirror")
+      options.mirror = value();
+    else if (arg == "--keyring")
+      options.keyring = value();
+    else if (arg == "--initramfs-init")
+      options.initramfs_init = value();
+    else if (arg == "--retries")
+      options.retry.attempts = static_cast<int>(parse_count(arg, value()));
+    else if (arg == "--index-max-age")
+      options.index_max_age = std::chrono::seconds(parse_count(arg, value(), 0, 604800));
+    else if (arg == "--jobs")
+      options.jobs = parse_count(arg, value());
+    else if (arg == "--timings")
+      options.timings = true;
     else if (arg == "--help" || arg == "-h") {
       std::cout << kUsage;
       return 0;
@@ -159,7 +173,8 @@ int run_kernels_command(std::span<char*> args) {
   return 0;
 }
 
-constexpr std::string_view kDiskUsage = R"(usage: runcvm-build disk --size SIZE [--from DIR|TAR|-] [--label LABEL] OUT.img
+constexpr std::string_view kDiskUsage =
+    R"(usage: runcvm-build disk --size SIZE [--from DIR|TAR|-] [--label LABEL] OUT.img
 
 Writes an ext4 filesystem image (sparse) without root, loop devices or mounts, optionally filled
 from a directory or a tar stream (any compression; - reads stdin), keeping owners, modes,
@@ -181,7 +196,8 @@ int run_disk_command(std::span<char*> args) {
     if (arg == "--size") {
       std::string text = value();
       auto bytes = parse_size(text);
-      if (!bytes || *bytes < (8u << 20)) throw Error("disk: --size " + quote(text) + ": expected a size of at least 8M, like 512M or 2G");
+      if (!bytes || *bytes < (8u << 20))
+        throw Error("disk: --size " + quote(text) + ": expected a size of at least 8M, like 512M or 2G");
       options.size_bytes = *bytes;
     } else if (arg == "--from") {
       options.from = value();
@@ -198,7 +214,8 @@ int run_disk_command(std::span<char*> args) {
     }
   }
   if (options.size_bytes == 0) throw Error("disk: --size is required").with_hint("e.g. --size 1G");
-  if (options.out.empty()) throw Error("disk: the output image path is required").with_hint("runcvm-build disk --size 1G OUT.img");
+  if (options.out.empty())
+    throw Error("disk: the output image path is required").with_hint("runcvm-build disk --size 1G OUT.img");
   run_disk(options);
   return 0;
 }
@@ -217,7 +234,8 @@ registry::ClientOptions registry_options() {
   return options;
 }
 
-constexpr std::string_view kBundleUsage = R"(usage: runcvm-build bundle --kernels DIR [--out DIR] [--oci-layout DIR] [--docker-archive FILE] [options]
+constexpr std::string_view kBundleUsage =
+    R"(usage: runcvm-build bundle --kernels DIR [--out DIR] [--oci-layout DIR] [--docker-archive FILE] [options]
 
 Assembles the self-contained /opt/runcvm tree: runcvm's static programs, QEMU and virtiofsd from
 this machine's Debian packages with their shared-library closure and loader, the firmware QEMU
@@ -246,19 +264,30 @@ int run_bundle_command(std::span<char*> args) {
       if (i + 1 >= args.size()) throw Error("bundle: " + std::string(arg) + " expects a value");
       return args[++i];
     };
-    if (arg == "--kernels") options.kernels = value();
-    else if (arg == "--out") options.out = value();
-    else if (arg == "--oci-layout") options.oci_layout = value();
-    else if (arg == "--docker-archive") options.docker_archive = value();
-    else if (arg == "--push") options.push = value();
-    else if (arg == "--tag") options.reference = value();
-    else if (arg == "--qemu") options.qemu = value();
-    else if (arg == "--virtiofsd") options.virtiofsd = value();
+    if (arg == "--kernels")
+      options.kernels = value();
+    else if (arg == "--out")
+      options.out = value();
+    else if (arg == "--oci-layout")
+      options.oci_layout = value();
+    else if (arg == "--docker-archive")
+      options.docker_archive = value();
+    else if (arg == "--push")
+      options.push = value();
+    else if (arg == "--tag")
+      options.reference = value();
+    else if (arg == "--qemu")
+      options.qemu = value();
+    else if (arg == "--virtiofsd")
+      options.virtiofsd = value();
     else if (arg == "--compression") {
       std::string c = value();
-      if (c == "gzip") options.compression = registry::Compression::gzip;
-      else if (c == "zstd") options.compression = registry::Compression::zstd;
-      else throw Error("bundle: --compression " + quote(c) + ": expected gzip or zstd");
+      if (c == "gzip")
+        options.compression = registry::Compression::gzip;
+      else if (c == "zstd")
+        options.compression = registry::Compression::zstd;
+      else
+        throw Error("bundle: --compression " + quote(c) + ": expected gzip or zstd");
     } else if (arg == "--help" || arg == "-h") {
       std::cout << kBundleUsage;
       return 0;
@@ -266,13 +295,16 @@ int run_bundle_command(std::span<char*> args) {
       throw Error("bundle: unknown option " + quote(arg)).with_hint("see runcvm-build bundle --help");
     }
   }
-  if (options.kernels.empty()) throw Error("bundle: --kernels DIR is required").with_hint("runcvm-build kernels --recipe debian-bookworm --out DIR first");
+  if (options.kernels.empty())
+    throw Error("bundle: --kernels DIR is required")
+        .with_hint("runcvm-build kernels --recipe debian-bookworm --out DIR first");
   if (options.reference.find(':') == std::string::npos || options.reference.front() == ':')
     throw Error("bundle: --tag " + quote(options.reference) + ": expected NAME:TAG");
   if (const char* epoch = std::getenv("SOURCE_DATE_EPOCH"); epoch && *epoch) {
     long long seconds = 0;
     auto [ptr, ec] = std::from_chars(epoch, epoch + std::strlen(epoch), seconds);
-    if (ec != std::errc() || *ptr != '\0' || seconds < 0) throw Error("SOURCE_DATE_EPOCH: " + quote(epoch) + " is not a number of seconds");
+    if (ec != std::errc() || *ptr != '\0' || seconds < 0)
+      throw Error("SOURCE_DATE_EPOCH: " + quote(epoch) + " is not a number of seconds");
     options.timestamp = static_cast<std::time_t>(seconds);
   }
   options.registry = registry_options();
@@ -283,7 +315,8 @@ int run_bundle_command(std::span<char*> args) {
 // runcvm-build push LAYOUT REF / runcvm-build pull REF LAYOUT
 int run_push_pull_command(std::string_view command, std::span<char*> args) {
   if (args.size() != 2)
-    throw Error(std::string(command) + ": expected " + (command == "push" ? "LAYOUT HOST[:PORT]/NAME[:TAG]" : "HOST[:PORT]/NAME[:TAG|@DIGEST] LAYOUT"))
+    throw Error(std::string(command) + ": expected " +
+                (command == "push" ? "LAYOUT HOST[:PORT]/NAME[:TAG]" : "HOST[:PORT]/NAME[:TAG|@DIGEST] LAYOUT"))
         .with_hint("credentials come from RUNCVM_REGISTRY_USER and RUNCVM_REGISTRY_PASSWORD");
   if (command == "push") {
     std::string digest = registry::push_oci_layout(args[0], registry::parse_reference(args[1]), registry_options());
@@ -306,7 +339,10 @@ int run_push_pull_command(std::string_view command, std::span<char*> args) {
 
 int run_command_line(std::span<char*> args) {
   if (args.size() < 2 || std::string_view(args[1]) == "--help" || std::string_view(args[1]) == "-h") {
-    std::cout << "usage: runcvm-build <command> [options]\n\ncommands:\n  kernels   fetch and package distro kernels\n  disk      write an ext4 disk image\n  bundle    assemble /opt/runcvm as a directory, OCI layout or docker-archive\n  push      push an OCI layout's image to a registry\n  pull      pull an image from a registry into an OCI layout\n";
+    std::cout << "usage: runcvm-build <command> [options]\n\ncommands:\n  kernels   fetch and package distro kernels\n "
+                 " disk      write an ext4 disk image\n  bundle    assemble /opt/runcvm as a directory, OCI layout or "
+                 "docker-archive\n  push      push an OCI layout's image to a registry\n  pull      pull an image from "
+                 "a registry into an OCI layout\n";
     return args.size() < 2 ? 2 : 0;
   }
   std::string_view command = args[1];

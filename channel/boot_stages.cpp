@@ -1,9 +1,9 @@
 #include "channel/boot_stages.hpp"
 
 #include <charconv>
-#include <ctime>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <map>
 
 #include "common/error.hpp"
@@ -67,7 +67,9 @@ std::string format_timings_line(const HostStages& host, const GuestStages& guest
   double guest_zero = ms(host.stages_arrived) - guest.sent * 1000;
   auto guest_at = [&](double seconds) { return guest_zero + seconds * 1000; };
   std::string line = "runcvm: timings (ms):";
-  auto add = [&](const char* name, double value) { line += " " + std::string(name) + "=" + std::to_string(rounded_ms(value)); };
+  auto add = [&](const char* name, double value) {
+    line += " " + std::string(name) + "=" + std::to_string(rounded_ms(value));
+  };
   add("helpers", ms(host.qemu_spawn) - ms(host.init_start));
   add("qemu+firmware", guest_zero - ms(host.qemu_spawn));
   add("kernel", guest.initramfs * 1000);
@@ -76,7 +78,8 @@ std::string format_timings_line(const HostStages& host, const GuestStages& guest
   add("workload", (guest.workload_exit - guest.workload_start) * 1000);
   add("shutdown", ms(host.qemu_exit) - guest_at(guest.workload_exit));
   add("total", ms(host.qemu_exit) - ms(host.init_start));
-  line += " started_at=" + std::to_string(host.init_start / 1000000) + " ended_at=" + std::to_string(host.qemu_exit / 1000000);
+  line += " started_at=" + std::to_string(host.init_start / 1000000) +
+          " ended_at=" + std::to_string(host.qemu_exit / 1000000);
   return line;
 }
 

@@ -50,7 +50,8 @@ std::optional<std::pair<unsigned, unsigned>> decode_resize(std::string_view payl
 }
 
 std::uint32_t payload_u32(const Frame& frame) {
-  if (frame.payload.size() != 4) throw Error("channel: frame type " + std::to_string(int(frame.type)) + " needs 4 bytes");
+  if (frame.payload.size() != 4)
+    throw Error("channel: frame type " + std::to_string(int(frame.type)) + " needs 4 bytes");
   return get_u32(frame.payload);
 }
 

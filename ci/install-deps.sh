@@ -26,8 +26,8 @@ PACKAGES=(
   qemu-system-x86 qemu-system-common busybox-static
 )
 TEST_PACKAGES=(
-  # the fuzz targets (libFuzzer)
-  clang
+  # the fuzz targets (libFuzzer); the format and the lint (ci/lint.sh)
+  clang clang-format clang-tidy
   # kernel tests: kmod (modprobe/depmod), local mirrors (dpkg-deb, apt-ftparchive, gpg, openssl, python3)
   kmod cpio zstd xz-utils gzip apt-utils gpg openssl python3
   # runtime tests: a real dockerd and runc, and busybox-static to build test images without a registry

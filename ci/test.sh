@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: installs dependencies, builds everything with -Werror, runs the unit tests
+# The test command: installs dependencies, builds everything with -Werror, checks the format and
+# lints (ci/lint.sh), runs the unit tests
 # under AddressSanitizer + UBSan, fuzzes every parser of untrusted input briefly (clang build),
 # then runs every test but the heavy ones (unit and integration: local mirrors, bad input, the real Debian kernels
 # booted under QEMU) against the normal build. Needs root (mounts, apt).
@@ -24,6 +25,9 @@ fi
 
 echo "== build (RelWithDebInfo, -Werror)"
 bash ci/build.sh build
+
+echo "== format and lint (clang-format, clang-tidy)"
+bash ci/lint.sh build
 
 echo "== unit tests with address,undefined sanitizers"
 bash ci/build.sh build-sanitize -DRUNCVM_SANITIZE=address,undefined

@@ -59,7 +59,8 @@ std::string read_value_file(const fs::path& path) {
 
 std::vector<fs::path> sorted_tree(const fs::path& root) {
   std::vector<fs::path> paths;
-  for (const auto& entry : fs::recursive_directory_iterator(root)) paths.push_back(entry.path().lexically_relative(root));
+  for (const auto& entry : fs::recursive_directory_iterator(root))
+    paths.push_back(entry.path().lexically_relative(root));
   std::sort(paths.begin(), paths.end());
   return paths;
 }
@@ -69,7 +70,8 @@ void remove_tree_quietly(const fs::path& path) noexcept {
   fs::remove_all(path, ec);
 }
 
-void check_output_replaceable(const fs::path& path, std::string_view option, OutputKind kind, std::string_view kind_marker) {
+void check_output_replaceable(const fs::path& path, std::string_view option, OutputKind kind,
+                              std::string_view kind_marker) {
   std::error_code ec;
   auto status = fs::symlink_status(path, ec);
   if (ec || status.type() == fs::file_type::not_found) return;
@@ -80,7 +82,8 @@ void check_output_replaceable(const fs::path& path, std::string_view option, Out
         .with_hint("remove it or choose another path");
   }
   if (status.type() != fs::file_type::directory)
-    throw Error(where + ": exists and is not a directory; refusing to replace it").with_hint("remove it or choose another path");
+    throw Error(where + ": exists and is not a directory; refusing to replace it")
+        .with_hint("remove it or choose another path");
   if (fs::is_empty(path, ec) && !ec) return;
   if (!kind_marker.empty() && fs::is_regular_file(fs::symlink_status(path / kind_marker, ec)) && !ec) return;
   throw Error(where + ": exists and is not an earlier output (it has no " + std::string(kind_marker) +

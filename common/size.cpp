@@ -9,11 +9,24 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   if (text.empty()) return std::nullopt;
   std::uint64_t unit = 1;
   switch (text.back()) {
-    case 'K': case 'k': unit = 1ull << 10; break;
-    case 'M': case 'm': unit = 1ull << 20; break;
-    case 'G': case 'g': unit = 1ull << 30; break;
-    case 'T': case 't': unit = 1ull << 40; break;
-    default: break;
+    case 'K':
+    case 'k':
+      unit = 1ull << 10;
+      break;
+    case 'M':
+    case 'm':
+      unit = 1ull << 20;
+      break;
+    case 'G':
+    case 'g':
+      unit = 1ull << 30;
+      break;
+    case 'T':
+    case 't':
+      unit = 1ull << 40;
+      break;
+    default:
+      break;
   }
   if (unit != 1) text.remove_suffix(1);
   std::uint64_t n = 0;

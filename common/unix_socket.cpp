@@ -14,7 +14,8 @@ sockaddr_un unix_address(const std::string& path) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (path.size() >= sizeof address.sun_path)
-    throw Error("socket path " + quote(path) + " is longer than " + std::to_string(sizeof address.sun_path - 1) + " bytes");
+    throw Error("socket path " + quote(path) + " is longer than " + std::to_string(sizeof address.sun_path - 1) +
+                " bytes");
   path.copy(address.sun_path, path.size());
   return address;
 }

@@ -22,8 +22,8 @@ namespace {
 
 constexpr unsigned kBlockSize = 4096;
 constexpr unsigned kInodeSize = 256;
-constexpr std::size_t kFlushBytes = 1 << 20;     // file data is written in runs of up to this
-constexpr unsigned kLostFoundBlocks = 4;          // room e2fsck can use without allocating
+constexpr std::size_t kFlushBytes = 1 << 20;  // file data is written in runs of up to this
+constexpr unsigned kLostFoundBlocks = 4;      // room e2fsck can use without allocating
 constexpr unsigned kDirentTailSize = sizeof(ext2_dir_entry_tail);
 
 // As many inodes as mke2fs.conf's defaults give an image of this size (its "small" type, below
@@ -39,13 +39,20 @@ std::uint64_t inode_count(std::uint64_t blocks, std::uint64_t expected_entries) 
 
 std::uint8_t file_type_of(mode_t mode) {
   switch (mode & S_IFMT) {
-    case S_IFREG: return EXT2_FT_REG_FILE;
-    case S_IFDIR: return EXT2_FT_DIR;
-    case S_IFCHR: return EXT2_FT_CHRDEV;
-    case S_IFBLK: return EXT2_FT_BLKDEV;
-    case S_IFIFO: return EXT2_FT_FIFO;
-    case S_IFLNK: return EXT2_FT_SYMLINK;
-    default: return EXT2_FT_UNKNOWN;
+    case S_IFREG:
+      return EXT2_FT_REG_FILE;
+    case S_IFDIR:
+      return EXT2_FT_DIR;
+    case S_IFCHR:
+      return EXT2_FT_CHRDEV;
+    case S_IFBLK:
+      return EXT2_FT_BLKDEV;
+    case S_IFIFO:
+      return EXT2_FT_FIFO;
+    case S_IFLNK:
+      return EXT2_FT_SYMLINK;
+    default:
+      return EXT2_FT_UNKNOWN;
   }
 }
 
@@ -83,7 +90,7 @@ struct Ext4Image::Impl {
 
   std::string path;
   ext2_filsys fs = nullptr;
-  std::map<std::string, Directory> directories;  // by path
+  std::map<std::string, Directory> directories;                       // by path
   std::map<std::string, std::pair<ext2_ino_t, std::uint8_t>> others;  // non-directories, for hard links
   blk64_t goal = 0;
 
@@ -142,7 +149,8 @@ struct Ext4Image::Impl {
     check(ext2fs_fallocate(fs, EXT2_FALLOCATE_FORCE_INIT, ino, nullptr, goal, first, count), "allocating blocks");
     ext2_extent_handle_t handle = nullptr;
     check(ext2fs_extent_open(fs, ino, &handle), "reading extents");
-    std::unique_ptr<std::remove_pointer_t<ext2_extent_handle_t>, void (*)(ext2_extent_handle_t)> owner(handle, ext2fs_extent_free);
+    std::unique_ptr<std::remove_pointer_t<ext2_extent_handle_t>, void (*)(ext2_extent_handle_t)> owner(
+        handle, ext2fs_extent_free);
     check(ext2fs_extent_goto2(handle, 0, first), "finding an extent");
     blk64_t done = 0;
     while (done < count) {
@@ -172,7 +180,8 @@ struct Ext4Image::Impl {
   Directory& directory(const std::string& dir_path) {
     auto it = directories.find(dir_path);
     if (it != directories.end()) return it->second;
-    if (others.count(dir_path)) throw Error("ext4 image: " + quote(dir_path) + " is not a directory but has entries below it");
+    if (others.count(dir_path))
+      throw Error("ext4 image: " + quote(dir_path) + " is not a directory but has entries below it");
     auto [parent_path, name] = split_parent(dir_path);
     Directory& parent = directory(parent_path);
     Metadata implied;
@@ -225,9 +234,17 @@ struct Ext4Image::Impl {
     std::size_t block_start = 0, used = 0;
     ext2_dir_entry* last = nullptr;
     auto close_block = [&] {
-      if (last) check(ext2fs_set_rec_len(fs, static_cast<unsigned>(block_start + capacity - (reinterpret_cast<char*>(last) - blocks.data())), last), "packing a directory");
-      else check(ext2fs_set_rec_len(fs, capacity, reinterpret_cast<ext2_dir_entry*>(blocks.data() + block_start)), "packing a directory");
-      if (csum) ext2fs_initialize_dirent_tail(fs, reinterpret_cast<ext2_dir_entry_tail*>(blocks.data() + block_start + capacity));
+      if (last)
+        check(ext2fs_set_rec_len(
+                  fs, static_cast<unsigned>(block_start + capacity - (reinterpret_cast<char*>(last) - blocks.data())),
+                  last),
+              "packing a directory");
+      else
+        check(ext2fs_set_rec_len(fs, capacity, reinterpret_cast<ext2_dir_entry*>(blocks.data() + block_start)),
+              "packing a directory");
+      if (csum)
+        ext2fs_initialize_dirent_tail(fs,
+                                      reinterpret_cast<ext2_dir_entry_tail*>(blocks.data() + block_start + capacity));
     };
     auto open_block = [&](std::size_t first) {
       block_start = blocks.size();
@@ -290,12 +307,12 @@ struct Ext4Image::Impl {
     for (const auto& e : d.entries) {
       Hashed h{0, 0, &e};
       check(ext2fs_dirhash2(hash_version, e.name.data(), static_cast<int>(e.name.size()), nullptr, 0,
-                            fs->super->s_hash_seed, &h.hash, &h.minor), "hashing a name");
+                            fs->super->s_hash_seed, &h.hash, &h.minor),
+            "hashing a name");
       hashed.push_back(h);
     }
-    std::sort(hashed.begin(), hashed.end(), [](const Hashed& a, const Hashed& b) {
-      return a.hash != b.hash ? a.hash < b.hash : a.minor < b.minor;
-    });
+    std::sort(hashed.begin(), hashed.end(),
+              [](const Hashed& a, const Hashed& b) { return a.hash != b.hash ? a.hash < b.hash : a.minor < b.minor; });
     std::vector<Entry> sorted;
     sorted.reserve(hashed.size());
     for (const auto& h : hashed) sorted.push_back(*h.entry);
@@ -316,7 +333,8 @@ struct Ext4Image::Impl {
     if (nodes > root_limit) throw Error("too many entries for a two-level directory index");
 
     // Index entries: the first's hash field holds the count and limit; blocks are logical.
-    auto write_index = [](char* at, std::size_t limit, const std::vector<std::pair<std::uint32_t, std::uint32_t>>& entries) {
+    auto write_index = [](char* at, std::size_t limit,
+                          const std::vector<std::pair<std::uint32_t, std::uint32_t>>& entries) {
       auto* dx = reinterpret_cast<ext2_dx_entry*>(at);
       auto* countlimit = reinterpret_cast<ext2_dx_countlimit*>(at);
       countlimit->limit = static_cast<__u16>(limit);
@@ -344,7 +362,8 @@ struct Ext4Image::Impl {
     const std::uint32_t first_leaf = static_cast<std::uint32_t>(1 + nodes);
     std::vector<std::pair<std::uint32_t, std::uint32_t>> root_entries;
     if (!nodes) {
-      for (std::size_t i = 0; i < leaf_count; ++i) root_entries.push_back({leaf_hashes[i], static_cast<std::uint32_t>(first_leaf + i)});
+      for (std::size_t i = 0; i < leaf_count; ++i)
+        root_entries.push_back({leaf_hashes[i], static_cast<std::uint32_t>(first_leaf + i)});
     } else {
       for (std::size_t n = 0; n < nodes; ++n) {
         std::vector<std::pair<std::uint32_t, std::uint32_t>> node_entries;
@@ -396,8 +415,10 @@ Ext4Image::Ext4Image(const std::string& path, const ImageOptions& options) : imp
   Impl& m = *impl_;
   m.path = path;
   std::uint64_t blocks = options.size_bytes / kBlockSize;
-  if (blocks < 2048) throw Error("ext4 image: size " + std::to_string(options.size_bytes) + " bytes is too small (at least 8M)");
-  if (options.label.size() > EXT2_LABEL_LEN) throw Error("ext4 image: label " + quote(options.label) + " is longer than 16 bytes");
+  if (blocks < 2048)
+    throw Error("ext4 image: size " + std::to_string(options.size_bytes) + " bytes is too small (at least 8M)");
+  if (options.label.size() > EXT2_LABEL_LEN)
+    throw Error("ext4 image: label " + quote(options.label) + " is longer than 16 bytes");
 
   int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
   if (fd < 0) throw system_error("creating", path, errno);
@@ -426,7 +447,8 @@ Ext4Image::Ext4Image(const std::string& path, const ImageOptions& options) : imp
   ext2fs_set_feature_dir_nlink(&param);
   ext2fs_set_feature_extra_isize(&param);
   ext2fs_set_feature_metadata_csum(&param);
-  m.check(ext2fs_initialize(path.c_str(), EXT2_FLAG_64BITS | EXT2_FLAG_RW, &param, unix_io_manager, &m.fs), "ext4 image: formatting");
+  m.check(ext2fs_initialize(path.c_str(), EXT2_FLAG_64BITS | EXT2_FLAG_RW, &param, unix_io_manager, &m.fs),
+          "ext4 image: formatting");
 
   ext2_super_block* sb = m.fs->super;
   if (::getrandom(sb->s_uuid, sizeof sb->s_uuid, 0) != sizeof sb->s_uuid ||
@@ -478,7 +500,8 @@ void Ext4Image::add_directory(const std::string& path, const Metadata& metadata)
   ++stats_.directories;
 }
 
-void Ext4Image::add_file(const std::string& path, const Metadata& metadata, std::uint64_t size, const DataSource& data) {
+void Ext4Image::add_file(const std::string& path, const Metadata& metadata, std::uint64_t size,
+                         const DataSource& data) {
   try {
     write_file(path, metadata, size, data);
   } catch (const Error& e) {
@@ -486,7 +509,8 @@ void Ext4Image::add_file(const std::string& path, const Metadata& metadata, std:
   }
 }
 
-void Ext4Image::write_file(const std::string& path, const Metadata& metadata, std::uint64_t size, const DataSource& data) {
+void Ext4Image::write_file(const std::string& path, const Metadata& metadata, std::uint64_t size,
+                           const DataSource& data) {
   Impl& m = *impl_;
   ext2_ino_t ino = m.new_inode(m.parent_ino(path), metadata.mode);
   m.add_name(path, ino, EXT2_FT_REG_FILE);
@@ -538,7 +562,8 @@ void Ext4Image::write_file(const std::string& path, const Metadata& metadata, st
 
 void Ext4Image::add_symlink(const std::string& path, const Metadata& metadata, const std::string& target) {
   Impl& m = *impl_;
-  if (target.empty() || target.size() >= kBlockSize) throw Error("ext4 image: symlink " + quote(path) + " has a target of unsupported length");
+  if (target.empty() || target.size() >= kBlockSize)
+    throw Error("ext4 image: symlink " + quote(path) + " has a target of unsupported length");
   ext2_ino_t ino = m.new_inode(m.parent_ino(path), S_IFLNK | 0777);
   m.add_name(path, ino, EXT2_FT_SYMLINK);
   ext2_inode_large inode = m.inode_for(metadata);
@@ -572,8 +597,10 @@ void Ext4Image::add_special(const std::string& path, const Metadata& metadata, d
   if (type != EXT2_FT_FIFO) {
     unsigned major = major_of(rdev), minor = minor_of(rdev);
     // The old 16-bit encoding where it fits (as the kernel writes it), else the new one.
-    if (major < 256 && minor < 256) inode.i_block[0] = major * 256 + minor;
-    else inode.i_block[1] = (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+    if (major < 256 && minor < 256)
+      inode.i_block[0] = major * 256 + minor;
+    else
+      inode.i_block[1] = (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
   }
   m.write_inode(ino, inode);
   m.set_xattrs(ino, metadata);
@@ -584,7 +611,8 @@ void Ext4Image::add_hard_link(const std::string& path, const std::string& existi
   Impl& m = *impl_;
   auto it = m.others.find(existing_path);
   if (it == m.others.end())
-    throw Error("ext4 image: hard link " + quote(path) + " names " + quote(existing_path) + ", which is not an earlier file");
+    throw Error("ext4 image: hard link " + quote(path) + " names " + quote(existing_path) +
+                ", which is not an earlier file");
   auto [ino, type] = it->second;
   ext2_inode_large inode{};
   m.read_inode(ino, inode);

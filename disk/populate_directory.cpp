@@ -30,7 +30,8 @@ Metadata metadata_of(const struct stat& st) {
 
 // Extended attributes through the directory's /proc/self/fd path: works for every type (fifos
 // and devices cannot be opened safely) and for paths longer than PATH_MAX.
-std::vector<std::pair<std::string, std::string>> xattrs_of(int dir_fd, const std::string& name, const std::string& where) {
+std::vector<std::pair<std::string, std::string>> xattrs_of(int dir_fd, const std::string& name,
+                                                           const std::string& where) {
   std::string path = "/proc/self/fd/" + std::to_string(dir_fd) + "/" + name;
   std::vector<std::pair<std::string, std::string>> out;
   ssize_t size = ::llistxattr(path.c_str(), nullptr, 0);
@@ -71,7 +72,8 @@ class Walker {
     }
     ::closedir(dir);
     std::sort(names.begin(), names.end());  // the same tree gives the same image layout
-    for (const auto& name : names) add(dir_fd, name, relative.empty() ? name : relative + "/" + name, where + "/" + name);
+    for (const auto& name : names)
+      add(dir_fd, name, relative.empty() ? name : relative + "/" + name, where + "/" + name);
   }
 
  private:
@@ -125,7 +127,8 @@ class Walker {
       off_t hole = ::lseek(fd, data, SEEK_HOLE);
       if (hole < 0) hole = static_cast<off_t>(size);
       for (off_t at = data; at < hole;) {
-        ssize_t n = ::pread(fd, buffer.data(), std::min<std::size_t>(buffer.size(), static_cast<std::size_t>(hole - at)), at);
+        ssize_t n =
+            ::pread(fd, buffer.data(), std::min<std::size_t>(buffer.size(), static_cast<std::size_t>(hole - at)), at);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw system_error("reading", where, errno);
         if (n == 0) return;  // shrank while we read

@@ -22,7 +22,8 @@ std::string image_path(std::string path, const std::string& where) {
   if (path == ".") path.clear();
   for (size_t start = 0; start < path.size();) {
     size_t slash = path.find('/', start);
-    std::string_view component = std::string_view(path).substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    std::string_view component =
+        std::string_view(path).substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     if (component.empty() || component == "." || component == "..")
       throw Error(where + ": the path has a " + quote(component) + " component: expected a path inside the image");
     if (slash == std::string::npos) break;
@@ -40,7 +41,8 @@ void populate_from_tar(disk::Ext4Image& image, const std::string& tar_path, cons
   archive* a = reader.get();
   archive_read_support_filter_all(a);
   archive_read_support_format_all(a);
-  int opened = tar_path == "-" ? archive_read_open_fd(a, 0, 1 << 20) : archive_read_open_filename(a, tar_path.c_str(), 1 << 20);
+  int opened =
+      tar_path == "-" ? archive_read_open_fd(a, 0, 1 << 20) : archive_read_open_filename(a, tar_path.c_str(), 1 << 20);
   if (opened != ARCHIVE_OK) throw archive_error(a, "reading " + quote(tar_path));
   archive_entry* entry = nullptr;
   for (;;) {
@@ -56,8 +58,10 @@ void populate_from_tar(disk::Ext4Image& image, const std::string& tar_path, cons
     m.uid = static_cast<std::uint32_t>(archive_entry_uid(entry));
     m.gid = static_cast<std::uint32_t>(archive_entry_gid(entry));
     m.mtime = time_of(archive_entry_mtime(entry), archive_entry_mtime_nsec(entry));
-    m.atime = archive_entry_atime_is_set(entry) ? time_of(archive_entry_atime(entry), archive_entry_atime_nsec(entry)) : m.mtime;
-    m.ctime = archive_entry_ctime_is_set(entry) ? time_of(archive_entry_ctime(entry), archive_entry_ctime_nsec(entry)) : m.mtime;
+    m.atime = archive_entry_atime_is_set(entry) ? time_of(archive_entry_atime(entry), archive_entry_atime_nsec(entry))
+                                                : m.mtime;
+    m.ctime = archive_entry_ctime_is_set(entry) ? time_of(archive_entry_ctime(entry), archive_entry_ctime_nsec(entry))
+                                                : m.mtime;
     const char* xname = nullptr;
     const void* xvalue = nullptr;
     size_t xsize = 0;
@@ -71,12 +75,20 @@ void populate_from_tar(disk::Ext4Image& image, const std::string& tar_path, cons
         continue;
       }
       switch (archive_entry_filetype(entry)) {
-        case AE_IFDIR: image.add_directory(path, m); break;
-        case AE_IFLNK: image.add_symlink(path, m, archive_entry_symlink(entry) ? archive_entry_symlink(entry) : ""); break;
+        case AE_IFDIR:
+          image.add_directory(path, m);
+          break;
+        case AE_IFLNK:
+          image.add_symlink(path, m, archive_entry_symlink(entry) ? archive_entry_symlink(entry) : "");
+          break;
         case AE_IFCHR:
         case AE_IFBLK:
-        case AE_IFIFO: image.add_special(path, m, archive_entry_rdev(entry)); break;
-        case AE_IFSOCK: note("skipped socket " + where); break;
+        case AE_IFIFO:
+          image.add_special(path, m, archive_entry_rdev(entry));
+          break;
+        case AE_IFSOCK:
+          note("skipped socket " + where);
+          break;
         case AE_IFREG: {
           auto size = static_cast<std::uint64_t>(archive_entry_size(entry));
           image.add_file(path, m, size, [&](const disk::DataWriter& write) {
@@ -92,7 +104,9 @@ void populate_from_tar(disk::Ext4Image& image, const std::string& tar_path, cons
           });
           break;
         }
-        default: note("skipped " + where + " of unknown type"); break;
+        default:
+          note("skipped " + where + " of unknown type");
+          break;
       }
     } catch (const Error& e) {
       throw Error(where + ": " + e.what());

@@ -92,5 +92,4 @@ inline Json parse_json(std::string_view json_text, std::string_view what) {
   }
 }
 
-
 }  // namespace runcvm::handoff::detail

@@ -26,20 +26,16 @@ std::uint64_t fnv1a(std::string_view text) {
 
 std::string kvm_verdict_file_name(const KvmVerdictKey& key) {
   char name[32];
-  std::snprintf(name, sizeof name, "%016llx.json",
-                static_cast<unsigned long long>(fnv1a(key.boot_id + '\n' + key.device + '\n' + key.qemu + '\n' + key.kernel)));
+  std::snprintf(
+      name, sizeof name, "%016llx.json",
+      static_cast<unsigned long long>(fnv1a(key.boot_id + '\n' + key.device + '\n' + key.qemu + '\n' + key.kernel)));
   return name;
 }
 
 std::string to_json_text(const KvmFailure& failure) {
-  Json out = {{"version", kVerdictVersion},
-              {"boot_id", failure.key.boot_id},
-              {"device", failure.key.device},
-              {"qemu", failure.key.qemu},
-              {"kernel", failure.key.kernel},
-              {"kvm_boots", false},
-              {"reason", failure.reason},
-              {"recorded_at", failure.recorded_at}};
+  Json out = {{"version", kVerdictVersion}, {"boot_id", failure.key.boot_id},    {"device", failure.key.device},
+              {"qemu", failure.key.qemu},   {"kernel", failure.key.kernel},      {"kvm_boots", false},
+              {"reason", failure.reason},   {"recorded_at", failure.recorded_at}};
   return out.dump(2) + "\n";
 }
 

@@ -7,22 +7,25 @@ namespace runcvm::handoff {
 namespace {
 
 using detail::Json;
-using detail::Reader;
-using detail::read_list;
 using detail::parse_json;
+using detail::read_list;
+using detail::Reader;
 
 Json process_json(const Process& p) {
   Json rlimits = Json::array();
   for (const auto& r : p.rlimits) rlimits.push_back({{"type", r.type}, {"soft", r.soft}, {"hard", r.hard}});
-  Json out = {{"args", p.args},         {"env", p.env},   {"cwd", p.cwd},
-              {"uid", p.uid},           {"gid", p.gid},   {"additional_gids", p.additional_gids},
+  Json out = {{"args", p.args},         {"env", p.env},       {"cwd", p.cwd},
+              {"uid", p.uid},           {"gid", p.gid},       {"additional_gids", p.additional_gids},
               {"terminal", p.terminal}, {"rlimits", rlimits}, {"no_new_privileges", p.no_new_privileges}};
   if (p.umask) out["umask"] = *p.umask;
   if (p.oom_score_adj) out["oom_score_adj"] = *p.oom_score_adj;
   if (p.console_size) out["console_size"] = {{"height", p.console_size->first}, {"width", p.console_size->second}};
   if (const auto& c = p.capabilities)
-    out["capabilities"] = {{"bounding", c->bounding},       {"effective", c->effective}, {"permitted", c->permitted},
-                           {"inheritable", c->inheritable}, {"ambient", c->ambient}};
+    out["capabilities"] = {{"bounding", c->bounding},
+                           {"effective", c->effective},
+                           {"permitted", c->permitted},
+                           {"inheritable", c->inheritable},
+                           {"ambient", c->ambient}};
   return out;
 }
 
@@ -51,13 +54,13 @@ Process read_process(Reader& r) {
   if (r.has("capabilities")) {
     Reader c(r.child("capabilities"), r.path_of("capabilities"), r.document());
     using Names = std::vector<std::string>;
-    p.capabilities = Capabilities{c.required<Names>("bounding"), c.required<Names>("effective"), c.required<Names>("permitted"),
-                                  c.required<Names>("inheritable"), c.required<Names>("ambient")};
+    p.capabilities =
+        Capabilities{c.required<Names>("bounding"), c.required<Names>("effective"), c.required<Names>("permitted"),
+                     c.required<Names>("inheritable"), c.required<Names>("ambient")};
     c.finish();
   }
   return p;
 }
-
 
 }  // namespace
 
@@ -93,7 +96,7 @@ std::string to_json_text(const Launch& l) {
     disks.push_back(disk);
   }
   const Kernel& k = l.kernel;
-  Json qemu = {{"machine", l.qemu.machine}, {"cpu", l.qemu.cpu},           {"accel", l.qemu.accel},
+  Json qemu = {{"machine", l.qemu.machine},       {"cpu", l.qemu.cpu}, {"accel", l.qemu.accel},
                {"bios_debug", l.qemu.bios_debug}, {"vga", l.qemu.vga}, {"usb", l.qemu.usb}};
   if (l.qemu.vnc_display) qemu["vnc_display"] = *l.qemu.vnc_display;
   Json out = {
@@ -104,8 +107,14 @@ std::string to_json_text(const Launch& l) {
       {"cpus", l.cpus},
       {"memory_mib", l.memory_mib},
       {"kernel",
-       {{"source", k.source}, {"dist", k.dist}, {"version", k.version}, {"vmlinuz", k.vmlinuz},
-        {"initrd", k.initrd}, {"modules", k.modules}, {"append", k.append}, {"debug", k.debug}}},
+       {{"source", k.source},
+        {"dist", k.dist},
+        {"version", k.version},
+        {"vmlinuz", k.vmlinuz},
+        {"initrd", k.initrd},
+        {"modules", k.modules},
+        {"append", k.append},
+        {"debug", k.debug}}},
       {"mounts", mounts},
       {"container_only", l.container_only},
       {"tmpfs", tmpfs},

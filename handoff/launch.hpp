@@ -83,21 +83,21 @@ struct Tmpfs {  // a --tmpfs the VM mounts itself, instead of the container
 // the device by it (/sys/block/vd*/serial).
 inline std::string disk_serial(std::size_t index) { return "runcvm-disk" + std::to_string(index); }
 
-struct Disk {  // RUNCVM_DISKS entry
-  std::string source;       // backing file inside the container, e.g. /disks/data.img
-  std::string destination;  // mount point in the VM
-  std::string filesystem;   // ext4, …
+struct Disk {                               // RUNCVM_DISKS entry
+  std::string source;                       // backing file inside the container, e.g. /disks/data.img
+  std::string destination;                  // mount point in the VM
+  std::string filesystem;                   // ext4, …
   std::optional<std::uint64_t> size_bytes;  // create the file with this size when missing
 };
 
 struct Qemu {
-  std::string machine = "q35";  // q35, pc, microvm
-  std::string cpu;      // "" = QEMU's default for the accelerator
-  std::string accel = "auto";  // auto, kvm, tcg
-  bool bios_debug = false;  // RUNCVM_BIOS_DEBUG: firmware messages on stderr
-  std::string vga = "virtio";  // RUNCVM_QEMU_VGA, with display_mode vnc: virtio, std, cirrus, none
+  std::string machine = "q35";          // q35, pc, microvm
+  std::string cpu;                      // "" = QEMU's default for the accelerator
+  std::string accel = "auto";           // auto, kvm, tcg
+  bool bios_debug = false;              // RUNCVM_BIOS_DEBUG: firmware messages on stderr
+  std::string vga = "virtio";           // RUNCVM_QEMU_VGA, with display_mode vnc: virtio, std, cirrus, none
   std::optional<unsigned> vnc_display;  // RUNCVM_QEMU_VNC_DISPLAY: VNC on port 5900 + this
-  bool usb = false;  // RUNCVM_QEMU_USB: an XHCI controller
+  bool usb = false;                     // RUNCVM_QEMU_USB: an XHCI controller
 };
 
 struct Launch {
@@ -113,7 +113,7 @@ struct Launch {
   std::vector<Mount> mounts;
   std::vector<std::string> container_only;  // mount points kept out of the VM (below /disks)
   std::vector<Tmpfs> tmpfs;
-  std::uint64_t shm_bytes = 64ull << 20;  // --shm-size: the size of the VM's /dev/shm
+  std::uint64_t shm_bytes = 64ull << 20;       // --shm-size: the size of the VM's /dev/shm
   std::map<std::string, std::string> sysctls;  // --sysctl: set in the VM's kernel too
   // --pids-limit: the VM holds the workload's processes (and docker exec's) to it in a cgroup of
   // their own; the container's limit is raised by what QEMU's and virtiofsd's threads need.

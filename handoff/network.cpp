@@ -14,7 +14,8 @@ std::string to_json_text(const Network& n) {
     interfaces.push_back({{"name", i.name}, {"mac", i.mac}, {"mtu", i.mtu}, {"addresses", i.addresses}});
   Json routes = Json::array();
   for (const auto& r : n.routes)
-    routes.push_back({{"destination", r.destination}, {"prefix", r.prefix}, {"gateway", r.gateway}, {"device", r.device}});
+    routes.push_back(
+        {{"destination", r.destination}, {"prefix", r.prefix}, {"gateway", r.gateway}, {"device", r.device}});
   Json out = {{"version", n.version}, {"interfaces", interfaces}, {"routes", routes}, {"resolv_conf", n.resolv_conf}};
   return out.dump(2) + "\n";
 }

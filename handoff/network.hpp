@@ -18,8 +18,8 @@ inline constexpr const char* kNetworkPath = "/.runcvm/network.json";
 inline constexpr const char* kHostSideAddress = "169.254.77.1";
 
 struct Interface {
-  std::string name;                    // as in the container: eth0, eth1, …
-  std::string mac;                     // the container's MAC, which the VM's NIC takes
+  std::string name;  // as in the container: eth0, eth1, …
+  std::string mac;   // the container's MAC, which the VM's NIC takes
   unsigned mtu = 1500;
   std::vector<std::string> addresses;  // IPv4, "172.18.0.2/16"
 };

@@ -27,8 +27,8 @@ using Json = nlohmann::ordered_json;
 struct Options {
   bool uninstall = false;
   bool purge = false;
-  fs::path source = "/opt/runcvm";  // the bundle in this image
-  fs::path target = "/runcvm";      // the host's install directory, mounted here
+  fs::path source = "/opt/runcvm";        // the bundle in this image
+  fs::path target = "/runcvm";            // the host's install directory, mounted here
   std::string host_path = "/opt/runcvm";  // what the target is called on the host
   fs::path daemon_json = "/etc/docker/daemon.json";
 };
@@ -41,16 +41,26 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) throw Error(std::string(arg) + " expects a value");
       return argv[++i];
     };
-    if (arg == "--install") o.uninstall = false;
-    else if (arg == "--uninstall") o.uninstall = true;
-    else if (arg == "--purge") o.purge = true;
-    else if (arg == "--target") o.target = value();
-    else if (arg == "--host-path") o.host_path = value();
-    else if (arg == "--daemon-json") o.daemon_json = value();
-    else if (arg == "--source") o.source = value();
-    else throw Error("unknown argument " + quote(arg) + ": expected --install, --uninstall [--purge], --target DIR, --host-path DIR, --daemon-json FILE");
+    if (arg == "--install")
+      o.uninstall = false;
+    else if (arg == "--uninstall")
+      o.uninstall = true;
+    else if (arg == "--purge")
+      o.purge = true;
+    else if (arg == "--target")
+      o.target = value();
+    else if (arg == "--host-path")
+      o.host_path = value();
+    else if (arg == "--daemon-json")
+      o.daemon_json = value();
+    else if (arg == "--source")
+      o.source = value();
+    else
+      throw Error("unknown argument " + quote(arg) +
+                  ": expected --install, --uninstall [--purge], --target DIR, --host-path DIR, --daemon-json FILE");
   }
-  if (o.host_path.empty() || o.host_path.front() != '/') throw Error("--host-path " + quote(o.host_path) + ": expected an absolute path");
+  if (o.host_path.empty() || o.host_path.front() != '/')
+    throw Error("--host-path " + quote(o.host_path) + ": expected an absolute path");
   return o;
 }
 
@@ -59,7 +69,8 @@ Options parse(int argc, char** argv) {
 // a file managed elsewhere in the same directory) stays a link, and its target is rewritten.
 void edit_daemon_json(const fs::path& path, const std::function<void(Json&)>& edit) {
   UniqueFd directory(::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!directory || ::flock(directory.get(), LOCK_EX) != 0) throw system_error("locking", path.parent_path().string(), errno);
+  if (!directory || ::flock(directory.get(), LOCK_EX) != 0)
+    throw system_error("locking", path.parent_path().string(), errno);
   // Followed by hand: weakly_canonical would stop at a link whose target does not exist yet.
   fs::path file = path;
   for (int links = 0; fs::is_symlink(file); ++links) {
@@ -98,8 +109,9 @@ std::string host_checks() {
   // Whether that KVM boots a stock kernel (nested and paravirtualised hosts may not) only a VM
   // shows: the first container after each host boot finds out, and the others remember.
   out += fs::exists("/sys/class/misc/kvm")
-             ? std::string("KVM: available (/dev/kvm); the first VM after each host boot tries it, and where it cannot "
-                           "boot the VM, that VM and the later ones run under TCG (the verdict is kept in ") +
+             ? std::string(
+                   "KVM: available (/dev/kvm); the first VM after each host boot tries it, and where it cannot "
+                   "boot the VM, that VM and the later ones run under TCG (the verdict is kept in ") +
                    handoff::kKvmVerdictHostDirectory + ")\n"
              : "KVM: not available: VMs run under TCG emulation (slow)\n";
   out += fs::exists("/sys/class/misc/tun") ? "tun: available (/dev/net/tun)\n"
@@ -117,7 +129,8 @@ std::string host_checks() {
 
 int install(const Options& o) {
   if (!fs::is_directory(o.target))
-    throw Error(o.target.string() + " is not mounted").with_hint("docker run --rm -v /opt/runcvm:/runcvm -v /etc/docker:/etc/docker IMAGE");
+    throw Error(o.target.string() + " is not mounted")
+        .with_hint("docker run --rm -v /opt/runcvm:/runcvm -v /etc/docker:/etc/docker IMAGE");
   std::string version = read_value_file(o.source / "VERSION");
   if (version.size() < 12) throw Error(o.source.string() + "/VERSION: unexpected content");
   std::string id = version.substr(0, 12);
@@ -144,13 +157,16 @@ int install(const Options& o) {
     });
     registered = "registered in " + o.daemon_json.string() + " as the runtime \"runcvm\" (" + runtime + ")\n";
   } else {
-    registered = "not registered: " + o.daemon_json.parent_path().string() + " is not mounted (add -v /etc/docker:/etc/docker), so add to "
-                 "daemon.json yourself: \"runtimes\": {\"runcvm\": {\"path\": \"" + runtime + "\"}}\n";
+    registered = "not registered: " + o.daemon_json.parent_path().string() +
+                 " is not mounted (add -v /etc/docker:/etc/docker), so add to "
+                 "daemon.json yourself: \"runtimes\": {\"runcvm\": {\"path\": \"" +
+                 runtime + "\"}}\n";
   }
-  std::printf("runcvm %s installed in %s/versions/%s (now current)\n%s%s"
-              "Reload dockerd to use it: systemctl reload docker (or kill -HUP $(pidof dockerd)); then\n"
-              "  docker run --runtime=runcvm --rm -it IMAGE\n",
-              id.c_str(), o.host_path.c_str(), id.c_str(), registered.c_str(), host_checks().c_str());
+  std::printf(
+      "runcvm %s installed in %s/versions/%s (now current)\n%s%s"
+      "Reload dockerd to use it: systemctl reload docker (or kill -HUP $(pidof dockerd)); then\n"
+      "  docker run --runtime=runcvm --rm -it IMAGE\n",
+      id.c_str(), o.host_path.c_str(), id.c_str(), registered.c_str(), host_checks().c_str());
   return 0;
 }
 
@@ -166,8 +182,10 @@ int uninstall(const Options& o) {
   fs::remove(o.target / "current", ec);
   // Versions stay unless asked: containers still running from them bind-mount their files.
   if (o.purge) fs::remove_all(o.target / "versions", ec);
-  std::printf("runcvm uninstalled: the runtime is gone from %s%s. Reload dockerd: systemctl reload docker\n",
-              o.daemon_json.c_str(), o.purge ? " and its files from the host" : " (versions/ kept for running containers; --purge removes it)");
+  std::printf(
+      "runcvm uninstalled: the runtime is gone from %s%s. Reload dockerd: systemctl reload docker\n",
+      o.daemon_json.c_str(),
+      o.purge ? " and its files from the host" : " (versions/ kept for running containers; --purge removes it)");
   return 0;
 }
 

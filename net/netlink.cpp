@@ -8,9 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
@@ -29,7 +29,8 @@ void for_each_attribute(std::string_view data, Visit visit) {
   std::size_t at = 0;
   while (auto attr = read_at<rtattr>(data, at)) {
     if (attr->rta_len < sizeof(rtattr) || attr->rta_len > data.size() - at) break;
-    visit(static_cast<unsigned>(attr->rta_type & NLA_TYPE_MASK), data.substr(at + sizeof(rtattr), attr->rta_len - sizeof(rtattr)));
+    visit(static_cast<unsigned>(attr->rta_type & NLA_TYPE_MASK),
+          data.substr(at + sizeof(rtattr), attr->rta_len - sizeof(rtattr)));
     at += align4(attr->rta_len);
   }
 }
@@ -99,11 +100,13 @@ std::string parse_mac(std::string_view text) {
     bytes += static_cast<char>(std::stoi(std::string(text.substr(at, 2)), nullptr, 16));
     at += 2;
     if (i < 5) {
-      if (at >= text.size() || text[at] != ':') throw Error("not a MAC address: " + quote(text) + " (expected six hex bytes like 02:42:ac:11:00:02)");
+      if (at >= text.size() || text[at] != ':')
+        throw Error("not a MAC address: " + quote(text) + " (expected six hex bytes like 02:42:ac:11:00:02)");
       ++at;
     }
   }
-  if (at != text.size()) throw Error("not a MAC address: " + quote(text) + " (expected six hex bytes like 02:42:ac:11:00:02)");
+  if (at != text.size())
+    throw Error("not a MAC address: " + quote(text) + " (expected six hex bytes like 02:42:ac:11:00:02)");
   return bytes;
 }
 
@@ -113,9 +116,12 @@ std::optional<Link> parse_link(std::string_view message) {
   const auto& [info, attributes] = *parts;
   Link link{info.ifi_index, "", "", 0, info.ifi_type, info.ifi_flags, ""};
   for_each_attribute(attributes, [&](unsigned type, std::string_view payload) {
-    if (type == IFLA_IFNAME) link.name = std::string(without_nul(payload));
-    else if (type == IFLA_ADDRESS) link.mac = format_mac(payload);
-    else if (type == IFLA_MTU) link.mtu = u32_of(payload);
+    if (type == IFLA_IFNAME)
+      link.name = std::string(without_nul(payload));
+    else if (type == IFLA_ADDRESS)
+      link.mac = format_mac(payload);
+    else if (type == IFLA_MTU)
+      link.mtu = u32_of(payload);
     else if (type == IFLA_LINKINFO)
       for_each_attribute(payload, [&](unsigned inner, std::string_view value) {
         if (inner == IFLA_INFO_KIND) link.kind = std::string(without_nul(value));
@@ -131,8 +137,10 @@ std::optional<Address> parse_address(std::string_view message) {
   Address address{static_cast<int>(info.ifa_index), info.ifa_family, "", info.ifa_prefixlen, info.ifa_scope};
   std::string local, peer;
   for_each_attribute(attributes, [&](unsigned type, std::string_view payload) {
-    if (type == IFA_LOCAL) local = address_text(address.family, payload);
-    else if (type == IFA_ADDRESS) peer = address_text(address.family, payload);
+    if (type == IFA_LOCAL)
+      local = address_text(address.family, payload);
+    else if (type == IFA_ADDRESS)
+      peer = address_text(address.family, payload);
   });
   // IFA_LOCAL is the interface's own address; IFA_ADDRESS differs only on point-to-point links.
   address.address = local.empty() ? peer : local;
@@ -143,12 +151,17 @@ std::optional<Route> parse_route(std::string_view message) {
   auto parts = fixed_and_attributes<rtmsg>(message, RTM_NEWROUTE);
   if (!parts) return std::nullopt;
   const auto& [info, attributes] = *parts;
-  Route route{info.rtm_family, "", info.rtm_dst_len, "", 0, info.rtm_table, info.rtm_protocol, info.rtm_scope, info.rtm_type};
+  Route route{info.rtm_family, "",           info.rtm_dst_len, "", 0, info.rtm_table, info.rtm_protocol,
+              info.rtm_scope,  info.rtm_type};
   for_each_attribute(attributes, [&](unsigned type, std::string_view payload) {
-    if (type == RTA_DST) route.destination = address_text(route.family, payload);
-    else if (type == RTA_GATEWAY) route.gateway = address_text(route.family, payload);
-    else if (type == RTA_OIF) route.index = static_cast<int>(u32_of(payload));
-    else if (type == RTA_TABLE) route.table = u32_of(payload);
+    if (type == RTA_DST)
+      route.destination = address_text(route.family, payload);
+    else if (type == RTA_GATEWAY)
+      route.gateway = address_text(route.family, payload);
+    else if (type == RTA_OIF)
+      route.index = static_cast<int>(u32_of(payload));
+    else if (type == RTA_TABLE)
+      route.table = u32_of(payload);
   });
   return route;
 }
@@ -178,7 +191,9 @@ Message& Message::attribute(std::uint16_t type, std::string_view text) {
   return attribute(type, with_nul.data(), with_nul.size());
 }
 
-Message& Message::attribute_u32(std::uint16_t type, std::uint32_t value) { return attribute(type, &value, sizeof value); }
+Message& Message::attribute_u32(std::uint16_t type, std::uint32_t value) {
+  return attribute(type, &value, sizeof value);
+}
 
 std::size_t Message::begin_nested(std::uint16_t type) {
   std::size_t start = bytes_.size();
@@ -333,7 +348,8 @@ Netlink::Netlink() : socket_(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLI
 std::vector<std::string> Netlink::dump(std::uint16_t type, int family) {
   std::uint32_t sequence = next_sequence();
   std::string request = dump_request(type, family, sequence);
-  if (::send(socket_.get(), request.data(), request.size(), 0) < 0) throw system_error("sending", "a netlink dump request", errno);
+  if (::send(socket_.get(), request.data(), request.size(), 0) < 0)
+    throw system_error("sending", "a netlink dump request", errno);
   std::vector<std::string> out;
   std::string buffer(kDatagramBuffer, '\0');
   for (;;) {

@@ -70,7 +70,8 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   auto colon = line.find(':');
   if (colon != std::string::npos) {
     std::string name = line.substr(0, colon);
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     std::string value = line.substr(colon + 1);
     value.erase(0, value.find_first_not_of(" \t"));
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
@@ -133,7 +134,8 @@ struct Client::Impl {
   std::string authorization;  // the Authorization header once a challenge was answered
 
   Impl(Reference r, ClientOptions o) : ref(std::move(r)), options(std::move(o)) {
-    base = std::string(is_loopback_registry(ref.registry) ? "http://" : "https://") + ref.registry + "/v2/" + ref.repository;
+    base = std::string(is_loopback_registry(ref.registry) ? "http://" : "https://") + ref.registry + "/v2/" +
+           ref.repository;
   }
 
   std::string url(const std::string& path_or_url) const {
@@ -165,8 +167,10 @@ struct Client::Impl {
     curl_easy_setopt(curl.get(), CURLOPT_HEADERDATA, &response);
     curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response);
-    if (method == "HEAD") curl_easy_setopt(curl.get(), CURLOPT_NOBODY, 1L);
-    else if (method != "GET") curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (method == "HEAD")
+      curl_easy_setopt(curl.get(), CURLOPT_NOBODY, 1L);
+    else if (method != "GET")
+      curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
     if (body) {
       curl_easy_setopt(curl.get(), CURLOPT_UPLOAD, 1L);
       curl_easy_setopt(curl.get(), CURLOPT_READFUNCTION, on_read);
@@ -185,9 +189,11 @@ struct Client::Impl {
     CURLcode code = curl_easy_perform(curl.get());
     curl_slist_free_all(list);
     if (response.body_too_large)
-      throw Error(method + " " + address + ": the answer is larger than " + std::to_string(kMaxResponseBody >> 20) + " MiB");
+      throw Error(method + " " + address + ": the answer is larger than " + std::to_string(kMaxResponseBody >> 20) +
+                  " MiB");
     if (sink && sink->over_limit)
-      throw Error("the registry sent more than the " + std::to_string(sink->limit) + " bytes the manifest declares; nothing was written");
+      throw Error("the registry sent more than the " + std::to_string(sink->limit) +
+                  " bytes the manifest declares; nothing was written");
     if (sink && !sink->write_error.empty()) throw Error(sink->write_error);
     if (code != CURLE_OK) {
       response.status = 0;
@@ -203,7 +209,9 @@ struct Client::Impl {
     auto it = denied.headers.find("www-authenticate");
     if (it == denied.headers.end()) throw Error(what + ": 401 without a challenge from " + ref.registry);
     Challenge challenge = parse_challenge(it->second);
-    std::string basic = options.credentials ? "Basic " + base64_encode(options.credentials->user + ":" + options.credentials->password) : "";
+    std::string basic = options.credentials
+                            ? "Basic " + base64_encode(options.credentials->user + ":" + options.credentials->password)
+                            : "";
     if (challenge.scheme == "basic") {
       if (!options.credentials) throw Error(what + ": " + ref.registry + " requires credentials (401)");
       if (authorization == basic) throw Error(what + ": " + ref.registry + " refused the credentials (401)");
@@ -216,7 +224,8 @@ struct Client::Impl {
     char separator = token_url.find('?') == std::string::npos ? '?' : '&';
     for (const char* key : {"service", "scope"})
       if (challenge.params.count(key)) {
-        std::unique_ptr<char, decltype(&curl_free)> escaped(curl_easy_escape(nullptr, challenge.params[key].c_str(), 0), curl_free);
+        std::unique_ptr<char, decltype(&curl_free)> escaped(curl_easy_escape(nullptr, challenge.params[key].c_str(), 0),
+                                                            curl_free);
         token_url += separator + std::string(key) + "=" + escaped.get();
         separator = '&';
       }
@@ -225,7 +234,9 @@ struct Client::Impl {
     std::vector<std::string> token_headers;
     if (!basic.empty()) token_headers.push_back("Authorization: " + basic);
     Response token = exchange("GET", token_url, token_headers, nullptr, nullptr, /*send_authorization=*/false);
-    if (token.status != 200) throw Error(what + ": the token service " + quote(challenge.params["realm"]) + " answered " + std::to_string(token.status));
+    if (token.status != 200)
+      throw Error(what + ": the token service " + quote(challenge.params["realm"]) + " answered " +
+                  std::to_string(token.status));
     Json reply = Json::parse(token.body, nullptr, false);
     std::string value = reply.is_object() ? reply.value("token", reply.value("access_token", "")) : "";
     if (value.empty()) throw Error(what + ": the token service sent no token");
@@ -235,23 +246,25 @@ struct Client::Impl {
 
   // GET and HEAD follow redirects (Docker Hub and GHCR answer a blob with 307 to a CDN) by hand,
   // so that every hop passes the URL policy and the Authorization stays with the registry.
-  Response exchange_following(const std::string& method, const std::string& target, const std::vector<std::string>& headers,
-                              Body* body, BlobSink* sink) {
+  Response exchange_following(const std::string& method, const std::string& target,
+                              const std::vector<std::string>& headers, Body* body, BlobSink* sink) {
     constexpr int kMaxRedirects = 5;
     std::string current = url(target);
     for (int hops = 0;; ++hops) {
       Response r = exchange(method, current, headers, body, sink);
       bool redirect = r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 || r.status == 308;
       if (!redirect || (method != "GET" && method != "HEAD")) return r;
-      if (hops == kMaxRedirects) throw Error(method + " " + url(target) + ": more than " + std::to_string(kMaxRedirects) + " redirects");
-      if (r.headers["location"].empty()) throw Error(method + " " + current + ": redirect (" + std::to_string(r.status) + ") without a Location");
+      if (hops == kMaxRedirects)
+        throw Error(method + " " + url(target) + ": more than " + std::to_string(kMaxRedirects) + " redirects");
+      if (r.headers["location"].empty())
+        throw Error(method + " " + current + ": redirect (" + std::to_string(r.status) + ") without a Location");
       current = resolve_location(current, r.headers["location"]);
     }
   }
 
   // An exchange with authentication and retries with back-off; `rewind` resets a body for a retry.
-  Response request(const std::string& method, const std::string& target, const std::vector<std::string>& headers, Body* body,
-                   const std::string& what, BlobSink* sink = nullptr) {
+  Response request(const std::string& method, const std::string& target, const std::vector<std::string>& headers,
+                   Body* body, const std::string& what, BlobSink* sink = nullptr) {
     auto delay = options.first_delay;
     for (int attempt = 1;; ++attempt) {
       if (body) body->sent = 0;
@@ -280,7 +293,8 @@ struct Client::Impl {
   }
 };
 
-Client::Client(Reference reference, ClientOptions options) : impl_(std::make_unique<Impl>(std::move(reference), std::move(options))) {}
+Client::Client(Reference reference, ClientOptions options)
+    : impl_(std::make_unique<Impl>(std::move(reference), std::move(options))) {}
 Client::~Client() = default;
 
 bool Client::blob_exists(const std::string& digest) {
@@ -307,7 +321,9 @@ void Client::push_blob(const fs::path& file, const std::string& digest, const st
   std::uint64_t size = fs::file_size(file);
   std::unique_ptr<std::FILE, decltype(&std::fclose)> in(std::fopen(file.c_str(), "rb"), std::fclose);
   if (!in) throw system_error("reading", file.string(), errno);
-  auto with_digest = [&](const std::string& at) { return at + (at.find('?') == std::string::npos ? "?" : "&") + "digest=" + digest; };
+  auto with_digest = [&](const std::string& at) {
+    return at + (at.find('?') == std::string::npos ? "?" : "&") + "digest=" + digest;
+  };
   if (m.options.chunk_size == 0) {
     Body body{nullptr, in.get(), 0, size, 0};
     r = m.request("PUT", with_digest(location), {"Content-Type: application/octet-stream"}, &body, what);
@@ -363,10 +379,12 @@ std::string Client::push_manifest(const std::string& manifest, const std::string
 
 std::string Client::pull_manifest(std::string& media_type, std::string& digest) {
   Impl& m = *impl_;
-  std::string what = "pulling the manifest of " + m.ref.repository + (m.ref.digest.empty() ? ":" + m.ref.tag : "@" + m.ref.digest);
-  Response r = m.request("GET", "manifests/" + m.ref.tag_or_digest(),
-                         {"Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"},
-                         nullptr, what);
+  std::string what =
+      "pulling the manifest of " + m.ref.repository + (m.ref.digest.empty() ? ":" + m.ref.tag : "@" + m.ref.digest);
+  Response r = m.request(
+      "GET", "manifests/" + m.ref.tag_or_digest(),
+      {"Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"},
+      nullptr, what);
   Impl::expect(r, {200}, what);
   media_type = r.headers["content-type"];
   digest = "sha256:" + sha256_hex(r.body);
@@ -393,23 +411,29 @@ void Client::pull_blob(const std::string& digest, const fs::path& destination, s
 std::string blob_file_name(std::string_view digest, std::string_view where) {
   bool valid = digest.size() == 71 && digest.starts_with("sha256:") &&
                digest.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
-  if (!valid) throw Error(std::string(where) + ": digest " + quote(digest) + " is not sha256:<64 lower-case hex digits>");
+  if (!valid)
+    throw Error(std::string(where) + ": digest " + quote(digest) + " is not sha256:<64 lower-case hex digits>");
   return std::string(digest.substr(7));
 }
 
 std::string push_oci_layout(const fs::path& layout, const Reference& reference, const ClientOptions& options) {
   Json index = Json::parse(read_file(layout / "index.json"), nullptr, /*allow_exceptions=*/false);
-  if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array() || index["manifests"].size() != 1 ||
-      !index["manifests"][0].is_object() || !index["manifests"][0].contains("digest") || !index["manifests"][0]["digest"].is_string())
+  if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array() ||
+      index["manifests"].size() != 1 || !index["manifests"][0].is_object() ||
+      !index["manifests"][0].contains("digest") || !index["manifests"][0]["digest"].is_string())
     throw Error(layout.string() + "/index.json: expected exactly one manifest");
   std::string manifest_digest = index["manifests"][0]["digest"];
-  auto blob = [&](const std::string& digest) { return layout / "blobs" / "sha256" / blob_file_name(digest, layout.string()); };
+  auto blob = [&](const std::string& digest) {
+    return layout / "blobs" / "sha256" / blob_file_name(digest, layout.string());
+  };
   std::string manifest_text = read_file(blob(manifest_digest));
-  ImageManifest manifest = parse_image_manifest(manifest_text, (layout / "blobs" / "sha256" / manifest_digest.substr(7)).string());
+  ImageManifest manifest =
+      parse_image_manifest(manifest_text, (layout / "blobs" / "sha256" / manifest_digest.substr(7)).string());
   Client client(reference, options);
   for (const auto& layer : manifest.layers) client.push_blob(blob(layer.digest), layer.digest, options.mount_from);
   client.push_blob(blob(manifest.config.digest), manifest.config.digest, options.mount_from);
-  std::string media_type = manifest.media_type.empty() ? "application/vnd.oci.image.manifest.v1+json" : manifest.media_type;
+  std::string media_type =
+      manifest.media_type.empty() ? "application/vnd.oci.image.manifest.v1+json" : manifest.media_type;
   return client.push_manifest(manifest_text, media_type, reference.tag.empty() ? manifest_digest : reference.tag);
 }
 
@@ -425,10 +449,11 @@ std::string pull_to_oci_layout(const Reference& reference, const fs::path& layou
   for (const auto& layer : manifest.layers) client.pull_blob(layer.digest, blobs / layer.digest.substr(7), layer.size);
   write_file_atomic(blobs / digest.substr(7), manifest_text);
   write_file_atomic(layout / "oci-layout", Json{{"imageLayoutVersion", "1.0.0"}}.dump());
-  write_file_atomic(layout / "index.json",
-                    Json{{"schemaVersion", 2},
-                         {"manifests", {{{"mediaType", media_type}, {"digest", digest}, {"size", manifest_text.size()}}}}}
-                        .dump());
+  write_file_atomic(
+      layout / "index.json",
+      Json{{"schemaVersion", 2},
+           {"manifests", {{{"mediaType", media_type}, {"digest", digest}, {"size", manifest_text.size()}}}}}
+          .dump());
   return digest;
 }
 

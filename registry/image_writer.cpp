@@ -43,7 +43,8 @@ void put_in_place(const fs::path& temporary, const fs::path& target) {
 
 }  // namespace
 
-WrittenImage write_oci_layout(const fs::path& dir, const std::string& reference, const ImageConfig& config, const Layer& layer) {
+WrittenImage write_oci_layout(const fs::path& dir, const std::string& reference, const ImageConfig& config,
+                              const Layer& layer) {
   check_output_replaceable(dir, "OCI layout", OutputKind::directory, "oci-layout");
   StagingDirectory staging(temporary_sibling(dir));
   const fs::path& work = staging.path();
@@ -58,30 +59,34 @@ WrittenImage write_oci_layout(const fs::path& dir, const std::string& reference,
   std::string config_text = config_json(config, layer);
   image.config_digest = store(config_text);
   fs::copy_file(layer.blob, blobs / layer.digest.substr(7), fs::copy_options::overwrite_existing);
-  std::string manifest = Json{{"schemaVersion", 2},
-                              {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                              {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                                          {"digest", image.config_digest},
-                                          {"size", config_text.size()}}},
-                              {"layers", {{{"mediaType", layer.media_type}, {"digest", layer.digest}, {"size", layer.size}}}}}
-                             .dump();
+  std::string manifest =
+      Json{{"schemaVersion", 2},
+           {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+           {"config",
+            {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+             {"digest", image.config_digest},
+             {"size", config_text.size()}}},
+           {"layers", {{{"mediaType", layer.media_type}, {"digest", layer.digest}, {"size", layer.size}}}}}
+          .dump();
   image.manifest_digest = store(manifest);
   write_file_atomic(work / "oci-layout", Json{{"imageLayoutVersion", "1.0.0"}}.dump());
-  write_file_atomic(work / "index.json",
-                    Json{{"schemaVersion", 2},
-                         {"mediaType", "application/vnd.oci.image.index.v1+json"},
-                         {"manifests", {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                                         {"digest", image.manifest_digest},
-                                         {"size", manifest.size()},
-                                         {"annotations", {{"org.opencontainers.image.ref.name", reference}}}}}}}
-                        .dump());
+  write_file_atomic(work / "index.json", Json{{"schemaVersion", 2},
+                                              {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                                              {"manifests",
+                                               {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                                                 {"digest", image.manifest_digest},
+                                                 {"size", manifest.size()},
+                                                 {"annotations", {{"org.opencontainers.image.ref.name", reference}}}}}}}
+                                             .dump());
   put_in_place(work, dir);
   staging.release();
   return image;
 }
 
-WrittenImage write_docker_archive(const fs::path& file, const std::string& reference, const ImageConfig& config, const Layer& layer) {
-  if (layer.tar.empty()) throw Error("docker-archive " + file.string() + ": the layer was built without keeping its tar (KeepTar::yes)");
+WrittenImage write_docker_archive(const fs::path& file, const std::string& reference, const ImageConfig& config,
+                                  const Layer& layer) {
+  if (layer.tar.empty())
+    throw Error("docker-archive " + file.string() + ": the layer was built without keeping its tar (KeepTar::yes)");
   check_output_replaceable(file, "docker-archive", OutputKind::file);
   fs::path temporary = temporary_sibling(file);
   try {
@@ -90,11 +95,13 @@ WrittenImage write_docker_archive(const fs::path& file, const std::string& refer
     std::string config_hex = sha256_hex(config_text);
     image.config_digest = "sha256:" + config_hex;
     std::string layer_path = layer.diff_id.substr(7) + "/layer.tar";
-    std::string manifest = Json::array({{{"Config", config_hex + ".json"}, {"RepoTags", {reference}}, {"Layers", {layer_path}}}}).dump();
+    std::string manifest =
+        Json::array({{{"Config", config_hex + ".json"}, {"RepoTags", {reference}}, {"Layers", {layer_path}}}}).dump();
     std::unique_ptr<archive, decltype(&archive_write_free)> writer(archive_write_new(), archive_write_free);
     archive* a = writer.get();
     archive_write_set_format_pax_restricted(a);
-    if (archive_write_open_filename(a, temporary.c_str()) != ARCHIVE_OK) throw archive_error(a, "creating " + temporary.string());
+    if (archive_write_open_filename(a, temporary.c_str()) != ARCHIVE_OK)
+      throw archive_error(a, "creating " + temporary.string());
     auto add = [&](const std::string& name, mode_t mode, const std::string* text, const fs::path* from) {
       std::unique_ptr<archive_entry, decltype(&archive_entry_free)> entry(archive_entry_new(), archive_entry_free);
       archive_entry_set_pathname(entry.get(), name.c_str());

@@ -25,7 +25,9 @@ struct WrittenImage {
 };
 
 // `reference`: name:tag recorded in index.json (org.opencontainers.image.ref.name) / RepoTags.
-WrittenImage write_oci_layout(const fs::path& dir, const std::string& reference, const ImageConfig& config, const Layer& layer);
-WrittenImage write_docker_archive(const fs::path& file, const std::string& reference, const ImageConfig& config, const Layer& layer);
+WrittenImage write_oci_layout(const fs::path& dir, const std::string& reference, const ImageConfig& config,
+                              const Layer& layer);
+WrittenImage write_docker_archive(const fs::path& file, const std::string& reference, const ImageConfig& config,
+                                  const Layer& layer);
 
 }  // namespace runcvm::registry

@@ -33,7 +33,8 @@ class Compressor {
  public:
   explicit Compressor(Compression compression) : compression_(compression), zstd_(nullptr, ZSTD_freeCCtx) {
     if (compression == Compression::gzip) {
-      if (deflateInit2(&zlib_, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) throw Error("zlib: deflateInit2 failed");
+      if (deflateInit2(&zlib_, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        throw Error("zlib: deflateInit2 failed");
     } else {
       zstd_.reset(ZSTD_createCCtx());
       if (!zstd_) throw Error("zstd: cannot create a compression context");
@@ -87,7 +88,8 @@ class Compressor {
 };
 
 void write_all(std::ofstream& file, std::string_view data, const fs::path& path) {
-  if (!file.write(data.data(), static_cast<std::streamsize>(data.size()))) throw Error("writing " + path.string() + ": failed");
+  if (!file.write(data.data(), static_cast<std::streamsize>(data.size())))
+    throw Error("writing " + path.string() + ": failed");
 }
 
 // Where libarchive's tar goes: in one pass it is hashed (the diff_id) and, if wanted, kept on disk; on a
@@ -236,7 +238,8 @@ void append_file_data(archive* a, const fs::path& file, const std::string& name)
   if (!in) throw Error("tar entry " + name + ": cannot read " + file.string());
   std::string buffer(1 << 20, '\0');
   while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0)
-    if (archive_write_data(a, buffer.data(), static_cast<size_t>(in.gcount())) < 0) check(a, ARCHIVE_FATAL, "tar entry " + name);
+    if (archive_write_data(a, buffer.data(), static_cast<size_t>(in.gcount())) < 0)
+      check(a, ARCHIVE_FATAL, "tar entry " + name);
 }
 
 Layer build_layer(const fs::path& tree, const std::string& prefix, Compression compression, std::time_t timestamp,
@@ -250,7 +253,8 @@ Layer build_layer(const fs::path& tree, const std::string& prefix, Compression c
   layer.diff_id = "sha256:" + digests.tar_hex;
   layer.digest = "sha256:" + digests.blob_hex;
   layer.size = fs::file_size(layer.blob);
-  layer.media_type = std::string("application/vnd.oci.image.layer.v1.tar+") + (compression == Compression::gzip ? "gzip" : "zstd");
+  layer.media_type =
+      std::string("application/vnd.oci.image.layer.v1.tar+") + (compression == Compression::gzip ? "gzip" : "zstd");
   return layer;
 }
 

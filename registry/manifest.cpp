@@ -38,7 +38,8 @@ ImageManifest parse_image_manifest(std::string_view text, std::string_view where
   if (config == json.end()) throw Error(std::string(where) + ": no `config`: not an image manifest (an index?)");
   manifest.config = parse_descriptor(*config, "config", where);
   auto layers = json.find("layers");
-  if (layers == json.end() || !layers->is_array()) throw Error(std::string(where) + ": field `layers`: expected a list");
+  if (layers == json.end() || !layers->is_array())
+    throw Error(std::string(where) + ": field `layers`: expected a list");
   for (std::size_t i = 0; i < layers->size(); ++i)
     manifest.layers.push_back(parse_descriptor((*layers)[i], "layers[" + std::to_string(i) + "]", where));
   return manifest;

@@ -43,7 +43,9 @@ bool is_loopback_registry(std::string_view registry) {
 }
 
 Reference parse_reference(std::string_view text) {
-  auto bad = [&](const std::string& why) { return Error("image reference " + quote(text) + ": " + why + " (expected HOST[:PORT]/NAME[:TAG|@sha256:DIGEST])"); };
+  auto bad = [&](const std::string& why) {
+    return Error("image reference " + quote(text) + ": " + why + " (expected HOST[:PORT]/NAME[:TAG|@sha256:DIGEST])");
+  };
   Reference r;
   auto slash = text.find('/');
   if (slash == std::string_view::npos) throw bad("no registry");
@@ -63,7 +65,9 @@ Reference parse_reference(std::string_view text) {
   if (colon != std::string_view::npos && rest.find('/', colon) == std::string_view::npos) {
     r.tag = std::string(rest.substr(colon + 1));
     rest = rest.substr(0, colon);
-    if (r.tag.empty() || r.tag.size() > 128 || r.tag.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != std::string::npos)
+    if (r.tag.empty() || r.tag.size() > 128 ||
+        r.tag.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+            std::string::npos)
       throw bad("bad tag " + quote(r.tag));
   }
   if (!valid_repository(rest)) throw bad("bad repository name " + quote(rest));
@@ -76,7 +80,8 @@ Challenge parse_challenge(std::string_view header) {
   Challenge c;
   auto space = header.find(' ');
   std::string scheme(header.substr(0, space));
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
   c.scheme = scheme;
   if (space == std::string_view::npos) return c;
   std::string_view rest = header.substr(space + 1);

@@ -19,7 +19,8 @@ std::optional<std::string> part(CURLU* url, CURLUPart which, unsigned flags = 0)
   if (curl_url_get(url, which, &text, flags) != CURLUE_OK || !text) return std::nullopt;
   std::string value(text);
   curl_free(text);
-  std::transform(value.begin(), value.end(), value.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(value.begin(), value.end(), value.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return value;
 }
 
@@ -55,7 +56,8 @@ void require_allowed_url(const std::string& url) {
   if (origin->scheme == "https") return;
   std::string host = origin->host == "[::1]" || origin->host == "::1" ? "[::1]" : origin->host;
   if (!is_loopback_registry(host))
-    throw Error("refusing plain HTTP to " + quote(url) + ": only loopback (localhost, 127.0.0.0/8, [::1]) is reached without https");
+    throw Error("refusing plain HTTP to " + quote(url) +
+                ": only loopback (localhost, 127.0.0.0/8, [::1]) is reached without https");
 }
 
 }  // namespace runcvm::registry

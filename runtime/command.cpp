@@ -33,7 +33,8 @@ Json read_json(const fs::path& path) {
 }
 
 bool same_file(const fs::path& a, const fs::path& b) {
-  struct stat sa {}, sb {};
+  struct stat sa {
+  }, sb{};
   return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
@@ -96,11 +97,12 @@ std::vector<std::string> rewrite_bundle(const RuncCall& call, const fs::path& se
   std::string resolv_conf;  // the host file dockerd mounts at /etc/resolv.conf
   if (spec.is_object() && spec.contains("mounts") && spec["mounts"].is_array())
     for (const auto& m : spec["mounts"])
-      if (m.is_object() && m.value("destination", "") == "/etc/resolv.conf" && m.contains("source") && m["source"].is_string())
+      if (m.is_object() && m.value("destination", "") == "/etc/resolv.conf" && m.contains("source") &&
+          m["source"].is_string())
         resolv_conf = m["source"].get<std::string>();
   input.host = gather_host_facts(self, resolv_conf);
-  std::string root = spec.is_object() ? spec_value<std::string>(object_at(spec, "root", {"config.json", "root"}), "path",
-                                                               {"config.json", "root.path"}, "rootfs")
+  std::string root = spec.is_object() ? spec_value<std::string>(object_at(spec, "root", {"config.json", "root"}),
+                                                                "path", {"config.json", "root.path"}, "rootfs")
                                       : "rootfs";
   fs::path rootfs = fs::path(root).is_absolute() ? fs::path(root) : bundle / root;
   input.image = gather_image_facts(rootfs);
@@ -129,7 +131,8 @@ std::vector<std::string> rewrite_process(const RuncCall& call, bool debug) {
   Json rewritten = in_context(file.string(), [&] { return transform_exec(process); });
   write_file_atomic(file, rewritten.dump(), fs::perms(0600));
   std::vector<std::string> log;
-  if (debug) log.push_back("process patch: " + Json::diff(with_redacted_env(process), with_redacted_env(rewritten)).dump());
+  if (debug)
+    log.push_back("process patch: " + Json::diff(with_redacted_env(process), with_redacted_env(rewritten)).dump());
   return log;
 }
 

@@ -27,8 +27,8 @@ void require_objects(const Json& parent, const char* key, const char* path) {
   if (!it->is_array()) throw Error("config.json: field `" + std::string(path) + "`: expected a list");
   for (std::size_t i = 0; i < it->size(); ++i)
     if (!(*it)[i].is_object())
-      throw Error("config.json: field `" + std::string(path) + "[" + std::to_string(i) + "]`: expected an object, got " +
-                  (*it)[i].dump());
+      throw Error("config.json: field `" + std::string(path) + "[" + std::to_string(i) +
+                  "]`: expected an object, got " + (*it)[i].dump());
 }
 
 // Docker's --init runs /sbin/docker-init (tini) with "--" before the command; our VM init takes
@@ -47,15 +47,17 @@ bool strip_docker_init(handoff::Process& p, const Json& mounts) {
 // well-known paths of systemd and of sysvinit/busybox init (what `docker run IMAGE /sbin/init`
 // and systemd images' CMD name).
 bool is_init_program(const std::string& program) {
-  static const std::set<std::string> paths = {"/sbin/init",           "/usr/sbin/init", "/lib/systemd/systemd",
-                                              "/usr/lib/systemd/systemd", "/bin/systemd", "/usr/bin/systemd"};
+  static const std::set<std::string> paths = {"/sbin/init",           "/usr/sbin/init",
+                                              "/lib/systemd/systemd", "/usr/lib/systemd/systemd",
+                                              "/bin/systemd",         "/usr/bin/systemd"};
   return paths.count(program) != 0;
 }
 
 bool has_option(const Json& mount, std::string_view option) {
   auto it = mount.find("options");
   if (it == mount.end() || !it->is_array()) return false;
-  return std::any_of(it->begin(), it->end(), [&](const Json& o) { return o.is_string() && o.get<std::string>() == option; });
+  return std::any_of(it->begin(), it->end(),
+                     [&](const Json& o) { return o.is_string() && o.get<std::string>() == option; });
 }
 
 bool below(std::string_view path, std::string_view directory) {
@@ -110,11 +112,17 @@ void add_device(Json& linux_section, const std::string& path, DeviceNumber numbe
     return spec_value<std::string>(d, "path", config("linux.devices[].path"), "") == path;
   });
   if (!present)
-    devices.push_back({{"path", path}, {"type", "c"}, {"major", number.major}, {"minor", number.minor},
-                       {"fileMode", 0666}, {"uid", 0}, {"gid", 0}});
+    devices.push_back({{"path", path},
+                       {"type", "c"},
+                       {"major", number.major},
+                       {"minor", number.minor},
+                       {"fileMode", 0666},
+                       {"uid", 0},
+                       {"gid", 0}});
   Json& rules = linux_section["resources"]["devices"];
   if (!rules.is_array()) rules = Json::array();
-  rules.push_back({{"allow", true}, {"type", "c"}, {"major", number.major}, {"minor", number.minor}, {"access", "rwm"}});
+  rules.push_back(
+      {{"allow", true}, {"type", "c"}, {"major", number.major}, {"minor", number.minor}, {"access", "rwm"}});
 }
 
 bool has_capability(const Json& process, std::string_view capability) {
@@ -122,7 +130,8 @@ bool has_capability(const Json& process, std::string_view capability) {
   if (caps == process.end() || !caps->is_object()) return false;
   auto bounding = caps->find("bounding");
   if (bounding == caps->end() || !bounding->is_array()) return false;
-  return std::any_of(bounding->begin(), bounding->end(), [&](const Json& c) { return c.is_string() && c.get<std::string>() == capability; });
+  return std::any_of(bounding->begin(), bounding->end(),
+                     [&](const Json& c) { return c.is_string() && c.get<std::string>() == capability; });
 }
 
 bool has_device(const Json& linux_section, const std::string& path) {
@@ -195,11 +204,13 @@ void validate(Json& spec, const CreateInput& input) {
   require_objects(spec, "mounts", "mounts");
   require_objects(linux_section, "namespaces", "linux.namespaces");
   require_objects(linux_section, "devices", "linux.devices");
-  require_objects(object_at(linux_section, "resources", config("linux.resources")), "devices", "linux.resources.devices");
+  require_objects(object_at(linux_section, "resources", config("linux.resources")), "devices",
+                  "linux.resources.devices");
   require_objects(process, "rlimits", "process.rlimits");
   if (!object_at(process, "capabilities", config("process.capabilities")).empty())
     for (const char* set : {"bounding", "effective", "permitted"})
-      spec_value<std::vector<std::string>>(process["capabilities"], set, config(std::string("process.capabilities.") + set), {});
+      spec_value<std::vector<std::string>>(process["capabilities"], set,
+                                           config(std::string("process.capabilities.") + set), {});
 }
 
 // The workload as runc would have run it, into the launch document.
@@ -208,7 +219,8 @@ void read_workload(Json& spec, handoff::Launch& launch) {
   launch.init = strip_docker_init(launch.process, spec["mounts"]);
   launch.exec_init = !launch.process.args.empty() && is_init_program(launch.process.args.front());
   launch.hostname = spec_value<std::string>(spec, "hostname", config("hostname"), "");
-  launch.read_only_root = spec_value<bool>(object_at(spec, "root", config("root")), "readonly", config("root.readonly"), false);
+  launch.read_only_root =
+      spec_value<bool>(object_at(spec, "root", config("root")), "readonly", config("root.readonly"), false);
   // --read-only: runcvm-init makes the root read-only itself, once it has made the VM's mount
   // points in it (/run, --tmpfs destinations), which runc cannot know of.
   if (launch.read_only_root) spec["root"]["readonly"] = false;
@@ -264,7 +276,8 @@ void size_vm(const Options& options, const CreateInput& input, Json& linux_secti
   auto limit = spec_value<std::int64_t>(memory, "limit", config("linux.resources.memory.limit"), 0);
   // RUNCVM_MEM may come from the image: it may ask for less than the operator's -m, never more.
   if (options.memory_mib && limit > 0 && (*options.memory_mib << 20) > static_cast<std::uint64_t>(limit))
-    throw Error("RUNCVM_MEM: " + std::to_string(*options.memory_mib) + "M is more than the container's memory limit (-m " +
+    throw Error("RUNCVM_MEM: " + std::to_string(*options.memory_mib) +
+                "M is more than the container's memory limit (-m " +
                 std::to_string(static_cast<std::uint64_t>(limit) >> 20) + "M)")
         .with_hint("raise -m, or set RUNCVM_MEM at most to it");
   std::uint64_t requested_mib =
@@ -309,10 +322,13 @@ Json mounts_for_vm(const Options& options, const CreateInput& input, const Json&
       }
       kept.push_back(mount);
     } else if (type == "tmpfs") {
-      launch.tmpfs.push_back({destination, spec_value<std::vector<std::string>>(mount, "options", config("mounts[].options"), {})});
+      launch.tmpfs.push_back(
+          {destination, spec_value<std::vector<std::string>>(mount, "options", config("mounts[].options"), {})});
     } else {
-      if (below(destination, "/disks")) launch.container_only.push_back(destination);
-      else launch.mounts.push_back({destination, has_option(mount, "ro")});
+      if (below(destination, "/disks"))
+        launch.container_only.push_back(destination);
+      else
+        launch.mounts.push_back({destination, has_option(mount, "ro")});
       kept.push_back(mount);
     }
   }
@@ -320,16 +336,20 @@ Json mounts_for_vm(const Options& options, const CreateInput& input, const Json&
   launch.kernel = choose_kernel(options, input.image, input.bundle);
   if (launch.kernel.source == "bundle") {
     std::string host_modules =
-        handoff::kernel_artifact::kernel_directory(input.host.bundle_root, launch.kernel.dist, launch.kernel.version) + "/" +
-        handoff::kernel_artifact::kModules;
+        handoff::kernel_artifact::kernel_directory(input.host.bundle_root, launch.kernel.dist, launch.kernel.version) +
+        "/" + handoff::kernel_artifact::kModules;
     if (options.kernel_mount_lib_modules)
-      kept.push_back({{"destination", "/lib/modules"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+      kept.push_back({{"destination", "/lib/modules"},
+                      {"type", "tmpfs"},
+                      {"source", "tmpfs"},
                       {"options", {"nosuid", "nodev", "mode=0755", "size=65536"}}});
     kept.push_back(bind_mount(host_modules, launch.kernel.modules, true));
   }
 
   kept.push_back(bind_mount(input.host.bundle_root, handoff::kBundleMountPoint, true));
-  kept.push_back({{"destination", handoff::kStateDirectory}, {"type", "tmpfs"}, {"source", "tmpfs"},
+  kept.push_back({{"destination", handoff::kStateDirectory},
+                  {"type", "tmpfs"},
+                  {"source", "tmpfs"},
                   {"options", {"nosuid", "nodev", "mode=0700", "size=16777216"}}});
   Json launch_mount = bind_mount(input.launch_file, handoff::kLaunchPath, true);
   launch_mount["options"] = {"bind", "nosuid", "nodev", "ro"};

@@ -24,11 +24,11 @@ inline constexpr std::uint64_t kMemoryContingencyMib = 256;
 inline constexpr std::int64_t kHelperPids = 256;
 
 struct CreateInput {
-  nlohmann::json spec;          // config.json as runc would read it
+  nlohmann::json spec;  // config.json as runc would read it
   HostFacts host;
   ImageFacts image;
   BundleFacts bundle;
-  std::string launch_file;      // host path the launch document will be written to
+  std::string launch_file;  // host path the launch document will be written to
 };
 
 struct CreateResult {

@@ -87,7 +87,8 @@ HostFacts gather_host_facts(const fs::path& runtime_executable, const std::strin
 void parse_os_release(std::string_view text, ImageFacts& facts) {
   auto value_of = [](std::string_view raw) {
     std::string v(raw);
-    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) v = v.substr(1, v.size() - 2);
+    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front())
+      v = v.substr(1, v.size() - 2);
     return v;
   };
   while (!text.empty()) {
@@ -114,14 +115,16 @@ ImageFacts gather_image_facts(const fs::path& rootfs_path) {
   ImageFacts facts;
   Rootfs rootfs(rootfs_path);
   // Debian, Ubuntu and Alpine keep a kernel at these paths when one is installed in the image.
-  const std::pair<const char*, const char*> layouts[] = {
-      {"/vmlinuz", "/initrd.img"}, {"/boot/vmlinuz", "/boot/initrd.img"}, {"/boot/vmlinuz-virt", "/boot/initramfs-virt"}};
+  const std::pair<const char*, const char*> layouts[] = {{"/vmlinuz", "/initrd.img"},
+                                                         {"/boot/vmlinuz", "/boot/initrd.img"},
+                                                         {"/boot/vmlinuz-virt", "/boot/initramfs-virt"}};
   for (const auto& [vmlinuz, initrd] : layouts) {
     auto kernel = rootfs.resolve(vmlinuz);
     auto ramdisk = rootfs.resolve(initrd);
     if (!kernel || !kernel->regular || !ramdisk || !ramdisk->regular) continue;
     std::string name = fs::path(kernel->path).filename().string();
-    std::string version = name.rfind("vmlinuz-", 0) == 0 && name != "vmlinuz-virt" ? name.substr(8) : only_module_directory(rootfs);
+    std::string version =
+        name.rfind("vmlinuz-", 0) == 0 && name != "vmlinuz-virt" ? name.substr(8) : only_module_directory(rootfs);
     facts.kernel = ImageKernel{vmlinuz, initrd, version};
     break;
   }

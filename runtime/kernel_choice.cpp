@@ -18,8 +18,14 @@ std::string available(const BundleFacts& bundle) {
 handoff::Kernel bundle_kernel(const std::string& dist, const std::string& version) {
   namespace artifact = handoff::kernel_artifact;
   std::string base = artifact::kernel_directory(handoff::kBundleMountPoint, dist, version);
-  return handoff::Kernel{"bundle", dist, version, base + "/" + artifact::kKernelImage, base + "/" + artifact::kInitramfs,
-                         "/lib/modules/" + version, "", false};
+  return handoff::Kernel{"bundle",
+                         dist,
+                         version,
+                         base + "/" + artifact::kKernelImage,
+                         base + "/" + artifact::kInitramfs,
+                         "/lib/modules/" + version,
+                         "",
+                         false};
 }
 
 }  // namespace
@@ -30,17 +36,23 @@ handoff::Kernel choose_kernel(const Options& options, const ImageFacts& image, c
     const auto& request = *options.kernel;
     auto dist = bundle.kernels.find(request.dist);
     if (dist == bundle.kernels.end())
-      throw Error("RUNCVM_KERNEL: no kernels for " + quote(request.dist) + " in the bundle (available: " +
-                  available(bundle) + ")");
+      throw Error("RUNCVM_KERNEL: no kernels for " + quote(request.dist) +
+                  " in the bundle (available: " + available(bundle) + ")");
     std::string version = request.version.value_or(dist->second.latest);
     const auto& versions = dist->second.versions;
     if (std::find(versions.begin(), versions.end(), version) == versions.end())
-      throw Error("RUNCVM_KERNEL: " + quote(request.dist + "/" + version) + " is not in the bundle (available: " +
-                  available(bundle) + ")");
+      throw Error("RUNCVM_KERNEL: " + quote(request.dist + "/" + version) +
+                  " is not in the bundle (available: " + available(bundle) + ")");
     kernel = bundle_kernel(request.dist, version);
   } else if (image.kernel) {
-    kernel = handoff::Kernel{"image", image.os_id, image.kernel->version, image.kernel->vmlinuz, image.kernel->initrd,
-                             "/lib/modules/" + image.kernel->version, "", false};
+    kernel = handoff::Kernel{"image",
+                             image.os_id,
+                             image.kernel->version,
+                             image.kernel->vmlinuz,
+                             image.kernel->initrd,
+                             "/lib/modules/" + image.kernel->version,
+                             "",
+                             false};
   } else {
     std::vector<std::string> candidates;
     if (!image.os_id.empty()) candidates.push_back(image.os_id);
@@ -51,8 +63,9 @@ handoff::Kernel choose_kernel(const Options& options, const ImageFacts& image, c
       return it != bundle.kernels.end() && !it->second.latest.empty();
     });
     if (found == candidates.end())
-      throw Error("no kernel for this image: the bundle has none for " + quote(image.os_id.empty() ? "?" : image.os_id) +
-                  " nor for debian (available: " + available(bundle) + ")")
+      throw Error("no kernel for this image: the bundle has none for " +
+                  quote(image.os_id.empty() ? "?" : image.os_id) + " nor for debian (available: " + available(bundle) +
+                  ")")
           .with_hint("set RUNCVM_KERNEL or add kernels with runcvm-build kernels");
     kernel = bundle_kernel(*found, bundle.kernels.at(*found).latest);
   }

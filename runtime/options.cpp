@@ -23,9 +23,12 @@ struct OptionSpec {
 };
 
 Problem parse_bool(std::string_view value, bool& out) {
-  if (value == "1" || value == "true") out = true;
-  else if (value == "0" || value == "false" || value.empty()) out = false;
-  else return quote(value) + ": expected 1 or 0 (true or false)";
+  if (value == "1" || value == "true")
+    out = true;
+  else if (value == "0" || value == "false" || value.empty())
+    out = false;
+  else
+    return quote(value) + ": expected 1 or 0 (true or false)";
   return kTaken;
 }
 
@@ -48,7 +51,8 @@ std::optional<std::uint64_t> parse_number(std::string_view text) {
 
 bool plain_name(std::string_view s) {
   return !s.empty() && s != "." && s != ".." &&
-         s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-~") == std::string_view::npos;
+         s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-~") ==
+             std::string_view::npos;
 }
 
 std::vector<std::string_view> split(std::string_view text, char separator) {
@@ -79,7 +83,8 @@ Problem parse_disks(std::string_view value, Options& o) {
       return where + "<fs> " + quote(disk.filesystem) + " is not supported (ext4, ext3, ext2)";
     if (fields.size() == 4) {
       disk.size_bytes = parse_size(fields[3]);
-      if (!disk.size_bytes || *disk.size_bytes == 0) return where + "<size> " + quote(fields[3]) + " is not a size like 512M or 5G";
+      if (!disk.size_bytes || *disk.size_bytes == 0)
+        return where + "<size> " + quote(fields[3]) + " is not a size like 512M or 5G";
     }
     o.disks.push_back(std::move(disk));
   }
@@ -107,7 +112,8 @@ constexpr RefusedOption kRefused[] = {
 
 const std::vector<OptionSpec>& specs() {
   static const std::vector<OptionSpec> table = {
-      {{"RUNCVM_KERNEL", "<dist>[/<version>]", "the image's own kernel, else the bundle's for the image's os-release ID, else debian",
+      {{"RUNCVM_KERNEL", "<dist>[/<version>]",
+        "the image's own kernel, else the bundle's for the image's os-release ID, else debian",
         "kernel to boot from the bundle's kernels/<dist>/<version> (version: latest when omitted)"},
        [](std::string_view v, Options& o) -> Problem {
          auto slash = v.find('/');
@@ -132,7 +138,8 @@ const std::vector<OptionSpec>& specs() {
         "mount the kernel's modules over /lib/modules (hiding the image's) instead of only at /lib/modules/<version>"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.kernel_mount_lib_modules); }},
       {{"RUNCVM_DISKS", "<src>,<dst>,<fs>[,<size>][;…]", "(none)",
-        "block devices for the VM: backing file <src> in the container (created with <size> when missing), mounted at <dst> with <fs> (ext4, ext3, ext2)"},
+        "block devices for the VM: backing file <src> in the container (created with <size> when missing), mounted at "
+        "<dst> with <fs> (ext4, ext3, ext2)"},
        parse_disks},
       {{"RUNCVM_CPUS", "1-256", "--cpus (rounded up) or the cpuset, else the host's CPUs", "virtual CPUs of the VM"},
        [](std::string_view v, Options& o) -> Problem {
@@ -141,7 +148,8 @@ const std::vector<OptionSpec>& specs() {
          o.cpus = static_cast<unsigned>(*n);
          return kTaken;
        }},
-      {{"RUNCVM_MEM", "<size> (512M, 2G)", "-m, else 512M", "memory of the VM; with -m, at most -m (the container's limit is the operator's)"},
+      {{"RUNCVM_MEM", "<size> (512M, 2G)", "-m, else 512M",
+        "memory of the VM; with -m, at most -m (the container's limit is the operator's)"},
        [](std::string_view v, Options& o) -> Problem {
          auto bytes = parse_size(v);
          if (!bytes || *bytes < (64ull << 20)) return quote(v) + ": expected a size of at least 64M, like 512M or 2G";
@@ -149,24 +157,33 @@ const std::vector<OptionSpec>& specs() {
          return kTaken;
        }},
       {{"RUNCVM_DISPLAY_MODE", "headless, vnc", "headless",
-        "vnc: a graphics card (RUNCVM_QEMU_VGA), a USB tablet and QEMU's VNC server on the container's port 5900 (-p 5900:5900)"},
-       [](std::string_view v, Options& o) { return parse_choice(v, {"headless", "vnc"}, o.display_mode); }},
+        "vnc: a graphics card (RUNCVM_QEMU_VGA), a USB tablet and QEMU's VNC server on the container's port 5900 (-p "
+        "5900:5900)"},
+       [](std::string_view v, Options& o) {
+         return parse_choice(v, {"headless", "vnc"}, o.display_mode);
+       }},
       {{"RUNCVM_QEMU_VGA", "virtio, std, cirrus, none", "virtio",
         "with RUNCVM_DISPLAY_MODE=vnc: the VM's graphics card (virtio-vga, QEMU's standard VGA, Cirrus, or none)"},
-       [](std::string_view v, Options& o) { return parse_choice(v, {"virtio", "std", "cirrus", "none"}, o.qemu.vga); }},
+       [](std::string_view v, Options& o) {
+         return parse_choice(v, {"virtio", "std", "cirrus", "none"}, o.qemu.vga);
+       }},
       {{"RUNCVM_QEMU_VNC_DISPLAY", "0-99", "0 with RUNCVM_DISPLAY_MODE=vnc, else no VNC",
-        "QEMU's VNC server on the container's port 5900 + this number (also with headless: the server without a graphics card)"},
+        "QEMU's VNC server on the container's port 5900 + this number (also with headless: the server without a "
+        "graphics card)"},
        [](std::string_view v, Options& o) -> Problem {
          auto n = parse_number(v);
          if (!n || *n > 99) return quote(v) + ": expected a display number from 0 to 99 (VNC port 5900 + it)";
          o.qemu.vnc_display = static_cast<unsigned>(*n);
          return kTaken;
        }},
-      {{"RUNCVM_QEMU_USB", "1 or 0", "0 (1 with RUNCVM_DISPLAY_MODE=vnc, for the tablet)", "a USB (XHCI) controller in the VM"},
+      {{"RUNCVM_QEMU_USB", "1 or 0", "0 (1 with RUNCVM_DISPLAY_MODE=vnc, for the tablet)",
+        "a USB (XHCI) controller in the VM"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.qemu.usb); }},
       {{"RUNCVM_QEMU_MACHINE", "q35, pc, microvm", "q35",
         "QEMU machine type; microvm has no PCI bus (virtio-mmio devices), so no graphics card and no USB"},
-       [](std::string_view v, Options& o) { return parse_choice(v, {"q35", "pc", "microvm"}, o.qemu.machine); }},
+       [](std::string_view v, Options& o) {
+         return parse_choice(v, {"q35", "pc", "microvm"}, o.qemu.machine);
+       }},
       {{"RUNCVM_QEMU_CPU", "<model>", "host with KVM, max with TCG", "QEMU CPU model (-cpu)"},
        [](std::string_view v, Options& o) -> Problem {
          if (v.empty() || v.find_first_of(" ,=\n") != std::string_view::npos)
@@ -175,16 +192,25 @@ const std::vector<OptionSpec>& specs() {
          return kTaken;
        }},
       {{"RUNCVM_QEMU_ACCEL", "auto, kvm, tcg", "auto", "accelerator: auto uses KVM when /dev/kvm exists, else TCG"},
-       [](std::string_view v, Options& o) { return parse_choice(v, {"auto", "kvm", "tcg"}, o.qemu.accel); }},
+       [](std::string_view v, Options& o) {
+         return parse_choice(v, {"auto", "kvm", "tcg"}, o.qemu.accel);
+       }},
       {{"RUNCVM_HUGETLB", "1 or 0", "0",
-        "the VM's memory from the host's 2 MiB huge pages, all taken at start (the start fails naming vm.nr_hugepages when too few are free)"},
+        "the VM's memory from the host's 2 MiB huge pages, all taken at start (the start fails naming vm.nr_hugepages "
+        "when too few are free)"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.hugetlb); }},
-      {{"RUNCVM_CGROUPFS", "none, 1, 2, hybrid", "2", "which cgroup filesystems the VM mounts (2: the unified hierarchy, as Docker gives containers on a cgroup v2 host)"},
-       [](std::string_view v, Options& o) { return parse_choice(v, {"none", "1", "2", "hybrid"}, o.cgroupfs); }},
-      {{"RUNCVM_TIMINGS", "1 or 0", "0", "when the container exits, print on stderr where its start-up and shutdown time went"},
+      {{"RUNCVM_CGROUPFS", "none, 1, 2, hybrid", "2",
+        "which cgroup filesystems the VM mounts (2: the unified hierarchy, as Docker gives containers on a cgroup v2 "
+        "host)"},
+       [](std::string_view v, Options& o) {
+         return parse_choice(v, {"none", "1", "2", "hybrid"}, o.cgroupfs);
+       }},
+      {{"RUNCVM_TIMINGS", "1 or 0", "0",
+        "when the container exits, print on stderr where its start-up and shutdown time went"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.timings); }},
       {{"RUNCVM_EXEC_TIMEOUT", "0-86400 (seconds)", "120",
-        "how long `docker exec` waits for the VM's exec agent while the VM boots (set on the container or per exec with -e)"},
+        "how long `docker exec` waits for the VM's exec agent while the VM boots (set on the container or per exec "
+        "with -e)"},
        [](std::string_view v, Options& o) -> Problem {
          auto n = parse_number(v);
          if (!n || *n > 86400) return quote(v) + ": expected a whole number of seconds from 0 to 86400";
@@ -192,14 +218,17 @@ const std::vector<OptionSpec>& specs() {
          return kTaken;
        }},
       {{"RUNCVM_BREAK", "<point>[,<point>…]", "(none)",
-        "with -it: stop the VM's start-up at these points (prenet, postnet, preworkload) with a shell (the bundle's busybox) on the terminal; exit it to go on"},
+        "with -it: stop the VM's start-up at these points (prenet, postnet, preworkload) with a shell (the bundle's "
+        "busybox) on the terminal; exit it to go on"},
        [](std::string_view v, Options& o) -> Problem {
          o.breakpoints.clear();
          if (v.empty()) return kTaken;
          for (auto point : split(v, ',')) {
-           if (std::find(std::begin(handoff::kBreakPoints), std::end(handoff::kBreakPoints), point) == std::end(handoff::kBreakPoints))
-             return quote(point) + " is not a break point: they are in the VM (prenet, postnet, preworkload); a shell "
-                                   "outside it would run the image's programs there";
+           if (std::find(std::begin(handoff::kBreakPoints), std::end(handoff::kBreakPoints), point) ==
+               std::end(handoff::kBreakPoints))
+             return quote(point) +
+                    " is not a break point: they are in the VM (prenet, postnet, preworkload); a shell "
+                    "outside it would run the image's programs there";
            o.breakpoints.emplace_back(point);
          }
          return kTaken;
@@ -214,10 +243,12 @@ std::vector<std::string> combination_problems(const Options& o) {
   if (!handoff::has_pci_bus(o.qemu)) {
     // QEMU's graphics cards and USB controllers (the tablet's) are PCI devices.
     if (o.display_mode == "vnc")
-      out.push_back("RUNCVM_DISPLAY_MODE: \"vnc\" needs a graphics card and a USB tablet, which "
-                    "RUNCVM_QEMU_MACHINE=microvm cannot have (no PCI bus): use q35");
+      out.push_back(
+          "RUNCVM_DISPLAY_MODE: \"vnc\" needs a graphics card and a USB tablet, which "
+          "RUNCVM_QEMU_MACHINE=microvm cannot have (no PCI bus): use q35");
     if (o.qemu.usb)
-      out.push_back("RUNCVM_QEMU_USB: a USB controller needs a PCI bus, which RUNCVM_QEMU_MACHINE=microvm has not: use q35");
+      out.push_back(
+          "RUNCVM_QEMU_USB: a USB controller needs a PCI bus, which RUNCVM_QEMU_MACHINE=microvm has not: use q35");
   }
   return out;
 }
@@ -247,8 +278,9 @@ Options parse_options(const std::vector<std::string>& env) {
     const std::string& name = entry.first;
     const std::string& value = entry.second;
     auto spec = std::find_if(specs().begin(), specs().end(), [&](const OptionSpec& s) { return s.doc.name == name; });
-    auto refused = std::find_if(std::begin(kRefused), std::end(kRefused), [&](const RefusedOption& r) { return r.name == name; });
-    Problem problem = spec != specs().end()              ? spec->parse(value, options)
+    auto refused =
+        std::find_if(std::begin(kRefused), std::end(kRefused), [&](const RefusedOption& r) { return r.name == name; });
+    Problem problem = spec != specs().end()           ? spec->parse(value, options)
                       : refused != std::end(kRefused) ? Problem(refused->instead)
                                                       : Problem("unknown option (see the README's RUNCVM_* table)");
     if (problem) problems += (problems.empty() ? "" : "; ") + name + ": " + *problem;

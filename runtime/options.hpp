@@ -28,7 +28,7 @@ struct Options {
   std::optional<unsigned> cpus;             // RUNCVM_CPUS
   std::optional<std::uint64_t> memory_mib;  // RUNCVM_MEM
   std::string display_mode = "headless";    // RUNCVM_DISPLAY_MODE
-  handoff::Qemu qemu;                           // RUNCVM_QEMU_MACHINE, _CPU, _ACCEL, _VGA, _VNC_DISPLAY, _USB
+  handoff::Qemu qemu;                       // RUNCVM_QEMU_MACHINE, _CPU, _ACCEL, _VGA, _VNC_DISPLAY, _USB
   bool hugetlb = false;                     // RUNCVM_HUGETLB
   std::string cgroupfs = "2";               // RUNCVM_CGROUPFS
   bool timings = false;                     // RUNCVM_TIMINGS
@@ -52,6 +52,5 @@ const std::vector<OptionDoc>& option_table();
 Options parse_options(const std::vector<std::string>& env);
 // The env without RUNCVM_* entries.
 std::vector<std::string> workload_env(const std::vector<std::string>& env);
-
 
 }  // namespace runcvm::runtime

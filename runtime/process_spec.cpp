@@ -47,7 +47,8 @@ handoff::Process saved_process(const nlohmann::json& process, std::string_view d
     auto set = [&](const char* name) {
       return spec_value<std::vector<std::string>>(caps, name, field(std::string("capabilities.") + name), {});
     };
-    p.capabilities = handoff::Capabilities{set("bounding"), set("effective"), set("permitted"), set("inheritable"), set("ambient")};
+    p.capabilities =
+        handoff::Capabilities{set("bounding"), set("effective"), set("permitted"), set("inheritable"), set("ambient")};
   }
   return p;
 }

@@ -19,8 +19,8 @@ struct RuncCall {
   std::optional<std::string> log;      // global --log: where runc (and we) report errors
   std::string log_format = "text";     // global --log-format
   std::string container_id;
-  std::optional<std::string> runc;     // --runcvm-runc=PATH
-  bool debug = false;                  // --runcvm-debug
+  std::optional<std::string> runc;  // --runcvm-runc=PATH
+  bool debug = false;               // --runcvm-debug
 };
 
 RuncCall parse_runc_call(std::span<const std::string> args);

@@ -33,11 +33,13 @@ std::set<std::string> allowed_unconditionally(const Json& syscalls) {
 }  // namespace
 
 void allow_helper_syscalls(Json& seccomp) {
-  if (!seccomp.is_object()) throw Error("config.json: field `linux.seccomp`: expected an object, got " + seccomp.dump());
+  if (!seccomp.is_object())
+    throw Error("config.json: field `linux.seccomp`: expected an object, got " + seccomp.dump());
   if (seccomp.value("defaultAction", "") == "SCMP_ACT_ALLOW") return;
   Json& syscalls = seccomp["syscalls"];
   if (syscalls.is_null()) syscalls = Json::array();
-  if (!syscalls.is_array()) throw Error("config.json: field `linux.seccomp.syscalls`: expected a list, got " + syscalls.dump());
+  if (!syscalls.is_array())
+    throw Error("config.json: field `linux.seccomp.syscalls`: expected a list, got " + syscalls.dump());
 
   std::set<std::string> present = allowed_unconditionally(syscalls);
   // mount/umount2 still need CAP_SYS_ADMIN in the kernel, which runcvm-init drops before any

@@ -1,6 +1,5 @@
 #include "builder/bundle/bundle_command.hpp"
 
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,16 +16,18 @@ namespace runcvm::builder {
 namespace {
 
 // Our programs, all static (they run in any image).
-const std::vector<std::string> kPrograms = {"runcvm-runtime", "runcvm-init", "runcvm-vm-init", "runcvm-exec", "runcvm-install"};
+const std::vector<std::string> kPrograms = {"runcvm-runtime", "runcvm-init", "runcvm-vm-init", "runcvm-exec",
+                                            "runcvm-install"};
 // What QEMU loads for the machines runcvm uses (q35, pc, microvm; -kernel boot; no NIC ROMs) and
 // the cards of RUNCVM_QEMU_VGA.
-const std::vector<std::string> kFirmware = {"bios-256k.bin",       "bios-microvm.bin",   "linuxboot.bin",
-                                            "linuxboot_dma.bin",   "pvh.bin",            "kvmvapic.bin",
-                                            "multiboot_dma.bin",   "qboot.rom",          "vgabios-virtio.bin",
-                                            "vgabios-stdvga.bin",  "vgabios-cirrus.bin"};
+const std::vector<std::string> kFirmware = {"bios-256k.bin",      "bios-microvm.bin",  "linuxboot.bin",
+                                            "linuxboot_dma.bin",  "pvh.bin",           "kvmvapic.bin",
+                                            "multiboot_dma.bin",  "qboot.rom",         "vgabios-virtio.bin",
+                                            "vgabios-stdvga.bin", "vgabios-cirrus.bin"};
 // QEMU's loadable modules the bundle carries: TCG, and virtio-vga (RUNCVM_QEMU_VGA=virtio), which
 // needs the virtio-gpu module.
-const std::vector<std::string> kQemuModules = {"accel-tcg-x86_64.so", "hw-display-virtio-gpu.so", "hw-display-virtio-vga.so"};
+const std::vector<std::string> kQemuModules = {"accel-tcg-x86_64.so", "hw-display-virtio-gpu.so",
+                                               "hw-display-virtio-vga.so"};
 
 std::uint64_t tree_size(const fs::path& root) {
   std::uint64_t total = 0;
@@ -48,9 +49,12 @@ std::string tree_digest(const fs::path& root) {
   for (const auto& relative : sorted_tree(root)) {
     fs::path full = root / relative;
     hasher.update(relative.string() + '\0');
-    if (fs::is_symlink(full)) hasher.update("l" + fs::read_symlink(full).string() + '\0');
-    else if (fs::is_regular_file(full)) hasher.update("f" + file_digest_hex(full) + '\0');
-    else hasher.update("d\0");
+    if (fs::is_symlink(full))
+      hasher.update("l" + fs::read_symlink(full).string() + '\0');
+    else if (fs::is_regular_file(full))
+      hasher.update("f" + file_digest_hex(full) + '\0');
+    else
+      hasher.update("d\0");
   }
   return hasher.finish_hex();
 }
@@ -64,7 +68,8 @@ std::string mib(std::uint64_t bytes) {
 void assemble(const BundleOptions& o, const fs::path& tree) {
   for (const auto& name : kPrograms) {
     fs::path program = o.programs / name;
-    if (!fs::is_regular_file(program)) throw Error("bundle: " + quote(program.string()) + " is missing (build it first)");
+    if (!fs::is_regular_file(program))
+      throw Error("bundle: " + quote(program.string()) + " is missing (build it first)");
     if (!read_elf_dependencies(read_file(program), program.string()).interpreter.empty())
       throw Error("bundle: " + quote(program.string()) + " is not static");
     install_file(program, tree / "bin" / name, fs::perms(0755));
@@ -75,14 +80,16 @@ void assemble(const BundleOptions& o, const fs::path& tree) {
       if (fs::is_regular_file(candidate)) virtiofsd = candidate;
   if (virtiofsd.empty()) throw Error("bundle: virtiofsd not found (apt-get install virtiofsd or qemu-system-common)");
   // The break points' shell runs in the VM from the bundle: a static busybox, like our programs.
-  if (!fs::is_regular_file(o.busybox)) throw Error("bundle: " + quote(o.busybox.string()) + " is missing (apt-get install busybox-static)");
+  if (!fs::is_regular_file(o.busybox))
+    throw Error("bundle: " + quote(o.busybox.string()) + " is missing (apt-get install busybox-static)");
   if (!read_elf_dependencies(read_file(o.busybox), o.busybox.string()).interpreter.empty())
     throw Error("bundle: " + quote(o.busybox.string()) + " is not static (apt-get install busybox-static)");
   install_file(o.busybox, tree / "bin/busybox", fs::perms(0755));
   std::vector<fs::path> loaded = {o.qemu, virtiofsd};
   for (const auto& name : kQemuModules) loaded.push_back(o.qemu_modules / name);
   for (const auto& required : loaded)
-    if (!fs::is_regular_file(required)) throw Error("bundle: " + quote(required.string()) + " is missing (apt-get install qemu-system-x86)");
+    if (!fs::is_regular_file(required))
+      throw Error("bundle: " + quote(required.string()) + " is missing (apt-get install qemu-system-x86)");
   install_file(o.qemu, tree / "libexec/qemu-system-x86_64", fs::perms(0755));
   install_file(virtiofsd, tree / "libexec/virtiofsd", fs::perms(0755));
   for (const auto& name : kQemuModules) install_file(o.qemu_modules / name, tree / "lib/qemu" / name, fs::perms(0644));
@@ -91,20 +98,27 @@ void assemble(const BundleOptions& o, const fs::path& tree) {
   if (closure.interpreter.empty()) throw Error("bundle: " + o.qemu.string() + " names no program interpreter");
   install_file(closure.interpreter, tree / "lib/ld-linux-x86-64.so.2", fs::perms(0755));
   for (const auto& [name, path] : closure.libraries)
-    if (fs::path(name).filename() != closure.interpreter.filename()) install_file(path, tree / "lib" / name, fs::perms(0644));
+    if (fs::path(name).filename() != closure.interpreter.filename())
+      install_file(path, tree / "lib" / name, fs::perms(0644));
 
   for (const auto& name : kFirmware) {
-    auto dir = std::find_if(o.firmware_dirs.begin(), o.firmware_dirs.end(), [&](const fs::path& d) { return fs::exists(d / name); });
-    if (dir == o.firmware_dirs.end()) throw Error("bundle: firmware " + quote(name) + " not found (apt-get install qemu-system-x86 seabios)");
+    auto dir = std::find_if(o.firmware_dirs.begin(), o.firmware_dirs.end(),
+                            [&](const fs::path& d) { return fs::exists(d / name); });
+    if (dir == o.firmware_dirs.end())
+      throw Error("bundle: firmware " + quote(name) + " not found (apt-get install qemu-system-x86 seabios)");
     install_file(*dir / name, tree / "share/qemu" / name, fs::perms(0644));
   }
 
   fs::path kernels = o.kernels / "kernels";
-  if (!fs::is_directory(kernels)) throw Error("bundle: " + quote(kernels.string()) + " is missing (run runcvm-build kernels --out " + o.kernels.string() + ")");
+  if (!fs::is_directory(kernels))
+    throw Error("bundle: " + quote(kernels.string()) + " is missing (run runcvm-build kernels --out " +
+                o.kernels.string() + ")");
   fs::copy(kernels, tree / "kernels", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
   write_file_atomic(tree / "VERSION", tree_digest(tree) + "\n");
 
-  std::fprintf(stderr, "runcvm-build bundle: bin %s (%zu static programs), libexec %s (QEMU, virtiofsd), lib %s (%zu libraries and their loader, QEMU's TCG and virtio-vga modules), "
+  std::fprintf(stderr,
+               "runcvm-build bundle: bin %s (%zu static programs), libexec %s (QEMU, virtiofsd), lib %s (%zu libraries "
+               "and their loader, QEMU's TCG and virtio-vga modules), "
                "share/qemu %s (%zu firmware files), kernels %s; total %s\n",
                mib(tree_size(tree / "bin")).c_str(), kPrograms.size(), mib(tree_size(tree / "libexec")).c_str(),
                mib(tree_size(tree / "lib")).c_str(), closure.libraries.size(), mib(tree_size(tree / "share")).c_str(),
@@ -123,8 +137,10 @@ void run_bundle(const BundleOptions& o) {
   if (o.oci_layout) check_output_replaceable(*o.oci_layout, "--oci-layout", OutputKind::directory, "oci-layout");
   if (o.docker_archive) check_output_replaceable(*o.docker_archive, "--docker-archive", OutputKind::file);
   // Staged next to the first output (so the tree can be renamed into place), else in $TMPDIR.
-  fs::path anchor = o.out ? *o.out : o.oci_layout ? *o.oci_layout : o.docker_archive ? *o.docker_archive
-                                                                                      : fs::temp_directory_path() / "runcvm-bundle";
+  fs::path anchor = o.out              ? *o.out
+                    : o.oci_layout     ? *o.oci_layout
+                    : o.docker_archive ? *o.docker_archive
+                                       : fs::temp_directory_path() / "runcvm-bundle";
   if (anchor.parent_path().empty()) anchor = "." / anchor;
   StagingDirectory staging(temporary_sibling(anchor));
   const fs::path& work = staging.path();
@@ -133,18 +149,20 @@ void run_bundle(const BundleOptions& o) {
   if (o.oci_layout || o.docker_archive || o.push) {
     auto packing = std::chrono::steady_clock::now();
     registry::Layer layer = registry::build_layer(tree, "opt/runcvm", o.compression, o.timestamp, work,
-                                                   o.docker_archive ? registry::KeepTar::yes : registry::KeepTar::no);
+                                                  o.docker_archive ? registry::KeepTar::yes : registry::KeepTar::no);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - packing).count();
     registry::ImageConfig config;
     config.entrypoint = {"/opt/runcvm/bin/runcvm-install"};
     config.env = {"PATH=/opt/runcvm/bin"};
-    config.labels = {{"org.opencontainers.image.title", "runcvm"}, {"org.runcvm.version", read_file(tree / "VERSION").substr(0, 64)}};
+    config.labels = {{"org.opencontainers.image.title", "runcvm"},
+                     {"org.runcvm.version", read_file(tree / "VERSION").substr(0, 64)}};
     config.created = o.timestamp;
     std::fprintf(stderr, "runcvm-build bundle: layer %s (%s), %s, packed in %.2f s\n", layer.digest.c_str(),
                  layer.media_type.c_str(), mib(layer.size).c_str(), seconds);
     if (o.oci_layout) {
       auto image = registry::write_oci_layout(*o.oci_layout, o.reference, config, layer);
-      std::fprintf(stderr, "runcvm-build bundle: OCI layout %s: %s manifest %s\n", o.oci_layout->c_str(), o.reference.c_str(), image.manifest_digest.c_str());
+      std::fprintf(stderr, "runcvm-build bundle: OCI layout %s: %s manifest %s\n", o.oci_layout->c_str(),
+                   o.reference.c_str(), image.manifest_digest.c_str());
     }
     if (o.push) {
       fs::path layout = o.oci_layout ? *o.oci_layout : work / "oci";
@@ -154,7 +172,8 @@ void run_bundle(const BundleOptions& o) {
     }
     if (o.docker_archive) {
       auto image = registry::write_docker_archive(*o.docker_archive, o.reference, config, layer);
-      std::fprintf(stderr, "runcvm-build bundle: docker-archive %s: %s image %s\n", o.docker_archive->c_str(), o.reference.c_str(), image.config_digest.c_str());
+      std::fprintf(stderr, "runcvm-build bundle: docker-archive %s: %s image %s\n", o.docker_archive->c_str(),
+                   o.reference.c_str(), image.config_digest.c_str());
     }
   }
   if (o.out) {

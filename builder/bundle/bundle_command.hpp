@@ -16,7 +16,7 @@
 namespace runcvm::builder {
 
 struct BundleOptions {
-  fs::path kernels;  // a `runcvm-build kernels --out` directory (its kernels/ is taken)
+  fs::path kernels;   // a `runcvm-build kernels --out` directory (its kernels/ is taken)
   fs::path programs;  // where our binaries are (next to runcvm-build)
   fs::path qemu = "/usr/bin/qemu-system-x86_64";
   fs::path virtiofsd;  // "": the Debian package's (virtiofsd, or qemu-system-common before trixie)

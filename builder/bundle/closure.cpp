@@ -19,7 +19,8 @@ LibraryClosure library_closure(const std::vector<fs::path>& programs, const std:
     ElfDependencies deps = read_elf_dependencies(read_file(object), object.string());
     if (!deps.interpreter.empty()) {
       if (!closure.interpreter.empty() && closure.interpreter != fs::path(deps.interpreter))
-        throw Error(object.string() + ": loader " + quote(deps.interpreter) + " differs from " + quote(closure.interpreter.string()));
+        throw Error(object.string() + ": loader " + quote(deps.interpreter) + " differs from " +
+                    quote(closure.interpreter.string()));
       closure.interpreter = deps.interpreter;
     }
     std::vector<fs::path> dirs;
@@ -39,7 +40,8 @@ LibraryClosure library_closure(const std::vector<fs::path>& programs, const std:
           found = fs::canonical(dir / name);
           break;
         }
-      if (found.empty()) throw Error(object.string() + ": needs " + quote(name) + ", which is in none of the library directories");
+      if (found.empty())
+        throw Error(object.string() + ": needs " + quote(name) + ", which is in none of the library directories");
       closure.libraries.emplace(name, found);
       pending.push_back(found);
     }

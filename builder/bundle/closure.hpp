@@ -14,13 +14,14 @@ namespace runcvm::builder {
 
 struct LibraryClosure {
   std::map<std::string, fs::path> libraries;  // name as needed -> the file found (symlinks resolved)
-  fs::path interpreter;                        // the programs' loader (they must agree)
+  fs::path interpreter;                       // the programs' loader (they must agree)
 };
 
-inline const std::vector<fs::path> kDefaultLibraryDirs = {"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64",
-                                                          "/usr/lib64", "/lib", "/usr/lib"};
+inline const std::vector<fs::path> kDefaultLibraryDirs = {
+    "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"};
 
 // Throws Error naming the object and the library when one cannot be found.
-LibraryClosure library_closure(const std::vector<fs::path>& programs, const std::vector<fs::path>& default_dirs = kDefaultLibraryDirs);
+LibraryClosure library_closure(const std::vector<fs::path>& programs,
+                               const std::vector<fs::path>& default_dirs = kDefaultLibraryDirs);
 
 }  // namespace runcvm::builder

@@ -41,7 +41,8 @@ ElfDependencies read_elf_dependencies(std::string_view bytes, const std::string&
   // Dynamic entries hold virtual addresses; the loadable segments map them back to file offsets.
   auto file_offset = [&](std::uint64_t address) -> std::uint64_t {
     for (const auto& s : segments)
-      if (s.p_type == PT_LOAD && address >= s.p_vaddr && address - s.p_vaddr < s.p_filesz) return s.p_offset + (address - s.p_vaddr);
+      if (s.p_type == PT_LOAD && address >= s.p_vaddr && address - s.p_vaddr < s.p_filesz)
+        return s.p_offset + (address - s.p_vaddr);
     throw Error(what + ": ELF address outside the file's segments");
   };
 
@@ -56,17 +57,29 @@ ElfDependencies read_elf_dependencies(std::string_view bytes, const std::string&
       auto entry = read_at<Elf64_Dyn>(bytes, at, what);
       if (entry.d_tag == DT_NULL) break;
       switch (entry.d_tag) {
-        case DT_STRTAB: strtab = entry.d_un.d_ptr; break;
-        case DT_STRSZ: strsz = entry.d_un.d_val; break;
-        case DT_NEEDED: needed.push_back(entry.d_un.d_val); break;
-        case DT_RUNPATH: runpath.push_back(entry.d_un.d_val); break;
-        case DT_RPATH: rpath.push_back(entry.d_un.d_val); break;
-        default: break;
+        case DT_STRTAB:
+          strtab = entry.d_un.d_ptr;
+          break;
+        case DT_STRSZ:
+          strsz = entry.d_un.d_val;
+          break;
+        case DT_NEEDED:
+          needed.push_back(entry.d_un.d_val);
+          break;
+        case DT_RUNPATH:
+          runpath.push_back(entry.d_un.d_val);
+          break;
+        case DT_RPATH:
+          rpath.push_back(entry.d_un.d_val);
+          break;
+        default:
+          break;
       }
     }
     if (needed.empty() && runpath.empty() && rpath.empty()) continue;
     std::uint64_t table = file_offset(strtab);
-    std::uint64_t limit = strsz > bytes.size() - std::min<std::uint64_t>(table, bytes.size()) ? bytes.size() : table + strsz;
+    std::uint64_t limit =
+        strsz > bytes.size() - std::min<std::uint64_t>(table, bytes.size()) ? bytes.size() : table + strsz;
     for (auto offset : needed) out.needed.push_back(string_at(bytes, table + offset, limit, what));
     // DT_RUNPATH wins over DT_RPATH when both are present, as in the dynamic loader.
     for (auto offset : runpath.empty() ? rpath : runpath)

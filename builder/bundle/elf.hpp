@@ -11,10 +11,10 @@
 namespace runcvm::builder {
 
 struct ElfDependencies {
-  std::string interpreter;             // "" for static programs and for libraries
-  std::vector<std::string> needed;     // in the order the dynamic section lists them
-  std::vector<std::string> runpath;    // directories, $ORIGIN unexpanded
-  bool is_dynamic = false;             // has a dynamic section
+  std::string interpreter;           // "" for static programs and for libraries
+  std::vector<std::string> needed;   // in the order the dynamic section lists them
+  std::vector<std::string> runpath;  // directories, $ORIGIN unexpanded
+  bool is_dynamic = false;           // has a dynamic section
 };
 
 // `what` names the file in errors. Only 64-bit little-endian ELF (x86_64, aarch64) is read.

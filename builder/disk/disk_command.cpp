@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "disk/populate_tar.hpp"
 #include "common/error.hpp"
 #include "common/file.hpp"
 #include "disk/ext4_image.hpp"
 #include "disk/populate.hpp"
+#include "disk/populate_tar.hpp"
 
 namespace runcvm::builder {
 
@@ -28,8 +28,10 @@ void run_disk(const DiskOptions& options) {
     // A directory is counted first, for the inode table; a tar is read once, so it gets the default.
     disk::Ext4Image image(temporary.string(),
                           {options.size_bytes, options.label, from_directory ? disk::count_entries(*options.from) : 0});
-    if (from_directory) disk::populate_from_directory(image, *options.from, note);
-    else if (options.from) disk::populate_from_tar(image, *options.from, note);
+    if (from_directory)
+      disk::populate_from_directory(image, *options.from, note);
+    else if (options.from)
+      disk::populate_from_tar(image, *options.from, note);
     image.finish();
     const auto& s = image.stats();
     fs::rename(temporary, out);
@@ -43,7 +45,8 @@ void run_disk(const DiskOptions& options) {
                  static_cast<unsigned long long>(s.files), static_cast<double>(s.data_bytes) / (1 << 20),
                  static_cast<unsigned long long>(s.directories), static_cast<unsigned long long>(s.symlinks),
                  static_cast<unsigned long long>(s.hard_links), static_cast<unsigned long long>(s.specials),
-                 static_cast<unsigned long long>(s.inodes), static_cast<double>(written.st_blocks) * 512 / (1 << 20), seconds);
+                 static_cast<unsigned long long>(s.inodes), static_cast<double>(written.st_blocks) * 512 / (1 << 20),
+                 seconds);
   } catch (...) {
     remove_tree_quietly(temporary);
     throw;

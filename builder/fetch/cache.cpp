@@ -107,11 +107,12 @@ fs::path BlobCache::fetch_index(const std::string& url) {
   TemporaryFile temporary{temporary_file()};
   DownloadResult result = download(url, temporary.path, retry_, nullptr, conditional);
   nlohmann::json record = {{"etag", result.validators.etag},
-                            {"last_modified", result.validators.last_modified},
-                            {"fetched_at", now_seconds}};
+                           {"last_modified", result.validators.last_modified},
+                           {"fetched_at", now_seconds}};
   if (result.not_modified) {
-    if (conditional) record = {{"etag", conditional->etag}, {"last_modified", conditional->last_modified},
-                               {"fetched_at", now_seconds}};
+    if (conditional)
+      record = {
+          {"etag", conditional->etag}, {"last_modified", conditional->last_modified}, {"fetched_at", now_seconds}};
     write_file_atomic(meta, record.dump());
     ++stats_.files_from_cache;
     return target;

@@ -96,7 +96,8 @@ DownloadResult attempt(const std::string& url, const fs::path& destination, Prog
   CURL* curl = curl_easy_init();
   curl_slist* headers = nullptr;
   if (conditional) {
-    if (!conditional->etag.empty()) headers = curl_slist_append(headers, ("If-None-Match: " + conditional->etag).c_str());
+    if (!conditional->etag.empty())
+      headers = curl_slist_append(headers, ("If-None-Match: " + conditional->etag).c_str());
     if (!conditional->last_modified.empty())
       headers = curl_slist_append(headers, ("If-Modified-Since: " + conditional->last_modified).c_str());
   }

@@ -60,8 +60,7 @@ std::vector<std::string_view> split_gzip_members(std::string_view data, std::str
       z.avail_out = sizeof sink;
       rc = inflate(&z, Z_NO_FLUSH);
     } while (rc == Z_OK);
-    if (rc != Z_STREAM_END)
-      throw Error(std::string(what) + ": corrupt gzip data at byte " + std::to_string(start));
+    if (rc != Z_STREAM_END) throw Error(std::string(what) + ": corrupt gzip data at byte " + std::to_string(start));
     size_t end = data.size() - z.avail_in;
     members.push_back(data.substr(start, end - start));
     start = end;
@@ -93,7 +92,7 @@ std::string verify_apk_signature(std::string_view signature_member, std::string_
     std::string pem = read_file(key_path);
     std::unique_ptr<BIO, int (*)(BIO*)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
     std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr),
-                                                        EVP_PKEY_free);
+                                                       EVP_PKEY_free);
     if (!key) throw Error(quote(key_path.string()) + " is not a PEM public key");
     std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
     const EVP_MD* md = EVP_get_digestbyname(std::string(algorithm).c_str());
@@ -132,7 +131,8 @@ PackageMap load_apk_index(const Recipe& recipe, fetch::BlobCache& cache) {
       std::string base = apk_base_url(source, repository, recipe);
       in_context("reading the index of " + base, [&] {
         fs::path index = cache.fetch_index(base + "/APKINDEX.tar.gz");
-        merge_newest(packages, parse_apkindex(apkindex_text(read_file(index), recipe.keyring, "APKINDEX.tar.gz"), base));
+        merge_newest(packages,
+                     parse_apkindex(apkindex_text(read_file(index), recipe.keyring, "APKINDEX.tar.gz"), base));
       });
     }
   }

@@ -41,7 +41,8 @@ std::string verify_clearsigned(const fs::path& signed_file, const fs::path& keyr
                              output.path.string(), signed_file.string()});
   if (result.exit_code != 0) {
     std::string reason = last_line(result.standard_error);  // gpgv ends with the verdict
-    throw Error("OpenPGP signature check failed: " + (reason.empty() ? "gpgv exited " + std::to_string(result.exit_code) : reason))
+    throw Error("OpenPGP signature check failed: " +
+                (reason.empty() ? "gpgv exited " + std::to_string(result.exit_code) : reason))
         .with_hint("the index is not signed by a key in " + keyring.string());
   }
   return read_file(output.path);
@@ -62,7 +63,8 @@ void refuse_rollback(const ReleaseIndex& release, const fs::path& inrelease) {
   if (*release.date < newest)
     throw Error("InRelease is dated " + format_release_date(*release.date) + ", older than the " +
                 format_release_date(newest) + " this cache accepted before: refusing a rollback")
-        .with_hint("a stale mirror or an attack replaying an old index; use another mirror, or a fresh --cache to start over");
+        .with_hint(
+            "a stale mirror or an attack replaying an old index; use another mirror, or a fresh --cache to start over");
   if (*release.date > newest) write_file_atomic(newest_file, std::to_string(static_cast<long long>(*release.date)));
 }
 
@@ -77,7 +79,8 @@ PackageMap load_deb_index(const Recipe& recipe, fetch::BlobCache& cache, std::ti
       refuse_rollback(release, inrelease);
       if (release.valid_until && *release.valid_until < now)
         throw Error("InRelease expired (Valid-Until is in the past)")
-            .with_hint("the mirror is stale or the clock is wrong; expired indexes allow replaying old, vulnerable packages");
+            .with_hint(
+                "the mirror is stale or the clock is wrong; expired indexes allow replaying old, vulnerable packages");
       for (const auto& component : source.components) {
         auto [path, digest] = packages_file(release, component, recipe.architecture, where);
         std::string url = dists + path;

@@ -31,7 +31,8 @@ bool has_pvh_entry(std::string_view elf) {
   for (std::size_t i = 0; i < header->e_phnum; ++i) {
     auto program = read_at<Elf64_Phdr>(elf, header->e_phoff + i * sizeof(Elf64_Phdr));
     if (!program) return false;
-    if (program->p_type != PT_NOTE || program->p_offset > elf.size() || program->p_filesz > elf.size() - program->p_offset)
+    if (program->p_type != PT_NOTE || program->p_offset > elf.size() ||
+        program->p_filesz > elf.size() - program->p_offset)
       continue;
     std::string_view notes = elf.substr(program->p_offset, program->p_filesz);
     std::size_t at = 0;
@@ -90,7 +91,8 @@ void write_sparse_file(const fs::path& path, std::string_view data) {
       if (::pwrite(fd.get(), block.data(), block.size(), static_cast<off_t>(at)) != static_cast<ssize_t>(block.size()))
         throw system_error("writing", temporary.string(), errno);
     }
-    if (::ftruncate(fd.get(), static_cast<off_t>(data.size())) != 0) throw system_error("sizing", temporary.string(), errno);
+    if (::ftruncate(fd.get(), static_cast<off_t>(data.size())) != 0)
+      throw system_error("sizing", temporary.string(), errno);
     fd.reset();
     fs::rename(temporary, path);
   } catch (...) {

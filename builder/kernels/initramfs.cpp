@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <memory>
 
-#include "handoff/kernel_artifact.hpp"
 #include "builder/kernels/module_tree.hpp"
 #include "common/archive_error.hpp"
 #include "common/error.hpp"
+#include "handoff/kernel_artifact.hpp"
 
 namespace runcvm::kernels {
 
@@ -46,8 +46,14 @@ std::vector<InitramfsEntry> plan_initramfs(const std::vector<const ModuleInfo*>&
   for (const ModuleInfo* module : load_order) {
     std::string name = uncompressed_module_name(module->path);
     fs::path source = modules_directory / module->path;
-    entries.push_back({std::string(artifact::kInitramfsModules) + "/" + name, Kind::file, 0644, {}, source,
-                       source.extension() != ".ko", 0, 0});
+    entries.push_back({std::string(artifact::kInitramfsModules) + "/" + name,
+                       Kind::file,
+                       0644,
+                       {},
+                       source,
+                       source.extension() != ".ko",
+                       0,
+                       0});
     order += name + "\n";
   }
   entries.push_back({artifact::kInitramfsLoadOrder, Kind::file, 0644, order, {}, false, 0, 0});
@@ -70,7 +76,9 @@ std::uintmax_t write_initramfs(std::vector<InitramfsEntry> entries, const fs::pa
     archive_write_set_filter_option(a, "gzip", "timestamp", nullptr);  // no mtime in the gzip header
   }
   archive_write_set_bytes_in_last_block(a, 1);
-  auto fail = [&](std::string_view what) { return archive_error(a, "writing initramfs " + quote(output.string()) + ": " + std::string(what)); };
+  auto fail = [&](std::string_view what) {
+    return archive_error(a, "writing initramfs " + quote(output.string()) + ": " + std::string(what));
+  };
   if (archive_write_open(a, &file, write_callback_open, write_callback, nullptr) != ARCHIVE_OK) throw fail("opening");
   std::unique_ptr<archive_entry, void (*)(archive_entry*)> entry(archive_entry_new(), archive_entry_free);
   std::int64_t inode = 1;

@@ -18,9 +18,9 @@ struct InitramfsEntry {
   std::string path;  // relative, no leading slash
   Kind kind = Kind::file;
   unsigned mode = 0644;
-  std::string content;     // for files without a source
-  fs::path source;         // for files copied from disk
-  bool decompress = false; // source is a compressed module
+  std::string content;      // for files without a source
+  fs::path source;          // for files copied from disk
+  bool decompress = false;  // source is a compressed module
   unsigned major = 0, minor = 0;
 };
 

@@ -12,7 +12,6 @@
 #include <nlohmann/json.hpp>
 
 #include "builder/fetch/cache.hpp"
-#include "handoff/kernel_artifact.hpp"
 #include "builder/kernels/direct_boot.hpp"
 #include "builder/kernels/initramfs.hpp"
 #include "builder/kernels/module_tree.hpp"
@@ -20,6 +19,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/parallel.hpp"
+#include "handoff/kernel_artifact.hpp"
 
 namespace runcvm::kernels {
 
@@ -32,16 +32,19 @@ struct Job {
   PackageMap index;
   std::vector<PackageEntry> packages;
   std::vector<fs::path> package_files;
-  fs::path root;           // packages unpacked here
-  std::string version;     // kernel release, from lib/modules/<version>
-  fs::path artifact;       // staging kernels/<dist>/<version>
+  fs::path root;        // packages unpacked here
+  std::string version;  // kernel release, from lib/modules/<version>
+  fs::path artifact;    // staging kernels/<dist>/<version>
   std::size_t initramfs_modules = 0;
   std::uintmax_t initramfs_size = 0;
 };
 
 struct Context {
   Context(const KernelsOptions& o, fs::path s)
-      : options(o), staging(std::move(s)), progress(progress_wanted()), cache(o.cache, o.retry, &progress, o.index_max_age) {}
+      : options(o),
+        staging(std::move(s)),
+        progress(progress_wanted()),
+        cache(o.cache, o.retry, &progress, o.index_max_age) {}
 
   const KernelsOptions& options;
   fs::path staging;
@@ -90,7 +93,8 @@ void fetch_packages(Context& ctx) {
   parallel_for(work.size(), ctx.options.jobs, [&](std::size_t n) {
     Job* job = work[n].first;
     std::size_t i = work[n].second;
-    in_context(job->recipe.name, [&] { job->package_files[i] = fetch_package(job->recipe, job->packages[i], ctx.cache); });
+    in_context(job->recipe.name,
+               [&] { job->package_files[i] = fetch_package(job->recipe, job->packages[i], ctx.cache); });
   });
 }
 
@@ -138,9 +142,9 @@ void index_modules_and_build_initramfs(Context& ctx, Job& job) {
     warn(job.recipe.name + ": missing module dependency: " + warning);
   auto order = graph.load_order(job.recipe.initramfs_modules);
   job.initramfs_modules = order.size();
-  job.initramfs_size = write_initramfs(plan_initramfs(order, modules, ctx.options.initramfs_init),
-                                       job.artifact / artifact::kInitramfs, job.recipe.initramfs_compression,
-                                       ctx.options.timestamp);
+  job.initramfs_size =
+      write_initramfs(plan_initramfs(order, modules, ctx.options.initramfs_init), job.artifact / artifact::kInitramfs,
+                      job.recipe.initramfs_compression, ctx.options.timestamp);
   nlohmann::ordered_json manifest = {{"dist", job.recipe.dist},
                                      {"version", job.version},
                                      {"recipe", job.recipe.name},
@@ -198,7 +202,8 @@ std::string megabytes(std::uintmax_t bytes) {
 void run_kernels(const KernelsOptions& options) {
   fs::path out = fs::weakly_canonical(fs::absolute(options.out));
   if (out.filename().empty()) out = out.parent_path();
-  fs::path staging_path = out.parent_path() / ("." + out.filename().string() + ".staging-" + std::to_string(::getpid()));
+  fs::path staging_path =
+      out.parent_path() / ("." + out.filename().string() + ".staging-" + std::to_string(::getpid()));
   StagingDirectory staging(staging_path);
   Context ctx(options, staging.path());
 
@@ -213,9 +218,10 @@ void run_kernels(const KernelsOptions& options) {
   run_pass(ctx, "install", install);
 
   for (const auto& job : ctx.jobs)
-    info(job.recipe.name + ": installed " + (fs::path(artifact::kKernelsDirectory) / job.recipe.dist / job.version).string() +
-         " (" + job.packages.front().name + " " + job.packages.front().version + "; initrd " +
-         megabytes(job.initramfs_size) + ", " + std::to_string(job.initramfs_modules) + " modules)");
+    info(job.recipe.name + ": installed " +
+         (fs::path(artifact::kKernelsDirectory) / job.recipe.dist / job.version).string() + " (" +
+         job.packages.front().name + " " + job.packages.front().version + "; initrd " + megabytes(job.initramfs_size) +
+         ", " + std::to_string(job.initramfs_modules) + " modules)");
   const auto& stats = ctx.cache.stats();
   unsigned downloaded = stats.files_downloaded.load();
   info("downloaded " + std::to_string(downloaded) + (downloaded == 1 ? " file (" : " files (") +

@@ -26,7 +26,9 @@ struct ElfView {
   std::uint16_t section_size = 0, section_count = 0, names_index = 0;
 
   ElfView(std::string_view d, std::string_view w) : data(d), what(w) {
-    if (data.size() < 64 || data.substr(0, 4) != "\x7f" "ELF")
+    if (data.size() < 64 || data.substr(0, 4) !=
+                                "\x7f"
+                                "ELF")
       throw Error(std::string(what) + ": not an ELF file");
     if (data[4] != 2 || data[5] != 1) throw Error(std::string(what) + ": not a 64-bit little-endian ELF file");
     section_offset = read_le<std::uint64_t>(data, 0x28, what);

@@ -21,9 +21,12 @@ std::string alias_index_key(std::string_view alias) {
   std::string out(alias);
   bool in_brackets = false;
   for (char& c : out) {
-    if (c == '[') in_brackets = true;
-    else if (c == ']') in_brackets = false;
-    else if (c == '-' && !in_brackets) c = '_';
+    if (c == '[')
+      in_brackets = true;
+    else if (c == ']')
+      in_brackets = false;
+    else if (c == '-' && !in_brackets)
+      c = '_';
   }
   return out;
 }
@@ -31,9 +34,12 @@ std::string alias_index_key(std::string_view alias) {
 // "char-major-10-229" -> {'c', "10:229"}; anything else -> nullopt.
 std::optional<std::pair<char, std::string>> device_number_alias(std::string_view alias) {
   char type;
-  if (alias.rfind("char-major-", 0) == 0) type = 'c';
-  else if (alias.rfind("block-major-", 0) == 0) type = 'b';
-  else return std::nullopt;
+  if (alias.rfind("char-major-", 0) == 0)
+    type = 'c';
+  else if (alias.rfind("block-major-", 0) == 0)
+    type = 'b';
+  else
+    return std::nullopt;
   std::string_view numbers = alias.substr(type == 'c' ? 11 : 12);
   size_t dash = numbers.find('-');
   if (dash == std::string_view::npos || dash == 0 || dash + 1 == numbers.size()) return std::nullopt;
@@ -45,8 +51,7 @@ std::optional<std::pair<char, std::string>> device_number_alias(std::string_view
 
 }  // namespace
 
-ModuleGraph::ModuleGraph(std::vector<ModuleInfo> modules, std::set<std::string> builtin,
-                         std::vector<std::string> order)
+ModuleGraph::ModuleGraph(std::vector<ModuleInfo> modules, std::set<std::string> builtin, std::vector<std::string> order)
     : modules_(std::move(modules)) {
   for (const auto& name : builtin) builtin_.insert(normalise_module_name(name));
   for (size_t i = 0; i < modules_.size(); ++i) {
@@ -113,7 +118,8 @@ std::vector<const ModuleInfo*> ModuleGraph::load_order(const std::vector<std::st
   return out;
 }
 
-std::vector<std::string> ModuleGraph::dependency_line(const ModuleInfo& module, std::vector<std::string>* missing) const {
+std::vector<std::string> ModuleGraph::dependency_line(const ModuleInfo& module,
+                                                      std::vector<std::string>* missing) const {
   std::vector<const ModuleInfo*> order;
   std::set<std::string> done;
   std::vector<std::string> stack;
@@ -154,8 +160,10 @@ std::string ModuleGraph::render_modules_devname() const {
     std::string devname;
     std::optional<std::pair<char, std::string>> number;
     for (const auto& alias : m->aliases) {
-      if (alias.rfind("devname:", 0) == 0) devname = alias.substr(8);
-      else if (auto n = device_number_alias(alias)) number = n;
+      if (alias.rfind("devname:", 0) == 0)
+        devname = alias.substr(8);
+      else if (auto n = device_number_alias(alias))
+        number = n;
     }
     if (!devname.empty() && number) out += m->name + " " + devname + " " + number->first + number->second + "\n";
   }

@@ -27,8 +27,8 @@ std::string read_module(const fs::path& file) {
 ModuleGraph scan_module_tree(const fs::path& modules_directory) {
   std::vector<fs::path> files;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(modules_directory, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(modules_directory, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (it->is_regular_file() && is_module_file(it->path().filename().string())) files.push_back(it->path());
   }
   if (ec) throw system_error("listing", modules_directory.string(), ec.value());
@@ -40,7 +40,8 @@ ModuleGraph scan_module_tree(const fs::path& modules_directory) {
   });
   std::sort(modules.begin(), modules.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
   std::set<std::string> builtin;
-  for (const auto& path : read_lines(modules_directory / "modules.builtin")) builtin.insert(module_name_from_path(path));
+  for (const auto& path : read_lines(modules_directory / "modules.builtin"))
+    builtin.insert(module_name_from_path(path));
   return ModuleGraph(std::move(modules), std::move(builtin), read_lines(modules_directory / "modules.order"));
 }
 
@@ -55,7 +56,8 @@ std::vector<std::string> write_module_indexes(const ModuleGraph& graph, const fs
   write_file_atomic(dir / "modules.builtin.bin", graph.render_modules_builtin_bin());
   std::error_code ec;
   if (fs::exists(dir / "modules.builtin.modinfo", ec))
-    write_file_atomic(dir / "modules.builtin.alias.bin", render_builtin_alias_bin(read_file(dir / "modules.builtin.modinfo")));
+    write_file_atomic(dir / "modules.builtin.alias.bin",
+                      render_builtin_alias_bin(read_file(dir / "modules.builtin.modinfo")));
   return warnings;
 }
 

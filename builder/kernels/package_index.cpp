@@ -44,8 +44,7 @@ std::vector<std::string> dependency_names(std::string_view field) {
 
 const std::string& required(const Paragraph& p, const char* field, std::string_view context) {
   auto it = p.find(field);
-  if (it == p.end() || it->second.empty())
-    throw Error(std::string(context) + ": missing field `" + field + "`");
+  if (it == p.end() || it->second.empty()) throw Error(std::string(context) + ": missing field `" + field + "`");
   return it->second;
 }
 
@@ -131,8 +130,8 @@ std::vector<Paragraph> parse_deb822(std::string_view text) {
     }
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) throw Error("line without a field name: " + quote(line));
-    auto [it, inserted] = current.insert_or_assign(std::string(line.substr(0, colon)),
-                                                   std::string(trim(line.substr(colon + 1))));
+    auto [it, inserted] =
+        current.insert_or_assign(std::string(line.substr(0, colon)), std::string(trim(line.substr(colon + 1))));
     last_value = &it->second;
   }
   if (!current.empty()) paragraphs.push_back(std::move(current));
@@ -242,10 +241,18 @@ std::vector<PackageEntry> parse_apkindex(std::string_view text, std::string_view
     any = true;
     std::string_view value = line.substr(2);
     switch (line[0]) {
-      case 'P': current.name = value; break;
-      case 'V': current.version = value; break;
-      case 'C': current.checksum = value; break;
-      case 'S': current.size = parse_size(value, "APKINDEX size"); break;
+      case 'P':
+        current.name = value;
+        break;
+      case 'V':
+        current.version = value;
+        break;
+      case 'C':
+        current.checksum = value;
+        break;
+      case 'S':
+        current.size = parse_size(value, "APKINDEX size");
+        break;
       case 'D':
         while (!value.empty()) {
           size_t space = value.find(' ');
@@ -256,7 +263,8 @@ std::vector<PackageEntry> parse_apkindex(std::string_view text, std::string_view
             current.depends.emplace_back(dep);
         }
         break;
-      default: break;
+      default:
+        break;
     }
   }
   finish();

@@ -70,9 +70,10 @@ class Checker {
   std::vector<std::string> problems_;
 };
 
-const std::set<std::string> kRecipeKeys = {"dist", "format", "architecture", "sources", "keyring", "package",
-                                           "follow", "kernel_image", "initramfs_modules",
-                                           "initramfs_compression", "description"};
+const std::set<std::string> kRecipeKeys = {
+    "dist",       "format", "architecture", "sources",           "keyring",
+    "package",    "follow", "kernel_image", "initramfs_modules", "initramfs_compression",
+    "description"};
 const std::set<std::string> kSourceKeys = {"mirror", "suite", "components"};
 
 std::vector<RepositorySource> parse_sources(Checker& check, const Json& root) {
@@ -98,8 +99,8 @@ std::vector<RepositorySource> parse_sources(Checker& check, const Json& root) {
     source.mirror = check.string_field(item, "mirror", path, true);
     source.suite = check.string_field(item, "suite", path, true);
     source.components = check.string_list(item, "components", path, true);
-    if (!source.mirror.empty() && source.mirror.rfind("http://", 0) != 0 &&
-        source.mirror.rfind("https://", 0) != 0 && source.mirror.rfind("file:///", 0) != 0)
+    if (!source.mirror.empty() && source.mirror.rfind("http://", 0) != 0 && source.mirror.rfind("https://", 0) != 0 &&
+        source.mirror.rfind("file:///", 0) != 0)
       check.fail(path + "mirror", quote(source.mirror) + " is not an http://, https:// or file:/// URL");
     while (!source.mirror.empty() && source.mirror.back() == '/') source.mirror.pop_back();
     sources.push_back(std::move(source));

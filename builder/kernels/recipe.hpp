@@ -24,10 +24,10 @@ struct Recipe {
   RepositoryFormat format = RepositoryFormat::deb;
   std::string architecture;  // the repository's name for it: amd64 (deb), x86_64 (apk)
   std::vector<RepositorySource> sources;
-  std::string keyring;                  // deb: OpenPGP keyring file; apk: directory of *.rsa.pub keys
-  std::string package;                  // the package to start from (often a metapackage)
-  std::vector<std::string> follow;      // globs: dependencies of `package` that are fetched too
-  std::string kernel_image;             // glob inside the package tree, e.g. boot/vmlinuz-*
+  std::string keyring;              // deb: OpenPGP keyring file; apk: directory of *.rsa.pub keys
+  std::string package;              // the package to start from (often a metapackage)
+  std::vector<std::string> follow;  // globs: dependencies of `package` that are fetched too
+  std::string kernel_image;         // glob inside the package tree, e.g. boot/vmlinuz-*
   std::vector<std::string> initramfs_modules;
   Compression initramfs_compression = Compression::zstd;
 };

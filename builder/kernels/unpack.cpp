@@ -42,8 +42,7 @@ std::string normalise(std::string_view path) {
 void extract_entries(archive* reader, const fs::path& root, const PathFilter& filter, std::string_view what) {
   ArchivePtr writer(archive_write_disk_new(), archive_write_free);
   archive_write_disk_set_options(writer.get(), ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-                                                   ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                                   ARCHIVE_EXTRACT_SECURE_SYMLINKS);
+                                                   ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS);
   archive_entry* entry = nullptr;
   for (;;) {
     int rc = archive_read_next_header(reader, &entry);

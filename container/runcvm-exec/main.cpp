@@ -22,8 +22,8 @@
 #include "channel/input.hpp"
 #include "common/error.hpp"
 #include "common/fd.hpp"
-#include "common/unix_socket.hpp"
 #include "common/terminal.hpp"
+#include "common/unix_socket.hpp"
 #include "handoff/launch.hpp"
 
 namespace runcvm::exec_client {
@@ -43,7 +43,8 @@ Arguments parse_arguments(int argc, char** argv) {
     if (arg != "--wait" || i + 1 >= argc) throw Error("argument " + quote(arg) + ": expected --wait <seconds>");
     char* end = nullptr;
     unsigned long seconds = std::strtoul(argv[++i], &end, 10);
-    if (*argv[i] == '\0' || *end != '\0' || seconds > 86400) throw Error("--wait " + quote(argv[i]) + ": expected seconds (0-86400)");
+    if (*argv[i] == '\0' || *end != '\0' || seconds > 86400)
+      throw Error("--wait " + quote(argv[i]) + ": expected seconds (0-86400)");
     a.wait_seconds = static_cast<unsigned>(seconds);
   }
   const char* request = std::getenv(handoff::kExecRequestVariable);
@@ -60,10 +61,12 @@ UniqueFd connect_to_agent(unsigned wait_seconds) {
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) throw system_error("creating", "a socket", errno);
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) return fd;
-    if (errno != ENOENT && errno != ECONNREFUSED && errno != EAGAIN) throw system_error("connecting to", handoff::kExecSocket, errno);
+    if (errno != ENOENT && errno != ECONNREFUSED && errno != EAGAIN)
+      throw system_error("connecting to", handoff::kExecSocket, errno);
     if (std::chrono::steady_clock::now() >= deadline)
-      throw Error("the VM's exec agent did not answer within " + std::to_string(wait_seconds) +
-                  " s: the VM is still booting or failed to (see docker logs); RUNCVM_EXEC_TIMEOUT sets how long exec waits");
+      throw Error(
+          "the VM's exec agent did not answer within " + std::to_string(wait_seconds) +
+          " s: the VM is still booting or failed to (see docker logs); RUNCVM_EXEC_TIMEOUT sets how long exec waits");
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
@@ -109,8 +112,10 @@ class Session {
   void forward_signals() {
     signalfd_siginfo info{};
     while (::read(signals_, &info, sizeof info) == sizeof info) {
-      if (info.ssi_signo == SIGWINCH) send_window_size();
-      else send(channel::encode_u32(FrameType::signal, info.ssi_signo));
+      if (info.ssi_signo == SIGWINCH)
+        send_window_size();
+      else
+        send(channel::encode_u32(FrameType::signal, info.ssi_signo));
     }
   }
 
@@ -124,11 +129,19 @@ class Session {
     decoder_.feed(data);
     while (auto frame = decoder_.next()) {
       switch (frame->type) {
-        case FrameType::stdout_data: write_all(1, frame->payload, "stdout"); break;
-        case FrameType::stderr_data: write_all(2, frame->payload, "stderr"); break;
-        case FrameType::error: write_all(2, "runcvm: " + frame->payload + "\n", "stderr"); break;
-        case FrameType::exit_status: return static_cast<int>(channel::payload_u32(*frame));
-        default: break;
+        case FrameType::stdout_data:
+          write_all(1, frame->payload, "stdout");
+          break;
+        case FrameType::stderr_data:
+          write_all(2, frame->payload, "stderr");
+          break;
+        case FrameType::error:
+          write_all(2, "runcvm: " + frame->payload + "\n", "stderr");
+          break;
+        case FrameType::exit_status:
+          return static_cast<int>(channel::payload_u32(*frame));
+        default:
+          break;
       }
     }
     return std::nullopt;
@@ -146,7 +159,8 @@ int run(int argc, char** argv) {
   handoff::Process process = handoff::parse_process(arguments.process);
   sigset_t forwarded;
   sigemptyset(&forwarded);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT, SIGTSTP}) sigaddset(&forwarded, sig);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT, SIGTSTP})
+    sigaddset(&forwarded, sig);
   ::sigprocmask(SIG_BLOCK, &forwarded, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
   UniqueFd signals(::signalfd(-1, &forwarded, SFD_NONBLOCK | SFD_CLOEXEC));

@@ -7,9 +7,9 @@
 
 #include "common/error.hpp"
 #include "common/file.hpp"
+#include "container/runcvm-init/notice.hpp"
 #include "disk/ext4_image.hpp"
 #include "disk/populate.hpp"
-#include "container/runcvm-init/notice.hpp"
 
 namespace runcvm::container_init {
 
@@ -20,8 +20,11 @@ std::vector<std::string> disk_problems(const std::vector<handoff::Disk>& disks,
     const auto& d = disks[i];
     std::string where = "RUNCVM_DISKS: entry " + std::to_string(i + 1) + " " + quote(d.source) + ": ";
     if (exists(d.source)) continue;
-    if (!d.size_bytes) problems.push_back(where + "the file does not exist and no <size> was given to create it");
-    else if (d.filesystem != "ext4") problems.push_back(where + "the file does not exist; only ext4 disks can be created (got " + quote(d.filesystem) + ")");
+    if (!d.size_bytes)
+      problems.push_back(where + "the file does not exist and no <size> was given to create it");
+    else if (d.filesystem != "ext4")
+      problems.push_back(where + "the file does not exist; only ext4 disks can be created (got " + quote(d.filesystem) +
+                         ")");
   }
   return problems;
 }
@@ -46,11 +49,11 @@ void prepare_disks(const std::vector<handoff::Disk>& disks) {
     try {
       struct stat st {};
       bool from_directory = ::stat(d.destination.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-      disk::Ext4Image image(temporary.string(), {*d.size_bytes, "", from_directory ? disk::count_entries(d.destination) : 0});
+      disk::Ext4Image image(temporary.string(),
+                            {*d.size_bytes, "", from_directory ? disk::count_entries(d.destination) : 0});
       if (from_directory)
-        disk::populate_from_directory(image, d.destination, [](const std::string& note) {
-          notice("RUNCVM_DISKS: " + note);
-        });
+        disk::populate_from_directory(image, d.destination,
+                                      [](const std::string& note) { notice("RUNCVM_DISKS: " + note); });
       image.finish();
       fs::rename(temporary, source);
     } catch (const std::exception& e) {

@@ -52,7 +52,9 @@ struct TcpRelay {  // one connection, relayed both ways
 class Forwarder {
  public:
   Forwarder(DnsForwarderSettings settings, UniqueFd udp, UniqueFd tcp)
-      : settings_(std::move(settings)), udp_(std::move(udp)), tcp_(std::move(tcp)),
+      : settings_(std::move(settings)),
+        udp_(std::move(udp)),
+        tcp_(std::move(tcp)),
         upstream_(ipv4(settings_.upstream_address, settings_.upstream_port)) {}
 
   [[noreturn]] void run() {
@@ -70,7 +72,8 @@ class Forwarder {
       for (auto q = queries_.begin(); q != queries_.end(); ++at)
         q = (fds[at].revents || Clock::now() > q->deadline) ? answer(q, fds[at].revents != 0) : std::next(q);
       for (auto r = relays_.begin(); r != relays_.end(); at += 2)
-        r = relay(*r, fds[at].revents, fds[at + 1].revents) && Clock::now() <= r->deadline ? std::next(r) : relays_.erase(r);
+        r = relay(*r, fds[at].revents, fds[at + 1].revents) && Clock::now() <= r->deadline ? std::next(r)
+                                                                                           : relays_.erase(r);
       if (fds[0].revents) receive_queries();
       if (fds[1].revents) accept_connections();
     }
@@ -98,7 +101,8 @@ class Forwarder {
       char reply[65536];
       ssize_t n = ::recv(q->upstream.get(), reply, sizeof reply, 0);
       if (n > 0)
-        ::sendto(udp_.get(), reply, static_cast<size_t>(n), 0, reinterpret_cast<const sockaddr*>(&q->client), sizeof q->client);
+        ::sendto(udp_.get(), reply, static_cast<size_t>(n), 0, reinterpret_cast<const sockaddr*>(&q->client),
+                 sizeof q->client);
     }
     return queries_.erase(q);
   }
@@ -114,7 +118,8 @@ class Forwarder {
       }
       UniqueFd server(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
       // A blocking connect to a local address: Docker's DNS is in this network namespace.
-      if (!server || ::connect(server.get(), reinterpret_cast<const sockaddr*>(&upstream_), sizeof upstream_) != 0) continue;
+      if (!server || ::connect(server.get(), reinterpret_cast<const sockaddr*>(&upstream_), sizeof upstream_) != 0)
+        continue;
       relays_.push_back({std::move(client), std::move(server), true, Clock::now() + settings_.tcp_idle});
     }
   }

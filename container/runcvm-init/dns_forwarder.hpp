@@ -13,12 +13,12 @@
 namespace runcvm::container_init {
 
 struct DnsForwarderSettings {
-  std::string listen_address;                 // IPv4; port `listen_port`, UDP and TCP
+  std::string listen_address;  // IPv4; port `listen_port`, UDP and TCP
   std::uint16_t listen_port = 53;
   std::string upstream_address = "127.0.0.11";  // Docker's embedded DNS
   std::uint16_t upstream_port = 53;
-  std::chrono::milliseconds udp_timeout{5000};   // a query without an answer by then is dropped
-  std::chrono::milliseconds tcp_idle{30000};     // a connection idle this long is closed
+  std::chrono::milliseconds udp_timeout{5000};  // a query without an answer by then is dropped
+  std::chrono::milliseconds tcp_idle{30000};    // a connection idle this long is closed
 };
 
 inline constexpr std::size_t kMaxUdpQueries = 256;

@@ -47,7 +47,9 @@ void ExecMux::add_poll_fds(std::vector<pollfd>& fds) const {
   // While the guest does not take what is queued for it, nothing that adds to the queue is read:
   // not its own frames (they bring credit to return), not the clients.
   bool congested = to_port_.congested();
-  if (port_) fds.push_back({port_.get(), static_cast<short>((congested ? 0 : POLLIN) | (to_port_.wants_write() ? POLLOUT : 0)), 0});
+  if (port_)
+    fds.push_back(
+        {port_.get(), static_cast<short>((congested ? 0 : POLLIN) | (to_port_.wants_write() ? POLLOUT : 0)), 0});
   if (listener_) fds.push_back({listener_.get(), POLLIN, 0});
   for (const auto& [id, c] : clients_) {
     short events = 0;
@@ -115,9 +117,7 @@ void ExecMux::read_port() {
   }
 }
 
-void ExecMux::listen() {
-  listener_ = listen_unix(socket_path_, 64, /*nonblocking=*/true);
-}
+void ExecMux::listen() { listener_ = listen_unix(socket_path_, 64, /*nonblocking=*/true); }
 
 // The VM is going down, or broke the protocol: clients without an exit status report their
 // session as killed.
@@ -134,7 +134,8 @@ void ExecMux::from_guest(channel::SessionFrame frame) {
   if (it == clients_.end()) {
     // Output for a client that left: credit it, so the guest drains the session until it ends.
     if (frame.type == FrameType::stdout_data || frame.type == FrameType::stderr_data)
-      send(channel::encode_session_u32(FrameType::window, frame.session, static_cast<std::uint32_t>(frame.payload.size())));
+      send(channel::encode_session_u32(FrameType::window, frame.session,
+                                       static_cast<std::uint32_t>(frame.payload.size())));
     return;
   }
   Client& c = it->second;

@@ -39,7 +39,7 @@ class ExecMux {
  private:
   struct Client {
     UniqueFd fd;
-    channel::Decoder decoder;      // frames from the client
+    channel::Decoder decoder;  // frames from the client
     channel::CreditedQueue to_client;
     channel::SendWindow stdin_window;  // stdin sent to the guest, not yet taken by the process
     std::size_t output_in_flight = 0;  // output taken from the guest, not yet credited back

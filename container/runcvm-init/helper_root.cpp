@@ -82,7 +82,8 @@ void close_on_exec_except(int first, const std::vector<int>& keep) {
   int low = first;
   for (int fd : keep) {
     if (fd < low) continue;
-    if (fd > low) ::syscall(SYS_close_range, static_cast<unsigned>(low), static_cast<unsigned>(fd - 1), 4u /*CLOSE_RANGE_CLOEXEC*/);
+    if (fd > low)
+      ::syscall(SYS_close_range, static_cast<unsigned>(low), static_cast<unsigned>(fd - 1), 4u /*CLOSE_RANGE_CLOEXEC*/);
     ::fcntl(fd, F_SETFD, 0);
     low = fd + 1;
   }
@@ -97,8 +98,12 @@ void make_root_read_only(const std::vector<std::string>& mount_points) {
   struct statvfs root {};
   if (::statvfs("/", &root) != 0) throw system_error("reading the mount flags of", "/", errno);
   unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY;
-  for (auto [st, ms] : {std::pair{ST_NOSUID, MS_NOSUID}, {ST_NODEV, MS_NODEV}, {ST_NOEXEC, MS_NOEXEC},
-                        {ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME}})
+  for (auto [st, ms] : {std::pair{ST_NOSUID, MS_NOSUID},
+                        {ST_NODEV, MS_NODEV},
+                        {ST_NOEXEC, MS_NOEXEC},
+                        {ST_NOATIME, MS_NOATIME},
+                        {ST_NODIRATIME, MS_NODIRATIME},
+                        {ST_RELATIME, MS_RELATIME}})
     if (root.f_flag & st) flags |= ms;
   mount_or_throw(nullptr, "/", nullptr, flags);
 }
@@ -109,7 +114,8 @@ void build_helper_root(const std::vector<std::string>& vm_documents) {
   mount_or_throw("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m");
   mount_or_throw(nullptr, root, nullptr, MS_PRIVATE);
   build_share(root + kSharedRoot, vm_documents);
-  for (const char* dir : {"/opt", "/opt/runcvm", "/dev", "/proc", "/run", "/var", handoff::kStateDirectory}) directory(root + dir);
+  for (const char* dir : {"/opt", "/opt/runcvm", "/dev", "/proc", "/run", "/var", handoff::kStateDirectory})
+    directory(root + dir);
   // virtiofsd keeps a lock file in /var/run/virtiofsd: the one writable place, a tmpfs of its own.
   if (::symlink("../run", (root + "/var/run").c_str()) != 0) throw system_error("creating", root + "/var/run", errno);
   mount_or_throw("tmpfs", root + "/run", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m");

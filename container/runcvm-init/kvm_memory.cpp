@@ -28,7 +28,8 @@ std::string verdict_path(const handoff::KvmVerdictKey& key) {
 }  // namespace
 
 std::optional<handoff::KvmVerdictKey> kvm_verdict_key(const std::string& qemu_file, const std::string& kernel_file) {
-  struct stat directory {}, device {};
+  struct stat directory {
+  }, device{};
   if (::lstat(handoff::kKvmVerdictDirectory, &directory) != 0 || !S_ISDIR(directory.st_mode)) return std::nullopt;
   if (::stat("/dev/kvm", &device) != 0 || !S_ISCHR(device.st_mode)) return std::nullopt;
   std::string boot_id;
@@ -40,9 +41,8 @@ std::optional<handoff::KvmVerdictKey> kvm_verdict_key(const std::string& qemu_fi
   auto qemu = file_identity(qemu_file);
   auto kernel = file_identity(kernel_file);
   if (boot_id.empty() || !qemu || !kernel) return std::nullopt;
-  return handoff::KvmVerdictKey{boot_id,
-                                std::to_string(major(device.st_rdev)) + ":" + std::to_string(minor(device.st_rdev)),
-                                *qemu, *kernel};
+  return handoff::KvmVerdictKey{
+      boot_id, std::to_string(major(device.st_rdev)) + ":" + std::to_string(minor(device.st_rdev)), *qemu, *kernel};
 }
 
 std::optional<handoff::KvmFailure> remembered_kvm_failure(const handoff::KvmVerdictKey& key) {

@@ -18,9 +18,9 @@
 #include "channel/boot_stages.hpp"
 #include "common/error.hpp"
 #include "common/fd.hpp"
-#include "common/unix_socket.hpp"
 #include "common/file.hpp"
 #include "common/terminal.hpp"
+#include "common/unix_socket.hpp"
 #include "container/runcvm-init/console_tail.hpp"
 #include "container/runcvm-init/disks.hpp"
 #include "container/runcvm-init/dns_forwarder.hpp"
@@ -73,7 +73,8 @@ UniqueFd open_image_boot_file(const std::string& path, const char* what, std::ui
   if (!fd) throw system_error(std::string("opening the image's ") + what, path, errno);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) throw system_error(std::string("reading the image's ") + what, path, errno);
-  if (!S_ISREG(st.st_mode)) throw Error(std::string("the image's ") + what + " " + quote(path) + " is not a regular file");
+  if (!S_ISREG(st.st_mode))
+    throw Error(std::string("the image's ") + what + " " + quote(path) + " is not a regular file");
   if (static_cast<std::uint64_t>(st.st_size) > limit)
     throw Error(std::string("the image's ") + what + " " + quote(path) + " is " + std::to_string(st.st_size >> 20) +
                 " MiB, more than a " + what + " can be (" + std::to_string(limit >> 20) + " MiB)")
@@ -158,7 +159,8 @@ struct KvmPlan {
 
 KvmPlan plan_kvm(const handoff::Launch& launch, const BundleLayout& bundle, const BootFiles& boot) {
   KvmPlan plan{.try_kvm = launch.qemu.accel != "tcg" && kvm_usable()};
-  if (!plan.try_kvm && launch.qemu.accel != "tcg") notice("/dev/kvm is not available: the VM runs under TCG emulation (slow)");
+  if (!plan.try_kvm && launch.qemu.accel != "tcg")
+    notice("/dev/kvm is not available: the VM runs under TCG emulation (slow)");
   // A bundle kernel that KVM failed to boot earlier since the host started fails again: go
   // straight to TCG. (An image's own kernel is always tried: it may be one this host's KVM runs.)
   if (plan.try_kvm && launch.qemu.accel == "auto" && launch.kernel.source == "bundle") {
@@ -190,8 +192,9 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
   for (bool use_kvm = kvm.try_kvm;; use_kvm = false) {
     bool may_fall_back = use_kvm && launch.qemu.accel == "auto";
     ::unlink(kVirtiofsSocket);
-    vm.children.virtiofsd = spawn_helper(virtiofsd_command(bundle, launch.kernel.debug), helper_environment(bundle), {},
-                                         /*quiet=*/!launch.kernel.debug);  // even at log_level=err it reports the VM's poweroff
+    vm.children.virtiofsd =
+        spawn_helper(virtiofsd_command(bundle, launch.kernel.debug), helper_environment(bundle), {},
+                     /*quiet=*/!launch.kernel.debug);  // even at log_level=err it reports the VM's poweroff
     if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
     stages.host.qemu_spawn = realtime_ns();
     // A KVM attempt that may be retried keeps QEMU's complaints about KVM off the user's stderr
@@ -271,23 +274,24 @@ int run() {
   {
     RawTerminal raw(launch.process.terminal);
     std::optional<ConsoleTail>& console = boot.console;
-    code = Supervisor({.channel = vm.channel.get(),
-                       .signals = signals.get(),
-                       .qemu = vm.children.qemu,
-                       .virtiofsd = vm.children.virtiofsd,
-                       .terminal = launch.process.terminal,
-                       .exec_init = launch.exec_init,
-                       .panic_device = handoff::has_panic_device(launch.qemu),
-                       .silent_stop_reason = [&console]() -> std::string {
-                         std::string tail = console ? console->summary() : "";
-                         if (tail.empty()) return "";
-                         return "the image's kernel's console ended with \"" + tail +
-                                "\"; its initramfs must mount root=runcvm-root rootfstype=virtiofs (Debian, Ubuntu: add "
-                                "virtiofs to /etc/initramfs-tools/modules, then update-initramfs -u), or set "
-                                "RUNCVM_KERNEL=debian to boot a bundle kernel";
-                       }},
-                      exec, stages)
-               .run();
+    code =
+        Supervisor({.channel = vm.channel.get(),
+                    .signals = signals.get(),
+                    .qemu = vm.children.qemu,
+                    .virtiofsd = vm.children.virtiofsd,
+                    .terminal = launch.process.terminal,
+                    .exec_init = launch.exec_init,
+                    .panic_device = handoff::has_panic_device(launch.qemu),
+                    .silent_stop_reason = [&console]() -> std::string {
+                      std::string tail = console ? console->summary() : "";
+                      if (tail.empty()) return "";
+                      return "the image's kernel's console ended with \"" + tail +
+                             "\"; its initramfs must mount root=runcvm-root rootfstype=virtiofs (Debian, Ubuntu: add "
+                             "virtiofs to /etc/initramfs-tools/modules, then update-initramfs -u), or set "
+                             "RUNCVM_KERNEL=debian to boot a bundle kernel";
+                    }},
+                   exec, stages)
+            .run();
   }
   if (vm.children.virtiofsd > 0) ::kill(vm.children.virtiofsd, SIGTERM);
   if (launch.timings && stages.complete)

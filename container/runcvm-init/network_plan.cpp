@@ -26,10 +26,13 @@ NetworkPlan plan_network(const std::vector<net::Link>& links, const std::vector<
     return "";
   };
   for (const auto& link : ethernet) {
-    handoff::Interface interface{link.name, link.mac, link.mtu, {}};
+    handoff::Interface interface {
+      link.name, link.mac, link.mtu, {}
+    };
     for (const auto& a : addresses) {
       if (a.index != link.index) continue;
-      if (a.family == AF_INET) interface.addresses.push_back(a.address + "/" + std::to_string(a.prefix));
+      if (a.family == AF_INET)
+        interface.addresses.push_back(a.address + "/" + std::to_string(a.prefix));
       else if (a.family == AF_INET6 && a.scope == RT_SCOPE_UNIVERSE)
         plan.warnings.push_back(link.name + ": IPv6 address " + a.address + "/" + std::to_string(a.prefix) +
                                 " skipped: the VM gets IPv4 only");
@@ -37,7 +40,8 @@ NetworkPlan plan_network(const std::vector<net::Link>& links, const std::vector<
     plan.network.interfaces.push_back(interface);
   }
   for (const auto& r : routes) {
-    if (r.family != AF_INET || r.table != RT_TABLE_MAIN || r.type != RTN_UNICAST || r.protocol == RTPROT_KERNEL) continue;
+    if (r.family != AF_INET || r.table != RT_TABLE_MAIN || r.type != RTN_UNICAST || r.protocol == RTPROT_KERNEL)
+      continue;
     std::string device = name_of(r.index);
     if (device.empty()) continue;  // via loopback or a link the VM does not get
     plan.network.routes.push_back({r.prefix == 0 ? "" : r.destination, r.prefix, r.gateway, device});
@@ -52,8 +56,9 @@ NetworkPlan plan_network(const std::vector<net::Link>& links, const std::vector<
   }
   if (plan.dns_forwarder || host_side_service) {
     plan.host_side_address = true;
-    plan.network.routes.insert(plan.network.routes.begin(),
-                               handoff::NetworkRoute{handoff::kHostSideAddress, 32, "", plan.network.interfaces.front().name});
+    plan.network.routes.insert(
+        plan.network.routes.begin(),
+        handoff::NetworkRoute{handoff::kHostSideAddress, 32, "", plan.network.interfaces.front().name});
   }
   return plan;
 }
@@ -71,8 +76,9 @@ bool uses_embedded_dns(const std::string& resolv_conf) {
 std::string resolv_conf_for_vm(const std::string& resolv_conf, const std::string& nameserver,
                                const std::vector<std::string>& upstreams) {
   std::istringstream lines(resolv_conf);
-  std::string out = "# runcvm: Docker's embedded DNS (127.0.0.11) through runcvm-init's forwarder, then the servers\n"
-                    "# it forwards other names to (its queries for them cannot leave the container's namespace)\n";
+  std::string out =
+      "# runcvm: Docker's embedded DNS (127.0.0.11) through runcvm-init's forwarder, then the servers\n"
+      "# it forwards other names to (its queries for them cannot leave the container's namespace)\n";
   bool replaced = false;
   for (std::string line; std::getline(lines, line);) {
     std::istringstream words(line);

@@ -12,8 +12,8 @@ namespace runcvm::container_init {
 
 struct NetworkPlan {
   handoff::Network network;
-  bool host_side_address = false;  // the first interface's bridge holds handoff::kHostSideAddress
-  bool dns_forwarder = false;      // runcvm-init must serve handoff::kHostSideAddress:53
+  bool host_side_address = false;     // the first interface's bridge holds handoff::kHostSideAddress
+  bool dns_forwarder = false;         // runcvm-init must serve handoff::kHostSideAddress:53
   std::vector<std::string> warnings;  // one line each, notices (IPv6 addresses skipped, …)
 };
 

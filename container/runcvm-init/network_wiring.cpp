@@ -41,7 +41,8 @@ int index_of(net::Netlink& netlink, const std::string& name) {
 
 net::Address parse_cidr(const std::string& cidr, int index) {
   auto slash = cidr.find('/');
-  return net::Address{index, AF_INET, cidr.substr(0, slash), static_cast<unsigned>(std::stoul(cidr.substr(slash + 1))), 0};
+  return net::Address{index, AF_INET, cidr.substr(0, slash), static_cast<unsigned>(std::stoul(cidr.substr(slash + 1))),
+                      0};
 }
 
 }  // namespace
@@ -62,20 +63,25 @@ std::vector<Nic> wire_network(const NetworkPlan& plan) {
       netlink.request(net::remove_address(parse_cidr(cidr, container_side), netlink.next_sequence()),
                       what + ": removing " + cidr);
     netlink.request(net::set_link({.index = container_side, .up = false}, netlink.next_sequence()), what);
-    netlink.request(net::set_link({.index = container_side, .mac = container_side_mac(interface.mac), .up = true, .master = bridge},
-                                  netlink.next_sequence()),
-                    what + ": joining its bridge");
-    netlink.request(net::set_link({.index = tap, .mtu = interface.mtu, .up = true, .master = bridge}, netlink.next_sequence()),
-                    what + ": attaching the tap");
-    netlink.request(net::set_link({.index = bridge, .up = true}, netlink.next_sequence()), what + ": bringing the bridge up");
+    netlink.request(
+        net::set_link({.index = container_side, .mac = container_side_mac(interface.mac), .up = true, .master = bridge},
+                      netlink.next_sequence()),
+        what + ": joining its bridge");
+    netlink.request(
+        net::set_link({.index = tap, .mtu = interface.mtu, .up = true, .master = bridge}, netlink.next_sequence()),
+        what + ": attaching the tap");
+    netlink.request(net::set_link({.index = bridge, .up = true}, netlink.next_sequence()),
+                    what + ": bringing the bridge up");
     if (i == 0 && plan.host_side_address) {
       // runcvm-init's own address (DNS forwarder, VNC), and the way back to the VM's addresses.
-      netlink.request(net::add_address(net::Address{bridge, AF_INET, handoff::kHostSideAddress, 32, 0}, netlink.next_sequence()),
-                      what + ": adding runcvm-init's address on the VM's link");
+      netlink.request(
+          net::add_address(net::Address{bridge, AF_INET, handoff::kHostSideAddress, 32, 0}, netlink.next_sequence()),
+          what + ": adding runcvm-init's address on the VM's link");
       for (const auto& cidr : interface.addresses) {
         net::Address vm = parse_cidr(cidr, bridge);
-        netlink.request(net::add_route(net::Route{AF_INET, vm.address, 32, "", bridge, 0, 0, 0, 0}, netlink.next_sequence()),
-                        what + ": routing answers to " + vm.address);
+        netlink.request(
+            net::add_route(net::Route{AF_INET, vm.address, 32, "", bridge, 0, 0, 0, 0}, netlink.next_sequence()),
+            what + ": routing answers to " + vm.address);
       }
     }
   }

@@ -60,11 +60,15 @@ int Supervisor::run() {
     check_virtiofsd();
     for (const auto& p : fds) {
       if (exec_.handle(p)) continue;
-      if (p.fd == settings_.channel && channel_open() && (p.revents & (POLLOUT | POLLHUP | POLLERR))) to_channel_.flush();
+      if (p.fd == settings_.channel && channel_open() && (p.revents & (POLLOUT | POLLHUP | POLLERR)))
+        to_channel_.flush();
       if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      if (p.fd == settings_.signals) handle_signals();
-      else if (p.fd == settings_.channel) { if (channel_open()) read_channel(); }
-      else if (p.fd == settings_.stdin_fd && stdin_open_) forward_stdin();
+      if (p.fd == settings_.signals)
+        handle_signals();
+      else if (p.fd == settings_.channel) {
+        if (channel_open()) read_channel();
+      } else if (p.fd == settings_.stdin_fd && stdin_open_)
+        forward_stdin();
     }
   }
   // An init powers the VM off itself and reports no status: a clean poweroff is a clean exit.
@@ -85,9 +89,10 @@ int Supervisor::run() {
   if (settings_.panic_device && WIFEXITED(qemu_status_) && WEXITSTATUS(qemu_status_) == 1)
     return fail("the VM's kernel panicked (RUNCVM_KERNEL_DEBUG=1 shows its console)", qemu_status_);
   std::string reason = settings_.silent_stop_reason ? settings_.silent_stop_reason() : "";
-  return fail("the VM stopped without reporting the workload's exit status" +
-                  (reason.empty() ? std::string(" (set RUNCVM_KERNEL_DEBUG=1 to see the kernel's console)") : ": " + reason),
-              0);
+  return fail(
+      "the VM stopped without reporting the workload's exit status" +
+          (reason.empty() ? std::string(" (set RUNCVM_KERNEL_DEBUG=1 to see the kernel's console)") : ": " + reason),
+      0);
 }
 
 // virtiofsd ends on its own when QEMU goes down, often before QEMU has exited. Still there a
@@ -98,7 +103,8 @@ constexpr auto kVirtiofsdGrace = std::chrono::milliseconds(500);
 int Supervisor::poll_timeout_ms() const {
   if (!virtiofsd_exit_ || virtiofsd_failed_) return -1;
   auto left = *virtiofsd_exit_ + kVirtiofsdGrace - std::chrono::steady_clock::now();
-  return static_cast<int>(std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(left).count()) + 1);
+  return static_cast<int>(
+      std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(left).count()) + 1);
 }
 
 void Supervisor::check_virtiofsd() {
@@ -158,8 +164,12 @@ void Supervisor::stop_channel() {
 
 void Supervisor::handle_frame(const channel::Frame& frame) {
   switch (frame.type) {
-    case FrameType::stdout_data: write_all(settings_.stdout_fd, frame.payload, "stdout"); break;
-    case FrameType::stderr_data: write_all(settings_.stderr_fd, frame.payload, "stderr"); break;
+    case FrameType::stdout_data:
+      write_all(settings_.stdout_fd, frame.payload, "stdout");
+      break;
+    case FrameType::stderr_data:
+      write_all(settings_.stderr_fd, frame.payload, "stderr");
+      break;
     case FrameType::error:
       write_all(settings_.stderr_fd, "runcvm: " + frame.payload + "\n", "stderr");
       break;
@@ -174,8 +184,9 @@ void Supervisor::handle_frame(const channel::Frame& frame) {
       break;
     case FrameType::exit_status:
       if (frame.payload.size() != 4 || exit_code_) {
-        notice(exit_code_ ? "the VM sent a second exit status: dropped"
-                          : "the VM sent an exit status of " + std::to_string(frame.payload.size()) + " bytes: dropped");
+        notice(exit_code_
+                   ? "the VM sent a second exit status: dropped"
+                   : "the VM sent an exit status of " + std::to_string(frame.payload.size()) + " bytes: dropped");
         break;
       }
       exit_code_ = static_cast<int>(channel::payload_u32(frame));
@@ -183,7 +194,8 @@ void Supervisor::handle_frame(const channel::Frame& frame) {
       send(channel::encode(FrameType::exit_ack));
       stdin_open_ = false;
       break;
-    default: break;
+    default:
+      break;
   }
 }
 

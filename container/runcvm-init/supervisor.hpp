@@ -10,8 +10,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <string>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "channel/boot_stages.hpp"
@@ -28,12 +28,12 @@ struct Stages {
 };
 
 struct SupervisorSettings {
-  int channel = -1;    // QEMU's connection for the channel port
-  int signals = -1;    // signalfd of the signals runcvm-init handles
-  pid_t qemu = -1;     // the run ends when it exits
+  int channel = -1;      // QEMU's connection for the channel port
+  int signals = -1;      // signalfd of the signals runcvm-init handles
+  pid_t qemu = -1;       // the run ends when it exits
   pid_t virtiofsd = -1;  // the VM's root: when it dies first, QEMU is stopped (the guest's I/O would hang)
   bool terminal = false;
-  bool exec_init = false;  // the VM's PID 1 is the image's init: it has the console, not stdin
+  bool exec_init = false;     // the VM's PID 1 is the image's init: it has the console, not stdin
   bool panic_device = false;  // QEMU exits with status 1 when the guest's kernel panics
   // Why the VM may have stopped without a word, when something saw it (the image's kernel's console).
   std::function<std::string()> silent_stop_reason = {};

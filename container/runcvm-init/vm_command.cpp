@@ -31,12 +31,14 @@ void add_display(const handoff::Launch& launch, std::vector<std::string>& argv) 
   if (vnc_mode) {
     static const std::map<std::string, std::string, std::less<>> cards = {
         {"virtio", "virtio-vga"}, {"std", "VGA"}, {"cirrus", "cirrus-vga"}};
-    if (auto card = cards.find(launch.qemu.vga); card != cards.end()) argv.insert(argv.end(), {"-device", card->second});
+    if (auto card = cards.find(launch.qemu.vga); card != cards.end())
+      argv.insert(argv.end(), {"-device", card->second});
   }
   if (vnc_mode || launch.qemu.usb) argv.insert(argv.end(), {"-device", "qemu-xhci,id=usb"});
   if (vnc_mode) argv.insert(argv.end(), {"-device", "usb-tablet,bus=usb.0"});
   // The VM relays its port to this server (handoff::kHostSideAddress): -p reaches the VM's address.
-  if (auto port = handoff::vnc_port(launch)) argv.insert(argv.end(), {"-vnc", "0.0.0.0:" + std::to_string(*port - 5900)});
+  if (auto port = handoff::vnc_port(launch))
+    argv.insert(argv.end(), {"-vnc", "0.0.0.0:" + std::to_string(*port - 5900)});
 }
 
 }  // namespace
@@ -48,18 +50,23 @@ std::vector<std::string> helper_environment(const BundleLayout& bundle) {
 std::vector<std::string> virtiofsd_command(const BundleLayout& bundle, bool debug) {
   auto argv = through_loader(bundle, bundle.virtiofsd());
   argv.insert(argv.end(), {
-      std::string("--socket-path=") + kVirtiofsSocket,
-      // The container's root with its volumes, as the helper root holds it (helper_root.hpp).
-      "-o", std::string("source=") + kSharedRoot,
-      // cache=auto: the guest caches, but revalidates on open, so changes made from the host side
-      // of a bind mount show up; cache=always would be faster and go stale.
-      "-o", "cache=auto",
-      // chroot needs only CAP_SYS_CHROOT, which Docker grants; namespace mode needs SYS_ADMIN.
-      "-o", "sandbox=chroot",
-      "-o", "xattr",
-      // Its session messages would land on the container's stderr, mixed with the workload's.
-      "-o", debug ? "log_level=info" : "log_level=err",
-  });
+                              std::string("--socket-path=") + kVirtiofsSocket,
+                              // The container's root with its volumes, as the helper root holds it (helper_root.hpp).
+                              "-o",
+                              std::string("source=") + kSharedRoot,
+                              // cache=auto: the guest caches, but revalidates on open, so changes made from the host
+                              // side of a bind mount show up; cache=always would be faster and go stale.
+                              "-o",
+                              "cache=auto",
+                              // chroot needs only CAP_SYS_CHROOT, which Docker grants; namespace mode needs SYS_ADMIN.
+                              "-o",
+                              "sandbox=chroot",
+                              "-o",
+                              "xattr",
+                              // Its session messages would land on the container's stderr, mixed with the workload's.
+                              "-o",
+                              debug ? "log_level=info" : "log_level=err",
+                          });
   return argv;
 }
 
@@ -69,12 +76,13 @@ std::string kernel_command_line(const handoff::Launch& launch, const BundleLayou
   if (tsc_khz != 0) line += " tsc_early_khz=" + std::to_string(tsc_khz);
   line += launch.kernel.debug ? " " + std::string(artifact::kCmdlineDebug) : " quiet loglevel=0";
   if (launch.kernel.source == "bundle") {
-    line += " " + std::string(artifact::kCmdlineRootTag) + artifact::kRootTag + " " + std::string(artifact::kCmdlineInit) + bundle.vm_init();
+    line += " " + std::string(artifact::kCmdlineRootTag) + artifact::kRootTag + " " +
+            std::string(artifact::kCmdlineInit) + bundle.vm_init();
   } else {
     // The image's initramfs (initramfs-tools, mkinitfs) mounts a virtiofs root by its tag and
     // hands over to init=. No resume: there is no swap to resume from.
-    line += std::string(" root=") + artifact::kRootTag + " rootfstype=virtiofs " + (launch.read_only_root ? "ro" : "rw") +
-            " noresume init=" + bundle.vm_init();
+    line += std::string(" root=") + artifact::kRootTag + " rootfstype=virtiofs " +
+            (launch.read_only_root ? "ro" : "rw") + " noresume init=" + bundle.vm_init();
   }
   if (!launch.kernel.append.empty()) line += " " + launch.kernel.append;
   return line;
@@ -100,35 +108,59 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
   std::string cpu = !launch.qemu.cpu.empty() ? launch.qemu.cpu : accel == "kvm" ? "host,-arch-capabilities" : "max";
   std::string memory = std::to_string(launch.memory_mib) + "M";
   auto argv = through_loader(bundle, bundle.qemu());
-  argv.insert(argv.end(), {
-      "-L", bundle.firmware(),
-      "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-      // QEMU's own seccomp filter: a guest that takes QEMU over still cannot exec, fork, change
-      // its uid or use system calls QEMU no longer needs. It needs none of them: taps come as
-      // descriptors, not through helper scripts.
-      "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
-      "-machine", launch.qemu.machine,
-      "-accel", accel == "tcg" ? "tcg,tb-size=" + std::to_string(kTcgTranslationCacheMiB) : accel,
-      "-cpu", cpu,
-      "-smp", std::to_string(launch.cpus),
-      "-m", memory,
-      // vhost-user-fs maps guest RAM into virtiofsd: the RAM must be shared memory. Huge pages
-      // are taken all at start (prealloc): a host short of them fails now, not in the guest.
-      "-object", "memory-backend-memfd,id=mem,size=" + memory + ",share=on" +
-                     (launch.hugetlb ? ",hugetlb=on,hugetlbsize=2M,prealloc=on" : ""),
-      "-numa", "node,memdev=mem",
-      "-chardev", std::string("socket,id=fs,path=") + kVirtiofsSocket,
-      "-device", virtio_device(launch, "vhost-user-fs") + ",chardev=fs,tag=" + artifact::kRootTag + ",queue-size=1024",
-      "-chardev", std::string("socket,id=channel,path=") + kChannelSocket,
-      "-device", virtio_device(launch, "virtio-serial"),
-      "-device", std::string("virtserialport,chardev=channel,name=") + channel::kPortName,
-      // docker exec's sessions have a port of their own: they never queue behind the workload's output.
-      "-chardev", std::string("socket,id=exec,path=") + kExecPortSocket,
-      "-device", std::string("virtserialport,chardev=exec,name=") + channel::kExecPortName,
-      "-kernel", boot.kernel,
-      "-initrd", boot.initrd,
-      "-append", kernel_command_line(launch, bundle, boot.tsc_khz),
-  });
+  argv.insert(argv.end(),
+              {
+                  "-L",
+                  bundle.firmware(),
+                  "-nodefaults",
+                  "-no-user-config",
+                  "-display",
+                  "none",
+                  "-no-reboot",
+                  // QEMU's own seccomp filter: a guest that takes QEMU over still cannot exec, fork, change
+                  // its uid or use system calls QEMU no longer needs. It needs none of them: taps come as
+                  // descriptors, not through helper scripts.
+                  "-sandbox",
+                  "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+                  "-machine",
+                  launch.qemu.machine,
+                  "-accel",
+                  accel == "tcg" ? "tcg,tb-size=" + std::to_string(kTcgTranslationCacheMiB) : accel,
+                  "-cpu",
+                  cpu,
+                  "-smp",
+                  std::to_string(launch.cpus),
+                  "-m",
+                  memory,
+                  // vhost-user-fs maps guest RAM into virtiofsd: the RAM must be shared memory. Huge pages
+                  // are taken all at start (prealloc): a host short of them fails now, not in the guest.
+                  "-object",
+                  "memory-backend-memfd,id=mem,size=" + memory + ",share=on" +
+                      (launch.hugetlb ? ",hugetlb=on,hugetlbsize=2M,prealloc=on" : ""),
+                  "-numa",
+                  "node,memdev=mem",
+                  "-chardev",
+                  std::string("socket,id=fs,path=") + kVirtiofsSocket,
+                  "-device",
+                  virtio_device(launch, "vhost-user-fs") + ",chardev=fs,tag=" + artifact::kRootTag + ",queue-size=1024",
+                  "-chardev",
+                  std::string("socket,id=channel,path=") + kChannelSocket,
+                  "-device",
+                  virtio_device(launch, "virtio-serial"),
+                  "-device",
+                  std::string("virtserialport,chardev=channel,name=") + channel::kPortName,
+                  // docker exec's sessions have a port of their own: they never queue behind the workload's output.
+                  "-chardev",
+                  std::string("socket,id=exec,path=") + kExecPortSocket,
+                  "-device",
+                  std::string("virtserialport,chardev=exec,name=") + channel::kExecPortName,
+                  "-kernel",
+                  boot.kernel,
+                  "-initrd",
+                  boot.initrd,
+                  "-append",
+                  kernel_command_line(launch, bundle, boot.tsc_khz),
+              });
   // QEMU's virtio-mmio transports speak legacy virtio unless told otherwise, and virtiofsd
   // (libvhost-user) serves only virtio 1.0 devices.
   if (!handoff::has_pci_bus(launch.qemu)) argv.insert(argv.end(), {"-global", "virtio-mmio.force-legacy=false"});
@@ -139,9 +171,12 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
     // The helpers' root holds the container's files below kSharedRoot. A write the backing file's
     // filesystem cannot take fails in the guest (werror=report): QEMU's default pauses the VM on
     // ENOSPC, for a monitor to resume, and there is none: the container would hang.
-    argv.insert(argv.end(), {"-drive", "file=" + std::string(kSharedRoot) + launch.disks[i].source + ",if=none,id=" + id +
-                                           ",format=raw,discard=unmap,werror=report,rerror=report",
-                             "-device", virtio_device(launch, "virtio-blk") + ",drive=" + id + ",serial=" + handoff::disk_serial(i)});
+    argv.insert(
+        argv.end(),
+        {"-drive",
+         "file=" + std::string(kSharedRoot) + launch.disks[i].source + ",if=none,id=" + id +
+             ",format=raw,discard=unmap,werror=report,rerror=report",
+         "-device", virtio_device(launch, "virtio-blk") + ",drive=" + id + ",serial=" + handoff::disk_serial(i)});
   }
   // The container's interfaces, in order (the VM names them by MAC); no option ROM (a PCI card's):
   // the kernel is booted directly, never from the network.
@@ -154,17 +189,23 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
   }
   // An init as the VM's PID 1 (systemd) writes to the console: that goes to the container's stdout,
   // as a systemd container's output does.
-  if (launch.kernel.debug) argv.insert(argv.end(), {"-chardev", "file,id=console,path=/proc/self/fd/2", "-serial", "chardev:console"});
-  else if (launch.exec_init) argv.insert(argv.end(), {"-chardev", "file,id=console,path=/proc/self/fd/1", "-serial", "chardev:console"});
-  else if (!boot.console.empty()) argv.insert(argv.end(), {"-chardev", "file,id=console,path=" + boot.console, "-serial", "chardev:console"});
-  else argv.insert(argv.end(), {"-serial", "none"});
+  if (launch.kernel.debug)
+    argv.insert(argv.end(), {"-chardev", "file,id=console,path=/proc/self/fd/2", "-serial", "chardev:console"});
+  else if (launch.exec_init)
+    argv.insert(argv.end(), {"-chardev", "file,id=console,path=/proc/self/fd/1", "-serial", "chardev:console"});
+  else if (!boot.console.empty())
+    argv.insert(argv.end(), {"-chardev", "file,id=console,path=" + boot.console, "-serial", "chardev:console"});
+  else
+    argv.insert(argv.end(), {"-serial", "none"});
   add_display(launch, argv);
   // A guest kernel's panic reaches QEMU through its panic device, and QEMU exits with status 1,
   // told apart from a poweroff that never sent the workload's status.
-  if (handoff::has_panic_device(launch.qemu)) argv.insert(argv.end(), {"-device", "pvpanic", "-action", "panic=exit-failure"});
+  if (handoff::has_panic_device(launch.qemu))
+    argv.insert(argv.end(), {"-device", "pvpanic", "-action", "panic=exit-failure"});
   // SeaBIOS writes its log to I/O port 0x402; QEMU's debug console device catches it there.
   if (launch.qemu.bios_debug)
-    argv.insert(argv.end(), {"-chardev", "file,id=bios,path=/proc/self/fd/2", "-device", "isa-debugcon,iobase=0x402,chardev=bios"});
+    argv.insert(argv.end(),
+                {"-chardev", "file,id=bios,path=/proc/self/fd/2", "-device", "isa-debugcon,iobase=0x402,chardev=bios"});
   return argv;
 }
 

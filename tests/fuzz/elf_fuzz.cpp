@@ -3,5 +3,6 @@
 #include "tests/fuzz/fuzz_target.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  return runcvm::fuzz::run(data, size, [](std::string_view input) { runcvm::builder::read_elf_dependencies(input, "fuzz"); });
+  return runcvm::fuzz::run(data, size,
+                           [](std::string_view input) { runcvm::builder::read_elf_dependencies(input, "fuzz"); });
 }

@@ -21,16 +21,32 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     input.remove_prefix(2 + length);
     int client = rig.clients() ? static_cast<int>(length % rig.clients()) : -1;
     switch (kind) {
-      case 0: rig.guest_sends(bytes); break;
-      case 1: rig.connect_client(); break;
-      case 2: if (client >= 0) rig.client_sends(client, bytes); break;
-      case 3: if (client >= 0) rig.client_receives(client); break;
-      case 4: if (client >= 0) rig.client_hangs_up(client); break;
-      case 5: if (length == 0) rig.guest_hangs_up(); else rig.guest_receives(); break;
+      case 0:
+        rig.guest_sends(bytes);
+        break;
+      case 1:
+        rig.connect_client();
+        break;
+      case 2:
+        if (client >= 0) rig.client_sends(client, bytes);
+        break;
+      case 3:
+        if (client >= 0) rig.client_receives(client);
+        break;
+      case 4:
+        if (client >= 0) rig.client_hangs_up(client);
+        break;
+      case 5:
+        if (length == 0)
+          rig.guest_hangs_up();
+        else
+          rig.guest_receives();
+        break;
     }
     rig.step();  // an exception escaping here is a finding: the mux must absorb what peers send
     if (rig.mux().queued_to_port() > runcvm::container_init::kPortBacklogLimit + 2 * kSessionChunk) std::abort();
-    if (rig.mux().queued_to_clients() > rig.mux().sessions() * (4 * kSessionWindow + runcvm::channel::kMaxPayload)) std::abort();
+    if (rig.mux().queued_to_clients() > rig.mux().sessions() * (4 * kSessionWindow + runcvm::channel::kMaxPayload))
+      std::abort();
   }
   return 0;
 }

@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "disk/populate_tar.hpp"
 #include "common/file.hpp"
+#include "disk/populate_tar.hpp"
 #include "tests/fuzz/fuzz_target.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -33,7 +33,8 @@ TEST_CASE("ELF dependencies: interpreter, needed libraries, runpath", "[bundle][
   CHECK(closure.interpreter == "/lib64/ld-linux-x86-64.so.2");
   REQUIRE(closure.libraries.count("libc.so.6") == 1);
   CHECK(fs::is_regular_file(closure.libraries["libc.so.6"]));
-  CHECK_THROWS_WITH(builder::library_closure({"/proc/self/exe"}, {}), ContainsSubstring("which is in none of the library directories"));
+  CHECK_THROWS_WITH(builder::library_closure({"/proc/self/exe"}, {}),
+                    ContainsSubstring("which is in none of the library directories"));
 
   // Damaged input is an error, never a crash.
   CHECK_THROWS_WITH(builder::read_elf_dependencies("not an elf", "x"), ContainsSubstring("truncated"));
@@ -58,8 +59,10 @@ TEST_CASE("layers are deterministic: the same tree gives the same digests", "[bu
   for (auto compression : {registry::Compression::gzip, registry::Compression::zstd}) {
     fs::create_directories(scratch.path() / "wa");
     fs::create_directories(scratch.path() / "wb");
-    auto a = registry::build_layer(scratch.path() / "a", "opt/runcvm", compression, 0, scratch.path() / "wa", registry::KeepTar::yes);
-    auto b = registry::build_layer(scratch.path() / "b", "opt/runcvm", compression, 0, scratch.path() / "wb", registry::KeepTar::yes);
+    auto a = registry::build_layer(scratch.path() / "a", "opt/runcvm", compression, 0, scratch.path() / "wa",
+                                   registry::KeepTar::yes);
+    auto b = registry::build_layer(scratch.path() / "b", "opt/runcvm", compression, 0, scratch.path() / "wb",
+                                   registry::KeepTar::yes);
     CHECK(a.digest == b.digest);
     CHECK(a.diff_id == b.diff_id);
     CHECK(a.digest != a.diff_id);
@@ -68,7 +71,8 @@ TEST_CASE("layers are deterministic: the same tree gives the same digests", "[bu
     CHECK(tar.find(std::string("opt/runcvm/link") + '\0') != std::string::npos);
     CHECK(tar.find(std::string("bin/tool") + '\0') != std::string::npos);
     CHECK(a.media_type.ends_with(compression == registry::Compression::gzip ? "+gzip" : "+zstd"));
-    auto later = registry::build_layer(scratch.path() / "a", "opt/runcvm", compression, 1700000000, scratch.path() / "wa", registry::KeepTar::yes);
+    auto later = registry::build_layer(scratch.path() / "a", "opt/runcvm", compression, 1700000000,
+                                       scratch.path() / "wa", registry::KeepTar::yes);
     CHECK(later.diff_id != a.diff_id);  // the timestamp is part of the content
   }
 }
@@ -84,7 +88,8 @@ std::string decompress(const fs::path& blob) {
       archive_read_next_header(reader.get(), &entry) != ARCHIVE_OK)
     throw Error("cannot read " + blob.string());
   std::string data, buffer(1 << 16, '\0');
-  for (la_ssize_t n; (n = archive_read_data(reader.get(), buffer.data(), buffer.size())) > 0;) data.append(buffer, 0, n);
+  for (la_ssize_t n; (n = archive_read_data(reader.get(), buffer.data(), buffer.size())) > 0;)
+    data.append(buffer, 0, n);
   return data;
 }
 }  // namespace
@@ -102,7 +107,8 @@ TEST_CASE("a layer's blob is its tar compressed, and both digests are of what wa
   for (auto compression : {registry::Compression::gzip, registry::Compression::zstd}) {
     fs::path work = scratch.path() / (compression == registry::Compression::gzip ? "gzip" : "zstd");
     fs::create_directories(work);
-    auto layer = registry::build_layer(scratch.path() / "tree", "opt/runcvm", compression, 0, work, registry::KeepTar::yes);
+    auto layer =
+        registry::build_layer(scratch.path() / "tree", "opt/runcvm", compression, 0, work, registry::KeepTar::yes);
     std::string tar = read_file(layer.tar);
     CHECK(tar.size() > (9u << 20));
     CHECK(layer.diff_id == "sha256:" + sha256_hex(tar));
@@ -112,7 +118,8 @@ TEST_CASE("a layer's blob is its tar compressed, and both digests are of what wa
     // Without the tar file: the same blob, and no tar left in the work directory.
     fs::path bare = work / "bare";
     fs::create_directories(bare);
-    auto without = registry::build_layer(scratch.path() / "tree", "opt/runcvm", compression, 0, bare, registry::KeepTar::no);
+    auto without =
+        registry::build_layer(scratch.path() / "tree", "opt/runcvm", compression, 0, bare, registry::KeepTar::no);
     CHECK(without.digest == layer.digest);
     CHECK(without.diff_id == layer.diff_id);
     CHECK(without.tar.empty());
@@ -130,7 +137,8 @@ TEST_CASE("a layer that cannot be written is an error naming the file", "[bundle
     fs::path work = scratch.path() / ("work-" + full);
     fs::create_directories(work);
     fs::create_symlink("/dev/full", work / full);
-    CHECK_THROWS_WITH(registry::build_layer(scratch.path() / "tree", "opt/runcvm", registry::Compression::zstd, 0, work, registry::KeepTar::yes),
+    CHECK_THROWS_WITH(registry::build_layer(scratch.path() / "tree", "opt/runcvm", registry::Compression::zstd, 0, work,
+                                            registry::KeepTar::yes),
                       ContainsSubstring("writing " + (work / full).string()));
   }
 }
@@ -140,20 +148,24 @@ TEST_CASE("a layer that cannot be written is an error naming the file", "[bundle
 TEST_CASE("a digest becomes a blob's file name only when it is sha256 and hex", "[registry]") {
   std::string hex(64, 'a');
   CHECK(registry::blob_file_name("sha256:" + hex, "m") == hex);
-  for (const std::string& bad : std::vector<std::string>{"sha256:../../../../etc/passwd", "sha256:" + hex + "/x", "sha256:" + std::string(64, 'A'), "sha512:" + hex,
-                          "sha256:" + hex.substr(1), std::string("sha256:")}) {
+  for (const std::string& bad : std::vector<std::string>{"sha256:../../../../etc/passwd", "sha256:" + hex + "/x",
+                                                         "sha256:" + std::string(64, 'A'), "sha512:" + hex,
+                                                         "sha256:" + hex.substr(1), std::string("sha256:")}) {
     INFO(bad);
-    CHECK_THROWS_WITH(registry::blob_file_name(bad, "manifest"), ContainsSubstring("is not sha256:<64 lower-case hex digits>"));
+    CHECK_THROWS_WITH(registry::blob_file_name(bad, "manifest"),
+                      ContainsSubstring("is not sha256:<64 lower-case hex digits>"));
   }
 }
 
 TEST_CASE("plain HTTP only for a registry that is exactly loopback", "[registry]") {
-  for (const char* yes : {"localhost", "localhost:5000", "127.0.0.1", "127.0.0.1:5000", "127.255.0.9:1", "[::1]", "[::1]:5000"}) {
+  for (const char* yes :
+       {"localhost", "localhost:5000", "127.0.0.1", "127.0.0.1:5000", "127.255.0.9:1", "[::1]", "[::1]:5000"}) {
     INFO(yes);
     CHECK(registry::is_loopback_registry(yes));
   }
-  for (const char* no : {"127.example.com", "127.0.0.1.evil.org", "localhost.evil", "localhost.", "127.0.0", "127.0.0.256",
-                         "128.0.0.1", "[::1].evil", "[::2]:5000", "127..0.1", "127.0.0.1.", "", "registry.example.org"}) {
+  for (const char* no :
+       {"127.example.com", "127.0.0.1.evil.org", "localhost.evil", "localhost.", "127.0.0", "127.0.0.256", "128.0.0.1",
+        "[::1].evil", "[::2]:5000", "127..0.1", "127.0.0.1.", "", "registry.example.org"}) {
     INFO(no);
     CHECK_FALSE(registry::is_loopback_registry(no));
   }
@@ -173,16 +185,21 @@ TEST_CASE("the registry client's URLs: https, or http to loopback; origins as li
   CHECK_THROWS_WITH(registry::require_allowed_url("http://cdn.example.org/b"),
                     ContainsSubstring("refusing plain HTTP to \"http://cdn.example.org/b\""));
   // Same origin: scheme, host and port, the default port spelt or not, case aside.
-  CHECK(registry::origin_of("https://Registry.Example.org/v2/a") == registry::origin_of("https://registry.example.org:443/v2/b"));
-  CHECK(registry::origin_of("https://registry.example.org/") != registry::origin_of("https://registry.example.org:5000/"));
+  CHECK(registry::origin_of("https://Registry.Example.org/v2/a") ==
+        registry::origin_of("https://registry.example.org:443/v2/b"));
+  CHECK(registry::origin_of("https://registry.example.org/") !=
+        registry::origin_of("https://registry.example.org:5000/"));
   CHECK(registry::origin_of("https://registry.example.org/") != registry::origin_of("http://registry.example.org/"));
-  CHECK(registry::origin_of("https://registry.example.org/") != registry::origin_of("https://registry.example.org.cdn.net/"));
-  CHECK(registry::origin_of("https://registry.example.org@evil.net/") != registry::origin_of("https://registry.example.org/"));
+  CHECK(registry::origin_of("https://registry.example.org/") !=
+        registry::origin_of("https://registry.example.org.cdn.net/"));
+  CHECK(registry::origin_of("https://registry.example.org@evil.net/") !=
+        registry::origin_of("https://registry.example.org/"));
   CHECK_FALSE(registry::origin_of("registry.example.org/v2"));
   // Redirect locations, absolute or relative to where they were answered.
   CHECK(registry::resolve_location("https://r.example.org/v2/x/blobs/sha256:1", "https://cdn.example.net/b?s=1") ==
         "https://cdn.example.net/b?s=1");
-  CHECK(registry::resolve_location("https://r.example.org/v2/x/blobs/sha256:1", "/storage/b") == "https://r.example.org/storage/b");
+  CHECK(registry::resolve_location("https://r.example.org/v2/x/blobs/sha256:1", "/storage/b") ==
+        "https://r.example.org/storage/b");
   CHECK(registry::resolve_location("http://127.0.0.1:5000/v2/x/blobs/y", "z") == "http://127.0.0.1:5000/v2/x/blobs/z");
 }
 
@@ -197,13 +214,16 @@ TEST_CASE("an output option replaces only an earlier output of its kind", "[regi
   CHECK_NOTHROW(check_output_replaceable(dir / "earlier", "--out", OutputKind::directory, "VERSION"));
   fs::create_directory(dir / "home");
   write_file_atomic(dir / "home" / "notes.txt", "mine");
-  CHECK_THROWS_WITH(check_output_replaceable(dir / "home", "--out", OutputKind::directory, "VERSION"),
-                    ContainsSubstring("exists and is not an earlier output (it has no VERSION); refusing to replace it"));
+  CHECK_THROWS_WITH(
+      check_output_replaceable(dir / "home", "--out", OutputKind::directory, "VERSION"),
+      ContainsSubstring("exists and is not an earlier output (it has no VERSION); refusing to replace it"));
   CHECK_THROWS_WITH(check_output_replaceable(dir / "home", "pull", OutputKind::directory, "oci-layout"),
                     ContainsSubstring("pull \"" + (dir / "home").string() + "\""));
-  CHECK_THROWS_WITH(check_output_replaceable(dir / "home" / "notes.txt", "--oci-layout", OutputKind::directory, "oci-layout"),
-                    ContainsSubstring("is not a directory"));
-  CHECK_THROWS_WITH(check_output_replaceable(dir / "home", "--docker-archive", OutputKind::file), ContainsSubstring("is not a regular file"));
+  CHECK_THROWS_WITH(
+      check_output_replaceable(dir / "home" / "notes.txt", "--oci-layout", OutputKind::directory, "oci-layout"),
+      ContainsSubstring("is not a directory"));
+  CHECK_THROWS_WITH(check_output_replaceable(dir / "home", "--docker-archive", OutputKind::file),
+                    ContainsSubstring("is not a regular file"));
   CHECK_NOTHROW(check_output_replaceable(dir / "home" / "notes.txt", "--docker-archive", OutputKind::file));
   CHECK(fs::exists(dir / "home" / "notes.txt"));
 }
@@ -222,10 +242,12 @@ TEST_CASE("image references and registry challenges", "[registry]") {
   CHECK(registry::parse_reference("registry.example.org/a/b").tag == "latest");
   CHECK_THROWS_WITH(registry::parse_reference("ubuntu:22.04"), ContainsSubstring("no registry"));
   CHECK_THROWS_WITH(registry::parse_reference("127.0.0.1:5000/UPPER:1"), ContainsSubstring("bad repository name"));
-  CHECK_THROWS_WITH(registry::parse_reference("127.0.0.1:5000/a@sha256:12"), ContainsSubstring("sha256:<64 hex digits>"));
+  CHECK_THROWS_WITH(registry::parse_reference("127.0.0.1:5000/a@sha256:12"),
+                    ContainsSubstring("sha256:<64 hex digits>"));
   CHECK_THROWS_WITH(registry::parse_reference("127.0.0.1:5000/a:b@c"), ContainsSubstring("digest"));
 
-  auto bearer = registry::parse_challenge(R"(Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push")");
+  auto bearer = registry::parse_challenge(
+      R"(Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push")");
   CHECK(bearer.scheme == "bearer");
   CHECK(bearer.params["realm"] == "https://auth.example/token");
   CHECK(bearer.params["service"] == "registry.example");
@@ -234,4 +256,3 @@ TEST_CASE("image references and registry challenges", "[registry]") {
   CHECK(basic.scheme == "basic");
   CHECK(basic.params["realm"] == "runcvm-test");
 }
-

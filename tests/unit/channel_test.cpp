@@ -107,9 +107,9 @@ TEST_CASE("the guest's start-up stages travel as text and place on the host's cl
         "runcvm: timings (ms): helpers=10 qemu+firmware=400 kernel=1500 initramfs=250 vm-init=50 workload=50 "
         "shutdown=150 total=2410 started_at=8590 ended_at=11000");
 
-  CHECK_THROWS_WITH(channel::parse_guest_stages("initramfs=1 vm_init=x"), ContainsSubstring("vm_init=\"x\": expected seconds"));
+  CHECK_THROWS_WITH(channel::parse_guest_stages("initramfs=1 vm_init=x"),
+                    ContainsSubstring("vm_init=\"x\": expected seconds"));
   CHECK_THROWS_WITH(channel::parse_guest_stages("initramfs=1"), ContainsSubstring("missing vm_init"));
   CHECK_THROWS_WITH(channel::parse_guest_stages("bogus"), ContainsSubstring("\"bogus\": expected <stage>=<seconds>"));
   CHECK_THROWS_WITH(channel::parse_guest_stages("initramfs=-1"), ContainsSubstring("expected seconds"));
 }
-

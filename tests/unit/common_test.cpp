@@ -14,7 +14,8 @@
 TEST_CASE("errors print as one line: context, message, hint", "[error]") {
   try {
     runcvm::in_context("debian-bookworm", [] {
-      runcvm::in_context("fetching http://m/x", [] { throw runcvm::Error("HTTP status 404\n").with_hint("check the suite"); });
+      runcvm::in_context("fetching http://m/x",
+                         [] { throw runcvm::Error("HTTP status 404\n").with_hint("check the suite"); });
     });
     FAIL("expected an error");
   } catch (const std::exception& e) {
@@ -53,7 +54,8 @@ TEST_CASE("atomic writers leave the old file or the new one, never half of one",
   CHECK_FALSE(runcvm::fs::exists(scratch.path() / "staging"));
 }
 
-TEST_CASE("value files lose trailing whitespace; trees list in sorted order; text splits into non-empty pieces", "[error]") {
+TEST_CASE("value files lose trailing whitespace; trees list in sorted order; text splits into non-empty pieces",
+          "[error]") {
   runcvm::test::ScratchDirectory scratch;
   runcvm::write_file_atomic(scratch.path() / "serial", "runcvm-disk0   \n");
   runcvm::write_file_atomic(scratch.path() / "blank", " \n\n");
@@ -75,7 +77,8 @@ TEST_CASE("value files lose trailing whitespace; trees list in sorted order; tex
 
 TEST_CASE("unix socket paths too long for sun_path are refused, not cut short", "[common][socket]") {
   CHECK(std::string(runcvm::unix_address("/.runcvm/exec.sock").sun_path) == "/.runcvm/exec.sock");
-  CHECK_THROWS_WITH(runcvm::unix_address("/" + std::string(120, 'x')), Catch::Matchers::ContainsSubstring("is longer than 107 bytes"));
+  CHECK_THROWS_WITH(runcvm::unix_address("/" + std::string(120, 'x')),
+                    Catch::Matchers::ContainsSubstring("is longer than 107 bytes"));
 }
 
 TEST_CASE("base64 round-trips and names bad input", "[common][base64]") {
@@ -90,5 +93,6 @@ TEST_CASE("base64 round-trips and names bad input", "[common][base64]") {
   for (int i = 0; i < 256; ++i) bytes += static_cast<char>(i);
   CHECK(runcvm::base64_decode(runcvm::base64_encode(bytes), "round trip") == bytes);
   CHECK(runcvm::base64_decode("Zm8=", "x") == "fo");
-  CHECK_THROWS_WITH(runcvm::base64_decode("Zm8", "Q1 checksum"), Catch::Matchers::ContainsSubstring("Q1 checksum: \"Zm8\" is not base64"));
+  CHECK_THROWS_WITH(runcvm::base64_decode("Zm8", "Q1 checksum"),
+                    Catch::Matchers::ContainsSubstring("Q1 checksum: \"Zm8\" is not base64"));
 }

@@ -31,7 +31,10 @@ std::string note(std::string_view name, std::uint32_t type, std::string_view des
 // An ELF64 executable with one PT_NOTE segment holding `notes`, then a stretch of zeros (a .bss).
 std::string kernel_elf(const std::string& notes) {
   std::string elf(64 + 56, '\0');
-  std::memcpy(elf.data(), "\x7f" "ELF\x02\x01\x01", 7);
+  std::memcpy(elf.data(),
+              "\x7f"
+              "ELF\x02\x01\x01",
+              7);
   put<std::uint16_t>(elf, 0x10, 2);   // ET_EXEC
   put<std::uint16_t>(elf, 0x12, 62);  // EM_X86_64
   put<std::uint64_t>(elf, 0x20, 64);  // e_phoff
@@ -80,8 +83,9 @@ TEST_CASE("a PVH kernel's ELF is taken out of its bzImage for direct boot", "[ke
   CHECK_FALSE(kernels::has_pvh_entry("not an elf"));
 
   CHECK_FALSE(kernels::direct_boot_image(std::string(2048, 'x'), "boot/vmlinuz-6.1"));  // not a bzImage
-  std::string damaged = bzimage(test::gzip(pvh).substr(0, 40));  // cut short
-  CHECK_THROWS_WITH(kernels::direct_boot_image(damaged, "boot/vmlinuz-6.1"), ContainsSubstring("boot/vmlinuz-6.1 payload"));
+  std::string damaged = bzimage(test::gzip(pvh).substr(0, 40));                         // cut short
+  CHECK_THROWS_WITH(kernels::direct_boot_image(damaged, "boot/vmlinuz-6.1"),
+                    ContainsSubstring("boot/vmlinuz-6.1 payload"));
   std::string truncated = bzimage(test::gzip(pvh)).substr(0, 1100);
   CHECK_THROWS_WITH(kernels::direct_boot_image(truncated, "vmlinuz"), ContainsSubstring("beyond the end of the file"));
 }
@@ -95,5 +99,6 @@ TEST_CASE("the direct-boot kernel is written with holes where it is zeros", "[ke
   struct stat st {};
   REQUIRE(::stat(path.c_str(), &st) == 0);
   CHECK(st.st_blocks * 512 < 64 * 1024);
-  CHECK_THROWS_WITH(kernels::write_sparse_file(scratch.path() / "missing" / "vmlinux", data), ContainsSubstring("creating"));
+  CHECK_THROWS_WITH(kernels::write_sparse_file(scratch.path() / "missing" / "vmlinux", data),
+                    ContainsSubstring("creating"));
 }

@@ -137,8 +137,11 @@ TEST_CASE("the DNS forwarder relays, and floods neither add threads nor block it
   for (int attempt = 0; attempt < 20 && port == 0; ++attempt) {
     std::uint16_t candidate = free_port();
     try {
-      start_dns_forwarder({.listen_address = "127.0.0.1", .listen_port = candidate, .upstream_address = "127.0.0.1",
-                           .upstream_port = upstream, .udp_timeout = std::chrono::milliseconds(200),
+      start_dns_forwarder({.listen_address = "127.0.0.1",
+                           .listen_port = candidate,
+                           .upstream_address = "127.0.0.1",
+                           .upstream_port = upstream,
+                           .udp_timeout = std::chrono::milliseconds(200),
                            .tcp_idle = std::chrono::milliseconds(300)});
       port = candidate;
     } catch (const Error&) {

@@ -79,7 +79,8 @@ TEST_CASE("a session the VM floods past its window is closed; the others go on",
   CHECK(rig.client_receives(1).find("session 2") != std::string::npos);
 }
 
-TEST_CASE("a VM that never reads its exec port does not block runcvm-init or grow its queue", "[guest][exec][hostile]") {
+TEST_CASE("a VM that never reads its exec port does not block runcvm-init or grow its queue",
+          "[guest][exec][hostile]") {
   test::ExecMuxRig rig;
   open_sessions(rig, 8);
   // Every client pushes stdin as fast as it may; the guest reads none of it.
@@ -118,7 +119,8 @@ TEST_CASE("a port writer never blocks on a peer that does not read", "[guest][ho
     writer.flush();
   }
   ::close(ends[0]);
-  for (ssize_t n; (n = ::recv(ends[1], buffer, sizeof buffer, MSG_DONTWAIT)) > 0;) drained += static_cast<std::size_t>(n);
+  for (ssize_t n; (n = ::recv(ends[1], buffer, sizeof buffer, MSG_DONTWAIT)) > 0;)
+    drained += static_cast<std::size_t>(n);
   CHECK(drained == 64 * frame.size());
   ::close(ends[1]);
 }
@@ -138,7 +140,8 @@ struct SupervisorRig {
     REQUIRE(::pipe2(out, O_CLOEXEC | O_NONBLOCK) == 0);
     REQUIRE(::pipe2(err, O_CLOEXEC | O_NONBLOCK) == 0);
     supervisor = std::make_unique<container_init::Supervisor>(
-        container_init::SupervisorSettings{.channel = channel, .stdin_fd = -1, .stdout_fd = out[1], .stderr_fd = err[1]},
+        container_init::SupervisorSettings{
+            .channel = channel, .stdin_fd = -1, .stdout_fd = out[1], .stderr_fd = err[1]},
         exec, stages);
   }
   ~SupervisorRig() {
@@ -160,20 +163,21 @@ TEST_CASE("the channel: frames with bad payloads are dropped, a malformed frame 
           "[guest][hostile]") {
   SupervisorRig rig;
   auto& supervisor = *rig.supervisor;
-  REQUIRE_NOTHROW(supervisor.from_channel(channel::encode(FrameType::exit_status, "abc") +
-                                          channel::encode(FrameType::stages, "not a report") +
-                                          channel::encode(FrameType::stdout_data, "out") +
-                                          channel::encode(FrameType::stderr_data, "err")));
+  REQUIRE_NOTHROW(supervisor.from_channel(
+      channel::encode(FrameType::exit_status, "abc") + channel::encode(FrameType::stages, "not a report") +
+      channel::encode(FrameType::stdout_data, "out") + channel::encode(FrameType::stderr_data, "err")));
   CHECK_FALSE(supervisor.exit_code());
   CHECK_FALSE(rig.stages.complete);
   CHECK(SupervisorRig::read_all(rig.out[0]) == "out");
   CHECK(SupervisorRig::read_all(rig.err[0]) == "err");
 
-  supervisor.from_channel(channel::encode_u32(FrameType::exit_status, 42) + channel::encode_u32(FrameType::exit_status, 7));
+  supervisor.from_channel(channel::encode_u32(FrameType::exit_status, 42) +
+                          channel::encode_u32(FrameType::exit_status, 7));
   CHECK(supervisor.exit_code() == 42);  // the first status stands
   CHECK(SupervisorRig::read_all(rig.guest) == channel::encode(FrameType::exit_ack));
 
-  REQUIRE_NOTHROW(supervisor.from_channel(std::string("\x03\xff\xff\xff\xff", 5) + channel::encode(FrameType::stdout_data, "lost")));
+  REQUIRE_NOTHROW(supervisor.from_channel(std::string("\x03\xff\xff\xff\xff", 5) +
+                                          channel::encode(FrameType::stdout_data, "lost")));
   CHECK_FALSE(supervisor.channel_open());
   CHECK(SupervisorRig::read_all(rig.out[0]).empty());
   REQUIRE_NOTHROW(supervisor.from_channel(channel::encode(FrameType::stdout_data, "after")));

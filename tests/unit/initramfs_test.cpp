@@ -35,12 +35,17 @@ std::vector<CpioMember> read_cpio(const fs::path& file, std::string* format) {
   archive_entry* entry = nullptr;
   while (archive_read_next_header(reader.get(), &entry) == ARCHIVE_OK) {
     *format = archive_format_name(reader.get());
-    CpioMember m{archive_entry_pathname(entry), archive_entry_filetype(entry),
-                 static_cast<unsigned>(archive_entry_perm(entry)), major(archive_entry_rdev(entry)),
-                 minor(archive_entry_rdev(entry)), static_cast<long>(archive_entry_mtime(entry)), {}};
+    CpioMember m{archive_entry_pathname(entry),
+                 archive_entry_filetype(entry),
+                 static_cast<unsigned>(archive_entry_perm(entry)),
+                 major(archive_entry_rdev(entry)),
+                 minor(archive_entry_rdev(entry)),
+                 static_cast<long>(archive_entry_mtime(entry)),
+                 {}};
     char buffer[4096];
     la_ssize_t n;
-    while ((n = archive_read_data(reader.get(), buffer, sizeof buffer)) > 0) m.data.append(buffer, static_cast<size_t>(n));
+    while ((n = archive_read_data(reader.get(), buffer, sizeof buffer)) > 0)
+      m.data.append(buffer, static_cast<size_t>(n));
     out.push_back(std::move(m));
   }
   return out;
@@ -99,12 +104,14 @@ TEST_CASE("the initramfs holds init, its modules in load order and a console", "
   CHECK(runcvm::read_file(again) == runcvm::read_file(output));
   // The leading magic tells the kernel which decompressor to use.
   std::string head = runcvm::read_file(output).substr(0, 4);
-  CHECK(head == (compressions == Compression::zstd ? std::string("\x28\xb5\x2f\xfd") : std::string("\x1f\x8b\x08\x00", 4)));
+  CHECK(head ==
+        (compressions == Compression::zstd ? std::string("\x28\xb5\x2f\xfd") : std::string("\x1f\x8b\x08\x00", 4)));
 }
 
 TEST_CASE("a failed initramfs write leaves nothing behind", "[initramfs]") {
   runcvm::test::ScratchDirectory scratch;
-  std::vector<InitramfsEntry> plan = {{"init", InitramfsEntry::Kind::file, 0755, {}, scratch.path() / "missing", false, 0, 0}};
+  std::vector<InitramfsEntry> plan = {
+      {"init", InitramfsEntry::Kind::file, 0755, {}, scratch.path() / "missing", false, 0, 0}};
   CHECK_THROWS(write_initramfs(plan, scratch.path() / "initrd", Compression::zstd, 0));
   CHECK(fs::is_empty(scratch.path()));
 }

@@ -79,9 +79,8 @@ std::vector<std::string> kmod_lookup(const std::string& index, std::string_view 
 }  // namespace
 
 TEST_CASE("modinfo fields are read from the ELF .modinfo section", "[modules]") {
-  std::string elf = runcvm::test::make_module_elf(
-      {"license=GPL", "depends=virtio,virtio_ring,fuse", "alias=virtio:d0000001Av*", "name=virtiofs",
-       "softdep=pre: crc32c"});
+  std::string elf = runcvm::test::make_module_elf({"license=GPL", "depends=virtio,virtio_ring,fuse",
+                                                   "alias=virtio:d0000001Av*", "name=virtiofs", "softdep=pre: crc32c"});
   ModuleInfo info = module_info_from_elf(elf, "kernel/fs/fuse/virtiofs.ko");
   CHECK(info.name == "virtiofs");
   CHECK(info.depends == std::vector<std::string>{"virtio", "virtio_ring", "fuse"});
@@ -119,11 +118,11 @@ TEST_CASE("module names follow the kernel's rules", "[modules]") {
 }
 
 TEST_CASE("load order puts every dependency first, once", "[modules]") {
-  ModuleGraph graph({module("virtiofs", {"fuse", "virtio", "virtio_ring"}), module("fuse", {}),
-                     module("virtio", {"virtio_ring"}), module("virtio_ring", {}),
-                     module("virtio_pci", {"virtio", "virtio_ring", "virtio_pci_modern_dev"}),
-                     module("virtio_pci_modern_dev", {}), module("ext4", {"crc16", "jbd2"}), module("jbd2", {})},
-                    {"crc16", "crc32c_generic"}, {});
+  ModuleGraph graph(
+      {module("virtiofs", {"fuse", "virtio", "virtio_ring"}), module("fuse", {}), module("virtio", {"virtio_ring"}),
+       module("virtio_ring", {}), module("virtio_pci", {"virtio", "virtio_ring", "virtio_pci_modern_dev"}),
+       module("virtio_pci_modern_dev", {}), module("ext4", {"crc16", "jbd2"}), module("jbd2", {})},
+      {"crc16", "crc32c_generic"}, {});
   auto order = names(graph.load_order({"virtio_pci", "virtiofs", "ext4", "crc32c-generic"}));
   CHECK(order == std::vector<std::string>{"virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci", "fuse",
                                           "virtiofs", "jbd2", "ext4"});
@@ -172,7 +171,9 @@ TEST_CASE("a module tree on disk is scanned and indexed", "[modules]") {
   runcvm::write_file_atomic(root / "modules.builtin", "kernel/lib/crc16.ko\n");
   ModuleGraph graph = scan_module_tree(root);
   CHECK(names(graph.load_order({"virtiofs", "crc16"})) == std::vector<std::string>{"fuse", "virtiofs"});
-  CHECK(read_module(root / "kernel/fs/fuse/virtiofs.ko.gz").substr(0, 4) == "\x7f" "ELF");
+  CHECK(read_module(root / "kernel/fs/fuse/virtiofs.ko.gz").substr(0, 4) ==
+        "\x7f"
+        "ELF");
   CHECK(write_module_indexes(graph, root).empty());
   CHECK(runcvm::read_file(root / "modules.dep") ==
         "kernel/fs/fuse/fuse.ko:\nkernel/fs/fuse/virtiofs.ko.gz: kernel/fs/fuse/fuse.ko\n");

@@ -39,7 +39,8 @@ std::string link_message(int index, const std::string& name, const std::string& 
 }  // namespace
 
 TEST_CASE("netlink messages are built and parsed as the kernel lays them out", "[net]") {
-  std::string datagram = link_message(12, "eth0", "02:42:ac:11:00:02", 9000) + link_message(13, "eth1", "02:42:0a:4d:00:32", 1400);
+  std::string datagram =
+      link_message(12, "eth0", "02:42:ac:11:00:02", 9000) + link_message(13, "eth1", "02:42:0a:4d:00:32", 1400);
   auto messages = net::split_messages(datagram);
   REQUIRE(messages.size() == 2);
   auto link = net::parse_link(messages[0]);
@@ -73,7 +74,8 @@ TEST_CASE("netlink messages are built and parsed as the kernel lays them out", "
   CHECK((header.nlmsg_flags & (NLM_F_CREATE | NLM_F_REPLACE)) == (NLM_F_CREATE | NLM_F_REPLACE));
 
   // Only what a LinkChange names is in the request.
-  auto changed = net::parse_link(net::split_messages(net::set_link({.index = 7, .name = "eth1", .mtu = 1400}, 12)).front());
+  auto changed =
+      net::parse_link(net::split_messages(net::set_link({.index = 7, .name = "eth1", .mtu = 1400}, 12)).front());
   REQUIRE(changed);
   CHECK(changed->index == 7);
   CHECK(changed->name == "eth1");
@@ -131,7 +133,8 @@ TEST_CASE("the VM's network is planned from the container's", "[net][plan]") {
         "options ndots:0 timeout:1\n");
   // On-link routes first (the forwarder's, then the container's), then those through gateways.
   std::vector<std::string> shown;
-  for (const auto& r : plan.network.routes) shown.push_back(r.destination + "/" + std::to_string(r.prefix) + ">" + r.gateway + "@" + r.device);
+  for (const auto& r : plan.network.routes)
+    shown.push_back(r.destination + "/" + std::to_string(r.prefix) + ">" + r.gateway + "@" + r.device);
   CHECK(shown == std::vector<std::string>{"169.254.77.1/32>@eth0", "10.9.0.0/16>@eth1", "/0>172.18.0.1@eth0",
                                           "192.168.5.0/24>10.77.0.1@eth1"});
   // The document the VM reads round-trips, and rejects what it does not know.
@@ -161,8 +164,11 @@ TEST_CASE("each container interface becomes a virtio-net device with its MAC and
   container_init::BundleLayout bundle;
   std::vector<container_init::Nic> nics = {{5, "02:42:ac:12:00:02", 9000}, {6, "02:42:0a:4d:00:32", 1400}};
   std::string line;
-  for (const auto& a : container_init::qemu_command(launch, bundle, false, {"/k/vmlinuz", launch.kernel.initrd}, nics)) line += a + " ";
-  CHECK(line.find("-netdev tap,id=net0,fd=5 -device virtio-net-pci,netdev=net0,mac=02:42:ac:12:00:02,host_mtu=9000,romfile= "
-                  "-netdev tap,id=net1,fd=6 -device virtio-net-pci,netdev=net1,mac=02:42:0a:4d:00:32,host_mtu=1400,romfile=") !=
-        std::string::npos);
+  for (const auto& a : container_init::qemu_command(launch, bundle, false, {"/k/vmlinuz", launch.kernel.initrd}, nics))
+    line += a + " ";
+  CHECK(
+      line.find(
+          "-netdev tap,id=net0,fd=5 -device virtio-net-pci,netdev=net0,mac=02:42:ac:12:00:02,host_mtu=9000,romfile= "
+          "-netdev tap,id=net1,fd=6 -device virtio-net-pci,netdev=net1,mac=02:42:0a:4d:00:32,host_mtu=1400,romfile=") !=
+      std::string::npos);
 }

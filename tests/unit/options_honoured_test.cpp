@@ -15,10 +15,10 @@
 #include "container/runcvm-init/console_tail.hpp"
 #include "container/runcvm-init/hugepages.hpp"
 #include "container/runcvm-init/vm_command.hpp"
-#include "vm/vm-init/kernel_modules.hpp"
 #include "runtime/create_transform.hpp"
 #include "runtime/exec_transform.hpp"
 #include "runtime/options.hpp"
+#include "vm/vm-init/kernel_modules.hpp"
 
 using namespace runcvm;
 using Catch::Matchers::ContainsSubstring;
@@ -28,15 +28,22 @@ namespace {
 
 handoff::Launch bundle_launch() {
   handoff::Launch launch;
-  launch.kernel = {"bundle", "debian", "6.1.0-56-amd64", "/opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz",
-                   "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd", "/lib/modules/6.1.0-56-amd64", "", false};
+  launch.kernel = {"bundle",
+                   "debian",
+                   "6.1.0-56-amd64",
+                   "/opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz",
+                   "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd",
+                   "/lib/modules/6.1.0-56-amd64",
+                   "",
+                   false};
   launch.memory_mib = 554;
   return launch;
 }
 
 std::string qemu_line(const handoff::Launch& launch) {
   std::string out;
-  for (const auto& a : container_init::qemu_command(launch, container_init::BundleLayout{}, false, {"/k/vmlinux", launch.kernel.initrd}))
+  for (const auto& a : container_init::qemu_command(launch, container_init::BundleLayout{}, false,
+                                                    {"/k/vmlinux", launch.kernel.initrd}))
     out += (out.empty() ? "" : " ") + a;
   return out;
 }
@@ -61,7 +68,8 @@ runtime::CreateResult create_with(const std::vector<std::string>& env, bool term
 void flatten(const Json& value, const std::string& path, std::map<std::string, Json>& out) {
   if (value.is_object())
     for (const auto& [key, child] : value.items()) flatten(child, path.empty() ? key : path + "." + key, out);
-  else out[path] = value;
+  else
+    out[path] = value;
 }
 
 std::set<std::string> changed_paths(const Json& before, const Json& after) {
@@ -122,7 +130,8 @@ TEST_CASE("every option in the table is read past the runtime's parser", "[optio
     auto probe = probes.find(name);
     REQUIRE(probe != probes.end());
     if (name == "RUNCVM_EXEC_TIMEOUT") {  // read at `exec`: the exec client's --wait
-      Json process = {{"args", {"sh"}}, {"env", {"RUNCVM_EXEC_TIMEOUT=7"}}, {"cwd", "/"}, {"user", {{"uid", 0}, {"gid", 0}}}};
+      Json process = {
+          {"args", {"sh"}}, {"env", {"RUNCVM_EXEC_TIMEOUT=7"}}, {"cwd", "/"}, {"user", {{"uid", 0}, {"gid", 0}}}};
       CHECK(runtime::transform_exec(process)["args"][2] == "7");
       continue;
     }
@@ -148,8 +157,10 @@ TEST_CASE("every option in the table is read past the runtime's parser", "[optio
 }
 
 TEST_CASE("RUNCVM_BREAK needs a terminal", "[options][honoured][break]") {
-  CHECK_THROWS_WITH(create_with({"RUNCVM_BREAK=prenet"}), ContainsSubstring("RUNCVM_BREAK: a break point's shell needs a terminal"));
-  CHECK(create_with({"RUNCVM_BREAK=prenet,preworkload"}, true).launch.breakpoints == std::vector<std::string>{"prenet", "preworkload"});
+  CHECK_THROWS_WITH(create_with({"RUNCVM_BREAK=prenet"}),
+                    ContainsSubstring("RUNCVM_BREAK: a break point's shell needs a terminal"));
+  CHECK(create_with({"RUNCVM_BREAK=prenet,preworkload"}, true).launch.breakpoints ==
+        std::vector<std::string>{"prenet", "preworkload"});
 }
 
 TEST_CASE("display, USB and huge pages reach QEMU's command line", "[options][honoured][qemu]") {
@@ -161,7 +172,8 @@ TEST_CASE("display, USB and huge pages reach QEMU's command line", "[options][ho
 
   launch.display_mode = "vnc";
   std::string vnc = qemu_line(launch);
-  CHECK_THAT(vnc, ContainsSubstring("-device virtio-vga -device qemu-xhci,id=usb -device usb-tablet,bus=usb.0 -vnc 0.0.0.0:0"));
+  CHECK_THAT(vnc, ContainsSubstring(
+                      "-device virtio-vga -device qemu-xhci,id=usb -device usb-tablet,bus=usb.0 -vnc 0.0.0.0:0"));
   CHECK(handoff::vnc_port(launch) == 5900u);
   launch.qemu.vga = "std";
   CHECK_THAT(qemu_line(launch), ContainsSubstring("-device VGA -device qemu-xhci"));
@@ -214,7 +226,8 @@ TEST_CASE("the VM loads the drivers of the devices it was given", "[options][hon
   std::string modules_dep =
       "kernel/drivers/usb/host/xhci-pci.ko: kernel/drivers/usb/host/xhci-hcd.ko kernel/drivers/usb/core/usbcore.ko "
       "kernel/drivers/usb/common/usb-common.ko\n"
-      "kernel/drivers/usb/host/xhci-hcd.ko: kernel/drivers/usb/core/usbcore.ko kernel/drivers/usb/common/usb-common.ko\n"
+      "kernel/drivers/usb/host/xhci-hcd.ko: kernel/drivers/usb/core/usbcore.ko "
+      "kernel/drivers/usb/common/usb-common.ko\n"
       "kernel/drivers/hid/hid-generic.ko: kernel/drivers/hid/hid.ko\n"
       "kernel/drivers/hid/hid.ko:\n";
   CHECK(vm_init::load_order(modules_dep, "xhci-pci") ==
@@ -224,13 +237,14 @@ TEST_CASE("the VM loads the drivers of the devices it was given", "[options][hon
         std::vector<std::string>{"kernel/drivers/hid/hid.ko", "kernel/drivers/hid/hid-generic.ko"});
   CHECK(vm_init::load_order(modules_dep, "hid").size() == 1);
   CHECK(vm_init::load_order(modules_dep, "virtio-gpu").empty());  // built in or absent: nothing to load
-  CHECK(vm_init::load_order(modules_dep, "xhci").empty());         // whole names only
+  CHECK(vm_init::load_order(modules_dep, "xhci").empty());        // whole names only
 }
 
-TEST_CASE("RUNCVM_HUGETLB: the host's free 2 MiB pages are checked before QEMU starts", "[options][honoured][hugetlb]") {
+TEST_CASE("RUNCVM_HUGETLB: the host's free 2 MiB pages are checked before QEMU starts",
+          "[options][honoured][hugetlb]") {
   auto meminfo = [](int total, int free, int reserved, int size_kib) {
-    return "MemTotal:        8000000 kB\nHugePages_Total:     " + std::to_string(total) + "\nHugePages_Free:      " +
-           std::to_string(free) + "\nHugePages_Rsvd:      " + std::to_string(reserved) +
+    return "MemTotal:        8000000 kB\nHugePages_Total:     " + std::to_string(total) +
+           "\nHugePages_Free:      " + std::to_string(free) + "\nHugePages_Rsvd:      " + std::to_string(reserved) +
            "\nHugePages_Surp:        0\nHugepagesize:       " + std::to_string(size_kib) + " kB\n";
   };
   CHECK(!container_init::hugepages_problem(meminfo(300, 300, 0, 2048), 554));
@@ -243,16 +257,21 @@ TEST_CASE("RUNCVM_HUGETLB: the host's free 2 MiB pages are checked before QEMU s
   // Pages reserved by another VM that has not touched them yet are not free for this one.
   auto reserved = container_init::hugepages_problem(meminfo(400, 300, 100, 2048), 554);
   REQUIRE(reserved);
-  CHECK_THAT(*reserved, ContainsSubstring("the host has 200 free: raise vm.nr_hugepages on the host (sysctl -w vm.nr_hugepages=477 or more)"));
-  CHECK_THAT(*container_init::hugepages_problem(meminfo(0, 0, 0, 1048576), 554), ContainsSubstring("default huge page is 1048576 kB"));
+  CHECK_THAT(*reserved,
+             ContainsSubstring(
+                 "the host has 200 free: raise vm.nr_hugepages on the host (sysctl -w vm.nr_hugepages=477 or more)"));
+  CHECK_THAT(*container_init::hugepages_problem(meminfo(0, 0, 0, 1048576), 554),
+             ContainsSubstring("default huge page is 1048576 kB"));
   CHECK(container_init::hugepages_problem("", 554));
 }
 
-TEST_CASE("read-only roots: the VM's mount points are made before the root turns read-only", "[options][honoured][read-only]") {
+TEST_CASE("read-only roots: the VM's mount points are made before the root turns read-only",
+          "[options][honoured][read-only]") {
   handoff::Launch launch = bundle_launch();
   launch.tmpfs = {{"/scratch", {}}};
   launch.disks = {{"/disks/a.img", "/var/lib/data", "ext4", std::nullopt}};
-  CHECK(handoff::vm_mount_points(launch) == std::vector<std::string>{"/proc", "/sys", "/dev", "/run", "/scratch", "/var/lib/data"});
+  CHECK(handoff::vm_mount_points(launch) ==
+        std::vector<std::string>{"/proc", "/sys", "/dev", "/run", "/scratch", "/var/lib/data"});
 }
 
 TEST_CASE("the image's kernel's console is summarised as bounded, printable text", "[options][image-kernel]") {

@@ -11,10 +11,10 @@ TEST_CASE("versions compare as dpkg compares them", "[index]") {
   CHECK(compare_versions("6.1.192-2", "6.1.192-2") == 0);
   CHECK(compare_versions("6.1.192-2", "6.1.99-1") > 0);   // numeric, not lexical
   CHECK(compare_versions("6.1.0~rc1-1", "6.1.0-1") < 0);  // '~' sorts before the end
-  CHECK(compare_versions("1:5.0", "6.1") > 0);             // epoch wins
+  CHECK(compare_versions("1:5.0", "6.1") > 0);            // epoch wins
   CHECK(compare_versions("6.1.0-1", "6.1.0-1+b1") < 0);
-  CHECK(compare_versions("6.1a", "6.1+") < 0);             // letters before other symbols
-  CHECK(compare_versions("6.6.31-r0", "6.6.31-r1") < 0);   // Alpine revisions too
+  CHECK(compare_versions("6.1a", "6.1+") < 0);            // letters before other symbols
+  CHECK(compare_versions("6.6.31-r0", "6.6.31-r1") < 0);  // Alpine revisions too
   CHECK(compare_versions("6.1.0-56-amd64", "6.1.0-9-amd64") > 0);
 }
 
@@ -29,10 +29,11 @@ TEST_CASE("deb822 paragraphs keep continuation lines", "[index]") {
 
 TEST_CASE("Release files give the SHA256 of each index", "[index]") {
   std::string sha(64, 'a');
-  std::string text = "Origin: Debian\nSuite: stable\nCodename: bookworm\n"
-                     "Date: Sat, 10 Jun 2023 08:55:34 UTC\nValid-Until: Sat, 17 Jun 2023 08:55:34 UTC\n"
-                     "Acquire-By-Hash: yes\nSHA256:\n " + sha + "   1234 main/binary-amd64/Packages.xz\n " +
-                     std::string(64, 'b') + " 99 main/binary-amd64/Packages\n";
+  std::string text =
+      "Origin: Debian\nSuite: stable\nCodename: bookworm\n"
+      "Date: Sat, 10 Jun 2023 08:55:34 UTC\nValid-Until: Sat, 17 Jun 2023 08:55:34 UTC\n"
+      "Acquire-By-Hash: yes\nSHA256:\n " +
+      sha + "   1234 main/binary-amd64/Packages.xz\n " + std::string(64, 'b') + " 99 main/binary-amd64/Packages\n";
   ReleaseIndex release = parse_release(text);
   CHECK(release.codename == "bookworm");
   CHECK(release.acquire_by_hash);
@@ -61,8 +62,10 @@ TEST_CASE("release dates parse in UTC", "[index]") {
 
 TEST_CASE("Packages entries keep the first alternative of each dependency", "[index]") {
   std::string sha(64, 'c');
-  std::string text = "Package: linux-image-amd64\nVersion: 6.1.192-2\nFilename: pool/l/li.deb\nSize: 10\n"
-                     "SHA256: " + sha + "\nDepends: linux-image-6.1.0-56-amd64 (= 6.1.192-2) | linux-x, kmod\n\n";
+  std::string text =
+      "Package: linux-image-amd64\nVersion: 6.1.192-2\nFilename: pool/l/li.deb\nSize: 10\n"
+      "SHA256: " +
+      sha + "\nDepends: linux-image-6.1.0-56-amd64 (= 6.1.192-2) | linux-x, kmod\n\n";
   auto entries = parse_packages(text, "http://m/debian");
   REQUIRE(entries.size() == 1);
   CHECK(entries[0].depends == std::vector<std::string>{"linux-image-6.1.0-56-amd64", "kmod"});
@@ -96,9 +99,10 @@ TEST_CASE("resolving follows only the globbed dependencies", "[index]") {
 }
 
 TEST_CASE("APKINDEX entries", "[index]") {
-  std::string text = "C:Q1abcdefghijklmnopqrstuvwxyz0=\nP:linux-virt\nV:6.6.31-r0\nS:123\n"
-                     "D:initramfs-generator so:libc.musl-x86_64.so.1 !conflict kmod>=30\n\n"
-                     "C:Q1zzzzzzzzzzzzzzzzzzzzzzzzzzz=\nP:other\nV:1-r0\nS:5\n";
+  std::string text =
+      "C:Q1abcdefghijklmnopqrstuvwxyz0=\nP:linux-virt\nV:6.6.31-r0\nS:123\n"
+      "D:initramfs-generator so:libc.musl-x86_64.so.1 !conflict kmod>=30\n\n"
+      "C:Q1zzzzzzzzzzzzzzzzzzzzzzzzzzz=\nP:other\nV:1-r0\nS:5\n";
   auto entries = parse_apkindex(text, "http://m/alpine/v3.20/main/x86_64");
   REQUIRE(entries.size() == 2);
   CHECK(entries[0].filename == "linux-virt-6.6.31-r0.apk");

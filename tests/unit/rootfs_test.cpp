@@ -53,7 +53,7 @@ TEST_CASE("FIFOs, devices, directories and big files are not read", "[runtime][r
   HostileImage image;
   REQUIRE(::mkfifo((image.root / "etc/os-release").c_str(), 0644) == 0);
   Rootfs rootfs(image.root);
-  CHECK(rootfs.resolve("/etc/os-release"));  // it exists…
+  CHECK(rootfs.resolve("/etc/os-release"));                // it exists…
   CHECK_FALSE(rootfs.read_small_file("/etc/os-release"));  // …but is not opened (that would block)
   CHECK(gather_image_facts(image.root).os_id.empty());
 
@@ -78,7 +78,8 @@ TEST_CASE("link loops and overlong chains end without a result", "[runtime][root
   CHECK_FALSE(rootfs.resolve("/loop-a"));
   CHECK_FALSE(rootfs.resolve("/self"));
   // A chain one link longer than the limit fails; one at the limit resolves.
-  for (int i = 0; i <= Rootfs::kMaxLinks; ++i) image.link(i == 0 ? "usr/lib/os-release" : "l" + std::to_string(i - 1), "l" + std::to_string(i));
+  for (int i = 0; i <= Rootfs::kMaxLinks; ++i)
+    image.link(i == 0 ? "usr/lib/os-release" : "l" + std::to_string(i - 1), "l" + std::to_string(i));
   CHECK(rootfs.resolve("/l" + std::to_string(Rootfs::kMaxLinks - 1)));
   CHECK_FALSE(rootfs.resolve("/l" + std::to_string(Rootfs::kMaxLinks)));
   // A file in the middle of a path is not a directory.

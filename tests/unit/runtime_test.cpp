@@ -19,10 +19,22 @@ using Catch::Matchers::ContainsSubstring;
 using Json = nlohmann::json;
 
 TEST_CASE("runc command lines as containerd sends them", "[runtime][cli]") {
-  std::vector<std::string> create = {"--runcvm-runc=/usr/sbin/runc", "--root", "/var/run/docker/runtime-runc/moby",
-                                     "--log", "/run/x/log.json", "--log-format", "json", "--systemd-cgroup",
-                                     "create", "--bundle", "/run/x/b", "--pid-file", "/run/x/init.pid",
-                                     "--console-socket", "/tmp/s.sock", "abc123"};
+  std::vector<std::string> create = {"--runcvm-runc=/usr/sbin/runc",
+                                     "--root",
+                                     "/var/run/docker/runtime-runc/moby",
+                                     "--log",
+                                     "/run/x/log.json",
+                                     "--log-format",
+                                     "json",
+                                     "--systemd-cgroup",
+                                     "create",
+                                     "--bundle",
+                                     "/run/x/b",
+                                     "--pid-file",
+                                     "/run/x/init.pid",
+                                     "--console-socket",
+                                     "/tmp/s.sock",
+                                     "abc123"};
   RuncCall call = parse_runc_call(create);
   CHECK(call.command == "create");
   CHECK(call.bundle == "/run/x/b");
@@ -33,8 +45,8 @@ TEST_CASE("runc command lines as containerd sends them", "[runtime][cli]") {
   // runc gets everything but our own option, in order.
   CHECK(call.runc_args == std::vector<std::string>(create.begin() + 1, create.end()));
 
-  RuncCall exec = parse_runc_call(std::vector<std::string>{
-      "--root", "/r", "exec", "--process", "/tmp/runc-process1", "--detach", "--pid-file", "/p", "abc123"});
+  RuncCall exec = parse_runc_call(std::vector<std::string>{"--root", "/r", "exec", "--process", "/tmp/runc-process1",
+                                                           "--detach", "--pid-file", "/p", "abc123"});
   CHECK(exec.command == "exec");
   CHECK(exec.process == "/tmp/runc-process1");
   CHECK(exec.container_id == "abc123");
@@ -99,23 +111,31 @@ TEST_CASE("RUNCVM_* options are typed and validated together", "[runtime][option
   // Options that would let the image's ENV grant privilege are refused with what to do instead.
   CHECK(error({"RUNCVM_SYS_ADMIN=1"}) ==
         "RUNCVM_SYS_ADMIN: the image's environment cannot grant capabilities: use docker run --cap-add SYS_ADMIN");
-  CHECK_THAT(error({"RUNCVM_RUNTIME_DEBUG=1"}), ContainsSubstring("RUNCVM_RUNTIME_DEBUG: the image's environment cannot turn on"));
+  CHECK_THAT(error({"RUNCVM_RUNTIME_DEBUG=1"}),
+             ContainsSubstring("RUNCVM_RUNTIME_DEBUG: the image's environment cannot turn on"));
   CHECK(error({"RUNCVM_QEMU_MACHINE=virt"}) == "RUNCVM_QEMU_MACHINE: \"virt\": expected one of q35, pc, microvm");
   CHECK(parse_options({"RUNCVM_QEMU_MACHINE=microvm", "RUNCVM_QEMU_VNC_DISPLAY=1"}).qemu.machine == "microvm");
   CHECK(error({"RUNCVM_QEMU_MACHINE=microvm", "RUNCVM_QEMU_USB=1"}) ==
         "RUNCVM_QEMU_USB: a USB controller needs a PCI bus, which RUNCVM_QEMU_MACHINE=microvm has not: use q35");
   CHECK_THAT(error({"RUNCVM_DISPLAY_MODE=vnc", "RUNCVM_QEMU_MACHINE=microvm"}),
-             ContainsSubstring("RUNCVM_DISPLAY_MODE: \"vnc\" needs a graphics card and a USB tablet, which RUNCVM_QEMU_MACHINE=microvm cannot have"));
-  CHECK_THAT(error({"RUNCVM_QEMU_DISPLAY=curses"}), ContainsSubstring("RUNCVM_QEMU_DISPLAY: QEMU's own display (curses) on the container's terminal is not supported"));
+             ContainsSubstring("RUNCVM_DISPLAY_MODE: \"vnc\" needs a graphics card and a USB tablet, which "
+                               "RUNCVM_QEMU_MACHINE=microvm cannot have"));
+  CHECK_THAT(error({"RUNCVM_QEMU_DISPLAY=curses"}),
+             ContainsSubstring(
+                 "RUNCVM_QEMU_DISPLAY: QEMU's own display (curses) on the container's terminal is not supported"));
   CHECK(error({"RUNCVM_QEMU_VGA=vmware"}) == "RUNCVM_QEMU_VGA: \"vmware\": expected one of virtio, std, cirrus, none");
-  CHECK(error({"RUNCVM_QEMU_VNC_DISPLAY=100"}) == "RUNCVM_QEMU_VNC_DISPLAY: \"100\": expected a display number from 0 to 99 (VNC port 5900 + it)");
+  CHECK(error({"RUNCVM_QEMU_VNC_DISPLAY=100"}) ==
+        "RUNCVM_QEMU_VNC_DISPLAY: \"100\": expected a display number from 0 to 99 (VNC port 5900 + it)");
   CHECK(error({"RUNCVM_BREAK=prenet,preqemu"}) ==
-        "RUNCVM_BREAK: \"preqemu\" is not a break point: they are in the VM (prenet, postnet, preworkload); a shell outside "
+        "RUNCVM_BREAK: \"preqemu\" is not a break point: they are in the VM (prenet, postnet, preworkload); a shell "
+        "outside "
         "it would run the image's programs there");
-  CHECK(parse_options({"RUNCVM_BREAK=postnet,preworkload"}).breakpoints == std::vector<std::string>{"postnet", "preworkload"});
+  CHECK(parse_options({"RUNCVM_BREAK=postnet,preworkload"}).breakpoints ==
+        std::vector<std::string>{"postnet", "preworkload"});
   CHECK(error({"RUNCVM_NOPE=1"}) == "RUNCVM_NOPE: unknown option (see the README's RUNCVM_* table)");
   CHECK(error({"RUNCVM_CPUS=x", "RUNCVM_MEM=y"}) ==
-        "RUNCVM_CPUS: \"x\": expected a whole number from 1 to 256; RUNCVM_MEM: \"y\": expected a size of at least 64M, like 512M or 2G");
+        "RUNCVM_CPUS: \"x\": expected a whole number from 1 to 256; RUNCVM_MEM: \"y\": expected a size of at least "
+        "64M, like 512M or 2G");
 
   CHECK(workload_env({"A=1", "RUNCVM_CPUS=2", "B=2"}) == std::vector<std::string>{"A=1", "B=2"});
 }
@@ -219,7 +239,8 @@ TEST_CASE("exec runs the guest's exec client with the original process as its re
   process["env"] = {"PATH=/bin", "RUNCVM_EXEC_TIMEOUT=5"};
   CHECK(transform_exec(process)["args"][2] == "5");
   process["env"] = {"PATH=/bin", "RUNCVM_EXEC_TIMEOUT=soon"};
-  CHECK_THROWS_WITH(transform_exec(process), ContainsSubstring("RUNCVM_EXEC_TIMEOUT: \"soon\": expected a whole number of seconds"));
+  CHECK_THROWS_WITH(transform_exec(process),
+                    ContainsSubstring("RUNCVM_EXEC_TIMEOUT: \"soon\": expected a whole number of seconds"));
   CHECK_THROWS_WITH(transform_exec(Json{{"args", Json::array()}}), ContainsSubstring("process.json: field `args`"));
   CHECK_THROWS_WITH(transform_exec(Json{{"args", {"x"}}, {"user", {{"uid", "root"}}}}),
                     ContainsSubstring("process.json: field `user.uid`: unexpected value \"root\""));

@@ -36,7 +36,8 @@ std::string sign(EVP_PKEY* key, const char* digest, std::string_view data) {
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   REQUIRE(EVP_DigestSignInit(ctx.get(), nullptr, EVP_get_digestbyname(digest), nullptr, key) == 1);
   size_t size = 0;
-  REQUIRE(EVP_DigestSign(ctx.get(), nullptr, &size, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1);
+  REQUIRE(EVP_DigestSign(ctx.get(), nullptr, &size, reinterpret_cast<const unsigned char*>(data.data()), data.size()) ==
+          1);
   std::string out(size, '\0');
   REQUIRE(EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &size,
                          reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1);
@@ -89,9 +90,9 @@ TEST_CASE("APK signatures are checked with the named key", "[signatures]") {
     CHECK_THROWS_WITH(verify_apk_signature(signature_member(key.get(), "stranger.rsa.pub"), control, keys.path(), "X"),
                       ContainsSubstring("signed by unknown key \"stranger.rsa.pub\""));
   }
-  CHECK_THROWS_WITH(verify_apk_signature(runcvm::test::gzip(runcvm::test::tar({{"README", "x"}}, false)), control,
-                                         keys.path(), "X"),
-                    ContainsSubstring("no .SIGN.RSA signature"));
+  CHECK_THROWS_WITH(
+      verify_apk_signature(runcvm::test::gzip(runcvm::test::tar({{"README", "x"}}, false)), control, keys.path(), "X"),
+      ContainsSubstring("no .SIGN.RSA signature"));
 }
 
 TEST_CASE("APK packages are checked against the index checksum and their datahash", "[signatures]") {
@@ -159,6 +160,6 @@ TEST_CASE("the download cache refuses bytes that do not match the index", "[sign
   CHECK(runcvm::read_file(stored) == "package bytes");
   fs::remove(scratch.path() / "pkg.deb");
   CHECK(cache.fetch_sha256(url, good, 13) == stored);  // served from the cache, no source needed
-  CHECK(cache.stats().files_downloaded == 3);  // two refused, one kept
+  CHECK(cache.stats().files_downloaded == 3);          // two refused, one kept
   CHECK(cache.stats().files_from_cache == 1);
 }

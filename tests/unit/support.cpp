@@ -28,9 +28,12 @@ std::string make_module_elf(const std::vector<std::string>& fields) {
   std::size_t modinfo_offset = 64, names_offset = modinfo_offset + modinfo.size();
   std::size_t headers_offset = (names_offset + names.size() + 7) & ~std::size_t{7};
   std::string elf(headers_offset + 3 * 64, '\0');
-  std::memcpy(elf.data(), "\x7f" "ELF\x02\x01\x01", 7);
-  put<std::uint16_t>(elf, 0x10, 1);     // ET_REL
-  put<std::uint16_t>(elf, 0x12, 62);    // EM_X86_64
+  std::memcpy(elf.data(),
+              "\x7f"
+              "ELF\x02\x01\x01",
+              7);
+  put<std::uint16_t>(elf, 0x10, 1);   // ET_REL
+  put<std::uint16_t>(elf, 0x12, 62);  // EM_X86_64
   put<std::uint32_t>(elf, 0x14, 1);
   put<std::uint64_t>(elf, 0x28, headers_offset);
   put<std::uint16_t>(elf, 0x34, 64);

@@ -18,8 +18,14 @@ handoff::Launch sample_launch() {
   launch.process.args = {"uname", "-r"};
   launch.cpus = 2;
   launch.memory_mib = 554;
-  launch.kernel = {"bundle", "debian", "6.1.0-56-amd64", "/opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz",
-                   "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd", "/lib/modules/6.1.0-56-amd64", "", false};
+  launch.kernel = {"bundle",
+                   "debian",
+                   "6.1.0-56-amd64",
+                   "/opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz",
+                   "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd",
+                   "/lib/modules/6.1.0-56-amd64",
+                   "",
+                   false};
   launch.qemu.machine = "q35";
   return launch;
 }
@@ -37,18 +43,22 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
   CHECK(joined(container_init::qemu_command(launch, bundle, false, {launch.kernel.vmlinuz, launch.kernel.initrd})) ==
         "/opt/runcvm/lib/ld-linux-x86-64.so.2 --library-path /opt/runcvm/lib /opt/runcvm/libexec/qemu-system-x86_64 "
         "-L /opt/runcvm/share/qemu -nodefaults -no-user-config -display none -no-reboot "
-        "-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny -machine q35 -accel tcg,tb-size=128 "
+        "-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny -machine q35 -accel "
+        "tcg,tb-size=128 "
         "-cpu max -smp 2 -m 554M -object memory-backend-memfd,id=mem,size=554M,share=on -numa node,memdev=mem "
-        "-chardev socket,id=fs,path=/.runcvm/virtiofs.sock -device vhost-user-fs-pci,chardev=fs,tag=runcvm-root,queue-size=1024 "
+        "-chardev socket,id=fs,path=/.runcvm/virtiofs.sock -device "
+        "vhost-user-fs-pci,chardev=fs,tag=runcvm-root,queue-size=1024 "
         "-chardev socket,id=channel,path=/.runcvm/channel.sock -device virtio-serial-pci "
         "-device virtserialport,chardev=channel,name=org.runcvm.channel "
         "-chardev socket,id=exec,path=/.runcvm/exec-port.sock -device virtserialport,chardev=exec,name=org.runcvm.exec "
-        "-kernel /opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz -initrd /opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd "
-        "-append console=ttyS0 panic=-1 reboot=t i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd cryptomgr.notests no_timer_check tsc=reliable quiet loglevel=0 runcvm.root=runcvm-root "
+        "-kernel /opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz -initrd "
+        "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd "
+        "-append console=ttyS0 panic=-1 reboot=t i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd cryptomgr.notests "
+        "no_timer_check tsc=reliable quiet loglevel=0 runcvm.root=runcvm-root "
         "runcvm.init=/opt/runcvm/bin/runcvm-vm-init -serial none -device pvpanic -action panic=exit-failure");
   CHECK(container_init::direct_boot_image_path(launch.kernel) == "/opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinux");
-  CHECK(joined(container_init::qemu_command(launch, bundle, false, {"/k/vmlinux", launch.kernel.initrd})).find("-kernel /k/vmlinux -initrd") !=
-        std::string::npos);
+  CHECK(joined(container_init::qemu_command(launch, bundle, false, {"/k/vmlinux", launch.kernel.initrd}))
+            .find("-kernel /k/vmlinux -initrd") != std::string::npos);
   auto kvm = container_init::qemu_command(launch, bundle, true, {launch.kernel.vmlinuz, launch.kernel.initrd});
   CHECK(joined(kvm).find("-machine q35 -accel kvm ") != std::string::npos);
   CHECK(std::find(kvm.begin(), kvm.end(), "host,-arch-capabilities") != kvm.end());
@@ -62,7 +72,8 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
   CHECK(joined(custom).find("-machine pc -accel tcg,tb-size=128 ") != std::string::npos);  // an explicit accel wins
   CHECK(std::find(custom.begin(), custom.end(), "Skylake-Server") != custom.end());
   CHECK(container_init::kernel_command_line(launch, bundle) ==
-        "console=ttyS0 panic=-1 reboot=t i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd cryptomgr.notests no_timer_check tsc=reliable runcvm.debug runcvm.root=runcvm-root "
+        "console=ttyS0 panic=-1 reboot=t i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd cryptomgr.notests "
+        "no_timer_check tsc=reliable runcvm.debug runcvm.root=runcvm-root "
         "runcvm.init=/opt/runcvm/bin/runcvm-vm-init systemd.unit=rescue.target");
   CHECK(joined(custom).find("-serial chardev:console") != std::string::npos);
   CHECK(joined(custom).find("isa-debugcon") == std::string::npos);
@@ -72,8 +83,8 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
             .find("-chardev file,id=console,path=/proc/self/fd/1 -serial chardev:console") != std::string::npos);
   launch.exec_init = false;
   launch.qemu.bios_debug = true;
-  CHECK(joined(container_init::qemu_command(launch, bundle, false, {launch.kernel.vmlinuz, launch.kernel.initrd})).find("-device isa-debugcon,iobase=0x402,chardev=bios") !=
-        std::string::npos);
+  CHECK(joined(container_init::qemu_command(launch, bundle, false, {launch.kernel.vmlinuz, launch.kernel.initrd}))
+            .find("-device isa-debugcon,iobase=0x402,chardev=bios") != std::string::npos);
 
   // The image's own kernel: loaded from descriptors runcvm-init opened, booted through its own
   // initramfs, which reads root=, rootfstype= and init=.
@@ -82,12 +93,14 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
   launch.kernel.append = "";
   CHECK_THAT(joined(container_init::qemu_command(launch, bundle, false, {"/proc/self/fd/7", "/proc/self/fd/8"})),
              ContainsSubstring("-kernel /proc/self/fd/7 -initrd /proc/self/fd/8 -append console=ttyS0"));
-  CHECK_THAT(container_init::kernel_command_line(launch, bundle),
-             ContainsSubstring("quiet loglevel=0 root=runcvm-root rootfstype=virtiofs rw noresume init=/opt/runcvm/bin/runcvm-vm-init"));
+  CHECK_THAT(
+      container_init::kernel_command_line(launch, bundle),
+      ContainsSubstring(
+          "quiet loglevel=0 root=runcvm-root rootfstype=virtiofs rw noresume init=/opt/runcvm/bin/runcvm-vm-init"));
   launch.read_only_root = true;
   CHECK_THAT(container_init::kernel_command_line(launch, bundle), ContainsSubstring("rootfstype=virtiofs ro noresume"));
-  CHECK(joined(container_init::virtiofsd_command(bundle, false)).find("-o source=/share -o cache=auto -o sandbox=chroot") !=
-        std::string::npos);
+  CHECK(joined(container_init::virtiofsd_command(bundle, false))
+            .find("-o source=/share -o cache=auto -o sandbox=chroot") != std::string::npos);
 }
 
 TEST_CASE("microvm: virtio-mmio devices, virtio 1.0, and the kernel told the TSC's rate", "[guest][qemu]") {
@@ -97,7 +110,8 @@ TEST_CASE("microvm: virtio-mmio devices, virtio 1.0, and the kernel told the TSC
   launch.disks.push_back({"/disks/a", "/a", "ext4", std::nullopt});
   container_init::BootFiles boot{launch.kernel.vmlinuz, launch.kernel.initrd};
   boot.tsc_khz = 2096000;
-  std::string line = joined(container_init::qemu_command(launch, bundle, false, boot, {{7, "02:42:ac:11:00:02", 1500}}));
+  std::string line =
+      joined(container_init::qemu_command(launch, bundle, false, boot, {{7, "02:42:ac:11:00:02", 1500}}));
   CHECK_THAT(line, ContainsSubstring("-machine microvm -accel tcg,tb-size=128"));
   CHECK_THAT(line, ContainsSubstring("-device vhost-user-fs-device,chardev=fs,tag=runcvm-root"));
   CHECK_THAT(line, ContainsSubstring("-device virtio-serial-device -device virtserialport,chardev=channel"));
@@ -108,7 +122,8 @@ TEST_CASE("microvm: virtio-mmio devices, virtio 1.0, and the kernel told the TSC
   CHECK_THAT(line, !ContainsSubstring("-pci") && !ContainsSubstring("romfile") && !ContainsSubstring("pvpanic"));
   // q35 calibrates against its HPET: no rate given, no legacy switch.
   launch.qemu.machine = "q35";
-  line = joined(container_init::qemu_command(launch, bundle, false, {launch.kernel.vmlinuz, launch.kernel.initrd}, {{7, "02:42:ac:11:00:02", 1500}}));
+  line = joined(container_init::qemu_command(launch, bundle, false, {launch.kernel.vmlinuz, launch.kernel.initrd},
+                                             {{7, "02:42:ac:11:00:02", 1500}}));
   CHECK_THAT(line, ContainsSubstring("virtio-net-pci,netdev=net0,mac=02:42:ac:11:00:02,host_mtu=1500,romfile="));
   CHECK_THAT(line, !ContainsSubstring("tsc_early_khz") && !ContainsSubstring("force-legacy"));
 }
@@ -128,16 +143,21 @@ TEST_CASE("RUNCVM_DISKS: every disk is checked before any is created", "[guest][
   auto exists = [](const std::string& path) { return path == "/disks/existing"; };
   auto problems = container_init::disk_problems(disks, exists);
   REQUIRE(problems.size() == 2);
-  CHECK(problems[0] == "RUNCVM_DISKS: entry 3 \"/disks/no-size\": the file does not exist and no <size> was given to create it");
-  CHECK(problems[1] == "RUNCVM_DISKS: entry 4 \"/disks/new-ext2\": the file does not exist; only ext4 disks can be created (got \"ext2\")");
+  CHECK(problems[0] ==
+        "RUNCVM_DISKS: entry 3 \"/disks/no-size\": the file does not exist and no <size> was given to create it");
+  CHECK(problems[1] ==
+        "RUNCVM_DISKS: entry 4 \"/disks/new-ext2\": the file does not exist; only ext4 disks can be created (got "
+        "\"ext2\")");
   CHECK(container_init::disk_problems({disks[0], disks[1]}, exists).empty());
 
   // Each disk is a virtio-blk device the VM finds by its serial.
   handoff::Launch launch = sample_launch();
   launch.disks = {disks[0], disks[1]};
-  std::string command = joined(container_init::qemu_command(launch, container_init::BundleLayout{}, false, {launch.kernel.vmlinuz, launch.kernel.initrd}));
-  CHECK(command.find("-drive file=/share/disks/existing,if=none,id=disk0,format=raw,discard=unmap,werror=report,rerror=report "
-                     "-device virtio-blk-pci,drive=disk0,serial=runcvm-disk0 "
-                     "-drive file=/share/disks/new,if=none,id=disk1,format=raw,discard=unmap,werror=report,rerror=report "
-                     "-device virtio-blk-pci,drive=disk1,serial=runcvm-disk1") != std::string::npos);
+  std::string command = joined(container_init::qemu_command(launch, container_init::BundleLayout{}, false,
+                                                            {launch.kernel.vmlinuz, launch.kernel.initrd}));
+  CHECK(command.find(
+            "-drive file=/share/disks/existing,if=none,id=disk0,format=raw,discard=unmap,werror=report,rerror=report "
+            "-device virtio-blk-pci,drive=disk0,serial=runcvm-disk0 "
+            "-drive file=/share/disks/new,if=none,id=disk1,format=raw,discard=unmap,werror=report,rerror=report "
+            "-device virtio-blk-pci,drive=disk1,serial=runcvm-disk1") != std::string::npos);
 }

@@ -75,15 +75,19 @@ Settings read_settings() {
   Settings settings;
   for_each_word(read_small_file("/proc/cmdline"), " \t\n", [&](const std::string& word) {
     namespace artifact = runcvm::handoff::kernel_artifact;
-    if (word.rfind(artifact::kCmdlineRootTag, 0) == 0) settings.root_tag = word.substr(artifact::kCmdlineRootTag.size());
-    else if (word.rfind(artifact::kCmdlineInit, 0) == 0) settings.init = word.substr(artifact::kCmdlineInit.size());
-    else if (word == artifact::kCmdlineDebug) settings.debug = true;
+    if (word.rfind(artifact::kCmdlineRootTag, 0) == 0)
+      settings.root_tag = word.substr(artifact::kCmdlineRootTag.size());
+    else if (word.rfind(artifact::kCmdlineInit, 0) == 0)
+      settings.init = word.substr(artifact::kCmdlineInit.size());
+    else if (word == artifact::kCmdlineDebug)
+      settings.debug = true;
   });
   return settings;
 }
 
 void mount_or_fail(const char* source, const char* target, const char* type, unsigned long flags) {
-  if (mount(source, target, type, flags, nullptr) != 0) fail(errno_text(std::string("mounting ") + type + " on", target));
+  if (mount(source, target, type, flags, nullptr) != 0)
+    fail(errno_text(std::string("mounting ") + type + " on", target));
 }
 
 void load_modules(const Settings& settings) {

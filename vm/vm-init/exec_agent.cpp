@@ -17,9 +17,9 @@
 #include "common/fd.hpp"
 #include "common/reap.hpp"
 #include "common/terminal.hpp"
+#include "handoff/launch.hpp"
 #include "vm/vm-init/system_setup.hpp"
 #include "vm/vm-init/workload.hpp"
-#include "handoff/launch.hpp"
 
 namespace runcvm::vm_init {
 namespace {
@@ -40,8 +40,7 @@ struct Session {
   Clock::time_point last_output{};
 
   bool outputs_open() const {
-    return workload.terminal ? static_cast<bool>(workload.stdin_write)
-                             : workload.stdout_read || workload.stderr_read;
+    return workload.terminal ? static_cast<bool>(workload.stdin_write) : workload.stdout_read || workload.stderr_read;
   }
   // The fd the process reads its stdin from, on our side: a pipe, or the pty master.
   int stdin_fd() const { return workload.stdin_write.get(); }
@@ -62,9 +61,12 @@ class Agent {
       for (std::size_t i = 0; ready > 0 && i < fds.size(); ++i) {
         const pollfd& p = fds[i];
         if (!p.revents) continue;
-        if (p.fd == port_) read_port();
-        else if (p.fd == signals_) reap();
-        else if (auto it = sessions_.find(owners[i]); it != sessions_.end()) serve(it->second, owners[i], p);
+        if (p.fd == port_)
+          read_port();
+        else if (p.fd == signals_)
+          reap();
+        else if (auto it = sessions_.find(owners[i]); it != sessions_.end())
+          serve(it->second, owners[i], p);
       }
       finish_sessions();
     }
@@ -73,7 +75,8 @@ class Agent {
  private:
   void send(const std::string& frame) { write_all(port_, frame, "the exec port"); }
 
-  void add_session_fds(const Session& s, std::uint32_t id, std::vector<pollfd>& fds, std::vector<std::uint32_t>& owners) {
+  void add_session_fds(const Session& s, std::uint32_t id, std::vector<pollfd>& fds,
+                       std::vector<std::uint32_t>& owners) {
     auto watch = [&](const UniqueFd& fd, int events) {
       if (!fd || !events) return;
       fds.push_back({fd.get(), static_cast<short>(events), 0});
@@ -102,13 +105,16 @@ class Agent {
     bool is_stdin_pipe = !w.terminal && p.fd == w.stdin_write.get();
     bool is_err = w.stderr_read && p.fd == w.stderr_read.get();
     if (is_stdin_pipe) {
-      if (p.revents & POLLOUT) write_stdin(s, id);
-      else drop_stdin(s, id);  // POLLERR: the process closed its stdin
+      if (p.revents & POLLOUT)
+        write_stdin(s, id);
+      else
+        drop_stdin(s, id);  // POLLERR: the process closed its stdin
       return;
     }
     if (w.terminal && (p.revents & POLLOUT)) write_stdin(s, id);
     // The terminal's master may have closed above (its process and every holder of it are gone).
-    if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && (!w.terminal || w.stdin_write)) forward_output(s, id, p.fd, is_err);
+    if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && (!w.terminal || w.stdin_write))
+      forward_output(s, id, p.fd, is_err);
   }
 
   void forward_output(Session& s, std::uint32_t id, int fd, bool is_err) {
@@ -118,9 +124,12 @@ class Agent {
     std::string data = read_some(fd, limit, would_block, "a session's output");
     if (would_block) return;
     if (data.empty()) {
-      if (s.workload.terminal) s.workload.stdin_write.reset();
-      else if (is_err) s.workload.stderr_read.reset();
-      else s.workload.stdout_read.reset();
+      if (s.workload.terminal)
+        s.workload.stdin_write.reset();
+      else if (is_err)
+        s.workload.stderr_read.reset();
+      else
+        s.workload.stdout_read.reset();
       return;
     }
     s.output.sent(data.size());
@@ -175,7 +184,8 @@ class Agent {
     switch (frame.type) {
       case FrameType::stdin_data:
         if (!w.stdin_write || (s.stdin_eof && !w.terminal)) {
-          send(channel::encode_session_u32(FrameType::window, frame.session, static_cast<std::uint32_t>(frame.payload.size())));
+          send(channel::encode_session_u32(FrameType::window, frame.session,
+                                           static_cast<std::uint32_t>(frame.payload.size())));
           break;
         }
         s.stdin_pending += frame.payload;
@@ -213,7 +223,8 @@ class Agent {
     } catch (const Error& e) {
       // As runc fails an exec it cannot start: the reason, and the shell's code for it.
       send(channel::encode_session(FrameType::error, id, e.what()));
-      send(channel::encode_session_u32(FrameType::exit_status, id, static_cast<std::uint32_t>(start_failure_exit_code(e))));
+      send(channel::encode_session_u32(FrameType::exit_status, id,
+                                       static_cast<std::uint32_t>(start_failure_exit_code(e))));
       return;
     }
     for (int fd : {s.workload.stdin_write.get(), s.workload.stdout_read.get(), s.workload.stderr_read.get()})

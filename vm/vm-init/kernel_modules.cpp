@@ -32,9 +32,12 @@ std::vector<std::string> device_drivers(const handoff::Launch& launch) {
     if (!launch.disks.empty()) out.push_back("virtio_blk");
   }
   if (launch.display_mode == "vnc") {
-    if (launch.qemu.vga == "virtio") out.push_back("virtio-gpu");
-    else if (launch.qemu.vga == "std") out.push_back("bochs");
-    else if (launch.qemu.vga == "cirrus") out.push_back("cirrus");
+    if (launch.qemu.vga == "virtio")
+      out.push_back("virtio-gpu");
+    else if (launch.qemu.vga == "std")
+      out.push_back("bochs");
+    else if (launch.qemu.vga == "cirrus")
+      out.push_back("cirrus");
   }
   // The panic device's driver (vm_command.cpp), where the kernel has it as a module.
   if (handoff::has_panic_device(launch.qemu)) out.push_back("pvpanic-mmio");

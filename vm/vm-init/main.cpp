@@ -11,9 +11,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <cstdio>
 #include <optional>
 
 #include "channel/boot_stages.hpp"
@@ -23,12 +23,12 @@
 #include "common/file.hpp"
 #include "common/reap.hpp"
 #include "common/terminal.hpp"
+#include "handoff/network.hpp"
 #include "vm/vm-init/exec_agent.hpp"
 #include "vm/vm-init/kernel_modules.hpp"
 #include "vm/vm-init/network_config.hpp"
 #include "vm/vm-init/port_relay.hpp"
 #include "vm/vm-init/system_setup.hpp"
-#include "handoff/network.hpp"
 #include "vm/vm-init/workload.hpp"
 
 namespace runcvm::vm_init {
@@ -59,9 +59,12 @@ class Relay {
       if (ready == 0) break;
       for (const auto& p : fds) {
         if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        if (p.fd == port_) read_channel();
-        else if (p.fd == signals_) reap();
-        else forward_output(p.fd);
+        if (p.fd == port_)
+          read_channel();
+        else if (p.fd == signals_)
+          reap();
+        else
+          forward_output(p.fd);
       }
     }
     return *exit_code_;
@@ -90,9 +93,12 @@ class Relay {
     if (would_block) return;
     bool is_err = w_.stderr_read && fd == w_.stderr_read.get();
     if (data.empty()) {
-      if (w_.terminal) w_.stdin_write.reset();
-      else if (is_err) w_.stderr_read.reset();
-      else w_.stdout_read.reset();
+      if (w_.terminal)
+        w_.stdin_write.reset();
+      else if (is_err)
+        w_.stderr_read.reset();
+      else
+        w_.stdout_read.reset();
       return;
     }
     send(channel::encode(is_err ? FrameType::stderr_data : FrameType::stdout_data, data));
@@ -237,7 +243,8 @@ int run() {
     break_at("prenet");
     configure_network(handoff::parse_network(read_file(handoff::kNetworkPath)));
     break_at("postnet");
-    if (auto vnc = handoff::vnc_port(launch)) start_port_relay(*vnc, handoff::kHostSideAddress, {port.get(), signals.get()});
+    if (auto vnc = handoff::vnc_port(launch))
+      start_port_relay(*vnc, handoff::kHostSideAddress, {port.get(), signals.get()});
   } catch (const Error& e) {
     return report_start_failure(port.get(), signals.get(), decoder, e.what(), 127);
   }
@@ -266,7 +273,8 @@ int run() {
   } catch (const Error& e) {
     return report_start_failure(port.get(), signals.get(), decoder, e.what(), start_failure_exit_code(e));
   }
-  for (int fd : {workload.stdout_read.get(), workload.stderr_read.get(), workload.terminal ? workload.stdin_write.get() : -1})
+  for (int fd :
+       {workload.stdout_read.get(), workload.stderr_read.get(), workload.terminal ? workload.stdin_write.get() : -1})
     if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   stages.workload_start = boot_seconds();
   Relay relay(port.get(), workload, signals.get(), decoder);

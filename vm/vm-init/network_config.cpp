@@ -18,13 +18,15 @@ void configure_network(const handoff::Network& network) {
   for (const auto& link : netlink.links()) {
     if (link.name == "lo")
       netlink.request(net::set_link({.index = link.index, .up = true}, netlink.next_sequence()), "bringing up lo");
-    else by_mac[link.mac] = link;
+    else
+      by_mac[link.mac] = link;
   }
   std::map<std::string, int> by_name;
   bool names_match = true;
   for (const auto& interface : network.interfaces) {
     auto it = by_mac.find(interface.mac);
-    if (it == by_mac.end()) throw Error("the VM has no network device with MAC " + interface.mac + " (for " + interface.name + ")");
+    if (it == by_mac.end())
+      throw Error("the VM has no network device with MAC " + interface.mac + " (for " + interface.name + ")");
     by_name[interface.name] = it->second.index;
     names_match = names_match && it->second.name == interface.name;
   }
@@ -32,11 +34,11 @@ void configure_network(const handoff::Network& network) {
   // passes of renaming: the kernel's eth0 may be the NIC that must become eth1.
   if (!names_match)
     for (std::size_t i = 0; i < network.interfaces.size(); ++i)
-      netlink.request(net::set_link({.index = by_name.at(network.interfaces[i].name),
-                                     .name = "runcvm-nic" + std::to_string(i),
-                                     .up = false},
-                                    netlink.next_sequence()),
-                      "renaming the NIC for " + network.interfaces[i].name);
+      netlink.request(
+          net::set_link(
+              {.index = by_name.at(network.interfaces[i].name), .name = "runcvm-nic" + std::to_string(i), .up = false},
+              netlink.next_sequence()),
+          "renaming the NIC for " + network.interfaces[i].name);
   for (const auto& interface : network.interfaces) {
     int index = by_name.at(interface.name);
     std::string what = "configuring " + interface.name;
@@ -48,7 +50,8 @@ void configure_network(const handoff::Network& network) {
                     what);
     for (const auto& cidr : interface.addresses) {
       auto slash = cidr.find('/');
-      net::Address address{index, AF_INET, cidr.substr(0, slash), static_cast<unsigned>(std::stoul(cidr.substr(slash + 1))), 0};
+      net::Address address{index, AF_INET, cidr.substr(0, slash),
+                           static_cast<unsigned>(std::stoul(cidr.substr(slash + 1))), 0};
       netlink.request(net::add_address(address, netlink.next_sequence()), what + ": adding " + cidr);
     }
   }
@@ -56,8 +59,9 @@ void configure_network(const handoff::Network& network) {
     auto device = by_name.find(route.device);
     if (device == by_name.end()) continue;
     net::Route r{AF_INET, route.destination, route.prefix, route.gateway, device->second, 0, 0, 0, 0};
-    std::string text = (route.prefix == 0 ? std::string("default") : route.destination + "/" + std::to_string(route.prefix)) +
-                       (route.gateway.empty() ? "" : " via " + route.gateway) + " dev " + route.device;
+    std::string text =
+        (route.prefix == 0 ? std::string("default") : route.destination + "/" + std::to_string(route.prefix)) +
+        (route.gateway.empty() ? "" : " via " + route.gateway) + " dev " + route.device;
     netlink.request(net::add_route(r, netlink.next_sequence()), "adding the route " + text);
   }
   if (!network.resolv_conf.empty()) {

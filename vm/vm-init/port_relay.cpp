@@ -70,7 +70,8 @@ UniqueFd listen_on(unsigned port) {
     if (::fork() == 0) {
       ::close(listener);
       int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      if (server >= 0 && ::connect(server, reinterpret_cast<sockaddr*>(&target), sizeof target) == 0) relay(client, server);
+      if (server >= 0 && ::connect(server, reinterpret_cast<sockaddr*>(&target), sizeof target) == 0)
+        relay(client, server);
       ::_exit(0);
     }
     ::close(client);

@@ -9,8 +9,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <map>
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include "common/error.hpp"
@@ -28,7 +28,8 @@ void mount_fs(const char* source, const char* target, const char* type, unsigned
 }
 
 bool mounted(const char* target) {
-  struct stat here {}, parent {};
+  struct stat here {
+  }, parent{};
   std::string up = std::string(target) + "/..";
   return ::stat(target, &here) == 0 && ::stat(up.c_str(), &parent) == 0 && here.st_dev != parent.st_dev;
 }
@@ -37,12 +38,18 @@ bool mounted(const char* target) {
 unsigned long split_flags(const std::vector<std::string>& options, std::string& data) {
   unsigned long flags = 0;
   for (const auto& o : options) {
-    if (o == "ro") flags |= MS_RDONLY;
-    else if (o == "nosuid") flags |= MS_NOSUID;
-    else if (o == "nodev") flags |= MS_NODEV;
-    else if (o == "noexec") flags |= MS_NOEXEC;
-    else if (o == "rw" || o == "rprivate" || o == "private" || o == "tmpcopyup") continue;
-    else data += (data.empty() ? "" : ",") + o;
+    if (o == "ro")
+      flags |= MS_RDONLY;
+    else if (o == "nosuid")
+      flags |= MS_NOSUID;
+    else if (o == "nodev")
+      flags |= MS_NODEV;
+    else if (o == "noexec")
+      flags |= MS_NOEXEC;
+    else if (o == "rw" || o == "rprivate" || o == "private" || o == "tmpcopyup")
+      continue;
+    else
+      data += (data.empty() ? "" : ",") + o;
   }
   return flags;
 }
@@ -59,8 +66,10 @@ void mount_system_filesystems() {
   ::symlink("pts/ptmx", "/dev/ptmx");
   mount_fs("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   mount_fs("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
-  for (auto [link, target] : {std::pair{"/dev/fd", "/proc/self/fd"}, {"/dev/stdin", "/proc/self/fd/0"},
-                              {"/dev/stdout", "/proc/self/fd/1"}, {"/dev/stderr", "/proc/self/fd/2"}})
+  for (auto [link, target] : {std::pair{"/dev/fd", "/proc/self/fd"},
+                              {"/dev/stdin", "/proc/self/fd/0"},
+                              {"/dev/stdout", "/proc/self/fd/1"},
+                              {"/dev/stderr", "/proc/self/fd/2"}})
     ::symlink(target, link);
 }
 
@@ -127,7 +136,8 @@ void mount_disks(const std::vector<handoff::Disk>& disks) {
                         : read_file("/proc/filesystems").find("\t" + d.filesystem + "\n") == std::string::npos
                             ? " (the kernel has no " + d.filesystem + " filesystem)"
                             : "";
-      throw system_error("mounting RUNCVM_DISKS disk " + quote(d.source) + " (" + device + ") on", d.destination + why, error);
+      throw system_error("mounting RUNCVM_DISKS disk " + quote(d.source) + " (" + device + ") on", d.destination + why,
+                         error);
     }
   }
 }
@@ -190,7 +200,8 @@ std::string make_workload_cgroup(const handoff::Launch& launch) {
   std::string base = launch.cgroupfs == "2" ? "/sys/fs/cgroup" : "/sys/fs/cgroup/pids";
   if (launch.cgroupfs == "2") write_control(base + "/cgroup.subtree_control", "+pids");
   std::string dir = base + "/workload";
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw system_error("creating the workload's cgroup", dir, errno);
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    throw system_error("creating the workload's cgroup", dir, errno);
   write_control(dir + "/pids.max", std::to_string(*launch.pids_limit));
   return dir;
 }

@@ -2,14 +2,14 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
-#include <linux/capability.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,11 +27,11 @@ namespace runcvm::vm_init {
 namespace {
 
 const std::map<std::string, int, std::less<>> kRlimits = {
-    {"RLIMIT_AS", RLIMIT_AS},         {"RLIMIT_CORE", RLIMIT_CORE},       {"RLIMIT_CPU", RLIMIT_CPU},
-    {"RLIMIT_DATA", RLIMIT_DATA},     {"RLIMIT_FSIZE", RLIMIT_FSIZE},     {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_AS", RLIMIT_AS},           {"RLIMIT_CORE", RLIMIT_CORE},         {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},       {"RLIMIT_FSIZE", RLIMIT_FSIZE},       {"RLIMIT_LOCKS", RLIMIT_LOCKS},
     {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
-    {"RLIMIT_NOFILE", RLIMIT_NOFILE}, {"RLIMIT_NPROC", RLIMIT_NPROC},     {"RLIMIT_RSS", RLIMIT_RSS},
-    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", RLIMIT_RTTIME},   {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},   {"RLIMIT_NPROC", RLIMIT_NPROC},       {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},     {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
     {"RLIMIT_STACK", RLIMIT_STACK}};
 
 // PATH lookup as execvp does it, but with the workload's PATH rather than ours.
@@ -91,15 +91,17 @@ struct Command {
   std::optional<CapabilityMasks> capabilities;
 
   // Throws runcvm::Error when the program is not found, as runc reports it.
-  explicit Command(const handoff::Process& p) : program(resolve_command(p.args.front(), p.env)), env(with_home(p.env, p.uid)) {
+  explicit Command(const handoff::Process& p)
+      : program(resolve_command(p.args.front(), p.env)), env(with_home(p.env, p.uid)) {
     if (program.empty()) throw Error("exec: " + quote(p.args.front()) + ": executable file not found in $PATH");
     for (const auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
     if (const auto& c = p.capabilities)
-      capabilities = CapabilityMasks{capability_mask(c->bounding), capability_mask(c->effective), capability_mask(c->permitted),
-                                     capability_mask(c->inheritable), capability_mask(c->ambient)};
+      capabilities =
+          CapabilityMasks{capability_mask(c->bounding), capability_mask(c->effective), capability_mask(c->permitted),
+                          capability_mask(c->inheritable), capability_mask(c->ambient)};
   }
   Command(const Command&) = delete;
   Command& operator=(const Command&) = delete;
@@ -119,7 +121,8 @@ struct Command {
 // capabilities kept across that change (PR_SET_KEEPCAPS), as runc orders it.
 bool limit_bounding_set(const CapabilityMasks& caps) {
   for (int c = 0; c < 64; ++c)
-    if (!(caps.bounding & (std::uint64_t{1} << c)) && ::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL) return false;
+    if (!(caps.bounding & (std::uint64_t{1} << c)) && ::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL)
+      return false;
   return ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == 0;
 }
 
@@ -176,7 +179,8 @@ bool write_text(const char* path, const char* value, std::size_t length) {
     int value = *p.oom_score_adj, at = sizeof text;
     bool negative = value < 0;
     unsigned magnitude = negative ? 0u - static_cast<unsigned>(value) : static_cast<unsigned>(value);
-    do text[--at] = static_cast<char>('0' + magnitude % 10); while ((magnitude /= 10) != 0);
+    do text[--at] = static_cast<char>('0' + magnitude % 10);
+    while ((magnitude /= 10) != 0);
     if (negative) text[--at] = '-';
     if (!write_text("/proc/self/oom_score_adj", text + at, sizeof text - static_cast<std::size_t>(at)))
       die("setting oom_score_adj");
