@@ -18,6 +18,7 @@
 #include "runtime/create_transform.hpp"
 #include "runtime/exec_transform.hpp"
 #include "runtime/options.hpp"
+#include "tests/unit/support.hpp"
 #include "vm/vm-init/kernel_modules.hpp"
 
 using namespace runcvm;
@@ -26,19 +27,7 @@ using Json = nlohmann::json;
 
 namespace {
 
-handoff::Launch bundle_launch() {
-  handoff::Launch launch;
-  launch.kernel = {"bundle",
-                   "debian",
-                   "6.1.0-56-amd64",
-                   "/opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz",
-                   "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd",
-                   "/lib/modules/6.1.0-56-amd64",
-                   "",
-                   false};
-  launch.memory_mib = 554;
-  return launch;
-}
+handoff::Launch bundle_launch() { return test::bundle_kernel_launch(); }
 
 std::string qemu_line(const handoff::Launch& launch) {
   std::string out;

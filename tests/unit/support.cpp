@@ -98,4 +98,18 @@ ScratchDirectory::ScratchDirectory() {
 
 ScratchDirectory::~ScratchDirectory() { remove_tree_quietly(path_); }
 
+handoff::Launch bundle_kernel_launch() {
+  handoff::Launch launch;
+  launch.kernel = {"bundle",
+                   "debian",
+                   "6.1.0-56-amd64",
+                   "/opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz",
+                   "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd",
+                   "/lib/modules/6.1.0-56-amd64",
+                   "",
+                   false};
+  launch.memory_mib = 554;
+  return launch;
+}
+
 }  // namespace runcvm::test

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/file.hpp"
+#include "handoff/launch.hpp"
 
 namespace runcvm::test {
 
@@ -19,6 +20,9 @@ std::string gzip(std::string_view data);
 // A ustar archive of regular files (sorted by name); `end_marker` false drops the two zero
 // blocks at the end, as Alpine's abuild does for signature and control segments.
 std::string tar(const std::map<std::string, std::string>& files, bool end_marker = true);
+
+// A launch document that boots the bundle's Debian 6.1.0-56 kernel with 554 MiB (what -m 512m gives).
+handoff::Launch bundle_kernel_launch();
 
 class ScratchDirectory {
  public:

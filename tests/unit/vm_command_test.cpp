@@ -8,24 +8,16 @@
 #include "container/runcvm-init/disks.hpp"
 #include "container/runcvm-init/tsc_rate.hpp"
 #include "container/runcvm-init/vm_command.hpp"
+#include "tests/unit/support.hpp"
 
 using namespace runcvm;
 using Catch::Matchers::ContainsSubstring;
 
 namespace {
 handoff::Launch sample_launch() {
-  handoff::Launch launch;
+  handoff::Launch launch = test::bundle_kernel_launch();
   launch.process.args = {"uname", "-r"};
   launch.cpus = 2;
-  launch.memory_mib = 554;
-  launch.kernel = {"bundle",
-                   "debian",
-                   "6.1.0-56-amd64",
-                   "/opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz",
-                   "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd",
-                   "/lib/modules/6.1.0-56-amd64",
-                   "",
-                   false};
   launch.qemu.machine = "q35";
   return launch;
 }
