@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
-CXX=clang++ bash ci/build.sh build-fuzz -DRUNCVM_SANITIZE=address,undefined
+BUILD_TARGET=fuzz-targets CXX=clang++ bash ci/build.sh build-fuzz -DRUNCVM_SANITIZE=address,undefined
 work=$(mktemp -d /tmp/runcvm-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 # Every target the build made (tests/fuzz/CMakeLists.txt is the one list).

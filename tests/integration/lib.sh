@@ -228,6 +228,13 @@ start_dockerd_with_runcvm() {
     fail "ci/dev-bundle.sh failed"
   printf '{"runtimes": {"runcvm": {"path": "%s"}}%s}\n' "$BUNDLE/bin/runcvm-runtime" "${1:+, $1}" >"$SCRATCH/daemon.json"
   start_dockerd "$SCRATCH/daemon.json"
+  on_exit 'rm -f $(kvm_verdict_files)'
+}
+# The KVM verdicts (/run/runcvm/kvm) recorded for this test's bundle: those keyed by its QEMU's
+# device and inode.
+kvm_verdict_files() {
+  local qemu="$BUNDLE/libexec/qemu-system-x86_64"
+  grep -l "\"qemu\": \"$(stat -c %d "$qemu"):$(stat -c %i "$qemu"):" /run/runcvm/kvm/*.json 2>/dev/null || true
 }
 
 # docker run of a VM container under TCG (the one accelerator every machine has), removed when it

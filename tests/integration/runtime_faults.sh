@@ -4,7 +4,8 @@
 # container again), virtiofsd killed (the VM is ended rather than left waiting on its root), the
 # guest's kernel panicking (QEMU's panic device), and docker rm -f while the VM boots (nothing of
 # the container left running on the host), a disk whose backing filesystem fills (the write fails in
-# the VM, which runs on), and a bundle half removed (one line at create). The workload exceeding
+# the VM, which runs on), and a bundle half removed (one line at create); docker rm -f during heavy
+# output; garbage on runcvm-init's exec port (a notice; the workload runs on). The workload exceeding
 # -m in the VM (the guest's OOM killer: exit 137), docker kill of six VMs at once (none left), dockerd
 # restarted with live-restore (the VM runs on; exec and logs work after), and a /dev/kvm that cannot
 # boot the VM (the first container finds out, later ones start under TCG at once; the notices stay
@@ -79,6 +80,53 @@ for pid in $pids; do
   [[ ! -e /proc/$pid ]] || fail "docker rm -f while booting: helper $pid ($(tr '\0' ' ' </proc/"$pid"/cmdline)) is left"
 done
 pass "docker rm -f while the VM boots returns in $took ms; its helpers ($(wc -w <<<"$pids")) are gone"
+
+# docker rm -f during heavy output (the workload writing to stdout as fast as it can): as prompt,
+# and nothing of the container left: no helper, no mount.
+id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/faults sh -c 'while :; do cat /bin/busybox; done')
+log=$(docker inspect -f '{{.LogPath}}' "$id")
+for _ in $(seq 120); do (( $(stat -c %s "$log" 2>/dev/null || echo 0) > 4000000 )) && break; sleep 0.5; done
+(( $(stat -c %s "$log") > 4000000 )) || fail "docker rm -f during heavy output: the workload's output did not flow"
+pids=$(helper_pids "$id" .)
+start=$(now_ms)
+timeout 30 docker rm -f "$id" >/dev/null || fail "docker rm -f during heavy output did not return within 30 s"
+took=$(( $(now_ms) - start ))
+for pid in $pids; do
+  [[ ! -e /proc/$pid ]] || fail "docker rm -f during heavy output: helper $pid ($(tr '\0' ' ' </proc/"$pid"/cmdline)) is left"
+done
+! grep -q "$id" /proc/mounts || fail "docker rm -f during heavy output: a mount of $id is left: $(grep "$id" /proc/mounts | head -1)"
+pass "docker rm -f during heavy output returns in $took ms; its helpers ($(wc -w <<<"$pids")) and mounts are gone"
+
+# Garbage on runcvm-init's exec port from a root workload that took the port over (it killed the
+# VM's exec agent): runcvm-init stops reading that port with a notice in its log, and the workload
+# runs on to its own end, its output and exit status intact.
+id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/faults sh -c '
+  echo before
+  for p in /proc/[0-9]*; do
+    pid=${p#/proc/}
+    [ "$pid" != 1 ] && [ "$(cat "$p/comm" 2>/dev/null)" = runcvm-vm-init ] && kill -9 "$pid"
+  done
+  sleep 1
+  for d in /sys/class/virtio-ports/*; do
+    [ "$(cat "$d/name")" = org.runcvm.exec ] && printf "\377\377\377\377\377garbage" >"/dev/${d##*/}" && echo sent
+  done
+  sleep 4
+  echo after
+  exit 7')
+on_exit "docker rm -f $id >/dev/null 2>&1"
+init=$(docker inspect -f '{{.State.Pid}}' "$id")
+notice=""
+for _ in $(seq 240); do
+  notice=$(grep -s "malformed frame on the exec port" "/proc/$init/root/.runcvm/runcvm-init.log" || true)
+  [[ -n "$notice" ]] && break
+  sleep 0.5
+done
+[[ -n "$notice" ]] || fail "garbage on the exec port: no notice in runcvm-init's log: $(cat "/proc/$init/root/.runcvm/runcvm-init.log" 2>&1); the workload said: $(docker logs "$id" 2>&1)"
+rc=$(timeout 120 docker wait "$id") || fail "garbage on the exec port: the container did not end"
+[[ $rc -eq 7 ]] || fail "garbage on the exec port: exit $rc, expected the workload's 7"
+[[ "$(docker logs "$id" 2>&1)" == $'before\nsent\nafter' ]] || fail "garbage on the exec port: the workload's output: $(docker logs "$id" 2>&1)"
+docker rm "$id" >/dev/null
+pass "garbage on the exec port: runcvm-init logged \"$notice\"; the workload ran on (exit 7, output intact)"
 
 # A RUNCVM_DISKS backing file whose filesystem fills: the write fails in the VM (virtio-blk reports
 # an I/O error: it has no status for "no space"; ext4 then turns the disk read-only), the VM runs
@@ -177,16 +225,13 @@ pass "dockerd restarted with live-restore: the VM ran on (QEMU $qemu), docker ex
 # the attempt and records the verdict; the next starts straight under TCG; a new bundle (its QEMU
 # is another file) tries again. The notices reach a terminal, never the workload's stderr.
 qemu_file="$BUNDLE/libexec/qemu-system-x86_64"
-qemu_identity() { echo "$(stat -c %d "$qemu_file"):$(stat -c %i "$qemu_file"):"; }
-verdict_file() { grep -l "\"qemu\": \"$(qemu_identity)" /run/runcvm/kvm/*.json 2>/dev/null || true; }
-on_exit 'rm -f $(verdict_file)'
-[[ -z "$(verdict_file)" ]] || fail "a KVM verdict for this test's fresh bundle exists before any container ran"
+[[ -z "$(kvm_verdict_files)" ]] || fail "a KVM verdict for this test's fresh bundle exists before any container ran"
 bad_kvm=(--runtime=runcvm --device /dev/null:/dev/kvm runcvm-test/faults)
 docker run --rm "${bad_kvm[@]}" sh -c 'echo out; echo err >&2' >"$SCRATCH/kvm.out" 2>"$SCRATCH/kvm.err" ||
   fail "a /dev/kvm that cannot boot the VM: docker run failed: $(cat "$SCRATCH/kvm.err")"
 [[ "$(cat "$SCRATCH/kvm.out")" == out && "$(cat "$SCRATCH/kvm.err")" == err ]] ||
   fail "a /dev/kvm that cannot boot the VM: the workload's streams were not its own: stdout \"$(cat "$SCRATCH/kvm.out")\", stderr \"$(cat "$SCRATCH/kvm.err")\""
-verdict=$(verdict_file)
+verdict=$(kvm_verdict_files)
 [[ -n "$verdict" ]] || fail "no KVM verdict recorded in /run/runcvm/kvm after KVM failed to boot the VM: $(ls /run/runcvm/kvm 2>&1)"
 assert_contains "$(cat "$verdict")" '"kvm_boots": false' "the KVM verdict"
 [[ "$(stat -c %a /run/runcvm/kvm)" == 700 ]] || fail "/run/runcvm/kvm is $(stat -c %a /run/runcvm/kvm), expected 700"
