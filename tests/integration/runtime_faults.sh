@@ -25,6 +25,20 @@ helper_pids() {  # container, pattern
   done
   return 0
 }
+# docker rm -f of a container, which must return within 30 s and leave none of its helpers and no
+# mount naming it. Sets TOOK (ms) and HELPERS (how many there were).
+remove_promptly() {  # container what
+  local pids start pid
+  pids=$(helper_pids "$1" .)
+  [[ -n "$pids" ]] || fail "$2: no helpers found under runcvm-init"
+  start=$(now_ms)
+  timeout 30 docker rm -f "$1" >/dev/null || fail "$2: docker rm -f did not return within 30 s"
+  TOOK=$(( $(now_ms) - start )) HELPERS=$(wc -w <<<"$pids")
+  for pid in $pids; do
+    [[ ! -e /proc/$pid ]] || fail "$2: helper $pid ($(tr '\0' ' ' </proc/"$pid"/cmdline)) is left"
+  done
+  ! grep -q "$1" /proc/mounts || fail "$2: a mount of $1 is left: $(grep "$1" /proc/mounts | head -1)"
+}
 wait_for_vm() {  # container: until docker exec runs in the VM
   for _ in $(seq 120); do docker exec "$1" true 2>/dev/null && return 0; sleep 1; done
   fail "the VM of $1 did not come up: $(docker logs "$1" 2>&1 | tail -3)"
@@ -71,15 +85,8 @@ pass "the guest's kernel panics: exit $rc, one line: $err"
 # docker rm -f while the VM boots: prompt, and none of the container's helpers outlive it.
 id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/faults sleep 100000)
 for _ in $(seq 100); do [[ -n "$(helper_pids "$id" qemu-system)" ]] && break; sleep 0.1; done
-pids=$(helper_pids "$id" .)
-[[ -n "$pids" ]] || fail "docker rm -f while booting: no helpers found under runcvm-init"
-start=$(now_ms)
-timeout 30 docker rm -f "$id" >/dev/null || fail "docker rm -f while the VM boots did not return within 30 s"
-took=$(( $(now_ms) - start ))
-for pid in $pids; do
-  [[ ! -e /proc/$pid ]] || fail "docker rm -f while booting: helper $pid ($(tr '\0' ' ' </proc/"$pid"/cmdline)) is left"
-done
-pass "docker rm -f while the VM boots returns in $took ms; its helpers ($(wc -w <<<"$pids")) are gone"
+remove_promptly "$id" "docker rm -f while the VM boots"
+pass "docker rm -f while the VM boots returns in $TOOK ms; its helpers ($HELPERS) and mounts are gone"
 
 # docker rm -f during heavy output (the workload writing to stdout as fast as it can): as prompt,
 # and nothing of the container left: no helper, no mount.
@@ -87,15 +94,8 @@ id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/faults 
 log=$(docker inspect -f '{{.LogPath}}' "$id")
 for _ in $(seq 120); do (( $(stat -c %s "$log" 2>/dev/null || echo 0) > 4000000 )) && break; sleep 0.5; done
 (( $(stat -c %s "$log") > 4000000 )) || fail "docker rm -f during heavy output: the workload's output did not flow"
-pids=$(helper_pids "$id" .)
-start=$(now_ms)
-timeout 30 docker rm -f "$id" >/dev/null || fail "docker rm -f during heavy output did not return within 30 s"
-took=$(( $(now_ms) - start ))
-for pid in $pids; do
-  [[ ! -e /proc/$pid ]] || fail "docker rm -f during heavy output: helper $pid ($(tr '\0' ' ' </proc/"$pid"/cmdline)) is left"
-done
-! grep -q "$id" /proc/mounts || fail "docker rm -f during heavy output: a mount of $id is left: $(grep "$id" /proc/mounts | head -1)"
-pass "docker rm -f during heavy output returns in $took ms; its helpers ($(wc -w <<<"$pids")) and mounts are gone"
+remove_promptly "$id" "docker rm -f during heavy output"
+pass "docker rm -f during heavy output returns in $TOOK ms; its helpers ($HELPERS) and mounts are gone"
 
 # Garbage on runcvm-init's exec port from a root workload that took the port over (it killed the
 # VM's exec agent): runcvm-init stops reading that port with a notice in its log, and the workload
