@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job, and the development install: install dependencies, build, assemble the bundle in
-# /opt/runcvm (our programs, this machine's QEMU and virtiofsd with their libraries, the Debian
-# kernel packaged by runcvm-build), register the runcvm runtime in /etc/docker/daemon.json,
+# /opt/runcvm with runcvm-build (ci/dev-bundle.sh: our programs, this machine's QEMU and virtiofsd
+# with their libraries, the Debian kernel), register the runcvm runtime in /etc/docker/daemon.json,
 # (re)start the local dockerd, and run a first command in a VM. Leaves dockerd running, with
 # runcvm installed:  docker run --rm --runtime=runcvm runcvm/busybox uname -a
 set -euo pipefail

@@ -149,4 +149,23 @@ void AtomicFileWriter::commit() {
   }
 }
 
+void link_tree(const fs::path& from, const fs::path& to) {
+  make_directories(to);
+  for (auto it = fs::recursive_directory_iterator(from); it != fs::recursive_directory_iterator(); ++it) {
+    fs::path target = to / it->path().lexically_relative(from);  // fs::relative would resolve symlinks
+    if (it->is_symlink()) {
+      fs::copy_symlink(it->path(), target);
+    } else if (it->is_directory()) {
+      fs::create_directory(target);
+    } else {
+      std::error_code ec;
+      fs::create_hard_link(it->path(), target, ec);
+      if (ec == std::errc::cross_device_link)
+        fs::copy_file(it->path(), target);
+      else if (ec)
+        throw fs::filesystem_error("linking a tree", it->path(), target, ec);
+    }
+  }
+}
+
 }  // namespace runcvm

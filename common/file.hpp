@@ -24,6 +24,9 @@ std::vector<fs::path> sorted_tree(const fs::path& root);
 fs::path temporary_sibling(const fs::path& path);
 // Best effort: used on error paths, where the original error is the one worth reporting.
 void remove_tree_quietly(const fs::path& path) noexcept;
+// A new tree `to` with the directories, symlinks and files of `from`, files hard-linked where the
+// two share a filesystem and copied where not: for trees that are replaced whole, never edited.
+void link_tree(const fs::path& from, const fs::path& to);
 // What an output option may replace: nothing yet, an empty directory, or an earlier output of the
 // same kind, which `kind_marker` (a file every such output holds, e.g. "oci-layout") identifies.
 // Anything else — the user's home, `/`, a directory of other files, a file where a directory

@@ -113,7 +113,8 @@ void assemble(const BundleOptions& o, const fs::path& tree) {
   if (!fs::is_directory(kernels))
     throw Error("bundle: " + quote(kernels.string()) + " is missing (run runcvm-build kernels --out " +
                 o.kernels.string() + ")");
-  fs::copy(kernels, tree / "kernels", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  // Linked, not copied: a kernels --out tree is replaced whole by the next run, never edited.
+  link_tree(kernels, tree / "kernels");
   write_file_atomic(tree / "VERSION", tree_digest(tree) + "\n");
 
   std::fprintf(stderr,

@@ -124,16 +124,28 @@ void verify_apk_package(std::string_view apk, std::string_view q1_checksum, std:
     throw Error(std::string(what) + ": data does not match the datahash in .PKGINFO");
 }
 
-PackageMap load_apk_index(const Recipe& recipe, fetch::BlobCache& cache) {
-  PackageMap packages;
+std::vector<std::string> fetch_apk_signed_indexes(const Recipe& recipe, fetch::BlobCache& cache) {
+  std::vector<std::string> indexes;
   for (const auto& source : recipe.sources) {
     for (const auto& repository : source.components) {
       std::string base = apk_base_url(source, repository, recipe);
       in_context("reading the index of " + base, [&] {
         fs::path index = cache.fetch_index(base + "/APKINDEX.tar.gz");
-        merge_newest(packages,
-                     parse_apkindex(apkindex_text(read_file(index), recipe.keyring, "APKINDEX.tar.gz"), base));
+        indexes.push_back(apkindex_text(read_file(index), recipe.keyring, "APKINDEX.tar.gz"));
       });
+    }
+  }
+  return indexes;
+}
+
+PackageMap load_apk_index(const Recipe& recipe, const std::vector<std::string>& indexes) {
+  PackageMap packages;
+  std::size_t next = 0;
+  for (const auto& source : recipe.sources) {
+    for (const auto& repository : source.components) {
+      std::string base = apk_base_url(source, repository, recipe);
+      in_context("reading the index of " + base,
+                 [&] { merge_newest(packages, parse_apkindex(indexes.at(next++), base)); });
     }
   }
   return packages;

@@ -68,19 +68,33 @@ void refuse_rollback(const ReleaseIndex& release, const fs::path& inrelease) {
   if (*release.date > newest) write_file_atomic(newest_file, std::to_string(static_cast<long long>(*release.date)));
 }
 
-PackageMap load_deb_index(const Recipe& recipe, fetch::BlobCache& cache, std::time_t now) {
-  PackageMap packages;
+std::vector<std::string> fetch_deb_signed_indexes(const Recipe& recipe, fetch::BlobCache& cache, std::time_t now) {
+  std::vector<std::string> releases;
   for (const auto& source : recipe.sources) {
     std::string where = source.mirror + " " + source.suite;
-    std::string dists = source.mirror + "/dists/" + source.suite + "/";
     in_context("reading the index of " + where, [&] {
-      fs::path inrelease = cache.fetch_index(dists + "InRelease");
-      ReleaseIndex release = parse_release(verify_clearsigned(inrelease, recipe.keyring));
+      fs::path inrelease = cache.fetch_index(source.mirror + "/dists/" + source.suite + "/InRelease");
+      std::string signed_text = verify_clearsigned(inrelease, recipe.keyring);
+      ReleaseIndex release = parse_release(signed_text);
       refuse_rollback(release, inrelease);
       if (release.valid_until && *release.valid_until < now)
         throw Error("InRelease expired (Valid-Until is in the past)")
             .with_hint(
                 "the mirror is stale or the clock is wrong; expired indexes allow replaying old, vulnerable packages");
+      releases.push_back(std::move(signed_text));
+    });
+  }
+  return releases;
+}
+
+PackageMap load_deb_index(const Recipe& recipe, const std::vector<std::string>& releases, fetch::BlobCache& cache) {
+  PackageMap packages;
+  for (std::size_t i = 0; i < recipe.sources.size(); ++i) {
+    const auto& source = recipe.sources[i];
+    std::string where = source.mirror + " " + source.suite;
+    std::string dists = source.mirror + "/dists/" + source.suite + "/";
+    in_context("reading the index of " + where, [&] {
+      ReleaseIndex release = parse_release(releases.at(i));
       for (const auto& component : source.components) {
         auto [path, digest] = packages_file(release, component, recipe.architecture, where);
         std::string url = dists + path;

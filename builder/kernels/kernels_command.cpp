@@ -12,10 +12,13 @@
 #include <nlohmann/json.hpp>
 
 #include "builder/fetch/cache.hpp"
+#include "builder/kernels/artifact_cache.hpp"
+#include "builder/kernels/build_inputs.hpp"
 #include "builder/kernels/direct_boot.hpp"
 #include "builder/kernels/initramfs.hpp"
 #include "builder/kernels/module_tree.hpp"
 #include "builder/kernels/repository.hpp"
+#include "common/digest.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/parallel.hpp"
@@ -26,9 +29,16 @@ namespace runcvm::kernels {
 namespace artifact = handoff::kernel_artifact;
 namespace {
 
+// Where a job's artifact comes from: built from its packages, or reused because its build inputs
+// did not change (already installed in --out, or kept in the cache by an earlier run).
+enum class Source { build, installed, artifact_cache };
+
 // Everything one recipe's passes produce; recipes never share a Job.
 struct Job {
   Recipe recipe;
+  std::vector<std::string> signed_indexes;
+  std::string inputs_key;
+  Source source = Source::build;
   PackageMap index;
   std::vector<PackageEntry> packages;
   std::vector<fs::path> package_files;
@@ -44,19 +54,24 @@ struct Context {
       : options(o),
         staging(std::move(s)),
         progress(progress_wanted()),
-        cache(o.cache, o.retry, &progress, o.index_max_age) {}
+        cache(o.cache, o.retry, &progress, o.index_max_age),
+        artifacts(o.cache) {}
 
   const KernelsOptions& options;
   fs::path staging;
   std::vector<Job> jobs;
   fetch::ProgressMeter progress;  // before cache, which reports to it
   fetch::BlobCache cache;
+  ArtifactCache artifacts;
 };
 
+// Runs `pass` on every job (or only those still to be built), `width` at a time.
+enum class Jobs { all, to_build };
 template <class F>
-void for_each_job(Context& ctx, unsigned width, F&& pass) {
+void for_each_job(Context& ctx, unsigned width, Jobs which, F&& pass) {
   parallel_for(ctx.jobs.size(), width, [&](std::size_t i) {
     Job& job = ctx.jobs[i];
+    if (which == Jobs::to_build && job.source != Source::build) return;
     in_context(job.recipe.name, [&] { pass(ctx, job); });
   });
 }
@@ -73,11 +88,49 @@ void load_recipes(Context& ctx) {
   }
 }
 
-// Signed indexes first: nothing is downloaded that an index we trust does not name.
-void fetch_indexes(Context& ctx) {
+// The installed version in out/kernels/<dist>/ whose manifest names these build inputs.
+std::optional<std::string> installed_with_inputs(const fs::path& dist, const std::string& key) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dist, ec)) {
+    if (entry.is_symlink() || !entry.is_directory()) continue;
+    try {
+      auto manifest = nlohmann::json::parse(read_file(entry.path() / artifact::kManifest));
+      if (manifest.value("inputs", "") == key) return entry.path().filename().string();
+    } catch (const std::exception&) {
+      // a damaged or foreign manifest is no match: the artifact is built again
+    }
+  }
+  return std::nullopt;
+}
+
+// Signed indexes first: nothing is downloaded that an index we trust does not name. They are
+// small, and with the recipe, the initramfs init and this program they make the build-inputs key:
+// an artifact already made from the same inputs is reused, and nothing more is read.
+void fetch_signed_indexes_and_reuse(Context& ctx) {
   std::time_t now = std::time(nullptr);
-  for_each_job(ctx, ctx.options.jobs, [now](Context& c, Job& job) {
-    job.index = load_package_index(job.recipe, c.cache, now);
+  std::string init_sha256 = file_digest_hex(ctx.options.initramfs_init);
+  std::string builder_sha256 = file_digest_hex("/proc/self/exe");
+  for_each_job(ctx, ctx.options.jobs, Jobs::all, [&](Context& c, Job& job) {
+    job.signed_indexes = fetch_signed_indexes(job.recipe, c.cache, now);
+    job.inputs_key =
+        build_inputs_key({&job.recipe, job.signed_indexes, init_sha256, builder_sha256, c.options.timestamp});
+    fs::path dist = c.options.out / artifact::kKernelsDirectory / job.recipe.dist;
+    if (auto version = installed_with_inputs(dist, job.inputs_key)) {
+      job.version = *version;
+      job.source = Source::installed;
+    } else if (auto kept = c.artifacts.find(job.inputs_key)) {
+      job.version = nlohmann::json::parse(read_file(*kept / artifact::kManifest)).at("version").get<std::string>();
+      job.artifact = c.staging / job.recipe.name / "artifact" / job.version;
+      link_tree(*kept, job.artifact);
+      job.source = Source::artifact_cache;
+    }
+  });
+}
+
+// The package lists the signed indexes name, and the packages to fetch from them.
+void read_package_lists(Context& ctx) {
+  for_each_job(ctx, ctx.options.jobs, Jobs::to_build, [](Context& c, Job& job) {
+    job.index = load_package_index(job.recipe, job.signed_indexes, c.cache);
     std::string where = job.recipe.sources.front().mirror + " " + job.recipe.sources.front().suite;
     job.packages = resolve_packages(job.index, job.recipe.package, job.recipe.follow, where);
   });
@@ -87,6 +140,7 @@ void fetch_indexes(Context& ctx) {
 void fetch_packages(Context& ctx) {
   std::vector<std::pair<Job*, std::size_t>> work;
   for (auto& job : ctx.jobs) {
+    if (job.source != Source::build) continue;
     job.package_files.resize(job.packages.size());
     for (std::size_t i = 0; i < job.packages.size(); ++i) work.emplace_back(&job, i);
   }
@@ -148,18 +202,21 @@ void index_modules_and_build_initramfs(Context& ctx, Job& job) {
   nlohmann::ordered_json manifest = {{"dist", job.recipe.dist},
                                      {"version", job.version},
                                      {"recipe", job.recipe.name},
+                                     {"inputs", job.inputs_key},
                                      {"initramfs_modules", nlohmann::json::array()},
                                      {"packages", nlohmann::json::array()}};
   for (const ModuleInfo* m : order) manifest["initramfs_modules"].push_back(m->name);
   for (const auto& p : job.packages)
     manifest["packages"].push_back({{"name", p.name}, {"version", p.version}, {"checksum", p.checksum}});
   write_file_atomic(job.artifact / artifact::kManifest, manifest.dump(2) + "\n");
+  ctx.artifacts.keep(job.artifact, job.inputs_key);
 }
 
 // Moves each artifact into out/kernels/<dist>/ and points `latest` at the newest version there.
 void install(Context& ctx) {
   fs::path kernels = ctx.options.out / artifact::kKernelsDirectory;
   for (auto& job : ctx.jobs) {
+    if (job.source == Source::installed) continue;
     fs::path dist = kernels / job.recipe.dist;
     make_directories(dist);
     fs::path target = dist / job.version;
@@ -209,19 +266,26 @@ void run_kernels(const KernelsOptions& options) {
 
   run_pass(ctx, "load recipes", load_recipes);
   for (auto& job : ctx.jobs) job.root = staging.path() / job.recipe.name / "root";
-  run_pass(ctx, "fetch and verify indexes", fetch_indexes);
+  run_pass(ctx, "fetch and verify signed indexes, look for the artifact", fetch_signed_indexes_and_reuse);
+  run_pass(ctx, "read package lists", read_package_lists);
   run_pass(ctx, "fetch and verify packages", fetch_packages);
   ctx.progress.finish();
-  run_pass(ctx, "unpack kernel payload", [](Context& c) { for_each_job(c, 2, unpack); });
+  run_pass(ctx, "unpack kernel payload", [](Context& c) { for_each_job(c, 2, Jobs::to_build, unpack); });
   run_pass(ctx, "index modules, write initramfs",
-           [](Context& c) { for_each_job(c, 2, index_modules_and_build_initramfs); });
+           [](Context& c) { for_each_job(c, 2, Jobs::to_build, index_modules_and_build_initramfs); });
   run_pass(ctx, "install", install);
 
-  for (const auto& job : ctx.jobs)
-    info(job.recipe.name + ": installed " +
-         (fs::path(artifact::kKernelsDirectory) / job.recipe.dist / job.version).string() + " (" +
-         job.packages.front().name + " " + job.packages.front().version + "; initrd " + megabytes(job.initramfs_size) +
-         ", " + std::to_string(job.initramfs_modules) + " modules)");
+  for (const auto& job : ctx.jobs) {
+    std::string where = (fs::path(artifact::kKernelsDirectory) / job.recipe.dist / job.version).string();
+    if (job.source == Source::installed)
+      info(job.recipe.name + ": " + where + " is up to date (its build inputs did not change)");
+    else if (job.source == Source::artifact_cache)
+      info(job.recipe.name + ": installed " + where + " from the artifact cache (its build inputs did not change)");
+    else
+      info(job.recipe.name + ": installed " + where + " (" + job.packages.front().name + " " +
+           job.packages.front().version + "; initrd " + megabytes(job.initramfs_size) + ", " +
+           std::to_string(job.initramfs_modules) + " modules)");
+  }
   const auto& stats = ctx.cache.stats();
   unsigned downloaded = stats.files_downloaded.load();
   info("downloaded " + std::to_string(downloaded) + (downloaded == 1 ? " file (" : " files (") +

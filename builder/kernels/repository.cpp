@@ -5,14 +5,23 @@
 namespace runcvm::kernels {
 
 // Defined in deb_repository.cpp and apk_repository.cpp.
-PackageMap load_deb_index(const Recipe& recipe, fetch::BlobCache& cache, std::time_t now);
+std::vector<std::string> fetch_deb_signed_indexes(const Recipe& recipe, fetch::BlobCache& cache, std::time_t now);
+PackageMap load_deb_index(const Recipe& recipe, const std::vector<std::string>& releases, fetch::BlobCache& cache);
 fs::path fetch_deb_package(const PackageEntry& package, fetch::BlobCache& cache);
-PackageMap load_apk_index(const Recipe& recipe, fetch::BlobCache& cache);
+std::vector<std::string> fetch_apk_signed_indexes(const Recipe& recipe, fetch::BlobCache& cache);
+PackageMap load_apk_index(const Recipe& recipe, const std::vector<std::string>& indexes);
 fs::path fetch_apk_package(const PackageEntry& package, fetch::BlobCache& cache);
 void extract_apk(const fs::path& file, const fs::path& root, const PathFilter& filter);
 
-PackageMap load_package_index(const Recipe& recipe, fetch::BlobCache& cache, std::time_t now) {
-  return recipe.format == RepositoryFormat::deb ? load_deb_index(recipe, cache, now) : load_apk_index(recipe, cache);
+std::vector<std::string> fetch_signed_indexes(const Recipe& recipe, fetch::BlobCache& cache, std::time_t now) {
+  return recipe.format == RepositoryFormat::deb ? fetch_deb_signed_indexes(recipe, cache, now)
+                                                : fetch_apk_signed_indexes(recipe, cache);
+}
+
+PackageMap load_package_index(const Recipe& recipe, const std::vector<std::string>& signed_indexes,
+                              fetch::BlobCache& cache) {
+  return recipe.format == RepositoryFormat::deb ? load_deb_index(recipe, signed_indexes, cache)
+                                                : load_apk_index(recipe, signed_indexes);
 }
 
 fs::path fetch_package(const Recipe& recipe, const PackageEntry& package, fetch::BlobCache& cache) {

@@ -72,21 +72,65 @@ assert_absent "$SCRATCH/initrd/modules/sd_mod.ko"
 cmp -s "$SCRATCH/initrd/init" "$BUILD_DIR/bin/runcvm-initramfs-init" || fail "init is not runcvm-initramfs-init"
 pass "initramfs holds init and 14 modules in dependency order"
 
-# Second run: everything from the cache (indexes within their max age), identical output.
-sum_before=$(sha256sum "$K/initrd")
+# Second run, nothing changed: only the signed indexes are read (within their max age), and the
+# installed artifact is left as it is.
+inode_before=$(stat -c %i "$K/initrd")
+log=$(build --timings 2>&1) || fail "runcvm-build failed: $log"
+assert_contains "$log" "ubuntu-noble: kernels/ubuntu/6.8.0-45-generic is up to date (its build inputs did not change)"
+assert_contains "$log" "downloaded 0 files (0.0 MB), 3 from cache"
+[[ "$(stat -c %i "$K/initrd")" == "$inode_before" ]] || fail "an up-to-date artifact was written again"
+pass "second run reads only the signed indexes and leaves the artifact: $(grep -o 'signed indexes, look for the artifact: [0-9]* ms' <<<"$log")"
+
+# Another --out with the same cache: the artifact comes from the artifact cache, linked.
+log=$("$RUNCVM_BUILD" kernels --recipe ubuntu-noble --mirror "$URL" --keyring "$SCRATCH/archive.gpg"   --out "$SCRATCH/out2" --cache "$CACHE" 2>&1) || fail "runcvm-build failed: $log"
+assert_contains "$log" "installed kernels/ubuntu/6.8.0-45-generic from the artifact cache"
+diff -r "$OUT/kernels" "$SCRATCH/out2/kernels" || fail "the artifact from the cache differs from the one built"
+[[ "$(readlink "$SCRATCH/out2/kernels/ubuntu/latest")" == "6.8.0-45-generic" ]] || fail "latest not set from the artifact cache"
+pass "another --out takes the artifact from the artifact cache"
+
+# A fresh cache builds it again, byte for byte.
+log=$("$RUNCVM_BUILD" kernels --recipe ubuntu-noble --mirror "$URL" --keyring "$SCRATCH/archive.gpg"   --out "$SCRATCH/out3" --cache "$SCRATCH/cache3" 2>&1) || fail "runcvm-build failed: $log"
+assert_contains "$log" "installed kernels/ubuntu/6.8.0-45-generic (linux-image-virtual"
+diff -r "$OUT/kernels" "$SCRATCH/out3/kernels" || fail "a rebuild is not reproducible"
+pass "a rebuild from a fresh cache is identical"
+
+# Another initramfs init is another input: built again.
+cp "$BUILD_DIR/bin/runcvm-initramfs-init" "$SCRATCH/other-init" && echo >>"$SCRATCH/other-init"
+log=$(build --initramfs-init "$SCRATCH/other-init" 2>&1) || fail "runcvm-build failed: $log"
+assert_contains "$log" "installed kernels/ubuntu/6.8.0-45-generic (linux-image-virtual"
 log=$(build 2>&1) || fail "runcvm-build failed: $log"
-assert_contains "$log" "downloaded 0 files (0.0 MB), 9 from cache"
-[[ "$(sha256sum "$K/initrd")" == "$sum_before" ]] || fail "initrd is not reproducible"
-pass "second run downloads nothing; output is reproducible"
+assert_contains "$log" "installed kernels/ubuntu/6.8.0-45-generic from the artifact cache"
+pass "a changed initramfs init rebuilds; going back takes the kept artifact"
+
+# Damage from outside is no match: a manifest naming other inputs in --out, an entry of the
+# artifact cache without its manifest.
+sed -i 's/"inputs": "[0-9a-f]*"/"inputs": "0000"/' "$K/kernel.json"
+rm -f "$CACHE"/artifacts/*/kernel.json
+log=$(build 2>&1) || fail "runcvm-build failed: $log"
+assert_contains "$log" "installed kernels/ubuntu/6.8.0-45-generic (linux-image-virtual"
+log=$("$RUNCVM_BUILD" kernels --recipe ubuntu-noble --mirror "$URL" --keyring "$SCRATCH/archive.gpg"   --out "$SCRATCH/out4" --cache "$CACHE" 2>&1) || fail "runcvm-build failed: $log"
+assert_contains "$log" "from the artifact cache"
+diff -r "$OUT/kernels" "$SCRATCH/out4/kernels" || fail "the re-kept artifact differs"
+pass "a damaged manifest or cache entry is rebuilt, and the entry kept again whole"
 
 # With --index-max-age 0 the mirror is asked again: unchanged indexes answer 304 Not Modified; a
-# changed InRelease is fetched, and what it lists that is already cached is not.
+# changed InRelease is fetched (its content, hence the build inputs, are the same here).
 log=$(build --index-max-age 0 2>&1) || fail "runcvm-build failed: $log"
-assert_contains "$log" "downloaded 0 files (0.0 MB), 9 from cache"
+assert_contains "$log" "downloaded 0 files (0.0 MB), 3 from cache"
 touch -d "@$(($(date +%s) + 5))" "$MIRROR/dists/noble-updates/InRelease"
 log=$(build --index-max-age 0 2>&1) || fail "runcvm-build failed: $log"
-assert_contains "$log" "downloaded 1 file (0.0 MB), 8 from cache"
+assert_contains "$log" "downloaded 1 file (0.0 MB), 2 from cache"
+assert_contains "$log" "is up to date"
 pass "conditional GETs revalidate indexes"
+
+# A new kernel in a suite changes its signed index: the new one is built and becomes latest.
+add_kernel noble-updates 6.8.0-50.50 6.8.0-50
+publish_suite "$MIRROR" noble-updates
+touch -d "@$(($(date +%s) + 10))" "$MIRROR/dists/noble-updates/InRelease"  # newer than the touch above
+log=$(build --index-max-age 0 2>&1) || fail "runcvm-build failed: $log"
+assert_contains "$log" "installed kernels/ubuntu/6.8.0-50-generic (linux-image-virtual 6.8.0-50.50"
+[[ "$(readlink "$OUT/kernels/ubuntu/latest")" == "6.8.0-50-generic" ]] || fail "latest does not point at 6.8.0-50-generic"
+pass "a changed index builds the new kernel"
 
 # Progress: drawn on a terminal (a pseudo-terminal from script(1)), never into a pipe or under CI.
 rm -rf "$CACHE" "$OUT"

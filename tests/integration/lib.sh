@@ -6,6 +6,9 @@ set -euo pipefail
 BUILD_DIR=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
 SOURCE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RUNCVM_BUILD="$BUILD_DIR/bin/runcvm-build"
+# Downloads and kernel artifacts shared by the tests' dev bundles (content-verified, written by
+# rename, so tests running at once may share it): the Debian kernel is fetched and packaged once.
+TEST_CACHE=${RUNCVM_TEST_CACHE:-$BUILD_DIR/test-cache}
 SCRATCH=$(mktemp -d /tmp/runcvm-it.XXXXXX)
 CLEANUPS=()
 cleanup() {
@@ -224,7 +227,7 @@ stop_dockerd() {
 # e.g. '"live-restore": true'.
 start_dockerd_with_runcvm() {
   BUNDLE="$SCRATCH/opt-runcvm"
-  bash "$SOURCE_DIR/ci/dev-bundle.sh" "$BUILD_DIR" "$BUNDLE" "$SCRATCH/cache" >/dev/null 2>&1 ||
+  bash "$SOURCE_DIR/ci/dev-bundle.sh" "$BUILD_DIR" "$BUNDLE" "$TEST_CACHE" >/dev/null 2>&1 ||
     fail "ci/dev-bundle.sh failed"
   printf '{"runtimes": {"runcvm": {"path": "%s"}}%s}\n' "$BUNDLE/bin/runcvm-runtime" "${1:+, $1}" >"$SCRATCH/daemon.json"
   start_dockerd "$SCRATCH/daemon.json"

@@ -1,6 +1,9 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
+#include <algorithm>
+
+#include "builder/kernels/build_inputs.hpp"
 #include "builder/kernels/recipe.hpp"
 #include "common/error.hpp"
 #include "common/file.hpp"
@@ -75,4 +78,45 @@ TEST_CASE("every shipped recipe is valid and fetches over https", "[recipe]") {
     ++count;
   }
   CHECK(count >= 5);
+}
+
+TEST_CASE("the build-inputs key changes with every input and only with them", "[recipe][build-inputs]") {
+  Recipe recipe = parse_recipe(kValid, "debian-bookworm");
+  BuildInputs base{&recipe, {"signed index one", "signed index two"}, "init-digest", "builder-digest", 0};
+  const std::string key = build_inputs_key(base);
+  CHECK(key.size() == 64);
+  CHECK(build_inputs_key(base) == key);
+
+  // The keyring only decides whether an index is trusted; the artifact is made of what it signed.
+  Recipe other_keyring = recipe;
+  other_keyring.keyring = "/elsewhere.gpg";
+  CHECK(build_inputs_key({&other_keyring, base.signed_indexes, "init-digest", "builder-digest", 0}) == key);
+
+  std::vector<std::string> keys;
+  auto with_recipe = [&](auto change) {
+    Recipe changed = recipe;
+    change(changed);
+    keys.push_back(build_inputs_key({&changed, base.signed_indexes, "init-digest", "builder-digest", 0}));
+  };
+  with_recipe([](Recipe& r) { r.dist = "ubuntu"; });
+  with_recipe([](Recipe& r) { r.sources[0].mirror = "http://mirror.example/debian"; });
+  with_recipe([](Recipe& r) { r.sources[0].suite = "trixie"; });
+  with_recipe([](Recipe& r) { r.sources[0].components.push_back("contrib"); });
+  with_recipe([](Recipe& r) { r.package = "linux-image-cloud-amd64"; });
+  with_recipe([](Recipe& r) { r.follow.push_back("linux-modules-*"); });
+  with_recipe([](Recipe& r) { r.kernel_image = "boot/bzImage"; });
+  with_recipe([](Recipe& r) { r.initramfs_modules.push_back("ext4"); });
+  with_recipe([](Recipe& r) { r.initramfs_compression = Compression::gzip; });
+  keys.push_back(build_inputs_key({&recipe, {"signed index one"}, "init-digest", "builder-digest", 0}));
+  keys.push_back(
+      build_inputs_key({&recipe, {"signed index one", "signed index 2"}, "init-digest", "builder-digest", 0}));
+  // Moving text between two indexes is another input, not the same concatenation.
+  keys.push_back(
+      build_inputs_key({&recipe, {"signed index on", "esigned index two"}, "init-digest", "builder-digest", 0}));
+  keys.push_back(build_inputs_key({&recipe, base.signed_indexes, "other-init", "builder-digest", 0}));
+  keys.push_back(build_inputs_key({&recipe, base.signed_indexes, "init-digest", "other-builder", 0}));
+  keys.push_back(build_inputs_key({&recipe, base.signed_indexes, "init-digest", "builder-digest", 1700000000}));
+  keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  CHECK(std::adjacent_find(keys.begin(), keys.end()) == keys.end());
 }
