@@ -1,5 +1,7 @@
 #include "handoff/launch.hpp"
 
+#include <algorithm>
+
 #include "common/error.hpp"
 #include "handoff/json_reader.hpp"
 
@@ -129,6 +131,7 @@ std::string to_json_text(const Launch& l) {
       {"qemu", qemu},
       {"hugetlb", l.hugetlb},
       {"cgroupfs", l.cgroupfs},
+      {"virtiofs_cache", l.virtiofs_cache},
       {"timings", l.timings},
       {"dns_upstreams", l.dns_upstreams},
       {"breakpoints", l.breakpoints},
@@ -197,6 +200,11 @@ Launch parse_launch(std::string_view json_text) {
   }
   l.hugetlb = r.required<bool>("hugetlb");
   l.cgroupfs = r.required<std::string>("cgroupfs");
+  l.virtiofs_cache = r.required<std::string>("virtiofs_cache");
+  // It becomes an argument of virtiofsd: only a known mode, never an extra option.
+  if (std::find(std::begin(kVirtiofsCacheModes), std::end(kVirtiofsCacheModes), l.virtiofs_cache) ==
+      std::end(kVirtiofsCacheModes))
+    throw Error("launch: virtiofs_cache " + quote(l.virtiofs_cache) + ": expected auto, always or none");
   l.timings = r.required<bool>("timings");
   l.dns_upstreams = r.required<std::vector<std::string>>("dns_upstreams");
   l.breakpoints = r.required<std::vector<std::string>>("breakpoints");

@@ -127,6 +127,8 @@ struct Launch {
   Qemu qemu;
   bool hugetlb = false;
   std::string cgroupfs = "2";
+  // RUNCVM_VIRTIOFS_CACHE: virtiofsd's cache mode for the root and volumes (kVirtiofsCacheModes).
+  std::string virtiofs_cache = "auto";
   bool timings = false;  // RUNCVM_TIMINGS: report where the start-up time went
   // Where Docker's embedded DNS sends names it does not know (--dns, else the host's resolvers):
   // the VM asks them itself after runcvm-init's forwarder, whose namespace cannot reach them.
@@ -135,6 +137,10 @@ struct Launch {
   // container's terminal; start-up goes on when it exits.
   std::vector<std::string> breakpoints;
 };
+
+// virtiofsd's cache modes: auto (the guest caches and revalidates on open), always (the guest
+// trusts its cache; changes made from the host side go unseen), none (no caching).
+inline constexpr const char* kVirtiofsCacheModes[] = {"auto", "always", "none"};
 
 // The break points, in the order the VM passes them: before its network is configured, after,
 // and just before the workload starts.

@@ -259,6 +259,7 @@ void apply_options(const Options& options, const CreateInput& input, const Json&
   launch.qemu = options.qemu;
   launch.hugetlb = options.hugetlb;
   launch.cgroupfs = options.cgroupfs;
+  launch.virtiofs_cache = options.virtiofs_cache;
   launch.timings = options.timings;
   launch.dns_upstreams = input.host.dns_servers;
   launch.breakpoints = options.breakpoints;

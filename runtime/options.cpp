@@ -205,6 +205,13 @@ const std::vector<OptionSpec>& specs() {
        [](std::string_view v, Options& o) {
          return parse_choice(v, {"none", "1", "2", "hybrid"}, o.cgroupfs);
        }},
+      {{"RUNCVM_VIRTIOFS_CACHE", "auto, always, none", "auto",
+        "how the VM caches its root and volumes (virtiofsd's cache mode): auto revalidates on open, so changes made "
+        "from the host side of a volume show; always trusts the VM's cache (faster; such changes may go unseen); none "
+        "caches nothing"},
+       [](std::string_view v, Options& o) {
+         return parse_choice(v, {"auto", "always", "none"}, o.virtiofs_cache);
+       }},
       {{"RUNCVM_TIMINGS", "1 or 0", "0",
         "when the container exits, print on stderr where its start-up and shutdown time went"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.timings); }},

@@ -31,6 +31,7 @@ struct Options {
   handoff::Qemu qemu;                       // RUNCVM_QEMU_MACHINE, _CPU, _ACCEL, _VGA, _VNC_DISPLAY, _USB
   bool hugetlb = false;                     // RUNCVM_HUGETLB
   std::string cgroupfs = "2";               // RUNCVM_CGROUPFS
+  std::string virtiofs_cache = "auto";      // RUNCVM_VIRTIOFS_CACHE
   bool timings = false;                     // RUNCVM_TIMINGS
   unsigned exec_timeout_seconds = 120;      // RUNCVM_EXEC_TIMEOUT
   std::vector<std::string> breakpoints;     // RUNCVM_BREAK

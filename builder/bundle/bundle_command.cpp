@@ -18,12 +18,12 @@ namespace {
 // Our programs, all static (they run in any image).
 const std::vector<std::string> kPrograms = {"runcvm-runtime", "runcvm-init", "runcvm-vm-init", "runcvm-exec",
                                             "runcvm-install"};
-// What QEMU loads for the machines runcvm uses (q35, pc, microvm; -kernel boot; no NIC ROMs) and
-// the cards of RUNCVM_QEMU_VGA.
-const std::vector<std::string> kFirmware = {"bios-256k.bin",      "bios-microvm.bin",  "linuxboot.bin",
-                                            "linuxboot_dma.bin",  "pvh.bin",           "kvmvapic.bin",
-                                            "multiboot_dma.bin",  "qboot.rom",         "vgabios-virtio.bin",
-                                            "vgabios-stdvga.bin", "vgabios-cirrus.bin"};
+// What QEMU loads for the machines runcvm uses (q35, pc, microvm; -kernel boot; no NIC ROMs), the
+// cards of RUNCVM_QEMU_VGA, and the keymap its VNC server reads (-vnc fails without it).
+const std::vector<std::string> kFirmware = {
+    "bios-256k.bin",      "bios-microvm.bin",  "linuxboot.bin", "linuxboot_dma.bin",  "pvh.bin",
+    "kvmvapic.bin",       "multiboot_dma.bin", "qboot.rom",     "vgabios-virtio.bin", "vgabios-stdvga.bin",
+    "vgabios-cirrus.bin", "keymaps/en-us"};
 // QEMU's loadable modules the bundle carries: TCG, and virtio-vga (RUNCVM_QEMU_VGA=virtio), which
 // needs the virtio-gpu module.
 const std::vector<std::string> kQemuModules = {"accel-tcg-x86_64.so", "hw-display-virtio-gpu.so",

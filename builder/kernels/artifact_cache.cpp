@@ -25,7 +25,10 @@ void ArtifactCache::keep(const fs::path& artifact, const std::string& key) const
   // An entry damaged from outside (no manifest) is replaced; a rename that fails because another
   // run kept the same key meanwhile leaves theirs, the same artifact.
   std::error_code ec;
-  if (fs::exists(entry, ec)) fs::rename(entry, staging.path() / "damaged", ec);
+  if (fs::exists(entry, ec)) {
+    if (find(key)) return;  // kept whole meanwhile by another run: never move what others may read
+    fs::rename(entry, staging.path() / "damaged", ec);
+  }
   fs::rename(tree, entry, ec);
 }
 

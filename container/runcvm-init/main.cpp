@@ -193,7 +193,7 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
     bool may_fall_back = use_kvm && launch.qemu.accel == "auto";
     ::unlink(kVirtiofsSocket);
     vm.children.virtiofsd =
-        spawn_helper(virtiofsd_command(bundle, launch.kernel.debug), helper_environment(bundle), {},
+        spawn_helper(virtiofsd_command(launch, bundle), helper_environment(bundle), {},
                      /*quiet=*/!launch.kernel.debug);  // even at log_level=err it reports the VM's poweroff
     if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
     stages.host.qemu_spawn = realtime_ns();

@@ -47,17 +47,17 @@ std::vector<std::string> helper_environment(const BundleLayout& bundle) {
   return {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "QEMU_MODULE_DIR=" + bundle.qemu_modules()};
 }
 
-std::vector<std::string> virtiofsd_command(const BundleLayout& bundle, bool debug) {
+std::vector<std::string> virtiofsd_command(const handoff::Launch& launch, const BundleLayout& bundle) {
   auto argv = through_loader(bundle, bundle.virtiofsd());
   argv.insert(argv.end(), {
                               std::string("--socket-path=") + kVirtiofsSocket,
                               // The container's root with its volumes, as the helper root holds it (helper_root.hpp).
                               "-o",
                               std::string("source=") + kSharedRoot,
-                              // cache=auto: the guest caches, but revalidates on open, so changes made from the host
-                              // side of a bind mount show up; cache=always would be faster and go stale.
+                              // RUNCVM_VIRTIOFS_CACHE (auto by default: the guest caches, but revalidates on open,
+                              // so changes made from the host side of a bind mount show up).
                               "-o",
-                              "cache=auto",
+                              "cache=" + launch.virtiofs_cache,
                               // chroot needs only CAP_SYS_CHROOT, which Docker grants; namespace mode needs SYS_ADMIN.
                               "-o",
                               "sandbox=chroot",
@@ -65,7 +65,7 @@ std::vector<std::string> virtiofsd_command(const BundleLayout& bundle, bool debu
                               "xattr",
                               // Its session messages would land on the container's stderr, mixed with the workload's.
                               "-o",
-                              debug ? "log_level=info" : "log_level=err",
+                              launch.kernel.debug ? "log_level=info" : "log_level=err",
                           });
   return argv;
 }

@@ -34,7 +34,7 @@ struct Nic {
   unsigned mtu = 1500;
 };
 
-std::vector<std::string> virtiofsd_command(const BundleLayout& bundle, bool debug);
+std::vector<std::string> virtiofsd_command(const handoff::Launch& launch, const BundleLayout& bundle);
 // The environment of QEMU and virtiofsd: QEMU loads its accelerator modules (TCG is one) from
 // the bundle, not from the distribution path it was built with.
 std::vector<std::string> helper_environment(const BundleLayout& bundle);

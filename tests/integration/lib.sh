@@ -240,6 +240,16 @@ kvm_verdict_files() {
   grep -l "\"qemu\": \"$(stat -c %d "$qemu"):$(stat -c %i "$qemu"):" /run/runcvm/kvm/*.json 2>/dev/null || true
 }
 
+# The PIDs of a container's helpers (children of its runcvm-init: QEMU, virtiofsd) whose command
+# line matches PATTERN. Usage: helper_pids CONTAINER PATTERN
+helper_pids() {  # container, pattern
+  local init child
+  init=$(docker inspect -f '{{.State.Pid}}' "$1")
+  for child in $(cat /proc/"$init"/task/*/children); do
+    tr '\0' ' ' <"/proc/$child/cmdline" 2>/dev/null | grep -q -- "$2" && echo "$child"
+  done
+  return 0
+}
 # docker run of a VM container under TCG (the one accelerator every machine has), removed when it
 # ends. Usage: vm DOCKER_RUN_ARGS…
 vm() { docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg "$@"; }

@@ -16,15 +16,6 @@ start_dockerd_with_runcvm '"live-restore": true'
 import_busybox_image runcvm-test/faults debian
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# The container's helpers on the host: the children of its runcvm-init whose command line matches.
-helper_pids() {  # container, pattern
-  local init child
-  init=$(docker inspect -f '{{.State.Pid}}' "$1")
-  for child in $(cat /proc/"$init"/task/*/children); do
-    tr '\0' ' ' <"/proc/$child/cmdline" 2>/dev/null | grep -q -- "$2" && echo "$child"
-  done
-  return 0
-}
 # docker rm -f of a container, which must return within 30 s and leave none of its helpers and no
 # mount naming it. Sets TOOK (ms) and HELPERS (how many there were).
 remove_promptly() {  # container what

@@ -148,6 +148,32 @@ assert_contains "$out" "QEMU Virtual CPU" "RUNCVM_QEMU_CPU=qemu64"
   fail "RUNCVM_KERNEL_MOUNT_LIB_MODULES=1: /lib/modules holds: $(sed -n '4,$p' <<<"$out")"
 pass "RUNCVM_CPUS=2, RUNCVM_MEM=300M (MemTotal $mem_kb kB), RUNCVM_QEMU_CPU=qemu64 and RUNCVM_KERNEL_MOUNT_LIB_MODULES=1 hold in the VM"
 
+# RUNCVM_VIRTIOFS_CACHE: virtiofsd runs with the mode asked; with the default (auto) a change made
+# on the host side of a volume while the VM runs shows in the VM, as under runc.
+mkdir -p "$SCRATCH/cache-volume"
+echo before >"$SCRATCH/cache-volume/file"
+for mode in "" none always; do  # "": the default
+  id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg ${mode:+-e RUNCVM_VIRTIOFS_CACHE=$mode} \
+    -v "$SCRATCH/cache-volume:/volume" runcvm-test/options sleep 100000)
+  on_exit "docker rm -f $id >/dev/null 2>&1"
+  for _ in $(seq 120); do docker exec "$id" true 2>/dev/null && break; sleep 1; done
+  [[ "$(docker exec "$id" cat /volume/file)" == before ]] || fail "RUNCVM_VIRTIOFS_CACHE=$mode: the volume reads wrong"
+  pid=$(helper_pids "$id" virtiofsd)
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "-o cache=${mode:-auto} " ||
+    fail "RUNCVM_VIRTIOFS_CACHE=$mode: virtiofsd runs as: $(tr '\0' ' ' <"/proc/$pid/cmdline")"
+  if [[ -z $mode ]]; then
+    echo after >"$SCRATCH/cache-volume/file"
+    sleep 2  # past the attribute timeout of cache=auto (1 s)
+    [[ "$(docker exec "$id" cat /volume/file)" == after ]] ||
+      fail "RUNCVM_VIRTIOFS_CACHE (default auto): a change on the host side of the volume did not show in the VM"
+    echo before >"$SCRATCH/cache-volume/file"
+  fi
+  docker rm -f "$id" >/dev/null
+done
+vm -e RUNCVM_VIRTIOFS_CACHE=sometimes runcvm-test/options true 2>"$SCRATCH/cache-mode.err" && fail "RUNCVM_VIRTIOFS_CACHE=sometimes was accepted"
+assert_contains "$(cat "$SCRATCH/cache-mode.err")" 'RUNCVM_VIRTIOFS_CACHE: "sometimes"'
+pass "RUNCVM_VIRTIOFS_CACHE: virtiofsd runs with auto, none or always; with auto a host-side change to a volume shows in the VM"
+
 # Machine types: pc boots like q35; curses and break points are refused at create, in one line.
 out=$(vm -e RUNCVM_QEMU_MACHINE=pc runcvm-test/options sh -c 'echo booted; cat /sys/class/dmi/id/product_name 2>/dev/null || true')
 assert_contains "$out" "booted" "RUNCVM_QEMU_MACHINE=pc"

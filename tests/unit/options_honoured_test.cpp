@@ -105,6 +105,7 @@ TEST_CASE("every option in the table is read past the runtime's parser", "[optio
       {"RUNCVM_QEMU_ACCEL", "tcg"},
       {"RUNCVM_HUGETLB", "1"},
       {"RUNCVM_CGROUPFS", "hybrid"},
+      {"RUNCVM_VIRTIOFS_CACHE", "none"},
       {"RUNCVM_TIMINGS", "1"},
       {"RUNCVM_EXEC_TIMEOUT", "7"},
       {"RUNCVM_BREAK", "prenet"},

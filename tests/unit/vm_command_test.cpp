@@ -91,8 +91,10 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
           "quiet loglevel=0 root=runcvm-root rootfstype=virtiofs rw noresume init=/opt/runcvm/bin/runcvm-vm-init"));
   launch.read_only_root = true;
   CHECK_THAT(container_init::kernel_command_line(launch, bundle), ContainsSubstring("rootfstype=virtiofs ro noresume"));
-  CHECK(joined(container_init::virtiofsd_command(bundle, false))
+  CHECK(joined(container_init::virtiofsd_command(launch, bundle))
             .find("-o source=/share -o cache=auto -o sandbox=chroot") != std::string::npos);
+  launch.virtiofs_cache = "always";
+  CHECK(joined(container_init::virtiofsd_command(launch, bundle)).find(" -o cache=always ") != std::string::npos);
 }
 
 TEST_CASE("microvm: virtio-mmio devices, virtio 1.0, and the kernel told the TSC's rate", "[guest][qemu]") {

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Benchmark: host memory per idle VM beyond its guest RAM, for 1 and N idle VMs (`sleep` as the
+# workload, -m 256m, booted and settled). For each container, the proportional set size (PSS,
+# /proc/PID/smaps_rollup, so libraries shared between VMs count once in total) of its runcvm-init,
+# QEMU and virtiofsd, less QEMU's shared-memory part (the guest's RAM, a memfd in /dev/shm).
+# Baseline in the same run: the same container under runc (its PID 1's PSS).
+# Needs a dockerd with runcvm registered (bash ci/main.sh).
+# usage: tests/bench/footprint.sh [N] [IMAGE]
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+N=${1:-8}
+IMAGE=${2:-runcvm/busybox}
+
+pss_kib() {  # pid field -> kB
+  awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0
+}
+# Prints "init qemu virtiofsd shmem" kB for a container.
+measure() {
+  local init qemu=0 virtiofsd=0 shmem=0 child name
+  init=$(docker inspect -f '{{.State.Pid}}' "$1")
+  for child in $(cat /proc/"$init"/task/*/children); do
+    # By command line: the helpers run through the bundle's loader, which their comm names.
+    name=$(tr '\0' ' ' <"/proc/$child/cmdline")
+    case $name in
+      *qemu-system-x86_64*) qemu=$(pss_kib "$child" Pss); shmem=$(pss_kib "$child" Pss_Shmem) ;;
+      *virtiofsd*) virtiofsd=$(( virtiofsd + $(pss_kib "$child" Pss) )) ;;
+    esac
+  done
+  echo "$(pss_kib "$init" Pss) $qemu $virtiofsd $shmem"
+}
+settle() {  # containers: until each VM runs docker exec, then 10 s more
+  local id
+  for id in "$@"; do
+    for _ in $(seq 300); do docker exec "$id" true 2>/dev/null && break; sleep 1; done
+  done
+  sleep 10
+}
+
+runc_id=$(docker run -d "$IMAGE" sleep 100000)
+trap 'docker rm -f $runc_id ${ids[*]:-} >/dev/null 2>&1' EXIT
+sleep 2
+runc_pss=$(pss_kib "$(docker inspect -f '{{.State.Pid}}' "$runc_id")" Pss)
+echo "runc: the container's PID 1 (sleep): ${runc_pss} kB PSS"
+
+for count in 1 "$N"; do
+  ids=()
+  for _ in $(seq "$count"); do
+    ids+=("$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -m 256m "$IMAGE" sleep 100000)")
+  done
+  settle "${ids[@]}"
+  total=0
+  sums=(0 0 0 0)
+  for id in "${ids[@]}"; do
+    read -r init qemu virtiofsd shmem <<<"$(measure "$id")"
+    sums=($(( sums[0] + init )) $(( sums[1] + qemu )) $(( sums[2] + virtiofsd )) $(( sums[3] + shmem )))
+  done
+  total=$(( sums[0] + sums[1] - sums[3] + sums[2] ))
+  echo "$count idle VM(s): per VM beyond guest RAM $(( total / count / 1024 )) MiB PSS" \
+    "(runcvm-init $(( sums[0] / count )) kB, QEMU $(( (sums[1] - sums[3]) / count )) kB without its" \
+    "$(( sums[3] / count )) kB of guest RAM, virtiofsd $(( sums[2] / count )) kB);" \
+    "x$(python3 -c "print(f'{$total / $count / max($runc_pss, 1):.0f}')") of runc's PID 1"
+  docker rm -f "${ids[@]}" >/dev/null
+  ids=()
+done
