@@ -2,11 +2,12 @@
 # Builds the libFuzzer targets with clang (+ASan/UBSan) and runs each for a short time from its
 # committed corpus (tests/fuzz/corpus/<target>; the recipes directory seeds the recipe fuzzer).
 # New inputs go to a scratch copy, so the committed corpus only changes by hand.
-# usage: ci/fuzz.sh [SECONDS_PER_TARGET]
+# usage: ci/fuzz.sh [SECONDS_PER_TARGET]   |   ci/fuzz.sh --build-only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
 BUILD_TARGET=fuzz-targets CXX=clang++ bash ci/build.sh build-fuzz -DRUNCVM_SANITIZE=address,undefined
+[[ $seconds == --build-only ]] && exit 0
 work=$(mktemp -d /tmp/runcvm-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 # Every target the build made (tests/fuzz/CMakeLists.txt is the one list).

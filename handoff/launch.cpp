@@ -78,6 +78,21 @@ std::vector<std::string> vm_mount_points(const Launch& launch) {
   return out;
 }
 
+std::vector<std::string> covered_mounts(const Launch& launch,
+                                        const std::function<std::string(const std::string&)>& resolve) {
+  std::vector<std::string> points = vm_mount_points(launch), out;
+  for (const auto& mount : launch.mounts) {
+    std::string destination = resolve(mount.destination);
+    for (const auto& point : points)
+      if (destination.size() > point.size() && destination.compare(0, point.size(), point) == 0 &&
+          destination[point.size()] == '/') {
+        out.push_back(destination);
+        break;
+      }
+  }
+  return out;
+}
+
 std::string process_to_json_text(const Process& process) { return process_json(process).dump(); }
 
 Process parse_process(std::string_view json_text) {
@@ -118,6 +133,7 @@ std::string to_json_text(const Launch& l) {
         {"append", k.append},
         {"debug", k.debug}}},
       {"mounts", mounts},
+      {"sockets", l.sockets},
       {"container_only", l.container_only},
       {"tmpfs", tmpfs},
       {"shm_bytes", l.shm_bytes},
@@ -169,6 +185,14 @@ Launch parse_launch(std::string_view json_text) {
   l.mounts = read_list<Mount>(r, "mounts", [](Reader& m) {
     return Mount{m.required<std::string>("destination"), m.required<bool>("read_only")};
   });
+  l.sockets = r.required<std::vector<std::string>>("sockets");
+  // Each becomes a port of runcvm-init's and a path runcvm-init connects to: a bounded list of
+  // absolute paths, nothing else.
+  if (l.sockets.size() > kMaxSockets)
+    throw Error("launch: " + std::to_string(l.sockets.size()) + " sockets: at most " + std::to_string(kMaxSockets));
+  for (const auto& socket : l.sockets)
+    if (socket.empty() || socket[0] != '/' || socket.find('\0') != std::string::npos)
+      throw Error("launch: socket " + quote(socket) + ": expected an absolute path");
   l.container_only = r.required<std::vector<std::string>>("container_only");
   l.tmpfs = read_list<Tmpfs>(r, "tmpfs", [](Reader& t) {
     return Tmpfs{t.required<std::string>("destination"), t.required<std::vector<std::string>>("options")};

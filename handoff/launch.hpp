@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -111,6 +112,9 @@ struct Launch {
   std::uint64_t memory_mib = 512;
   Kernel kernel;
   std::vector<Mount> mounts;
+  // Host unix sockets the container has bind-mounted (docker.sock): in the VM a listening socket
+  // at each path, whose connections runcvm-init carries to the container's socket. Not in `mounts`.
+  std::vector<std::string> sockets;
   std::vector<std::string> container_only;  // mount points kept out of the VM (below /disks)
   std::vector<Tmpfs> tmpfs;
   std::uint64_t shm_bytes = 64ull << 20;       // --shm-size: the size of the VM's /dev/shm
@@ -142,6 +146,12 @@ struct Launch {
 // trusts its cache; changes made from the host side go unseen), none (no caching).
 inline constexpr const char* kVirtiofsCacheModes[] = {"auto", "always", "none"};
 
+// The sockets' relays: runcvm-init listens for socket i on kHostSideAddress, port
+// socket_relay_port(i), in the container's network namespace, which only the VM reaches.
+inline constexpr std::size_t kMaxSockets = 16;
+inline constexpr unsigned kFirstSocketRelayPort = 17700;
+inline unsigned socket_relay_port(std::size_t index) { return kFirstSocketRelayPort + static_cast<unsigned>(index); }
+
 // The break points, in the order the VM passes them: before its network is configured, after,
 // and just before the workload starts.
 inline constexpr const char* kBreakPoints[] = {"prenet", "postnet", "preworkload"};
@@ -154,6 +164,12 @@ inline constexpr const char* kVmSystemMountPoints[] = {"/proc", "/sys", "/dev", 
 // with --read-only they must exist before the root turns read-only, as runc makes its mount
 // points before it does.
 std::vector<std::string> vm_mount_points(const Launch& launch);
+// The container's binds and volumes below one of those mount points (a socket in /run, a volume
+// inside a --tmpfs): the VM's own mount would hide them, so they are attached again on top.
+// `resolve` gives a destination's path with the image's symlinks followed (on Debian /var/run is
+// /run), as runc mounted it.
+std::vector<std::string> covered_mounts(const Launch& launch,
+                                        const std::function<std::string(const std::string&)>& resolve);
 
 // The VM's VNC port (RUNCVM_DISPLAY_MODE=vnc or RUNCVM_QEMU_VNC_DISPLAY): 5900 + display.
 std::optional<unsigned> vnc_port(const Launch& launch);

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -88,6 +89,25 @@ void make_root_only_directory(const fs::path& path) {
   ::chmod(path.c_str(), 0700);
 }
 
+// The sources of the spec's bind mounts that are unix sockets: host paths the operator gave
+// (-v SOURCE:…), never the image's.
+std::set<std::string> socket_sources(const Json& spec) {
+  std::set<std::string> sockets;
+  if (!spec.is_object() || !spec.contains("mounts") || !spec["mounts"].is_array()) return sockets;
+  for (const auto& m : spec["mounts"]) {
+    if (!m.is_object() || !m.contains("source") || !m["source"].is_string()) continue;
+    // Docker says type "bind"; containerd and podman may say "none" with a bind option.
+    bool bind = m.value("type", "") == "bind";
+    if (m.contains("options") && m["options"].is_array())
+      for (const auto& option : m["options"]) bind = bind || option == "bind" || option == "rbind";
+    if (!bind) continue;
+    std::string source = m["source"].get<std::string>();
+    struct stat st {};
+    if (::stat(source.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) sockets.insert(source);
+  }
+  return sockets;
+}
+
 std::vector<std::string> rewrite_bundle(const RuncCall& call, const fs::path& self, bool debug) {
   fs::path bundle = call.bundle ? fs::path(*call.bundle) : fs::current_path();
   fs::path config = bundle / "config.json";
@@ -101,6 +121,7 @@ std::vector<std::string> rewrite_bundle(const RuncCall& call, const fs::path& se
           m["source"].is_string())
         resolv_conf = m["source"].get<std::string>();
   input.host = gather_host_facts(self, resolv_conf);
+  input.host.socket_sources = socket_sources(spec);
   std::string root = spec.is_object() ? spec_value<std::string>(object_at(spec, "root", {"config.json", "root"}),
                                                                 "path", {"config.json", "root.path"}, "rootfs")
                                       : "rootfs";

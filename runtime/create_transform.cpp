@@ -326,13 +326,20 @@ Json mounts_for_vm(const Options& options, const CreateInput& input, const Json&
       launch.tmpfs.push_back(
           {destination, spec_value<std::vector<std::string>>(mount, "options", config("mounts[].options"), {})});
     } else {
+      std::string source = spec_value<std::string>(mount, "source", config("mounts[].source"), "");
       if (below(destination, "/disks"))
         launch.container_only.push_back(destination);
+      else if (input.host.socket_sources.count(source))
+        launch.sockets.push_back(destination);
       else
         launch.mounts.push_back({destination, has_option(mount, "ro")});
       kept.push_back(mount);
     }
   }
+  if (launch.sockets.size() > handoff::kMaxSockets)
+    throw Error(std::to_string(launch.sockets.size()) + " host sockets bind-mounted: a VM relays at most " +
+                std::to_string(handoff::kMaxSockets))
+        .with_hint("mount a directory holding the sockets instead, or fewer of them");
 
   launch.kernel = choose_kernel(options, input.image, input.bundle);
   if (launch.kernel.source == "bundle") {

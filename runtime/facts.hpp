@@ -4,6 +4,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct HostFacts {
   // The servers Docker's embedded DNS forwards other names to: the container's --dns, else the
   // host's resolvers (loopback ones replaced by systemd-resolved's upstreams, as Docker does).
   std::vector<std::string> dns_servers;
+  // Sources of the spec's bind mounts that are unix sockets on the host (-v /var/run/docker.sock:…):
+  // the operator's paths, stat()ed by the runtime; the VM gets a relayed socket for each.
+  std::set<std::string> socket_sources;
 };
 
 // A kernel the image carries itself, found at a distribution's well-known paths.

@@ -30,6 +30,7 @@
 #include "container/runcvm-init/kvm_memory.hpp"
 #include "container/runcvm-init/network_wiring.hpp"
 #include "container/runcvm-init/notice.hpp"
+#include "container/runcvm-init/socket_relay.hpp"
 #include "container/runcvm-init/supervisor.hpp"
 #include "container/runcvm-init/tsc_rate.hpp"
 #include "container/runcvm-init/vm_command.hpp"
@@ -99,12 +100,21 @@ std::vector<Nic> wire_container_network(const handoff::Launch& launch) {
     } catch (const Error&) {  // --network none, or an image without one: nothing to forward
     }
     plan = plan_network(netlink.links(), netlink.addresses(AF_UNSPEC), netlink.routes(AF_INET), resolv_conf,
-                        launch.dns_upstreams, handoff::vnc_port(launch).has_value());
+                        launch.dns_upstreams, handoff::vnc_port(launch).has_value() || !launch.sockets.empty());
   }
   for (const auto& warning : plan.warnings) notice(warning);
   std::vector<Nic> nics = wire_network(plan);
   write_file_atomic(handoff::kNetworkPath, handoff::to_json_text(plan.network));
   if (plan.dns_forwarder) start_dns_forwarder({.listen_address = handoff::kHostSideAddress});
+  // The VM reaches the container over its first interface's link; without one, it cannot.
+  if (!launch.sockets.empty()) {
+    if (!plan.host_side_address)
+      notice(
+          "the VM has no network (--network none): the host sockets bind-mounted into the container are not "
+          "relayed to it");
+    else
+      start_socket_relays(launch.sockets, handoff::kHostSideAddress);
+  }
   return nics;
 }
 

@@ -20,7 +20,7 @@ struct NetworkPlan {
 // Every Ethernet interface except loopback, with its IPv4 addresses and the main table's IPv4
 // routes that are not the kernel's own (those come back with the addresses). When the
 // container's resolv.conf names Docker's embedded DNS, the VM's names the forwarder instead and
-// gets an on-link route to it; so it does when `host_side_service` (QEMU's VNC server).
+// gets an on-link route to it; so it does when `host_side_service` (QEMU's VNC server, the relays of host sockets).
 // `upstreams`: the servers Docker's embedded DNS forwards to, which the VM asks after the forwarder.
 NetworkPlan plan_network(const std::vector<net::Link>& links, const std::vector<net::Address>& addresses,
                          const std::vector<net::Route>& routes, const std::string& resolv_conf,

@@ -86,8 +86,14 @@ int Supervisor::run() {
                 *virtiofsd_status_);
   if (WIFSIGNALED(qemu_status_))
     return fail("QEMU " + describe_exit(qemu_status_) + ": the VM stopped before the workload did", qemu_status_);
+  // QEMU exits with 1 both for the panic device and when it refuses its own configuration (it then
+  // says why on stderr, above this line): only a VM whose init spoke has surely run.
   if (settings_.panic_device && WIFEXITED(qemu_status_) && WEXITSTATUS(qemu_status_) == 1)
-    return fail("the VM's kernel panicked (RUNCVM_KERNEL_DEBUG=1 shows its console)", qemu_status_);
+    return fail(guest_spoke_ ? "the VM's kernel panicked (RUNCVM_KERNEL_DEBUG=1 shows its console)"
+                             : "QEMU exited with status 1 before the VM's init started: QEMU refused its "
+                               "configuration (its own message is above) or the kernel panicked while booting "
+                               "(RUNCVM_KERNEL_DEBUG=1 shows its console)",
+                qemu_status_);
   std::string reason = settings_.silent_stop_reason ? settings_.silent_stop_reason() : "";
   return fail(
       "the VM stopped without reporting the workload's exit status" +
@@ -138,6 +144,7 @@ void Supervisor::read_channel() {
 }
 
 void Supervisor::from_channel(std::string_view bytes) {
+  guest_spoke_ = true;
   decoder_.feed(bytes);
   while (channel_open()) {
     std::optional<channel::Frame> frame;

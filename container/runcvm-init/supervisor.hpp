@@ -75,6 +75,7 @@ class Supervisor {
   channel::Decoder decoder_;
   bool stdin_open_ = true;
   bool qemu_exited_ = false;
+  bool guest_spoke_ = false;  // something arrived on the channel: the VM's init ran
   int qemu_status_ = 0;
   std::optional<int> virtiofsd_status_;
   std::optional<std::chrono::steady_clock::time_point> virtiofsd_exit_;

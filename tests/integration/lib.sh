@@ -222,13 +222,17 @@ stop_dockerd() {
   kill "$containerd" 2>/dev/null || true
 }
 
+# A dev bundle from this build in the scratch directory ($BUNDLE).
+make_dev_bundle() {
+  BUNDLE="$SCRATCH/opt-runcvm"
+  bash "$SOURCE_DIR/ci/dev-bundle.sh" "$BUILD_DIR" "$BUNDLE" "$TEST_CACHE" >/dev/null 2>&1 ||
+    fail "ci/dev-bundle.sh failed"
+}
 # A dev bundle from this build in the scratch directory, registered as the runcvm runtime of a
 # private dockerd (started). Sets BUNDLE. Usage: start_dockerd_with_runcvm [MORE_DAEMON_JSON],
 # e.g. '"live-restore": true'.
 start_dockerd_with_runcvm() {
-  BUNDLE="$SCRATCH/opt-runcvm"
-  bash "$SOURCE_DIR/ci/dev-bundle.sh" "$BUILD_DIR" "$BUNDLE" "$TEST_CACHE" >/dev/null 2>&1 ||
-    fail "ci/dev-bundle.sh failed"
+  make_dev_bundle
   printf '{"runtimes": {"runcvm": {"path": "%s"}}%s}\n' "$BUNDLE/bin/runcvm-runtime" "${1:+, $1}" >"$SCRATCH/daemon.json"
   start_dockerd "$SCRATCH/daemon.json"
   on_exit 'rm -f $(kvm_verdict_files)'

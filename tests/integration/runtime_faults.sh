@@ -155,6 +155,23 @@ assert_contains "$err" "the runcvm bundle \"$BUNDLE\" is incomplete: libexec/vir
   fail "a bundle without virtiofsd: the error is not one line: $err"
 pass "a bundle without its virtiofsd: docker run fails at create (exit 125) in one line naming it"
 
+# QEMU refusing its configuration (here: the bundle lost the keymap its VNC server reads) exits 1,
+# as the panic device does: the container says which may have happened, never that the kernel
+# surely panicked, and QEMU's own line stays above.
+mv "$BUNDLE/share/qemu/keymaps/en-us" "$BUNDLE/share/qemu/keymaps/en-us.away"
+on_exit "mv $BUNDLE/share/qemu/keymaps/en-us.away $BUNDLE/share/qemu/keymaps/en-us 2>/dev/null"
+rc=0
+err=$(timeout 120 docker run --rm --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -e RUNCVM_DISPLAY_MODE=vnc \
+  runcvm-test/faults echo unreachable 2>&1) || rc=$?
+mv "$BUNDLE/share/qemu/keymaps/en-us.away" "$BUNDLE/share/qemu/keymaps/en-us"
+[[ $rc -eq 1 ]] || fail "QEMU refusing its configuration: exit $rc, expected 1 (output: $err)"
+assert_contains "$err" "could not read keymap file" "QEMU refusing its configuration"
+assert_contains "$err" "runcvm-init: error: QEMU exited with status 1 before the VM's init started" \
+  "QEMU refusing its configuration"
+[[ "$err" != *"kernel panicked (RUNCVM"* && "$err" != *unreachable* ]] ||
+  fail "QEMU refusing its configuration was reported as a panic, or the workload ran: $err"
+pass "QEMU refusing its configuration: exit 1, QEMU's line and one of runcvm-init's that does not claim a panic"
+
 # The workload outgrows -m inside the VM: the guest's OOM killer ends it, the exit is 137 as under
 # runc, the output written before it is intact, and the container is removable.
 rc=0

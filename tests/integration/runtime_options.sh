@@ -174,6 +174,23 @@ vm -e RUNCVM_VIRTIOFS_CACHE=sometimes runcvm-test/options true 2>"$SCRATCH/cache
 assert_contains "$(cat "$SCRATCH/cache-mode.err")" 'RUNCVM_VIRTIOFS_CACHE: "sometimes"'
 pass "RUNCVM_VIRTIOFS_CACHE: virtiofsd runs with auto, none or always; with auto a host-side change to a volume shows in the VM"
 
+# Binds and volumes below what the VM mounts itself (/run, a --tmpfs) stay visible there, as under
+# runc (`-v /var/run/docker.sock:/var/run/docker.sock` on a Debian image is below /run).
+mkdir -p "$SCRATCH/covered-dir"
+echo in-dir >"$SCRATCH/covered-dir/file"
+echo a-file >"$SCRATCH/covered-file"
+# The image links /var/run to /run, as Debian's do.
+printf 'FROM runcvm-test/options\nRUN mkdir -p /var && ln -s /run /var/run\n' | docker build -q -t runcvm-test/var-run - >/dev/null 2>&1 ||
+  fail "docker build of an image with /var/run -> /run failed"
+out=$(vm -v "$SCRATCH/covered-dir:/var/run/probe-dir" -v "$SCRATCH/covered-file:/run/deep/probe-file:ro" \
+  --tmpfs /scratch -v "$SCRATCH/covered-dir:/scratch/inside" runcvm-test/var-run \
+  sh -c 'cat /var/run/probe-dir/file /run/deep/probe-file /scratch/inside/file; echo new >/run/probe-dir/from-vm;
+         echo x 2>/dev/null >/run/deep/probe-file || echo read-only; grep -c " /run " /proc/mounts') ||
+  fail "volumes below /run and a --tmpfs: $out"
+[[ "$out" == $'in-dir\na-file\nin-dir\nread-only\n1' ]] || fail "volumes below /run and a --tmpfs: got: $out"
+[[ "$(cat "$SCRATCH/covered-dir/from-vm")" == new ]] || fail "a write to the volume below /run did not reach the host"
+pass "volumes and binds below the VM's /run (also as /var/run -> /run) and inside a --tmpfs stay visible (a read-only one stays read-only; writes reach the host)"
+
 # Machine types: pc boots like q35; curses and break points are refused at create, in one line.
 out=$(vm -e RUNCVM_QEMU_MACHINE=pc runcvm-test/options sh -c 'echo booted; cat /sys/class/dmi/id/product_name 2>/dev/null || true')
 assert_contains "$out" "booted" "RUNCVM_QEMU_MACHINE=pc"

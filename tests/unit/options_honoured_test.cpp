@@ -264,6 +264,25 @@ TEST_CASE("read-only roots: the VM's mount points are made before the root turns
         std::vector<std::string>{"/proc", "/sys", "/dev", "/run", "/scratch", "/var/lib/data"});
 }
 
+TEST_CASE("binds and volumes below the VM's own mounts are attached again on top of them", "[handoff][mounts]") {
+  handoff::Launch launch = bundle_launch();
+  launch.tmpfs = {{"/scratch", {}}};
+  launch.disks = {{"/disks/a.img", "/var/lib/data", "ext4", std::nullopt}};
+  launch.mounts = {{"/run/docker.sock", false}, {"/data", false},     {"/scratch/in", true},
+                   {"/var/lib/data/x", false},  {"/running", false},  {"/run", false},
+                   {"/etc/resolv.conf", true},  {"/dev/shm/y", false}};
+  // /running only shares a prefix with /run; /run itself is the container's and stays as it is.
+  auto as_is = [](const std::string& path) { return path; };
+  CHECK(handoff::covered_mounts(launch, as_is) ==
+        std::vector<std::string>{"/run/docker.sock", "/scratch/in", "/var/lib/data/x", "/dev/shm/y"});
+  // Through the image's symlinks: Debian's /var/run is /run.
+  launch.mounts = {{"/var/run/docker.sock", false}, {"/var/lib/other", false}};
+  auto debian = [](const std::string& path) {
+    return path.rfind("/var/run/", 0) == 0 ? "/run/" + path.substr(9) : path;
+  };
+  CHECK(handoff::covered_mounts(launch, debian) == std::vector<std::string>{"/run/docker.sock"});
+}
+
 TEST_CASE("the image's kernel's console is summarised as bounded, printable text", "[options][image-kernel]") {
   std::string console =
       "[    3.462433] Run /init as init process\r\n"

@@ -50,6 +50,8 @@ CreateInput input_for(const fs::path& dir) {
   input.host.cpus = host.value("cpus", 4u);
   input.host.bundle_root = host.value("bundle_root", "/opt/runcvm");
   input.host.dns_servers = host.value("dns_servers", std::vector<std::string>{"10.0.0.53"});
+  for (const auto& source : host.value("socket_sources", std::vector<std::string>{}))
+    input.host.socket_sources.insert(source);
   Json image = facts.value("image", Json::object());
   if (image.contains("kernel"))
     input.image.kernel = ImageKernel{image["kernel"]["vmlinuz"], image["kernel"]["initrd"], image["kernel"]["version"]};

@@ -266,6 +266,14 @@ TEST_CASE("the launch document is read strictly", "[runtime][handoff]") {
   doc["mounts"] = {{{"destination", "/x"}, {"read_only", "yes"}}};
   CHECK_THROWS_WITH(handoff::parse_launch(doc.dump()),
                     "launch document: field `mounts[0].read_only`: has the wrong type: \"yes\"");
+  // Sockets become runcvm-init's ports and paths it connects to: a bounded list of absolute paths.
+  doc = Json::parse(text);
+  doc["sockets"] = {"relative/docker.sock"};
+  CHECK_THROWS_WITH(handoff::parse_launch(doc.dump()),
+                    ContainsSubstring("socket \"relative/docker.sock\": expected an absolute path"));
+  doc["sockets"] = Json::array();
+  for (int i = 0; i < 17; ++i) doc["sockets"].push_back("/s" + std::to_string(i));
+  CHECK_THROWS_WITH(handoff::parse_launch(doc.dump()), ContainsSubstring("17 sockets: at most 16"));
   // The cache mode becomes one of virtiofsd's arguments: nothing but a known mode gets there.
   doc = Json::parse(text);
   doc["virtiofs_cache"] = "auto,source=/";

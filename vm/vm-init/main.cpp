@@ -221,8 +221,10 @@ int run() {
   channel::GuestStages stages;
   stages.vm_init = boot_seconds();
   if (const char* started = std::getenv("RUNCVM_INITRAMFS_STARTED")) stages.initramfs = std::strtod(started, nullptr);
-  mount_system_filesystems();
   handoff::Launch launch = handoff::parse_launch(read_file(handoff::kLaunchPath));
+  CoveredMounts covered(launch);
+  std::vector<SocketRelay> sockets = plan_socket_relays(launch);
+  mount_system_filesystems();
   // Before the channel: with the image's kernel, its driver may be a module nothing loaded yet.
   // A failure here cannot be reported over the channel; it goes to the console (RUNCVM_KERNEL_DEBUG).
   load_drivers(launch.kernel.modules, device_drivers(launch));
@@ -239,12 +241,15 @@ int run() {
 
   try {
     apply_launch_settings(launch);
+    covered.attach();
     set_workload_cgroup(make_workload_cgroup(launch));
     break_at("prenet");
     configure_network(handoff::parse_network(read_file(handoff::kNetworkPath)));
     break_at("postnet");
     if (auto vnc = handoff::vnc_port(launch))
       start_port_relay(*vnc, handoff::kHostSideAddress, {port.get(), signals.get()});
+    for (const auto& socket : sockets)
+      start_socket_relay(socket, handoff::kHostSideAddress, {port.get(), signals.get()});
   } catch (const Error& e) {
     return report_start_failure(port.get(), signals.get(), decoder, e.what(), 127);
   }

@@ -1,10 +1,12 @@
 #include "vm/vm-init/port_relay.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,37 +14,15 @@
 
 #include "common/error.hpp"
 #include "common/fd.hpp"
+#include "common/file.hpp"
+#include "common/stream_relay.hpp"
+#include "common/unix_socket.hpp"
 
 namespace runcvm::vm_init {
 namespace {
 
-// Copies both ways until either side closes; a half-close is passed on.
-void relay(int a, int b) {
-  bool a_open = true, b_open = true;
-  char buffer[65536];
-  while (a_open || b_open) {
-    pollfd fds[2] = {{a_open ? a : -1, POLLIN, 0}, {b_open ? b : -1, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      int from = i == 0 ? a : b, to = i == 0 ? b : a;
-      ssize_t n = ::read(from, buffer, sizeof buffer);
-      if (n <= 0) {
-        ::shutdown(to, SHUT_WR);
-        (i == 0 ? a_open : b_open) = false;
-        continue;
-      }
-      for (ssize_t done = 0; done < n;) {
-        ssize_t w = ::write(to, buffer + done, static_cast<size_t>(n - done));
-        if (w <= 0) return;
-        done += w;
-      }
-    }
-  }
-}
+// Where the VM's listening sockets live before they are bound over their paths.
+constexpr const char* kSocketDirectory = "/run/runcvm-sockets";
 
 UniqueFd listen_on(unsigned port) {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -58,37 +38,83 @@ UniqueFd listen_on(unsigned port) {
   return fd;
 }
 
-[[noreturn]] void serve(int listener, unsigned port, const std::string& target_address) {
-  ::signal(SIGCHLD, SIG_IGN);  // connection processes are reaped by the kernel
+sockaddr_in tcp_address(const std::string& address, unsigned port) {
   sockaddr_in target{};
   target.sin_family = AF_INET;
   target.sin_port = htons(static_cast<std::uint16_t>(port));
-  ::inet_pton(AF_INET, target_address.c_str(), &target.sin_addr);
+  ::inet_pton(AF_INET, address.c_str(), &target.sin_addr);
+  return target;
+}
+
+[[noreturn]] void serve(int listener, const sockaddr_in& target) {
+  ::signal(SIGCHLD, SIG_IGN);  // connection processes are reaped by the kernel
   for (;;) {
     int client = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) continue;
     if (::fork() == 0) {
       ::close(listener);
       int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      if (server >= 0 && ::connect(server, reinterpret_cast<sockaddr*>(&target), sizeof target) == 0)
-        relay(client, server);
+      if (server >= 0 && ::connect(server, reinterpret_cast<const sockaddr*>(&target), sizeof target) == 0)
+        relay_both_ways(client, server);
       ::_exit(0);
     }
     ::close(client);
   }
 }
 
+// Listening before the fork: a failure is the caller's error, reported like any other.
+void fork_server(UniqueFd listener, const sockaddr_in& target, const std::vector<int>& inherited,
+                 const std::string& what) {
+  pid_t pid = ::fork();
+  if (pid < 0) throw system_error("starting the relay of", what, errno);
+  if (pid == 0) {
+    for (int fd : inherited) ::close(fd);
+    serve(listener.get(), target);
+  }
+}
+
 }  // namespace
 
 void start_port_relay(unsigned port, const std::string& target_address, const std::vector<int>& inherited) {
-  // Listening before the fork: a bind failure is the caller's error, reported like any other.
-  UniqueFd listener = listen_on(port);
-  pid_t pid = ::fork();
-  if (pid < 0) throw system_error("starting the relay of port", std::to_string(port), errno);
-  if (pid == 0) {
-    for (int fd : inherited) ::close(fd);
-    serve(listener.get(), port, target_address);
+  fork_server(listen_on(port), tcp_address(target_address, port), inherited, "port " + std::to_string(port));
+}
+
+std::vector<SocketRelay> plan_socket_relays(const handoff::Launch& launch) {
+  std::vector<SocketRelay> relays;
+  for (std::size_t i = 0; i < launch.sockets.size(); ++i) {
+    SocketRelay relay;
+    std::error_code ec;
+    fs::path resolved = fs::weakly_canonical(launch.sockets[i], ec);
+    relay.path = ec ? launch.sockets[i] : resolved.string();
+    relay.target_port = handoff::socket_relay_port(i);
+    struct stat original {};
+    if (::stat(relay.path.c_str(), &original) == 0) {
+      relay.uid = original.st_uid;
+      relay.gid = original.st_gid;
+      relay.mode = original.st_mode & 07777;
+    }
+    relays.push_back(relay);
   }
+  return relays;
+}
+
+void start_socket_relay(const SocketRelay& relay, const std::string& target_address,
+                        const std::vector<int>& inherited) {
+  make_directories(kSocketDirectory);
+  ::chmod(kSocketDirectory, 0700);
+  std::string listening = std::string(kSocketDirectory) + "/" + std::to_string(relay.target_port);
+  UniqueFd listener = listen_unix(listening, 64);
+  if (::chown(listening.c_str(), relay.uid, relay.gid) != 0 || ::chmod(listening.c_str(), relay.mode) != 0)
+    throw system_error("giving the VM's socket the owner and mode of", relay.path, errno);
+  struct stat there {};
+  if (::stat(relay.path.c_str(), &there) != 0) {  // below a mount of the VM's own (/run)
+    make_directories(fs::path(relay.path).parent_path());
+    UniqueFd target(::open(relay.path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!target) throw system_error("making the mount point of the socket", relay.path, errno);
+  }
+  if (::mount(listening.c_str(), relay.path.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    throw system_error("putting the VM's socket at", relay.path, errno);
+  fork_server(std::move(listener), tcp_address(target_address, relay.target_port), inherited, "socket " + relay.path);
 }
 
 }  // namespace runcvm::vm_init

@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include "common/fd.hpp"
 #include "common/file.hpp"
 #include "common/text.hpp"
+#include "vm/vm-init/mount_options.hpp"
 
 namespace runcvm::vm_init {
 namespace {
@@ -34,27 +36,54 @@ bool mounted(const char* target) {
   return ::stat(target, &here) == 0 && ::stat(up.c_str(), &parent) == 0 && here.st_dev != parent.st_dev;
 }
 
-// Mount flags the kernel takes as flags rather than data.
-unsigned long split_flags(const std::vector<std::string>& options, std::string& data) {
-  unsigned long flags = 0;
-  for (const auto& o : options) {
-    if (o == "ro")
-      flags |= MS_RDONLY;
-    else if (o == "nosuid")
-      flags |= MS_NOSUID;
-    else if (o == "nodev")
-      flags |= MS_NODEV;
-    else if (o == "noexec")
-      flags |= MS_NOEXEC;
-    else if (o == "rw" || o == "rprivate" || o == "private" || o == "tmpcopyup")
-      continue;
-    else
-      data += (data.empty() ? "" : ",") + o;
-  }
-  return flags;
-}
+// The new mount API (Linux 5.2): glibc 2.36 declares it, older headers do not; the numbers are
+// the same on every architecture since then.
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+constexpr unsigned kOpenTreeClone = 1;                // OPEN_TREE_CLONE
+constexpr unsigned kMoveMountEmptyPath = 0x00000004;  // MOVE_MOUNT_F_EMPTY_PATH
 
 }  // namespace
+
+CoveredMounts::CoveredMounts(const handoff::Launch& launch) {
+  // In the VM the image's root is "/": its symlinks resolve as runc resolved them in the rootfs.
+  std::vector<std::string> covered = handoff::covered_mounts(launch, [](const std::string& path) {
+    std::error_code ec;
+    fs::path resolved = fs::weakly_canonical(path, ec);
+    return ec ? path : resolved.string();
+  });
+  // Cloned from the VM's own tree before anything of the VM is mounted over them (kernels before
+  // 6.5 clone nothing out of a detached tree, so not from a clone of the root).
+  for (const auto& destination : covered) {
+    UniqueFd clone(
+        static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, destination.c_str(), kOpenTreeClone | O_CLOEXEC)));
+    if (!clone)
+      throw system_error("keeping the container's mount visible below the VM's own (open_tree, Linux 5.2): cloning",
+                         destination, errno);
+    clones_.emplace_back(destination, std::move(clone));
+  }
+}
+
+void CoveredMounts::attach() {
+  for (auto& [destination, fd] : clones_) {
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw system_error("reading the container's mount", destination, errno);
+    make_directories(fs::path(destination).parent_path());
+    if (S_ISDIR(st.st_mode)) {
+      ::mkdir(destination.c_str(), 0755);
+    } else {
+      UniqueFd target(::open(destination.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+      if (!target) throw system_error("making the mount point of", destination, errno);
+    }
+    if (::syscall(SYS_move_mount, fd.get(), "", AT_FDCWD, destination.c_str(), kMoveMountEmptyPath) != 0)
+      throw system_error("attaching the container's mount again at", destination, errno);
+  }
+  clones_.clear();
+}
 
 void mount_system_filesystems() {
   mount_fs("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
@@ -175,10 +204,10 @@ void apply_launch_settings(const handoff::Launch& launch) {
   if (!launch.hostname.empty() && ::sethostname(launch.hostname.data(), launch.hostname.size()) != 0)
     throw system_error("setting hostname", launch.hostname, errno);
   for (const auto& tmpfs : launch.tmpfs) {
-    std::string data;
-    unsigned long flags = split_flags(tmpfs.options, data);
+    MountOptions options = split_mount_options(tmpfs.options);
     make_directories(tmpfs.destination);
-    if (::mount("tmpfs", tmpfs.destination.c_str(), "tmpfs", flags, data.empty() ? nullptr : data.c_str()) != 0)
+    if (::mount("tmpfs", tmpfs.destination.c_str(), "tmpfs", options.flags,
+                options.data.empty() ? nullptr : options.data.c_str()) != 0)
       throw system_error("mounting tmpfs on", tmpfs.destination, errno);
   }
   mount_disks(launch.disks);

@@ -2,9 +2,26 @@
 // the container (proc, sys, dev, pts, shm, the requested tmpfs mounts, the hostname).
 #pragma once
 
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/fd.hpp"
 #include "handoff/launch.hpp"
 
 namespace runcvm::vm_init {
+
+// The container's binds and volumes that the VM's own mounts cover (handoff::covered_mounts):
+// each is cloned from the virtiofs root before anything is mounted over it, and attached again
+// at its path once the VM's mounts are in place (a docker.sock bound at /var/run stays there).
+class CoveredMounts {
+ public:
+  explicit CoveredMounts(const handoff::Launch& launch);
+  void attach();
+
+ private:
+  std::vector<std::pair<std::string, UniqueFd>> clones_;  // destination, its open_tree() clone
+};
 
 void mount_system_filesystems();
 void apply_launch_settings(const handoff::Launch& launch);

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# containerd drives runcvm-runtime as it drives runc: Debian's containerd (1.6) with its runc shim
+# (io.containerd.runc.v2), `ctr run --runc-binary` the bundle's runtime, a busybox root given with
+# --rootfs (no image registry, no dockerd: nothing of Docker's hostconfig.json). The VM boots, the
+# exit code and separate stdout/stderr come back, `ctr task exec` runs in the VM, `ctr task kill`
+# ends it; containerd's own spec (its /run tmpfs with strictatime, no /etc/resolv.conf mount) is
+# taken as it is.
+source "$(dirname "$0")/lib.sh"
+command -v containerd >/dev/null && command -v ctr >/dev/null || fail "containerd is needed (apt-get install containerd)"
+
+make_dev_bundle
+on_exit 'rm -f $(kvm_verdict_files)'
+ROOTFS="$SCRATCH/rootfs"
+bash "$SOURCE_DIR/ci/busybox-image.sh" --rootfs "$ROOTFS" debian
+KERNEL=$(readlink "$BUNDLE/kernels/debian/latest")
+
+# A private containerd: its own root, state and socket.
+C="$SCRATCH/containerd"
+mkdir -p "$C"
+cat >"$C/config.toml" <<TOML
+version = 2
+root = "$C/root"
+state = "$C/state"
+[grpc]
+  address = "$C/containerd.sock"
+# What the README gives Kubernetes users: runcvm as a runtime of the CRI plugin, which a
+# RuntimeClass with handler "runcvm" names, beside runc (a config that names runtimes must name the
+# default one too, as \`containerd config default\` does, or the CRI plugin refuses to load).
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runcvm]
+  runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runcvm.options]
+    BinaryName = "$BUNDLE/bin/runcvm-runtime"
+TOML
+containerd --config "$C/config.toml" >"$C/containerd.log" 2>&1 &
+CONTAINERD_PID=$!
+ctr_() { ctr --address "$C/containerd.sock" --namespace runcvm-test "$@"; }
+stop_containerd() {
+  local task
+  for task in $(ctr_ task ls -q 2>/dev/null); do ctr_ task kill -s KILL "$task" 2>/dev/null; done
+  sleep 1
+  for task in $(ctr_ task ls -q 2>/dev/null); do ctr_ task rm -f "$task" >/dev/null 2>&1; done
+  for c in $(ctr_ container ls -q 2>/dev/null); do ctr_ container rm "$c" >/dev/null 2>&1; done
+  kill "$CONTAINERD_PID" 2>/dev/null
+  wait "$CONTAINERD_PID" 2>/dev/null || true
+}
+on_exit stop_containerd
+for _ in $(seq 100); do ctr_ version >/dev/null 2>&1 && break; sleep 0.2; done
+ctr_ version >/dev/null 2>&1 || fail "containerd did not start: $(tail -3 "$C/containerd.log")"
+# The CRI plugin took the runtime (crictl, which would start a pod through it, is not packaged in
+# Debian 12; `ctr run --runc-binary` below sets the same BinaryName option of the same shim).
+runtime=$(containerd --config "$C/config.toml" config dump | python3 -c '
+import sys, tomllib
+runtime = tomllib.loads(sys.stdin.read())["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"].get("runcvm", {})
+print(runtime.get("runtime_type"), runtime.get("options", {}).get("BinaryName"))')
+[[ "$runtime" == "io.containerd.runc.v2 $BUNDLE/bin/runcvm-runtime" ]] ||
+  fail "containerd's merged config has for the runcvm CRI runtime: $runtime"
+ctr_ plugins ls | grep -E "io.containerd.grpc.v1 +cri " | grep -q ok ||
+  fail "the CRI plugin did not load with runcvm registered: $(ctr_ plugins ls | grep cri)"
+pass "containerd starts with runcvm registered as a CRI runtime (runc.v2 shim, BinaryName); the CRI plugin loads"
+
+# ctr run of a VM under TCG from the busybox root: "${RUN_VM[@]}" [ctr run options] ROOTFS ID COMMAND…
+RUN_VM=(ctr --address "$C/containerd.sock" --namespace runcvm-test run --runc-binary "$BUNDLE/bin/runcvm-runtime"
+  --env RUNCVM_QEMU_ACCEL=tcg --rootfs)
+
+rc=0
+out=$(timeout 300 "${RUN_VM[@]}" --rm "$ROOTFS" vm1 sh -c 'uname -r; echo to-stderr >&2; exit 3' 2>"$SCRATCH/vm1.err") || rc=$?
+[[ $rc -eq 3 ]] || fail "ctr run: exit $rc, expected 3; stdout: $out; stderr: $(cat "$SCRATCH/vm1.err")"
+[[ "$out" == "$KERNEL" ]] || fail "ctr run: stdout was \"$out\", expected the guest kernel $KERNEL alone"
+[[ "$(cat "$SCRATCH/vm1.err")" == to-stderr ]] || fail "ctr run: stderr was \"$(cat "$SCRATCH/vm1.err")\""
+pass "ctr run --runc-binary runcvm-runtime boots the VM ($out): exit 3, stdout and stderr apart"
+
+"${RUN_VM[@]}" -d "$ROOTFS" vm2 sleep 100000 >/dev/null || fail "ctr run -d failed"
+for _ in $(seq 120); do ctr_ task exec --exec-id probe vm2 true 2>/dev/null && break; sleep 1; done
+rc=0
+out=$(ctr_ task exec --exec-id e1 vm2 sh -c 'uname -r; exit 5') || rc=$?
+[[ $rc -eq 5 && "$out" == "$KERNEL" ]] || fail "ctr task exec: exit $rc, output \"$out\""
+start=$(date +%s)
+ctr_ task kill -s TERM vm2
+for _ in $(seq 60); do
+  status=$(ctr_ task ls | awk '$1 == "vm2" {print $3}')
+  [[ $status == STOPPED ]] && break
+  sleep 1
+done
+[[ $status == STOPPED ]] || fail "ctr task kill -s TERM: the task is $status after 60 s"
+ctr_ task rm vm2 >/dev/null
+ctr_ container rm vm2
+pass "ctr task exec runs in the VM (exit 5); ctr task kill -s TERM stops it in $(( $(date +%s) - start )) s"
