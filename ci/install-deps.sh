@@ -18,7 +18,7 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config
-  libarchive-dev liblzma-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libzstd-dev zlib1g-dev libext2fs-dev
+  libarchive-dev liblzma-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libzstd-dev zlib1g-dev libext2fs-dev libtomlplusplus-dev
   # runcvm-build kernels at run time: OpenPGP verification and the distro keyrings
   gpgv debian-archive-keyring ca-certificates
   # runcvm-build bundle takes QEMU, its firmware and virtiofsd from these, and the static busybox

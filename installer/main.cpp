@@ -3,7 +3,8 @@
 //   docker run --rm -v /opt/runcvm:/runcvm -v /etc/docker:/etc/docker IMAGE [--uninstall [--purge]]
 // Each bundle goes to <host>/versions/<version> and <host>/current points at the newest; the
 // runtime bind-mounts its own (resolved) version into each container, so an upgrade never
-// changes a file a running VM uses. daemon.json keeps everything else, and is replaced atomically.
+// changes a file a running VM uses. daemon.json and config.toml keep everything else, and are
+// replaced atomically.
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -18,6 +19,7 @@
 #include "common/fd.hpp"
 #include "common/file.hpp"
 #include "handoff/kvm_verdict.hpp"
+#include "installer/containerd_config.hpp"
 
 namespace runcvm::install {
 namespace {
@@ -31,6 +33,8 @@ struct Options {
   fs::path target = "/runcvm";            // the host's install directory, mounted here
   std::string host_path = "/opt/runcvm";  // what the target is called on the host
   fs::path daemon_json = "/etc/docker/daemon.json";
+  bool containerd = false;
+  fs::path containerd_config = "/etc/containerd/config.toml";
 };
 
 Options parse(int argc, char** argv) {
@@ -55,19 +59,26 @@ Options parse(int argc, char** argv) {
       o.daemon_json = value();
     else if (arg == "--source")
       o.source = value();
-    else
+    else if (arg == "--containerd")
+      o.containerd = true;
+    else if (arg == "--containerd-config") {
+      o.containerd = true;
+      o.containerd_config = value();
+    } else
       throw Error("unknown argument " + quote(arg) +
-                  ": expected --install, --uninstall [--purge], --target DIR, --host-path DIR, --daemon-json FILE");
+                  ": expected --install, --uninstall [--purge], --target DIR, --host-path DIR, --daemon-json FILE, "
+                  "--containerd, --containerd-config FILE");
   }
   if (o.host_path.empty() || o.host_path.front() != '/')
     throw Error("--host-path " + quote(o.host_path) + ": expected an absolute path");
   return o;
 }
 
-// The runtimes entry in daemon.json, changed by `edit`; other keys stay as they were, in order.
-// Two installers at once take turns (a lock on the directory); a daemon.json that is a link (to
-// a file managed elsewhere in the same directory) stays a link, and its target is rewritten.
-void edit_daemon_json(const fs::path& path, const std::function<void(Json&)>& edit) {
+// An engine's config file (daemon.json, config.toml) replaced by `edit` of its text ("" for an
+// absent file); returns whether it changed. Two installers at once take turns (a lock on the
+// directory); a file that is a link (to a file managed elsewhere in the same directory) stays a
+// link, and its target is rewritten.
+bool edit_config_file(const fs::path& path, const std::function<std::string(const std::string&)>& edit) {
   UniqueFd directory(::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!directory || ::flock(directory.get(), LOCK_EX) != 0)
     throw system_error("locking", path.parent_path().string(), errno);
@@ -85,11 +96,22 @@ void edit_daemon_json(const fs::path& path, const std::function<void(Json&)>& ed
                   ", which is all the installer sees; nothing was changed")
           .with_hint("register the runtime in that file yourself, or make daemon.json a file");
   }
-  Json config = Json::object();
   fs::perms mode = fs::perms(0644);
+  std::string text;
   if (fs::exists(file)) {
-    std::string text = read_file(file);
+    text = read_file(file);
     mode = fs::status(file).permissions();
+  }
+  std::string edited = edit(text);
+  if (edited == text) return false;
+  write_file_atomic(file, edited, mode);
+  return true;
+}
+
+// The runtimes entry in daemon.json, changed by `edit`; other keys stay as they were, in order.
+void edit_daemon_json(const fs::path& path, const std::function<void(Json&)>& edit) {
+  edit_config_file(path, [&](const std::string& text) {
+    Json config = Json::object();
     if (text.find_first_not_of(" \t\r\n") != std::string::npos) {
       try {
         config = Json::parse(text);
@@ -98,9 +120,9 @@ void edit_daemon_json(const fs::path& path, const std::function<void(Json&)>& ed
       }
     }
     if (!config.is_object()) throw Error(path.string() + ": expected a JSON object; nothing was changed");
-  }
-  edit(config);
-  write_file_atomic(file, config.dump(2) + "\n", mode);
+    edit(config);
+    return config.dump(2) + "\n";
+  });
 }
 
 std::string host_checks() {
@@ -131,6 +153,21 @@ int install(const Options& o) {
   if (!fs::is_directory(o.target))
     throw Error(o.target.string() + " is not mounted")
         .with_hint("docker run --rm -v /opt/runcvm:/runcvm -v /etc/docker:/etc/docker IMAGE");
+  std::string runtime = o.host_path + "/current/bin/runcvm-runtime";
+  if (o.containerd) {
+    if (!fs::is_directory(o.containerd_config.parent_path()))
+      throw Error("--containerd: " + o.containerd_config.parent_path().string() +
+                  " is not mounted; nothing was installed")
+          .with_hint("add -v /etc/containerd:/etc/containerd");
+    // A config the runtime cannot be added to is refused before any file is copied.
+    if (fs::exists(o.containerd_config))
+      with_containerd_runtime(read_file(o.containerd_config), runtime, o.containerd_config.string());
+  }
+  // A copy into itself would never end.
+  fs::path from_source = fs::weakly_canonical(o.target).lexically_relative(fs::weakly_canonical(o.source));
+  if (from_source == "." || (!from_source.empty() && *from_source.begin() != ".."))
+    throw Error("--target " + quote(o.target.string()) + " is inside --source " + quote(o.source.string()) +
+                ": expected the host's install directory, apart from the bundle; nothing was installed");
   std::string version = read_value_file(o.source / "VERSION");
   if (version.size() < 12) throw Error(o.source.string() + "/VERSION: unexpected content");
   std::string id = version.substr(0, 12);
@@ -145,7 +182,6 @@ int install(const Options& o) {
   }
   replace_symlink(fs::path("versions") / id, o.target / "current");
 
-  std::string runtime = o.host_path + "/current/bin/runcvm-runtime";
   std::string registered;
   if (fs::is_directory(o.daemon_json.parent_path())) {
     edit_daemon_json(o.daemon_json, [&](Json& config) {
@@ -161,6 +197,13 @@ int install(const Options& o) {
                  " is not mounted (add -v /etc/docker:/etc/docker), so add to "
                  "daemon.json yourself: \"runtimes\": {\"runcvm\": {\"path\": \"" +
                  runtime + "\"}}\n";
+  }
+  if (o.containerd) {
+    std::string file = o.containerd_config.string();
+    bool changed = edit_config_file(
+        o.containerd_config, [&](const std::string& text) { return with_containerd_runtime(text, runtime, file); });
+    registered += "registered in " + file + " as the CRI runtime \"runcvm\" (RuntimeClass handler runcvm)" +
+                  (changed ? "" : ", as it already was") + "; restart containerd to use it\n";
   }
   std::printf(
       "runcvm %s installed in %s/versions/%s (now current)\n%s%s"
@@ -178,13 +221,21 @@ int uninstall(const Options& o) {
         if (config["runtimes"].empty()) config.erase("runtimes");
       }
     });
+  // containerd's config holds the runtime only if an install with --containerd put it there.
+  std::string containerd;
+  if (fs::exists(o.containerd_config)) {
+    std::string file = o.containerd_config.string();
+    if (edit_config_file(o.containerd_config,
+                         [&](const std::string& text) { return without_containerd_runtime(text, file); }))
+      containerd = " and " + file;
+  }
   std::error_code ec;
   fs::remove(o.target / "current", ec);
   // Versions stay unless asked: containers still running from them bind-mount their files.
   if (o.purge) fs::remove_all(o.target / "versions", ec);
   std::printf(
-      "runcvm uninstalled: the runtime is gone from %s%s. Reload dockerd: systemctl reload docker\n",
-      o.daemon_json.c_str(),
+      "runcvm uninstalled: the runtime is gone from %s%s%s. Reload dockerd: systemctl reload docker\n",
+      o.daemon_json.c_str(), containerd.c_str(),
       o.purge ? " and its files from the host" : " (versions/ kept for running containers; --purge removes it)");
   return 0;
 }

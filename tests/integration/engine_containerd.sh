@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# containerd drives runcvm-runtime as it drives runc: Debian's containerd (1.6) with its runc shim
-# (io.containerd.runc.v2), `ctr run --runc-binary` the bundle's runtime, a busybox root given with
+# containerd drives runcvm-runtime as it drives runc: runcvm-install --containerd-config registers
+# it in Debian's containerd config (1.6) and takes it out again, leaving the rest of the file as it
+# was; with the runc shim (io.containerd.runc.v2), `ctr run --runc-binary` the installed runtime, a busybox root given with
 # --rootfs (no image registry, no dockerd: nothing of Docker's hostconfig.json). The VM boots, the
 # exit code and separate stdout/stderr come back, `ctr task exec` runs in the VM, `ctr task kill`
 # ends it; containerd's own spec (its /run tmpfs with strictatime, no /etc/resolv.conf mount) is
@@ -14,25 +15,44 @@ ROOTFS="$SCRATCH/rootfs"
 bash "$SOURCE_DIR/ci/busybox-image.sh" --rootfs "$ROOTFS" debian
 KERNEL=$(readlink "$BUNDLE/kernels/debian/latest")
 
-# A private containerd: its own root, state and socket.
+# A private containerd: its own root, state and socket, and otherwise the config Debian's package
+# ships. runcvm-install --containerd registers the runtime in it as the README tells Kubernetes
+# users to: a runtime of the CRI plugin, which a RuntimeClass with handler "runcvm" names.
 C="$SCRATCH/containerd"
-mkdir -p "$C"
+INSTALLED="$SCRATCH/installed"
+mkdir -p "$C" "$INSTALLED"
 cat >"$C/config.toml" <<TOML
 version = 2
 root = "$C/root"
 state = "$C/state"
 [grpc]
   address = "$C/containerd.sock"
-# What the README gives Kubernetes users: runcvm as a runtime of the CRI plugin, which a
-# RuntimeClass with handler "runcvm" names, beside runc (a config that names runtimes must name the
-# default one too, as \`containerd config default\` does, or the CRI plugin refuses to load).
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runcvm]
-  runtime_type = "io.containerd.runc.v2"
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runcvm.options]
-    BinaryName = "$BUNDLE/bin/runcvm-runtime"
+
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "/etc/cni/net.d"
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "$C/opt"
 TOML
+cp "$C/config.toml" "$C/config.toml.before"
+install_() {
+  "$BUNDLE/bin/runcvm-install" --source "$BUNDLE" --target "$INSTALLED" --host-path "$INSTALLED" \
+    --daemon-json "$SCRATCH/no-docker/daemon.json" --containerd-config "$C/config.toml" "$@"
+}
+out=$("$BUNDLE/bin/runcvm-install" --source "$BUNDLE" --target "$BUNDLE/bin" 2>&1) &&
+  fail "runcvm-install with its target inside its source succeeded: $out"
+[[ $out == *'is inside --source'*'nothing was installed' ]] || fail "runcvm-install, target inside source, said: $out"
+out=$(install_) || fail "runcvm-install --containerd-config failed: $out"
+grep -q 'registered in .*config.toml as the CRI runtime "runcvm"' <<<"$out" || fail "runcvm-install said: $out"
+head -c "$(stat -c %s "$C/config.toml.before")" "$C/config.toml" | cmp -s - "$C/config.toml.before" ||
+  fail "runcvm-install changed the operator's part of config.toml: $(diff "$C/config.toml.before" "$C/config.toml")"
+cp "$C/config.toml" "$C/config.toml.installed"
+install_ >/dev/null || fail "a second runcvm-install --containerd-config failed"
+cmp -s "$C/config.toml" "$C/config.toml.installed" || fail "a second install changed config.toml again"
+RUNTIME="$INSTALLED/current/bin/runcvm-runtime"
+[[ -x $RUNTIME ]] || fail "runcvm-install did not install $RUNTIME"
 containerd --config "$C/config.toml" >"$C/containerd.log" 2>&1 &
 CONTAINERD_PID=$!
 ctr_() { ctr --address "$C/containerd.sock" --namespace runcvm-test "$@"; }
@@ -54,14 +74,14 @@ runtime=$(containerd --config "$C/config.toml" config dump | python3 -c '
 import sys, tomllib
 runtime = tomllib.loads(sys.stdin.read())["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"].get("runcvm", {})
 print(runtime.get("runtime_type"), runtime.get("options", {}).get("BinaryName"))')
-[[ "$runtime" == "io.containerd.runc.v2 $BUNDLE/bin/runcvm-runtime" ]] ||
+[[ "$runtime" == "io.containerd.runc.v2 $RUNTIME" ]] ||
   fail "containerd's merged config has for the runcvm CRI runtime: $runtime"
 ctr_ plugins ls | grep -E "io.containerd.grpc.v1 +cri " | grep -q ok ||
   fail "the CRI plugin did not load with runcvm registered: $(ctr_ plugins ls | grep cri)"
-pass "containerd starts with runcvm registered as a CRI runtime (runc.v2 shim, BinaryName); the CRI plugin loads"
+pass "runcvm-install --containerd registers the CRI runtime (runc.v2 shim, BinaryName) keeping the rest of the file; containerd loads its CRI plugin with it"
 
 # ctr run of a VM under TCG from the busybox root: "${RUN_VM[@]}" [ctr run options] ROOTFS ID COMMAND…
-RUN_VM=(ctr --address "$C/containerd.sock" --namespace runcvm-test run --runc-binary "$BUNDLE/bin/runcvm-runtime"
+RUN_VM=(ctr --address "$C/containerd.sock" --namespace runcvm-test run --runc-binary "$RUNTIME"
   --env RUNCVM_QEMU_ACCEL=tcg --rootfs)
 
 rc=0
@@ -87,3 +107,10 @@ done
 ctr_ task rm vm2 >/dev/null
 ctr_ container rm vm2
 pass "ctr task exec runs in the VM (exit 5); ctr task kill -s TERM stops it in $(( $(date +%s) - start )) s"
+
+# Uninstalling gives the operator their file back, byte for byte.
+"$BUNDLE/bin/runcvm-install" --uninstall --target "$INSTALLED" --daemon-json "$SCRATCH/no-docker/daemon.json" \
+  --containerd-config "$C/config.toml" >/dev/null || fail "runcvm-install --uninstall failed"
+cmp -s "$C/config.toml" "$C/config.toml.before" ||
+  fail "after --uninstall config.toml differs from before: $(diff "$C/config.toml.before" "$C/config.toml")"
+pass "runcvm-install --uninstall takes the runtime out of config.toml, leaving the file as it was"
