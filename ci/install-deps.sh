@@ -32,6 +32,8 @@ TEST_PACKAGES=(
   kmod cpio zstd xz-utils gzip apt-utils gpg openssl python3
   # runtime tests: a real dockerd and runc, and busybox-static to build test images without a registry
   docker.io runc
+  # the compose test (Debian's docker-compose v1)
+  docker-compose
   # a systemd image for the systemd-as-PID-1 test, built from deb.debian.org (no registry here);
   # an image with its own kernel and initramfs-tools for the in-image kernel test
   debootstrap mmdebstrap
