@@ -94,17 +94,6 @@ void set_size_option(Json& mount, std::uint64_t bytes) {
   mount["options"] = options;
 }
 
-void add_capabilities(Json& process, const std::vector<std::string>& wanted) {
-  Json& caps = process["capabilities"];
-  if (!caps.is_object()) caps = Json::object();
-  for (const char* set : {"bounding", "effective", "permitted"}) {
-    Json& list = caps[set];
-    if (!list.is_array()) list = Json::array();
-    for (const auto& cap : wanted)
-      if (std::find(list.begin(), list.end(), cap) == list.end()) list.push_back(cap);
-  }
-}
-
 void add_device(Json& linux_section, const std::string& path, DeviceNumber number) {
   Json& devices = linux_section["devices"];
   if (!devices.is_array()) devices = Json::array();
@@ -383,12 +372,8 @@ void grant_helper_privileges(const CreateInput& input, const handoff::Launch& la
   }
   if (input.host.tun) add_device(linux_section, "/dev/net/tun", *input.host.tun);
   // The workload's own capabilities (--cap-add, --cap-drop) are in the launch document and set in
-  // the VM; the container's, which only the helpers use, are Docker's default set plus what the
-  // helpers need whatever the workload's are: virtiofsd serves files of every owner
-  // (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, SETUID, SETGID…), so `--cap-drop ALL` must not reach it.
-  add_capabilities(process, {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-                             "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-                             "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE", "CAP_NET_ADMIN", "CAP_SYS_ADMIN"});
+  // the VM; the container's only the helpers use.
+  set_container_capabilities(process);
   if (auto seccomp = linux_section.find("seccomp"); seccomp != linux_section.end() && !seccomp->is_null())
     allow_helper_syscalls(*seccomp);
   if (process.contains("apparmorProfile")) process["apparmorProfile"] = "unconfined";
@@ -404,6 +389,36 @@ void run_runcvm_init(Json& process) {
 }
 
 }  // namespace
+
+const std::vector<std::string>& container_capabilities() {
+  static const std::vector<std::string> capabilities = {
+      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+      "CAP_KILL",    "CAP_AUDIT_WRITE",  "CAP_NET_ADMIN",        "CAP_SYS_ADMIN"};
+  return capabilities;
+}
+
+void set_container_capabilities(Json& process) {
+  Json list(container_capabilities());
+  Json& caps = process["capabilities"];
+  caps = Json::object();
+  for (const char* set : {"bounding", "effective", "permitted"}) caps[set] = list;
+}
+
+void limit_to_container_capabilities(Json& process) {
+  auto caps = process.find("capabilities");
+  if (caps == process.end() || !caps->is_object()) return;
+  const auto& allowed = container_capabilities();
+  for (auto& [set, list] : caps->items()) {
+    if (!list.is_array()) continue;
+    Json kept = Json::array();
+    for (const auto& cap : list)
+      if (cap.is_string() && std::find(allowed.begin(), allowed.end(), cap.get<std::string>()) != allowed.end())
+        kept.push_back(cap);
+    list = kept;
+  }
+}
 
 CreateResult transform_create(const CreateInput& input) {
   CreateResult result;

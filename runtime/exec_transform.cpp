@@ -1,6 +1,7 @@
 #include "runtime/exec_transform.hpp"
 
 #include "common/error.hpp"
+#include "runtime/create_transform.hpp"
 #include "runtime/options.hpp"
 #include "runtime/process_spec.hpp"
 
@@ -25,6 +26,9 @@ nlohmann::json transform_exec(const nlohmann::json& process) {
                 std::string(handoff::kExecRequestVariable) + "=" + handoff::process_to_json_text(request)};
   out["cwd"] = "/";
   out["user"] = {{"uid", 0}, {"gid", 0}};
+  // The user's capabilities (docker exec of a --cap-add ALL container) go to the VM in the
+  // request; the client keeps those the container has.
+  limit_to_container_capabilities(out);
   return out;
 }
 

@@ -213,7 +213,7 @@ TEST_CASE("exec runs the guest's exec client with the original process as its re
                   {"args", {"sh", "-c", "echo h\u00e9llo \"quoted\""}},
                   {"env", {"PATH=/bin", "RUNCVM_CPUS=2", "A=b"}},
                   {"cwd", "/work"},
-                  {"capabilities", {{"bounding", {"CAP_KILL"}}}}};
+                  {"capabilities", {{"bounding", {"CAP_KILL", "CAP_SYS_MODULE"}}, {"ambient", {"CAP_SYS_RAWIO"}}}}};
   Json out = transform_exec(process);
   // The request (env included) never appears in argv, which `ps` shows every user of the host.
   CHECK(out["args"] == Json{handoff::kExecClient, "--wait", "120"});
@@ -224,8 +224,11 @@ TEST_CASE("exec runs the guest's exec client with the original process as its re
   CHECK(out["user"] == Json{{"uid", 0}, {"gid", 0}});
   CHECK(out["terminal"] == true);
   CHECK(out["consoleSize"] == process["consoleSize"]);
-  CHECK(out["capabilities"] == process["capabilities"]);
+  // The client keeps the user's capabilities that the container has; the rest hold in the VM only.
+  CHECK(out["capabilities"] == Json{{"bounding", {"CAP_KILL"}}, {"ambient", Json::array()}});
   handoff::Process request = handoff::parse_process(request_variable.substr(prefix.size()));
+  REQUIRE(request.capabilities);
+  CHECK(request.capabilities->bounding == std::vector<std::string>{"CAP_KILL", "CAP_SYS_MODULE"});
   CHECK(request.args == std::vector<std::string>{"sh", "-c", "echo h\u00e9llo \"quoted\""});
   CHECK(request.env == std::vector<std::string>{"PATH=/bin", "A=b"});
   CHECK(request.cwd == "/work");
@@ -286,4 +289,33 @@ TEST_CASE("the host's resolvers leave out loopback ones", "[runtime][facts]") {
                                           "nameserver ::1\nsearch lan\nnameserver 192.168.1.1 # router\n") ==
         std::vector<std::string>{"10.0.0.2", "192.168.1.1"});
   CHECK(runtime::non_loopback_nameservers("nameserver 127.0.0.11\n").empty());
+}
+
+TEST_CASE("--cap-add ALL holds in the VM only: the container keeps the helpers' set", "[runtime][capabilities]") {
+  // What docker run --cap-add ALL puts in the spec (dockerd expands ALL to every capability it
+  // knows); dockerd in the VM needs SYS_MODULE, NET_ADMIN, SYS_ADMIN, SYS_RESOURCE… there.
+  runtime::CreateInput input;
+  input.spec = Json::parse(read_file(fs::path(RUNCVM_SOURCE_DIR) / "tests/runtime/golden/docker-plain/in.json"));
+  Json all = Json::array({"CAP_CHOWN", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_PTRACE", "CAP_SYS_RESOURCE",
+                          "CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_BPF", "CAP_PERFMON", "CAP_MAC_ADMIN"});
+  for (const char* set : {"bounding", "effective", "permitted", "inheritable"})
+    input.spec["process"]["capabilities"][set] = all;
+  input.host.tun = runtime::DeviceNumber{10, 200};
+  input.host.bundle_root = "/opt/runcvm";
+  input.image.os_id = "debian";
+  input.bundle.kernels["debian"] = {{"6.1.0-56-amd64"}, "6.1.0-56-amd64"};
+  input.launch_file = "/run/runcvm-launch.json";
+  auto result = runtime::transform_create(input);
+
+  REQUIRE(result.launch.process.capabilities);
+  CHECK(result.launch.process.capabilities->bounding == all.get<std::vector<std::string>>());
+  const Json& container = result.spec["process"]["capabilities"];
+  for (const char* set : {"bounding", "effective", "permitted"}) {
+    auto caps = container[set].get<std::vector<std::string>>();
+    CHECK(std::find(caps.begin(), caps.end(), "CAP_CHOWN") != caps.end());
+    for (const char* vm_only : {"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_PTRACE", "CAP_BPF", "CAP_MAC_ADMIN"})
+      CHECK(std::find(caps.begin(), caps.end(), vm_only) == caps.end());
+  }
+  CHECK_FALSE(container.contains("inheritable"));
+  CHECK_FALSE(container.contains("ambient"));
 }
