@@ -272,6 +272,23 @@ import_debian_image() {
   rm -rf "$SCRATCH/debian"
 }
 
+# A Debian bookworm image with PACKAGES (comma-separated) made with mmdebstrap from deb.debian.org,
+# imported as NAME; the tar is kept in the test cache under a name from the package list, so the
+# heavy tests that use one build it once per cache. Usage: import_mmdebstrap_image NAME PACKAGES
+import_mmdebstrap_image() {
+  command -v mmdebstrap >/dev/null || fail "mmdebstrap is needed (apt-get install mmdebstrap)"
+  local tar
+  tar="$TEST_CACHE/images/bookworm-$(sha256sum <<<"$2" | cut -c1-12).tar"
+  if [[ ! -f $tar ]]; then
+    mkdir -p "$(dirname "$tar")"
+    # mmdebstrap picks its output's format by the name's ending.
+    mmdebstrap --variant=apt --include="$2" bookworm "${tar%.tar}.partial.tar" http://deb.debian.org/debian \
+      >"$SCRATCH/mmdebstrap.log" 2>&1 || fail "mmdebstrap: $(tail -3 "$SCRATCH/mmdebstrap.log")"
+    mv "${tar%.tar}.partial.tar" "$tar"
+  fi
+  docker import "$tar" "$1" >/dev/null
+}
+
 # A real terminal for interactive tests: tmux runs COMMAND in a WIDTHxHEIGHT pty, stopped when the
 # test ends. Usage: start_terminal WIDTH HEIGHT COMMAND; then terminal_keys KEYS… (tmux send-keys),
 # terminal_resize WIDTH HEIGHT, screen (what it shows), wait_for_screen TEXT WHAT [SECONDS].

@@ -5,35 +5,36 @@
 # cgroup v2, iptables over nf_tables, bridge and veth: modules from the bundle kernel's tree), runs
 # a container from an image imported there (exit code back), and a port published inside answers
 # the host through the VM's own published port. The capabilities given hold in the VM only: the
-# container on the host keeps its helpers' set (no SYS_MODULE). Then a one-node swarm serves a
-# replicated service through its ingress (ip_vs, overlay). Heavy (minutes): bash ci/test.sh --heavy.
+# container on the host keeps its helpers' set (no SYS_MODULE). Then a second such VM joins the
+# first in a swarm over a user-defined network (the seed project's own test, with two nodes): a
+# service with a replica on each node answers through the ingress (ip_vs, vxlan overlay) of both.
+# Heavy (minutes): bash ci/test.sh --heavy.
 source "$(dirname "$0")/lib.sh"
-command -v mmdebstrap >/dev/null || fail "mmdebstrap is needed (apt-get install mmdebstrap)"
 
 start_dockerd_with_runcvm
 KERNEL=$(readlink "$BUNDLE/kernels/debian/latest")
-PACKAGES=docker.io,iptables,kmod,iproute2,procps,curl
-IMAGE_TAR="$TEST_CACHE/images/bookworm-$(sha256sum <<<"$PACKAGES" | cut -c1-12).tar"
-if [[ ! -f $IMAGE_TAR ]]; then
-  mkdir -p "$(dirname "$IMAGE_TAR")"
-  # mmdebstrap picks its output's format by the name's ending.
-  mmdebstrap --variant=apt --include="$PACKAGES" bookworm "${IMAGE_TAR%.tar}.partial.tar" http://deb.debian.org/debian \
-    >"$SCRATCH/mmdebstrap.log" 2>&1 || fail "mmdebstrap: $(tail -3 "$SCRATCH/mmdebstrap.log")"
-  mv "${IMAGE_TAR%.tar}.partial.tar" "$IMAGE_TAR"
-fi
-docker import "$IMAGE_TAR" runcvm-test/docker >/dev/null
+import_mmdebstrap_image runcvm-test/docker docker.io,iptables,kmod,iproute2,procps,curl
 # The image dockerd in the VM runs: busybox, as a tar it imports (no registry is reachable).
 bash "$SOURCE_DIR/ci/busybox-image.sh" --rootfs "$SCRATCH/inner" debian >/dev/null
 mkdir -p "$SCRATCH/share" "$SCRATCH/disks"
 tar -C "$SCRATCH/inner" -cf "$SCRATCH/share/inner.tar" .
-on_exit 'docker rm -f dind >/dev/null 2>&1'
+NETWORK=runcvm-swarm-net
+docker network create "$NETWORK" >/dev/null
+on_exit "docker rm -f dind dind2 >/dev/null 2>&1; docker network rm $NETWORK >/dev/null 2>&1"
+start_node() {  # name, docker run options…: a VM running dockerd, its /var/lib/docker on a disk of its own
+  local name=$1; shift
+  docker run -d --name "$name" --hostname "$name" --runtime=runcvm -m 2g --cap-add ALL -e RUNCVM_QEMU_ACCEL=tcg \
+    --network "$NETWORK" -e RUNCVM_DISKS="/disks/$name,/var/lib/docker,ext4,4G" -v "$SCRATCH/disks:/disks" \
+    -v "$SCRATCH/share:/share:ro" "$@" runcvm-test/docker dockerd >/dev/null
+}
+wait_dockerd() {
+  for _ in $(seq 300); do docker exec "$1" docker info >/dev/null 2>&1 && return 0; sleep 1; done
+  fail "dockerd in the VM $1 never answered: $(docker logs "$1" 2>&1 | tail -5)"
+}
 
 start=$(date +%s%N)
-docker run -d --name dind --runtime=runcvm -m 2g --cap-add ALL -e RUNCVM_QEMU_ACCEL=tcg \
-  -e RUNCVM_DISKS=/disks/docker,/var/lib/docker,ext4,4G -v "$SCRATCH/disks:/disks" -v "$SCRATCH/share:/share:ro" \
-  -p 18085:8080 -p 18086:8090 runcvm-test/docker dockerd >/dev/null
-for _ in $(seq 300); do docker exec dind docker info >/dev/null 2>&1 && break; sleep 1; done
-docker exec dind docker info >/dev/null 2>&1 || fail "dockerd in the VM never answered: $(docker logs dind 2>&1 | tail -5)"
+start_node dind -p 18085:8080 -p 18086:8090
+wait_dockerd dind
 ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 driver=$(docker exec dind docker info -f '{{.Driver}} {{.CgroupVersion}}')
 [[ $driver == "overlay2 2" ]] || fail "dockerd in the VM: storage driver and cgroup version \"$driver\", expected overlay2 on cgroup v2"
@@ -58,21 +59,40 @@ out=$(curl -sf -m 5 http://127.0.0.1:18085/) || fail "the port published inside 
 [[ $out == "hello from inner-web" ]] || fail "through two published ports: \"$out\""
 pass "a container of the VM's dockerd: exit code 3 back, and its port published in the VM answers the host through the VM's (host :18085 → VM :8080 → container :80)"
 
+# A second node, started while the first works on.
+start_node dind2 -p 18087:8090
+wait_dockerd dind2
+docker exec dind2 docker import /share/inner.tar inner >/dev/null
 start=$(date +%s%N)
-docker exec dind docker swarm init >/dev/null || fail "docker swarm init in the VM failed"
-# (It warns on stderr that no registry records the image's digest: there is one node.)
-docker exec dind docker service create -q --name svc --replicas 2 -p 8090:80 inner sh -c "$SERVE" inner-svc >/dev/null 2>&1 ||
+address=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$NETWORK\").IPAddress}}" dind)
+docker exec dind docker swarm init --advertise-addr "$address" >/dev/null || fail "docker swarm init in the VM failed"
+token=$(docker exec dind docker swarm join-token -q worker)
+docker exec dind2 docker swarm join --token "$token" "$address:2377" >/dev/null ||
+  fail "the second VM could not join the swarm at $address:2377"
+nodes=$(docker exec dind docker node ls --format '{{.Hostname}} {{.Status}}' | sort | tr '\n' ' ')
+[[ $nodes == "dind Ready dind2 Ready " ]] || fail "the swarm's nodes: $nodes"
+# (It warns on stderr that no registry records the image's digest: each node imported it.)
+# Each replica answers with its own container's hostname.
+docker exec dind docker service create -q --name svc --replicas 2 --replicas-max-per-node 1 -p 8090:80 \
+  inner sh -c 'mkdir -p /www && echo "replica $(hostname)" >/www/index.html && exec httpd -f -p 80 -h /www' >/dev/null 2>&1 ||
   fail "docker service create in the VM failed: $(docker exec dind docker service ps svc --no-trunc 2>&1 | tail -3)"
-for _ in $(seq 120); do curl -sf -m 2 http://127.0.0.1:18086/ >/dev/null && break; sleep 1; done
-out=$(curl -sf -m 5 http://127.0.0.1:18086/) ||
-  fail "the swarm service's ingress port did not answer: $(docker exec dind docker service ps svc --no-trunc 2>&1 | tail -3)"
-[[ $out == "hello from inner-svc" ]] || fail "the swarm service answered \"$out\""
-replicas=$(docker exec dind docker service ls -f name=svc --format '{{.Replicas}}')
-[[ $replicas == 2/2 ]] || fail "the swarm service has $replicas replicas running, expected 2/2"
-pass "a swarm in the VM: a service of 2 replicas answers through the ingress (ip_vs, overlay) in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+for port in 18086 18087; do
+  for _ in $(seq 120); do curl -sf -m 2 "http://127.0.0.1:$port/" >/dev/null && break; sleep 1; done
+  out=$(curl -sf -m 5 "http://127.0.0.1:$port/") ||
+    fail "the swarm's ingress did not answer on host port $port: $(docker exec dind docker service ps svc --no-trunc 2>&1 | tail -3)"
+  [[ $out == "replica "* ]] || fail "the swarm service answered \"$out\" on host port $port"
+done
+placed=$(docker exec dind docker service ps svc -f desired-state=running --format '{{.Node}} {{.CurrentState}}' | awk '{print $1, $2}' | sort | tr '\n' ' ')
+[[ $placed == "dind Running dind2 Running " ]] || fail "the service's replicas are not one on each node: $placed"
+# Requests through one node's ingress are spread over both replicas, the other node's reached
+# through the vxlan overlay: both answer.
+seen=$(for _ in $(seq 20); do docker exec dind2 curl -s -m 5 http://127.0.0.1:8090/; done | sort -u | wc -l)
+[[ $seen -eq 2 ]] || fail "20 requests through the second node's ingress reached $seen replicas, expected both"
+pass "a swarm of two VMs: a service with a replica on each answers through both nodes' ingress (ip_vs, vxlan overlay) in $(( ($(date +%s%N) - start) / 1000000 )) ms from swarm init"
 
 start=$(date +%s)
 docker stop -t 60 dind >/dev/null
 rc=$(docker inspect -f '{{.State.ExitCode}}' dind)
 [[ $rc -eq 0 ]] || fail "docker stop: dockerd in the VM exited $rc, expected a clean 0"
+docker rm -f dind2 >/dev/null
 pass "docker stop: dockerd in the VM shut down cleanly in $(( $(date +%s) - start )) s"

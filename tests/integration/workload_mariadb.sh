@@ -6,20 +6,10 @@
 # The server's start-to-accepting time is measured beside the same server under runc. Heavy
 # (minutes): bash ci/test.sh --heavy.
 source "$(dirname "$0")/lib.sh"
-command -v mmdebstrap >/dev/null || fail "mmdebstrap is needed (apt-get install mmdebstrap)"
 
 start_dockerd_with_runcvm
 KERNEL=$(readlink "$BUNDLE/kernels/debian/latest")
-PACKAGES=mariadb-server,mariadb-client
-IMAGE_TAR="$TEST_CACHE/images/bookworm-$(sha256sum <<<"$PACKAGES" | cut -c1-12).tar"
-if [[ ! -f $IMAGE_TAR ]]; then
-  mkdir -p "$(dirname "$IMAGE_TAR")"
-  # mmdebstrap picks its output's format by the name's ending.
-  mmdebstrap --variant=apt --include="$PACKAGES" bookworm "${IMAGE_TAR%.tar}.partial.tar" http://deb.debian.org/debian \
-    >"$SCRATCH/mmdebstrap.log" 2>&1 || fail "mmdebstrap: $(tail -3 "$SCRATCH/mmdebstrap.log")"
-  mv "${IMAGE_TAR%.tar}.partial.tar" "$IMAGE_TAR"
-fi
-docker import "$IMAGE_TAR" runcvm-test/mariadb >/dev/null
+import_mmdebstrap_image runcvm-test/mariadb mariadb-server,mariadb-client
 mkdir -p "$SCRATCH/share" "$SCRATCH/disks"
 # Run at every start (so idempotent): the client's account, which reaches the server over the network.
 cat >"$SCRATCH/share/init.sql" <<'SQL'
