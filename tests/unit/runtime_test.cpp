@@ -291,7 +291,8 @@ TEST_CASE("the host's resolvers leave out loopback ones", "[runtime][facts]") {
   CHECK(runtime::non_loopback_nameservers("nameserver 127.0.0.11\n").empty());
 }
 
-TEST_CASE("--cap-add ALL holds in the VM only: the container keeps the helpers' set", "[runtime][capabilities]") {
+TEST_CASE("capabilities from --cap-add ALL hold in the VM only: the container keeps the helpers' set",
+          "[runtime][capabilities]") {
   // What docker run --cap-add ALL puts in the spec (dockerd expands ALL to every capability it
   // knows); dockerd in the VM needs SYS_MODULE, NET_ADMIN, SYS_ADMIN, SYS_RESOURCE… there.
   runtime::CreateInput input;
