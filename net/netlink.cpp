@@ -48,6 +48,14 @@ std::string address_bytes(int family, const std::string& text) {
   return std::string(reinterpret_cast<char*>(bytes), family == AF_INET ? 4 : 16);
 }
 
+}  // namespace
+
+int address_family(std::string_view address) {
+  return address.find(':') == std::string_view::npos ? AF_INET : AF_INET6;
+}
+
+namespace {
+
 std::uint32_t u32_of(std::string_view payload) { return read_at<std::uint32_t>(payload, 0).value_or(0); }
 
 // A message of `type` with fixed part Info: that part and the attributes after it.
@@ -274,6 +282,9 @@ std::string address_message(std::uint16_t type, std::uint16_t flags, const Addre
   info.ifa_prefixlen = static_cast<unsigned char>(address.prefix);
   info.ifa_scope = static_cast<unsigned char>(address.scope);
   info.ifa_index = static_cast<unsigned>(address.index);
+  // An IPv6 address is tentative until duplicate address detection ends (a second or more), and
+  // unusable meanwhile; the addresses given here are Docker's, already unique on their network.
+  if (type == RTM_NEWADDR && address.family == AF_INET6) info.ifa_flags = IFA_F_NODAD;
   m.fixed(info);
   std::string bytes = address_bytes(address.family, address.address);
   // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's on point-to-point links
@@ -302,7 +313,8 @@ std::string add_route(const Route& route, std::uint32_t sequence) {
   info.rtm_dst_len = static_cast<unsigned char>(route.prefix);
   info.rtm_table = RT_TABLE_MAIN;
   info.rtm_protocol = RTPROT_BOOT;  // as `ip route add` marks a route set by hand, not by a routing daemon
-  info.rtm_scope = route.gateway.empty() ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
+  // IPv6 has no route scopes: the kernel wants universe there.
+  info.rtm_scope = route.gateway.empty() && route.family == AF_INET ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
   info.rtm_type = RTN_UNICAST;
   m.fixed(info);
   if (route.prefix > 0) {

@@ -52,6 +52,9 @@ std::optional<Route> parse_route(std::string_view message);
 // Splits a datagram into messages; throws runcvm::Error on a malformed length.
 std::vector<std::string_view> split_messages(std::string_view datagram);
 
+// AF_INET6 for an address written with colons, else AF_INET: network.json carries addresses as text.
+int address_family(std::string_view address);
+
 std::string format_mac(std::string_view bytes);
 std::string parse_mac(std::string_view text);  // 6 bytes; throws runcvm::Error naming the text
 

@@ -99,7 +99,7 @@ std::vector<Nic> wire_container_network(const handoff::Launch& launch) {
       resolv_conf = read_file("/etc/resolv.conf");
     } catch (const Error&) {  // --network none, or an image without one: nothing to forward
     }
-    plan = plan_network(netlink.links(), netlink.addresses(AF_UNSPEC), netlink.routes(AF_INET), resolv_conf,
+    plan = plan_network(netlink.links(), netlink.addresses(AF_UNSPEC), netlink.routes(AF_UNSPEC), resolv_conf,
                         launch.dns_upstreams, handoff::vnc_port(launch).has_value() || !launch.sockets.empty());
   }
   for (const auto& warning : plan.warnings) notice(warning);

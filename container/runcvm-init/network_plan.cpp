@@ -31,20 +31,23 @@ NetworkPlan plan_network(const std::vector<net::Link>& links, const std::vector<
     };
     for (const auto& a : addresses) {
       if (a.index != link.index) continue;
-      if (a.family == AF_INET)
+      // IPv6 link-local addresses come from the MAC, which the VM's NIC has: its kernel makes them.
+      if (a.family == AF_INET || (a.family == AF_INET6 && a.scope == RT_SCOPE_UNIVERSE))
         interface.addresses.push_back(a.address + "/" + std::to_string(a.prefix));
-      else if (a.family == AF_INET6 && a.scope == RT_SCOPE_UNIVERSE)
-        plan.warnings.push_back(link.name + ": IPv6 address " + a.address + "/" + std::to_string(a.prefix) +
-                                " skipped: the VM gets IPv4 only");
     }
     plan.network.interfaces.push_back(interface);
   }
   for (const auto& r : routes) {
-    if (r.family != AF_INET || r.table != RT_TABLE_MAIN || r.type != RTN_UNICAST || r.protocol == RTPROT_KERNEL)
+    // Kernel routes come with the addresses; routes learned from router advertisements expire and
+    // are learned again by the VM's own kernel.
+    if ((r.family != AF_INET && r.family != AF_INET6) || r.table != RT_TABLE_MAIN || r.type != RTN_UNICAST ||
+        r.protocol == RTPROT_KERNEL || r.protocol == RTPROT_RA)
       continue;
     std::string device = name_of(r.index);
     if (device.empty()) continue;  // via loopback or a link the VM does not get
-    plan.network.routes.push_back({r.prefix == 0 ? "" : r.destination, r.prefix, r.gateway, device});
+    // A default route is "" (IPv4) or "::" (IPv6), so that its family survives without a gateway.
+    std::string destination = r.prefix != 0 ? r.destination : r.family == AF_INET6 ? "::" : "";
+    plan.network.routes.push_back({destination, r.prefix, r.gateway, device});
   }
   // The VM adds on-link routes before those through a gateway that they make reachable.
   std::stable_sort(plan.network.routes.begin(), plan.network.routes.end(),

@@ -41,8 +41,9 @@ int index_of(net::Netlink& netlink, const std::string& name) {
 
 net::Address parse_cidr(const std::string& cidr, int index) {
   auto slash = cidr.find('/');
-  return net::Address{index, AF_INET, cidr.substr(0, slash), static_cast<unsigned>(std::stoul(cidr.substr(slash + 1))),
-                      0};
+  std::string address = cidr.substr(0, slash);
+  return net::Address{index, net::address_family(address), address,
+                      static_cast<unsigned>(std::stoul(cidr.substr(slash + 1))), 0};
 }
 
 }  // namespace
@@ -79,6 +80,7 @@ std::vector<Nic> wire_network(const NetworkPlan& plan) {
           what + ": adding runcvm-init's address on the VM's link");
       for (const auto& cidr : interface.addresses) {
         net::Address vm = parse_cidr(cidr, bridge);
+        if (vm.family != AF_INET) continue;  // runcvm-init's own address is IPv4
         netlink.request(
             net::add_route(net::Route{AF_INET, vm.address, 32, "", bridge, 0, 0, 0, 0}, netlink.next_sequence()),
             what + ": routing answers to " + vm.address);

@@ -2,7 +2,8 @@
 # Networking parity, end to end with a real dockerd under TCG: the VM has the container's
 # interfaces (name, MAC, addresses, routes, MTU), published ports reach it, names resolve through
 # Docker's embedded DNS (UDP and TCP) via runcvm-init's forwarder, VMs and runc containers reach
-# each other, several networks give several interfaces, and unsupported modes fail clearly.
+# each other, several networks give several interfaces, IPv6 networks give IPv6 addresses, and
+# unsupported modes fail clearly.
 source "$(dirname "$0")/lib.sh"
 
 start_dockerd_with_runcvm
@@ -76,6 +77,28 @@ out=$(docker run --rm "${VM[@]}" --network runcvm-net9000 runcvm-test/vm sh -c '
 [[ "$(head -1 <<<"$out")" == 9000 ]] || fail "MTU 9000 network gave the VM: $out"
 [[ "$(tail -1 <<<"$out" | cut -c1-64)" == "$expected" ]] || fail "1 MB over MTU 9000 arrived damaged: $out"
 pass "--ip on a custom subnet, MTU 1400, and MTU 9000 with 1 MB transferred intact"
+
+# IPv6: a network created with --ipv6 gives the VM its IPv6 address (usable at once) and default
+# route; the VM reaches a runc container and the network's gateway over IPv6, and is reached.
+network --ipv6 --subnet fd00:77::/64 runcvm-net6
+docker run -d --network runcvm-net6 --name runc6 --hostname runc6 runcvm-test/vm sh -c "$SERVE" >/dev/null
+docker run -d "${VM[@]}" --network runcvm-net6 --name vm6 --hostname vm6 runcvm-test/vm sh -c "$SERVE" >/dev/null
+address6() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}{{end}}' "$1"; }
+runc6=$(address6 runc6)
+vm6=$(address6 vm6)
+[[ "$runc6" == fd00:77::* && "$vm6" == fd00:77::* ]] || fail "Docker gave no IPv6 addresses: runc6 \"$runc6\", vm6 \"$vm6\""
+wait_until "vm6 serving over IPv6" docker exec runc6 wget -qO- "http://[$vm6]/"
+[[ "$(docker exec runc6 wget -qO- "http://[$vm6]/")" == "hello from vm6" ]] || fail "runc6 reaching [$vm6]"
+out=$(docker exec vm6 sh -c "ip -6 addr show dev eth0; ip -6 route; ping -6 -c 1 -W 5 fd00:77::1; wget -qO- http://[$runc6]/;
+  nslookup -type=aaaa runc6 2>&1 | tail -2")
+assert_contains "$out" "inet6 $vm6/64 scope global" "the VM's IPv6 address"
+[[ "$out" != *tentative* ]] || fail "the VM's IPv6 address is still tentative (duplicate address detection): $out"
+assert_contains "$out" "default via fd00:77::1 dev eth0" "the VM's IPv6 routes"
+assert_contains "$out" "1 packets received" "ping -6 of the gateway from the VM"
+assert_contains "$out" "hello from runc6" "wget over IPv6 from the VM"
+assert_contains "$out" "Address: $runc6" "an AAAA lookup of runc6 from the VM"
+docker rm -f vm6 runc6 >/dev/null
+pass "--ipv6 network: the VM has its IPv6 address $vm6 and default route, reaches the gateway and a runc container, and is reached"
 
 # Two networks connected before start: two interfaces, both with their addresses.
 docker create "${VM[@]}" --name multi --network runcvm-net runcvm-test/vm sh -c 'ip -o -4 addr | grep -v " lo "' >/dev/null

@@ -90,6 +90,23 @@ TEST_CASE("netlink messages are built and parsed as the kernel lays them out", "
   CHECK(parsed_route->index == 12);
   CHECK(parsed_route->table == RT_TABLE_MAIN);
 
+  // IPv6: the address usable at once (no duplicate address detection), the route of its family.
+  std::string add6 = net::add_address(net::Address{12, net::address_family("fd00::2"), "fd00::2", 64, 0}, 13);
+  ifaddrmsg info6{};
+  std::memcpy(&info6, add6.data() + NLMSG_HDRLEN, sizeof info6);
+  CHECK(info6.ifa_family == AF_INET6);
+  CHECK((info6.ifa_flags & IFA_F_NODAD) != 0);
+  std::memcpy(&info6, add.data() + NLMSG_HDRLEN, sizeof info6);
+  CHECK(info6.ifa_flags == 0);  // IPv4 has no such detection
+  auto route6 = net::parse_route(
+      net::split_messages(net::add_route(net::Route{AF_INET6, "", 0, "fd00::1", 12, 0, 0, 0, 0}, 14)).front());
+  REQUIRE(route6);
+  CHECK(route6->family == AF_INET6);
+  CHECK(route6->gateway == "fd00::1");
+  CHECK(route6->scope == RT_SCOPE_UNIVERSE);
+  CHECK(net::address_family("172.18.0.2") == AF_INET);
+  CHECK(net::address_family("::") == AF_INET6);
+
   CHECK_THROWS_WITH(net::split_messages(datagram.substr(0, 20)), ContainsSubstring("malformed message"));
   CHECK_THROWS_WITH(net::parse_mac("02:42:zz:11:00:02"), ContainsSubstring("not a MAC address: \"02:42:zz:11:00:02\""));
   CHECK_THROWS_WITH(net::add_address(net::Address{1, AF_INET, "300.1.1.1", 8, 0}, 1),
@@ -116,15 +133,22 @@ TEST_CASE("the VM's network is planned from the container's", "[net][plan]") {
       {AF_INET, "192.168.5.0", 24, "10.77.0.1", 14, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST},
       {AF_INET, "10.9.0.0", 16, "", 14, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_LINK, RTN_UNICAST},
       {AF_INET, "127.0.0.0", 8, "", 1, 255, RTPROT_KERNEL, RT_SCOPE_HOST, RTN_LOCAL},
+      {AF_INET6, "", 0, "fd00::1", 12, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST},
+      {AF_INET6, "fd00::", 64, "", 12, RT_TABLE_MAIN, RTPROT_KERNEL, RT_SCOPE_UNIVERSE, RTN_UNICAST},
+      {AF_INET6, "fe80::", 64, "", 12, RT_TABLE_MAIN, RTPROT_KERNEL, RT_SCOPE_UNIVERSE, RTN_UNICAST},
+      {AF_INET6, "2001:db8:9::", 48, "", 14, RT_TABLE_MAIN, RTPROT_STATIC, RT_SCOPE_UNIVERSE, RTN_UNICAST},
+      {AF_INET6, "2001:db8:7::", 48, "fe80::1", 14, RT_TABLE_MAIN, RTPROT_RA, RT_SCOPE_UNIVERSE, RTN_UNICAST},
+      {AF_INET6, "ff00::", 8, "", 12, 255, RTPROT_KERNEL, RT_SCOPE_UNIVERSE, RTN_MULTICAST},
   };
   std::string resolv = "nameserver 127.0.0.11\nsearch example.com\noptions ndots:0\n";
   auto plan = container_init::plan_network(links, addresses, routes, resolv, {"10.0.0.53", "10.0.0.54", "10.0.0.55"});
   REQUIRE(plan.network.interfaces.size() == 2);
   CHECK(plan.network.interfaces[0].name == "eth0");  // in index order, not dump order
-  CHECK(plan.network.interfaces[0].addresses == std::vector<std::string>{"172.18.0.2/16", "172.18.0.9/16"});
+  // IPv6 global addresses go to the VM too; link-local ones the VM's kernel makes from the MAC.
+  CHECK(plan.network.interfaces[0].addresses ==
+        std::vector<std::string>{"172.18.0.2/16", "172.18.0.9/16", "fd00::2/64"});
   CHECK(plan.network.interfaces[1].mtu == 1400);
-  REQUIRE(plan.warnings.size() == 1);
-  CHECK(plan.warnings[0] == "eth0: IPv6 address fd00::2/64 skipped: the VM gets IPv4 only");
+  CHECK(plan.warnings.empty());
   CHECK(plan.dns_forwarder);
   CHECK(plan.network.resolv_conf ==
         "# runcvm: Docker's embedded DNS (127.0.0.11) through runcvm-init's forwarder, then the servers\n"
@@ -135,8 +159,9 @@ TEST_CASE("the VM's network is planned from the container's", "[net][plan]") {
   std::vector<std::string> shown;
   for (const auto& r : plan.network.routes)
     shown.push_back(r.destination + "/" + std::to_string(r.prefix) + ">" + r.gateway + "@" + r.device);
-  CHECK(shown == std::vector<std::string>{"169.254.77.1/32>@eth0", "10.9.0.0/16>@eth1", "/0>172.18.0.1@eth0",
-                                          "192.168.5.0/24>10.77.0.1@eth1"});
+  // IPv6: the default route keeps its family as "::"; kernel and router-advertised routes are not copied.
+  CHECK(shown == std::vector<std::string>{"169.254.77.1/32>@eth0", "10.9.0.0/16>@eth1", "2001:db8:9::/48>@eth1",
+                                          "/0>172.18.0.1@eth0", "192.168.5.0/24>10.77.0.1@eth1", "::/0>fd00::1@eth0"});
   // The document the VM reads round-trips, and rejects what it does not know.
   std::string doc = handoff::to_json_text(plan.network);
   CHECK(handoff::to_json_text(handoff::parse_network(doc)) == doc);

@@ -50,7 +50,8 @@ void configure_network(const handoff::Network& network) {
                     what);
     for (const auto& cidr : interface.addresses) {
       auto slash = cidr.find('/');
-      net::Address address{index, AF_INET, cidr.substr(0, slash),
+      std::string text = cidr.substr(0, slash);
+      net::Address address{index, net::address_family(text), text,
                            static_cast<unsigned>(std::stoul(cidr.substr(slash + 1))), 0};
       netlink.request(net::add_address(address, netlink.next_sequence()), what + ": adding " + cidr);
     }
@@ -58,7 +59,9 @@ void configure_network(const handoff::Network& network) {
   for (const auto& route : network.routes) {
     auto device = by_name.find(route.device);
     if (device == by_name.end()) continue;
-    net::Route r{AF_INET, route.destination, route.prefix, route.gateway, device->second, 0, 0, 0, 0};
+    int family = net::address_family(route.gateway.empty() ? route.destination : route.gateway);
+    net::Route r{
+        family, route.prefix == 0 ? "" : route.destination, route.prefix, route.gateway, device->second, 0, 0, 0, 0};
     std::string text =
         (route.prefix == 0 ? std::string("default") : route.destination + "/" + std::to_string(route.prefix)) +
         (route.gateway.empty() ? "" : " via " + route.gateway) + " dev " + route.device;
