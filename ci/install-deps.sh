@@ -21,6 +21,8 @@ PACKAGES=(
   libarchive-dev liblzma-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libzstd-dev zlib1g-dev libext2fs-dev libtomlplusplus-dev
   # runcvm-build kernels at run time: OpenPGP verification and the distro keyrings
   gpgv debian-archive-keyring ca-certificates
+  # runcvm-build kernels --recipe runcvm-minimal compiles a kernel (with the gcc and make above)
+  flex bison bc libelf-dev cpio
   # runcvm-build bundle takes QEMU, its firmware and virtiofsd from these, and the static busybox
   # that RUNCVM_BREAK's shell in the VM is
   qemu-system-x86 qemu-system-common busybox-static

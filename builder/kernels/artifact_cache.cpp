@@ -6,13 +6,19 @@ namespace runcvm::kernels {
 
 namespace artifact = handoff::kernel_artifact;
 
-ArtifactCache::ArtifactCache(const fs::path& cache_root) : root_(cache_root / "artifacts") { make_directories(root_); }
+ArtifactCache::ArtifactCache(const fs::path& cache_root)
+    : ArtifactCache(cache_root, "artifacts", artifact::kManifest) {}
+
+ArtifactCache::ArtifactCache(const fs::path& cache_root, std::string_view directory, std::string marker)
+    : root_(cache_root / directory), marker_(std::move(marker)) {
+  make_directories(root_);
+}
 
 std::optional<fs::path> ArtifactCache::find(const std::string& key) const {
   fs::path entry = root_ / key;
   std::error_code ec;
-  // The manifest is written last in an artifact, and entries are renamed in whole.
-  if (fs::is_regular_file(entry / artifact::kManifest, ec)) return entry;
+  // The marker (an artifact's manifest) is written last, and entries are renamed in whole.
+  if (fs::is_regular_file(entry / marker_, ec)) return entry;
   return std::nullopt;
 }
 

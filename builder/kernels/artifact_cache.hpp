@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/file.hpp"
 
@@ -14,7 +15,10 @@ namespace runcvm::kernels {
 
 class ArtifactCache {
  public:
+  // Finished artifacts under <cache_root>/artifacts, complete when their manifest is there.
   explicit ArtifactCache(const fs::path& cache_root);
+  // Another kind of tree under <cache_root>/<directory>, complete when `marker` (a file in it) is.
+  ArtifactCache(const fs::path& cache_root, std::string_view directory, std::string marker);
 
   // The complete artifact directory kept for `key`, if any.
   std::optional<fs::path> find(const std::string& key) const;
@@ -24,6 +28,7 @@ class ArtifactCache {
 
  private:
   fs::path root_;
+  std::string marker_;
 };
 
 }  // namespace runcvm::kernels

@@ -18,6 +18,7 @@
 #include "builder/kernels/initramfs.hpp"
 #include "builder/kernels/module_tree.hpp"
 #include "builder/kernels/repository.hpp"
+#include "builder/kernels/source_build.hpp"
 #include "common/digest.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
@@ -55,7 +56,10 @@ struct Context {
         staging(std::move(s)),
         progress(progress_wanted()),
         cache(o.cache, o.retry, &progress, o.index_max_age),
-        artifacts(o.cache) {}
+        artifacts(o.cache),
+        compiled(o.cache, "compiled-kernels", kCompiledMarker) {}
+
+  static constexpr const char* kCompiledMarker = "compiled.json";
 
   const KernelsOptions& options;
   fs::path staging;
@@ -63,6 +67,8 @@ struct Context {
   fetch::ProgressMeter progress;  // before cache, which reports to it
   fetch::BlobCache cache;
   ArtifactCache artifacts;
+  ArtifactCache compiled;  // kernels compiled from source, before indexing: by compile_inputs_key
+  std::string toolchain;   // when a recipe builds from source
 };
 
 // Runs `pass` on every job (or only those still to be built), `width` at a time.
@@ -84,6 +90,11 @@ void load_recipes(Context& ctx) {
     if (ctx.options.mirror)
       for (auto& source : job.recipe.sources) source.mirror = *ctx.options.mirror;
     if (ctx.options.keyring) job.recipe.keyring = *ctx.options.keyring;
+    if (auto& build = job.recipe.build) {
+      fs::path fragment = path.parent_path() / build->config_fragment;
+      build->config_fragment_text = in_context(path.string(), [&] { return read_file(fragment); });
+      if (ctx.toolchain.empty()) ctx.toolchain = toolchain_identity();
+    }
     ctx.jobs.push_back(std::move(job));
   }
 }
@@ -112,8 +123,9 @@ void fetch_signed_indexes_and_reuse(Context& ctx) {
   std::string builder_sha256 = file_digest_hex("/proc/self/exe");
   for_each_job(ctx, ctx.options.jobs, Jobs::all, [&](Context& c, Job& job) {
     job.signed_indexes = fetch_signed_indexes(job.recipe, c.cache, now);
-    job.inputs_key =
-        build_inputs_key({&job.recipe, job.signed_indexes, init_sha256, builder_sha256, c.options.timestamp});
+    std::string toolchain = job.recipe.build ? c.toolchain : std::string();
+    job.inputs_key = build_inputs_key(
+        {&job.recipe, job.signed_indexes, init_sha256, builder_sha256, c.options.timestamp, toolchain});
     fs::path dist = c.options.out / artifact::kKernelsDirectory / job.recipe.dist;
     if (auto version = installed_with_inputs(dist, job.inputs_key)) {
       job.version = *version;
@@ -165,9 +177,38 @@ fs::path single_match(const fs::path& root, const std::string& glob, std::string
   return matches.front();
 }
 
-// Unpack only the kernel payload (boot/, lib/modules/) and lay out the artifact directory.
-void unpack(Context&, Job& job) {
-  for (const auto& file : job.package_files) extract_kernel_payload(job.recipe, file, job.root);
+// A source package compiled into job.root (boot/, lib/modules/), or the same tree kept from an
+// earlier build with the same compile inputs.
+void compile_or_reuse(Context& ctx, Job& job) {
+  const PackageEntry& source = job.packages.front();
+  std::string key = compile_inputs_key(*job.recipe.build, source.checksum, ctx.toolchain, ctx.options.timestamp);
+  if (auto kept = ctx.compiled.find(key)) {
+    link_tree(*kept, job.root);
+    info(job.recipe.name + ": the kernel compiled from " + source.name + " " + source.version +
+         " with the same inputs is kept in the cache: not compiling it again");
+    return;
+  }
+  fs::path work = job.root.parent_path() / "build";
+  make_directories(work);
+  make_directories(job.root);
+  SourceBuildPaths paths{job.package_files.front(), work, job.root,
+                         ctx.options.cache / "logs" / (job.recipe.name + "-build.log")};
+  std::string release = build_kernel_from_source(job.recipe, paths, hardware_threads(), ctx.options.timestamp);
+  remove_tree_quietly(work);
+  nlohmann::ordered_json marker = {{"release", release},
+                                   {"source_package", {{"name", source.name}, {"version", source.version}}},
+                                   {"toolchain", ctx.toolchain}};
+  write_file_atomic(job.root / Context::kCompiledMarker, marker.dump(2) + "\n");
+  ctx.compiled.keep(job.root, key);
+}
+
+// Unpack only the kernel payload (boot/, lib/modules/), or compile it, and lay out the artifact
+// directory.
+void unpack(Context& ctx, Job& job) {
+  if (job.recipe.build)
+    compile_or_reuse(ctx, job);
+  else
+    for (const auto& file : job.package_files) extract_kernel_payload(job.recipe, file, job.root);
   fs::path module_root = single_match(job.root, "lib/modules/*", "module tree");
   job.version = module_root.filename().string();
   fs::path kernel_image = single_match(job.root, job.recipe.kernel_image, "kernel image");
@@ -206,6 +247,7 @@ void index_modules_and_build_initramfs(Context& ctx, Job& job) {
                                      {"initramfs_modules", nlohmann::json::array()},
                                      {"packages", nlohmann::json::array()}};
   for (const ModuleInfo* m : order) manifest["initramfs_modules"].push_back(m->name);
+  if (job.recipe.build) manifest["toolchain"] = ctx.toolchain;
   for (const auto& p : job.packages)
     manifest["packages"].push_back({{"name", p.name}, {"version", p.version}, {"checksum", p.checksum}});
   write_file_atomic(job.artifact / artifact::kManifest, manifest.dump(2) + "\n");
@@ -270,7 +312,7 @@ void run_kernels(const KernelsOptions& options) {
   run_pass(ctx, "read package lists", read_package_lists);
   run_pass(ctx, "fetch and verify packages", fetch_packages);
   ctx.progress.finish();
-  run_pass(ctx, "unpack kernel payload", [](Context& c) { for_each_job(c, 2, Jobs::to_build, unpack); });
+  run_pass(ctx, "unpack (or compile) the kernel", [](Context& c) { for_each_job(c, 2, Jobs::to_build, unpack); });
   run_pass(ctx, "index modules, write initramfs",
            [](Context& c) { for_each_job(c, 2, Jobs::to_build, index_modules_and_build_initramfs); });
   run_pass(ctx, "install", install);

@@ -71,10 +71,49 @@ class Checker {
 };
 
 const std::set<std::string> kRecipeKeys = {
-    "dist",       "format", "architecture", "sources",           "keyring",
-    "package",    "follow", "kernel_image", "initramfs_modules", "initramfs_compression",
-    "description"};
+    "dist",        "format", "architecture", "sources",           "keyring",
+    "package",     "follow", "kernel_image", "initramfs_modules", "initramfs_compression",
+    "description", "build"};
 const std::set<std::string> kSourceKeys = {"mirror", "suite", "components"};
+const std::set<std::string> kBuildKeys = {"tarball", "base_config", "config_fragment", "image"};
+
+bool is_config_target(const std::string& target) {
+  if (target.size() <= 6 || target.substr(target.size() - 6) != "config") return false;
+  for (char c : target)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
+
+// Paths inside the source tree or package: relative, and never climbing out of it.
+bool is_inner_path(const std::string& path) {
+  if (path.empty() || path.front() == '/') return false;
+  return ("/" + path + "/").find("/../") == std::string::npos;
+}
+
+std::optional<SourceBuild> parse_build(Checker& check, const Json& root) {
+  auto it = root.find("build");
+  if (it == root.end()) return std::nullopt;
+  if (!it->is_object()) {
+    check.fail("build", "expected an object {tarball, base_config, config_fragment, image}, got " + it->dump());
+    return std::nullopt;
+  }
+  check.reject_unknown(*it, kBuildKeys, "build.");
+  SourceBuild build;
+  build.tarball = check.string_field(*it, "tarball", "build.", true);
+  build.base_config = check.string_field(*it, "base_config", "build.", true);
+  build.config_fragment = check.string_field(*it, "config_fragment", "build.", true);
+  build.image = check.string_field(*it, "image", "build.", true);
+  if (!build.tarball.empty() && !is_inner_path(build.tarball))
+    check.fail("build.tarball", quote(build.tarball) + " must be a relative path inside the package");
+  if (!build.base_config.empty() && !is_config_target(build.base_config))
+    check.fail("build.base_config", quote(build.base_config) + " is not a config target (e.g. defconfig, tinyconfig)");
+  if (!build.config_fragment.empty() &&
+      (build.config_fragment.find('/') != std::string::npos || build.config_fragment.front() == '.'))
+    check.fail("build.config_fragment", quote(build.config_fragment) + " must be a file name beside the recipe");
+  if (!build.image.empty() && !is_inner_path(build.image))
+    check.fail("build.image", quote(build.image) + " must be a relative path inside the source tree");
+  return build;
+}
 
 std::vector<RepositorySource> parse_sources(Checker& check, const Json& root) {
   std::vector<RepositorySource> sources;
@@ -147,6 +186,9 @@ Recipe parse_recipe(std::string_view json_text, std::string_view name) {
     else if (compression != "zstd" && !compression.empty())
       check.fail("initramfs_compression", quote(compression) + " is not supported (zstd, gzip)");
   }
+  recipe.build = parse_build(check, root);
+  if (recipe.build && recipe.format != RepositoryFormat::deb)
+    check.fail("build", "building from source needs a deb source package (format \"deb\")");
   if (!check.ok()) throw Error("recipe " + quote(name) + ": " + check.joined());
   return recipe;
 }

@@ -3,6 +3,7 @@
 // every violation is reported at once.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,16 @@ struct RepositorySource {
   std::vector<std::string> components;  // deb: components (main); apk: repositories (main)
 };
 
+// A kernel compiled from the source package instead of taken prebuilt: the source tarball inside
+// the package, the make target giving the base config, and a config fragment applied on top.
+struct SourceBuild {
+  std::string tarball;               // glob inside the package, e.g. usr/src/linux-source-*.tar.xz
+  std::string base_config;           // a make target ending in "config", e.g. defconfig
+  std::string config_fragment;       // file name, beside the recipe file
+  std::string config_fragment_text;  // its content, read by the command (parse_recipe reads no files)
+  std::string image;                 // the built image in the source tree, e.g. arch/x86/boot/bzImage
+};
+
 struct Recipe {
   std::string name;  // the recipe file's stem, e.g. debian-bookworm
   std::string dist;  // installs under kernels/<dist>/
@@ -30,6 +41,7 @@ struct Recipe {
   std::string kernel_image;         // glob inside the package tree, e.g. boot/vmlinuz-*
   std::vector<std::string> initramfs_modules;
   Compression initramfs_compression = Compression::zstd;
+  std::optional<SourceBuild> build;  // set: `package` is a kernel source package to compile
 };
 
 // `name` is used for messages and Recipe::name; `json_text` is the file's content.

@@ -212,6 +212,16 @@ void extract_tar(std::string_view data, const fs::path& root, const PathFilter& 
   extract_entries(reader.get(), root, filter, what);
 }
 
+void extract_tar_file(const fs::path& tar, const fs::path& root, const PathFilter& filter) {
+  std::string what = tar.filename().string();
+  auto reader = new_reader();
+  archive_read_support_filter_all(reader.get());
+  archive_read_support_format_tar(reader.get());
+  if (archive_read_open_filename(reader.get(), tar.c_str(), 1 << 16) != ARCHIVE_OK)
+    throw archive_error(reader.get(), what);
+  extract_entries(reader.get(), root, filter, what);
+}
+
 std::map<std::string, std::string> read_tar_members(std::string_view data, std::string_view what) {
   auto reader = new_reader();
   archive_read_support_filter_all(reader.get());

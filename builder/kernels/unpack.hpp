@@ -22,6 +22,8 @@ std::string decompress_file(const fs::path& path);
 void extract_deb(const fs::path& deb, const fs::path& root, const PathFilter& filter);
 // A (possibly compressed) tar held in memory.
 void extract_tar(std::string_view data, const fs::path& root, const PathFilter& filter, std::string_view what);
+// A (possibly compressed) tar file, read as it is extracted.
+void extract_tar_file(const fs::path& tar, const fs::path& root, const PathFilter& filter);
 // Small members of a tar held in memory, by name (for signatures and package metadata).
 std::map<std::string, std::string> read_tar_members(std::string_view data, std::string_view what);
 

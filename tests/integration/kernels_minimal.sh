@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The runcvm-minimal recipe end to end: Debian's linux-source compiled with defconfig plus
+# kernel-recipes/runcvm-minimal.config (tens of minutes on 2 cores the first time, then kept in
+# the cache by its compile inputs), installed as kernels/runcvm/<release>; a fragment option that
+# Kconfig drops fails in one line naming it; the kernel boots with no initramfs module, and a
+# container booted on it (q35 and microvm) keeps exit codes, split stdio, its network, a disk and
+# a module of its own tree. Heavy: bash ci/test.sh --heavy.
+source "$(dirname "$0")/lib.sh"
+
+OUT="$SCRATCH/out"
+start=$(date +%s)
+log=$("$RUNCVM_BUILD" kernels --recipe runcvm-minimal --out "$OUT" --cache "$TEST_CACHE" --timings 2>&1) ||
+  fail "runcvm-build failed: $log"
+echo "$log" | grep -E "compiling|kept in the cache|installed|timing: unpack" || true
+echo "runcvm-build kernels --recipe runcvm-minimal: $(($(date +%s) - start)) s"
+K="$OUT/kernels/runcvm/latest"
+VERSION=$(readlink "$K")
+[[ "$VERSION" == 6.1.*-runcvm ]] || fail "latest points at \"$VERSION\", expected 6.1.*-runcvm"
+for f in vmlinuz vmlinux initrd config kernel.json modules/modules.dep modules/modules.builtin.bin modules/kernel/drivers/net/dummy.ko; do
+  assert_file "$K/$f"
+done
+manifest=$(cat "$K/kernel.json")
+assert_contains "$manifest" '"recipe": "runcvm-minimal"' "kernel.json"
+assert_contains "$manifest" '"initramfs_modules": []' "kernel.json"
+assert_contains "$manifest" '"name": "linux-source-6.1"' "kernel.json"
+assert_contains "$manifest" '"toolchain": "gcc' "kernel.json"
+for option in CONFIG_VIRTIO_FS=y CONFIG_VIRTIO_PCI=y CONFIG_VIRTIO_MMIO=y CONFIG_OVERLAY_FS=y CONFIG_VXLAN=y \
+    CONFIG_IP_VS=y CONFIG_PVH=y 'CONFIG_LOCALVERSION="-runcvm"'; do
+  grep -qx "$option" "$K/config" || fail "config lacks $option"
+done
+! grep -q "^CONFIG_DRM=" "$K/config" || fail "config has CONFIG_DRM, which the fragment switches off"
+# modprobe finds a module of the tree by our indexes, and a built-in one as built in.
+mkdir -p "$SCRATCH/root/lib/modules"
+ln -s "$(cd "$K/modules" && pwd)" "$SCRATCH/root/lib/modules/$VERSION"
+deps=$(modprobe -d "$SCRATCH/root" -S "$VERSION" --show-depends dummy)
+assert_contains "$deps" "kernel/drivers/net/dummy.ko" "modprobe --show-depends dummy"
+builtin=$(modprobe -d "$SCRATCH/root" -S "$VERSION" --show-depends virtiofs)
+assert_contains "$builtin" "builtin virtiofs" "modprobe --show-depends virtiofs"
+size=$(du -k "$K/initrd" | cut -f1)
+((size < 1024)) || fail "initrd is ${size} KiB: it should hold the init alone"
+pass "compiled and installed $VERSION: fragment options kept, dummy a module, virtiofs built in, initrd ${size} KiB"
+
+# Nothing changed: up to date at once. The artifact gone but its compiled kernel kept: indexed
+# and packed again, not compiled again.
+start=$(date +%s%N)
+log=$("$RUNCVM_BUILD" kernels --recipe runcvm-minimal --out "$OUT" --cache "$TEST_CACHE" 2>&1) || fail "second run: $log"
+ms=$((($(date +%s%N) - start) / 1000000))
+assert_contains "$log" "is up to date" "the second run"
+key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["inputs"])' "$K/kernel.json")
+mv "$TEST_CACHE/artifacts/$key" "$SCRATCH/kept-artifact"
+on_exit 'mv "$SCRATCH/kept-artifact" "$TEST_CACHE/artifacts/$key" 2>/dev/null'
+start=$(date +%s)
+log=$("$RUNCVM_BUILD" kernels --recipe runcvm-minimal --out "$SCRATCH/out2" --cache "$TEST_CACHE" 2>&1) || fail "third run: $log"
+seconds=$(($(date +%s) - start))
+assert_contains "$log" "kept in the cache: not compiling it again" "a run with the compiled kernel kept"
+((seconds < 120)) || fail "re-packing a kept compiled kernel took ${seconds} s"
+cmp -s "$K/vmlinux" "$SCRATCH/out2/kernels/runcvm/$VERSION/vmlinux" || fail "the kept kernel differs"
+rm -rf "$TEST_CACHE/artifacts/$key"
+mv "$SCRATCH/kept-artifact" "$TEST_CACHE/artifacts/$key"
+pass "warm run up to date in ${ms} ms; with the compiled kernel kept, ${seconds} s and no compile"
+
+# A fragment option Kconfig cannot keep (a dependency off, or no such option): one line naming it.
+mkdir "$SCRATCH/recipes"
+sed 's/"config_fragment": "runcvm-minimal.config"/"config_fragment": "bad.config"/' \
+  "$SOURCE_DIR/kernel-recipes/runcvm-minimal.json" >"$SCRATCH/recipes/bad.json"
+printf 'CONFIG_VIRTIO_FS=y\nCONFIG_NOT_AN_OPTION=y\n# CONFIG_VIRTIO is not set\n' >"$SCRATCH/recipes/bad.config"
+# CONFIG_VIRTIO_FS needs CONFIG_VIRTIO, which the fragment switches off but defconfig's drivers select.
+expect_one_line_error 'bad.config: Kconfig did not keep 3 settings: CONFIG_VIRTIO_FS=y (got: is not set), CONFIG_NOT_AN_OPTION=y (got: is not set), # CONFIG_VIRTIO is not set (got: y)' \
+  "$RUNCVM_BUILD" kernels --recipe "$SCRATCH/recipes/bad.json" --out "$SCRATCH/bad-out" --cache "$TEST_CACHE"
+assert_absent "$SCRATCH/bad-out/kernels"
+printf 'CONFIG_VIRTIO_FS=y\nVIRTIO=y\n' >"$SCRATCH/recipes/bad.config"
+expect_one_line_error 'bad.config: line 2 "VIRTIO=y": expected CONFIG_<NAME>=<value>' \
+  "$RUNCVM_BUILD" kernels --recipe "$SCRATCH/recipes/bad.json" --out "$SCRATCH/bad-out" --cache "$TEST_CACHE"
+pass "a fragment setting Kconfig drops, and a malformed fragment line, fail in one line naming them"
+
+# Bare QEMU: no initramfs module to load, the probe runs from the virtiofs root.
+mkdir -p "$SCRATCH/share"
+cp "$BUILD_DIR/tests/runcvm-boot-probe" "$SCRATCH/share/probe"
+boot_with_virtiofs "$K" "$SCRATCH/share" /probe "$SCRATCH/boot.log" || fail "boot: $(tail -5 "$SCRATCH/boot.log")"
+assert_contains "$(cat "$SCRATCH/boot.log")" "runcvm-probe: release=$VERSION" "the console"
+pass "boots to the probe on its virtiofs root"
+
+# In a container, beside the bundle's Debian kernel.
+RUNCVM_DEV_RECIPES="debian-bookworm runcvm-minimal" start_dockerd_with_runcvm
+import_busybox_image runcvm-test/busybox debian
+for machine in q35 microvm; do
+  rc=0
+  vm -e RUNCVM_KERNEL=runcvm -e RUNCVM_QEMU_MACHINE=$machine runcvm-test/busybox \
+    sh -c 'uname -r; echo to-stderr >&2; exit 3' >"$SCRATCH/vm-out" 2>"$SCRATCH/vm-err" || rc=$?
+  [[ $rc -eq 3 && "$(cat "$SCRATCH/vm-out")" == "$VERSION" && "$(cat "$SCRATCH/vm-err")" == to-stderr ]] ||
+    fail "$machine: exit $rc, stdout [$(cat "$SCRATCH/vm-out")], stderr [$(cat "$SCRATCH/vm-err")]"
+done
+pass "a container boots $VERSION on q35 and microvm: exit code 3, stdout and stderr apart"
+
+docker network create runcvm-minimal-net >/dev/null
+on_exit 'docker network rm runcvm-minimal-net >/dev/null 2>&1'
+server=$(docker run -d --network runcvm-minimal-net --name web runcvm-test/busybox httpd -f -p 8080 -h /etc)
+on_exit "docker rm -f $server >/dev/null 2>&1"
+out=$(vm -e RUNCVM_KERNEL=runcvm --network runcvm-minimal-net --cap-add SYS_MODULE \
+  -e RUNCVM_DISKS=/disks/d1,/data,ext4,64M -v "$SCRATCH/disks:/disks" runcvm-test/busybox \
+  sh -c 'wget -qO- http://web:8080/hostname; modprobe dummy && grep -o "^dummy " /proc/modules;
+         grep " /data " /proc/mounts | cut -d" " -f3; echo ok >/data/f && cat /data/f')
+expected="$(docker exec "$server" hostname)
+dummy 
+ext4
+ok"
+[[ "$out" == "$expected" ]] || fail "network, module, disk on $VERSION: got [$out], expected [$expected]"
+pass "on $VERSION: a name on a user network answers, modprobe dummy loads, an ext4 disk mounts and writes"
