@@ -2,6 +2,8 @@
 
 #include <fnmatch.h>
 
+#include <map>
+
 #include "builder/kernels/kernel_config.hpp"
 #include "builder/kernels/unpack.hpp"
 #include "common/error.hpp"
@@ -11,20 +13,10 @@
 namespace runcvm::kernels {
 namespace {
 
-// The tools a kernel build runs besides gcc and make, and the Debian packages that have them.
+// The tools a kernel build runs, and the Debian packages that have them.
 constexpr const char* kBuildTools[][2] = {{"gcc", "gcc"},     {"make", "make"}, {"ld", "binutils"}, {"flex", "flex"},
                                           {"bison", "bison"}, {"bc", "bc"},     {"perl", "perl"},   {"cpio", "cpio"}};
 constexpr const char* kBuildPackages = "gcc make binutils flex bison bc perl cpio libelf-dev libssl-dev";
-
-std::string first_line_of(const std::vector<std::string>& argv) {
-  ProcessResult result;
-  try {
-    result = run_process(argv);
-  } catch (const Error&) {
-    return {};
-  }
-  return result.exit_code == 0 ? first_line(result.standard_output) : std::string();
-}
 
 class Make {
  public:
@@ -116,9 +108,10 @@ void configure(const Recipe& recipe, const Make& make, const fs::path& tree) {
 
 std::string toolchain_identity() {
   std::string missing;
+  std::map<std::string, std::string> versions;  // each tool's first --version line, run once
   for (const auto& [tool, package] : kBuildTools) {
     try {
-      run_process({tool, "--version"});
+      versions[tool] = first_line(run_process({tool, "--version"}).standard_output);
     } catch (const Error&) {
       missing += (missing.empty() ? "" : ", ") + std::string(tool) + " (" + package + ")";
     }
@@ -126,7 +119,7 @@ std::string toolchain_identity() {
   if (!missing.empty())
     throw Error("building a kernel from source needs " + missing + ", which are not installed")
         .with_hint(std::string("apt-get install ") + kBuildPackages);
-  return first_line_of({"gcc", "--version"}) + "; " + first_line_of({"ld", "--version"});
+  return versions["gcc"] + "; " + versions["ld"];
 }
 
 std::string build_kernel_from_source(const Recipe& recipe, const SourceBuildPaths& paths, unsigned jobs,
