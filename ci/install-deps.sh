@@ -39,6 +39,8 @@ TEST_PACKAGES=(
   # a systemd image for the systemd-as-PID-1 test, built from deb.debian.org (no registry here);
   # an image with its own kernel and initramfs-tools for the in-image kernel test
   debootstrap mmdebstrap
+  # podman with conmon and its CNI networks; dnsname resolves container names on a podman network
+  podman golang-github-containernetworking-plugin-dnsname
   # a real terminal for the docker exec -it test
   tmux
   # the isolation test watches host files the runtime must never open

@@ -273,6 +273,19 @@ std::string new_bridge(const std::string& name, std::uint32_t sequence) {
   return m.finish(sequence);
 }
 
+std::string stop_bridge_port_learning(int index, std::uint32_t sequence) {
+  Message m(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK);
+  ifinfomsg info{};
+  info.ifi_family = AF_BRIDGE;  // the bridge's own RTM_SETLINK handler reads the port's settings
+  info.ifi_index = index;
+  m.fixed(info);
+  std::size_t port = m.begin_nested(IFLA_PROTINFO);
+  std::uint8_t off = 0;
+  m.attribute(IFLA_BRPORT_LEARNING, &off, sizeof off);
+  m.end_nested(port);
+  return m.finish(sequence);
+}
+
 namespace {
 
 std::string address_message(std::uint16_t type, std::uint16_t flags, const Address& address, std::uint32_t sequence) {

@@ -93,6 +93,9 @@ struct LinkChange {
 };
 std::string set_link(const LinkChange& change, std::uint32_t sequence);
 std::string new_bridge(const std::string& name, std::uint32_t sequence);
+// `bridge link set dev <index> learning off`: the bridge stops learning which port a source MAC is
+// behind from frames arriving on this port.
+std::string stop_bridge_port_learning(int index, std::uint32_t sequence);
 std::string add_address(const Address& address, std::uint32_t sequence);
 std::string remove_address(const Address& address, std::uint32_t sequence);
 std::string add_route(const Route& route, std::uint32_t sequence);

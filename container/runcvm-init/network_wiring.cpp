@@ -68,6 +68,12 @@ std::vector<Nic> wire_network(const NetworkPlan& plan) {
         net::set_link({.index = container_side, .mac = container_side_mac(interface.mac), .up = true, .master = bridge},
                       netlink.next_sequence()),
         what + ": joining its bridge");
+    // A host bridge in hairpin mode (podman's CNI networks, Docker without its userland proxy)
+    // sends the VM's broadcasts back down this link: learning from them would put the VM's MAC
+    // behind this port, and the bridge would drop every answer to the VM as going back where it
+    // came from. Frames from the host side go to the only other port, the tap, either way.
+    netlink.request(net::stop_bridge_port_learning(container_side, netlink.next_sequence()),
+                    what + ": stopping its bridge from learning the VM's address from the host side");
     netlink.request(
         net::set_link({.index = tap, .mtu = interface.mtu, .up = true, .master = bridge}, netlink.next_sequence()),
         what + ": attaching the tap");

@@ -21,6 +21,25 @@ cleanup() {
 trap cleanup EXIT
 on_exit() { CLEANUPS+=("$1"); }
 
+# ctest kills a test at its timeout without a word of why (CI once saw a VM hang with nothing but
+# the last "ok" line): 30 s before that, print what still runs and the logs' tails to stderr.
+hang_report() {
+  echo "HANG REPORT: $(basename "$0") still runs after $(($(date +%s) - TEST_STARTED)) s"
+  ps -eo pid,ppid,etimes,stat,args --forest | grep -E "dockerd|containerd|runc|runcvm|qemu|virtiofsd|docker |ctr |podman|conmon" |
+    grep -v grep | cut -c1-240 | head -60
+  [[ ! -S $SCRATCH/dockerd/docker.sock ]] || DOCKER_HOST="unix://$SCRATCH/dockerd/docker.sock" docker ps -a 2>&1 | head -20
+  [[ ! -f /run/runcvm/debug.log ]] || { echo "-- /run/runcvm/debug.log"; tail -n 30 /run/runcvm/debug.log | cut -c1-300; }
+  [[ ! -f $SCRATCH/dockerd/dockerd.log ]] || { echo "-- dockerd.log"; tail -n 20 "$SCRATCH/dockerd/dockerd.log"; }
+}
+TEST_STARTED=$(date +%s)
+(
+  set +e
+  deadline=$((TEST_STARTED + ${RUNCVM_TEST_TIMEOUT:-900} - 30))
+  while (($(date +%s) < deadline)); do sleep 5; done
+  hang_report >&2
+) &
+on_exit "kill $! 2>/dev/null"
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 

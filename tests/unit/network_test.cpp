@@ -82,6 +82,25 @@ TEST_CASE("netlink messages are built and parsed as the kernel lays them out", "
   CHECK(changed->mtu == 1400);
   CHECK(changed->mac.empty());
 
+  // `bridge link set dev 7 learning off`: the bridge's handler (AF_BRIDGE), the port's settings
+  // nested in IFLA_PROTINFO (flagged nested, or the kernel reads it as an old STP state byte).
+  std::string learning = net::stop_bridge_port_learning(7, 14);
+  std::memcpy(&header, learning.data(), sizeof header);
+  CHECK(header.nlmsg_type == RTM_SETLINK);
+  CHECK(header.nlmsg_len == learning.size());
+  ifinfomsg port{};
+  std::memcpy(&port, learning.data() + NLMSG_HDRLEN, sizeof port);
+  CHECK(port.ifi_family == AF_BRIDGE);
+  CHECK(port.ifi_index == 7);
+  rtattr outer{}, inner{};
+  std::size_t at = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof port);
+  std::memcpy(&outer, learning.data() + at, sizeof outer);
+  CHECK(outer.rta_type == (IFLA_PROTINFO | NLA_F_NESTED));
+  std::memcpy(&inner, learning.data() + at + sizeof outer, sizeof inner);
+  CHECK(inner.rta_type == IFLA_BRPORT_LEARNING);
+  CHECK(inner.rta_len == sizeof inner + 1);
+  CHECK(learning[at + sizeof outer + sizeof inner] == 0);
+
   std::string route = net::add_route(net::Route{AF_INET, "", 0, "172.18.0.1", 12, 0, 0, 0, 0}, 10);
   auto parsed_route = net::parse_route(net::split_messages(route).front());
   REQUIRE(parsed_route);
