@@ -250,11 +250,66 @@ make_dev_bundle() {
 # A dev bundle from this build in the scratch directory, registered as the runcvm runtime of a
 # private dockerd (started). Sets BUNDLE. Usage: start_dockerd_with_runcvm [MORE_DAEMON_JSON],
 # e.g. '"live-restore": true'.
+# With RUNCVM_TEST_DOCKERD=trixie the dockerd is Debian trixie's (start_trixie_dockerd).
 start_dockerd_with_runcvm() {
   make_dev_bundle
-  printf '{"runtimes": {"runcvm": {"path": "%s"}}%s}\n' "$BUNDLE/bin/runcvm-runtime" "${1:+, $1}" >"$SCRATCH/daemon.json"
-  start_dockerd "$SCRATCH/daemon.json"
+  if [[ ${RUNCVM_TEST_DOCKERD:-} == trixie ]]; then
+    start_trixie_dockerd "${1:-}"
+  else
+    printf '{"runtimes": {"runcvm": {"path": "%s"}}%s}\n' "$BUNDLE/bin/runcvm-runtime" "${1:+, $1}" >"$SCRATCH/daemon.json"
+    start_dockerd "$SCRATCH/daemon.json"
+  fi
   on_exit 'rm -f $(kvm_verdict_files)'
+}
+# Docker 26 and later: Debian trixie's docker.io (26.x, its containerd and runc) in a root made with
+# mmdebstrap (kept in the test cache), with $BUNDLE at /opt/runcvm and runcvm registered
+# (MORE_DAEMON_JSON as for start_dockerd_with_runcvm). Docker 26 attaches a container's networks
+# after `runc create`, where 20.10 did it in a prestart hook. Sets TRIXIE_ROOT and DOCKER_HOST
+# (the host's CLI works with it); d26 runs trixie's own CLI. Usage: start_trixie_dockerd [JSON]
+start_trixie_dockerd() {
+  mmdebstrap_tar trixie docker.io,docker-cli,iptables,iproute2,procps,ca-certificates
+  TRIXIE_ROOT="$SCRATCH/trixie"
+  local root=$TRIXIE_ROOT dir
+  mkdir -p "$root"
+  tar -C "$root" -xf "$MMDEBSTRAP_TAR"
+  # The root becomes the real root of a mount namespace of its own (pivot_root, not chroot: a
+  # namespace runc creates from inside a chroot has the host's / as its root, and `runc exec`,
+  # which enters the container's namespace at that root, would not find the container's files).
+  # It sees the host's kernel interfaces, a /run of its own (with the host's /run/runcvm: the
+  # debug log and KVM verdicts the tests read) and the bundle read-only; dockerd's socket and pid
+  # file are in /sock, a directory of the root, so the host reaches them too.
+  mkdir -p "$root/opt/runcvm" "$root/sock" "$root/.old-root" "$root/etc/docker" /run/runcvm
+  mount --bind "$root" "$root"
+  for dir in proc sys dev; do
+    mount --rbind "/$dir" "$root/$dir"
+    # Unmounting these at the end must not reach the host's own mounts below them.
+    mount --make-rslave "$root/$dir"
+  done
+  mount --bind "$BUNDLE" "$root/opt/runcvm"
+  mount -o remount,bind,ro "$root/opt/runcvm"
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  printf '{"runtimes": {"runcvm": {"path": "/opt/runcvm/bin/runcvm-runtime"}}%s}\n' "${1:+, $1}" \
+    >"$root/etc/docker/daemon.json"
+  # The root has no mount programs: the old root goes with the host's static busybox.
+  unshare --mount --propagation private -- sh -c '
+    mount -t tmpfs tmpfs "$1/run" && mkdir "$1/run/runcvm" && mount --bind /run/runcvm "$1/run/runcvm" &&
+      cd "$1" && pivot_root . .old-root && /.old-root/bin/busybox umount -l /.old-root &&
+      exec dockerd -H unix:///sock/docker.sock --pidfile /sock/docker.pid' sh "$root" >"$SCRATCH/dockerd26.log" 2>&1 &
+  on_exit stop_trixie_dockerd
+  export DOCKER_HOST="unix://$root/sock/docker.sock"
+  for _ in $(seq 150); do docker version >/dev/null 2>&1 && return 0; sleep 0.2; done
+  fail "trixie's dockerd did not start: $(tail -5 "$SCRATCH/dockerd26.log")"
+}
+d26() { chroot "$TRIXIE_ROOT" docker -H unix:///sock/docker.sock "$@"; }
+stop_trixie_dockerd() {
+  docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1
+  local pid
+  pid=$(cat "$TRIXIE_ROOT/sock/docker.pid" 2>/dev/null) || return 0
+  kill "$pid" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null
+  pkill -f "^containerd --config /var/run/docker/containerd/containerd.toml" 2>/dev/null
+  return 0
 }
 # The KVM verdicts (/run/runcvm/kvm) recorded for this test's bundle: those keyed by its QEMU's
 # device and inode.
@@ -291,21 +346,24 @@ import_debian_image() {
   rm -rf "$SCRATCH/debian"
 }
 
-# A Debian bookworm image with PACKAGES (comma-separated) made with mmdebstrap from deb.debian.org,
-# imported as NAME; the tar is kept in the test cache under a name from the package list, so the
-# heavy tests that use one build it once per cache. Usage: import_mmdebstrap_image NAME PACKAGES
-import_mmdebstrap_image() {
+# A Debian root with PACKAGES (comma-separated) made with mmdebstrap from deb.debian.org, as a tar
+# kept in the test cache under a name from the suite and package list (the heavy tests that use
+# one build it once per cache); sets MMDEBSTRAP_TAR. Usage: mmdebstrap_tar SUITE PACKAGES
+mmdebstrap_tar() {
   command -v mmdebstrap >/dev/null || fail "mmdebstrap is needed (apt-get install mmdebstrap)"
-  local tar
-  tar="$TEST_CACHE/images/bookworm-$(sha256sum <<<"$2" | cut -c1-12).tar"
-  if [[ ! -f $tar ]]; then
-    mkdir -p "$(dirname "$tar")"
-    # mmdebstrap picks its output's format by the name's ending.
-    mmdebstrap --variant=apt --include="$2" bookworm "${tar%.tar}.partial.tar" http://deb.debian.org/debian \
-      >"$SCRATCH/mmdebstrap.log" 2>&1 || fail "mmdebstrap: $(tail -3 "$SCRATCH/mmdebstrap.log")"
-    mv "${tar%.tar}.partial.tar" "$tar"
-  fi
-  docker import "$tar" "$1" >/dev/null
+  MMDEBSTRAP_TAR="$TEST_CACHE/images/$1-$(sha256sum <<<"$2" | cut -c1-12).tar"
+  [[ ! -f $MMDEBSTRAP_TAR ]] || return 0
+  mkdir -p "$(dirname "$MMDEBSTRAP_TAR")"
+  # mmdebstrap picks its output's format by the name's ending.
+  mmdebstrap --variant=apt --include="$2" "$1" "${MMDEBSTRAP_TAR%.tar}.partial.tar" http://deb.debian.org/debian \
+    >"$SCRATCH/mmdebstrap.log" 2>&1 || fail "mmdebstrap $1: $(tail -3 "$SCRATCH/mmdebstrap.log")"
+  mv "${MMDEBSTRAP_TAR%.tar}.partial.tar" "$MMDEBSTRAP_TAR"
+}
+# A Debian bookworm image with PACKAGES (comma-separated), imported into the running dockerd as
+# NAME. Usage: import_mmdebstrap_image NAME PACKAGES
+import_mmdebstrap_image() {
+  mmdebstrap_tar bookworm "$2"
+  docker import "$MMDEBSTRAP_TAR" "$1" >/dev/null
 }
 
 # A real terminal for interactive tests: tmux runs COMMAND in a WIDTHxHEIGHT pty, stopped when the
