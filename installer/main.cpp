@@ -14,6 +14,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "common/error.hpp"
 #include "common/fd.hpp"
@@ -109,8 +110,10 @@ bool edit_config_file(const fs::path& path, const std::function<std::string(cons
 }
 
 // The runtimes entry in daemon.json, changed by `edit`; other keys stay as they were, in order.
-void edit_daemon_json(const fs::path& path, const std::function<void(Json&)>& edit) {
-  edit_config_file(path, [&](const std::string& text) {
+// `edit` returns whether it changed anything: if not, the file is left as it is, byte for byte
+// (not rewritten in our formatting); returns whether the file changed.
+bool edit_daemon_json(const fs::path& path, const std::function<bool(Json&)>& edit) {
+  return edit_config_file(path, [&](const std::string& text) {
     Json config = Json::object();
     if (text.find_first_not_of(" \t\r\n") != std::string::npos) {
       try {
@@ -120,7 +123,7 @@ void edit_daemon_json(const fs::path& path, const std::function<void(Json&)>& ed
       }
     }
     if (!config.is_object()) throw Error(path.string() + ": expected a JSON object; nothing was changed");
-    edit(config);
+    if (!edit(config)) return text;
     return config.dump(2) + "\n";
   });
 }
@@ -190,6 +193,7 @@ int install(const Options& o) {
       Json& entry = config["runtimes"]["runcvm"];
       if (!entry.is_object()) entry = Json::object();
       entry["path"] = runtime;
+      return true;
     });
     registered = "registered in " + o.daemon_json.string() + " as the runtime \"runcvm\" (" + runtime + ")\n";
   } else {
@@ -214,29 +218,35 @@ int install(const Options& o) {
 }
 
 int uninstall(const Options& o) {
-  if (fs::is_directory(o.daemon_json.parent_path()) && fs::exists(o.daemon_json))
-    edit_daemon_json(o.daemon_json, [](Json& config) {
-      if (config.contains("runtimes") && config["runtimes"].is_object()) {
-        config["runtimes"].erase("runcvm");
-        if (config["runtimes"].empty()) config.erase("runtimes");
-      }
-    });
+  // Each engine's file is named in the report only if the runtime was taken out of it.
+  std::vector<std::string> changed;
+  if (fs::is_directory(o.daemon_json.parent_path()) && fs::exists(o.daemon_json) &&
+      edit_daemon_json(o.daemon_json, [](Json& config) {
+        auto runtimes = config.find("runtimes");
+        if (runtimes == config.end() || !runtimes->is_object() || !runtimes->contains("runcvm")) return false;
+        runtimes->erase("runcvm");
+        if (runtimes->empty()) config.erase("runtimes");
+        return true;
+      }))
+    changed.push_back(o.daemon_json.string());
   // containerd's config holds the runtime only if an install with --containerd put it there.
-  std::string containerd;
   if (fs::exists(o.containerd_config)) {
     std::string file = o.containerd_config.string();
     if (edit_config_file(o.containerd_config,
                          [&](const std::string& text) { return without_containerd_runtime(text, file); }))
-      containerd = " and " + file;
+      changed.push_back(file);
   }
   std::error_code ec;
   fs::remove(o.target / "current", ec);
   // Versions stay unless asked: containers still running from them bind-mount their files.
   if (o.purge) fs::remove_all(o.target / "versions", ec);
+  std::string registrations = changed.empty() ? "no engine's config named it"
+                                              : "the runtime is gone from " + changed.front() +
+                                                    (changed.size() > 1 ? " and " + changed.back() : "");
   std::printf(
-      "runcvm uninstalled: the runtime is gone from %s%s%s. Reload dockerd: systemctl reload docker\n",
-      o.daemon_json.c_str(), containerd.c_str(),
-      o.purge ? " and its files from the host" : " (versions/ kept for running containers; --purge removes it)");
+      "runcvm uninstalled: %s%s.%s\n", registrations.c_str(),
+      o.purge ? "; its files are gone from the host" : " (versions/ kept for running containers; --purge removes it)",
+      changed.empty() ? "" : " Reload the engine: systemctl reload docker (or restart containerd)");
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "common/error.hpp"
 #include "handoff/kernel_artifact.hpp"
 #include "handoff/kvm_verdict.hpp"
+#include "runtime/container_capabilities.hpp"
 #include "runtime/kernel_choice.hpp"
 #include "runtime/options.hpp"
 #include "runtime/process_spec.hpp"
@@ -389,36 +390,6 @@ void run_runcvm_init(Json& process) {
 }
 
 }  // namespace
-
-const std::vector<std::string>& container_capabilities() {
-  static const std::vector<std::string> capabilities = {
-      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
-      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
-      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-      "CAP_KILL",    "CAP_AUDIT_WRITE",  "CAP_NET_ADMIN",        "CAP_SYS_ADMIN"};
-  return capabilities;
-}
-
-void set_container_capabilities(Json& process) {
-  Json list(container_capabilities());
-  Json& caps = process["capabilities"];
-  caps = Json::object();
-  for (const char* set : {"bounding", "effective", "permitted"}) caps[set] = list;
-}
-
-void limit_to_container_capabilities(Json& process) {
-  auto caps = process.find("capabilities");
-  if (caps == process.end() || !caps->is_object()) return;
-  const auto& allowed = container_capabilities();
-  for (auto& [set, list] : caps->items()) {
-    if (!list.is_array()) continue;
-    Json kept = Json::array();
-    for (const auto& cap : list)
-      if (cap.is_string() && std::find(allowed.begin(), allowed.end(), cap.get<std::string>()) != allowed.end())
-        kept.push_back(cap);
-    list = kept;
-  }
-}
 
 CreateResult transform_create(const CreateInput& input) {
   CreateResult result;

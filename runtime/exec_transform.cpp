@@ -1,7 +1,7 @@
 #include "runtime/exec_transform.hpp"
 
 #include "common/error.hpp"
-#include "runtime/create_transform.hpp"
+#include "runtime/container_capabilities.hpp"
 #include "runtime/options.hpp"
 #include "runtime/process_spec.hpp"
 

@@ -116,4 +116,10 @@ config = json.load(open(sys.argv[1]))
 assert "runtimes" not in config and config["log-level"] == "warn", config
 PY
 [[ ! -e "$SCRATCH/opt-runcvm/current" && -d "$SCRATCH/opt-runcvm/versions" ]] || fail "--uninstall left current or removed versions"
+assert_contains "$out" "the runtime is gone from /etc/docker/daemon.json" "--uninstall's report"
+# Again: nothing names the runtime now, and the file is not rewritten.
+cp "$SCRATCH/etc-docker/daemon.json" "$SCRATCH/daemon.json.uninstalled"
+out=$(installer runcvm:test --uninstall) || fail "a second --uninstall: $out"
+assert_contains "$out" "no engine's config named it" "a second --uninstall's report"
+cmp -s "$SCRATCH/etc-docker/daemon.json" "$SCRATCH/daemon.json.uninstalled" || fail "a second --uninstall rewrote daemon.json"
 pass "--uninstall removes the runtime (other settings stay) and current, keeping versions for running containers"

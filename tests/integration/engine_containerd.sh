@@ -21,21 +21,9 @@ KERNEL=$(readlink "$BUNDLE/kernels/debian/latest")
 C="$SCRATCH/containerd"
 INSTALLED="$SCRATCH/installed"
 mkdir -p "$C" "$INSTALLED"
-cat >"$C/config.toml" <<TOML
-version = 2
-root = "$C/root"
-state = "$C/state"
-[grpc]
-  address = "$C/containerd.sock"
-
-[plugins]
-  [plugins."io.containerd.grpc.v1.cri"]
-    [plugins."io.containerd.grpc.v1.cri".cni]
-      bin_dir = "/usr/lib/cni"
-      conf_dir = "/etc/cni/net.d"
-  [plugins."io.containerd.internal.v1.opt"]
-    path = "$C/opt"
-TOML
+# Debian's file, with the paths of this containerd after its version line.
+sed -e "1a root = \"$C/root\"\nstate = \"$C/state\"\n[grpc]\n  address = \"$C/containerd.sock\"" \
+  -e "s|/var/lib/containerd/opt|$C/opt|" "$SOURCE_DIR/tests/fixtures/containerd/debian-config.toml" >"$C/config.toml"
 cp "$C/config.toml" "$C/config.toml.before"
 install_() {
   "$BUNDLE/bin/runcvm-install" --source "$BUNDLE" --target "$INSTALLED" --host-path "$INSTALLED" \
@@ -109,8 +97,10 @@ ctr_ container rm vm2
 pass "ctr task exec runs in the VM (exit 5); ctr task kill -s TERM stops it in $(( $(date +%s) - start )) s"
 
 # Uninstalling gives the operator their file back, byte for byte.
-"$BUNDLE/bin/runcvm-install" --uninstall --target "$INSTALLED" --daemon-json "$SCRATCH/no-docker/daemon.json" \
-  --containerd-config "$C/config.toml" >/dev/null || fail "runcvm-install --uninstall failed"
+out=$("$BUNDLE/bin/runcvm-install" --uninstall --target "$INSTALLED" --daemon-json "$SCRATCH/no-docker/daemon.json" \
+  --containerd-config "$C/config.toml") || fail "runcvm-install --uninstall failed: $out"
+# It names the file it took the runtime out of, and not daemon.json, which it never touched.
+[[ $out == *"gone from $C/config.toml"* && $out != *daemon.json* ]] || fail "runcvm-install --uninstall said: $out"
 cmp -s "$C/config.toml" "$C/config.toml.before" ||
   fail "after --uninstall config.toml differs from before: $(diff "$C/config.toml.before" "$C/config.toml")"
 pass "runcvm-install --uninstall takes the runtime out of config.toml, leaving the file as it was"

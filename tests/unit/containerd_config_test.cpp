@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include "common/error.hpp"
+#include "common/file.hpp"
 #include "installer/containerd_config.hpp"
 
 using namespace runcvm;
@@ -18,17 +19,12 @@ namespace {
 constexpr const char* kRuntime = "/opt/runcvm/current/bin/runcvm-runtime";
 constexpr const char* kFile = "/etc/containerd/config.toml";
 
-// As Debian's containerd package ships it.
-constexpr const char* kDebianConfig = R"(version = 2
-
-[plugins]
-  [plugins."io.containerd.grpc.v1.cri"]
-    [plugins."io.containerd.grpc.v1.cri".cni]
-      bin_dir = "/usr/lib/cni"
-      conf_dir = "/etc/cni/net.d"
-  [plugins."io.containerd.internal.v1.opt"]
-    path = "/var/lib/containerd/opt"
-)";
+// As Debian's containerd package ships it (the integration test starts containerd with it too).
+const std::string& debian_config() {
+  static const std::string text =
+      read_file(fs::path(RUNCVM_SOURCE_DIR) / "tests/fixtures/containerd/debian-config.toml");
+  return text;
+}
 
 toml::node_view<toml::node> runtimes(toml::table& config, const std::string& plugin = "io.containerd.grpc.v1.cri") {
   return config["plugins"][plugin]["containerd"]["runtimes"];
@@ -38,8 +34,8 @@ toml::node_view<toml::node> runtimes(toml::table& config, const std::string& plu
 
 TEST_CASE("containerd config: Debian's file gets runcvm and runc, and uninstall gives it back byte for byte",
           "[installer]") {
-  std::string installed = with_containerd_runtime(kDebianConfig, kRuntime, kFile);
-  CHECK(installed.starts_with(kDebianConfig));
+  std::string installed = with_containerd_runtime(debian_config(), kRuntime, kFile);
+  CHECK(installed.starts_with(debian_config()));
   toml::table config = toml::parse(installed);
   CHECK(runtimes(config)["runcvm"]["runtime_type"].value_or(std::string()) == "io.containerd.runc.v2");
   CHECK(runtimes(config)["runcvm"]["options"]["BinaryName"].value_or(std::string()) == kRuntime);
@@ -48,12 +44,12 @@ TEST_CASE("containerd config: Debian's file gets runcvm and runc, and uninstall 
   CHECK(config["plugins"]["io.containerd.grpc.v1.cri"]["cni"]["bin_dir"].value_or(std::string()) == "/usr/lib/cni");
 
   CHECK(with_containerd_runtime(installed, kRuntime, kFile) == installed);
-  CHECK(without_containerd_runtime(installed, kFile) == kDebianConfig);
-  CHECK(without_containerd_runtime(kDebianConfig, kFile) == kDebianConfig);
+  CHECK(without_containerd_runtime(installed, kFile) == debian_config());
+  CHECK(without_containerd_runtime(debian_config(), kFile) == debian_config());
 }
 
 TEST_CASE("containerd config: a new install path replaces the block, never adds a second", "[installer]") {
-  std::string first = with_containerd_runtime(kDebianConfig, kRuntime, kFile);
+  std::string first = with_containerd_runtime(debian_config(), kRuntime, kFile);
   std::string second = with_containerd_runtime(first, "/srv/runcvm/current/bin/runcvm-runtime", kFile);
   toml::table config = toml::parse(second);
   CHECK(runtimes(config)["runcvm"]["options"]["BinaryName"].value_or(std::string()) ==
@@ -75,7 +71,7 @@ TEST_CASE("containerd config: no file, or comments only, starts a version 2 file
 }
 
 TEST_CASE("containerd config: the operator's runtimes and default runtime stay theirs", "[installer]") {
-  std::string with_crun = std::string(kDebianConfig) + R"(
+  std::string with_crun = debian_config() + R"(
 [plugins."io.containerd.grpc.v1.cri".containerd]
   default_runtime_name = "crun"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crun]
@@ -109,8 +105,8 @@ TEST_CASE("containerd config: files it cannot change are refused, naming why", "
                         ContainsSubstring("nothing was changed"));
   CHECK_THROWS_WITH(with_containerd_runtime("version = 2\n[plugins\n", kRuntime, kFile),
                     ContainsSubstring("not valid TOML (line 2"));
-  std::string own = std::string(kDebianConfig) +
-                    "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runcvm]\n  runtime_type = \"x\"\n";
+  std::string own =
+      debian_config() + "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runcvm]\n  runtime_type = \"x\"\n";
   CHECK_THROWS_WITH(with_containerd_runtime(own, kRuntime, kFile),
                     ContainsSubstring("defines the runtime \"runcvm\" itself"));
   // Runtimes given as an inline table cannot be extended by a table header.
@@ -120,13 +116,13 @@ TEST_CASE("containerd config: files it cannot change are refused, naming why", "
   CHECK_THROWS_WITH(with_containerd_runtime(inline_runtimes, kRuntime, kFile),
                     ContainsSubstring("does not give a valid config"));
   // Half a block (its end line deleted by hand) is not guessed at.
-  std::string damaged = std::string(kDebianConfig) + "\n" + std::string(kContainerdBlockBegin) + "\n";
+  std::string damaged = debian_config() + "\n" + std::string(kContainerdBlockBegin) + "\n";
   CHECK_THROWS_WITH(without_containerd_runtime(damaged, kFile), ContainsSubstring("block is damaged"));
   CHECK_THROWS_WITH(with_containerd_runtime(damaged, kRuntime, kFile), ContainsSubstring("block is damaged"));
 }
 
 TEST_CASE("containerd config: an install path with TOML's special characters reads back as given", "[installer]") {
   std::string odd = "/opt/run\"cvm\\x\n]/bin/runcvm-runtime";
-  toml::table config = toml::parse(with_containerd_runtime(kDebianConfig, odd, kFile));
+  toml::table config = toml::parse(with_containerd_runtime(debian_config(), odd, kFile));
   CHECK(runtimes(config)["runcvm"]["options"]["BinaryName"].value_or(std::string()) == odd);
 }
