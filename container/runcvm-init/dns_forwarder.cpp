@@ -17,6 +17,17 @@
 namespace runcvm::container_init {
 namespace {
 
+// Docker's embedded DNS answers SERVFAIL for a name it must ask the host's servers about when it
+// cannot reach them from the container's namespace: runcvm-init took the namespace's addresses
+// and routes into the VM (Docker 26 answers so; 20.10 stays silent). Passed on, that answer ends
+// the VM's lookup; dropped, the VM's resolver asks its next nameserver, the same host servers
+// reached from the VM (resolv_conf_for_vm lists them), and gets the real answer.
+bool is_server_failure(const char* reply, std::size_t size) {
+  constexpr unsigned char kResponse = 0x80, kRcodeMask = 0x0F, kServerFailure = 2;
+  return size >= 12 && (static_cast<unsigned char>(reply[2]) & kResponse) != 0 &&
+         (static_cast<unsigned char>(reply[3]) & kRcodeMask) == kServerFailure;
+}
+
 using Clock = std::chrono::steady_clock;
 
 sockaddr_in ipv4(const std::string& address, std::uint16_t port) {
@@ -100,7 +111,7 @@ class Forwarder {
     if (readable) {
       char reply[65536];
       ssize_t n = ::recv(q->upstream.get(), reply, sizeof reply, 0);
-      if (n > 0)
+      if (n > 0 && !is_server_failure(reply, static_cast<size_t>(n)))
         ::sendto(udp_.get(), reply, static_cast<size_t>(n), 0, reinterpret_cast<const sockaddr*>(&q->client),
                  sizeof q->client);
     }

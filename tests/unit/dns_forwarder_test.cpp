@@ -42,7 +42,8 @@ std::uint16_t free_port() {
   return bound_port(udp.get());
 }
 
-// Answers "q…" with "a…" over UDP and TCP on one port; never answers "drop…".
+// Answers "q…" with "a…" over UDP and TCP on one port; never answers "drop…"; answers "f…" and
+// "n…" over UDP with a DNS header saying SERVFAIL and NXDOMAIN.
 std::uint16_t start_fake_upstream() {
   // TCP first (port 0), then UDP on the same number, which is seldom taken; retried if it is.
   int tcp = -1, udp = -1;
@@ -71,6 +72,10 @@ std::uint16_t start_fake_upstream() {
       if (n > 0 && buffer[0] == 'q') {
         buffer[0] = 'a';
         ::sendto(udp, buffer, static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&from), size);
+      } else if (n > 0 && (buffer[0] == 'f' || buffer[0] == 'n')) {
+        // Response, recursion desired and available; rcode 2 (SERVFAIL) or 3 (NXDOMAIN).
+        const char header[12] = {buffer[0], 'x', '\x81', buffer[0] == 'f' ? '\x82' : '\x83', 0, 0, 0, 0, 0, 0, 0, 0};
+        ::sendto(udp, header, sizeof header, 0, reinterpret_cast<sockaddr*>(&from), size);
       }
     }
   }).detach();
@@ -150,6 +155,10 @@ TEST_CASE("the DNS forwarder relays, and floods neither add threads nor block it
   REQUIRE(port != 0);
   CHECK(udp_ask(port, "q-udp", 2000) == "a-udp");
   CHECK(tcp_ask(port, "q-tcp", 2000) == "a-tcp");
+  // Docker's SERVFAIL for a name it cannot forward is not passed on (the VM's resolver asks its next
+  // server); other answers are, NXDOMAIN included.
+  CHECK(udp_ask(port, "f-servfail", 500).empty());
+  CHECK(udp_ask(port, "n-nxdomain", 2000).size() == 12);
 
   // 5000 queries the upstream never answers: held at most kMaxUdpQueries at a time, no thread each.
   std::size_t threads = thread_count();
