@@ -28,7 +28,8 @@ data=${1:-/srv/db}/data
 mkdir -p "$data" && chown mysql:mysql "$data"
 mariadb-install-db --user=mysql --datadir="$data" >/dev/null
 mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
-echo "CREATE USER 'slap'@'%' IDENTIFIED BY 'slap'; GRANT ALL ON *.* TO 'slap'@'%';" >/run/mysqld/init.sql
+# An init file holds one statement a line.
+printf "CREATE USER 'slap'@'%%' IDENTIFIED BY 'slap';\nGRANT ALL ON *.* TO 'slap'@'%%';\n" >/run/mysqld/init.sql
 exec mariadbd --user=mysql --datadir="$data" --bind-address=0.0.0.0 --skip-name-resolve --init-file=/run/mysqld/init.sql
 SH
 docker network create "$NETWORK" >/dev/null
@@ -42,7 +43,7 @@ load() {  # docker-run-options-of-the-client…
   docker run --rm --network "$NETWORK" "$@" "$IMAGE" mariadb-slap -h bench-db -u slap -pslap \
     --concurrency="$CLIENTS" --number-of-queries="$QUERIES" --iterations=3 \
     --auto-generate-sql --auto-generate-sql-load-type=mixed |
-    awk '/Average number of seconds to run all queries/ {print $NF}'
+    awk '/Average number of seconds to run all queries/ {print $(NF - 1)}'
 }
 
 docker run -d --name bench-db --network "$NETWORK" -v "$WORK/share:/share:ro" "$IMAGE" \
