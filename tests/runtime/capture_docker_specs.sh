@@ -5,35 +5,18 @@
 #   "runtimes": {"capture": {"path": "<dir>/capture-runtime"}}  with CAPTURE_DIR=<dir>
 # usage: capture_docker_specs.sh CAPTURE_DIR IMAGE
 set -euo pipefail
-capture_dir=${1:?capture dir}
+CAPTURE_DIR=${1:?capture dir}
 image=${2:?image}
-golden="$(cd "$(dirname "$0")" && pwd)/golden"
-
-cat >"$capture_dir/capture-runtime" <<SCRIPT
-#!/bin/sh
-# Copies the bundle's config.json aside, then behaves as runc.
-bundle=""; previous=""
-for argument in "\$@"; do
-  [ "\$previous" = "--bundle" ] && bundle=\$argument
-  previous=\$argument
-done
-[ -n "\$bundle" ] && cp "\$bundle/config.json" "$capture_dir/last-config.json"
-exec runc "\$@"
-SCRIPT
-chmod +x "$capture_dir/capture-runtime"
-
+source "$(dirname "$0")/capture_lib.sh"
+write_capture_runtime
 capture() {  # case-name docker-run-flags…
   local name=$1; shift
-  rm -f "$capture_dir/last-config.json"
-  docker run --rm --runtime=capture "$@" "$image" true >/dev/null
-  mkdir -p "$golden/docker-$name"
-  python3 -m json.tool --indent 2 "$capture_dir/last-config.json" >"$golden/docker-$name/in.json"
-  echo "captured docker-$name"
+  capture_spec "docker-$name" docker run --rm --runtime=capture "$@" "$image" true
 }
-mkdir -p "$capture_dir/volume"
+mkdir -p "$CAPTURE_DIR/volume"
 capture plain
 capture ports -p 8080:80
-capture volumes -v "$capture_dir/volume:/data" -v "$capture_dir/volume:/ro:ro" -v runcvm-golden:/disks/store
+capture volumes -v "$CAPTURE_DIR/volume:/data" -v "$CAPTURE_DIR/volume:/ro:ro" -v runcvm-golden:/disks/store
 capture tmpfs --tmpfs /scratch:size=64m,mode=1777
 capture user -u 1000:1000 --group-add 27 -w /tmp -e FOO=bar -e RUNCVM_KERNEL_DEBUG=1
 capture init --init

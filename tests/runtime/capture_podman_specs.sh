@@ -6,38 +6,21 @@
 # containers.conf (podman asks for 1048576 open files and processes, more than some hosts allow).
 # usage: capture_podman_specs.sh CAPTURE_DIR IMAGE
 set -euo pipefail
-capture_dir=${1:?capture dir}
+CAPTURE_DIR=${1:?capture dir}
 image=${2:?image}
 read -ra podman <<<"${PODMAN:-podman}"
-golden="$(cd "$(dirname "$0")" && pwd)/golden"
-
-cat >"$capture_dir/capture-runtime" <<SCRIPT
-#!/bin/sh
-# Copies the bundle's config.json aside, then behaves as runc.
-bundle=""; previous=""
-for argument in "\$@"; do
-  [ "\$previous" = "--bundle" ] && bundle=\$argument
-  previous=\$argument
-done
-[ -n "\$bundle" ] && cp "\$bundle/config.json" "$capture_dir/last-config.json"
-exec runc "\$@"
-SCRIPT
-chmod +x "$capture_dir/capture-runtime"
-
+source "$(dirname "$0")/capture_lib.sh"
+write_capture_runtime
 capture() {  # case-name podman-run-flags…
   local name=$1; shift
-  rm -f "$capture_dir/last-config.json"
-  "${podman[@]}" run --rm --runtime "$capture_dir/capture-runtime" "$@" "$image" true >/dev/null
-  mkdir -p "$golden/podman-$name"
-  python3 -m json.tool --indent 2 "$capture_dir/last-config.json" >"$golden/podman-$name/in.json"
-  echo "captured podman-$name"
+  capture_spec "podman-$name" "${podman[@]}" run --rm --runtime "$CAPTURE_DIR/capture-runtime" "$@" "$image" true
 }
-mkdir -p "$capture_dir/volume"
+mkdir -p "$CAPTURE_DIR/volume"
 "${podman[@]}" network create runcvm-golden >/dev/null
 capture plain
 capture ports -p 8080:80
 capture network --network runcvm-golden
-capture volumes -v "$capture_dir/volume:/data" -v "$capture_dir/volume:/ro:ro"
+capture volumes -v "$CAPTURE_DIR/volume:/data" -v "$CAPTURE_DIR/volume:/ro:ro"
 capture limits --cpus 1.5 -m 1g
 capture tty -t
 "${podman[@]}" network rm runcvm-golden >/dev/null
