@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Docker 26 and later: Debian trixie's docker.io (26.x, with its containerd and runc) in a trixie
-# root made with mmdebstrap (lib.sh: start_trixie_dockerd), driven by its own CLI. Docker 26 attaches a container's networks after `runc
-# create`, where 20.10 did it in a prestart hook: the VM still gets its interfaces, Docker's DNS
-# (a VM reaches another by name on a user network), published ports, a second network connected
-# before start; exit codes, stdout/stderr apart and `docker exec` as under 20.10.
-# runtime_network.sh and runtime_exec.sh also run against it (RUNCVM_TEST_DOCKERD=trixie).
+# root made with mmdebstrap (lib.sh: start_trixie_dockerd), driven by its own CLI. Docker 26
+# attaches a container's networks after `runc create`, where 20.10 did it in a prestart hook: the
+# VM still gets its interfaces, Docker's DNS (a VM reaches another by name on a user network),
+# published ports, a second network connected before start; exit codes, stdout/stderr apart and
+# `docker exec` as under 20.10. Its dockerd runs without the userland proxy: -p by iptables alone,
+# bridge ports in hairpin mode. runtime_network.sh and runtime_exec.sh also run against it in the
+# default configuration (RUNCVM_TEST_DOCKERD=trixie).
 # Heavy (a few hundred MB from deb.debian.org the first time): bash ci/test.sh --heavy.
 source "$(dirname "$0")/lib.sh"
 
 export RUNCVM_TEST_DOCKERD=trixie
-start_dockerd_with_runcvm
+# Without its userland proxy, dockerd publishes ports with iptables alone and puts every bridge
+# port in hairpin mode, which sends the VM's broadcasts back to it (runtime_network_docker26 runs
+# the default configuration).
+start_dockerd_with_runcvm '"userland-proxy": false'
 KERNEL=$(readlink "$BUNDLE/kernels/debian/latest")
 version=$(d26 version --format '{{.Server.Version}}') || fail "trixie's docker CLI: $version"
 [[ ${version%%.*} -ge 26 ]] || fail "trixie's dockerd is $version, expected 26 or later"
@@ -34,7 +39,10 @@ rc=0
 out=$(vm26 --rm --network runcvm-net26 runcvm-test/vm \
   sh -c 'for i in $(seq 120); do wget -qO- http://web/ && exit 7; sleep 1; done; exit 1' 2>"$SCRATCH/err") || rc=$?
 [[ $rc -eq 7 && $out == "web in $KERNEL" ]] || fail "by name on a user network: exit $rc, \"$out\", $(tail -2 "$SCRATCH/err")"
-pass "on a user network a VM reaches another by name through Docker $version's DNS"
+bridge=br-$(d26 network inspect -f '{{.Id}}' runcvm-net26 | cut -c1-12)
+hairpin=$(cat /sys/class/net/"$bridge"/brif/*/hairpin_mode | sort -u)
+[[ $hairpin == 1 ]] || fail "the ports of $bridge are not all in hairpin mode: $hairpin"
+pass "on a user network a VM reaches another by name through Docker $version's DNS, its bridge in hairpin mode"
 
 got=""
 for _ in $(seq 60); do got=$(curl -s --max-time 2 "http://127.0.0.1:$PORT/") && [[ -n $got ]] && break; sleep 1; done

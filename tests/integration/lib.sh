@@ -29,7 +29,10 @@ hang_report() {
     grep -v grep | cut -c1-240 | head -60
   [[ ! -S $SCRATCH/dockerd/docker.sock ]] || DOCKER_HOST="unix://$SCRATCH/dockerd/docker.sock" docker ps -a 2>&1 | head -20
   [[ ! -f /run/runcvm/debug.log ]] || { echo "-- /run/runcvm/debug.log"; tail -n 30 /run/runcvm/debug.log | cut -c1-300; }
-  [[ ! -f $SCRATCH/dockerd/dockerd.log ]] || { echo "-- dockerd.log"; tail -n 20 "$SCRATCH/dockerd/dockerd.log"; }
+  local log
+  for log in "$SCRATCH/dockerd/dockerd.log" "$SCRATCH/dockerd26.log"; do
+    [[ ! -f $log ]] || { echo "-- $log"; tail -n 20 "$log"; }
+  done
 }
 TEST_STARTED=$(date +%s)
 (
@@ -303,12 +306,14 @@ start_trixie_dockerd() {
 d26() { chroot "$TRIXIE_ROOT" docker -H unix:///sock/docker.sock "$@"; }
 stop_trixie_dockerd() {
   docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1
-  local pid
+  local pid containerd
   pid=$(cat "$TRIXIE_ROOT/sock/docker.pid" 2>/dev/null) || return 0
+  # The containerd it started (by parent: a host's own dockerd runs one with the same arguments).
+  containerd=$(pgrep -P "$pid" -x containerd)
   kill "$pid" 2>/dev/null
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -9 "$pid" 2>/dev/null
-  pkill -f "^containerd --config /var/run/docker/containerd/containerd.toml" 2>/dev/null
+  [[ -z $containerd ]] || kill "$containerd" 2>/dev/null
   return 0
 }
 # The KVM verdicts (/run/runcvm/kvm) recorded for this test's bundle: those keyed by its QEMU's
