@@ -32,9 +32,9 @@ pass "docker $version run: the VM's kernel, exit code 3, stdout and stderr apart
 
 d26 network create runcvm-net26 >/dev/null
 d26 network create runcvm-net26b >/dev/null
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 vm26 -d --name web --network runcvm-net26 -p "127.0.0.1:$PORT:80" runcvm-test/vm \
-  sh -c 'mkdir -p /www && echo "web in $(uname -r)" >/www/index.html && exec httpd -f -p 80 -h /www' >/dev/null
+  sh -c "$WEB_SERVER" web >/dev/null
 rc=0
 out=$(vm26 --rm --network runcvm-net26 runcvm-test/vm \
   sh -c 'for i in $(seq 120); do wget -qO- http://web/ && exit 7; sleep 1; done; exit 1' 2>"$SCRATCH/err") || rc=$?

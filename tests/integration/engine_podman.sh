@@ -72,9 +72,9 @@ for _ in $(seq 100); do [[ -s $SCRATCH/it-exit ]] && break; sleep 0.2; done
 [[ $(cat "$SCRATCH/it-exit" 2>/dev/null) == "exit=6" ]] || fail "podman run -it: $(cat "$SCRATCH/it-exit" 2>/dev/null)"
 pass "podman run -it: a terminal of the right size, the guest's kernel, exit code 6"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 vm_ -d --name web -p "127.0.0.1:$PORT:80" $IMG \
-  sh -c 'mkdir -p /www && echo "web in $(uname -r)" >/www/index.html && exec httpd -f -p 80 -h /www' >/dev/null
+  sh -c "$WEB_SERVER" web >/dev/null
 got=""
 for _ in $(seq 120); do got=$(curl -s --max-time 2 "http://127.0.0.1:$PORT/") && [[ -n $got ]] && break; sleep 1; done
 [[ $got == "web in $KERNEL" ]] || fail "-p $PORT:80: got \"$got\""
@@ -88,7 +88,7 @@ pm network create runcvm-test-net >/dev/null
 [[ $(pm network inspect runcvm-test-net --format '{{.DNSEnabled}}') == true ]] ||
   fail "podman network create did not enable DNS on its network"
 vm_ -d --name named-web --network runcvm-test-net $IMG \
-  sh -c 'mkdir -p /www && echo "named in $(uname -r)" >/www/index.html && exec httpd -f -p 80 -h /www' >/dev/null
+  sh -c "$WEB_SERVER" named >/dev/null
 rc=0
 out=$(vm_ --rm --network runcvm-test-net $IMG \
   sh -c 'for i in $(seq 120); do wget -qO- http://named-web/ && exit 7; sleep 1; done; exit 1' 2>"$SCRATCH/err") || rc=$?

@@ -120,7 +120,7 @@ cp "$SCRATCH/good.deb" "$deb"
 pass "package larger than its index states: $LAST_ERROR"
 
 # Unreachable mirror: nothing listens on the port; retried with back-off, then one line.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 rm -rf "$SCRATCH/cache"
 start=$(date +%s%N)
 expect_one_line_error "after 2 attempts" kernels --recipe "$(recipe good)" --mirror "http://127.0.0.1:$port"

@@ -43,6 +43,12 @@ TEST_STARTED=$(date +%s)
 ) &
 on_exit "kill $! 2>/dev/null"
 
+# A TCP port on 127.0.0.1 free right now (the kernel's pick). Usage: port=$(free_port)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# A web server's command (busybox httpd on port 80) serving "<its $0> in <the kernel's release>".
+# Usage: sh -c "$WEB_SERVER" NAME
+WEB_SERVER='mkdir -p /www && echo "$0 in $(uname -r)" >/www/index.html && exec httpd -f -p 80 -h /www'
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 

@@ -79,7 +79,7 @@ pass "--group-add, --oom-score-adj 300 and --pids-limit 40 hold in the VM (forke
 
 # VNC on the published port: the RFB handshake, then a whole framebuffer from virtio-vga, whose
 # driver the VM loaded (1280x800 is virtio-gpu's default mode). The USB tablet's controller is there.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -e RUNCVM_DISPLAY_MODE=vnc -p "127.0.0.1:$port:5900" \
   runcvm-test/options sleep 300)
 on_exit "docker rm -f $id >/dev/null 2>&1"
