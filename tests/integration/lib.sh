@@ -239,15 +239,15 @@ reload_dockerd_for_runcvm() {
   for _ in $(seq 50); do docker info 2>/dev/null | grep -q "Runtimes:.*runcvm" && return 0; sleep 0.2; done
   fail "dockerd did not pick up the runtime after SIGHUP"
 }
-stop_dockerd() {
+stop_dockerd() {  # dockerd's PID [the containerd it started, if not the one in its exec root]
+  local containerd=${2:-}
+  [[ -n $containerd ]] || containerd=$(cat "$SCRATCH/dockerd/exec/containerd/containerd.pid" 2>/dev/null) || true
   docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1 || true
   kill "$1" 2>/dev/null || true
   for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
   kill -9 "$1" 2>/dev/null || true
   # With live-restore dockerd leaves the containerd it started running: stop that too.
-  local containerd
-  containerd=$(cat "$SCRATCH/dockerd/exec/containerd/containerd.pid" 2>/dev/null) || return 0
-  kill "$containerd" 2>/dev/null || true
+  [[ -z $containerd ]] || kill "$containerd" 2>/dev/null || true
 }
 
 # A dev bundle from this build in the scratch directory ($BUNDLE).
@@ -311,16 +311,10 @@ start_trixie_dockerd() {
 }
 d26() { chroot "$TRIXIE_ROOT" docker -H unix:///sock/docker.sock "$@"; }
 stop_trixie_dockerd() {
-  docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1
-  local pid containerd
+  local pid
   pid=$(cat "$TRIXIE_ROOT/sock/docker.pid" 2>/dev/null) || return 0
-  # The containerd it started (by parent: a host's own dockerd runs one with the same arguments).
-  containerd=$(pgrep -P "$pid" -x containerd)
-  kill "$pid" 2>/dev/null
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null
-  [[ -z $containerd ]] || kill "$containerd" 2>/dev/null
-  return 0
+  # The containerd it started, by parent: its pid file is in the namespace's own /run.
+  stop_dockerd "$pid" "$(pgrep -P "$pid" -x containerd)"
 }
 # The KVM verdicts (/run/runcvm/kvm) recorded for this test's bundle: those keyed by its QEMU's
 # device and inode.
