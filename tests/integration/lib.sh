@@ -242,10 +242,16 @@ reload_dockerd_for_runcvm() {
 stop_dockerd() {  # dockerd's PID [the containerd it started, if not the one in its exec root]
   local containerd=${2:-}
   [[ -n $containerd ]] || containerd=$(cat "$SCRATCH/dockerd/exec/containerd/containerd.pid" 2>/dev/null) || true
+  # A user network's bridge (br-<id>) outlives its dockerd; leftovers take subnets from Docker's
+  # pools and the next dockerd's networks land elsewhere (192.168.x once 172.18-31 are gone).
+  local bridges
+  bridges=$(docker network ls -q --filter driver=bridge 2>/dev/null | sed 's/^/br-/') || true
   docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1 || true
+  docker network prune -f >/dev/null 2>&1 || true
   kill "$1" 2>/dev/null || true
   for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
   kill -9 "$1" 2>/dev/null || true
+  for bridge in $bridges; do ip link delete "$bridge" 2>/dev/null || true; done
   # With live-restore dockerd leaves the containerd it started running: stop that too.
   [[ -z $containerd ]] || kill "$containerd" 2>/dev/null || true
 }
