@@ -30,8 +30,14 @@ enum class FrameType : std::uint8_t {
   exec_open = 12,   // host -> guest: start a session; the payload is the process (handoff::process_to_json_text)
   window = 13,      // both ways: 4-byte count of a session's bytes the receiver has passed on
   exec_close = 14,  // host -> guest: the session's client went away; its processes are killed
+  // Live network changes (docker network connect/disconnect), on the exec port as session 0 (its
+  // agent outlives the workload's start and runs as root). A failure comes back as `error`, session 0.
+  network_add = 15,     // host -> guest: an interface just hot-plugged (handoff::Network JSON, that interface only)
+  network_remove = 16,  // host -> guest: the name of an interface whose network is gone
 };
-inline constexpr std::uint8_t kLastFrameType = 14;
+inline constexpr std::uint8_t kLastFrameType = 16;
+// The session id of the exec port's frames that belong to no exec session.
+inline constexpr std::uint32_t kControlSession = 0;
 
 inline constexpr std::size_t kMaxPayload = 1 << 20;
 

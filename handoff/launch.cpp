@@ -113,8 +113,13 @@ std::string to_json_text(const Launch& l) {
     disks.push_back(disk);
   }
   const Kernel& k = l.kernel;
-  Json qemu = {{"machine", l.qemu.machine},       {"cpu", l.qemu.cpu}, {"accel", l.qemu.accel},
-               {"bios_debug", l.qemu.bios_debug}, {"vga", l.qemu.vga}, {"usb", l.qemu.usb}};
+  Json qemu = {{"machine", l.qemu.machine},
+               {"cpu", l.qemu.cpu},
+               {"accel", l.qemu.accel},
+               {"bios_debug", l.qemu.bios_debug},
+               {"vga", l.qemu.vga},
+               {"usb", l.qemu.usb},
+               {"hotplug_slots", l.qemu.hotplug_slots}};
   if (l.qemu.vnc_display) qemu["vnc_display"] = *l.qemu.vnc_display;
   Json out = {
       {"version", l.version},
@@ -220,6 +225,10 @@ Launch parse_launch(std::string_view json_text) {
     l.qemu.vga = q.required<std::string>("vga");
     if (q.has("vnc_display")) l.qemu.vnc_display = q.required<unsigned>("vnc_display");
     l.qemu.usb = q.required<bool>("usb");
+    l.qemu.hotplug_slots = q.required<unsigned>("hotplug_slots");
+    if (l.qemu.hotplug_slots > kMaxHotplugSlots)
+      throw Error("launch document: qemu.hotplug_slots is " + std::to_string(l.qemu.hotplug_slots) + ", more than " +
+                  std::to_string(kMaxHotplugSlots));
     q.finish();
   }
   l.hugetlb = r.required<bool>("hugetlb");

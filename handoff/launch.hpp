@@ -91,6 +91,9 @@ struct Disk {                               // RUNCVM_DISKS entry
   std::optional<std::uint64_t> size_bytes;  // create the file with this size when missing
 };
 
+// Each empty PCIe root port costs every start under TCG some 60 ms (firmware and kernel enumerate it).
+inline constexpr unsigned kMaxHotplugSlots = 8;
+
 struct Qemu {
   std::string machine = "q35";          // q35, pc, microvm
   std::string cpu;                      // "" = QEMU's default for the accelerator
@@ -99,6 +102,7 @@ struct Qemu {
   std::string vga = "virtio";           // RUNCVM_QEMU_VGA, with display_mode vnc: virtio, std, cirrus, none
   std::optional<unsigned> vnc_display;  // RUNCVM_QEMU_VNC_DISPLAY: VNC on port 5900 + this
   bool usb = false;                     // RUNCVM_QEMU_USB: an XHCI controller
+  unsigned hotplug_slots = 2;  // RUNCVM_QEMU_HOTPLUG_SLOTS: q35's empty root ports for networks connected later
 };
 
 struct Launch {

@@ -273,6 +273,14 @@ std::string new_bridge(const std::string& name, std::uint32_t sequence) {
   return m.finish(sequence);
 }
 
+std::string delete_link(int index, std::uint32_t sequence) {
+  Message m(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK);
+  ifinfomsg info{};
+  info.ifi_index = index;
+  m.fixed(info);
+  return m.finish(sequence);
+}
+
 std::string stop_bridge_port_learning(int index, std::uint32_t sequence) {
   Message m(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK);
   ifinfomsg info{};

@@ -93,6 +93,7 @@ struct LinkChange {
 };
 std::string set_link(const LinkChange& change, std::uint32_t sequence);
 std::string new_bridge(const std::string& name, std::uint32_t sequence);
+std::string delete_link(int index, std::uint32_t sequence);  // `ip link delete`
 // `bridge link set dev <index> learning off`: the bridge stops learning which port a source MAC is
 // behind from frames arriving on this port.
 std::string stop_bridge_port_learning(int index, std::uint32_t sequence);

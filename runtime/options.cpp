@@ -179,6 +179,17 @@ const std::vector<OptionSpec>& specs() {
       {{"RUNCVM_QEMU_USB", "1 or 0", "0 (1 with RUNCVM_DISPLAY_MODE=vnc, for the tablet)",
         "a USB (XHCI) controller in the VM"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.qemu.usb); }},
+      {{"RUNCVM_QEMU_HOTPLUG_SLOTS", "0-8", "2",
+        "q35: empty PCIe slots for networks connected while the VM runs (docker network connect); each costs the "
+        "start ~60 ms under TCG. pc hot-plugs without them; microvm cannot"},
+       [](std::string_view v, Options& o) -> Problem {
+         auto n = parse_number(v);
+         if (!n || *n > handoff::kMaxHotplugSlots)
+           return quote(v) + ": expected a number of hot-plug slots from 0 to " +
+                  std::to_string(handoff::kMaxHotplugSlots);
+         o.qemu.hotplug_slots = static_cast<unsigned>(*n);
+         return kTaken;
+       }},
       {{"RUNCVM_QEMU_MACHINE", "q35, pc, microvm", "q35",
         "QEMU machine type; microvm has no PCI bus (virtio-mmio devices), so no graphics card and no USB"},
        [](std::string_view v, Options& o) {

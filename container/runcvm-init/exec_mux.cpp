@@ -1,6 +1,7 @@
 #include "container/runcvm-init/exec_mux.hpp"
 
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 
 #include "common/error.hpp"
 #include "common/unix_socket.hpp"
+#include "container/runcvm-init/console_tail.hpp"
 #include "container/runcvm-init/notice.hpp"
 
 namespace runcvm::container_init {
@@ -25,8 +27,33 @@ constexpr std::size_t kClientBacklogLimit = 4 * channel::kSessionWindow;
 }  // namespace
 
 ExecMux::ExecMux(UniqueFd port, std::string socket_path)
-    : port_(std::move(port)), to_port_(port_.get()), socket_path_(std::move(socket_path)) {
+    : port_(std::move(port)),
+      to_port_(port_.get()),
+      socket_path_(std::move(socket_path)),
+      control_(std::make_shared<ControlInbox>()) {
   ::unlink(socket_path_.c_str());  // left by an earlier start of this container
+  control_->wakeup = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!control_->wakeup) throw system_error("creating", "the exec port's control eventfd", errno);
+}
+
+std::function<void(std::string)> ExecMux::control_sender() {
+  return [inbox = control_](std::string frame) {
+    std::lock_guard<std::mutex> hold(inbox->lock);
+    inbox->frames.push_back(std::move(frame));
+    std::uint64_t one = 1;
+    (void)!::write(inbox->wakeup.get(), &one, sizeof one);
+  };
+}
+
+void ExecMux::send_control_frames() {
+  std::uint64_t count = 0;
+  (void)!::read(control_->wakeup.get(), &count, sizeof count);
+  std::deque<std::string> frames;
+  {
+    std::lock_guard<std::mutex> hold(control_->lock);
+    frames.swap(control_->frames);
+  }
+  for (const auto& frame : frames) send(frame);
 }
 
 ExecMux::~ExecMux() {
@@ -51,6 +78,7 @@ void ExecMux::add_poll_fds(std::vector<pollfd>& fds) const {
     fds.push_back(
         {port_.get(), static_cast<short>((congested ? 0 : POLLIN) | (to_port_.wants_write() ? POLLOUT : 0)), 0});
   if (listener_) fds.push_back({listener_.get(), POLLIN, 0});
+  fds.push_back({control_->wakeup.get(), POLLIN, 0});
   for (const auto& [id, c] : clients_) {
     short events = 0;
     // A client's input is read only while its session may take more: the guest's window bounds
@@ -62,7 +90,11 @@ void ExecMux::add_poll_fds(std::vector<pollfd>& fds) const {
 }
 
 bool ExecMux::handle(const pollfd& p) {
-  if (!p.revents) return port_.get() == p.fd || listener_.get() == p.fd;
+  if (!p.revents) return port_.get() == p.fd || listener_.get() == p.fd || control_->wakeup.get() == p.fd;
+  if (p.fd == control_->wakeup.get()) {
+    send_control_frames();
+    return true;
+  }
   if (port_ && p.fd == port_.get()) {
     // A hang-up is found by writing too: a congested port is not read until its queue drains.
     if (p.revents & (POLLOUT | POLLHUP | POLLERR)) to_port_.flush();
@@ -130,6 +162,13 @@ void ExecMux::close_port() {
 }
 
 void ExecMux::from_guest(channel::SessionFrame frame) {
+  if (frame.session == channel::kControlSession) {
+    // The agent could not apply a network change: its reason, as printable text of one bounded
+    // line (it is the VM's word).
+    if (frame.type == FrameType::error)
+      notice("the VM could not apply a network change: " + console_summary(frame.payload, 1));
+    return;
+  }
   auto it = clients_.find(frame.session);
   if (it == clients_.end()) {
     // Output for a client that left: credit it, so the guest drains the session until it ends.

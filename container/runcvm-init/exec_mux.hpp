@@ -9,7 +9,11 @@
 #include <poll.h>
 
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -25,6 +29,10 @@ class ExecMux {
   // once the guest's agent reports that it runs.
   ExecMux(UniqueFd port, std::string socket_path);
   ~ExecMux();
+
+  // How another thread of runcvm-init (the network watcher) sends the guest's agent a frame
+  // (channel::kControlSession): queued, then written by the loop that owns the port.
+  std::function<void(std::string)> control_sender();
 
   void add_poll_fds(std::vector<pollfd>& fds) const;
   // Handles p if it is one of ours; returns whether it was.
@@ -56,6 +64,13 @@ class ExecMux {
   void write_client(std::uint32_t id, Client& c);
   void drop_client(std::uint32_t id, bool tell_guest);
   void send(const std::string& frame);
+  void send_control_frames();
+
+  struct ControlInbox {
+    std::mutex lock;
+    std::deque<std::string> frames;
+    UniqueFd wakeup;  // an eventfd, signalled for each frame queued
+  };
 
   UniqueFd port_;
   PortWriter to_port_;
@@ -63,7 +78,8 @@ class ExecMux {
   UniqueFd listener_;
   channel::Decoder decoder_;
   std::map<std::uint32_t, Client> clients_;
-  std::uint32_t next_id_ = 1;
+  std::uint32_t next_id_ = channel::kControlSession + 1;
+  std::shared_ptr<ControlInbox> control_;
 };
 
 }  // namespace runcvm::container_init

@@ -28,6 +28,7 @@
 #include "container/runcvm-init/helper_root.hpp"
 #include "container/runcvm-init/hugepages.hpp"
 #include "container/runcvm-init/kvm_memory.hpp"
+#include "container/runcvm-init/network_watcher.hpp"
 #include "container/runcvm-init/network_wiring.hpp"
 #include "container/runcvm-init/notice.hpp"
 #include "container/runcvm-init/socket_relay.hpp"
@@ -90,8 +91,15 @@ struct Children {
 
 // The container's network goes to the VM, read now rather than at `create`: Docker 26+ attaches
 // interfaces between the two. The VM learns it from /.runcvm/network.json.
-std::vector<Nic> wire_container_network(const handoff::Launch& launch) {
+struct WiredNetwork {
+  std::vector<Nic> nics;
   NetworkPlan plan;
+  std::vector<WiredInterface> wired;  // for the watcher of later changes
+};
+
+WiredNetwork wire_container_network(const handoff::Launch& launch) {
+  WiredNetwork out;
+  NetworkPlan& plan = out.plan;
   if (!launch.host_network) {
     net::Netlink netlink;
     std::string resolv_conf;
@@ -103,7 +111,17 @@ std::vector<Nic> wire_container_network(const handoff::Launch& launch) {
                         launch.dns_upstreams, handoff::vnc_port(launch).has_value() || !launch.sockets.empty());
   }
   for (const auto& warning : plan.warnings) notice(warning);
-  std::vector<Nic> nics = wire_network(plan);
+  out.nics = wire_network(plan);
+  if (!plan.network.interfaces.empty()) {
+    net::Netlink netlink;
+    auto links = netlink.links();
+    for (std::size_t i = 0; i < plan.network.interfaces.size(); ++i) {
+      const auto& interface = plan.network.interfaces[i];
+      for (const auto& link : links)
+        if (link.name == interface.name)
+          out.wired.push_back({interface.name, link.index, i, false, "", interface.addresses});
+    }
+  }
   write_file_atomic(handoff::kNetworkPath, handoff::to_json_text(plan.network));
   if (plan.dns_forwarder) start_dns_forwarder({.listen_address = handoff::kHostSideAddress});
   // The VM reaches the container over its first interface's link; without one, it cannot.
@@ -115,7 +133,7 @@ std::vector<Nic> wire_container_network(const handoff::Launch& launch) {
     else
       start_socket_relays(launch.sockets, handoff::kHostSideAddress);
   }
-  return nics;
+  return out;
 }
 
 // Every signal runcvm-init relays to the VM or acts on, read from a descriptor in the main loop.
@@ -189,6 +207,7 @@ KvmPlan plan_kvm(const handoff::Launch& launch, const BundleLayout& bundle, cons
 struct StartedVm {
   Children children;
   UniqueFd channel, exec_port;
+  UniqueFd qmp;  // QEMU's monitor, on machines that hot-plug
 };
 
 // Starts virtiofsd and QEMU until the VM runs. Some hosts offer /dev/kvm but cannot run this
@@ -196,7 +215,8 @@ struct StartedVm {
 // accelerator left to us, a VM that has not booted under KVM within kKvmBootLimit starts again
 // under TCG, rather than hanging for ever, and the failure is remembered for later containers.
 StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, const PreparedBoot& boot,
-                   const std::vector<Nic>& nics, KvmPlan kvm, int channel_listener, int exec_listener, Stages& stages) {
+                   const std::vector<Nic>& nics, KvmPlan kvm, int channel_listener, int exec_listener, int qmp_listener,
+                   Stages& stages) {
   constexpr auto kKvmBootLimit = std::chrono::seconds(10);
   StartedVm vm;
   for (bool use_kvm = kvm.try_kvm;; use_kvm = false) {
@@ -229,6 +249,7 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
       vm.channel = UniqueFd(::accept4(channel_listener, nullptr, nullptr, SOCK_CLOEXEC));
       if (!vm.channel) throw system_error("accepting", kChannelSocket, errno);
       vm.exec_port = accept_from_qemu(exec_listener, kExecPortSocket);
+      if (qmp_listener >= 0) vm.qmp = accept_from_qemu(qmp_listener, kQmpSocket);
       if (!may_fall_back) return vm;
       // The guest's first frame says it booted; it stays unread here (peeked), for the supervisor.
       // QEMU connects before it sets up KVM: a closed channel means KVM refused the VM.
@@ -265,7 +286,9 @@ int run() {
   prepare_disks(launch.disks);
   UniqueFd listener = listen_unix(kChannelSocket, 1);
   UniqueFd exec_listener = listen_unix(kExecPortSocket, 1);
-  std::vector<Nic> nics = wire_container_network(launch);
+  UniqueFd qmp_listener = handoff::has_pci_bus(launch.qemu) ? listen_unix(kQmpSocket, 1) : UniqueFd();
+  WiredNetwork network = wire_container_network(launch);
+  std::vector<Nic>& nics = network.nics;
   // From here on the VM runs: its helpers get a root without the image in it, and CAP_SYS_ADMIN
   // (needed for that root's mounts) is gone unless the operator gave it to the container.
   if (launch.read_only_root) make_root_read_only(handoff::vm_mount_points(launch));
@@ -274,13 +297,25 @@ int run() {
   PreparedBoot boot;
   prepare_boot(launch, nics, boot);
   StartedVm vm = start_vm(launch, bundle, boot, nics, plan_kvm(launch, bundle, boot.files), listener.get(),
-                          exec_listener.get(), stages);
+                          exec_listener.get(), qmp_listener.get(), stages);
   for (const auto& nic : nics) ::close(nic.tap_fd);
+  if (qmp_listener) {  // QEMU is connected: nobody else is to be
+    qmp_listener.reset();
+    ::unlink(kQmpSocket);
+  }
   if (boot.console) boot.console->release_write_end();  // QEMU's copy is the last: its exit ends the reader
   ::fcntl(0, F_SETFL, ::fcntl(0, F_GETFL) | O_NONBLOCK);
 
   int code = 0;
   ExecMux exec(std::move(vm.exec_port), handoff::kExecSocket);
+  if (!launch.host_network)
+    start_network_watcher({.qmp = std::move(vm.qmp),
+                           .qemu = launch.qemu,
+                           .wired = network.wired,
+                           .dns_forwarder = network.plan.dns_forwarder,
+                           .host_side_address = network.plan.host_side_address,
+                           .dns_upstreams = launch.dns_upstreams,
+                           .send_to_guest = exec.control_sender()});
   {
     RawTerminal raw(launch.process.terminal);
     std::optional<ConsoleTail>& console = boot.console;

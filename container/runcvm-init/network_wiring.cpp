@@ -48,51 +48,63 @@ net::Address parse_cidr(const std::string& cidr, int index) {
 
 }  // namespace
 
+Nic wire_interface(net::Netlink& netlink, const handoff::Interface& interface, std::size_t position) {
+  std::string what = "wiring " + interface.name + " to the VM";
+  UniqueFd tap_fd(open_tap(tap_name(position)));  // closed if wiring fails half-way
+  netlink.request(net::new_bridge(bridge_name(position), netlink.next_sequence()), what + ": creating its bridge");
+  int container_side = index_of(netlink, interface.name);
+  int tap = index_of(netlink, tap_name(position));
+  int bridge = index_of(netlink, bridge_name(position));
+  for (const auto& cidr : interface.addresses)
+    netlink.request(net::remove_address(parse_cidr(cidr, container_side), netlink.next_sequence()),
+                    what + ": removing " + cidr);
+  netlink.request(net::set_link({.index = container_side, .up = false}, netlink.next_sequence()), what);
+  netlink.request(
+      net::set_link({.index = container_side, .mac = container_side_mac(interface.mac), .up = true, .master = bridge},
+                    netlink.next_sequence()),
+      what + ": joining its bridge");
+  // A host bridge in hairpin mode (podman's CNI networks, Docker without its userland proxy)
+  // sends the VM's broadcasts back down this link: learning from them would put the VM's MAC
+  // behind this port, and the bridge would drop every answer to the VM as going back where it
+  // came from. Frames from the host side go to the only other port, the tap, either way.
+  netlink.request(net::stop_bridge_port_learning(container_side, netlink.next_sequence()),
+                  what + ": stopping its bridge from learning the VM's address from the host side");
+  netlink.request(
+      net::set_link({.index = tap, .mtu = interface.mtu, .up = true, .master = bridge}, netlink.next_sequence()),
+      what + ": attaching the tap");
+  netlink.request(net::set_link({.index = bridge, .up = true}, netlink.next_sequence()),
+                  what + ": bringing the bridge up");
+  return Nic{tap_fd.release(), interface.mac, interface.mtu};
+}
+
+void give_host_side_address(net::Netlink& netlink, std::size_t position, const std::vector<std::string>& addresses) {
+  int bridge = index_of(netlink, bridge_name(position));
+  std::string what = "giving runcvm-init an address on the VM's link";
+  netlink.request(
+      net::add_address(net::Address{bridge, AF_INET, handoff::kHostSideAddress, 32, 0}, netlink.next_sequence()), what);
+  for (const auto& cidr : addresses) {
+    net::Address vm = parse_cidr(cidr, bridge);
+    if (vm.family != AF_INET) continue;  // runcvm-init's own address is IPv4
+    netlink.request(
+        net::add_route(net::Route{AF_INET, vm.address, 32, "", bridge, 0, 0, 0, 0}, netlink.next_sequence()),
+        what + ": routing answers to " + vm.address);
+  }
+}
+
+void unwire_interface(net::Netlink& netlink, std::size_t position) {
+  for (const auto& link : netlink.links())
+    if (link.name == bridge_name(position))
+      netlink.request(net::delete_link(link.index, netlink.next_sequence()), "deleting " + link.name);
+}
+
 std::vector<Nic> wire_network(const NetworkPlan& plan) {
   net::Netlink netlink;
   std::vector<Nic> nics;
-  for (std::size_t i = 0; i < plan.network.interfaces.size(); ++i) {
-    const auto& interface = plan.network.interfaces[i];
-    std::string what = "wiring " + interface.name + " to the VM";
-    int tap_fd = open_tap(tap_name(i));
-    nics.push_back({tap_fd, interface.mac, interface.mtu});
-    netlink.request(net::new_bridge(bridge_name(i), netlink.next_sequence()), what + ": creating its bridge");
-    int container_side = index_of(netlink, interface.name);
-    int tap = index_of(netlink, tap_name(i));
-    int bridge = index_of(netlink, bridge_name(i));
-    for (const auto& cidr : interface.addresses)
-      netlink.request(net::remove_address(parse_cidr(cidr, container_side), netlink.next_sequence()),
-                      what + ": removing " + cidr);
-    netlink.request(net::set_link({.index = container_side, .up = false}, netlink.next_sequence()), what);
-    netlink.request(
-        net::set_link({.index = container_side, .mac = container_side_mac(interface.mac), .up = true, .master = bridge},
-                      netlink.next_sequence()),
-        what + ": joining its bridge");
-    // A host bridge in hairpin mode (podman's CNI networks, Docker without its userland proxy)
-    // sends the VM's broadcasts back down this link: learning from them would put the VM's MAC
-    // behind this port, and the bridge would drop every answer to the VM as going back where it
-    // came from. Frames from the host side go to the only other port, the tap, either way.
-    netlink.request(net::stop_bridge_port_learning(container_side, netlink.next_sequence()),
-                    what + ": stopping its bridge from learning the VM's address from the host side");
-    netlink.request(
-        net::set_link({.index = tap, .mtu = interface.mtu, .up = true, .master = bridge}, netlink.next_sequence()),
-        what + ": attaching the tap");
-    netlink.request(net::set_link({.index = bridge, .up = true}, netlink.next_sequence()),
-                    what + ": bringing the bridge up");
-    if (i == 0 && plan.host_side_address) {
-      // runcvm-init's own address (DNS forwarder, VNC), and the way back to the VM's addresses.
-      netlink.request(
-          net::add_address(net::Address{bridge, AF_INET, handoff::kHostSideAddress, 32, 0}, netlink.next_sequence()),
-          what + ": adding runcvm-init's address on the VM's link");
-      for (const auto& cidr : interface.addresses) {
-        net::Address vm = parse_cidr(cidr, bridge);
-        if (vm.family != AF_INET) continue;  // runcvm-init's own address is IPv4
-        netlink.request(
-            net::add_route(net::Route{AF_INET, vm.address, 32, "", bridge, 0, 0, 0, 0}, netlink.next_sequence()),
-            what + ": routing answers to " + vm.address);
-      }
-    }
-  }
+  for (std::size_t i = 0; i < plan.network.interfaces.size(); ++i)
+    nics.push_back(wire_interface(netlink, plan.network.interfaces[i], i));
+  // runcvm-init's own address (DNS forwarder, VNC), and the way back to the VM's addresses.
+  if (plan.host_side_address && !plan.network.interfaces.empty())
+    give_host_side_address(netlink, 0, plan.network.interfaces.front().addresses);
   return nics;
 }
 

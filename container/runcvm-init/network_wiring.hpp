@@ -16,5 +16,12 @@ namespace runcvm::container_init {
 
 // Returns the VM's NICs; their tap descriptors stay open (and inheritable) for QEMU.
 std::vector<Nic> wire_network(const NetworkPlan& plan);
+// One interface, given the bridge and tap of `position` (an interface connected while the VM runs).
+Nic wire_interface(net::Netlink& netlink, const handoff::Interface& interface, std::size_t position);
+// runcvm-init's own address (handoff::kHostSideAddress) on the bridge of `position`, and the way
+// back to the VM's IPv4 `addresses` ("172.18.0.2/16") through it.
+void give_host_side_address(net::Netlink& netlink, std::size_t position, const std::vector<std::string>& addresses);
+// Deletes the bridge of `position` (its tap goes with QEMU's last descriptor of it).
+void unwire_interface(net::Netlink& netlink, std::size_t position);
 
 }  // namespace runcvm::container_init

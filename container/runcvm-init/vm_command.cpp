@@ -6,6 +6,7 @@
 #include "channel/session.hpp"
 #include "common/error.hpp"
 #include "container/runcvm-init/helper_root.hpp"
+#include "container/runcvm-init/network_watcher.hpp"
 #include "handoff/kernel_artifact.hpp"
 
 namespace runcvm::container_init {
@@ -182,10 +183,20 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
   // the kernel is booted directly, never from the network.
   for (std::size_t i = 0; i < nics.size(); ++i) {
     std::string id = "net" + std::to_string(i);
-    std::string device = virtio_device(launch, "virtio-net") + ",netdev=" + id + ",mac=" + nics[i].mac +
-                         ",host_mtu=" + std::to_string(nics[i].mtu);
+    std::string device = virtio_device(launch, "virtio-net") + ",id=" + boot_card_id(i) + ",netdev=" + id +
+                         ",mac=" + nics[i].mac + ",host_mtu=" + std::to_string(nics[i].mtu);
     if (handoff::has_pci_bus(launch.qemu)) device += ",romfile=";
     argv.insert(argv.end(), {"-netdev", "tap,id=" + id + ",fd=" + std::to_string(nics[i].tap_fd), "-device", device});
+  }
+  // Networks Docker connects while the VM runs come as hot-plugged cards (network_watcher.hpp),
+  // through QEMU's monitor; q35's root bus takes none, so it gets empty root ports for them.
+  if (handoff::has_pci_bus(launch.qemu)) {
+    argv.insert(argv.end(),
+                {"-chardev", std::string("socket,id=qmp,path=") + kQmpSocket, "-mon", "chardev=qmp,mode=control"});
+    std::size_t chassis = 1;
+    for (const auto& slot : hotplug_slots(launch.qemu.machine, launch.qemu.hotplug_slots))
+      argv.insert(argv.end(),
+                  {"-device", "pcie-root-port,id=" + slot + ",chassis=" + std::to_string(chassis++) + ",io-reserve=0"});
   }
   // An init as the VM's PID 1 (systemd) writes to the console: that goes to the container's stdout,
   // as a systemd container's output does.

@@ -26,6 +26,8 @@ struct BundleLayout {
 inline constexpr const char* kVirtiofsSocket = "/.runcvm/virtiofs.sock";
 inline constexpr const char* kChannelSocket = "/.runcvm/channel.sock";
 inline constexpr const char* kExecPortSocket = "/.runcvm/exec-port.sock";
+// QEMU's monitor (QMP), for hot-plugging network cards; on machines with PCI only.
+inline constexpr const char* kQmpSocket = "/.runcvm/qmp.sock";
 
 // One virtio-net device of the VM: its tap (an open descriptor QEMU inherits), MAC and MTU.
 struct Nic {

@@ -8,6 +8,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include <filesystem>
+#include <thread>
 
 #include "channel/frame.hpp"
 #include "channel/session.hpp"
@@ -60,6 +61,41 @@ TEST_CASE("an exec frame too short to name a session is dropped", "[guest][exec]
   REQUIRE(frame);
   CHECK(frame->type == FrameType::stdout_data);
   CHECK(frame->payload == "still here");
+}
+
+TEST_CASE("the exec port's control session: network changes go to the VM, its frames reach no client",
+          "[guest][exec][hostile][hotplug]") {
+  test::ExecMuxRig rig;
+  open_sessions(rig, 1);
+  // The network watcher's thread queues a change; the mux's loop writes it to the guest.
+  std::thread([send = rig.mux().control_sender()] {
+    send(channel::encode_session(FrameType::network_add, channel::kControlSession, R"({"version":1})"));
+  }).join();
+  rig.step();
+  channel::Decoder from_host;
+  from_host.feed(rig.guest_receives());
+  auto change = from_host.next();
+  REQUIRE(change);
+  CHECK(change->type == FrameType::network_add);
+  CHECK(channel::split_session(*change).session == channel::kControlSession);
+
+  // The VM answers in session 0 with a reason that forges log lines and escapes, and sends
+  // output and an exit status there as if it were a client's: none of it reaches the client,
+  // the port stays open, and the real session's output still arrives.
+  rig.guest_sends(channel::encode_session(FrameType::error, channel::kControlSession,
+                                          "bad\nrunc-init: forged line\x1b[31m" + std::string(100000, 'x')) +
+                  channel::encode_session(FrameType::stdout_data, channel::kControlSession, "not for you") +
+                  channel::encode_session_u32(FrameType::exit_status, channel::kControlSession, 0) +
+                  channel::encode_session(FrameType::stdout_data, 1, "still here"));
+  REQUIRE_NOTHROW(rig.step(2));
+  CHECK(rig.mux().port_open());
+  CHECK(rig.mux().sessions() == 1);
+  channel::Decoder decoder;
+  decoder.feed(rig.client_receives(0));
+  auto frame = decoder.next();
+  REQUIRE(frame);
+  CHECK(frame->payload == "still here");
+  CHECK_FALSE(decoder.next());
 }
 
 TEST_CASE("a session the VM floods past its window is closed; the others go on", "[guest][exec][hostile]") {

@@ -101,6 +101,15 @@ TEST_CASE("netlink messages are built and parsed as the kernel lays them out", "
   CHECK(inner.rta_len == sizeof inner + 1);
   CHECK(learning[at + sizeof outer + sizeof inner] == 0);
 
+  // `ip link delete` of a hot-plugged interface's bridge: the link by index, nothing else.
+  std::string deletion = net::delete_link(9, 15);
+  std::memcpy(&header, deletion.data(), sizeof header);
+  CHECK(header.nlmsg_type == RTM_DELLINK);
+  CHECK(header.nlmsg_seq == 15);
+  CHECK(header.nlmsg_len == NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ifinfomsg)));
+  std::memcpy(&port, deletion.data() + NLMSG_HDRLEN, sizeof port);
+  CHECK(port.ifi_index == 9);
+
   std::string route = net::add_route(net::Route{AF_INET, "", 0, "172.18.0.1", 12, 0, 0, 0, 0}, 10);
   auto parsed_route = net::parse_route(net::split_messages(route).front());
   REQUIRE(parsed_route);
@@ -210,9 +219,9 @@ TEST_CASE("each container interface becomes a virtio-net device with its MAC and
   std::string line;
   for (const auto& a : container_init::qemu_command(launch, bundle, false, {"/k/vmlinuz", launch.kernel.initrd}, nics))
     line += a + " ";
-  CHECK(
-      line.find(
-          "-netdev tap,id=net0,fd=5 -device virtio-net-pci,netdev=net0,mac=02:42:ac:12:00:02,host_mtu=9000,romfile= "
-          "-netdev tap,id=net1,fd=6 -device virtio-net-pci,netdev=net1,mac=02:42:0a:4d:00:32,host_mtu=1400,romfile=") !=
-      std::string::npos);
+  CHECK(line.find("-netdev tap,id=net0,fd=5 -device "
+                  "virtio-net-pci,id=nic0,netdev=net0,mac=02:42:ac:12:00:02,host_mtu=9000,romfile= "
+                  "-netdev tap,id=net1,fd=6 -device "
+                  "virtio-net-pci,id=nic1,netdev=net1,mac=02:42:0a:4d:00:32,host_mtu=1400,romfile=") !=
+        std::string::npos);
 }

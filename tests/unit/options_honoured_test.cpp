@@ -100,6 +100,7 @@ TEST_CASE("every option in the table is read past the runtime's parser", "[optio
       {"RUNCVM_QEMU_VGA", "std"},
       {"RUNCVM_QEMU_VNC_DISPLAY", "4"},
       {"RUNCVM_QEMU_USB", "1"},
+      {"RUNCVM_QEMU_HOTPLUG_SLOTS", "5"},
       {"RUNCVM_QEMU_MACHINE", "pc"},
       {"RUNCVM_QEMU_CPU", "Skylake-Server"},
       {"RUNCVM_QEMU_ACCEL", "tcg"},

@@ -47,7 +47,11 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
         "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd "
         "-append console=ttyS0 panic=-1 reboot=t i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd cryptomgr.notests "
         "no_timer_check tsc=reliable quiet loglevel=0 runcvm.root=runcvm-root "
-        "runcvm.init=/opt/runcvm/bin/runcvm-vm-init -serial none -device pvpanic -action panic=exit-failure");
+        "runcvm.init=/opt/runcvm/bin/runcvm-vm-init "
+        "-chardev socket,id=qmp,path=/.runcvm/qmp.sock -mon chardev=qmp,mode=control "
+        "-device pcie-root-port,id=runcvm-slot0,chassis=1,io-reserve=0 "
+        "-device pcie-root-port,id=runcvm-slot1,chassis=2,io-reserve=0 "
+        "-serial none -device pvpanic -action panic=exit-failure");
   CHECK(container_init::direct_boot_image_path(launch.kernel) == "/opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinux");
   CHECK(joined(container_init::qemu_command(launch, bundle, false, {"/k/vmlinux", launch.kernel.initrd}))
             .find("-kernel /k/vmlinux -initrd") != std::string::npos);
@@ -110,15 +114,23 @@ TEST_CASE("microvm: virtio-mmio devices, virtio 1.0, and the kernel told the TSC
   CHECK_THAT(line, ContainsSubstring("-device vhost-user-fs-device,chardev=fs,tag=runcvm-root"));
   CHECK_THAT(line, ContainsSubstring("-device virtio-serial-device -device virtserialport,chardev=channel"));
   CHECK_THAT(line, ContainsSubstring("-device virtio-blk-device,drive=disk0,serial=runcvm-disk0"));
-  CHECK_THAT(line, ContainsSubstring("-device virtio-net-device,netdev=net0,mac=02:42:ac:11:00:02,host_mtu=1500 "));
+  CHECK_THAT(line,
+             ContainsSubstring("-device virtio-net-device,id=nic0,netdev=net0,mac=02:42:ac:11:00:02,host_mtu=1500 "));
   CHECK_THAT(line, ContainsSubstring("-global virtio-mmio.force-legacy=false"));
   CHECK_THAT(line, ContainsSubstring("tsc=reliable tsc_early_khz=2096000 quiet"));
   CHECK_THAT(line, !ContainsSubstring("-pci") && !ContainsSubstring("romfile") && !ContainsSubstring("pvpanic"));
+  // No PCI, no hot-plug: neither QEMU's monitor nor slots for cards connected later.
+  CHECK_THAT(line, !ContainsSubstring("qmp") && !ContainsSubstring("pcie-root-port"));
+  // pc hot-plugs on its root bus: the monitor, no root ports.
+  launch.qemu.machine = "pc";
+  line = joined(container_init::qemu_command(launch, bundle, false, boot, {}));
+  CHECK_THAT(line, ContainsSubstring("-mon chardev=qmp,mode=control") && !ContainsSubstring("pcie-root-port"));
   // q35 calibrates against its HPET: no rate given, no legacy switch.
   launch.qemu.machine = "q35";
   line = joined(container_init::qemu_command(launch, bundle, false, {launch.kernel.vmlinuz, launch.kernel.initrd},
                                              {{7, "02:42:ac:11:00:02", 1500}}));
-  CHECK_THAT(line, ContainsSubstring("virtio-net-pci,netdev=net0,mac=02:42:ac:11:00:02,host_mtu=1500,romfile="));
+  CHECK_THAT(line,
+             ContainsSubstring("virtio-net-pci,id=nic0,netdev=net0,mac=02:42:ac:11:00:02,host_mtu=1500,romfile="));
   CHECK_THAT(line, !ContainsSubstring("tsc_early_khz") && !ContainsSubstring("force-legacy"));
 }
 

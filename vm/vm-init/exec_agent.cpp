@@ -18,6 +18,8 @@
 #include "common/reap.hpp"
 #include "common/terminal.hpp"
 #include "handoff/launch.hpp"
+#include "handoff/network.hpp"
+#include "vm/vm-init/network_config.hpp"
 #include "vm/vm-init/system_setup.hpp"
 #include "vm/vm-init/workload.hpp"
 
@@ -30,6 +32,8 @@ using Clock = std::chrono::steady_clock;
 // Output a session's processes leave behind after it exits (background jobs holding the pipes)
 // is collected while it keeps coming, as the main workload's is.
 constexpr auto kOutputGrace = std::chrono::milliseconds(200);
+// How long a hot-plugged NIC may take to appear in the VM (the guest's PCI hot-plug under TCG).
+constexpr auto kHotplugLimit = std::chrono::seconds(30);
 
 struct Session {
   Workload workload;
@@ -173,6 +177,10 @@ class Agent {
   }
 
   void handle(channel::SessionFrame frame) {
+    if (frame.session == channel::kControlSession) {
+      if (frame.type == FrameType::network_add || frame.type == FrameType::network_remove) start_network_change(frame);
+      return;
+    }
     if (frame.type == FrameType::exec_open) {
       open_session(frame.session, frame.payload);
       return;
@@ -232,13 +240,59 @@ class Agent {
     sessions_.insert_or_assign(id, std::move(s));
   }
 
+  // A network change runs in a child: waiting for a hot-plugged NIC must not hold up exec
+  // sessions. Its failure comes back to runcvm-init as one line.
+  void start_network_change(const channel::SessionFrame& frame) {
+    int reason[2];
+    if (::pipe2(reason, O_CLOEXEC) != 0) {
+      send(channel::encode_session(FrameType::error, channel::kControlSession, "no pipe for a network change"));
+      return;
+    }
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::close(reason[0]);
+      try {
+        if (frame.type == FrameType::network_add)
+          configure_hotplugged_interface(handoff::parse_network(frame.payload), kHotplugLimit);
+        else
+          unconfigure_interface(frame.payload);
+        ::_exit(0);
+      } catch (const std::exception& e) {
+        std::string line = e.what();
+        (void)!::write(reason[1], line.data(), std::min<std::size_t>(line.size(), 1024));
+        ::_exit(1);
+      }
+    }
+    ::close(reason[1]);
+    if (pid < 0) {
+      ::close(reason[0]);
+      send(channel::encode_session(FrameType::error, channel::kControlSession, "could not fork for a network change"));
+      return;
+    }
+    network_changes_.emplace(pid, UniqueFd(reason[0]));
+  }
+
+  void finish_network_change(pid_t pid, int status) {
+    auto it = network_changes_.find(pid);
+    if (it == network_changes_.end()) return;
+    if (status != 0) {
+      char line[1024];
+      ssize_t n = ::read(it->second.get(), line, sizeof line);  // the child wrote it before it exited
+      send(channel::encode_session(FrameType::error, channel::kControlSession,
+                                   n > 0 ? std::string(line, static_cast<std::size_t>(n)) : "a network change failed"));
+    }
+    network_changes_.erase(it);
+  }
+
   void reap() {
-    for (auto [pid, status] : reap_children(signals_))
+    for (auto [pid, status] : reap_children(signals_)) {
+      finish_network_change(pid, status);
       for (auto& [id, s] : sessions_)
         if (s.workload.pid == pid) {
           s.exit_code = exit_code_of(status);
           s.last_output = Clock::now();
         }
+    }
   }
 
   // A session ends once its process has exited and its output is drained (or has stopped coming):
@@ -261,6 +315,7 @@ class Agent {
   int signals_;
   channel::Decoder decoder_;
   std::map<std::uint32_t, Session> sessions_;
+  std::map<pid_t, UniqueFd> network_changes_;  // children applying a network change, and their reason pipes
 };
 
 }  // namespace

@@ -1,26 +1,32 @@
 #include "vm/vm-init/network_config.hpp"
 
+#include <linux/rtnetlink.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <map>
+#include <thread>
 
 #include "common/error.hpp"
 #include "common/file.hpp"
 #include "net/netlink.hpp"
 
 namespace runcvm::vm_init {
+namespace {
 
-void configure_network(const handoff::Network& network) {
-  net::Netlink netlink;
+net::Address parse_cidr(const std::string& cidr, int index) {
+  auto slash = cidr.find('/');
+  std::string text = cidr.substr(0, slash);
+  return net::Address{index, net::address_family(text), text, static_cast<unsigned>(std::stoul(cidr.substr(slash + 1))),
+                      0};
+}
+
+// Names, MTUs, addresses and routes of `network`'s interfaces, whose NICs are `links` (by MAC).
+void apply(net::Netlink& netlink, const handoff::Network& network, const std::vector<net::Link>& links) {
   std::map<std::string, net::Link> by_mac;
-  for (const auto& link : netlink.links()) {
-    if (link.name == "lo")
-      netlink.request(net::set_link({.index = link.index, .up = true}, netlink.next_sequence()), "bringing up lo");
-    else
-      by_mac[link.mac] = link;
-  }
+  for (const auto& link : links)
+    if (link.name != "lo") by_mac[link.mac] = link;
   std::map<std::string, int> by_name;
   bool names_match = true;
   for (const auto& interface : network.interfaces) {
@@ -30,15 +36,28 @@ void configure_network(const handoff::Network& network) {
     by_name[interface.name] = it->second.index;
     names_match = names_match && it->second.name == interface.name;
   }
-  // Usually the kernel named the NICs as the container did (eth0, eth1 in order). Otherwise two
-  // passes of renaming: the kernel's eth0 may be the NIC that must become eth1.
-  if (!names_match)
+  if (!names_match) {
+    // A link of the VM's that holds a wanted name and is not one of these NICs (a card whose
+    // network was disconnected, kept down) moves out of the way.
+    for (const auto& link : links) {
+      if (!by_name.count(link.name) || by_name.at(link.name) == link.index) continue;
+      bool configured_here = false;
+      for (const auto& [name, index] : by_name) configured_here = configured_here || index == link.index;
+      if (configured_here) continue;
+      netlink.request(
+          net::set_link({.index = link.index, .name = "runcvm-old" + std::to_string(link.index), .up = false},
+                        netlink.next_sequence()),
+          "renaming the disconnected interface " + link.name);
+    }
+    // Usually the kernel named the NICs as the container did (eth0, eth1 in order). Otherwise two
+    // passes of renaming: the kernel's eth0 may be the NIC that must become eth1.
     for (std::size_t i = 0; i < network.interfaces.size(); ++i)
       netlink.request(
           net::set_link(
               {.index = by_name.at(network.interfaces[i].name), .name = "runcvm-nic" + std::to_string(i), .up = false},
               netlink.next_sequence()),
           "renaming the NIC for " + network.interfaces[i].name);
+  }
   for (const auto& interface : network.interfaces) {
     int index = by_name.at(interface.name);
     std::string what = "configuring " + interface.name;
@@ -48,14 +67,13 @@ void configure_network(const handoff::Network& network) {
                                    .up = true},
                                   netlink.next_sequence()),
                     what);
-    for (const auto& cidr : interface.addresses) {
-      auto slash = cidr.find('/');
-      std::string text = cidr.substr(0, slash);
-      net::Address address{index, net::address_family(text), text,
-                           static_cast<unsigned>(std::stoul(cidr.substr(slash + 1))), 0};
-      netlink.request(net::add_address(address, netlink.next_sequence()), what + ": adding " + cidr);
-    }
+    for (const auto& cidr : interface.addresses)
+      netlink.request(net::add_address(parse_cidr(cidr, index), netlink.next_sequence()), what + ": adding " + cidr);
   }
+  // A route may name an interface configured earlier (a hot-plugged network's route to
+  // runcvm-init's address goes through the first one).
+  for (const auto& link : links)
+    if (!by_name.count(link.name)) by_name[link.name] = link.index;
   for (const auto& route : network.routes) {
     auto device = by_name.find(route.device);
     if (device == by_name.end()) continue;
@@ -68,11 +86,51 @@ void configure_network(const handoff::Network& network) {
     netlink.request(net::add_route(r, netlink.next_sequence()), "adding the route " + text);
   }
   if (!network.resolv_conf.empty()) {
-    // Over the container's file (Docker's, on the host) for the VM only.
+    // Over the container's file (Docker's, on the host) for the VM only. A later one (a network
+    // connected while the VM runs) is a new file mounted over the last.
     write_file_atomic("/run/runcvm-resolv.conf", network.resolv_conf);
     if (::mount("/run/runcvm-resolv.conf", "/etc/resolv.conf", nullptr, MS_BIND, nullptr) != 0)
       throw system_error("mounting the VM's resolv.conf over", "/etc/resolv.conf", errno);
   }
+}
+
+}  // namespace
+
+void configure_network(const handoff::Network& network) {
+  net::Netlink netlink;
+  for (const auto& link : netlink.links())
+    if (link.name == "lo")
+      netlink.request(net::set_link({.index = link.index, .up = true}, netlink.next_sequence()), "bringing up lo");
+  apply(netlink, network, netlink.links());
+}
+
+void configure_hotplugged_interface(const handoff::Network& network, std::chrono::milliseconds limit) {
+  net::Netlink netlink;
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    std::vector<net::Link> links = netlink.links();
+    std::size_t found = 0;
+    for (const auto& interface : network.interfaces)
+      for (const auto& link : links) found += link.mac == interface.mac ? 1 : 0;
+    if (found >= network.interfaces.size() || std::chrono::steady_clock::now() > deadline) {
+      apply(netlink, network, links);  // throws naming the NIC that never came
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+void unconfigure_interface(const std::string& name) {
+  net::Netlink netlink;
+  int index = 0;
+  for (const auto& link : netlink.links())
+    if (link.name == name) index = link.index;
+  if (index == 0) return;  // already gone
+  for (const auto& address : netlink.addresses(AF_UNSPEC))
+    if (address.index == index && (address.family == AF_INET || address.scope == RT_SCOPE_UNIVERSE))
+      netlink.request(net::remove_address(address, netlink.next_sequence()),
+                      "removing " + address.address + " from " + name);
+  netlink.request(net::set_link({.index = index, .up = false}, netlink.next_sequence()), "taking " + name + " down");
 }
 
 }  // namespace runcvm::vm_init
