@@ -92,8 +92,7 @@ for machine in q35 microvm; do
 done
 pass "a container boots $VERSION on q35 and microvm: exit code 3, stdout and stderr apart"
 
-docker network create runcvm-minimal-net >/dev/null
-on_exit 'docker network rm runcvm-minimal-net >/dev/null 2>&1'
+docker_network runcvm-minimal-net
 server=$(docker run -d --network runcvm-minimal-net --name web runcvm-test/busybox httpd -f -p 8080 -h /etc)
 on_exit "docker rm -f $server >/dev/null 2>&1"
 out=$(vm -e RUNCVM_KERNEL=runcvm --network runcvm-minimal-net --cap-add SYS_MODULE \

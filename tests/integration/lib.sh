@@ -28,6 +28,8 @@ hang_report() {
   ps -eo pid,ppid,etimes,stat,args --forest | grep -E "dockerd|containerd|runc|runcvm|qemu|virtiofsd|docker |ctr |podman|conmon" |
     grep -v grep | cut -c1-240 | head -60
   [[ ! -S $SCRATCH/dockerd/docker.sock ]] || DOCKER_HOST="unix://$SCRATCH/dockerd/docker.sock" docker ps -a 2>&1 | head -20
+  # A VM that stopped taking its channel: bytes queued towards QEMU (Send-Q of runcvm-init's end).
+  echo "-- runcvm-init's sockets (Recv-Q Send-Q)"; ss -xp 2>/dev/null | grep -E 'runcvm-init|channel|exec-port' | head -20
   [[ ! -f /run/runcvm/debug.log ]] || { echo "-- /run/runcvm/debug.log"; tail -n 30 /run/runcvm/debug.log | cut -c1-300; }
   local log
   for log in "$SCRATCH/dockerd/dockerd.log" "$SCRATCH/dockerd26.log"; do
@@ -44,6 +46,16 @@ TEST_STARTED=$(date +%s)
 on_exit "kill $! 2>/dev/null"
 
 # A TCP port on 127.0.0.1 free right now (the kernel's pick). Usage: port=$(free_port)
+# A docker network for this test: docker_network [OPTIONS…] NAME. At the end its containers go,
+# then the network (before the dockerd stops: registered after it started).
+TEST_NETWORKS=()
+docker_network() {
+  ((${#TEST_NETWORKS[@]})) || on_exit 'docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1; for n in "${TEST_NETWORKS[@]}"; do docker network rm "$n" >/dev/null 2>&1; done'
+  docker network create "$@" >/dev/null
+  TEST_NETWORKS+=("${@: -1}")
+}
+# A container's address on one network: address_on CONTAINER NETWORK
+address_on() { docker inspect -f "{{(index .NetworkSettings.Networks \"$2\").IPAddress}}" "$1"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # A web server's command (busybox httpd on port 80) serving "<its $0> in <the kernel's release>".
 # Usage: sh -c "$WEB_SERVER" NAME

@@ -8,9 +8,6 @@ source "$(dirname "$0")/lib.sh"
 
 start_dockerd_with_runcvm
 import_busybox_image runcvm-test/vm debian
-NETWORKS=()
-on_exit 'docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1; for n in "${NETWORKS[@]}"; do docker network rm "$n" >/dev/null 2>&1; done'
-network() { docker network create "$@" >/dev/null; NETWORKS+=("${@: -1}"); }
 
 VM=(--runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg)
 SERVE='mkdir -p /www; echo "hello from $(hostname)" >/www/index.html; head -c 1048576 /dev/urandom >/www/blob; httpd -f -p 80 -h /www'
@@ -23,7 +20,6 @@ wait_until() {  # what command…: retries for 60 s
 # overlap (a CI machine on 172.16.0.0/12 gets 192.168.x networks): expected addresses are asked
 # of Docker, never assumed.
 gateway_of() { docker network inspect -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' "$1"; }
-address_on() { docker inspect -f "{{(index .NetworkSettings.Networks \"$2\").IPAddress}}" "$1"; }
 mac_for() { local IFS=.; printf '02:42:%02x:%02x:%02x:%02x' $1; }  # Docker's MAC for an IPv4 address
 
 # The default bridge: the container's address, MAC and routes in the VM, a published port.
@@ -41,7 +37,7 @@ docker rm -f "$id" >/dev/null
 pass "default bridge: the VM has the container's eth0 (address, MAC, routes) and -p 18080:80 answers curl from the host"
 
 # A user-defined network: names through Docker's embedded DNS, VM <-> VM and VM <-> runc.
-network runcvm-net
+docker_network runcvm-net
 docker run -d "${VM[@]}" --network runcvm-net --name vm-a --hostname vm-a runcvm-test/vm sh -c "$SERVE" >/dev/null
 docker run -d --network runcvm-net --name runc-c --hostname runc-c runcvm-test/vm sh -c "$SERVE" >/dev/null
 wait_until "vm-a serving" docker run --rm --network runcvm-net runcvm-test/vm wget -qO- http://vm-a/
@@ -73,11 +69,11 @@ answer=$(docker run --rm "${VM[@]}" --network runcvm-net runcvm-test/vm sh -c \
 pass "the forwarder answers DNS over TCP as well as UDP"
 
 # A custom subnet with --ip and MTU 1400; a jumbo-frame network and 1 MB across it.
-network --subnet 10.77.0.0/24 -o com.docker.network.driver.mtu=1400 runcvm-net1400
+docker_network --subnet 10.77.0.0/24 -o com.docker.network.driver.mtu=1400 runcvm-net1400
 out=$(docker run --rm "${VM[@]}" --network runcvm-net1400 --ip 10.77.0.50 runcvm-test/vm sh -c 'ip -o -4 addr show eth0; cat /sys/class/net/eth0/mtu')
 assert_contains "$out" "inet 10.77.0.50/24" "--ip in the VM"
 [[ "$(tail -1 <<<"$out")" == 1400 ]] || fail "MTU 1400 network gave the VM: $out"
-network -o com.docker.network.driver.mtu=9000 runcvm-net9000
+docker_network -o com.docker.network.driver.mtu=9000 runcvm-net9000
 docker run -d --network runcvm-net9000 --name jumbo-server runcvm-test/vm sh -c "$SERVE" >/dev/null
 wait_until "jumbo-server serving" docker run --rm --network runcvm-net9000 runcvm-test/vm wget -qO- http://jumbo-server/
 expected=$(docker exec jumbo-server sha256sum /www/blob | cut -c1-64)
@@ -88,7 +84,7 @@ pass "--ip on a custom subnet, MTU 1400, and MTU 9000 with 1 MB transferred inta
 
 # IPv6: a network created with --ipv6 gives the VM its IPv6 address (usable at once) and default
 # route; the VM reaches a runc container and the network's gateway over IPv6, and is reached.
-network --ipv6 --subnet fd00:77::/64 runcvm-net6
+docker_network --ipv6 --subnet fd00:77::/64 runcvm-net6
 docker run -d --network runcvm-net6 --name runc6 --hostname runc6 runcvm-test/vm sh -c "$SERVE" >/dev/null
 docker run -d "${VM[@]}" --network runcvm-net6 --name vm6 --hostname vm6 runcvm-test/vm sh -c "$SERVE" >/dev/null
 address6() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}{{end}}' "$1"; }

@@ -8,10 +8,6 @@ source "$(dirname "$0")/lib.sh"
 
 start_dockerd_with_runcvm
 import_busybox_image runcvm-test/vm debian
-NETWORKS=()
-on_exit 'docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1; for n in "${NETWORKS[@]}"; do docker network rm "$n" >/dev/null 2>&1; done'
-network() { docker network create "$@" >/dev/null; NETWORKS+=("${@: -1}"); }
-address_on() { docker inspect -f "{{(index .NetworkSettings.Networks \"$2\").IPAddress}}" "$1"; }
 wait_until() {  # what command…: retries for 60 s
   local what=$1; shift
   for _ in $(seq 300); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
@@ -24,7 +20,7 @@ in_vm() { docker exec live-vm sh -c "$1"; }
 
 VM=(--runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg)
 SERVE='mkdir -p /www; echo "hello from $(hostname)" >/www/index.html; httpd -f -p 80 -h /www'
-network runcvm-live
+docker_network runcvm-live
 docker run -d --network runcvm-live --name live-peer --hostname live-peer runcvm-test/vm sh -c "$SERVE" >/dev/null
 peer=$(address_on live-peer runcvm-live)
 
@@ -77,7 +73,7 @@ pass "disconnecting the network the VM booted with takes eth0's addresses; the o
 
 # As many cards as the VM has slots (RUNCVM_QEMU_HOTPLUG_SLOTS, 2 by default; $name holds one): a
 # network past them is refused with a notice in runcvm-init's log, and the VM runs on.
-for i in 2 3; do network "runcvm-live$i"; done
+for i in 2 3; do docker_network "runcvm-live$i"; done
 for i in 2 3; do docker network connect "runcvm-live$i" live-vm; done
 wait_until "the notice of a card too many" grep -q "all 2 hot-plug slots are taken" "/proc/$init/root/.runcvm/runcvm-init.log"
 # lo, eth0 and two hot-plugged cards: the first network of the two got the slot

@@ -19,8 +19,7 @@ bash "$SOURCE_DIR/ci/busybox-image.sh" --rootfs "$SCRATCH/inner" debian >/dev/nu
 mkdir -p "$SCRATCH/share" "$SCRATCH/disks"
 tar -C "$SCRATCH/inner" -cf "$SCRATCH/share/inner.tar" .
 NETWORK=runcvm-swarm-net
-docker network create "$NETWORK" >/dev/null
-on_exit "docker rm -f dind dind2 >/dev/null 2>&1; docker network rm $NETWORK >/dev/null 2>&1"
+docker_network "$NETWORK"
 start_node() {  # name, docker run options…: a VM running dockerd, its /var/lib/docker on a disk of its own
   local name=$1; shift
   docker run -d --name "$name" --hostname "$name" --runtime=runcvm -m 2g --cap-add ALL -e RUNCVM_QEMU_ACCEL=tcg \

@@ -28,8 +28,7 @@ mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
 exec mariadbd --user=mysql --datadir="$data" --bind-address=0.0.0.0 --skip-name-resolve --init-file=/share/init.sql
 SH
 NETWORK=runcvm-db-net
-docker network create "$NETWORK" >/dev/null
-on_exit "docker rm -f db db-runc >/dev/null 2>&1; docker network rm $NETWORK >/dev/null 2>&1"
+docker_network "$NETWORK"
 # Until the server answers a ping from inside its container (or VM); prints the milliseconds since START_NS.
 wait_accepting() {  # container start_ns
   for _ in $(seq 300); do
