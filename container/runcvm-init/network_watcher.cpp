@@ -111,19 +111,15 @@ class Watcher {
     int index = 0;
     for (const auto& link : links)
       if (link.name == interface.name) index = link.index;
+    // Not looked at again until it is wired whole (for good when the VM cannot take it): a
+    // half-done one is not tried again.
+    ignored_.push_back(index);
     bool q35 = settings_.qemu.machine == "q35";
     if (!qmp_ || (q35 && free_slots_.empty())) {
-      ignored_.push_back(index);
-      std::string why = !qmp_ ? "while it runs (RUNCVM_QEMU_MACHINE=" + settings_.qemu.machine + " has no PCI hot-plug)"
-                        : settings_.qemu.hotplug_slots == 0
-                            ? "while it runs (RUNCVM_QEMU_HOTPLUG_SLOTS=0)"
-                            : "now (all " + std::to_string(settings_.qemu.hotplug_slots) +
-                                  " hot-plug slots are taken; RUNCVM_QEMU_HOTPLUG_SLOTS sets how many)";
       notice("docker network connect: " + describe(interface) + " came to the container, but the VM cannot take it " +
-             why + ": restart the container to give it to the VM");
+             refusal_reason() + ": restart the container to give it to the VM");
       return;
     }
-    ignored_.push_back(index);  // until it is wired whole: a half-done one is not tried again
     std::size_t position = next_position_++;
     WiredInterface wired{interface.name, index, position, true, "", interface.addresses};
     Nic nic = wire_interface(netlink, interface, position);
@@ -151,6 +147,15 @@ class Watcher {
     follow_embedded_dns(netlink, change);
     settings_.send_to_guest(channel::encode_session(channel::FrameType::network_add, channel::kControlSession,
                                                     handoff::to_json_text(change)));
+  }
+
+  std::string refusal_reason() const {
+    if (!qmp_ && settings_.qemu.machine == "microvm")
+      return "while it runs (RUNCVM_QEMU_MACHINE=microvm has no PCI hot-plug)";
+    if (!qmp_) return "while it runs (QEMU's monitor did not answer: see the notice before)";
+    if (settings_.qemu.hotplug_slots == 0) return "while it runs (RUNCVM_QEMU_HOTPLUG_SLOTS=0)";
+    return "now (all " + std::to_string(settings_.qemu.hotplug_slots) +
+           " hot-plug slots are taken; RUNCVM_QEMU_HOTPLUG_SLOTS sets how many)";
   }
 
   // A container that was on Docker's default bridge only and joins a user-defined network is
