@@ -50,6 +50,12 @@ std::string address_bytes(int family, const std::string& text) {
 
 }  // namespace
 
+Address parse_cidr(const std::string& cidr, int index) {
+  auto slash = cidr.find('/');
+  std::string text = cidr.substr(0, slash);
+  return Address{index, address_family(text), text, static_cast<unsigned>(std::stoul(cidr.substr(slash + 1))), 0};
+}
+
 int address_family(std::string_view address) {
   return address.find(':') == std::string_view::npos ? AF_INET : AF_INET6;
 }

@@ -54,6 +54,8 @@ std::vector<std::string_view> split_messages(std::string_view datagram);
 
 // AF_INET6 for an address written with colons, else AF_INET: network.json carries addresses as text.
 int address_family(std::string_view address);
+// "172.18.0.2/16" as the address of link `index` (network.json's form).
+Address parse_cidr(const std::string& cidr, int index);
 
 std::string format_mac(std::string_view bytes);
 std::string parse_mac(std::string_view text);  // 6 bytes; throws runcvm::Error naming the text

@@ -39,13 +39,6 @@ int index_of(net::Netlink& netlink, const std::string& name) {
   throw Error("network interface " + quote(name) + " disappeared while runcvm-init was wiring it");
 }
 
-net::Address parse_cidr(const std::string& cidr, int index) {
-  auto slash = cidr.find('/');
-  std::string address = cidr.substr(0, slash);
-  return net::Address{index, net::address_family(address), address,
-                      static_cast<unsigned>(std::stoul(cidr.substr(slash + 1))), 0};
-}
-
 }  // namespace
 
 Nic wire_interface(net::Netlink& netlink, const handoff::Interface& interface, std::size_t position) {
@@ -56,7 +49,7 @@ Nic wire_interface(net::Netlink& netlink, const handoff::Interface& interface, s
   int tap = index_of(netlink, tap_name(position));
   int bridge = index_of(netlink, bridge_name(position));
   for (const auto& cidr : interface.addresses)
-    netlink.request(net::remove_address(parse_cidr(cidr, container_side), netlink.next_sequence()),
+    netlink.request(net::remove_address(net::parse_cidr(cidr, container_side), netlink.next_sequence()),
                     what + ": removing " + cidr);
   netlink.request(net::set_link({.index = container_side, .up = false}, netlink.next_sequence()), what);
   netlink.request(
@@ -83,7 +76,7 @@ void give_host_side_address(net::Netlink& netlink, std::size_t position, const s
   netlink.request(
       net::add_address(net::Address{bridge, AF_INET, handoff::kHostSideAddress, 32, 0}, netlink.next_sequence()), what);
   for (const auto& cidr : addresses) {
-    net::Address vm = parse_cidr(cidr, bridge);
+    net::Address vm = net::parse_cidr(cidr, bridge);
     if (vm.family != AF_INET) continue;  // runcvm-init's own address is IPv4
     netlink.request(
         net::add_route(net::Route{AF_INET, vm.address, 32, "", bridge, 0, 0, 0, 0}, netlink.next_sequence()),

@@ -15,13 +15,6 @@
 namespace runcvm::vm_init {
 namespace {
 
-net::Address parse_cidr(const std::string& cidr, int index) {
-  auto slash = cidr.find('/');
-  std::string text = cidr.substr(0, slash);
-  return net::Address{index, net::address_family(text), text, static_cast<unsigned>(std::stoul(cidr.substr(slash + 1))),
-                      0};
-}
-
 // Names, MTUs, addresses and routes of `network`'s interfaces, whose NICs are `links` (by MAC).
 void apply(net::Netlink& netlink, const handoff::Network& network, const std::vector<net::Link>& links) {
   std::map<std::string, net::Link> by_mac;
@@ -68,7 +61,8 @@ void apply(net::Netlink& netlink, const handoff::Network& network, const std::ve
                                   netlink.next_sequence()),
                     what);
     for (const auto& cidr : interface.addresses)
-      netlink.request(net::add_address(parse_cidr(cidr, index), netlink.next_sequence()), what + ": adding " + cidr);
+      netlink.request(net::add_address(net::parse_cidr(cidr, index), netlink.next_sequence()),
+                      what + ": adding " + cidr);
   }
   // A route may name an interface configured earlier (a hot-plugged network's route to
   // runcvm-init's address goes through the first one).
