@@ -34,8 +34,10 @@ enum class FrameType : std::uint8_t {
   // agent outlives the workload's start and runs as root). A failure comes back as `error`, session 0.
   network_add = 15,     // host -> guest: an interface just hot-plugged (handoff::Network JSON, that interface only)
   network_remove = 16,  // host -> guest: the name of an interface whose network is gone
+  // Session 0 too: a line for the runtime's log from a program in the VM (what its kernel lacks).
+  guest_notice = 17,  // guest -> host
 };
-inline constexpr std::uint8_t kLastFrameType = 16;
+inline constexpr std::uint8_t kLastFrameType = 17;
 // The session id of the exec port's frames that belong to no exec session.
 inline constexpr std::uint32_t kControlSession = 0;
 

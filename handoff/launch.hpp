@@ -24,11 +24,13 @@ inline constexpr const char* kBundleMountPoint = "/opt/runcvm";
 // them at create (a bundle half removed fails there, in one line), runcvm-init starts them.
 inline constexpr const char* kBundleContainerInit = "bin/runcvm-init";
 inline constexpr const char* kBundleVmInit = "bin/runcvm-vm-init";
+// The VM kernel's module helper (/proc/sys/kernel/modprobe in the VM).
+inline constexpr const char* kBundleModprobe = "bin/runcvm-modprobe";
 inline constexpr const char* kBundleLoader = "lib/ld-linux-x86-64.so.2";
 inline constexpr const char* kBundleQemu = "libexec/qemu-system-x86_64";
 inline constexpr const char* kBundleVirtiofsd = "libexec/virtiofsd";
-inline constexpr const char* kBundleRequiredFiles[] = {kBundleContainerInit, kBundleVmInit, kBundleLoader, kBundleQemu,
-                                                       kBundleVirtiofsd};
+inline constexpr const char* kBundleRequiredFiles[] = {kBundleContainerInit, kBundleVmInit, kBundleModprobe,
+                                                       kBundleLoader,        kBundleQemu,   kBundleVirtiofsd};
 
 struct Rlimit {
   std::string type;  // RLIMIT_NOFILE, …

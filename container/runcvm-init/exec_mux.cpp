@@ -167,6 +167,8 @@ void ExecMux::from_guest(channel::SessionFrame frame) {
     // line (it is the VM's word).
     if (frame.type == FrameType::error)
       notice("the VM could not apply a network change: " + console_summary(frame.payload, 1));
+    else if (frame.type == FrameType::guest_notice)
+      notice("the VM: " + console_summary(frame.payload, 8));  // its lines joined into one
     return;
   }
   auto it = clients_.find(frame.session);

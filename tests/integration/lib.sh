@@ -225,8 +225,23 @@ start_dockerd() {
   mkdir -p "$root"
   command -v dockerd >/dev/null || fail "dockerd is not installed (apt-get install docker.io)"
   export DOCKER_HOST="unix://$root/docker.sock" DOCKER_EXEC_ROOT="$root/exec"
+  drop_stale_bridge_rules
   launch_dockerd
   on_exit 'stop_dockerd "$(cat "$SCRATCH/dockerd/dockerd.pid" 2>/dev/null)"'
+}
+# The host's iptables rules naming a user network's bridge that is gone. A dockerd that dies before
+# removing its networks leaves them, and its "-s <subnet> ! -o br-<gone> -j MASQUERADE" then
+# masquerades everything the next network on that subnet sends between its own containers: the
+# swarm's vxlan between two VMs arrived from the gateway's address and its ingress stopped answering.
+drop_stale_bridge_rules() {
+  local table rule bridge
+  for table in nat filter; do
+    { iptables -t "$table" -S 2>/dev/null | grep -E -- '-[io] br-[0-9a-f]{12}( |$)' || true; } | while read -r rule; do
+      bridge=$(grep -oE 'br-[0-9a-f]{12}' <<<"$rule" | head -1)
+      [[ -e /sys/class/net/$bridge ]] && continue
+      eval "iptables -t $table ${rule/#-A/-D}" 2>/dev/null || true
+    done
+  done
 }
 launch_dockerd() {
   local root="$SCRATCH/dockerd"
@@ -264,6 +279,7 @@ stop_dockerd() {  # dockerd's PID [the containerd it started, if not the one in 
   for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
   kill -9 "$1" 2>/dev/null || true
   for bridge in $bridges; do ip link delete "$bridge" 2>/dev/null || true; done
+  drop_stale_bridge_rules
   # With live-restore dockerd leaves the containerd it started running: stop that too.
   [[ -z $containerd ]] || kill "$containerd" 2>/dev/null || true
 }

@@ -63,7 +63,7 @@ TEST_CASE("an exec frame too short to name a session is dropped", "[guest][exec]
   CHECK(frame->payload == "still here");
 }
 
-TEST_CASE("the exec port's control session: network changes go to the VM, its frames reach no client",
+TEST_CASE("the exec port's control session: network changes go to the VM, its frames (errors, notices) reach no client",
           "[guest][exec][hostile][hotplug]") {
   test::ExecMuxRig rig;
   open_sessions(rig, 1);
@@ -84,10 +84,13 @@ TEST_CASE("the exec port's control session: network changes go to the VM, its fr
   // the port stays open, and the real session's output still arrives.
   rig.guest_sends(channel::encode_session(FrameType::error, channel::kControlSession,
                                           "bad\nrunc-init: forged line\x1b[31m" + std::string(100000, 'x')) +
+                  channel::encode_session(FrameType::guest_notice, channel::kControlSession,
+                                          "kernel lacks\nrunc-init: forged\x1b[31m" + std::string(100000, 'y')) +
+                  channel::encode_session(FrameType::guest_notice, 1, "a notice in a client's session") +
                   channel::encode_session(FrameType::stdout_data, channel::kControlSession, "not for you") +
                   channel::encode_session_u32(FrameType::exit_status, channel::kControlSession, 0) +
                   channel::encode_session(FrameType::stdout_data, 1, "still here"));
-  REQUIRE_NOTHROW(rig.step(2));
+  REQUIRE_NOTHROW(rig.step(4));
   CHECK(rig.mux().port_open());
   CHECK(rig.mux().sessions() == 1);
   channel::Decoder decoder;

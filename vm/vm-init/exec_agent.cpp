@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "channel/session.hpp"
 #include "common/error.hpp"
@@ -19,6 +20,7 @@
 #include "common/terminal.hpp"
 #include "handoff/launch.hpp"
 #include "handoff/network.hpp"
+#include "vm/vm-init/guest_notice.hpp"
 #include "vm/vm-init/network_config.hpp"
 #include "vm/vm-init/system_setup.hpp"
 #include "vm/vm-init/workload.hpp"
@@ -34,6 +36,8 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kOutputGrace = std::chrono::milliseconds(200);
 // How long a hot-plugged NIC may take to appear in the VM (the guest's PCI hot-plug under TCG).
 constexpr auto kHotplugLimit = std::chrono::seconds(30);
+// Distinct notices passed on per boot: the same one (a module asked for again and again) once.
+constexpr std::size_t kMaxDistinctNotices = 64;
 
 struct Session {
   Workload workload;
@@ -52,13 +56,13 @@ struct Session {
 
 class Agent {
  public:
-  Agent(int port, int signals) : port_(port), signals_(signals) {}
+  Agent(int port, int signals) : port_(port), signals_(signals), notices_(bind_guest_notices()) {}
 
   [[noreturn]] void run() {
     send(channel::encode(FrameType::ready));
     for (;;) {
-      std::vector<pollfd> fds = {{port_, POLLIN, 0}, {signals_, POLLIN, 0}};
-      std::vector<std::uint32_t> owners = {0, 0};
+      std::vector<pollfd> fds = {{port_, POLLIN, 0}, {signals_, POLLIN, 0}, {notices_.get(), POLLIN, 0}};
+      std::vector<std::uint32_t> owners = {0, 0, 0};
       for (auto& [id, s] : sessions_) add_session_fds(s, id, fds, owners);
       int ready = ::poll(fds.data(), fds.size(), poll_timeout());
       if (ready < 0 && errno != EINTR) throw system_error("polling", "the exec port", errno);
@@ -69,6 +73,8 @@ class Agent {
           read_port();
         else if (p.fd == signals_)
           reap();
+        else if (p.fd == notices_.get())
+          pass_notices();
         else if (auto it = sessions_.find(owners[i]); it != sessions_.end())
           serve(it->second, owners[i], p);
       }
@@ -284,6 +290,16 @@ class Agent {
     network_changes_.erase(it);
   }
 
+  // Anything in the VM may write here: the text is bounded, and runcvm-init prints it as the VM's
+  // word (one printable line).
+  void pass_notices() {
+    while (auto line = receive_guest_notice(notices_.get())) {
+      if (seen_notices_.size() >= kMaxDistinctNotices || !seen_notices_.insert(*line).second) continue;
+      log_guest_notice_to_kernel(*line);
+      send(channel::encode_session(FrameType::guest_notice, channel::kControlSession, *line));
+    }
+  }
+
   void reap() {
     for (auto [pid, status] : reap_children(signals_)) {
       finish_network_change(pid, status);
@@ -316,6 +332,8 @@ class Agent {
   channel::Decoder decoder_;
   std::map<std::uint32_t, Session> sessions_;
   std::map<pid_t, UniqueFd> network_changes_;  // children applying a network change, and their reason pipes
+  UniqueFd notices_;                           // runcvm-modprobe's lines (guest_notice.hpp); may be empty
+  std::set<std::string> seen_notices_;
 };
 
 }  // namespace

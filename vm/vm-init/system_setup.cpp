@@ -196,6 +196,12 @@ void apply_sysctls(const std::map<std::string, std::string>& sysctls) {
 }  // namespace
 
 void apply_launch_settings(const handoff::Launch& launch) {
+  // The kernel's requests for modules go to runcvm's helper, not to the image's /sbin/modprobe
+  // (which may not exist): see vm/modprobe/main.cpp.
+  std::string helper = std::string(handoff::kBundleMountPoint) + "/" + handoff::kBundleModprobe;
+  UniqueFd modprobe(::open("/proc/sys/kernel/modprobe", O_WRONLY | O_CLOEXEC));
+  if (modprobe && ::write(modprobe.get(), helper.data(), helper.size()) != static_cast<ssize_t>(helper.size()))
+    throw system_error("setting the kernel's module helper in", "/proc/sys/kernel/modprobe", errno);
   apply_sysctls(launch.sysctls);
   mount_cgroups(launch.cgroupfs);
   std::string shm = "mode=1777,size=" + std::to_string(launch.shm_bytes);
