@@ -14,7 +14,7 @@ cp "$BUILD_DIR/tests/runcvm-test-init" "$BUNDLE/bin/runcvm-init"
 ln -s 6.1.0-56-amd64 "$BUNDLE/kernels/debian/latest"
 # The runtime refuses a bundle without the programs every container runs; the stand-in init runs
 # none of them, so placeholders do.
-for program in bin/runcvm-vm-init lib/ld-linux-x86-64.so.2 libexec/qemu-system-x86_64 libexec/virtiofsd; do
+for program in bin/runcvm-vm-init bin/runcvm-modprobe lib/ld-linux-x86-64.so.2 libexec/qemu-system-x86_64 libexec/virtiofsd; do
   mkdir -p "$(dirname "$BUNDLE/$program")"
   : >"$BUNDLE/$program"
 done
