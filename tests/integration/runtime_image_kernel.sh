@@ -1,20 +1,16 @@
 #!/usr/bin/env bash
 # End to end: an image that carries its own kernel (Debian's /vmlinuz and /initrd.img, made with
-# mmdebstrap from deb.debian.org with linux-image-cloud-amd64 and initramfs-tools) boots that
-# kernel through its own initramfs, its root on virtiofs, under runcvm-vm-init: uname -r is the
-# image's kernel, exit codes and split stdio hold, docker exec works, a module of that kernel
-# loads. Without virtiofs in its initramfs, the start fails in one line that says what is missing.
-# RUNCVM_KERNEL still picks a bundle kernel. Heavy (several minutes): bash ci/test.sh --heavy.
+# mmdebstrap from deb.debian.org with linux-image-cloud-amd64 and initramfs-tools, kept in the
+# test cache) boots that kernel through its own initramfs, its root on virtiofs, under
+# runcvm-vm-init: uname -r is the image's kernel, exit codes and split stdio hold, docker exec
+# works, a module of that kernel loads. Without virtiofs in its initramfs, the start fails in one
+# line that says what is missing. RUNCVM_KERNEL still picks a bundle kernel. Heavy (several
+# minutes): bash ci/test.sh --heavy.
 source "$(dirname "$0")/lib.sh"
 
-command -v mmdebstrap >/dev/null || fail "mmdebstrap is needed (apt-get install mmdebstrap)"
 start_dockerd_with_runcvm
 BUNDLE_KERNEL=$(readlink "$BUNDLE/kernels/debian/latest")
-mmdebstrap --variant=apt --include=linux-image-cloud-amd64,initramfs-tools,kmod,udev bookworm \
-  "$SCRATCH/kernel-image.tar" http://deb.debian.org/debian >"$SCRATCH/mmdebstrap.log" 2>&1 ||
-  fail "mmdebstrap: $(tail -3 "$SCRATCH/mmdebstrap.log")"
-docker import "$SCRATCH/kernel-image.tar" runcvm-test/kernel-plain >/dev/null
-rm -f "$SCRATCH/kernel-image.tar"
+import_mmdebstrap_image runcvm-test/kernel-plain linux-image-cloud-amd64,initramfs-tools,kmod,udev
 IMAGE_KERNEL=$(docker run --rm runcvm-test/kernel-plain readlink /vmlinuz | sed 's|.*/vmlinuz-||')
 [[ -n "$IMAGE_KERNEL" && "$IMAGE_KERNEL" != "$BUNDLE_KERNEL" ]] || fail "the image's kernel \"$IMAGE_KERNEL\" is not distinct from the bundle's"
 

@@ -3,8 +3,8 @@
 // is not loaded ("rtnl-link-vxlan", "fs-overlay", "net-pf-16-proto-16-family-IPVS"). It loads the
 // module from the bundle kernel's tree, so this works in images without kmod (distroless, busybox),
 // and when the kernel has no such module it says so in one line — in the VM's kernel log and the
-// runtime's log (guest_notice.hpp) — instead of leaving the workload to fail later on an unexplained EOPNOTSUPP or to
-// wait forever on a service that never comes up.
+// runtime's log (guest_notice.hpp) — instead of leaving the workload to fail later on an
+// unexplained EOPNOTSUPP or to wait forever on a service that never comes up.
 // kmod's modprobe is not used: the image may not have it, and it is the image's program.
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -29,8 +29,7 @@ bool is_probe(std::string_view request) {
   return false;
 }
 
-// The kernel runs this helper in the VM's first mount namespace, where /dev is not the VM's
-// devtmpfs: the exec agent, which receives the notice, also writes it to the kernel's log.
+// The exec agent, which receives the notice, also writes it to the kernel's log (once per boot).
 void tell(const std::string& line, bool quiet) {
   if (!quiet) std::fprintf(stderr, "runcvm-modprobe: %s\n", line.c_str());
   send_guest_notice(line);
