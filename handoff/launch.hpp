@@ -66,7 +66,7 @@ struct Kernel {
   std::string dist;     // bundle kernels: kernels/<dist>/
   std::string version;  // kernel release, as in /lib/modules/<version>
   std::string vmlinuz;  // paths as seen inside the container
-  std::string initrd;
+  std::string initrd;   // "": a bundle kernel that mounts its virtiofs root itself boots without one
   std::string modules;  // where /lib/modules/<version> is inside the container
   std::string append;   // RUNCVM_KERNEL_APPEND
   bool debug = false;   // RUNCVM_KERNEL_DEBUG

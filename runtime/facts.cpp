@@ -138,6 +138,21 @@ ImageFacts gather_image_facts(const fs::path& rootfs_path) {
   return facts;
 }
 
+namespace {
+
+// The kernel's manifest (written by runcvm-build, part of the installed bundle). Unreadable or
+// without the flag: the kernel boots through the initramfs, which every bundle kernel has.
+bool mounts_root_without_initramfs(const fs::path& kernel_directory) {
+  try {
+    auto manifest = nlohmann::json::parse(read_file(kernel_directory / handoff::kernel_artifact::kManifest));
+    return manifest.value(handoff::kernel_artifact::kManifestRootWithoutInitramfs, false);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
 BundleFacts gather_bundle_facts(const fs::path& bundle_root) {
   BundleFacts facts;
   std::error_code ec;
@@ -145,8 +160,12 @@ BundleFacts gather_bundle_facts(const fs::path& bundle_root) {
     if (!dist.is_directory()) continue;
     BundleFacts::Dist entry;
     std::error_code inner;
-    for (const auto& version : fs::directory_iterator(dist.path(), inner))
-      if (version.is_directory() && !version.is_symlink()) entry.versions.push_back(version.path().filename().string());
+    for (const auto& version : fs::directory_iterator(dist.path(), inner)) {
+      if (!version.is_directory() || version.is_symlink()) continue;
+      std::string name = version.path().filename().string();
+      entry.versions.push_back(name);
+      if (mounts_root_without_initramfs(version.path())) entry.root_without_initramfs.insert(name);
+    }
     entry.latest = fs::read_symlink(dist.path() / handoff::kernel_artifact::kLatest, inner).string();
     std::sort(entry.versions.begin(), entry.versions.end());
     if (!entry.versions.empty()) facts.kernels[dist.path().filename().string()] = std::move(entry);

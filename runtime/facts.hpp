@@ -48,6 +48,8 @@ struct BundleFacts {
   struct Dist {
     std::vector<std::string> versions;
     std::string latest;
+    // Versions whose manifest says they mount the virtiofs root themselves: booted without the initramfs.
+    std::set<std::string> root_without_initramfs;
   };
   std::map<std::string, Dist> kernels;
   // handoff::kBundleRequiredFiles that are not regular files here (a bundle half removed).

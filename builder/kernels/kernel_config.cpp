@@ -108,4 +108,14 @@ std::vector<std::string> unmet_config_settings(std::string_view config, const st
   return unmet;
 }
 
+bool mounts_virtiofs_root_itself(std::string_view config) {
+  auto settings = settings_by_name(config);
+  for (const char* name : {"CONFIG_FUSE_FS", "CONFIG_VIRTIO_FS", "CONFIG_VIRTIO_CONSOLE", "CONFIG_VIRTIO_PCI",
+                           "CONFIG_VIRTIO_MMIO", "CONFIG_DEVTMPFS_MOUNT"}) {
+    auto it = settings.find(name);
+    if (it == settings.end() || it->second.value != "y") return false;
+  }
+  return true;
+}
+
 }  // namespace runcvm::kernels

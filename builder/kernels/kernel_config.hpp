@@ -28,4 +28,9 @@ std::string apply_config_fragment(std::string_view config, const std::vector<Con
 // The fragment's settings that `config` does not hold, each as "CONFIG_X=y (got: is not set)".
 std::vector<std::string> unmet_config_settings(std::string_view config, const std::vector<ConfigSetting>& fragment);
 
+// Whether a kernel with this .config mounts the VM's virtiofs root by itself (root=<tag>
+// rootfstype=virtiofs), so the VM boots without an initramfs: FUSE, virtiofs, the virtio console
+// and both transports (PCI for q35 and pc, MMIO for microvm) built in, and devtmpfs mounted on /dev.
+bool mounts_virtiofs_root_itself(std::string_view config);
+
 }  // namespace runcvm::kernels

@@ -16,6 +16,7 @@
 #include "builder/kernels/build_inputs.hpp"
 #include "builder/kernels/direct_boot.hpp"
 #include "builder/kernels/initramfs.hpp"
+#include "builder/kernels/kernel_config.hpp"
 #include "builder/kernels/module_tree.hpp"
 #include "builder/kernels/repository.hpp"
 #include "builder/kernels/source_build.hpp"
@@ -247,6 +248,11 @@ void index_modules_and_build_initramfs(Context& ctx, Job& job) {
                                      {"initramfs_modules", nlohmann::json::array()},
                                      {"packages", nlohmann::json::array()}};
   for (const ModuleInfo* m : order) manifest["initramfs_modules"].push_back(m->name);
+  // The initramfs stays in the artifact (the layout's contract); such a kernel just need not load it.
+  std::error_code ec;
+  fs::path config = job.artifact / artifact::kConfig;
+  manifest[artifact::kManifestRootWithoutInitramfs] =
+      order.empty() && fs::exists(config, ec) && mounts_virtiofs_root_itself(read_file(config));
   if (job.recipe.build) manifest["toolchain"] = ctx.toolchain;
   for (const auto& p : job.packages)
     manifest["packages"].push_back({{"name", p.name}, {"version", p.version}, {"checksum", p.checksum}});

@@ -78,7 +78,10 @@ class Forwarder {
         fds.push_back({r.client_open ? r.client.get() : -1, POLLIN, 0});
         fds.push_back({r.upstream.get(), POLLIN, 0});
       }
-      ::poll(fds.data(), fds.size(), 100);  // wakes to expire deadlines and to resume accepting
+      // With queries or connections under way, wakes to expire their deadlines, and to resume
+      // accepting after a pause; with none, sleeps until a client comes (an idle VM costs nothing).
+      bool idle = queries_.empty() && relays_.empty() && accepting;
+      ::poll(fds.data(), fds.size(), idle ? -1 : 100);
       std::size_t at = 2;
       for (auto q = queries_.begin(); q != queries_.end(); ++at)
         q = (fds[at].revents || Clock::now() > q->deadline) ? answer(q, fds[at].revents != 0) : std::next(q);

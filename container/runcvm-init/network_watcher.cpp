@@ -57,19 +57,24 @@ class Watcher {
         notice(std::string("networks connected while the VM runs will not reach it: ") + e.what());
       }
     }
+    bool retry = false;
     for (;;) {
       pollfd p{events.get(), POLLIN, 0};
-      // Woken by a notification, or every few seconds anyway: a notification lost to a full
-      // socket buffer (ENOBUFS) delays a change, never loses it.
-      if (::poll(&p, 1, 5000) > 0) {
+      // Woken by a notification only: every wake re-reads the whole state, and a notification
+      // lost to a full socket buffer wakes it too (ENOBUFS), so nothing is missed while the
+      // container's network stays as it is, and an idle container's runcvm-init does not wake.
+      // A re-read that failed is tried again a few seconds later.
+      if (::poll(&p, 1, retry ? 5000 : -1) > 0) {
         drain(events.get());
         for (pollfd again{events.get(), POLLIN, 0}; ::poll(&again, 1, static_cast<int>(kSettle.count())) > 0;)
           drain(events.get());
       }
       try {
         reconcile();
+        retry = false;
       } catch (const std::exception& e) {
         notice(std::string("following the container's network: ") + e.what());
+        retry = true;
       }
     }
   }

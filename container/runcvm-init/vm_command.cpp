@@ -76,9 +76,13 @@ std::string kernel_command_line(const handoff::Launch& launch, const BundleLayou
   line += std::string(" ") + artifact::kFastBootArguments;
   if (tsc_khz != 0) line += " tsc_early_khz=" + std::to_string(tsc_khz);
   line += launch.kernel.debug ? " " + std::string(artifact::kCmdlineDebug) : " quiet loglevel=0";
-  if (launch.kernel.source == "bundle") {
+  if (launch.kernel.source == "bundle" && !launch.kernel.initrd.empty()) {
     line += " " + std::string(artifact::kCmdlineRootTag) + artifact::kRootTag + " " +
             std::string(artifact::kCmdlineInit) + bundle.vm_init();
+  } else if (launch.kernel.source == "bundle") {
+    // No initramfs: the kernel mounts the root by its tag, read-write as our initramfs does (a
+    // --read-only root is made read-only on the container's side), and devtmpfs on /dev.
+    line += std::string(" root=") + artifact::kRootTag + " rootfstype=virtiofs rw init=" + bundle.vm_init();
   } else {
     // The image's initramfs (initramfs-tools, mkinitfs) mounts a virtiofs root by its tag and
     // hands over to init=. No resume: there is no swap to resume from.
@@ -157,11 +161,9 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
                   std::string("virtserialport,chardev=exec,name=") + channel::kExecPortName,
                   "-kernel",
                   boot.kernel,
-                  "-initrd",
-                  boot.initrd,
-                  "-append",
-                  kernel_command_line(launch, bundle, boot.tsc_khz),
               });
+  if (!boot.initrd.empty()) argv.insert(argv.end(), {"-initrd", boot.initrd});
+  argv.insert(argv.end(), {"-append", kernel_command_line(launch, bundle, boot.tsc_khz)});
   // QEMU's virtio-mmio transports speak legacy virtio unless told otherwise, and virtiofsd
   // (libvhost-user) serves only virtio 1.0 devices.
   if (!handoff::has_pci_bus(launch.qemu)) argv.insert(argv.end(), {"-global", "virtio-mmio.force-legacy=false"});

@@ -4,12 +4,15 @@
 # /proc/PID/smaps_rollup, so libraries shared between VMs count once in total) of its runcvm-init,
 # QEMU and virtiofsd, less QEMU's shared-memory part (the guest's RAM, a memfd in /dev/shm).
 # Baseline in the same run: the same container under runc (its PID 1's PSS).
-# Needs a dockerd with runcvm registered (bash ci/main.sh).
-# usage: tests/bench/footprint.sh [N] [IMAGE]
+# Needs a dockerd with runcvm registered (bash ci/main.sh). KERNEL: a bundle kernel (RUNCVM_KERNEL,
+# e.g. runcvm for the runcvm-minimal one); the image's default when not given.
+# usage: tests/bench/footprint.sh [N] [IMAGE] [KERNEL]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 N=${1:-8}
 IMAGE=${2:-runcvm/busybox}
+KERNEL_ARGS=()
+[[ -z ${3:-} ]] || KERNEL_ARGS=(-e "RUNCVM_KERNEL=$3")
 
 pss_kib() {  # pid field -> kB
   awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0
@@ -45,7 +48,7 @@ echo "runc: the container's PID 1 (sleep): ${runc_pss} kB PSS"
 for count in 1 "$N"; do
   ids=()
   for _ in $(seq "$count"); do
-    ids+=("$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -m 256m "$IMAGE" sleep 100000)")
+    ids+=("$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg "${KERNEL_ARGS[@]}" -m 256m "$IMAGE" sleep 100000)")
   done
   settle "${ids[@]}"
   total=0

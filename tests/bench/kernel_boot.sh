@@ -43,6 +43,6 @@ for kernel in $KERNELS; do
   echo "ten slowest initcalls, $kernel kernel on q35 (TCG, usecs):"
   vm -e RUNCVM_KERNEL=$kernel -e RUNCVM_KERNEL_DEBUG=1 -e RUNCVM_KERNEL_APPEND="initcall_debug ignore_loglevel" runcvm/busybox true \
     >"$WORK/console" 2>&1 || true
-  sed -n 's/.*initcall \([^ ]*\) returned .* after \([0-9]*\) usecs.*/\2 \1/p' "$WORK/console" | sort -rn | head -10 |
+  sed -n 's/.*initcall \([^ ]*\) returned .* after \([0-9]*\) usecs.*/\2 \1/p' "$WORK/console" | sort -rn | awk 'NR <= 10' |
     awk '{printf "  %8d  %s\n", $1, $2}'
 done

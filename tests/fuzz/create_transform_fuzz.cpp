@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     in.spec = spec;
     in.host.cpus = 2;
     in.host.bundle_root = "/opt/runcvm";
-    in.bundle.kernels["debian"] = {{"6.1.0-56-amd64"}, "6.1.0-56-amd64"};
+    in.bundle.kernels["debian"] = {{"6.1.0-56-amd64"}, "6.1.0-56-amd64", {}};
     in.launch_file = "/run/bundle/runcvm-launch.json";
     runcvm::runtime::transform_create(in);
   });

@@ -47,7 +47,7 @@ config=$(bundle_config "$id")
 [[ "$(json "$config" "d['linux']['seccomp']['defaultAction']")" == SCMP_ACT_ERRNO ]] || fail "Docker's seccomp profile was dropped"
 [[ "$(json "$config" "[m['source'] for m in d['mounts'] if m['destination'] == '/opt/runcvm']")" == "['$BUNDLE']" ]] ||
   fail "the bundle is not mounted at /opt/runcvm"
-[[ "$(json "$config" "d['linux']['resources']['memory']['limit']")" == $(( (256 + 32 + 256 / 50 + 256) << 20 )) ]] ||
+[[ "$(json "$config" "d['linux']['resources']['memory']['limit']")" == $(( (256 + 24 + 256 / 64 + 256) << 20 )) ]] ||
   fail "memory limit not raised by the contingency"
 json "$config" "'CAP_NET_ADMIN' in d['process']['capabilities']['bounding']" | grep -q True || fail "no CAP_NET_ADMIN"
 json "$config" "[x['path'] for x in d['linux']['devices']]" | grep -q /dev/net/tun || fail "no /dev/net/tun"
@@ -61,7 +61,7 @@ l = json.loads(sys.argv[1])
 assert l["process"]["args"] == ["sh", "-c", "echo hi"], l["process"]["args"]
 assert "FOO=bar" in l["process"]["env"]
 assert not any(e.startswith("RUNCVM_") for e in l["process"]["env"]), l["process"]["env"]
-assert l["cpus"] == 2 and l["memory_mib"] == 256 + 32 + 256 // 50, (l["cpus"], l["memory_mib"])
+assert l["cpus"] == 2 and l["memory_mib"] == 256 + 24 + 256 // 64, (l["cpus"], l["memory_mib"])
 assert l["kernel"]["dist"] == "debian" and l["kernel"]["debug"] is True, l["kernel"]
 assert l["tmpfs"][0]["destination"] == "/scratch", l["tmpfs"]
 assert {"destination": "/data", "read_only": True} in l["mounts"], l["mounts"]

@@ -69,3 +69,21 @@ TEST_CASE("the runcvm-minimal recipe's fragment parses", "[kernel-config]") {
   CHECK(names_setting("CONFIG_VIRTIO_MMIO", "y"));
   CHECK(names_setting("CONFIG_PVH", "y"));
 }
+
+TEST_CASE("a kernel boots without an initramfs only with everything to reach the root built in", "[kernel-config]") {
+  std::string built_in =
+      "CONFIG_FUSE_FS=y\nCONFIG_VIRTIO_FS=y\nCONFIG_VIRTIO_CONSOLE=y\nCONFIG_VIRTIO_PCI=y\nCONFIG_VIRTIO_MMIO=y\n"
+      "CONFIG_DEVTMPFS_MOUNT=y\n";
+  CHECK(mounts_virtiofs_root_itself(built_in));
+  // Debian's packaged kernel: virtiofs is a module the initramfs loads.
+  std::string as_module = built_in;
+  as_module.replace(as_module.find("CONFIG_VIRTIO_FS=y"), 18, "CONFIG_VIRTIO_FS=m");
+  CHECK_FALSE(mounts_virtiofs_root_itself(as_module));
+  // No MMIO transport: a microvm's root would not be found.
+  std::string no_mmio = built_in;
+  no_mmio.replace(no_mmio.find("CONFIG_VIRTIO_MMIO=y"), 20, "# CONFIG_VIRTIO_MMIO is not set");
+  CHECK_FALSE(mounts_virtiofs_root_itself(no_mmio));
+  // Without devtmpfs on /dev, runcvm-vm-init would start without its devices.
+  CHECK_FALSE(mounts_virtiofs_root_itself(built_in.substr(0, built_in.find("CONFIG_DEVTMPFS_MOUNT"))));
+  CHECK_FALSE(mounts_virtiofs_root_itself(""));
+}

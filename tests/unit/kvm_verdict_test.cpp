@@ -40,7 +40,7 @@ runtime::CreateResult create(std::optional<runtime::DeviceNumber> host_kvm, bool
   input.host.tun = runtime::DeviceNumber{10, 200};
   input.host.bundle_root = "/opt/runcvm";
   input.image.os_id = "debian";
-  input.bundle.kernels["debian"] = {{"6.1.0-56-amd64"}, "6.1.0-56-amd64"};
+  input.bundle.kernels["debian"] = {{"6.1.0-56-amd64"}, "6.1.0-56-amd64", {}};
   input.launch_file = "/run/runcvm-launch.json";
   return runtime::transform_create(input);
 }

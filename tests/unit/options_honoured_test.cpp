@@ -48,7 +48,7 @@ runtime::CreateResult create_with(const std::vector<std::string>& env, bool term
   input.host.cpus = 4;
   input.host.bundle_root = "/opt/runcvm";
   input.image.os_id = "debian";
-  input.bundle.kernels["debian"] = {{"6.1.0-56-amd64"}, "6.1.0-56-amd64"};
+  input.bundle.kernels["debian"] = {{"6.1.0-56-amd64"}, "6.1.0-56-amd64", {}};
   input.launch_file = "/run/runcvm-launch.json";
   return runtime::transform_create(input);
 }
@@ -190,7 +190,7 @@ TEST_CASE("display, USB and huge pages reach QEMU's command line", "[options][ho
 
   launch.hugetlb = true;
   CHECK_THAT(qemu_line(launch),
-             ContainsSubstring("memory-backend-memfd,id=mem,size=554M,share=on,hugetlb=on,hugetlbsize=2M,prealloc=on"));
+             ContainsSubstring("memory-backend-memfd,id=mem,size=544M,share=on,hugetlb=on,hugetlbsize=2M,prealloc=on"));
 }
 
 TEST_CASE("the VM loads the drivers of the devices it was given", "[options][honoured][modules]") {

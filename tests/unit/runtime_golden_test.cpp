@@ -60,8 +60,8 @@ CreateInput input_for(const fs::path& dir) {
   Json bundle = facts.value("bundle", Json{{"debian", {{"versions", {"6.1.0-56-amd64"}}, {"latest", "6.1.0-56-amd64"}}},
                                            {"alpine", {{"versions", {"6.6.31-0-virt"}}, {"latest", "6.6.31-0-virt"}}}});
   for (const auto& [dist, entry] : bundle.items())
-    input.bundle.kernels[dist] = {entry["versions"].get<std::vector<std::string>>(),
-                                  entry["latest"].get<std::string>()};
+    input.bundle.kernels[dist] = {entry["versions"].get<std::vector<std::string>>(), entry["latest"].get<std::string>(),
+                                  entry.value("root_without_initramfs", std::set<std::string>{})};
   input.bundle.missing = facts.value("bundle_missing", std::vector<std::string>{});
   input.launch_file = "/run/containerd/bundle/runcvm-launch.json";
   return input;

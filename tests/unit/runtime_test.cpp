@@ -9,6 +9,7 @@
 #include "runtime/create_transform.hpp"
 #include "runtime/exec_transform.hpp"
 #include "runtime/facts.hpp"
+#include "runtime/kernel_choice.hpp"
 #include "runtime/options.hpp"
 #include "runtime/runc_cli.hpp"
 #include "tests/unit/support.hpp"
@@ -206,6 +207,33 @@ TEST_CASE("bundle kernels are listed with their latest link", "[runtime][facts]"
   CHECK(gather_bundle_facts(bundle.path()).missing == std::vector<std::string>{handoff::kBundleVirtiofsd});
 }
 
+TEST_CASE("a bundle kernel whose manifest says it mounts its root itself is chosen without its initramfs",
+          "[runtime][facts]") {
+  test::ScratchDirectory bundle;
+  auto manifest = [&](const std::string& dist, const std::string& version, const std::string& text) {
+    make_directories(bundle.path() / "kernels" / dist / version);
+    write_file_atomic(bundle.path() / "kernels" / dist / version / "kernel.json", text);
+    fs::create_symlink(version, bundle.path() / "kernels" / dist / "latest");
+  };
+  manifest("runcvm", "6.1.192-runcvm", R"({"version": "6.1.192-runcvm", "root_without_initramfs": true})");
+  manifest("debian", "6.1.0-56-amd64", R"({"version": "6.1.0-56-amd64", "root_without_initramfs": false})");
+  manifest("ubuntu", "6.8.0-31-generic", "{ damaged");  // unreadable: booted the safe way, with the initramfs
+  BundleFacts facts = gather_bundle_facts(bundle.path());
+  CHECK(facts.kernels["runcvm"].root_without_initramfs == std::set<std::string>{"6.1.192-runcvm"});
+  CHECK(facts.kernels["debian"].root_without_initramfs.empty());
+  CHECK(facts.kernels["ubuntu"].root_without_initramfs.empty());
+
+  Options options;
+  options.kernel = KernelRequest{"runcvm", std::nullopt};
+  handoff::Kernel minimal = choose_kernel(options, ImageFacts{}, facts);
+  CHECK(minimal.initrd.empty());
+  CHECK(minimal.vmlinuz == "/opt/runcvm/kernels/runcvm/6.1.192-runcvm/vmlinuz");
+  options.kernel = KernelRequest{"debian", std::nullopt};
+  CHECK(choose_kernel(options, ImageFacts{}, facts).initrd == "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd");
+  options.kernel = KernelRequest{"ubuntu", std::nullopt};
+  CHECK(choose_kernel(options, ImageFacts{}, facts).initrd == "/opt/runcvm/kernels/ubuntu/6.8.0-31-generic/initrd");
+}
+
 TEST_CASE("exec runs the guest's exec client with the original process as its request", "[runtime][exec]") {
   Json process = {{"terminal", true},
                   {"consoleSize", {{"height", 40}, {"width", 120}}},
@@ -304,7 +332,7 @@ TEST_CASE("capabilities from --cap-add ALL hold in the VM only: the container ke
   input.host.tun = runtime::DeviceNumber{10, 200};
   input.host.bundle_root = "/opt/runcvm";
   input.image.os_id = "debian";
-  input.bundle.kernels["debian"] = {{"6.1.0-56-amd64"}, "6.1.0-56-amd64"};
+  input.bundle.kernels["debian"] = {{"6.1.0-56-amd64"}, "6.1.0-56-amd64", {}};
   input.launch_file = "/run/runcvm-launch.json";
   auto result = runtime::transform_create(input);
 

@@ -108,7 +108,7 @@ handoff::Launch bundle_kernel_launch() {
                    "/lib/modules/6.1.0-56-amd64",
                    "",
                    false};
-  launch.memory_mib = 554;
+  launch.memory_mib = 544;
   return launch;
 }
 

@@ -21,7 +21,7 @@ std::string gzip(std::string_view data);
 // blocks at the end, as Alpine's abuild does for signature and control segments.
 std::string tar(const std::map<std::string, std::string>& files, bool end_marker = true);
 
-// A launch document that boots the bundle's Debian 6.1.0-56 kernel with 554 MiB (what -m 512m gives).
+// A launch document that boots the bundle's Debian 6.1.0-56 kernel with 544 MiB (what -m 512m gives).
 handoff::Launch bundle_kernel_launch();
 
 class ScratchDirectory {

@@ -37,7 +37,7 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
         "-L /opt/runcvm/share/qemu -nodefaults -no-user-config -display none -no-reboot "
         "-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny -machine q35 -accel "
         "tcg,tb-size=128 "
-        "-cpu max -smp 2 -m 554M -object memory-backend-memfd,id=mem,size=554M,share=on -numa node,memdev=mem "
+        "-cpu max -smp 2 -m 544M -object memory-backend-memfd,id=mem,size=544M,share=on -numa node,memdev=mem "
         "-chardev socket,id=fs,path=/.runcvm/virtiofs.sock -device "
         "vhost-user-fs-pci,chardev=fs,tag=runcvm-root,queue-size=1024 "
         "-chardev socket,id=channel,path=/.runcvm/channel.sock -device virtio-serial-pci "
@@ -99,6 +99,21 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
             .find("-o source=/share -o cache=auto -o sandbox=chroot") != std::string::npos);
   launch.virtiofs_cache = "always";
   CHECK(joined(container_init::virtiofsd_command(launch, bundle)).find(" -o cache=always ") != std::string::npos);
+}
+
+TEST_CASE("a bundle kernel that mounts its root itself boots without an initramfs", "[guest][qemu]") {
+  container_init::BundleLayout bundle;
+  handoff::Launch launch = sample_launch();
+  launch.kernel.initrd = "";
+  std::string argv = joined(container_init::qemu_command(launch, bundle, false, {"/k/vmlinux", ""}));
+  CHECK_THAT(argv, ContainsSubstring("-kernel /k/vmlinux -append console=ttyS0"));
+  CHECK(argv.find("-initrd") == std::string::npos);
+  std::string line = container_init::kernel_command_line(launch, bundle);
+  CHECK_THAT(line, ContainsSubstring(" root=runcvm-root rootfstype=virtiofs rw init=/opt/runcvm/bin/runcvm-vm-init"));
+  CHECK(line.find("runcvm.root=") == std::string::npos);  // nobody is there to read it
+  // A --read-only root stays read-write in the VM, as with the initramfs: the container's side makes it read-only.
+  launch.read_only_root = true;
+  CHECK_THAT(container_init::kernel_command_line(launch, bundle), ContainsSubstring("rootfstype=virtiofs rw init="));
 }
 
 TEST_CASE("microvm: virtio-mmio devices, virtio 1.0, and the kernel told the TSC's rate", "[guest][qemu]") {

@@ -222,6 +222,8 @@ int run() {
   stages.vm_init = boot_seconds();
   if (const char* started = std::getenv("RUNCVM_INITRAMFS_STARTED")) stages.initramfs = std::strtod(started, nullptr);
   handoff::Launch launch = handoff::parse_launch(read_file(handoff::kLaunchPath));
+  // Booted without an initramfs: the kernel's own boot ran until this program started.
+  if (launch.kernel.source == "bundle" && launch.kernel.initrd.empty()) stages.initramfs = stages.vm_init;
   CoveredMounts covered(launch);
   std::vector<SocketRelay> sockets = plan_socket_relays(launch);
   mount_system_filesystems();
