@@ -26,20 +26,18 @@ assert_contains "$manifest" '"name": "linux-source-6.1"' "kernel.json"
 assert_contains "$manifest" '"toolchain": "gcc' "kernel.json"
 # Everything to reach the virtiofs root is built in: the runtime boots it without the initramfs.
 assert_contains "$manifest" '"root_without_initramfs": true' "kernel.json"
-for option in CONFIG_VIRTIO_FS=y CONFIG_VIRTIO_PCI=y CONFIG_VIRTIO_MMIO=y CONFIG_OVERLAY_FS=y CONFIG_VXLAN=y \
-    CONFIG_IP_VS=y CONFIG_PVH=y 'CONFIG_LOCALVERSION="-runcvm"'; do
-  grep -qx "$option" "$K/config" || fail "config lacks $option"
-done
+config_has() {  # each line given must be in the kernel's config
+  local option
+  for option; do grep -qx "$option" "$K/config" || fail "config lacks $option"; done
+}
+config_has CONFIG_VIRTIO_FS=y CONFIG_VIRTIO_PCI=y CONFIG_VIRTIO_MMIO=y CONFIG_OVERLAY_FS=y CONFIG_VXLAN=y \
+  CONFIG_IP_VS=y CONFIG_PVH=y 'CONFIG_LOCALVERSION="-runcvm"'
 ! grep -q "^CONFIG_SOUND=" "$K/config" || fail "config has CONFIG_SOUND, which the fragment switches off"
 # The drivers of devices runcvm attaches on request are modules: not probed at boot.
-for option in CONFIG_DRM=m CONFIG_DRM_VIRTIO_GPU=m CONFIG_USB_XHCI_PCI=m CONFIG_IPV6_SIT=m; do
-  grep -qx "$option" "$K/config" || fail "config lacks $option"
-done
+config_has CONFIG_DRM=m CONFIG_DRM_VIRTIO_GPU=m CONFIG_USB_XHCI_PCI=m CONFIG_IPV6_SIT=m
 # Boot-time cuts (docs/PERFORMANCE.md): no W+X walk, no loop devices made in advance, no jitter
 # entropy self-test (IPsec, which pulled it in, is a module).
-for option in '# CONFIG_DEBUG_WX is not set' CONFIG_BLK_DEV_LOOP_MIN_COUNT=0 CONFIG_CRYPTO_JITTERENTROPY=m CONFIG_INET_ESP=m; do
-  grep -qx "$option" "$K/config" || fail "config lacks $option"
-done
+config_has '# CONFIG_DEBUG_WX is not set' CONFIG_BLK_DEV_LOOP_MIN_COUNT=0 CONFIG_CRYPTO_JITTERENTROPY=m CONFIG_INET_ESP=m
 # modprobe finds a module of the tree by our indexes, and a built-in one as built in.
 mkdir -p "$SCRATCH/root/lib/modules"
 ln -s "$(cd "$K/modules" && pwd)" "$SCRATCH/root/lib/modules/$VERSION"
