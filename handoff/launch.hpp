@@ -195,8 +195,15 @@ Launch parse_launch(std::string_view json_text);
 std::string process_to_json_text(const Process& process);
 Process parse_process(std::string_view json_text);
 
+// The bundle's programs again, inside the state directory: what runc executes for `docker exec`
+// once the VM runs. Not kBundleMountPoint: the VM's share is a live, writable view of the
+// container's root, and rename(2) moves a mount point with a renamed ancestor, so root in the VM
+// could move /opt aside and plant its own /opt/runcvm/bin/runcvm-exec for the host side to run.
+// Here every ancestor is a mount point (the root, the state tmpfs, this bind), which rename(2)
+// refuses to move (EBUSY), and the share does not hold the state directory at all.
+inline constexpr const char* kStateBundleBin = "/.runcvm/bin";
 // Where runcvm-exec lives inside the container.
-inline constexpr const char* kExecClient = "/opt/runcvm/bin/runcvm-exec";
+inline constexpr const char* kExecClient = "/.runcvm/bin/runcvm-exec";
 // The environment variable that carries an exec's request (process_to_json_text) to kExecClient.
 inline constexpr const char* kExecRequestVariable = "RUNCVM_EXEC_REQUEST";
 inline constexpr const char* kContainerInit = "/opt/runcvm/bin/runcvm-init";

@@ -16,7 +16,11 @@ std::string to_json_text(const Network& n) {
   for (const auto& r : n.routes)
     routes.push_back(
         {{"destination", r.destination}, {"prefix", r.prefix}, {"gateway", r.gateway}, {"device", r.device}});
-  Json out = {{"version", n.version}, {"interfaces", interfaces}, {"routes", routes}, {"resolv_conf", n.resolv_conf}};
+  Json out = {{"version", n.version},
+              {"interfaces", interfaces},
+              {"routes", routes},
+              {"resolv_conf", n.resolv_conf},
+              {"host_side_mac", n.host_side_mac}};
   return out.dump(2) + "\n";
 }
 
@@ -37,6 +41,7 @@ Network parse_network(std::string_view json_text) {
                         route.required<std::string>("gateway"), route.required<std::string>("device")};
   });
   n.resolv_conf = r.required<std::string>("resolv_conf");
+  n.host_side_mac = r.required<std::string>("host_side_mac");
   r.finish();
   return n;
 }

@@ -10,7 +10,7 @@
 
 namespace runcvm::handoff {
 
-inline constexpr int kNetworkVersion = 1;
+inline constexpr int kNetworkVersion = 2;
 inline constexpr const char* kNetworkPath = "/.runcvm/network.json";
 // runcvm-init's address on the VM's first link, in the container's namespace: a link-local address
 // the VM reaches on-link, which no Docker network uses. Docker's embedded DNS is forwarded there,
@@ -39,6 +39,10 @@ struct Network {
   // (127.0.0.11) answers only inside the container's namespace, so the VM asks runcvm-init's
   // forwarder instead, keeping the search domains and options. "" keeps the container's file.
   std::string resolv_conf;
+  // The MAC of kHostSideAddress on the VM's link ("" when the VM has no route to it): the VM pins
+  // it as a permanent neighbour, so nothing else on the Docker network can take the address over
+  // by ARP and receive the VM's DNS queries or relayed sockets' traffic.
+  std::string host_side_mac;
 };
 
 std::string to_json_text(const Network& network);

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <linux/if_arp.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
@@ -353,6 +354,20 @@ std::string add_route(const Route& route, std::uint32_t sequence) {
     m.attribute(RTA_GATEWAY, bytes.data(), bytes.size());
   }
   m.attribute_u32(RTA_OIF, static_cast<std::uint32_t>(route.index));
+  return m.finish(sequence);
+}
+
+std::string add_permanent_neighbour(const Neighbour& neighbour, std::uint32_t sequence) {
+  Message m(RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
+  ndmsg info{};
+  info.ndm_family = static_cast<unsigned char>(neighbour.family);
+  info.ndm_ifindex = neighbour.index;
+  info.ndm_state = NUD_PERMANENT;
+  m.fixed(info);
+  std::string address = address_bytes(neighbour.family, neighbour.address);
+  m.attribute(NDA_DST, address.data(), address.size());
+  std::string mac = parse_mac(neighbour.mac);
+  m.attribute(NDA_LLADDR, mac.data(), mac.size());
   return m.finish(sequence);
 }
 

@@ -102,6 +102,15 @@ std::string stop_bridge_port_learning(int index, std::uint32_t sequence);
 std::string add_address(const Address& address, std::uint32_t sequence);
 std::string remove_address(const Address& address, std::uint32_t sequence);
 std::string add_route(const Route& route, std::uint32_t sequence);
+// `ip neigh replace <address> lladdr <mac> dev <index> nud permanent`: an entry no ARP or
+// neighbour advertisement from the link can change.
+struct Neighbour {
+  int index = 0;
+  int family = 0;
+  std::string address;
+  std::string mac;  // "02:42:ac:11:00:02"
+};
+std::string add_permanent_neighbour(const Neighbour& neighbour, std::uint32_t sequence);
 
 class Netlink {
  public:

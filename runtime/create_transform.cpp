@@ -185,6 +185,10 @@ void validate(Json& spec, const CreateInput& input) {
     throw Error("the runcvm bundle " + quote(input.host.bundle_root) + " is incomplete: " + missing + " missing")
         .with_hint("install the bundle again");
   }
+  for (const auto& point : input.image.unsafe_mount_points)
+    throw Error("the image's " + quote(point) +
+                " is a link or not a directory: runcvm mounts its own state and programs there")
+        .with_hint("remove it from the image, or make it a plain directory");
   Json& process = spec["process"];
   if (!process.is_object()) throw Error("config.json: field `process`: expected an object");
   Json& linux_section = spec["linux"];
@@ -258,19 +262,41 @@ void apply_options(const Options& options, const CreateInput& input, const Json&
 }
 
 // VM size, and the container's limits raised to hold the guest's RAM plus QEMU's overhead.
+// RUNCVM_CPUS and RUNCVM_MEM may come from the image: they may ask for less than the operator
+// gave (--cpus, --cpuset-cpus, -m), never more; without a limit, for no more than the host has (a
+// VM larger than its host is no workload's need, only a way to overcommit it). RUNCVM_HUGETLB
+// takes the RAM from the host's huge-page pool, which the operator reserved for chosen
+// workloads: without -m the image gets the default size there, no more.
+void check_requested_size(const Options& options, const CreateInput& input, unsigned operator_cpus,
+                          std::int64_t limit) {
+  if (options.cpus && *options.cpus > operator_cpus)
+    throw Error("RUNCVM_CPUS: " + std::to_string(*options.cpus) + " is more than the container may use (" +
+                std::to_string(operator_cpus) + ": --cpus, --cpuset-cpus, else the host's CPUs)")
+        .with_hint("raise --cpus, or set RUNCVM_CPUS at most to it");
+  if (!options.memory_mib) return;
+  std::uint64_t requested = *options.memory_mib;
+  auto refuse = [&](const std::string& what) {
+    throw Error("RUNCVM_MEM: " + std::to_string(requested) + "M is more than " + what)
+        .with_hint("raise -m, or set RUNCVM_MEM at most to it");
+  };
+  auto mib = [](std::uint64_t n) { return std::to_string(n) + "M"; };
+  if (limit > 0 && (requested << 20) > static_cast<std::uint64_t>(limit))
+    refuse("the container's memory limit (-m " + mib(static_cast<std::uint64_t>(limit) >> 20) + ")");
+  if (limit <= 0 && options.hugetlb && requested > kDefaultMemoryMib)
+    refuse("a VM of huge pages may have without -m (" + mib(kDefaultMemoryMib) + ")");
+  if (limit <= 0 && input.host.memory_mib && requested > input.host.memory_mib)
+    refuse("the host's memory (" + mib(input.host.memory_mib) + ")");
+}
+
 void size_vm(const Options& options, const CreateInput& input, Json& linux_section, handoff::Launch& launch) {
   Json& resources = linux_section["resources"];
   if (!resources.is_object()) resources = Json::object();
-  launch.cpus = options.cpus.value_or(cpus_from_resources(resources, input.host.cpus));
+  unsigned operator_cpus = cpus_from_resources(resources, input.host.cpus);
   Json& memory = resources["memory"];
   if (!memory.is_object()) memory = Json::object();
   auto limit = spec_value<std::int64_t>(memory, "limit", config("linux.resources.memory.limit"), 0);
-  // RUNCVM_MEM may come from the image: it may ask for less than the operator's -m, never more.
-  if (options.memory_mib && limit > 0 && (*options.memory_mib << 20) > static_cast<std::uint64_t>(limit))
-    throw Error("RUNCVM_MEM: " + std::to_string(*options.memory_mib) +
-                "M is more than the container's memory limit (-m " +
-                std::to_string(static_cast<std::uint64_t>(limit) >> 20) + "M)")
-        .with_hint("raise -m, or set RUNCVM_MEM at most to it");
+  check_requested_size(options, input, operator_cpus, limit);
+  launch.cpus = options.cpus.value_or(operator_cpus);
   std::uint64_t requested_mib =
       options.memory_mib.value_or(limit > 0 ? static_cast<std::uint64_t>(limit) >> 20 : kDefaultMemoryMib);
   launch.memory_mib = requested_mib + kernel_allowance_mib(requested_mib);
@@ -352,6 +378,10 @@ Json mounts_for_vm(const Options& options, const CreateInput& input, const Json&
   Json launch_mount = bind_mount(input.launch_file, handoff::kLaunchPath, true);
   launch_mount["options"] = {"bind", "nosuid", "nodev", "ro"};
   kept.push_back(launch_mount);
+  // What runc executes for `docker exec`, out of the VM's reach (handoff::kStateBundleBin).
+  Json exec_programs = bind_mount(input.host.bundle_root + "/bin", handoff::kStateBundleBin, true);
+  exec_programs["options"] = {"bind", "nosuid", "nodev", "ro"};
+  kept.push_back(exec_programs);
   return kept;
 }
 

@@ -22,7 +22,9 @@ nlohmann::json transform_exec(const nlohmann::json& process) {
   Options options = parse_options(spec_value<std::vector<std::string>>(process, "env", {"process.json", "env"}, {}));
   // The request goes in the environment, not argv: `ps` shows argv to every user of the host.
   out["args"] = {handoff::kExecClient, "--wait", std::to_string(options.exec_timeout_seconds)};
-  out["env"] = {"PATH=/opt/runcvm/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  // Nothing on PATH but the state directory's programs: the client runs no other program, and
+  // every other directory of the container's root is the VM's to rearrange.
+  out["env"] = {"PATH=" + std::string(handoff::kStateBundleBin),
                 std::string(handoff::kExecRequestVariable) + "=" + handoff::process_to_json_text(request)};
   out["cwd"] = "/";
   out["user"] = {{"uid", 0}, {"gid", 0}};

@@ -79,6 +79,9 @@ HostFacts gather_host_facts(const fs::path& runtime_executable, const std::strin
   facts.tun = character_device("/dev/net/tun");
   long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
   facts.cpus = cpus > 0 ? static_cast<unsigned>(cpus) : 1;
+  long pages = ::sysconf(_SC_PHYS_PAGES), page_size = ::sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page_size > 0)
+    facts.memory_mib = static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size) >> 20;
   // <bundle>/bin/runcvm-runtime
   facts.bundle_root = runtime_executable.parent_path().parent_path().string();
   return facts;
@@ -135,6 +138,8 @@ ImageFacts gather_image_facts(const fs::path& rootfs_path) {
     if (auto text = rootfs.read_small_file(path)) parse_os_release(*text, facts);
     break;
   }
+  for (const char* point : kRuntimeMountPoints)
+    if (!rootfs.plain_directories(point)) facts.unsafe_mount_points.emplace_back(point);
   return facts;
 }
 

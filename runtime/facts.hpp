@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/file.hpp"
+#include "handoff/launch.hpp"
 
 namespace runcvm::runtime {
 
@@ -21,6 +22,7 @@ struct HostFacts {
   std::optional<DeviceNumber> kvm;  // /dev/kvm, when the host has it
   std::optional<DeviceNumber> tun;  // /dev/net/tun
   unsigned cpus = 1;                // online CPUs
+  std::uint64_t memory_mib = 0;     // the host's RAM (/proc/meminfo MemTotal); 0: unknown
   std::string bundle_root;          // where the runtime is installed (/opt/runcvm), on the host
   // The servers Docker's embedded DNS forwards other names to: the container's --dns, else the
   // host's resolvers (loopback ones replaced by systemd-resolved's upstreams, as Docker does).
@@ -41,7 +43,13 @@ struct ImageFacts {
   std::optional<ImageKernel> kernel;
   std::string os_id;                 // /etc/os-release ID
   std::vector<std::string> os_like;  // ID_LIKE
+  // Mount points runcvm adds (kRuntimeMountPoints) that the image made a link or a file.
+  std::vector<std::string> unsafe_mount_points;
 };
+
+// The directories runcvm mounts its own things on in every container: the state directory and
+// the bundle. The image may have them only as plain directories (Rootfs::plain_directories).
+inline constexpr const char* kRuntimeMountPoints[] = {handoff::kStateDirectory, "/opt", handoff::kBundleMountPoint};
 
 struct BundleFacts {
   // dist -> versions available, and what `latest` points at.

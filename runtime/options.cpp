@@ -65,6 +65,19 @@ std::vector<std::string_view> split(std::string_view text, char separator) {
   }
 }
 
+// A disk's path names a place in the container's own files: no `.` or `..` steps (a walk out of
+// where it seems to point), and nothing in the trees that are runcvm's or the kernel's (the state
+// directory holds the host's KVM verdicts, a directory shared by every container on the host).
+std::optional<std::string> disk_path_problem(std::string_view path) {
+  for (std::string_view component : split(path, '/'))
+    if (component == "." || component == "..") return "must not have `.` or `..` steps";
+  for (std::string_view owned : {"/.runcvm", "/opt/runcvm", "/proc", "/sys", "/dev"})
+    if (path == owned ||
+        (path.size() > owned.size() && path.substr(0, owned.size()) == owned && path[owned.size()] == '/'))
+      return "must not be in " + std::string(owned) + " (runcvm's or the kernel's)";
+  return std::nullopt;
+}
+
 Problem parse_disks(std::string_view value, Options& o) {
   o.disks.clear();
   if (value.empty()) return kTaken;
@@ -78,6 +91,8 @@ Problem parse_disks(std::string_view value, Options& o) {
     if (disk.source.empty() || disk.source.front() != '/') return where + "<src> must be an absolute path";
     if (disk.destination.empty() || disk.destination.front() != '/') return where + "<dst> must be an absolute path";
     if (disk.destination == "/") return where + "<dst> cannot be the root";
+    if (auto problem = disk_path_problem(disk.source)) return where + "<src> " + *problem;
+    if (auto problem = disk_path_problem(disk.destination)) return where + "<dst> " + *problem;
     static const std::vector<std::string_view> filesystems = {"ext4", "ext3", "ext2"};
     if (std::find(filesystems.begin(), filesystems.end(), disk.filesystem) == filesystems.end())
       return where + "<fs> " + quote(disk.filesystem) + " is not supported (ext4, ext3, ext2)";

@@ -141,6 +141,19 @@ std::optional<std::string> Rootfs::read_small_file(std::string_view path, std::s
   return std::nullopt;  // it grew past the limit while being read
 }
 
+bool Rootfs::plain_directories(std::string_view path) const {
+  UniqueFd directory(::dup(root_.get()));
+  for (const auto& name : components(path)) {
+    if (!directory || name == "..") return false;
+    UniqueFd next(::openat(directory.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!next) return errno == ENOENT;
+    struct stat st {};
+    if (::fstat(next.get(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_dev != device_) return false;
+    directory = std::move(next);
+  }
+  return true;
+}
+
 std::vector<std::string> Rootfs::list_directories(std::string_view path) const {
   std::vector<std::string> out;
   auto found = walk(path);

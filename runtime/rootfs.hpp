@@ -38,6 +38,10 @@ class Rootfs {
   std::optional<Resolved> resolve(std::string_view path) const;
   // The content of a regular file of at most `limit` bytes; nothing for anything else.
   std::optional<std::string> read_small_file(std::string_view path, std::size_t limit = kSmallFileLimit) const;
+  // Whether every component of `path` that exists is a directory, not a link or anything else
+  // (the rest, absent, runc creates as directories). A mount point runcvm adds must be so: runc
+  // follows a link (inside the root) to mount elsewhere, and a link stays the VM's to change.
+  bool plain_directories(std::string_view path) const;
   // The names of the directories (not links) directly below `path`, sorted.
   std::vector<std::string> list_directories(std::string_view path) const;
 

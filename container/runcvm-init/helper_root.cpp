@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <filesystem>
 
 #include "common/error.hpp"
@@ -77,6 +78,19 @@ void clear_capability(int capability) {
   if (::syscall(SYS_capset, &header, data) != 0) throw system_error("dropping", "CAP_SYS_ADMIN", errno);
 }
 
+// Between fork and exec (system calls only): empties the bounding, ambient, inheritable, permitted
+// and effective sets and sets no_new_privs. 0, or the errno of what failed.
+int drop_every_capability() {
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno;
+  for (int capability = 0; capability <= 63; ++capability)
+    if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 && errno != EINVAL) return errno;
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) return errno;
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (::syscall(SYS_capset, &header, data) != 0) return errno;
+  return 0;
+}
+
 // Marks every descriptor from `first` on close-on-exec except those in `keep` (sorted).
 void close_on_exec_except(int first, const std::vector<int>& keep) {
   int low = first;
@@ -127,13 +141,36 @@ void build_helper_root(const std::vector<std::string>& vm_documents) {
   mount_or_throw(nullptr, root, nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV);
 }
 
+unsigned thread_count() {
+  std::string status = read_file("/proc/self/status");
+  auto at = status.find("\nThreads:");
+  if (at == std::string::npos) throw Error("/proc/self/status has no Threads line");
+  return static_cast<unsigned>(std::strtoul(status.c_str() + at + 9, nullptr, 10));
+}
+
+void require_state_directory_mounts() {
+  for (const char* path : {handoff::kStateDirectory, handoff::kStateBundleBin}) {
+    struct statx st {};
+    if (::statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &st) != 0) throw system_error("reading", path, errno);
+    if (!(st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+      throw Error("the kernel cannot tell whether " + quote(path) + " is a mount point (statx needs Linux 5.8)");
+    if (!S_ISDIR(st.stx_mode) || !(st.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+      throw Error(quote(path) + " is not the mount point runcvm's runtime made there")
+          .with_hint("is the container's runtime runcvm-runtime, and the image's " + std::string(path) +
+                     " absent or a plain directory?");
+  }
+}
+
 void drop_sys_admin() {
+  if (unsigned threads = thread_count(); threads != 1)
+    throw Error("dropping CAP_SYS_ADMIN: runcvm-init already runs " + std::to_string(threads) +
+                " threads, which would keep it");
   if (::prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0) != 0) throw system_error("dropping", "CAP_SYS_ADMIN", errno);
   clear_capability(CAP_SYS_ADMIN);
 }
 
 int spawn_helper(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                 const std::vector<int>& keep_fds, bool quiet) {
+                 const std::vector<int>& keep_fds, bool quiet, HelperPrivileges privileges) {
   // Everything the child needs is made before fork: runcvm-init has threads (the DNS
   // forwarder), so the child may only make system calls until it execs.
   std::vector<char*> args, envp;
@@ -159,6 +196,7 @@ int spawn_helper(const std::vector<std::string>& argv, const std::vector<std::st
     int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null < 0 || ::dup2(null, 0) < 0 || (quiet && ::dup2(null, 2) < 0)) error = errno;
     if (!error && (::chroot(kHelperRoot) != 0 || ::chdir("/") != 0)) error = errno;
+    if (!error && privileges == HelperPrivileges::none) error = drop_every_capability();
     if (!error) {
       close_on_exec_except(3, keep);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);

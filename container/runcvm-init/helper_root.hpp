@@ -37,13 +37,32 @@ void make_root_read_only(const std::vector<std::string>& mount_points);
 void build_helper_root(const std::vector<std::string>& vm_documents);
 
 // Drops CAP_SYS_ADMIN from every set of this process (bounding included), so neither runcvm-init
-// nor any helper holds it while the VM runs.
+// nor any helper holds it while the VM runs. capset(2) and PR_CAPBSET_DROP change the calling
+// thread alone: it refuses (Error) to run while runcvm-init has another thread.
 void drop_sys_admin();
+// The number of threads of this process (/proc/self/status).
+unsigned thread_count();
+
+// Refuses (Error) to go on unless the state directory and the programs' bind in it
+// (handoff::kStateBundleBin) are mount points: what runc executes for `docker exec` must be
+// reached only through mounts, which the VM cannot move (handoff/launch.hpp says why).
+void require_state_directory_mounts();
+
+// What a helper keeps of runcvm-init's privileges.
+enum class HelperPrivileges {
+  // runcvm-init's set (virtiofsd: it keeps the file server's capabilities itself and drops the rest).
+  inherited,
+  // None: every capability set empty, the bounding set included, and no_new_privs, so no program it
+  // could run would regain any. QEMU needs none: its taps, disks and the image's kernel come as
+  // descriptors, /dev/kvm and its sockets are open to the container's root by their modes.
+  none,
+};
 
 // Starts a helper chrooted into kHelperRoot with the given argv and env, stdin from /dev/null,
 // stderr to /dev/null when `quiet`, no descriptor of runcvm-init's except `keep_fds` (QEMU's
 // taps) and no blocked signal (runcvm-init blocks those it reads from a signalfd).
 int spawn_helper(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                 const std::vector<int>& keep_fds, bool quiet);
+                 const std::vector<int>& keep_fds, bool quiet,
+                 HelperPrivileges privileges = HelperPrivileges::inherited);
 
 }  // namespace runcvm::container_init

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,6 +26,7 @@
 #include "container/runcvm-init/disks.hpp"
 #include "container/runcvm-init/dns_forwarder.hpp"
 #include "container/runcvm-init/exec_mux.hpp"
+#include "container/runcvm-init/held_files.hpp"
 #include "container/runcvm-init/helper_root.hpp"
 #include "container/runcvm-init/hugepages.hpp"
 #include "container/runcvm-init/kvm_memory.hpp"
@@ -94,7 +96,9 @@ struct Children {
 struct WiredNetwork {
   std::vector<Nic> nics;
   NetworkPlan plan;
-  std::vector<WiredInterface> wired;  // for the watcher of later changes
+  std::vector<WiredInterface> wired;   // for the watcher of later changes
+  UniqueFd resolv_conf;                // held for the watcher (held_files.hpp)
+  std::vector<RelayedSocket> sockets;  // held for their relays
 };
 
 WiredNetwork wire_container_network(const handoff::Launch& launch) {
@@ -102,11 +106,10 @@ WiredNetwork wire_container_network(const handoff::Launch& launch) {
   NetworkPlan& plan = out.plan;
   if (!launch.host_network) {
     net::Netlink netlink;
-    std::string resolv_conf;
-    try {
-      resolv_conf = read_file("/etc/resolv.conf");
-    } catch (const Error&) {  // --network none, or an image without one: nothing to forward
-    }
+    // --network none, or an image without one: nothing to forward.
+    out.resolv_conf = hold_regular_file(kResolvConfPath);
+    std::string resolv_conf =
+        out.resolv_conf ? read_held_file(out.resolv_conf.get(), kResolvConfPath, kResolvConfLimit) : "";
     plan = plan_network(netlink.links(), netlink.addresses(AF_UNSPEC), netlink.routes(AF_UNSPEC), resolv_conf,
                         launch.dns_upstreams, handoff::vnc_port(launch).has_value() || !launch.sockets.empty());
   }
@@ -119,11 +122,10 @@ WiredNetwork wire_container_network(const handoff::Launch& launch) {
       const auto& interface = plan.network.interfaces[i];
       for (const auto& link : links)
         if (link.name == interface.name)
-          out.wired.push_back({interface.name, link.index, i, false, "", interface.addresses});
+          out.wired.push_back({interface.name, link.index, i, false, "", interface.addresses, interface.mac});
     }
   }
   write_file_atomic(handoff::kNetworkPath, handoff::to_json_text(plan.network));
-  if (plan.dns_forwarder) start_dns_forwarder({.listen_address = handoff::kHostSideAddress});
   // The VM reaches the container over its first interface's link; without one, it cannot.
   if (!launch.sockets.empty()) {
     if (!plan.host_side_address)
@@ -131,9 +133,16 @@ WiredNetwork wire_container_network(const handoff::Launch& launch) {
           "the VM has no network (--network none): the host sockets bind-mounted into the container are not "
           "relayed to it");
     else
-      start_socket_relays(launch.sockets, handoff::kHostSideAddress);
+      for (const auto& path : launch.sockets) out.sockets.push_back({path, hold_socket(path)});
   }
   return out;
+}
+
+// The threads that serve the VM's network (DNS, relayed sockets): started only once runcvm-init
+// has dropped what it drops, since capset(2) changes the calling thread alone.
+void start_network_services(WiredNetwork& network) {
+  if (network.plan.dns_forwarder) start_dns_forwarder({.listen_address = handoff::kHostSideAddress});
+  if (!network.sockets.empty()) start_socket_relays(std::move(network.sockets), handoff::kHostSideAddress);
 }
 
 // Every signal runcvm-init relays to the VM or acts on, read from a descriptor in the main loop.
@@ -158,7 +167,8 @@ struct PreparedBoot {
 };
 
 // Fills `boot` in place: the console's reader is a thread, which does not move.
-void prepare_boot(const handoff::Launch& launch, const std::vector<Nic>& nics, PreparedBoot& boot) {
+void prepare_boot(const handoff::Launch& launch, const std::vector<Nic>& nics, const std::vector<UniqueFd>& disks,
+                  PreparedBoot& boot) {
   boot.files = {launch.kernel.vmlinuz, launch.kernel.initrd};
   for (const auto& nic : nics) boot.inherited.push_back(nic.tap_fd);
   if (launch.kernel.source == "bundle") {
@@ -177,6 +187,10 @@ void prepare_boot(const handoff::Launch& launch, const std::vector<Nic>& nics, P
     boot.inherited.push_back(boot.console->write_fd());
   }
   if (launch.qemu.machine == "microvm") boot.files.tsc_khz = measure_tsc_khz();
+  for (const auto& disk : disks) {
+    boot.files.disks.push_back(disk.get());
+    boot.inherited.push_back(disk.get());
+  }
 }
 
 // Whether to try KVM first, and under which key a failure is remembered.
@@ -203,11 +217,21 @@ KvmPlan plan_kvm(const handoff::Launch& launch, const BundleLayout& bundle, cons
   return plan;
 }
 
+// KVM failed this VM and TCG runs it: kept as a verdict only once the guest, under TCG, has
+// spoken (a VM that fails both ways is not KVM's fault), and only for runcvm's own kernel command
+// line and CPU model (RUNCVM_KERNEL_APPEND and RUNCVM_QEMU_CPU may come from the image, which could
+// make a KVM boot fail on purpose and send every later container on the host to TCG).
+struct PendingKvmFailure {
+  handoff::KvmVerdictKey key;
+  std::string reason;
+};
+
 // A VM whose QEMU has connected both ports.
 struct StartedVm {
   Children children;
   UniqueFd channel, exec_port;
   UniqueFd qmp;  // QEMU's monitor, on machines that hot-plug
+  std::optional<PendingKvmFailure> kvm_failure;
 };
 
 // Starts virtiofsd and QEMU until the VM runs. Some hosts offer /dev/kvm but cannot run this
@@ -229,8 +253,9 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
     stages.host.qemu_spawn = realtime_ns();
     // A KVM attempt that may be retried keeps QEMU's complaints about KVM off the user's stderr
     // (unless the console, which QEMU writes there, was asked for).
-    vm.children.qemu = spawn_helper(qemu_command(launch, bundle, use_kvm, boot.files, nics), helper_environment(bundle),
-                                    boot.inherited, /*quiet=*/may_fall_back && !launch.kernel.debug);
+    vm.children.qemu =
+        spawn_helper(qemu_command(launch, bundle, use_kvm, boot.files, nics), helper_environment(bundle),
+                     boot.inherited, /*quiet=*/may_fall_back && !launch.kernel.debug, HelperPrivileges::none);
 
     // QEMU connects to the channel while it starts; it exiting first means it failed (its own
     // message is already on stderr).
@@ -263,19 +288,24 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
                                 : "QEMU exited while starting under KVM";
     notice("the VM did not boot under KVM (" + how +
            "): starting it again under TCG emulation (slow; later containers on this host start under TCG at once)");
-    if (kvm.key) remember_kvm_failure(*kvm.key, how);
     for (pid_t child : {vm.children.qemu, vm.children.virtiofsd}) {
       if (child <= 0) continue;
       ::kill(child, SIGKILL);
       ::waitpid(child, nullptr, 0);
     }
     vm = {};
+    if (kvm.key && launch.kernel.append.empty() && launch.qemu.cpu.empty())
+      vm.kvm_failure = PendingKvmFailure{*kvm.key, how};
   }
 }
 
 int run() {
   Stages stages;
   stages.host.init_start = realtime_ns();
+  // Nothing in the container may read this process's memory or descriptors through /proc (QEMU
+  // is a sibling; on hosts with ptrace_scope 0 it could otherwise write to runcvm-init).
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw system_error("setting", "runcvm-init undumpable", errno);
+  require_state_directory_mounts();
   handoff::Launch launch = handoff::parse_launch(read_file(handoff::kLaunchPath));
   set_notices_to_stderr(launch.process.terminal || launch.kernel.debug);
   BundleLayout bundle;
@@ -283,7 +313,7 @@ int run() {
 
   if (launch.hugetlb)
     if (auto problem = hugepages_problem(read_file("/proc/meminfo"), launch.memory_mib)) throw Error(*problem);
-  prepare_disks(launch.disks);
+  std::vector<UniqueFd> disks = prepare_disks(launch.disks);
   UniqueFd listener = listen_unix(kChannelSocket, 1);
   UniqueFd exec_listener = listen_unix(kExecPortSocket, 1);
   UniqueFd qmp_listener = handoff::has_pci_bus(launch.qemu) ? listen_unix(kQmpSocket, 1) : UniqueFd();
@@ -294,8 +324,9 @@ int run() {
   if (launch.read_only_root) make_root_read_only(handoff::vm_mount_points(launch));
   build_helper_root({handoff::kLaunchPath, handoff::kNetworkPath});
   if (!launch.sys_admin) drop_sys_admin();
+  start_network_services(network);
   PreparedBoot boot;
-  prepare_boot(launch, nics, boot);
+  prepare_boot(launch, nics, disks, boot);
   StartedVm vm = start_vm(launch, bundle, boot, nics, plan_kvm(launch, bundle, boot.files), listener.get(),
                           exec_listener.get(), qmp_listener.get(), stages);
   for (const auto& nic : nics) ::close(nic.tap_fd);
@@ -315,6 +346,7 @@ int run() {
                            .dns_forwarder = network.plan.dns_forwarder,
                            .host_side_address = network.plan.host_side_address,
                            .dns_upstreams = launch.dns_upstreams,
+                           .resolv_conf = std::move(network.resolv_conf),
                            .send_to_guest = exec.control_sender()});
   {
     RawTerminal raw(launch.process.terminal);
@@ -327,6 +359,10 @@ int run() {
                     .terminal = launch.process.terminal,
                     .exec_init = launch.exec_init,
                     .panic_device = handoff::has_panic_device(launch.qemu),
+                    .guest_started =
+                        [&vm] {
+                          if (vm.kvm_failure) remember_kvm_failure(vm.kvm_failure->key, vm.kvm_failure->reason);
+                        },
                     .silent_stop_reason = [&console]() -> std::string {
                       std::string tail = console ? console->summary() : "";
                       if (tail.empty()) return "";

@@ -59,6 +59,7 @@ NetworkPlan plan_network(const std::vector<net::Link>& links, const std::vector<
   }
   if (plan.dns_forwarder || host_side_service) {
     plan.host_side_address = true;
+    plan.network.host_side_mac = host_side_mac(plan.network.interfaces.front().mac);
     plan.network.routes.insert(
         plan.network.routes.begin(),
         handoff::NetworkRoute{handoff::kHostSideAddress, 32, "", plan.network.interfaces.front().name});
@@ -105,6 +106,13 @@ std::string resolv_conf_for_vm(const std::string& resolv_conf, const std::string
 
 std::string bridge_name(std::size_t position) { return "runcvm-br" + std::to_string(position); }
 std::string tap_name(std::size_t position) { return "runcvm-tap" + std::to_string(position); }
+
+std::string host_side_mac(const std::string& mac) {
+  std::string bytes = net::parse_mac(mac);
+  // Docker's 02:42:… becomes 0a:42:…, neither the VM's MAC nor the container side's 06:42:….
+  bytes[0] = static_cast<char>((static_cast<unsigned char>(bytes[0]) | 0x02) ^ 0x08);
+  return net::format_mac(bytes);
+}
 
 std::string container_side_mac(const std::string& mac) {
   std::string bytes = net::parse_mac(mac);

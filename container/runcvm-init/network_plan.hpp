@@ -40,5 +40,9 @@ std::string tap_name(std::size_t position);
 // The MAC the container's interface takes once the VM has its original one: the same bytes with
 // another locally-administered bit pattern, so that no two containers' derived MACs collide.
 std::string container_side_mac(const std::string& mac);
+// The MAC of the bridge that holds runcvm-init's address (handoff::kHostSideAddress) for the VM of
+// `mac`: set, not left to follow the bridge's ports, so the VM can pin it; another bit pattern
+// again, unique per container like the VM's own MAC.
+std::string host_side_mac(const std::string& mac);
 
 }  // namespace runcvm::container_init

@@ -16,6 +16,7 @@
 #include "common/error.hpp"
 #include "common/file.hpp"
 #include "container/runcvm-init/dns_forwarder.hpp"
+#include "container/runcvm-init/held_files.hpp"
 #include "container/runcvm-init/network_wiring.hpp"
 #include "container/runcvm-init/notice.hpp"
 #include "container/runcvm-init/qmp.hpp"
@@ -126,7 +127,7 @@ class Watcher {
       return;
     }
     std::size_t position = next_position_++;
-    WiredInterface wired{interface.name, index, position, true, "", interface.addresses};
+    WiredInterface wired{interface.name, index, position, true, "", interface.addresses, interface.mac};
     Nic nic = wire_interface(netlink, interface, position);
     UniqueFd tap(nic.tap_fd);
     qmp_->execute("getfd", {{"fdname", hotplug_tap_name(position)}}, tap.get());
@@ -167,17 +168,18 @@ class Watcher {
   // given Docker's embedded DNS (its resolv.conf now names 127.0.0.11): the VM gets the
   // forwarder, as it does when it starts so.
   void follow_embedded_dns(net::Netlink& netlink, handoff::Network& change) {
-    if (settings_.dns_forwarder || wired_.empty()) return;
+    if (settings_.dns_forwarder || wired_.empty() || !settings_.resolv_conf) return;
     std::string resolv_conf;
     try {
-      resolv_conf = read_file("/etc/resolv.conf");
-    } catch (const Error&) {
+      resolv_conf = read_held_file(settings_.resolv_conf.get(), kResolvConfPath, kResolvConfLimit);
+    } catch (const Error& e) {
+      notice(std::string("the network change's DNS is not followed: ") + e.what());
       return;
     }
     if (!uses_embedded_dns(resolv_conf)) return;
     const WiredInterface& first = wired_.front();
     if (!host_side_position_) {
-      give_host_side_address(netlink, first.position, first.addresses);
+      change.host_side_mac = give_host_side_address(netlink, first.position, first.mac, first.addresses);
       host_side_position_ = first.position;
       change.routes.insert(change.routes.begin(), handoff::NetworkRoute{handoff::kHostSideAddress, 32, "", first.name});
     }
@@ -209,9 +211,9 @@ class Watcher {
       host_side_position_.reset();
       if (wired_.empty()) return;
       const WiredInterface& next = wired_.front();
-      give_host_side_address(netlink, next.position, next.addresses);
-      host_side_position_ = next.position;
       handoff::Network change;
+      change.host_side_mac = give_host_side_address(netlink, next.position, next.mac, next.addresses);
+      host_side_position_ = next.position;
       change.routes.push_back({handoff::kHostSideAddress, 32, "", next.name});
       settings_.send_to_guest(channel::encode_session(channel::FrameType::network_add, channel::kControlSession,
                                                       handoff::to_json_text(change)));

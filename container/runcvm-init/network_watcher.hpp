@@ -26,6 +26,7 @@ struct WiredInterface {
   bool hotplugged = false;
   std::string slot;                    // the hot-plug slot (a pcie-root-port's id) it occupies; "" for none
   std::vector<std::string> addresses;  // the VM's, "172.18.0.2/16"
+  std::string mac = {};                // the VM's NIC's (the container's original)
 };
 
 struct NetworkChanges {
@@ -55,6 +56,9 @@ struct NetworkWatcherSettings {
   bool dns_forwarder = false;         // already serving
   bool host_side_address = false;     // runcvm-init's address is already on the first bridge
   std::vector<std::string> dns_upstreams;
+  // Docker's /etc/resolv.conf for the container, held since before the VM ran (held_files.hpp);
+  // Docker rewrites it in place when the container joins a network. None: --network none.
+  UniqueFd resolv_conf;
   std::function<void(std::string)> send_to_guest;  // a frame for the exec port's agent
 };
 

@@ -70,9 +70,12 @@ Nic wire_interface(net::Netlink& netlink, const handoff::Interface& interface, s
   return Nic{tap_fd.release(), interface.mac, interface.mtu};
 }
 
-void give_host_side_address(net::Netlink& netlink, std::size_t position, const std::vector<std::string>& addresses) {
+std::string give_host_side_address(net::Netlink& netlink, std::size_t position, const std::string& vm_mac,
+                                   const std::vector<std::string>& addresses) {
   int bridge = index_of(netlink, bridge_name(position));
   std::string what = "giving runcvm-init an address on the VM's link";
+  std::string mac = host_side_mac(vm_mac);
+  netlink.request(net::set_link({.index = bridge, .mac = mac}, netlink.next_sequence()), what + ": setting its MAC");
   netlink.request(
       net::add_address(net::Address{bridge, AF_INET, handoff::kHostSideAddress, 32, 0}, netlink.next_sequence()), what);
   for (const auto& cidr : addresses) {
@@ -81,7 +84,10 @@ void give_host_side_address(net::Netlink& netlink, std::size_t position, const s
     netlink.request(
         net::add_route(net::Route{AF_INET, vm.address, 32, "", bridge, 0, 0, 0, 0}, netlink.next_sequence()),
         what + ": routing answers to " + vm.address);
+    netlink.request(net::add_permanent_neighbour({bridge, AF_INET, vm.address, vm_mac}, netlink.next_sequence()),
+                    what + ": pinning " + vm.address + " to the VM's MAC");
   }
+  return mac;
 }
 
 void unwire_interface(net::Netlink& netlink, std::size_t position) {
@@ -97,7 +103,7 @@ std::vector<Nic> wire_network(const NetworkPlan& plan) {
     nics.push_back(wire_interface(netlink, plan.network.interfaces[i], i));
   // runcvm-init's own address (DNS forwarder, VNC), and the way back to the VM's addresses.
   if (plan.host_side_address && !plan.network.interfaces.empty())
-    give_host_side_address(netlink, 0, plan.network.interfaces.front().addresses);
+    give_host_side_address(netlink, 0, plan.network.interfaces.front().mac, plan.network.interfaces.front().addresses);
   return nics;
 }
 

@@ -18,9 +18,13 @@ namespace runcvm::container_init {
 std::vector<Nic> wire_network(const NetworkPlan& plan);
 // One interface, given the bridge and tap of `position` (an interface connected while the VM runs).
 Nic wire_interface(net::Netlink& netlink, const handoff::Interface& interface, std::size_t position);
-// runcvm-init's own address (handoff::kHostSideAddress) on the bridge of `position`, and the way
-// back to the VM's IPv4 `addresses` ("172.18.0.2/16") through it.
-void give_host_side_address(net::Netlink& netlink, std::size_t position, const std::vector<std::string>& addresses);
+// runcvm-init's own address (handoff::kHostSideAddress) on the bridge of `position`, whose MAC
+// becomes host_side_mac(vm_mac), and the way back to the VM's IPv4 `addresses` ("172.18.0.2/16")
+// through it, each pinned to the VM's MAC: the bridge is also a port of the Docker network, and
+// a neighbour there answering ARP for the VM's address must not receive runcvm-init's answers.
+// Returns the bridge's MAC, which the VM pins for kHostSideAddress (handoff::Network).
+std::string give_host_side_address(net::Netlink& netlink, std::size_t position, const std::string& vm_mac,
+                                   const std::vector<std::string>& addresses);
 // Deletes the bridge of `position` (its tap goes with QEMU's last descriptor of it).
 void unwire_interface(net::Netlink& netlink, std::size_t position);
 

@@ -15,6 +15,7 @@
 #include "common/fd.hpp"
 #include "common/stream_relay.hpp"
 #include "common/unix_socket.hpp"
+#include "container/runcvm-init/held_files.hpp"
 #include "container/runcvm-init/notice.hpp"
 #include "handoff/launch.hpp"
 
@@ -37,15 +38,18 @@ UniqueFd listen_tcp(const std::string& address, unsigned port) {
   return fd;
 }
 
-void carry(UniqueFd client, const std::string& path, std::shared_ptr<std::atomic<unsigned>> active) {
+void carry(UniqueFd client, const std::string& held, std::shared_ptr<std::atomic<unsigned>> active) {
   UniqueFd server(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un address = unix_address(path);
+  sockaddr_un address = unix_address(held);
   if (server && ::connect(server.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0)
     relay_both_ways(client.get(), server.get());
   --*active;
 }
 
-void serve(UniqueFd listener, std::string path, std::shared_ptr<std::atomic<unsigned>> active) {
+// `socket` lives as long as the process: the thread is detached.
+void serve(UniqueFd listener, std::shared_ptr<RelayedSocket> socket, std::shared_ptr<std::atomic<unsigned>> active) {
+  const std::string& path = socket->path;
+  std::string held = held_path(socket->held.get());
   for (;;) {
     UniqueFd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!client) {
@@ -57,18 +61,17 @@ void serve(UniqueFd listener, std::string path, std::shared_ptr<std::atomic<unsi
       --*active;
       continue;  // closed: too many at once
     }
-    std::thread(carry, std::move(client), path, active).detach();
+    std::thread(carry, std::move(client), held, active).detach();
   }
 }
 
 }  // namespace
 
-void start_socket_relays(const std::vector<std::string>& sockets, const std::string& listen_address) {
+void start_socket_relays(std::vector<RelayedSocket> sockets, const std::string& listen_address) {
   auto active = std::make_shared<std::atomic<unsigned>>(0);
   for (std::size_t i = 0; i < sockets.size(); ++i) {
-    unix_address(sockets[i]);  // a path too long for an address fails here, in one line
     UniqueFd listener = listen_tcp(listen_address, handoff::socket_relay_port(i));
-    std::thread(serve, std::move(listener), sockets[i], active).detach();
+    std::thread(serve, std::move(listener), std::make_shared<RelayedSocket>(std::move(sockets[i])), active).detach();
   }
 }
 

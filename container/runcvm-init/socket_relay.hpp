@@ -1,12 +1,14 @@
 // The container's side of the VM's unix sockets (vm/vm-init/port_relay.hpp): for each host socket
 // the container has bind-mounted (docker.sock), a TCP listener on the VM's link to the container
 // (handoff::kHostSideAddress, port handoff::socket_relay_port(i)) whose connections are carried to
-// that socket at its path in the container. The VM chooses only which port it connects to: the
-// paths are the launch's, never anything the VM sends.
+// that socket. The VM chooses only which port it connects to: the sockets are the launch's, held
+// open since before the VM ran (held_files.hpp), never a path the VM could have rearranged.
 #pragma once
 
 #include <string>
 #include <vector>
+
+#include "common/fd.hpp"
 
 namespace runcvm::container_init {
 
@@ -14,6 +16,11 @@ namespace runcvm::container_init {
 // runcvm-init hold unbounded threads and descriptors.
 inline constexpr unsigned kMaxRelayedConnections = 256;
 
-void start_socket_relays(const std::vector<std::string>& sockets, const std::string& listen_address);
+struct RelayedSocket {
+  std::string path;  // in the container, for messages
+  UniqueFd held;     // hold_socket(path), taken before the VM started
+};
+
+void start_socket_relays(std::vector<RelayedSocket> sockets, const std::string& listen_address);
 
 }  // namespace runcvm::container_init

@@ -144,6 +144,7 @@ void Supervisor::read_channel() {
 }
 
 void Supervisor::from_channel(std::string_view bytes) {
+  if (!guest_spoke_ && settings_.guest_started) settings_.guest_started();
   guest_spoke_ = true;
   decoder_.feed(bytes);
   while (channel_open()) {

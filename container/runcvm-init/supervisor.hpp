@@ -35,6 +35,8 @@ struct SupervisorSettings {
   bool terminal = false;
   bool exec_init = false;     // the VM's PID 1 is the image's init: it has the console, not stdin
   bool panic_device = false;  // QEMU exits with status 1 when the guest's kernel panics
+  // Called once, when the first bytes come from the guest (its init runs).
+  std::function<void()> guest_started = {};
   // Why the VM may have stopped without a word, when something saw it (the image's kernel's console).
   std::function<std::string()> silent_stop_reason = {};
   // The workload's streams on this side (tests give their own).

@@ -169,16 +169,19 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
   if (!handoff::has_pci_bus(launch.qemu)) argv.insert(argv.end(), {"-global", "virtio-mmio.force-legacy=false"});
   // The serial console shows kernel messages only when asked; the workload's output never uses it.
   // RUNCVM_DISKS: virtio-blk devices the VM finds by serial (runcvm-disk<N>, in the option's order).
+  if (boot.disks.size() != launch.disks.size())
+    throw Error("QEMU's command: " + std::to_string(launch.disks.size()) + " disks but " +
+                std::to_string(boot.disks.size()) + " opened");
   for (std::size_t i = 0; i < launch.disks.size(); ++i) {
     std::string id = "disk" + std::to_string(i);
-    // The helpers' root holds the container's files below kSharedRoot. A write the backing file's
-    // filesystem cannot take fails in the guest (werror=report): QEMU's default pauses the VM on
-    // ENOSPC, for a monitor to resume, and there is none: the container would hang.
+    // A write the backing file's filesystem cannot take fails in the guest (werror=report): QEMU's
+    // default pauses the VM on ENOSPC, for a monitor to resume, and there is none: the container
+    // would hang.
+    std::string set = std::to_string(i + 1);
     argv.insert(
         argv.end(),
-        {"-drive",
-         "file=" + std::string(kSharedRoot) + launch.disks[i].source + ",if=none,id=" + id +
-             ",format=raw,discard=unmap,werror=report,rerror=report",
+        {"-add-fd", "fd=" + std::to_string(boot.disks[i]) + ",set=" + set, "-drive",
+         "file=/dev/fdset/" + set + ",if=none,id=" + id + ",format=raw,discard=unmap,werror=report,rerror=report",
          "-device", virtio_device(launch, "virtio-blk") + ",drive=" + id + ",serial=" + handoff::disk_serial(i)});
   }
   // The container's interfaces, in order (the VM names them by MAC); no option ROM (a PCI card's):

@@ -51,6 +51,10 @@ struct BootFiles {
   std::string console = {};
   // The host's TSC rate, told to a microvm guest's kernel (tsc_rate.hpp); 0: let it calibrate.
   std::uint64_t tsc_khz = 0;
+  // Each RUNCVM_DISKS backing file: a descriptor runcvm-init opened (disks.hpp), which QEMU
+  // inherits and takes as an fd set (-add-fd): reopening it through /proc/self/fd would check the
+  // file's permissions again, which QEMU, without capabilities, may not pass.
+  std::vector<int> disks = {};
 };
 std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm,
                                       const BootFiles& boot, const std::vector<Nic>& nics = {});

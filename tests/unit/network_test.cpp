@@ -193,19 +193,24 @@ TEST_CASE("the VM's network is planned from the container's", "[net][plan]") {
   // The document the VM reads round-trips, and rejects what it does not know.
   std::string doc = handoff::to_json_text(plan.network);
   CHECK(handoff::to_json_text(handoff::parse_network(doc)) == doc);
-  CHECK_THROWS_WITH(handoff::parse_network(R"({"version":1,"interfaces":[],"routes":[],"resolv_conf":"","x":1})"),
-                    ContainsSubstring("network document: field `x`: unknown field"));
+  CHECK_THROWS_WITH(
+      handoff::parse_network(R"({"version":2,"interfaces":[],"routes":[],"resolv_conf":"","host_side_mac":"","x":1})"),
+      ContainsSubstring("network document: field `x`: unknown field"));
+  // runcvm-init's address has a MAC of the container's own, which the VM pins.
+  CHECK(plan.network.host_side_mac == "0a:42:ac:12:00:02");
 
   // The default bridge: the host's resolvers stay, no forwarder.
   auto bridge = container_init::plan_network(links, addresses, routes, "nameserver 10.0.0.53\n");
   CHECK_FALSE(bridge.dns_forwarder);
   CHECK(bridge.network.resolv_conf.empty());
+  CHECK(bridge.network.host_side_mac.empty());
   // --network none: loopback only, nothing to wire.
   auto none = container_init::plan_network({links[0]}, {addresses[0]}, {}, resolv);
   CHECK(none.network.interfaces.empty());
   CHECK_FALSE(none.dns_forwarder);
 
   CHECK(container_init::container_side_mac("02:42:ac:12:00:02") == "06:42:ac:12:00:02");
+  CHECK(container_init::host_side_mac("02:42:ac:12:00:02") == "0a:42:ac:12:00:02");
   CHECK(container_init::bridge_name(1) == "runcvm-br1");
 }
 

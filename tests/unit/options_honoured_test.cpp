@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -23,6 +24,7 @@
 
 using namespace runcvm;
 using Catch::Matchers::ContainsSubstring;
+using Catch::Matchers::StartsWith;
 using Json = nlohmann::json;
 
 namespace {
@@ -31,15 +33,17 @@ handoff::Launch bundle_launch() { return test::bundle_kernel_launch(); }
 
 std::string qemu_line(const handoff::Launch& launch) {
   std::string out;
-  for (const auto& a : container_init::qemu_command(launch, container_init::BundleLayout{}, false,
-                                                    {"/k/vmlinux", launch.kernel.initrd}))
+  container_init::BootFiles boot{"/k/vmlinux", launch.kernel.initrd};
+  for (std::size_t i = 0; i < launch.disks.size(); ++i) boot.disks.push_back(static_cast<int>(10 + i));
+  for (const auto& a : container_init::qemu_command(launch, container_init::BundleLayout{}, false, boot))
     out += (out.empty() ? "" : " ") + a;
   return out;
 }
 
 // A docker run's spec (tests/runtime/golden/docker-plain) with `env` added, through the create
 // transform, on a host without KVM whose bundle has a Debian kernel.
-runtime::CreateResult create_with(const std::vector<std::string>& env, bool terminal = false) {
+runtime::CreateResult create_with(const std::vector<std::string>& env, bool terminal = false,
+                                  const std::function<void(runtime::CreateInput&)>& change = {}) {
   runtime::CreateInput input;
   input.spec = Json::parse(read_file(fs::path(RUNCVM_SOURCE_DIR) / "tests/runtime/golden/docker-plain/in.json"));
   input.spec["process"]["terminal"] = terminal;
@@ -50,6 +54,7 @@ runtime::CreateResult create_with(const std::vector<std::string>& env, bool term
   input.image.os_id = "debian";
   input.bundle.kernels["debian"] = {{"6.1.0-56-amd64"}, "6.1.0-56-amd64", {}};
   input.launch_file = "/run/runcvm-launch.json";
+  if (change) change(input);
   return runtime::transform_create(input);
 }
 
@@ -145,6 +150,55 @@ TEST_CASE("every option in the table is read past the runtime's parser", "[optio
       CHECK(sources.find("launch." + path) != std::string::npos);
     }
   }
+}
+
+TEST_CASE("the image's RUNCVM_CPUS, RUNCVM_MEM and RUNCVM_HUGETLB stay within the operator's limits",
+          "[options][honoured][limits]") {
+  auto on_host = [](runtime::CreateInput& input) { input.host.memory_mib = 8192; };
+  auto limited = [&](std::int64_t memory, std::int64_t quota) {
+    return [=](runtime::CreateInput& input) {
+      on_host(input);
+      if (memory) input.spec["linux"]["resources"]["memory"]["limit"] = memory;
+      if (quota) input.spec["linux"]["resources"]["cpu"] = {{"quota", quota}, {"period", 100000}};
+    };
+  };
+  // Without --cpus: the host's CPUs (4 here); with it, what it gives.
+  CHECK(create_with({"RUNCVM_CPUS=4"}, false, on_host).launch.cpus == 4);
+  CHECK_THROWS_WITH(
+      create_with({"RUNCVM_CPUS=256"}, false, on_host),
+      StartsWith(
+          "RUNCVM_CPUS: 256 is more than the container may use (4: --cpus, --cpuset-cpus, else the host's CPUs)"));
+  CHECK(create_with({"RUNCVM_CPUS=1"}, false, limited(0, 200000)).launch.cpus == 1);
+  CHECK_THROWS_WITH(create_with({"RUNCVM_CPUS=3"}, false, limited(0, 200000)),
+                    ContainsSubstring("RUNCVM_CPUS: 3 is more than the container may use (2:"));
+  // Without -m: no more than the host has; with huge pages, the default size.
+  CHECK(create_with({"RUNCVM_MEM=4G"}, false, on_host).launch.memory_mib > 4096);
+  CHECK_THROWS_WITH(create_with({"RUNCVM_MEM=64T"}, false, on_host),
+                    StartsWith("RUNCVM_MEM: 67108864M is more than the host's memory (8192M)"));
+  CHECK_THROWS_WITH(create_with({"RUNCVM_HUGETLB=1", "RUNCVM_MEM=4G"}, false, on_host),
+                    StartsWith("RUNCVM_MEM: 4096M is more than a VM of huge pages may have without -m (512M)"));
+  CHECK(create_with({"RUNCVM_HUGETLB=1", "RUNCVM_MEM=4G"}, false, limited(8ll << 30, 0)).launch.hugetlb);
+  CHECK_THROWS_WITH(create_with({"RUNCVM_MEM=4G"}, false, limited(1ll << 30, 0)),
+                    StartsWith("RUNCVM_MEM: 4096M is more than the container's memory limit (-m 1024M)"));
+}
+
+TEST_CASE("an image that aims the runtime's own mount points is refused; exec's programs are out of the VM's reach",
+          "[options][honoured][mounts]") {
+  CHECK_THROWS_WITH(
+      create_with({}, false, [](runtime::CreateInput& input) { input.image.unsafe_mount_points = {"/.runcvm"}; }),
+      StartsWith(
+          "the image's \"/.runcvm\" is a link or not a directory: runcvm mounts its own state and programs there"));
+  // `docker exec` runs the bundle's programs from a bind inside the state tmpfs, mounted after it.
+  Json mounts = create_with({}).spec["mounts"];
+  std::vector<std::string> destinations;
+  for (const auto& m : mounts) destinations.push_back(m["destination"]);
+  auto at = [&](const std::string& d) { return std::find(destinations.begin(), destinations.end(), d); };
+  REQUIRE(at(handoff::kStateBundleBin) != destinations.end());
+  CHECK(at(handoff::kStateDirectory) < at(handoff::kStateBundleBin));
+  const Json& bin = mounts[static_cast<std::size_t>(at(handoff::kStateBundleBin) - destinations.begin())];
+  CHECK(bin["source"] == "/opt/runcvm/bin");
+  CHECK(bin["options"] == Json{"bind", "nosuid", "nodev", "ro"});
+  CHECK(std::string(handoff::kExecClient).rfind(std::string(handoff::kStateBundleBin) + "/", 0) == 0);
 }
 
 TEST_CASE("RUNCVM_BREAK needs a terminal", "[options][honoured][break]") {

@@ -103,5 +103,32 @@ TEST_CASE("module directories are listed inside the image only", "[runtime][root
   CHECK(rootfs.list_directories("/nowhere").empty());
 }
 
+TEST_CASE("the runtime's mount points may be plain directories or absent, never links or files", "[runtime][rootfs]") {
+  HostileImage image;
+  Rootfs rootfs(image.root);
+  CHECK(gather_image_facts(image.root).unsafe_mount_points.empty());  // absent: runc makes them
+  make_directories(image.root / "opt/runcvm");
+  make_directories(image.root / ".runcvm");
+  CHECK(rootfs.plain_directories("/opt/runcvm"));
+  CHECK(gather_image_facts(image.root).unsafe_mount_points.empty());
+  // /.runcvm -> ../../kvm would make runc mount the state elsewhere, and stays the VM's to change.
+  fs::remove_all(image.root / ".runcvm");
+  image.link("../../kvm", ".runcvm");
+  CHECK_FALSE(rootfs.plain_directories("/.runcvm"));
+  CHECK_FALSE(rootfs.plain_directories("/.runcvm/bin"));
+  // A link above the mount point counts too, and so does anything but a directory.
+  fs::remove_all(image.root / "opt");
+  image.link("/srv", "opt");
+  CHECK_FALSE(rootfs.plain_directories("/opt/runcvm"));
+  fs::remove(image.root / "opt");
+  make_directories(image.root / "opt");
+  write_file_atomic(image.root / "opt/runcvm", "x");
+  CHECK_FALSE(rootfs.plain_directories("/opt/runcvm"));
+  CHECK(gather_image_facts(image.root).unsafe_mount_points == std::vector<std::string>{"/.runcvm", "/opt/runcvm"});
+  fs::remove(image.root / "opt/runcvm");
+  REQUIRE(::mkfifo((image.root / "opt/runcvm").c_str(), 0644) == 0);
+  CHECK_FALSE(rootfs.plain_directories("/opt/runcvm"));
+}
+
 }  // namespace
 }  // namespace runcvm::runtime

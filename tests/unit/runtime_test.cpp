@@ -105,6 +105,19 @@ TEST_CASE("RUNCVM_* options are typed and validated together", "[runtime][option
         "RUNCVM_DISKS: entry 1 \"/a,/b,zfs\": <fs> \"zfs\" is not supported (ext4, ext3, ext2)");
   CHECK(error({"RUNCVM_DISKS=/a,/b,ext4,5X"}) ==
         "RUNCVM_DISKS: entry 1 \"/a,/b,ext4,5X\": <size> \"5X\" is not a size like 512M or 5G");
+  // A disk's paths stay in the container's own files: no walk out, nothing of runcvm's or the kernel's.
+  CHECK(error({"RUNCVM_DISKS=/disks/../.runcvm/kvm/x,/a,ext4,1G"}) ==
+        "RUNCVM_DISKS: entry 1 \"/disks/../.runcvm/kvm/x,/a,ext4,1G\": <src> must not have `.` or `..` steps");
+  CHECK(
+      error({"RUNCVM_DISKS=/.runcvm/kvm/x,/a,ext4,1G"}) ==
+      "RUNCVM_DISKS: entry 1 \"/.runcvm/kvm/x,/a,ext4,1G\": <src> must not be in /.runcvm (runcvm's or the kernel's)");
+  CHECK(error({"RUNCVM_DISKS=/disks/x,/sys/class,ext4,1G"}) ==
+        "RUNCVM_DISKS: entry 1 \"/disks/x,/sys/class,ext4,1G\": <dst> must not be in /sys (runcvm's or the kernel's)");
+  CHECK_THAT(error({"RUNCVM_DISKS=/proc/1/root/x,/a,ext4"}), ContainsSubstring("<src> must not be in /proc"));
+  CHECK_THAT(error({"RUNCVM_DISKS=/opt/runcvm/x,/a,ext4"}), ContainsSubstring("<src> must not be in /opt/runcvm"));
+  CHECK(error({"RUNCVM_DISKS=/procfs/x,/devices/./a,ext4"}) ==
+        "RUNCVM_DISKS: entry 1 \"/procfs/x,/devices/./a,ext4\": <dst> must not have `.` or `..` steps");
+  CHECK(parse_options({"RUNCVM_DISKS=/procfs/x,/devices,ext4"}).disks.size() == 1);
   CHECK(error({"RUNCVM_CPUS=0.5"}) == "RUNCVM_CPUS: \"0.5\": expected a whole number from 1 to 256");
   CHECK(error({"RUNCVM_MEM=10M"}) == "RUNCVM_MEM: \"10M\": expected a size of at least 64M, like 512M or 2G");
   CHECK(error({"RUNCVM_KERNEL=../etc"}) ==

@@ -123,11 +123,13 @@ TEST_CASE("microvm: virtio-mmio devices, virtio 1.0, and the kernel told the TSC
   launch.disks.push_back({"/disks/a", "/a", "ext4", std::nullopt});
   container_init::BootFiles boot{launch.kernel.vmlinuz, launch.kernel.initrd};
   boot.tsc_khz = 2096000;
+  boot.disks = {9};
   std::string line =
       joined(container_init::qemu_command(launch, bundle, false, boot, {{7, "02:42:ac:11:00:02", 1500}}));
   CHECK_THAT(line, ContainsSubstring("-machine microvm -accel tcg,tb-size=128"));
   CHECK_THAT(line, ContainsSubstring("-device vhost-user-fs-device,chardev=fs,tag=runcvm-root"));
   CHECK_THAT(line, ContainsSubstring("-device virtio-serial-device -device virtserialport,chardev=channel"));
+  CHECK_THAT(line, ContainsSubstring("-add-fd fd=9,set=1 -drive file=/dev/fdset/1,if=none,id=disk0,"));
   CHECK_THAT(line, ContainsSubstring("-device virtio-blk-device,drive=disk0,serial=runcvm-disk0"));
   CHECK_THAT(line,
              ContainsSubstring("-device virtio-net-device,id=nic0,netdev=net0,mac=02:42:ac:11:00:02,host_mtu=1500 "));
@@ -142,8 +144,8 @@ TEST_CASE("microvm: virtio-mmio devices, virtio 1.0, and the kernel told the TSC
   CHECK_THAT(line, ContainsSubstring("-mon chardev=qmp,mode=control") && !ContainsSubstring("pcie-root-port"));
   // q35 calibrates against its HPET: no rate given, no legacy switch.
   launch.qemu.machine = "q35";
-  line = joined(container_init::qemu_command(launch, bundle, false, {launch.kernel.vmlinuz, launch.kernel.initrd},
-                                             {{7, "02:42:ac:11:00:02", 1500}}));
+  boot.tsc_khz = 0;
+  line = joined(container_init::qemu_command(launch, bundle, false, boot, {{7, "02:42:ac:11:00:02", 1500}}));
   CHECK_THAT(line,
              ContainsSubstring("virtio-net-pci,id=nic0,netdev=net0,mac=02:42:ac:11:00:02,host_mtu=1500,romfile="));
   CHECK_THAT(line, !ContainsSubstring("tsc_early_khz") && !ContainsSubstring("force-legacy"));
@@ -174,11 +176,35 @@ TEST_CASE("RUNCVM_DISKS: every disk is checked before any is created", "[guest][
   // Each disk is a virtio-blk device the VM finds by its serial.
   handoff::Launch launch = sample_launch();
   launch.disks = {disks[0], disks[1]};
-  std::string command = joined(container_init::qemu_command(launch, container_init::BundleLayout{}, false,
-                                                            {launch.kernel.vmlinuz, launch.kernel.initrd}));
-  CHECK(command.find(
-            "-drive file=/share/disks/existing,if=none,id=disk0,format=raw,discard=unmap,werror=report,rerror=report "
-            "-device virtio-blk-pci,drive=disk0,serial=runcvm-disk0 "
-            "-drive file=/share/disks/new,if=none,id=disk1,format=raw,discard=unmap,werror=report,rerror=report "
-            "-device virtio-blk-pci,drive=disk1,serial=runcvm-disk1") != std::string::npos);
+  // QEMU opens each through the descriptor runcvm-init opened, never by a path in the VM's share.
+  container_init::BootFiles boot{launch.kernel.vmlinuz, launch.kernel.initrd};
+  boot.disks = {11, 12};
+  std::string command = joined(container_init::qemu_command(launch, container_init::BundleLayout{}, false, boot));
+  CHECK(command.find("-add-fd fd=11,set=1 "
+                     "-drive file=/dev/fdset/1,if=none,id=disk0,format=raw,discard=unmap,werror=report,rerror=report "
+                     "-device virtio-blk-pci,drive=disk0,serial=runcvm-disk0 "
+                     "-add-fd fd=12,set=2 "
+                     "-drive file=/dev/fdset/2,if=none,id=disk1,format=raw,discard=unmap,werror=report,rerror=report "
+                     "-device virtio-blk-pci,drive=disk1,serial=runcvm-disk1") != std::string::npos);
+  CHECK(command.find("/share/disks") == std::string::npos);
+  boot.disks.pop_back();
+  CHECK_THROWS_WITH(container_init::qemu_command(launch, container_init::BundleLayout{}, false, boot),
+                    "QEMU's command: 2 disks but 1 opened");
+}
+
+TEST_CASE("RUNCVM_DISKS: no disk on the mounts that are runcvm's or the kernel's", "[guest][disks]") {
+  // proc(5)'s mountinfo, as runcvm-init sees it before the VM starts (a KVM verdict bind included).
+  std::string mountinfo =
+      "600 500 0:52 / / rw,relatime - overlay overlay rw\n"
+      "601 600 0:55 / /proc rw,nosuid - proc proc rw\n"
+      "602 600 0:56 / /dev rw,nosuid - tmpfs tmpfs rw\n"
+      "603 602 0:57 / /dev/pts rw - devpts devpts rw\n"
+      "604 600 0:58 / /sys ro - sysfs sysfs ro\n"
+      "605 600 0:59 / /.runcvm rw - tmpfs tmpfs rw\n"
+      "606 605 0:24 /runcvm/kvm /.runcvm/kvm rw,noexec - tmpfs tmpfs rw\n"
+      "607 600 8:1 /opt/runcvm /opt/runcvm ro - ext4 /dev/sda1 rw\n"
+      "608 600 8:1 /srv/disks /disks rw - ext4 /dev/sda1 rw\n"
+      "609 600 0:60 / /devices rw - tmpfs tmpfs rw\n"
+      "610 600 8:1 /x /procedures rw - ext4 /dev/sda1 rw\n";
+  CHECK(container_init::runtime_mount_ids(mountinfo) == std::set<std::uint64_t>{601, 602, 603, 604, 605, 606, 607});
 }

@@ -78,6 +78,13 @@ void apply(net::Netlink& netlink, const handoff::Network& network, const std::ve
         (route.prefix == 0 ? std::string("default") : route.destination + "/" + std::to_string(route.prefix)) +
         (route.gateway.empty() ? "" : " via " + route.gateway) + " dev " + route.device;
     netlink.request(net::add_route(r, netlink.next_sequence()), "adding the route " + text);
+    // runcvm-init's address is on a link the Docker network shares: pinned to runcvm-init's MAC,
+    // no neighbour there can take it over with ARP (SECURITY.md).
+    if (route.destination == handoff::kHostSideAddress && route.prefix == 32 && !network.host_side_mac.empty())
+      netlink.request(
+          net::add_permanent_neighbour({device->second, AF_INET, handoff::kHostSideAddress, network.host_side_mac},
+                                       netlink.next_sequence()),
+          "pinning runcvm-init's address " + std::string(handoff::kHostSideAddress) + " on " + route.device);
   }
   if (!network.resolv_conf.empty()) {
     // Over the container's file (Docker's, on the host) for the VM only. A later one (a network

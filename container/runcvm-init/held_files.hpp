@@ -1,0 +1,32 @@
+// Files of the container's root that runcvm-init still uses after the VM starts (Docker's
+// /etc/resolv.conf, the host sockets bind-mounted for the VM). Once the VM runs, the share is a
+// live, writable view of the same root: root in the VM can rename a directory holding a mount
+// point (the mount moves with it) and put a link, a FIFO or a socket of its own at the old path.
+// So each is opened before the VM starts, by a path that is still the image's and the runtime's,
+// and used afterwards only through that descriptor, never by its path again.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "common/fd.hpp"
+
+namespace runcvm::container_init {
+
+// Docker's resolv.conf in the container (a bind mount of a file Docker rewrites in place), and
+// the most of it read: a resolv.conf is a few lines.
+inline constexpr const char* kResolvConfPath = "/etc/resolv.conf";
+inline constexpr std::size_t kResolvConfLimit = 64 * 1024;
+
+// A regular file, opened without following a final link or blocking on a FIFO; nothing (an
+// empty descriptor) when it is absent or anything but a regular file.
+UniqueFd hold_regular_file(const std::string& path);
+// Its content now, from the start, at most `limit` bytes (a longer file: Error naming `path`).
+std::string read_held_file(int fd, const std::string& path, std::size_t limit);
+
+// A unix socket's inode, held as an O_PATH descriptor; Error naming `path` when it is anything else.
+UniqueFd hold_socket(const std::string& path);
+// The path that reaches a held descriptor's inode from this process (connect(2) takes it).
+std::string held_path(int fd);
+
+}  // namespace runcvm::container_init

@@ -1,0 +1,78 @@
+// What runcvm-init keeps of the container's root once the VM runs: files and sockets held by
+// descriptor (a rename or a planted link at the old path changes nothing), and its capability drop,
+// which must not run beside another thread (capset(2) changes the calling thread alone).
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "common/error.hpp"
+#include "common/file.hpp"
+#include "common/unix_socket.hpp"
+#include "container/runcvm-init/held_files.hpp"
+#include "container/runcvm-init/helper_root.hpp"
+#include "tests/unit/support.hpp"
+
+using namespace runcvm;
+using Catch::Matchers::ContainsSubstring;
+
+TEST_CASE("a held file is read again through its descriptor, whatever is at its path now", "[guest][held]") {
+  test::ScratchDirectory scratch;
+  fs::path etc = scratch.path() / "etc";
+  make_directories(etc);
+  write_file_atomic(etc / "resolv.conf", "nameserver 192.0.2.1\n");
+  UniqueFd held = container_init::hold_regular_file((etc / "resolv.conf").string());
+  REQUIRE(held);
+  // Docker rewrites its file in place; the guest renames the directory and plants its own.
+  {
+    std::ofstream in_place(etc / "resolv.conf", std::ios::trunc);
+    in_place << "nameserver 127.0.0.11\n";
+  }
+  fs::rename(etc, scratch.path() / "etc.old");
+  make_directories(etc);
+  write_file_atomic(etc / "resolv.conf", "nameserver 203.0.113.66\n");
+  CHECK(container_init::read_held_file(held.get(), "resolv.conf", 4096) == "nameserver 127.0.0.11\n");
+  CHECK(container_init::read_held_file(held.get(), "resolv.conf", 4096) == "nameserver 127.0.0.11\n");
+  CHECK_THROWS_WITH(container_init::read_held_file(held.get(), "resolv.conf", 8),
+                    "\"resolv.conf\" is larger than 8 bytes");
+  // A FIFO or a link is not held (and opening the FIFO does not block).
+  REQUIRE(::mkfifo((scratch.path() / "fifo").c_str(), 0644) == 0);
+  CHECK_FALSE(container_init::hold_regular_file((scratch.path() / "fifo").string()));
+  fs::create_symlink(etc / "resolv.conf", scratch.path() / "link");
+  CHECK_FALSE(container_init::hold_regular_file((scratch.path() / "link").string()));
+  CHECK_FALSE(container_init::hold_regular_file((scratch.path() / "absent").string()));
+}
+
+TEST_CASE("a held socket is reached through its inode, not its path", "[guest][held]") {
+  test::ScratchDirectory scratch;
+  fs::path run = scratch.path() / "run";
+  make_directories(run);
+  std::string path = (run / "docker.sock").string();
+  UniqueFd listener = listen_unix(path.c_str(), 4);
+  UniqueFd held = container_init::hold_socket(path);
+  fs::rename(run, scratch.path() / "run.old");
+  make_directories(run);
+  REQUIRE(::mkfifo(path.c_str(), 0644) == 0);
+  UniqueFd client(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un address = unix_address(container_init::held_path(held.get()));
+  CHECK(::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  CHECK_THROWS_WITH(container_init::hold_socket(path), ContainsSubstring("is not a unix socket"));
+}
+
+TEST_CASE("runcvm-init refuses to drop a capability while another thread would keep it", "[guest][held]") {
+  std::atomic<bool> stop = false;
+  std::thread other([&] {
+    while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  CHECK(container_init::thread_count() >= 2);
+  CHECK_THROWS_WITH(container_init::drop_sys_admin(), ContainsSubstring("would keep it"));
+  stop = true;
+  other.join();
+}
