@@ -1,5 +1,7 @@
 #include "builder/cli.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -9,10 +11,12 @@
 
 #include "builder/bundle/bundle_command.hpp"
 #include "builder/disk/disk_command.hpp"
+#include "builder/fetch/cache.hpp"
 #include "builder/kernels/kernels_command.hpp"
 #include "builder/kernels/modinfo.hpp"
 #include "common/error.hpp"
 #include "common/size.hpp"
+#include "common/text.hpp"
 #include "registry/client.hpp"
 
 #ifndef RUNCVM_SOURCE_RECIPES_DIR
@@ -31,7 +35,8 @@ DIR/kernels/<dist>/<version>/{vmlinuz,initrd,config,modules/,kernel.json} and DI
 options:
   --recipe NAME|FILE|all   a recipe name from the recipes directory, a recipe file, or all of them
   --out DIR                where kernels/ is installed (created if missing)
-  --cache DIR              download cache (default: $XDG_CACHE_HOME/runcvm or ~/.cache/runcvm)
+  --cache DIR              download cache (default: $XDG_CACHE_HOME/runcvm, ~/.cache/runcvm, or
+                           without either a directory of this user's: $TMPDIR/runcvm-cache-UID, 0700)
   --recipes-dir DIR        where recipe names are looked up
   --mirror URL             use this mirror for every source of every recipe (local mirrors, proxies)
   --keyring PATH           use this keyring (deb: OpenPGP keyring file; apk: key directory)
@@ -51,7 +56,8 @@ fs::path program_directory() {
 fs::path default_cache() {
   if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return fs::path(xdg) / "runcvm";
   if (const char* home = std::getenv("HOME"); home && *home) return fs::path(home) / ".cache" / "runcvm";
-  return fs::temp_directory_path() / "runcvm-cache";
+  // No home (a service, a CI step): a directory of this user's alone, never a shared name in /tmp.
+  return fetch::private_cache_directory(fs::temp_directory_path(), ::getuid());
 }
 
 fs::path default_recipes_dir() {
@@ -121,7 +127,6 @@ int run_kernels_command(std::span<char*> args) {
   kernels::KernelsOptions options;
   std::vector<std::string> recipe_names;
   fs::path recipes_dir = default_recipes_dir();
-  options.cache = default_cache();
   options.initramfs_init = program_directory() / "runcvm-initramfs-init";
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string_view arg = args[i];
@@ -160,6 +165,7 @@ int run_kernels_command(std::span<char*> args) {
   }
   if (recipe_names.empty()) throw Error("kernels: --recipe is required").with_hint("e.g. --recipe debian-bookworm");
   if (options.out.empty()) throw Error("kernels: --out is required");
+  if (options.cache.empty()) options.cache = default_cache();
   if (const char* epoch = std::getenv("SOURCE_DATE_EPOCH"); epoch && *epoch) {
     long long value = 0;
     auto [ptr, ec] = std::from_chars(epoch, epoch + std::strlen(epoch), value);
@@ -226,6 +232,11 @@ registry::ClientOptions registry_options() {
   const char* password = std::getenv("RUNCVM_REGISTRY_PASSWORD");
   if (user && *user) options.credentials = registry::Credentials{user, password ? password : ""};
   if (const char* from = std::getenv("RUNCVM_REGISTRY_MOUNT_FROM")) options.mount_from = from;
+  if (const char* hosts = std::getenv("RUNCVM_REGISTRY_TOKEN_HOSTS"))
+    for (std::string host : split_nonempty(hosts, ',')) {
+      std::erase(host, ' ');
+      if (!host.empty()) options.trusted_token_hosts.push_back(host);
+    }
   if (const char* chunk = std::getenv("RUNCVM_REGISTRY_CHUNK")) {
     auto bytes = parse_size(chunk);
     if (!bytes) throw Error("RUNCVM_REGISTRY_CHUNK: " + quote(chunk) + ": expected a size like 4M");
@@ -248,7 +259,9 @@ installs the bundle: docker run --rm -v /opt/runcvm:/runcvm -v /etc/docker:/etc/
   --oci-layout DIR       an OCI image layout
   --docker-archive FILE  a tarball for `docker load`
   --push HOST[:PORT]/NAME:TAG  push the image to a registry (credentials: RUNCVM_REGISTRY_USER,
-                         RUNCVM_REGISTRY_PASSWORD; RUNCVM_REGISTRY_CHUNK=SIZE uploads in chunks)
+                         RUNCVM_REGISTRY_PASSWORD, sent to a token service on another host than
+                         the registry's only if RUNCVM_REGISTRY_TOKEN_HOSTS=HOST[,HOST] names it;
+                         RUNCVM_REGISTRY_CHUNK=SIZE uploads in chunks)
   --tag NAME:TAG         the image's reference (default runcvm:latest)
   --compression gzip|zstd  the layer's compression (default gzip)
   --qemu PATH, --virtiofsd PATH  the programs to take (default: Debian's)

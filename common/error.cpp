@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "common/text.hpp"
+
 namespace runcvm {
 
 Error::Error(std::string message) : message_(std::move(message)) { render(); }
@@ -47,25 +49,15 @@ Error system_error(std::string_view action, std::string_view subject, int err) {
   return e;
 }
 
-std::string quote(std::string_view value) {
-  std::string out = "\"";
-  for (char c : value) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  out += '"';
-  return out;
-}
+std::string quote(std::string_view value) { return "\"" + escape_unprintable(value, "\"\\") + "\""; }
 
 std::string format_error_line(std::string_view program, const std::exception& e) {
-  std::string line = std::string(program) + ": error: " + e.what();
-  for (char& c : line)
+  std::string message = e.what();
+  // A message of several lines (a tool's stderr) reads as one; whatever else a value brought in
+  // unquoted is escaped here, the last step before the operator's terminal.
+  for (char& c : message)
     if (c == '\n') c = ' ';
-  return line;
+  return std::string(program) + ": error: " + escape_unprintable(message);
 }
 
 }  // namespace runcvm

@@ -40,7 +40,9 @@ class Error : public std::exception {
 // "opening "x": No space left on device", keeping errno for callers that branch on it.
 Error system_error(std::string_view action, std::string_view subject, int err);
 
-// Quotes a value for an error message so empty strings and spaces stay visible.
+// Quotes a value for an error message so empty strings and spaces stay visible; the value's
+// control bytes and invalid UTF-8 are escaped (escape_unprintable, common/text.hpp), `"` and `\`
+// get a backslash, so an image's or a server's text cannot act on the operator's terminal.
 std::string quote(std::string_view value);
 
 // Runs f; an Error escaping it gains `context` as its outermost layer so far.
@@ -54,7 +56,8 @@ decltype(auto) in_context(std::string_view context, F&& f) {
   }
 }
 
-// The single place a program turns an exception into its one-line report.
+// The single place a program turns an exception into its one-line report: newlines become spaces
+// and every other control byte or invalid UTF-8 in the message is escaped (escape_unprintable).
 std::string format_error_line(std::string_view program, const std::exception& e);
 
 }  // namespace runcvm

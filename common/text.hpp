@@ -1,4 +1,5 @@
-// Small text helpers shared by parsers of line- and colon-separated data.
+// Small text helpers shared by parsers of line- and colon-separated data, and the one escaper of
+// text that reaches an operator's terminal.
 #pragma once
 
 #include <string>
@@ -9,5 +10,14 @@ namespace runcvm {
 
 // The pieces of `text` between `separator`s, leaving out empty ones ("a::b\n" → "a", "b").
 std::vector<std::string> split_nonempty(std::string_view text, char separator);
+
+// `text` with every byte a terminal could act on made visible, so a value from an image, a
+// mirror or a registry can neither colour, retitle nor rewrite the operator's terminal (ESC [ …,
+// OSC …): newline, carriage return and tab become \n, \r, \t; the other C0 controls, DEL, the C1
+// controls (U+0080–U+009F, which terminals read as CSI, OSC… too) and every byte that is not part
+// of valid UTF-8 (stray continuation bytes, overlong or truncated sequences, surrogates) become
+// \xNN, one per byte. Valid printable UTF-8 stays as it is. Characters of `also_escaped` get a
+// backslash in front (quote() passes the double quote and the backslash).
+std::string escape_unprintable(std::string_view text, std::string_view also_escaped = {});
 
 }  // namespace runcvm

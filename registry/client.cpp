@@ -229,10 +229,16 @@ struct Client::Impl {
         token_url += separator + std::string(key) + "=" + escaped.get();
         separator = '&';
       }
-    // The credentials go to the token service the registry names (its own host, or one like
-    // auth.docker.io), and only over https; the registry's earlier token is not sent there.
+    // The credentials go to the token service the registry names only on the registry's own host
+    // (or one the user trusts), and only over https; the registry's earlier token is not sent
+    // there. Without credentials the token is asked for anonymously, wherever the realm is.
     std::vector<std::string> token_headers;
-    if (!basic.empty()) token_headers.push_back("Authorization: " + basic);
+    if (!basic.empty()) {
+      in_context(what, [&] {
+        require_credentials_allowed_to_realm(challenge.params["realm"], ref.registry, options.trusted_token_hosts);
+      });
+      token_headers.push_back("Authorization: " + basic);
+    }
     Response token = exchange("GET", token_url, token_headers, nullptr, nullptr, /*send_authorization=*/false);
     if (token.status != 200)
       throw Error(what + ": the token service " + quote(challenge.params["realm"]) + " answered " +

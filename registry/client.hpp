@@ -8,6 +8,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/file.hpp"
 #include "registry/reference.hpp"
@@ -21,6 +22,9 @@ struct Credentials {
 
 struct ClientOptions {
   std::optional<Credentials> credentials;
+  // Hosts besides the registry's own that may receive the credentials as its token service
+  // (url_policy.hpp: require_credentials_allowed_to_realm).
+  std::vector<std::string> trusted_token_hosts;
   std::size_t chunk_size = 0;  // 0: one PUT per blob; else PATCH chunks of this size
   std::string mount_from;      // a repository of the same registry to mount blobs from
   int attempts = 4;

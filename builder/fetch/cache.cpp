@@ -1,5 +1,6 @@
 #include "builder/fetch/cache.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -32,8 +33,13 @@ struct TemporaryFile {
 
 }  // namespace
 
-BlobCache::BlobCache(fs::path root, RetryPolicy retry, ProgressMeter* progress, std::chrono::seconds index_max_age)
-    : root_(std::move(root)), retry_(retry), progress_(progress), index_max_age_(index_max_age) {
+BlobCache::BlobCache(fs::path root, RetryPolicy retry, ProgressMeter* progress, std::chrono::seconds index_max_age,
+                     std::uint64_t index_size_limit)
+    : root_(std::move(root)),
+      retry_(retry),
+      progress_(progress),
+      index_max_age_(index_max_age),
+      index_size_limit_(index_size_limit) {
   for (const char* sub : {"blobs", "indexes", "tmp"}) make_directories(root_ / sub);
 }
 
@@ -64,7 +70,7 @@ fs::path BlobCache::fetch_verified(const std::string& url, const std::string& ke
     progress_->add_expected(size);
     progress_->file_started();
   }
-  DownloadResult result = download(url, temporary.path, retry_, progress_, std::nullopt, size);
+  DownloadResult result = download(url, temporary.path, retry_, progress_, std::nullopt, {size, "the index states"});
   if (progress_) progress_->file_finished();
   stats_.bytes_downloaded += result.size;
   ++stats_.files_downloaded;
@@ -105,7 +111,8 @@ fs::path BlobCache::fetch_index(const std::string& url) {
     }
   }
   TemporaryFile temporary{temporary_file()};
-  DownloadResult result = download(url, temporary.path, retry_, nullptr, conditional);
+  DownloadResult result = download(url, temporary.path, retry_, nullptr, conditional,
+                                   {index_size_limit_, "runcvm-build accepts for an index"});
   nlohmann::json record = {{"etag", result.validators.etag},
                            {"last_modified", result.validators.last_modified},
                            {"fetched_at", now_seconds}};
@@ -123,6 +130,23 @@ fs::path BlobCache::fetch_index(const std::string& url) {
   temporary.path.clear();
   write_file_atomic(meta, record.dump());
   return target;
+}
+
+fs::path private_cache_directory(const fs::path& parent, unsigned uid) {
+  fs::path directory = parent / ("runcvm-cache-" + std::to_string(uid));
+  if (::mkdir(directory.c_str(), 0700) != 0 && errno != EEXIST)
+    throw system_error("creating", directory.string(), errno);
+  struct stat status {};
+  if (::lstat(directory.c_str(), &status) != 0) throw system_error("reading", directory.string(), errno);
+  const char* problem = !S_ISDIR(status.st_mode)                 ? "is not a directory"
+                        : status.st_uid != uid                   ? "belongs to another user"
+                        : (status.st_mode & (S_IWGRP | S_IWOTH)) ? "is writable by other users"
+                                                                 : nullptr;
+  if (problem)
+    throw Error("the download cache " + quote(directory.string()) + " " + problem +
+                ": refusing a cache others could have planted files in")
+        .with_hint("set HOME or XDG_CACHE_HOME, or pass --cache DIR");
+  return directory;
 }
 
 }  // namespace runcvm::fetch

@@ -19,7 +19,7 @@ struct Transfer {
   int write_errno = 0;
   Hasher hasher{"sha256"};
   std::uint64_t size = 0;
-  std::optional<std::uint64_t> max_size;  // the index's size: a server sending more is cut off
+  std::uint64_t max_size = 0;  // a server sending more is cut off
   bool too_large = false;
   ProgressMeter* progress = nullptr;
   Validators validators;
@@ -27,9 +27,9 @@ struct Transfer {
 
 size_t on_body(char* data, size_t, size_t length, void* user) {
   auto* t = static_cast<Transfer*>(user);
-  if (t->max_size && t->size + length > *t->max_size) {
+  if (t->size + length > t->max_size) {
     t->too_large = true;
-    return 0;  // CURLE_WRITE_ERROR: nothing past the size the index states reaches the disk
+    return 0;  // CURLE_WRITE_ERROR: nothing past the limit reaches the disk
   }
   size_t left = length;
   const char* p = data;
@@ -87,10 +87,10 @@ bool transient(CURLcode code) {
 
 // One attempt; throws Error (retryable or not) on failure.
 DownloadResult attempt(const std::string& url, const fs::path& destination, ProgressMeter* progress,
-                       const std::optional<Validators>& conditional, std::optional<std::uint64_t> max_size) {
+                       const std::optional<Validators>& conditional, SizeLimit limit) {
   Transfer t;
   t.progress = progress;
-  t.max_size = max_size;
+  t.max_size = limit.bytes;
   t.fd = ::open(destination.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (t.fd < 0) throw system_error("creating", destination.string(), errno);
   CURL* curl = curl_easy_init();
@@ -119,7 +119,7 @@ DownloadResult attempt(const std::string& url, const fs::path& destination, Prog
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
   if (headers) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   // A Content-Length over the limit is refused before the body starts.
-  if (max_size) curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(*max_size));
+  curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(limit.bytes));
   CURLcode code = curl_easy_perform(curl);
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -130,7 +130,7 @@ DownloadResult attempt(const std::string& url, const fs::path& destination, Prog
 
   if (t.write_errno) throw system_error("writing", destination.string(), t.write_errno);
   if (t.too_large || code == CURLE_FILESIZE_EXCEEDED)
-    throw Error("the server sent more than the " + std::to_string(*max_size) + " bytes the index states")
+    throw Error("the server sent more than the " + std::to_string(limit.bytes) + " bytes " + std::string(limit.source))
         .with_hint("the mirror may be syncing or the file was tampered with");
   if (code != CURLE_OK) {
     Error e(std::string(error_buffer[0] ? error_buffer : curl_easy_strerror(code)));
@@ -160,13 +160,12 @@ DownloadResult attempt(const std::string& url, const fs::path& destination, Prog
 void global_init() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 DownloadResult download(const std::string& url, const fs::path& destination, const RetryPolicy& retry,
-                        ProgressMeter* progress, const std::optional<Validators>& conditional,
-                        std::optional<std::uint64_t> max_size) {
+                        ProgressMeter* progress, const std::optional<Validators>& conditional, SizeLimit limit) {
   return in_context("fetching " + url, [&] {
     auto delay = retry.first_delay;
     for (int i = 1;; ++i) {
       try {
-        return attempt(url, destination, progress, conditional, max_size);
+        return attempt(url, destination, progress, conditional, limit);
       } catch (Error& e) {
         if (!e.is_retryable() || i >= retry.attempts) {
           if (i > 1) e.add_context("after " + std::to_string(i) + " attempts");

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "builder/fetch/progress.hpp"
 #include "common/file.hpp"
@@ -29,13 +30,19 @@ struct DownloadResult {
   Validators validators;
 };
 
+// The most a download may bring; a longer body is cut off (and refused before it starts when
+// the server announces its length) and is an error naming `bytes` and `source`.
+struct SizeLimit {
+  std::uint64_t bytes = 0;
+  std::string_view source;  // whose limit: "the index states", "runcvm-build accepts for an index"
+};
+
 // Process-wide libcurl setup; call once from main before threads start.
 void global_init();
 
-// Downloads `url` into `destination` (written in place; callers pass a temporary path). With
-// `max_size` (the size a verified index states) a longer body is cut off and is an error.
+// Downloads `url` into `destination` (written in place; callers pass a temporary path), at most
+// `limit` bytes.
 DownloadResult download(const std::string& url, const fs::path& destination, const RetryPolicy& retry,
-                        ProgressMeter* progress, const std::optional<Validators>& conditional = std::nullopt,
-                        std::optional<std::uint64_t> max_size = std::nullopt);
+                        ProgressMeter* progress, const std::optional<Validators>& conditional, SizeLimit limit);
 
 }  // namespace runcvm::fetch

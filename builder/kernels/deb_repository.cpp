@@ -103,7 +103,10 @@ PackageMap load_deb_index(const Recipe& recipe, const std::vector<std::string>& 
           url = dists + fs::path(path).parent_path().string() + "/by-hash/SHA256/" + digest.sha256;
         }
         fs::path file = cache.fetch_sha256(url, digest.sha256, digest.size);
-        std::string text = fs::path(path).extension().empty() ? read_file(file) : decompress_file(file);
+        // Named by its path in the mirror: the cache's file is named by its digest.
+        std::string text = fs::path(path).extension().empty()
+                               ? read_file(file)
+                               : decompress(read_file(file), dists + path, kIndexDecompressedLimit);
         merge_newest(packages, parse_packages(text, source.mirror));
       }
     });

@@ -21,6 +21,9 @@ constexpr std::size_t kProtocolVersion = 0x206;
 constexpr std::size_t kPayloadOffset = 0x248;
 constexpr std::size_t kPayloadLength = 0x24c;
 constexpr std::uint32_t kPvhNoteType = 18;  // XEN_ELFNOTE_PHYS32_ENTRY
+// The kernel's ELF image (vmlinux) is a few tens of MiB; its compressed payload's expansion is
+// bounded all the same.
+constexpr std::uint64_t kKernelElfLimit = 1ull << 30;
 
 }  // namespace
 
@@ -68,12 +71,12 @@ std::optional<std::string> direct_boot_image(std::string_view bzimage, std::stri
   if (payload.size() > 4) {
     std::uint32_t size = *read_at<std::uint32_t>(payload, payload.size() - 4);
     try {
-      elf = decompress(payload.substr(0, payload.size() - 4), std::string(what) + " payload");
+      elf = decompress(payload.substr(0, payload.size() - 4), std::string(what) + " payload", kKernelElfLimit);
       if (elf->size() != size) elf.reset();
     } catch (const Error&) {
     }
   }
-  if (!elf) elf = decompress(payload, std::string(what) + " payload");
+  if (!elf) elf = decompress(payload, std::string(what) + " payload", kKernelElfLimit);
   if (!has_pvh_entry(*elf)) return std::nullopt;
   return elf;
 }

@@ -21,7 +21,7 @@ std::vector<std::string> read_lines(const fs::path& file) {
 std::string read_module(const fs::path& file) {
   std::string data = read_file(file);
   if (file.extension() == ".ko") return data;
-  return decompress(data, file.string());
+  return decompress(data, file.string(), kModuleDecompressedLimit);
 }
 
 ModuleGraph scan_module_tree(const fs::path& modules_directory) {

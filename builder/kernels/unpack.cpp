@@ -18,13 +18,24 @@ using ArchivePtr = std::unique_ptr<archive, int (*)(archive*)>;
 
 ArchivePtr new_reader() { return ArchivePtr(archive_read_new(), archive_read_free); }
 
-std::string read_all(archive* a, std::string_view what) {
+std::string size_text(std::uint64_t bytes) {
+  if (bytes % (1 << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+// The current entry's data, refused as soon as `used` (this and what was read before it) passes
+// `limit` bytes: decompression is where a small file becomes a large one.
+std::string read_all(archive* a, std::string_view what, std::uint64_t limit, std::uint64_t& used) {
   std::string out;
   char buffer[1 << 16];
   for (;;) {
     la_ssize_t n = archive_read_data(a, buffer, sizeof buffer);
     if (n < 0) throw archive_error(a, what);
     if (n == 0) break;
+    used += static_cast<std::uint64_t>(n);
+    if (used > limit)
+      throw Error(std::string(what) + ": decompresses to more than " + size_text(limit) + " (runcvm-build's limit)")
+          .with_hint("a damaged or hostile file: try another mirror");
     out.append(buffer, static_cast<size_t>(n));
   }
   return out;
@@ -155,7 +166,7 @@ class XzNestedSource {
 
 }  // namespace
 
-std::string decompress(std::string_view data, std::string_view what) {
+std::string decompress(std::string_view data, std::string_view what, std::uint64_t limit) {
   auto reader = new_reader();
   archive_read_support_filter_all(reader.get());
   archive_read_support_format_raw(reader.get());
@@ -166,10 +177,9 @@ std::string decompress(std::string_view data, std::string_view what) {
   int rc = archive_read_next_header(reader.get(), &entry);
   if (rc == ARCHIVE_EOF) return {};  // an empty index, e.g. a -updates pocket with no packages yet
   if (rc != ARCHIVE_OK) throw archive_error(reader.get(), what);
-  return read_all(reader.get(), what);
+  std::uint64_t used = 0;
+  return read_all(reader.get(), what, limit, used);
 }
-
-std::string decompress_file(const fs::path& path) { return decompress(read_file(path), path.string()); }
 
 void extract_deb(const fs::path& deb, const fs::path& root, const PathFilter& filter) {
   std::string what = deb.filename().string();
@@ -229,11 +239,12 @@ std::map<std::string, std::string> read_tar_members(std::string_view data, std::
   if (archive_read_open_memory(reader.get(), data.data(), data.size()) != ARCHIVE_OK)
     throw archive_error(reader.get(), what);
   std::map<std::string, std::string> members;
+  std::uint64_t used = 0;
   archive_entry* entry = nullptr;
   int rc;
   while ((rc = archive_read_next_header(reader.get(), &entry)) == ARCHIVE_OK) {
     if (archive_entry_filetype(entry) != AE_IFREG) continue;
-    members[normalise(archive_entry_pathname(entry))] = read_all(reader.get(), what);
+    members[normalise(archive_entry_pathname(entry))] = read_all(reader.get(), what, kIndexDecompressedLimit, used);
   }
   if (rc != ARCHIVE_EOF) throw archive_error(reader.get(), what);
   return members;

@@ -12,12 +12,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <climits>
 #include <cstdlib>
 #include <filesystem>
 
 #include "common/error.hpp"
 #include "common/file.hpp"
+#include "container/runcvm-init/close_on_exec.hpp"
 #include "handoff/launch.hpp"
 
 namespace runcvm::container_init {
@@ -91,17 +91,26 @@ int drop_every_capability() {
   return 0;
 }
 
-// Marks every descriptor from `first` on close-on-exec except those in `keep` (sorted).
-void close_on_exec_except(int first, const std::vector<int>& keep) {
-  int low = first;
-  for (int fd : keep) {
-    if (fd < low) continue;
-    if (fd > low)
-      ::syscall(SYS_close_range, static_cast<unsigned>(low), static_cast<unsigned>(fd - 1), 4u /*CLOSE_RANGE_CLOEXEC*/);
-    ::fcntl(fd, F_SETFD, 0);
-    low = fd + 1;
+// What the child of spawn_helper reports through its failure pipe when it cannot exec.
+struct ChildFailure {
+  enum Step : int { stdio, helper_root, privileges, descriptors, exec } step;
+  int error;
+};
+
+std::string failed_step(ChildFailure::Step step) {
+  switch (step) {
+    case ChildFailure::stdio:
+      return "opening /dev/null as stdin of";
+    case ChildFailure::helper_root:
+      return "entering the helper root for";
+    case ChildFailure::privileges:
+      return "dropping every capability of";
+    case ChildFailure::descriptors:
+      return "marking runcvm-init's descriptors close-on-exec for";
+    case ChildFailure::exec:
+      break;
   }
-  ::syscall(SYS_close_range, static_cast<unsigned>(low), UINT_MAX, 4u /*CLOSE_RANGE_CLOEXEC*/);
+  return "starting";
 }
 
 }  // namespace
@@ -192,29 +201,33 @@ int spawn_helper(const std::vector<std::string>& argv, const std::vector<std::st
     throw system_error("starting", argv[0], error);
   }
   if (pid == 0) {
-    int error = 0;
+    ChildFailure failure_report{ChildFailure::stdio, 0};
     int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null < 0 || ::dup2(null, 0) < 0 || (quiet && ::dup2(null, 2) < 0)) error = errno;
-    if (!error && (::chroot(kHelperRoot) != 0 || ::chdir("/") != 0)) error = errno;
-    if (!error && privileges == HelperPrivileges::none) error = drop_every_capability();
-    if (!error) {
-      close_on_exec_except(3, keep);
+    if (null < 0 || ::dup2(null, 0) < 0 || (quiet && ::dup2(null, 2) < 0)) failure_report.error = errno;
+    if (!failure_report.error && (::chroot(kHelperRoot) != 0 || ::chdir("/") != 0))
+      failure_report = {ChildFailure::helper_root, errno};
+    if (!failure_report.error && privileges == HelperPrivileges::none)
+      failure_report = {ChildFailure::privileges, drop_every_capability()};
+    // A helper must not start with a descriptor of runcvm-init's (the channel, the exec socket,
+    // the VM's ports): if the sweep cannot vouch for every one, the helper does not start.
+    if (!failure_report.error) failure_report = {ChildFailure::descriptors, mark_close_on_exec_except(3, keep)};
+    if (!failure_report.error) {
       ::sigprocmask(SIG_SETMASK, &none, nullptr);
       ::execve(args[0], args.data(), envp.data());
-      error = errno;
+      failure_report = {ChildFailure::exec, errno};
     }
-    [[maybe_unused]] auto n = ::write(failure[1], &error, sizeof error);
+    [[maybe_unused]] auto n = ::write(failure[1], &failure_report, sizeof failure_report);
     ::_exit(127);
   }
   ::close(failure[1]);
-  int error = 0;
+  ChildFailure failure_report{};
   ssize_t n;
-  do n = ::read(failure[0], &error, sizeof error);
+  do n = ::read(failure[0], &failure_report, sizeof failure_report);
   while (n < 0 && errno == EINTR);
   ::close(failure[0]);
-  if (n == sizeof error) {
+  if (n == sizeof failure_report) {
     ::waitpid(pid, nullptr, 0);
-    throw system_error("starting", argv[0], error);
+    throw system_error(failed_step(failure_report.step), argv[0], failure_report.error);
   }
   return pid;
 }

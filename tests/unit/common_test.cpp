@@ -29,6 +29,40 @@ TEST_CASE("errors print as one line: context, message, hint", "[error]") {
   CHECK(runcvm::system_error("writing", "/x", ENOSPC).error_number() == ENOSPC);
 }
 
+TEST_CASE("quoted values escape terminal controls and invalid UTF-8, keep printable UTF-8", "[error][escape]") {
+  using runcvm::quote;
+  CHECK(quote("\x1b[31mred") == R"("\x1b[31mred")");            // CSI: colours
+  CHECK(quote("\x1b]0;title\x07") == R"("\x1b]0;title\x07")");  // OSC: the window's title
+  CHECK(quote("a\xff"
+              "b") == R"("a\xffb")");                   // a byte UTF-8 never has
+  CHECK(quote("\xc0\xaf") == R"("\xc0\xaf")");          // overlong "/"
+  CHECK(quote("\xe0\x80\xaf") == R"("\xe0\x80\xaf")");  // overlong, three bytes
+  CHECK(quote("\xed\xa0\x80") == R"("\xed\xa0\x80")");  // a UTF-16 surrogate
+  CHECK(quote("end\xe2\x82") == R"("end\xe2\x82")");    // truncated at the end
+  CHECK(quote("\xe2\x82x") == R"("\xe2\x82x")");        // truncated before ASCII
+  CHECK(quote("\xc2\x9b"
+              "31m") == R"("\xc2\x9b31m")");  // C1 CSI, valid UTF-8
+  CHECK(quote("tab\tcr\rnl\ndel\x7f nul") == R"("tab\tcr\rnl\ndel\x7f nul")");
+  CHECK(quote(std::string_view("\0", 1)) == R"("\x00")");
+  CHECK(quote("say \"hi\" \\o/") == R"("say \"hi\" \\o/")");
+  // Printable UTF-8 of every length stays: é, €, 日本, 🐳, U+00A0 just past the C1 controls.
+  CHECK(quote("caf\xc3\xa9 \xe2\x82\xac \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x90\xb3 \xc2\xa0") ==
+        "\"caf\xc3\xa9 \xe2\x82\xac \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x90\xb3 \xc2\xa0\"");
+}
+
+TEST_CASE("the one error line escapes what a message brought in unquoted", "[error][escape]") {
+  std::string line = runcvm::format_error_line("runcvm-runtime", runcvm::Error("image says \x1b]0;pwned\x07\x1b[2J\x9b"
+                                                                               "2J\nnext line caf\xc3\xa9"));
+  CHECK(line == R"(runcvm-runtime: error: image says \x1b]0;pwned\x07\x1b[2J\x9b2J next line caf)"
+                "\xc3\xa9");
+  for (char c : line) {
+    auto byte = static_cast<unsigned char>(c);
+    CHECK((byte >= 0x20 && byte != 0x7f));
+  }
+  // A value quoted on the way in is not escaped twice.
+  CHECK(runcvm::format_error_line("p", runcvm::Error("os " + runcvm::quote("\x1b[1m"))) == R"(p: error: os "\x1b[1m")");
+}
+
 TEST_CASE("atomic writers leave the old file or the new one, never half of one", "[error]") {
   runcvm::test::ScratchDirectory scratch;
   auto target = scratch.path() / "file";

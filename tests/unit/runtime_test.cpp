@@ -12,6 +12,7 @@
 #include "runtime/kernel_choice.hpp"
 #include "runtime/options.hpp"
 #include "runtime/runc_cli.hpp"
+#include "runtime/seccomp.hpp"
 #include "tests/unit/support.hpp"
 
 using namespace runcvm;
@@ -360,4 +361,26 @@ TEST_CASE("capabilities from --cap-add ALL hold in the VM only: the container ke
   }
   CHECK_FALSE(container.contains("inheritable"));
   CHECK_FALSE(container.contains("ambient"));
+}
+
+TEST_CASE("the helpers' unshare is allowed without any namespace flag, a time namespace's included",
+          "[runtime][seccomp]") {
+  Json seccomp = {{"defaultAction", "SCMP_ACT_ERRNO"}, {"syscalls", Json::array()}};
+  allow_helper_syscalls(seccomp);
+  const Json* unshare = nullptr;
+  for (const auto& rule : seccomp["syscalls"])
+    if (rule["names"] == Json{"unshare"}) unshare = &rule;
+  REQUIRE(unshare != nullptr);
+  const Json& argument = (*unshare)["args"].at(0);
+  CHECK(argument["op"] == "SCMP_CMP_MASKED_EQ");
+  CHECK(argument["valueTwo"] == 0);
+  auto mask = argument["value"].get<std::uint64_t>();
+  // CLONE_NEWTIME, NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET: each is refused.
+  for (std::uint64_t flag :
+       {0x80ULL, 0x20000ULL, 0x2000000ULL, 0x4000000ULL, 0x8000000ULL, 0x10000000ULL, 0x20000000ULL, 0x40000000ULL}) {
+    INFO(flag);
+    CHECK((mask & flag) == flag);
+  }
+  CHECK((mask & 0x200) == 0);  // CLONE_FS, which virtiofsd's threads unshare
+  CHECK((mask & 0x400) == 0);  // CLONE_FILES
 }
