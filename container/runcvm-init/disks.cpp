@@ -1,17 +1,15 @@
 #include "container/runcvm-init/disks.hpp"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
-#include <sstream>
 
 #include "common/error.hpp"
 #include "common/file.hpp"
+#include "container/runcvm-init/container_root.hpp"
 #include "container/runcvm-init/held_files.hpp"
 #include "container/runcvm-init/notice.hpp"
 #include "disk/ext4_image.hpp"
@@ -22,86 +20,33 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Where no disk, and no tree a disk is filled from, may be.
-constexpr std::string_view kRuntimeOwned[] = {handoff::kStateDirectory, handoff::kBundleMountPoint, "/proc", "/sys",
-                                              "/dev"};
-
-bool at_or_below(std::string_view path, std::string_view directory) {
-  return path == directory || (path.size() > directory.size() && path.substr(0, directory.size()) == directory &&
-                               path[directory.size()] == '/');
+// The backing file, opened for QEMU: a regular file.
+UniqueFd backing_file(const ContainerRoot& root, const handoff::Disk& disk) {
+  UniqueFd fd = root.open(disk.source, O_RDWR);
+  if (!fd) throw system_error("RUNCVM_DISKS: opening", disk.source, ENOENT);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw system_error("RUNCVM_DISKS: reading", disk.source, errno);
+  if (!S_ISREG(st.st_mode))
+    throw Error("RUNCVM_DISKS: " + quote(disk.source) + " is not a regular file (a disk is an image file)");
+  return fd;
 }
 
-// `path` resolved inside the container's root (runcvm-init's `/`): links stay inside it, and
-// /proc's magic links, which lead anywhere, are refused.
-UniqueFd open_in_root(const std::string& path, std::uint64_t flags, std::uint64_t mode = 0) {
-  open_how how{};
-  // openat2 refuses O_PATH with any flag but O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC.
-  how.flags = flags | O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY | O_NONBLOCK);
-  how.mode = mode;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root) throw system_error("opening", "/", errno);
-  return UniqueFd(static_cast<int>(::syscall(SYS_openat2, root.get(), path.c_str(), &how, sizeof how)));
-}
-
-std::uint64_t mount_id(int fd, const std::string& path) {
-  struct statx st {};
-  if (::statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &st) != 0) throw system_error("reading", path, errno);
-  if (!(st.stx_mask & STATX_MNT_ID)) throw Error("the kernel does not give mount ids (statx needs Linux 5.8)");
-  return st.stx_mnt_id;
-}
-
-class DiskOpener {
- public:
-  DiskOpener() : forbidden_(runtime_mount_ids(read_file("/proc/self/mountinfo"))) {}
-
-  // An existing path, resolved and checked; an empty descriptor when it does not exist.
-  UniqueFd open(const handoff::Disk& disk, const std::string& path, std::uint64_t flags) const {
-    UniqueFd fd = open_in_root(path, flags);
-    if (!fd && (errno == ENOENT || errno == ENOTDIR)) return fd;
-    if (!fd) throw system_error("RUNCVM_DISKS: resolving", path, errno);
-    if (forbidden_.count(mount_id(fd.get(), path)))
-      throw Error("RUNCVM_DISKS: " + quote(disk.source) + ": " + quote(path) +
-                  " leads into a place that is runcvm's or the kernel's (its state, the bundle, /proc, /sys, /dev)");
-    return fd;
-  }
-
-  // The backing file, opened for QEMU: a regular file.
-  UniqueFd backing_file(const handoff::Disk& disk) const {
-    UniqueFd fd = open(disk, disk.source, O_RDWR);
-    if (!fd) throw system_error("RUNCVM_DISKS: opening", disk.source, ENOENT);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) throw system_error("RUNCVM_DISKS: reading", disk.source, errno);
-    if (!S_ISREG(st.st_mode))
-      throw Error("RUNCVM_DISKS: " + quote(disk.source) + " is not a regular file (a disk is an image file)");
-    return fd;
-  }
-
-  // The directory the new file goes in, made if absent, one step at a time inside the root.
-  UniqueFd parent_directory(const handoff::Disk& disk) const {
-    fs::path parent = fs::path(disk.source).parent_path();
-    fs::path made = "/";
-    for (const auto& step : parent.relative_path()) {
-      made /= step;
-      if (::mkdirat(open(disk, made.parent_path().string(), O_PATH | O_DIRECTORY).get(), step.c_str(), 0755) != 0 &&
-          errno != EEXIST)
-        throw system_error("RUNCVM_DISKS: creating", made.string(), errno);
-    }
-    UniqueFd fd = open(disk, parent.string(), O_PATH | O_DIRECTORY);
-    if (!fd) throw system_error("RUNCVM_DISKS: opening", parent.string(), ENOENT);
-    return fd;
-  }
-
- private:
-  std::set<std::uint64_t> forbidden_;
-};
-
-void create_disk(const DiskOpener& opener, const handoff::Disk& d) {
-  UniqueFd parent = opener.parent_directory(d);
+void create_disk(const ContainerRoot& root, const handoff::Disk& d) {
+  UniqueFd parent = root.make_directories(fs::path(d.source).parent_path().string());
   std::string name = fs::path(d.source).filename().string();
   std::string temporary = temporary_sibling(name).string();
   std::string directory = held_path(parent.get());
-  UniqueFd tree = opener.open(d, d.destination, O_PATH | O_DIRECTORY);
+  UniqueFd tree = root.open(d.destination, O_PATH | O_DIRECTORY);
+  // A link to the root would copy all of it, runcvm's state and the kernel's trees included.
+  struct stat tree_status {
+  }, root_status{};
+  if (tree && ::fstat(tree.get(), &tree_status) == 0 && ::stat("/", &root_status) == 0 &&
+      tree_status.st_dev == root_status.st_dev && tree_status.st_ino == root_status.st_ino)
+    throw Error("RUNCVM_DISKS: " + quote(d.destination) + " leads to the container's root, which a disk cannot hold");
+  // Made here, new and not through a link (the image may have put one at any name): the writer
+  // below opens this file, and nothing of the image runs before the VM does.
+  UniqueFd created(::openat(parent.get(), temporary.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!created) throw system_error("RUNCVM_DISKS: creating", d.source, errno);
   try {
     std::string from = tree ? held_path(tree.get()) : "";
     disk::Ext4Image image(directory + "/" + temporary, {*d.size_bytes, "", tree ? disk::count_entries(from) : 0});
@@ -134,31 +79,11 @@ std::vector<std::string> disk_problems(const std::vector<handoff::Disk>& disks,
   return problems;
 }
 
-std::set<std::uint64_t> runtime_mount_ids(std::string_view mountinfo) {
-  // proc(5): "<id> <parent> <major:minor> <root> <mount point> …", the mount point with space,
-  // tab, newline and backslash written as octal escapes, which the names compared here lack.
-  std::set<std::uint64_t> ids;
-  std::istringstream lines{std::string(mountinfo)};
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream fields(line);
-    std::uint64_t id = 0;
-    std::string parent, device, root, point;
-    if (!(fields >> id >> parent >> device >> root >> point)) continue;
-    for (std::string_view owned : kRuntimeOwned)
-      if (at_or_below(point, owned)) ids.insert(id);
-  }
-  return ids;
-}
-
-std::vector<UniqueFd> prepare_disks(const std::vector<handoff::Disk>& disks) {
-  std::vector<UniqueFd> opened;
+std::vector<OpenedDisk> prepare_disks(const std::vector<handoff::Disk>& disks) {
+  std::vector<OpenedDisk> opened;
   if (disks.empty()) return opened;
-  DiskOpener opener;
-  auto exists = [&](const std::string& path) {
-    for (const auto& d : disks)
-      if (d.source == path) return static_cast<bool>(opener.open(d, path, O_PATH));
-    return false;
-  };
+  ContainerRoot root("RUNCVM_DISKS");
+  auto exists = [&](const std::string& path) { return static_cast<bool>(root.open(path, O_PATH)); };
   auto problems = disk_problems(disks, exists);
   if (!problems.empty()) {
     std::string all;
@@ -166,8 +91,12 @@ std::vector<UniqueFd> prepare_disks(const std::vector<handoff::Disk>& disks) {
     throw Error(all);
   }
   for (const auto& d : disks) {
-    if (!exists(d.source)) create_disk(opener, d);
-    opened.push_back(opener.backing_file(d));
+    if (!exists(d.source)) create_disk(root, d);
+    UniqueFd read_write = backing_file(root, d);
+    // The same inode again, through the descriptor: nothing is looked up by path a second time.
+    UniqueFd read_only(::open(held_path(read_write.get()).c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!read_only) throw system_error("RUNCVM_DISKS: opening", d.source, errno);
+    opened.push_back({std::move(read_write), std::move(read_only)});
   }
   return opened;
 }

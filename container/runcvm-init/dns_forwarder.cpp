@@ -102,6 +102,7 @@ class Forwarder {
       ssize_t n = ::recvfrom(udp_.get(), query, sizeof query, 0, reinterpret_cast<sockaddr*>(&client), &size);
       if (n < 0) return;
       if (queries_.size() >= kMaxUdpQueries || n == 0) continue;  // dropped: the resolver asks again
+      if (settings_.peers && !settings_.peers->allowed(client)) continue;
       UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
       if (!fd || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&upstream_), sizeof upstream_) != 0 ||
           ::send(fd.get(), query, static_cast<size_t>(n), 0) < 0)
@@ -123,7 +124,10 @@ class Forwarder {
 
   void accept_connections() {
     while (relays_.size() < kMaxTcpRelays) {
-      UniqueFd client(::accept4(tcp_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+      sockaddr_in peer{};
+      socklen_t size = sizeof peer;
+      UniqueFd client(::accept4(tcp_.get(), reinterpret_cast<sockaddr*>(&peer), &size, SOCK_CLOEXEC | SOCK_NONBLOCK));
+      if (client && settings_.peers && !settings_.peers->allowed(peer)) continue;  // closed: not the VM
       if (!client) {
         // Out of descriptors: the connection stays queued; try again in a while, not in a spin.
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)

@@ -8,7 +8,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "container/runcvm-init/vm_peers.hpp"
 
 namespace runcvm::container_init {
 
@@ -19,6 +22,8 @@ struct DnsForwarderSettings {
   std::uint16_t upstream_port = 53;
   std::chrono::milliseconds udp_timeout{5000};  // a query without an answer by then is dropped
   std::chrono::milliseconds tcp_idle{30000};    // a connection idle this long is closed
+  // Whom it answers (vm_peers.hpp); none: anyone that reaches the address (the tests' loopback).
+  std::shared_ptr<const VmPeers> peers = {};
 };
 
 inline constexpr std::size_t kMaxUdpQueries = 256;

@@ -18,6 +18,7 @@
 #include "common/error.hpp"
 #include "common/file.hpp"
 #include "container/runcvm-init/close_on_exec.hpp"
+#include "container/runcvm-init/container_root.hpp"
 #include "handoff/launch.hpp"
 
 namespace runcvm::container_init {
@@ -116,7 +117,11 @@ std::string failed_step(ChildFailure::Step step) {
 }  // namespace
 
 void make_root_read_only(const std::vector<std::string>& mount_points) {
-  for (const auto& point : mount_points) make_directories(point);
+  // Through the image's links, but inside its root and never onto runcvm's or the kernel's mounts.
+  ContainerRoot container("--read-only");
+  for (const auto& point : mount_points)
+    // runc's own mounts, there in every container (and runcvm's to refuse anywhere below them).
+    if (point != "/proc" && point != "/sys" && point != "/dev") container.make_directories(point);
   // A bind remount replaces the mount's flags: keep those it has (nosuid, nodev…).
   struct statvfs root {};
   if (::statvfs("/", &root) != 0) throw system_error("reading the mount flags of", "/", errno);

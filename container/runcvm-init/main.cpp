@@ -37,6 +37,7 @@
 #include "container/runcvm-init/supervisor.hpp"
 #include "container/runcvm-init/tsc_rate.hpp"
 #include "container/runcvm-init/vm_command.hpp"
+#include "container/runcvm-init/vm_peers.hpp"
 #include "handoff/network.hpp"
 
 namespace runcvm::container_init {
@@ -96,9 +97,10 @@ struct Children {
 struct WiredNetwork {
   std::vector<Nic> nics;
   NetworkPlan plan;
-  std::vector<WiredInterface> wired;   // for the watcher of later changes
-  UniqueFd resolv_conf;                // held for the watcher (held_files.hpp)
-  std::vector<RelayedSocket> sockets;  // held for their relays
+  std::vector<WiredInterface> wired;                             // for the watcher of later changes
+  UniqueFd resolv_conf;                                          // held for the watcher (held_files.hpp)
+  std::vector<RelayedSocket> sockets;                            // held for their relays
+  std::shared_ptr<VmPeers> peers = std::make_shared<VmPeers>();  // whom the services answer
 };
 
 WiredNetwork wire_container_network(const handoff::Launch& launch) {
@@ -125,6 +127,8 @@ WiredNetwork wire_container_network(const handoff::Launch& launch) {
           out.wired.push_back({interface.name, link.index, i, false, "", interface.addresses, interface.mac});
     }
   }
+  for (const auto& interface : plan.network.interfaces)
+    for (const auto& address : interface.addresses) out.peers->allow(address);
   write_file_atomic(handoff::kNetworkPath, handoff::to_json_text(plan.network));
   // The VM reaches the container over its first interface's link; without one, it cannot.
   if (!launch.sockets.empty()) {
@@ -141,8 +145,10 @@ WiredNetwork wire_container_network(const handoff::Launch& launch) {
 // The threads that serve the VM's network (DNS, relayed sockets): started only once runcvm-init
 // has dropped what it drops, since capset(2) changes the calling thread alone.
 void start_network_services(WiredNetwork& network) {
-  if (network.plan.dns_forwarder) start_dns_forwarder({.listen_address = handoff::kHostSideAddress});
-  if (!network.sockets.empty()) start_socket_relays(std::move(network.sockets), handoff::kHostSideAddress);
+  if (network.plan.dns_forwarder)
+    start_dns_forwarder({.listen_address = handoff::kHostSideAddress, .peers = network.peers});
+  if (!network.sockets.empty())
+    start_socket_relays(std::move(network.sockets), handoff::kHostSideAddress, network.peers);
 }
 
 // Every signal runcvm-init relays to the VM or acts on, read from a descriptor in the main loop.
@@ -167,7 +173,7 @@ struct PreparedBoot {
 };
 
 // Fills `boot` in place: the console's reader is a thread, which does not move.
-void prepare_boot(const handoff::Launch& launch, const std::vector<Nic>& nics, const std::vector<UniqueFd>& disks,
+void prepare_boot(const handoff::Launch& launch, const std::vector<Nic>& nics, const std::vector<OpenedDisk>& disks,
                   PreparedBoot& boot) {
   boot.files = {launch.kernel.vmlinuz, launch.kernel.initrd};
   for (const auto& nic : nics) boot.inherited.push_back(nic.tap_fd);
@@ -188,8 +194,8 @@ void prepare_boot(const handoff::Launch& launch, const std::vector<Nic>& nics, c
   }
   if (launch.qemu.machine == "microvm") boot.files.tsc_khz = measure_tsc_khz();
   for (const auto& disk : disks) {
-    boot.files.disks.push_back(disk.get());
-    boot.inherited.push_back(disk.get());
+    boot.files.disks.push_back({disk.read_write.get(), disk.read_only.get()});
+    boot.inherited.insert(boot.inherited.end(), {disk.read_write.get(), disk.read_only.get()});
   }
 }
 
@@ -313,7 +319,7 @@ int run() {
 
   if (launch.hugetlb)
     if (auto problem = hugepages_problem(read_file("/proc/meminfo"), launch.memory_mib)) throw Error(*problem);
-  std::vector<UniqueFd> disks = prepare_disks(launch.disks);
+  std::vector<OpenedDisk> disks = prepare_disks(launch.disks);
   UniqueFd listener = listen_unix(kChannelSocket, 1);
   UniqueFd exec_listener = listen_unix(kExecPortSocket, 1);
   UniqueFd qmp_listener = handoff::has_pci_bus(launch.qemu) ? listen_unix(kQmpSocket, 1) : UniqueFd();
@@ -347,6 +353,7 @@ int run() {
                            .host_side_address = network.plan.host_side_address,
                            .dns_upstreams = launch.dns_upstreams,
                            .resolv_conf = std::move(network.resolv_conf),
+                           .peers = network.peers,
                            .send_to_guest = exec.control_sender()});
   {
     RawTerminal raw(launch.process.terminal);

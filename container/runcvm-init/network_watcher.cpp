@@ -124,6 +124,8 @@ class Watcher {
     if (!qmp_ || (q35 && free_slots_.empty())) {
       notice("docker network connect: " + describe(interface) + " came to the container, but the VM cannot take it " +
              refusal_reason() + ": restart the container to give it to the VM");
+      // Left up with Docker's addresses, it would put runcvm-init's namespace on that network.
+      take_down(netlink, index, interface);
       return;
     }
     std::size_t position = next_position_++;
@@ -149,10 +151,19 @@ class Watcher {
     for (const auto& route : routes)
       if (route.device == interface.name) change.routes.push_back(route);
     wired_.push_back(wired);
+    for (const auto& address : wired.addresses) settings_.peers->allow(address);
     std::erase(ignored_, index);
     follow_embedded_dns(netlink, change);
     settings_.send_to_guest(channel::encode_session(channel::FrameType::network_add, channel::kControlSession,
                                                     handoff::to_json_text(change)));
+  }
+
+  void take_down(net::Netlink& netlink, int index, const handoff::Interface& interface) {
+    for (const auto& cidr : interface.addresses)
+      netlink.request(net::remove_address(net::parse_cidr(cidr, index), netlink.next_sequence()),
+                      "taking " + cidr + " off " + interface.name);
+    netlink.request(net::set_link({.index = index, .up = false}, netlink.next_sequence()),
+                    "taking " + interface.name + " down");
   }
 
   std::string refusal_reason() const {
@@ -183,13 +194,14 @@ class Watcher {
       host_side_position_ = first.position;
       change.routes.insert(change.routes.begin(), handoff::NetworkRoute{handoff::kHostSideAddress, 32, "", first.name});
     }
-    start_dns_forwarder({.listen_address = handoff::kHostSideAddress});
+    start_dns_forwarder({.listen_address = handoff::kHostSideAddress, .peers = settings_.peers});
     settings_.dns_forwarder = true;
     change.resolv_conf = resolv_conf_for_vm(resolv_conf, handoff::kHostSideAddress, settings_.dns_upstreams);
   }
 
   void remove(net::Netlink& netlink, const WiredInterface& gone) {
     std::erase_if(wired_, [&](const WiredInterface& w) { return w.position == gone.position; });
+    for (const auto& address : gone.addresses) settings_.peers->forget(address);
     if (gone.hotplugged) {
       // The guest releases the card (ACPI or PCIe hot-plug); only then may its backend go.
       qmp_->execute("device_del", {{"id", hotplug_card_id(gone.position)}});

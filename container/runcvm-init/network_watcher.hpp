@@ -8,11 +8,13 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/fd.hpp"
 #include "container/runcvm-init/network_plan.hpp"
+#include "container/runcvm-init/vm_peers.hpp"
 #include "handoff/launch.hpp"
 #include "net/netlink.hpp"
 
@@ -59,6 +61,7 @@ struct NetworkWatcherSettings {
   // Docker's /etc/resolv.conf for the container, held since before the VM ran (held_files.hpp);
   // Docker rewrites it in place when the container joins a network. None: --network none.
   UniqueFd resolv_conf;
+  std::shared_ptr<VmPeers> peers;                  // the VM's addresses, kept as networks come and go
   std::function<void(std::string)> send_to_guest;  // a frame for the exec port's agent
 };
 

@@ -47,11 +47,15 @@ void carry(UniqueFd client, const std::string& held, std::shared_ptr<std::atomic
 }
 
 // `socket` lives as long as the process: the thread is detached.
-void serve(UniqueFd listener, std::shared_ptr<RelayedSocket> socket, std::shared_ptr<std::atomic<unsigned>> active) {
+void serve(UniqueFd listener, std::shared_ptr<RelayedSocket> socket, std::shared_ptr<const VmPeers> peers,
+           std::shared_ptr<std::atomic<unsigned>> active) {
   const std::string& path = socket->path;
   std::string held = held_path(socket->held.get());
   for (;;) {
-    UniqueFd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    sockaddr_in peer{};
+    socklen_t size = sizeof peer;
+    UniqueFd client(::accept4(listener.get(), reinterpret_cast<sockaddr*>(&peer), &size, SOCK_CLOEXEC));
+    if (client && !peers->allowed(peer)) continue;  // closed: not the VM
     if (!client) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       notice("the socket relay for " + quote(path) + " stopped accepting: " + std::string(std::strerror(errno)));
@@ -67,11 +71,13 @@ void serve(UniqueFd listener, std::shared_ptr<RelayedSocket> socket, std::shared
 
 }  // namespace
 
-void start_socket_relays(std::vector<RelayedSocket> sockets, const std::string& listen_address) {
+void start_socket_relays(std::vector<RelayedSocket> sockets, const std::string& listen_address,
+                         std::shared_ptr<const VmPeers> peers) {
   auto active = std::make_shared<std::atomic<unsigned>>(0);
   for (std::size_t i = 0; i < sockets.size(); ++i) {
     UniqueFd listener = listen_tcp(listen_address, handoff::socket_relay_port(i));
-    std::thread(serve, std::move(listener), std::make_shared<RelayedSocket>(std::move(sockets[i])), active).detach();
+    std::thread(serve, std::move(listener), std::make_shared<RelayedSocket>(std::move(sockets[i])), peers, active)
+        .detach();
   }
 }
 

@@ -5,10 +5,12 @@
 // open since before the VM ran (held_files.hpp), never a path the VM could have rearranged.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/fd.hpp"
+#include "container/runcvm-init/vm_peers.hpp"
 
 namespace runcvm::container_init {
 
@@ -21,6 +23,8 @@ struct RelayedSocket {
   UniqueFd held;     // hold_socket(path), taken before the VM started
 };
 
-void start_socket_relays(std::vector<RelayedSocket> sockets, const std::string& listen_address);
+// Connections from anyone but `peers` are closed at once.
+void start_socket_relays(std::vector<RelayedSocket> sockets, const std::string& listen_address,
+                         std::shared_ptr<const VmPeers> peers);
 
 }  // namespace runcvm::container_init

@@ -27,7 +27,7 @@ std::string virtio_device(const handoff::Launch& launch, const std::string& kind
 
 // RUNCVM_DISPLAY_MODE=vnc: a graphics card and a USB tablet (absolute pointer, so the viewer's
 // cursor and the guest's agree), and QEMU's VNC server. RUNCVM_QEMU_USB alone: the controller only.
-void add_display(const handoff::Launch& launch, std::vector<std::string>& argv) {
+void add_display(const handoff::Launch& launch, bool networked, std::vector<std::string>& argv) {
   bool vnc_mode = launch.display_mode == "vnc";
   if (vnc_mode) {
     static const std::map<std::string, std::string, std::less<>> cards = {
@@ -37,9 +37,13 @@ void add_display(const handoff::Launch& launch, std::vector<std::string>& argv) 
   }
   if (vnc_mode || launch.qemu.usb) argv.insert(argv.end(), {"-device", "qemu-xhci,id=usb"});
   if (vnc_mode) argv.insert(argv.end(), {"-device", "usb-tablet,bus=usb.0"});
-  // The VM relays its port to this server (handoff::kHostSideAddress): -p reaches the VM's address.
+  // The VM relays its port to this server on runcvm-init's address (handoff::kHostSideAddress): -p
+  // reaches the VM's address. Only there: an interface the VM has not taken yet has Docker's
+  // address in this namespace, and the server asks for no password. Without a network nothing
+  // reaches it at all.
   if (auto port = handoff::vnc_port(launch))
-    argv.insert(argv.end(), {"-vnc", "0.0.0.0:" + std::to_string(*port - 5900)});
+    argv.insert(argv.end(), {"-vnc", std::string(networked ? handoff::kHostSideAddress : "127.0.0.1") + ":" +
+                                         std::to_string(*port - 5900)});
 }
 
 }  // namespace
@@ -180,7 +184,8 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
     std::string set = std::to_string(i + 1);
     argv.insert(
         argv.end(),
-        {"-add-fd", "fd=" + std::to_string(boot.disks[i]) + ",set=" + set, "-drive",
+        {"-add-fd", "fd=" + std::to_string(boot.disks[i].read_write) + ",set=" + set, "-add-fd",
+         "fd=" + std::to_string(boot.disks[i].read_only) + ",set=" + set, "-drive",
          "file=/dev/fdset/" + set + ",if=none,id=" + id + ",format=raw,discard=unmap,werror=report,rerror=report",
          "-device", virtio_device(launch, "virtio-blk") + ",drive=" + id + ",serial=" + handoff::disk_serial(i)});
   }
@@ -213,7 +218,7 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
     argv.insert(argv.end(), {"-chardev", "file,id=console,path=" + boot.console, "-serial", "chardev:console"});
   else
     argv.insert(argv.end(), {"-serial", "none"});
-  add_display(launch, argv);
+  add_display(launch, !nics.empty(), argv);
   // A guest kernel's panic reaches QEMU through its panic device, and QEMU exits with status 1,
   // told apart from a poweroff that never sent the workload's status.
   if (handoff::has_panic_device(launch.qemu))

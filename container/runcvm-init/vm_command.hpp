@@ -54,7 +54,11 @@ struct BootFiles {
   // Each RUNCVM_DISKS backing file: a descriptor runcvm-init opened (disks.hpp), which QEMU
   // inherits and takes as an fd set (-add-fd): reopening it through /proc/self/fd would check the
   // file's permissions again, which QEMU, without capabilities, may not pass.
-  std::vector<int> disks = {};
+  struct DiskFds {
+    int read_write = -1;
+    int read_only = -1;
+  };
+  std::vector<DiskFds> disks = {};
 };
 std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm,
                                       const BootFiles& boot, const std::vector<Nic>& nics = {});

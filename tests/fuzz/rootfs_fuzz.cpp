@@ -1,4 +1,5 @@
-// The host runtime's rootfs resolver and os-release parser against any path and any text. The
+// The host runtime's rootfs resolver, its check of the runtime's mount points, the os-release
+// parser and runcvm-init's mountinfo reader against any path and any text. The
 // tree below is made once: links to the host's root, loops, relative climbs, a FIFO. Whatever the
 // path, a result must lie inside the tree, and reading must never block or return a host file.
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <set>
 
+#include "container/runcvm-init/container_root.hpp"
 #include "runtime/facts.hpp"
 #include "runtime/rootfs.hpp"
 #include "tests/fuzz/fuzz_target.hpp"
@@ -64,5 +66,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (*text != "ID=debian\n") std::abort();  // the only regular file in the tree
     }
     rootfs.list_directories(path);
+    // A path it calls plain has no link and nothing but directories along it, in the fixture.
+    if (rootfs.plain_directories(path) && path.find("..") == std::string::npos) {
+      fs::path walked = fixture.root;
+      for (const auto& step : fs::path(path).relative_path()) {
+        if (step.empty() || step == ".") continue;
+        walked /= step;
+        struct stat st {};
+        if (::lstat(walked.c_str(), &st) != 0) break;  // absent from here on: runc would make it
+        if (!S_ISDIR(st.st_mode)) std::abort();
+      }
+    }
+    // runcvm-init's reading of mountinfo: any text, never a crash, only ids the text holds.
+    for (std::uint64_t id : runcvm::container_init::runtime_mount_ids(input))
+      if (input.find(std::to_string(id)) == std::string_view::npos) std::abort();
   });
 }

@@ -112,6 +112,13 @@ wait_until "the notice that microvm cannot take the network" \
   grep -q "RUNCVM_QEMU_MACHINE=microvm has no PCI hot-plug" "/proc/$init/root/.runcvm/runcvm-init.log"
 [[ "$(in_vm 'ls /sys/class/net | tr "\n" " "')" == "eth0 lo " ]] || fail "the microvm VM's interfaces changed"
 docker exec live-vm true || fail "the microvm VM stopped"
+# The interface the VM could not take does not leave runcvm-init's namespace on that network.
+refused_link_down() {
+  local state
+  state=$(nsenter -t "$init" -n ip -o addr show dev eth1 2>&1; nsenter -t "$init" -n ip -o link show dev eth1 2>&1)
+  [[ "$state" != *" inet "* && "$state" != *"state UP"* ]]
+}
+wait_until "the network the microvm VM could not take down in the container's namespace" refused_link_down
 docker rm -f live-vm >/dev/null
 docker run -d "${VM[@]}" -e RUNCVM_QEMU_HOTPLUG_SLOTS=0 --name live-vm runcvm-test/vm sleep 900 >/dev/null
 init=$(docker inspect -f '{{.State.Pid}}' live-vm)

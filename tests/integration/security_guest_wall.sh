@@ -217,9 +217,28 @@ image_with_env runcvm-test/disk-sys runcvm-test/disk-links-base 'RUNCVM_DISKS=/d
 expect_refused "leads into a place that is runcvm's or the kernel's" runcvm-test/disk-sys true
 image_with_env runcvm-test/disk-magic runcvm-test/disk-links-base 'RUNCVM_DISKS=/statedisks/runcvm-planted.img,/data,ext4,64M'
 expect_refused 'RUNCVM_DISKS: resolving' runcvm-test/disk-magic true
+# With a /dev/kvm in the spec the host's verdict directory is bound at /.runcvm/kvm: the image
+# aims a disk's temporary file and a --read-only mount point at it through plain links.
+tree="$SCRATCH/tree-aim-kvm"
+image_tree "$tree"
+mkdir -p "$tree/disks"
+ln -s /.runcvm/kvm/runcvm-planted-tmp "$tree/disks/.runcvm-planted.img.tmp-1-0"
+ln -s /.runcvm/kvm "$tree/srv"
+tar -C "$tree" -c . | docker import - runcvm-test/aim-kvm-base >/dev/null
+image_with_env runcvm-test/aim-kvm runcvm-test/aim-kvm-base 'RUNCVM_DISKS=/disks/runcvm-planted.img,/data,ext4,64M'
+kvm_aimed() {  # NEEDLE docker-run-args…
+  local needle=$1 err rc=0
+  shift
+  err=$(timeout 120 docker run --rm --runtime=runcvm --device /dev/null:/dev/kvm "$@" 2>&1 >/dev/null) || rc=$?
+  [[ $rc -ne 0 ]] || fail "docker run $* was not refused"
+  assert_contains "$err" "$needle" "docker run $*"
+}
+kvm_aimed "RUNCVM_DISKS: creating" runcvm-test/aim-kvm true
+kvm_aimed "leads into a place that is runcvm's or the kernel's" --read-only --tmpfs /srv/runcvm-planted-dir \
+  runcvm-test/aim-kvm-base true
 planted=$(find /run /tmp /var/lib /root -xdev -name 'runcvm-planted*' 2>/dev/null | grep -v "^$SCRATCH/tree-" || true)
 [[ -z "$planted" ]] || fail "a disk the image named was created on the host: $planted"
-pass "RUNCVM_DISKS from the image: \`..\`, the state directory, /proc, a link to /sys and /proc's magic links refused in one line; nothing created"
+pass "RUNCVM_DISKS from the image (\`..\`, the state directory, /proc, a link to /sys, /proc's magic links, a planted temporary name) and --read-only mount points through links into the host's verdicts: refused in one line; nothing created"
 
 image_with_env runcvm-test/too-many-cpus runcvm-test/busybox RUNCVM_CPUS=256
 expect_refused "RUNCVM_CPUS: 256 is more than the container may use" runcvm-test/too-many-cpus true

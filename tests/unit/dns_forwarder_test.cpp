@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <catch2/catch_test_macros.hpp>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -126,6 +127,23 @@ std::string tcp_ask(std::uint16_t port, const std::string& query, int timeout_ms
   return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : "";
 }
 
+// A forwarder on 127.0.0.1 in front of a fake upstream, with `settings`' other fields; its port, 0
+// when none could be had. A port free for UDP may be taken for TCP (an outgoing connection's): a
+// few are tried.
+std::uint16_t start_forwarder(DnsForwarderSettings settings) {
+  settings.listen_address = settings.upstream_address = "127.0.0.1";
+  settings.upstream_port = start_fake_upstream();
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    settings.listen_port = free_port();
+    try {
+      start_dns_forwarder(settings);
+      return settings.listen_port;
+    } catch (const Error&) {
+    }
+  }
+  return 0;
+}
+
 std::size_t thread_count() {
   std::size_t n = 0;
   DIR* dir = ::opendir("/proc/self/task");
@@ -136,22 +154,9 @@ std::size_t thread_count() {
 }
 
 TEST_CASE("the DNS forwarder relays, and floods neither add threads nor block it", "[guest][dns]") {
-  std::uint16_t upstream = start_fake_upstream();
-  // A port free for UDP may be taken for TCP (an outgoing connection's): try a few.
-  std::uint16_t port = 0;
-  for (int attempt = 0; attempt < 20 && port == 0; ++attempt) {
-    std::uint16_t candidate = free_port();
-    try {
-      start_dns_forwarder({.listen_address = "127.0.0.1",
-                           .listen_port = candidate,
-                           .upstream_address = "127.0.0.1",
-                           .upstream_port = upstream,
-                           .udp_timeout = std::chrono::milliseconds(200),
-                           .tcp_idle = std::chrono::milliseconds(300)});
-      port = candidate;
-    } catch (const Error&) {
-    }
-  }
+  std::uint16_t port = start_forwarder({.listen_address = "127.0.0.1",
+                                        .udp_timeout = std::chrono::milliseconds(200),
+                                        .tcp_idle = std::chrono::milliseconds(300)});
   REQUIRE(port != 0);
   CHECK(udp_ask(port, "q-udp", 2000) == "a-udp");
   CHECK(tcp_ask(port, "q-tcp", 2000) == "a-tcp");
@@ -176,6 +181,29 @@ TEST_CASE("the DNS forwarder relays, and floods neither add threads nor block it
   std::vector<UniqueFd> idle;
   for (std::size_t i = 0; i < kMaxTcpRelays + 20; ++i) idle.push_back(tcp_connect(port));
   CHECK(tcp_ask(port, "q-after-idle", 5000) == "a-after-idle");
+}
+
+TEST_CASE("the DNS forwarder answers the VM's addresses only", "[guest][dns]") {
+  auto peers = std::make_shared<VmPeers>();
+  peers->allow("127.0.0.2/16");
+  std::uint16_t port = start_forwarder({.listen_address = "127.0.0.1", .peers = peers});
+  REQUIRE(port != 0);
+  // From 127.0.0.1, a neighbour's address here: neither UDP nor TCP gets an answer.
+  CHECK(udp_ask(port, "q-neighbour", 300).empty());
+  CHECK(tcp_ask(port, "q-neighbour", 300).empty());
+  // From the VM's address: answered.
+  UniqueFd vm(::socket(AF_INET, SOCK_DGRAM, 0));
+  sockaddr_in from = loopback(0);
+  from.sin_addr.s_addr = htonl(0x7f000002);
+  REQUIRE(::bind(vm.get(), reinterpret_cast<sockaddr*>(&from), sizeof from) == 0);
+  sockaddr_in to = loopback(port);
+  ::sendto(vm.get(), "q-vm", 4, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  pollfd p{vm.get(), POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 2000) == 1);
+  char buffer[16];
+  CHECK(std::string(buffer, static_cast<size_t>(::recv(vm.get(), buffer, sizeof buffer, 0))) == "a-vm");
+  peers->forget("127.0.0.2");
+  CHECK_FALSE(peers->allowed(from));
 }
 
 }  // namespace

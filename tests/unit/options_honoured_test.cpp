@@ -34,7 +34,8 @@ handoff::Launch bundle_launch() { return test::bundle_kernel_launch(); }
 std::string qemu_line(const handoff::Launch& launch) {
   std::string out;
   container_init::BootFiles boot{"/k/vmlinux", launch.kernel.initrd};
-  for (std::size_t i = 0; i < launch.disks.size(); ++i) boot.disks.push_back(static_cast<int>(10 + i));
+  for (std::size_t i = 0; i < launch.disks.size(); ++i)
+    boot.disks.push_back({static_cast<int>(10 + i), static_cast<int>(20 + i)});
   for (const auto& a : container_init::qemu_command(launch, container_init::BundleLayout{}, false, boot))
     out += (out.empty() ? "" : " ") + a;
   return out;
@@ -218,7 +219,7 @@ TEST_CASE("display, USB and huge pages reach QEMU's command line", "[options][ho
   launch.display_mode = "vnc";
   std::string vnc = qemu_line(launch);
   CHECK_THAT(vnc, ContainsSubstring(
-                      "-device virtio-vga -device qemu-xhci,id=usb -device usb-tablet,bus=usb.0 -vnc 0.0.0.0:0"));
+                      "-device virtio-vga -device qemu-xhci,id=usb -device usb-tablet,bus=usb.0 -vnc 127.0.0.1:0"));
   CHECK(handoff::vnc_port(launch) == 5900u);
   launch.qemu.vga = "std";
   CHECK_THAT(qemu_line(launch), ContainsSubstring("-device VGA -device qemu-xhci"));
@@ -228,12 +229,19 @@ TEST_CASE("display, USB and huge pages reach QEMU's command line", "[options][ho
   launch.qemu.vnc_display = 7;
   std::string no_card = qemu_line(launch);
   CHECK(no_card.find("vga") == std::string::npos);
-  CHECK_THAT(no_card, ContainsSubstring("-vnc 0.0.0.0:7"));
+  CHECK_THAT(no_card, ContainsSubstring("-vnc 127.0.0.1:7"));
   CHECK(handoff::vnc_port(launch) == 5907u);
 
   launch.display_mode = "headless";  // the server alone, no card, no tablet
   std::string headless = qemu_line(launch);
-  CHECK_THAT(headless, ContainsSubstring("-vnc 0.0.0.0:7"));
+  CHECK_THAT(headless, ContainsSubstring("-vnc 127.0.0.1:7"));
+  // With a network, on runcvm-init's address alone: never on Docker's addresses of this namespace.
+  std::string networked;
+  for (const auto& a :
+       container_init::qemu_command(launch, container_init::BundleLayout{}, false, {"/k/vmlinux", launch.kernel.initrd},
+                                    {{7, "02:42:ac:11:00:02", 1500}}))
+    networked += a + " ";
+  CHECK_THAT(networked, ContainsSubstring("-vnc 169.254.77.1:7 "));
   CHECK(headless.find("usb-tablet") == std::string::npos);
   launch.qemu.vnc_display.reset();
   launch.qemu.usb = true;

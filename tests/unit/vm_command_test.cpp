@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "container/runcvm-init/container_root.hpp"
 #include "container/runcvm-init/disks.hpp"
 #include "container/runcvm-init/tsc_rate.hpp"
 #include "container/runcvm-init/vm_command.hpp"
@@ -123,13 +124,14 @@ TEST_CASE("microvm: virtio-mmio devices, virtio 1.0, and the kernel told the TSC
   launch.disks.push_back({"/disks/a", "/a", "ext4", std::nullopt});
   container_init::BootFiles boot{launch.kernel.vmlinuz, launch.kernel.initrd};
   boot.tsc_khz = 2096000;
-  boot.disks = {9};
+  boot.disks = {{9, 10}};
   std::string line =
       joined(container_init::qemu_command(launch, bundle, false, boot, {{7, "02:42:ac:11:00:02", 1500}}));
   CHECK_THAT(line, ContainsSubstring("-machine microvm -accel tcg,tb-size=128"));
   CHECK_THAT(line, ContainsSubstring("-device vhost-user-fs-device,chardev=fs,tag=runcvm-root"));
   CHECK_THAT(line, ContainsSubstring("-device virtio-serial-device -device virtserialport,chardev=channel"));
-  CHECK_THAT(line, ContainsSubstring("-add-fd fd=9,set=1 -drive file=/dev/fdset/1,if=none,id=disk0,"));
+  CHECK_THAT(line,
+             ContainsSubstring("-add-fd fd=9,set=1 -add-fd fd=10,set=1 -drive file=/dev/fdset/1,if=none,id=disk0,"));
   CHECK_THAT(line, ContainsSubstring("-device virtio-blk-device,drive=disk0,serial=runcvm-disk0"));
   CHECK_THAT(line,
              ContainsSubstring("-device virtio-net-device,id=nic0,netdev=net0,mac=02:42:ac:11:00:02,host_mtu=1500 "));
@@ -178,12 +180,12 @@ TEST_CASE("RUNCVM_DISKS: every disk is checked before any is created", "[guest][
   launch.disks = {disks[0], disks[1]};
   // QEMU opens each through the descriptor runcvm-init opened, never by a path in the VM's share.
   container_init::BootFiles boot{launch.kernel.vmlinuz, launch.kernel.initrd};
-  boot.disks = {11, 12};
+  boot.disks = {{11, 21}, {12, 22}};
   std::string command = joined(container_init::qemu_command(launch, container_init::BundleLayout{}, false, boot));
-  CHECK(command.find("-add-fd fd=11,set=1 "
+  CHECK(command.find("-add-fd fd=11,set=1 -add-fd fd=21,set=1 "
                      "-drive file=/dev/fdset/1,if=none,id=disk0,format=raw,discard=unmap,werror=report,rerror=report "
                      "-device virtio-blk-pci,drive=disk0,serial=runcvm-disk0 "
-                     "-add-fd fd=12,set=2 "
+                     "-add-fd fd=12,set=2 -add-fd fd=22,set=2 "
                      "-drive file=/dev/fdset/2,if=none,id=disk1,format=raw,discard=unmap,werror=report,rerror=report "
                      "-device virtio-blk-pci,drive=disk1,serial=runcvm-disk1") != std::string::npos);
   CHECK(command.find("/share/disks") == std::string::npos);
