@@ -87,4 +87,9 @@ std::string escape_unprintable(std::string_view text, std::string_view also_esca
   return out;
 }
 
+bool at_or_below(std::string_view path, std::string_view directory) {
+  return path == directory ||
+         (path.size() > directory.size() && path.starts_with(directory) && path[directory.size()] == '/');
+}
+
 }  // namespace runcvm

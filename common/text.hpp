@@ -11,6 +11,10 @@ namespace runcvm {
 // The pieces of `text` between `separator`s, leaving out empty ones ("a::b\n" → "a", "b").
 std::vector<std::string> split_nonempty(std::string_view text, char separator);
 
+// Whether `path` is `directory` or a path inside it, by their text ("/a/b" is below "/a", "/ab" is
+// not); neither is resolved.
+bool at_or_below(std::string_view path, std::string_view directory);
+
 // `text` with every byte a terminal could act on made visible, so a value from an image, a
 // mirror or a registry can neither colour, retitle nor rewrite the operator's terminal (ESC [ …,
 // OSC …): newline, carriage return and tab become \n, \r, \t; the other C0 controls, DEL, the C1

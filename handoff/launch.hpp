@@ -195,6 +195,11 @@ Launch parse_launch(std::string_view json_text);
 std::string process_to_json_text(const Process& process);
 Process parse_process(std::string_view json_text);
 
+// The trees that are runcvm's or the kernel's in every container: no RUNCVM_DISKS file, no tree a
+// disk is filled from and no --read-only mount point may be in them (the runtime checks the
+// option's paths, runcvm-init where the image's links lead).
+inline constexpr const char* kRuntimeOwnedTrees[] = {kStateDirectory, kBundleMountPoint, "/proc", "/sys", "/dev"};
+
 // The bundle's programs again, inside the state directory: what runc executes for `docker exec`
 // once the VM runs. Not kBundleMountPoint: the VM's share is a live, writable view of the
 // container's root, and rename(2) moves a mount point with a renamed ancestor, so root in the VM

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 #include "handoff/kernel_artifact.hpp"
 #include "handoff/kvm_verdict.hpp"
 #include "runtime/container_capabilities.hpp"
@@ -59,11 +60,6 @@ bool has_option(const Json& mount, std::string_view option) {
   if (it == mount.end() || !it->is_array()) return false;
   return std::any_of(it->begin(), it->end(),
                      [&](const Json& o) { return o.is_string() && o.get<std::string>() == option; });
-}
-
-bool below(std::string_view path, std::string_view directory) {
-  return path == directory || (path.size() > directory.size() && path.substr(0, directory.size()) == directory &&
-                               path[directory.size()] == '/');
 }
 
 // Kernel filesystems and /dev stay the container's own; the VM mounts its own versions.
@@ -343,7 +339,7 @@ Json mounts_for_vm(const Options& options, const CreateInput& input, const Json&
           {destination, spec_value<std::vector<std::string>>(mount, "options", config("mounts[].options"), {})});
     } else {
       std::string source = spec_value<std::string>(mount, "source", config("mounts[].source"), "");
-      if (below(destination, "/disks"))
+      if (at_or_below(destination, "/disks"))
         launch.container_only.push_back(destination);
       else if (input.host.socket_sources.count(source))
         launch.sockets.push_back(destination);

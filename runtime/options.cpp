@@ -6,6 +6,7 @@
 #include <map>
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 
 namespace runcvm::runtime {
 namespace {
@@ -71,10 +72,8 @@ std::vector<std::string_view> split(std::string_view text, char separator) {
 std::optional<std::string> disk_path_problem(std::string_view path) {
   for (std::string_view component : split(path, '/'))
     if (component == "." || component == "..") return "must not have `.` or `..` steps";
-  for (std::string_view owned : {"/.runcvm", "/opt/runcvm", "/proc", "/sys", "/dev"})
-    if (path == owned ||
-        (path.size() > owned.size() && path.substr(0, owned.size()) == owned && path[owned.size()] == '/'))
-      return "must not be in " + std::string(owned) + " (runcvm's or the kernel's)";
+  for (std::string_view owned : handoff::kRuntimeOwnedTrees)
+    if (at_or_below(path, owned)) return "must not be in " + std::string(owned) + " (runcvm's or the kernel's)";
   return std::nullopt;
 }
 

@@ -12,20 +12,13 @@
 
 #include "common/error.hpp"
 #include "common/file.hpp"
+#include "common/text.hpp"
 #include "handoff/launch.hpp"
 
 namespace runcvm::container_init {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr std::string_view kRuntimeOwned[] = {handoff::kStateDirectory, handoff::kBundleMountPoint, "/proc", "/sys",
-                                              "/dev"};
-
-bool at_or_below(std::string_view path, std::string_view directory) {
-  return path == directory || (path.size() > directory.size() && path.substr(0, directory.size()) == directory &&
-                               path[directory.size()] == '/');
-}
 
 UniqueFd open_in_root(const std::string& path, std::uint64_t flags) {
   open_how how{};
@@ -62,7 +55,7 @@ std::set<std::uint64_t> runtime_mount_ids(std::string_view mountinfo) {
     std::uint64_t id = 0;
     auto [end, error] = std::from_chars(fields[0].data(), fields[0].data() + fields[0].size(), id);
     if (found < 5 || error != std::errc() || end != fields[0].data() + fields[0].size()) continue;
-    for (std::string_view owned : kRuntimeOwned)
+    for (std::string_view owned : handoff::kRuntimeOwnedTrees)
       if (at_or_below(fields[4], owned)) ids.insert(id);
   }
   return ids;

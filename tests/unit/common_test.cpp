@@ -106,6 +106,10 @@ TEST_CASE("value files lose trailing whitespace; trees list in sorted order; tex
   using Pieces = std::vector<std::string>;
   CHECK(runcvm::split_nonempty("a::b:", ':') == Pieces{"a", "b"});
   CHECK(runcvm::split_nonempty("\nline 1\n\nline 2", '\n') == Pieces{"line 1", "line 2"});
+  CHECK(runcvm::at_or_below("/a/b", "/a"));
+  CHECK(runcvm::at_or_below("/a", "/a"));
+  CHECK_FALSE(runcvm::at_or_below("/ab", "/a"));
+  CHECK_FALSE(runcvm::at_or_below("/", "/a"));
   CHECK(runcvm::split_nonempty("", ':').empty());
 }
 
