@@ -44,10 +44,12 @@ void allow_helper_syscalls(Json& seccomp) {
     throw Error("config.json: field `linux.seccomp.syscalls`: expected a list, got " + syscalls.dump());
 
   std::set<std::string> present = allowed_unconditionally(syscalls);
-  // mount/umount2 still need CAP_SYS_ADMIN in the kernel, which runcvm-init drops before any
-  // helper starts unless the operator gave it; chroot is the helpers' confinement.
+  // mount/umount2/mount_setattr build the helpers' root; they still need CAP_SYS_ADMIN in the
+  // kernel, and runcvm-init takes them back from itself and every helper with a filter of its own
+  // once that root is built (container/runcvm-init/mount_seal.hpp). chroot is the helpers'
+  // confinement, entered at each helper's start.
   Json names = Json::array();
-  for (const char* name : {"mount", "umount2", "chroot"})
+  for (const char* name : {"mount", "umount2", "mount_setattr", "chroot"})
     if (!present.count(name)) names.push_back(name);
   if (!names.empty()) syscalls.push_back({{"names", names}, {"action", "SCMP_ACT_ALLOW"}});
   // runc hands `value` and `valueTwo` to libseccomp as mask and operand: unshare is allowed when

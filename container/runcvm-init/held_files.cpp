@@ -1,9 +1,12 @@
 #include "container/runcvm-init/held_files.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "common/error.hpp"
@@ -42,5 +45,23 @@ UniqueFd hold_socket(const std::string& path) {
 }
 
 std::string held_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+UniqueFd copy_to_sealed_memory(int fd, const std::string& what, std::size_t limit) {
+  UniqueFd copy(::memfd_create("runcvm-boot-file", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!copy) throw system_error("copying to memory", what, errno);
+  off_t offset = 0;
+  for (;;) {
+    std::size_t remaining = limit + 1 - static_cast<std::size_t>(offset);
+    ssize_t n = ::sendfile(copy.get(), fd, &offset, std::min<std::size_t>(remaining, 1 << 30));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw system_error("copying to memory", what, errno);
+    if (n == 0) break;
+    if (static_cast<std::size_t>(offset) > limit)
+      throw Error(what + " grew past " + std::to_string(limit >> 20) + " MiB while it was copied");
+  }
+  if (::fcntl(copy.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
+    throw system_error("sealing the copy of", what, errno);
+  return copy;
+}
 
 }  // namespace runcvm::container_init

@@ -19,6 +19,7 @@
 #include "common/file.hpp"
 #include "container/runcvm-init/close_on_exec.hpp"
 #include "container/runcvm-init/container_root.hpp"
+#include "container/runcvm-init/vm_command.hpp"
 #include "handoff/launch.hpp"
 
 namespace runcvm::container_init {
@@ -64,6 +65,15 @@ void build_share(const std::string& share, const std::vector<std::string>& vm_do
     // from another process under runc either (/proc/1/environ).
     write_file_atomic(state + "/" + fs::path(document).filename().string(), read_file(document), fs::perms(0600));
   mount_or_throw(nullptr, state, nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  // virtiofsd chroots into the share: after that, a library it loaded (glibc loads gconv, NSS and
+  // libgcc_s modules on demand) would come from the image. Nothing below the share may be mapped
+  // executable, run setuid or opened as a device from the host side; the guest sees the same
+  // files, modes and bits, and its own kernel decides what runs in the VM.
+  struct mount_attr attributes {};
+  attributes.attr_set = MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  if (::mount_setattr(AT_FDCWD, share.c_str(), AT_RECURSIVE | AT_SYMLINK_NOFOLLOW, &attributes, sizeof attributes) != 0)
+    throw system_error(errno == ENOSYS ? "making noexec (mount_setattr needs Linux 5.12)" : "making noexec", share,
+                       errno);
 }
 
 // capset(2) through the raw system call: libcap is not among the dependencies, and two
@@ -79,13 +89,21 @@ void clear_capability(int capability) {
   if (::syscall(SYS_capset, &header, data) != 0) throw system_error("dropping", "CAP_SYS_ADMIN", errno);
 }
 
-// Between fork and exec (system calls only): empties the bounding, ambient, inheritable, permitted
-// and effective sets and sets no_new_privs. 0, or the errno of what failed.
-int drop_every_capability() {
+// Between fork and exec (system calls only): takes `ids` (if any: groups, gid, then uid, while
+// CAP_SETGID and CAP_SETUID are still held), then empties the bounding, ambient, inheritable,
+// permitted and effective sets and sets no_new_privs. 0, or the errno of what failed.
+int drop_every_capability(const HelperIds* ids) {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno;
   for (int capability = 0; capability <= 63; ++capability)
     if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 && errno != EINVAL) return errno;
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) return errno;
+  if (ids) {
+    // The raw calls: glibc's wrappers signal every thread to change ids process-wide, which a
+    // child of a threaded process has no need of (it is alone) and must not risk between fork and exec.
+    if (::syscall(SYS_setgroups, ids->groups.size(), ids->groups.data()) != 0) return errno;
+    if (::syscall(SYS_setresgid, ids->gid, ids->gid, ids->gid) != 0) return errno;
+    if (::syscall(SYS_setresuid, ids->uid, ids->uid, ids->uid) != 0) return errno;
+  }
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
   if (::syscall(SYS_capset, &header, data) != 0) return errno;
@@ -150,8 +168,9 @@ void build_helper_root(const std::vector<std::string>& vm_documents) {
   bind_read_only(handoff::kBundleMountPoint, root + handoff::kBundleMountPoint, MS_REC);
   mount_or_throw("/dev", root + "/dev", nullptr, MS_BIND | MS_REC);
   mount_or_throw("/proc", root + "/proc", nullptr, MS_BIND | MS_REC);
-  // Not recursive: the sockets, without the helper root below it.
-  mount_or_throw(handoff::kStateDirectory, root + handoff::kStateDirectory, nullptr, MS_BIND);
+  // The sockets alone, not the state directory they are in (launch document, exec socket, log).
+  directory(root + kHelperSocketDirectory);
+  mount_or_throw(kHelperSocketDirectory, root + kHelperSocketDirectory, nullptr, MS_BIND);
   mount_or_throw(nullptr, root, nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV);
 }
 
@@ -184,7 +203,7 @@ void drop_sys_admin() {
 }
 
 int spawn_helper(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                 const std::vector<int>& keep_fds, bool quiet, HelperPrivileges privileges) {
+                 const std::vector<int>& keep_fds, bool quiet, const HelperPrivileges& privileges) {
   // Everything the child needs is made before fork: runcvm-init has threads (the DNS
   // forwarder), so the child may only make system calls until it execs.
   std::vector<char*> args, envp;
@@ -211,8 +230,8 @@ int spawn_helper(const std::vector<std::string>& argv, const std::vector<std::st
     if (null < 0 || ::dup2(null, 0) < 0 || (quiet && ::dup2(null, 2) < 0)) failure_report.error = errno;
     if (!failure_report.error && (::chroot(kHelperRoot) != 0 || ::chdir("/") != 0))
       failure_report = {ChildFailure::helper_root, errno};
-    if (!failure_report.error && privileges == HelperPrivileges::none)
-      failure_report = {ChildFailure::privileges, drop_every_capability()};
+    if (!failure_report.error && privileges.drop_all)
+      failure_report = {ChildFailure::privileges, drop_every_capability(privileges.ids ? &*privileges.ids : nullptr)};
     // A helper must not start with a descriptor of runcvm-init's (the channel, the exec socket,
     // the VM's ports): if the sweep cannot vouch for every one, the helper does not start.
     if (!failure_report.error) failure_report = {ChildFailure::descriptors, mark_close_on_exec_except(3, keep)};

@@ -7,19 +7,24 @@
 //   kHelperRoot (a tmpfs, read-only once built)
 //   ├── opt/runcvm   the bundle, read-only: programs, libraries, loader, firmware, kernels
 //   ├── dev          the container's /dev (runc's, not the image's): kvm, net/tun, null, urandom
-//   ├── proc         QEMU writes to /proc/self/fd/N; virtiofsd keeps /proc/self/fd
-//   ├── .runcvm      the container's /.runcvm: the sockets between runcvm-init and the helpers
+//   ├── proc         QEMU reads the image's kernel at /proc/self/fd/N; virtiofsd keeps /proc/self/fd
+//   ├── .runcvm      its helper-sockets directory alone: the sockets between runcvm-init and the helpers
 //   ├── run          a small tmpfs, the only writable place (virtiofsd's lock file; var/run links here)
 //   └── share        what the VM sees over virtiofs: the container's root with its volumes,
 //                    without /proc, /sys, /dev and /.runcvm; its /.runcvm is a read-only tmpfs
-//                    holding only the launch and network documents the VM reads
+//                    holding only the launch and network documents the VM reads. Every mount
+//                    of it is noexec, nosuid and nodev: virtiofsd, chrooted there, can load no
+//                    library of the image's (the guest's own kernel still runs what it likes)
 //
 // There is no /etc, /lib or /usr in that root: nothing of the image can be loaded by a helper,
 // and the image's files reach them only as virtiofsd's shared data.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "container/runcvm-init/helper_ids.hpp"
 
 namespace runcvm::container_init {
 
@@ -49,20 +54,21 @@ unsigned thread_count();
 void require_state_directory_mounts();
 
 // What a helper keeps of runcvm-init's privileges.
-enum class HelperPrivileges {
-  // runcvm-init's set (virtiofsd: it keeps the file server's capabilities itself and drops the rest).
-  inherited,
-  // None: every capability set empty, the bounding set included, and no_new_privs, so no program it
-  // could run would regain any. QEMU needs none: its taps, disks and the image's kernel come as
-  // descriptors, /dev/kvm and its sockets are open to the container's root by their modes.
-  none,
+struct HelperPrivileges {
+  // false: runcvm-init's set (virtiofsd: it keeps the file server's capabilities itself and drops
+  // the rest). true: none, every capability set empty, the bounding set included, and
+  // no_new_privs, so no program it could run would regain any. QEMU needs none: its taps, disks,
+  // console and the image's kernel come as descriptors, /dev/kvm and its sockets are open to it
+  // by their modes and owners (helper_ids.hpp).
+  bool drop_all = false;
+  // The ids it runs as; nullopt: runcvm-init's (uid 0).
+  std::optional<HelperIds> ids = std::nullopt;
 };
 
 // Starts a helper chrooted into kHelperRoot with the given argv and env, stdin from /dev/null,
 // stderr to /dev/null when `quiet`, no descriptor of runcvm-init's except `keep_fds` (QEMU's
 // taps) and no blocked signal (runcvm-init blocks those it reads from a signalfd).
 int spawn_helper(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                 const std::vector<int>& keep_fds, bool quiet,
-                 HelperPrivileges privileges = HelperPrivileges::inherited);
+                 const std::vector<int>& keep_fds, bool quiet, const HelperPrivileges& privileges = {});
 
 }  // namespace runcvm::container_init

@@ -27,9 +27,11 @@
 #include "container/runcvm-init/dns_forwarder.hpp"
 #include "container/runcvm-init/exec_mux.hpp"
 #include "container/runcvm-init/held_files.hpp"
+#include "container/runcvm-init/helper_ids.hpp"
 #include "container/runcvm-init/helper_root.hpp"
 #include "container/runcvm-init/hugepages.hpp"
 #include "container/runcvm-init/kvm_memory.hpp"
+#include "container/runcvm-init/mount_seal.hpp"
 #include "container/runcvm-init/network_watcher.hpp"
 #include "container/runcvm-init/network_wiring.hpp"
 #include "container/runcvm-init/notice.hpp"
@@ -163,13 +165,33 @@ UniqueFd block_signals() {
   return UniqueFd(::signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC));
 }
 
+// A copy in memory of a file of the image that QEMU loads into the VM (held_files.hpp says why).
+UniqueFd copy_image_boot_file(const std::string& path, const char* what, std::uint64_t limit) {
+  UniqueFd file = open_image_boot_file(path, what, limit);
+  return copy_to_sealed_memory(file.get(), std::string("the image's ") + what + " " + quote(path), limit);
+}
+
+// A write-only descriptor of runcvm-init's stdout or stderr, for one of QEMU's fd sets, which
+// match a descriptor by its access mode (a terminal is open read-write).
+UniqueFd write_only_copy(int fd, const char* name) {
+  if ((::fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY) return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  UniqueFd copy(::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC));
+  if (!copy) throw system_error("opening write-only for QEMU's output", std::string("runcvm-init's ") + name, errno);
+  return copy;
+}
+
 // What QEMU boots, and the descriptors it inherits for it (the taps, the image's kernel files,
-// the console's pipe).
+// its output, the disks). runcvm-init's copies are closed once QEMU runs.
 struct PreparedBoot {
   BootFiles files;
   std::vector<int> inherited;
-  UniqueFd image_kernel, image_initrd;
+  UniqueFd image_kernel, image_initrd, console_output, bios_log;
   std::optional<ConsoleTail> console;  // the image's own initramfs's console, read when it fails
+
+  void release_qemus_copies() {
+    for (UniqueFd* fd : {&image_kernel, &image_initrd, &console_output, &bios_log}) fd->reset();
+    if (console) console->release_write_end();  // QEMU's copy is the last: its exit ends the reader
+  }
 };
 
 // Fills `boot` in place: the console's reader is a thread, which does not move.
@@ -182,16 +204,31 @@ void prepare_boot(const handoff::Launch& launch, const std::vector<Nic>& nics, c
     if (::access(direct.c_str(), R_OK) == 0) boot.files.kernel = direct;
   } else {
     // The image's kernel and initramfs, opened here, where the image's links resolve inside its
-    // root; QEMU, in the helpers' root, reads them through the descriptors.
-    boot.image_kernel = open_image_boot_file(launch.kernel.vmlinuz, "kernel", 256ull << 20);
-    boot.image_initrd = open_image_boot_file(launch.kernel.initrd, "initramfs", 2ull << 30);
-    boot.files = {"/proc/self/fd/" + std::to_string(boot.image_kernel.get()),
-                  "/proc/self/fd/" + std::to_string(boot.image_initrd.get()), ""};
+    // root; QEMU, in the helpers' root, reads copies of them through descriptors.
+    boot.image_kernel = copy_image_boot_file(launch.kernel.vmlinuz, "kernel", 256ull << 20);
+    boot.image_initrd = copy_image_boot_file(launch.kernel.initrd, "initramfs", 2ull << 30);
+    boot.files.kernel = "/proc/self/fd/" + std::to_string(boot.image_kernel.get());
+    boot.files.initrd = "/proc/self/fd/" + std::to_string(boot.image_initrd.get());
     boot.inherited.insert(boot.inherited.end(), {boot.image_kernel.get(), boot.image_initrd.get()});
-    boot.console.emplace();
-    boot.files.console = "/proc/self/fd/" + std::to_string(boot.console->write_fd());
-    boot.inherited.push_back(boot.console->write_fd());
   }
+  switch (console_sink(launch)) {
+    case ConsoleSink::container_stdout:
+      boot.console_output = write_only_copy(1, "stdout");
+      break;
+    case ConsoleSink::container_stderr:
+      boot.console_output = write_only_copy(2, "stderr");
+      break;
+    case ConsoleSink::runcvm_init:
+      boot.console.emplace();
+      break;
+    case ConsoleSink::none:
+      break;
+  }
+  boot.files.console_fd = boot.console ? boot.console->write_fd() : boot.console_output.get();
+  if (launch.qemu.bios_debug) boot.bios_log = write_only_copy(2, "stderr");
+  boot.files.bios_log_fd = boot.bios_log.get();
+  for (int fd : {boot.files.console_fd, boot.files.bios_log_fd})
+    if (fd >= 0) boot.inherited.push_back(fd);
   if (launch.qemu.machine == "microvm") boot.files.tsc_khz = measure_tsc_khz();
   for (const auto& disk : disks) {
     boot.files.disks.push_back({disk.read_write.get(), disk.read_only.get()});
@@ -245,8 +282,8 @@ struct StartedVm {
 // accelerator left to us, a VM that has not booted under KVM within kKvmBootLimit starts again
 // under TCG, rather than hanging for ever, and the failure is remembered for later containers.
 StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, const PreparedBoot& boot,
-                   const std::vector<Nic>& nics, KvmPlan kvm, int channel_listener, int exec_listener, int qmp_listener,
-                   Stages& stages) {
+                   const std::vector<Nic>& nics, KvmPlan kvm, const std::optional<HelperIds>& qemu_ids,
+                   int channel_listener, int exec_listener, int qmp_listener, Stages& stages) {
   constexpr auto kKvmBootLimit = std::chrono::seconds(10);
   StartedVm vm;
   for (bool use_kvm = kvm.try_kvm;; use_kvm = false) {
@@ -256,12 +293,13 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
         spawn_helper(virtiofsd_command(launch, bundle), helper_environment(bundle), {},
                      /*quiet=*/!launch.kernel.debug);  // even at log_level=err it reports the VM's poweroff
     if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
+    give_socket_to(kVirtiofsSocket, qemu_ids);
     stages.host.qemu_spawn = realtime_ns();
     // A KVM attempt that may be retried keeps QEMU's complaints about KVM off the user's stderr
     // (unless the console, which QEMU writes there, was asked for).
-    vm.children.qemu =
-        spawn_helper(qemu_command(launch, bundle, use_kvm, boot.files, nics), helper_environment(bundle),
-                     boot.inherited, /*quiet=*/may_fall_back && !launch.kernel.debug, HelperPrivileges::none);
+    vm.children.qemu = spawn_helper(qemu_command(launch, bundle, use_kvm, boot.files, nics), helper_environment(bundle),
+                                    boot.inherited, /*quiet=*/may_fall_back && !launch.kernel.debug,
+                                    HelperPrivileges{.drop_all = true, .ids = qemu_ids});
 
     // QEMU connects to the channel while it starts; it exiting first means it failed (its own
     // message is already on stderr).
@@ -320,27 +358,35 @@ int run() {
   if (launch.hugetlb)
     if (auto problem = hugepages_problem(read_file("/proc/meminfo"), launch.memory_mib)) throw Error(*problem);
   std::vector<OpenedDisk> disks = prepare_disks(launch.disks);
+  std::string why_not;
+  std::optional<HelperIds> qemu_ids = container_init::qemu_ids(why_not);
+  if (!qemu_ids) notice("QEMU runs as uid 0, still without any capability: " + why_not);
+  if (::mkdir(kHelperSocketDirectory, 0755) != 0) throw system_error("creating", kHelperSocketDirectory, errno);
   UniqueFd listener = listen_unix(kChannelSocket, 1);
   UniqueFd exec_listener = listen_unix(kExecPortSocket, 1);
   UniqueFd qmp_listener = handoff::has_pci_bus(launch.qemu) ? listen_unix(kQmpSocket, 1) : UniqueFd();
+  give_socket_to(kChannelSocket, qemu_ids);
+  give_socket_to(kExecPortSocket, qemu_ids);
+  if (qmp_listener) give_socket_to(kQmpSocket, qemu_ids);
   WiredNetwork network = wire_container_network(launch);
   std::vector<Nic>& nics = network.nics;
   // From here on the VM runs: its helpers get a root without the image in it, and CAP_SYS_ADMIN
   // (needed for that root's mounts) is gone unless the operator gave it to the container.
   if (launch.read_only_root) make_root_read_only(handoff::vm_mount_points(launch));
   build_helper_root({handoff::kLaunchPath, handoff::kNetworkPath});
+  seal_mounts();
   if (!launch.sys_admin) drop_sys_admin();
   start_network_services(network);
   PreparedBoot boot;
   prepare_boot(launch, nics, disks, boot);
-  StartedVm vm = start_vm(launch, bundle, boot, nics, plan_kvm(launch, bundle, boot.files), listener.get(),
+  StartedVm vm = start_vm(launch, bundle, boot, nics, plan_kvm(launch, bundle, boot.files), qemu_ids, listener.get(),
                           exec_listener.get(), qmp_listener.get(), stages);
   for (const auto& nic : nics) ::close(nic.tap_fd);
   if (qmp_listener) {  // QEMU is connected: nobody else is to be
     qmp_listener.reset();
     ::unlink(kQmpSocket);
   }
-  if (boot.console) boot.console->release_write_end();  // QEMU's copy is the last: its exit ends the reader
+  boot.release_qemus_copies();
   ::fcntl(0, F_SETFL, ::fcntl(0, F_GETFL) | O_NONBLOCK);
 
   int code = 0;

@@ -46,7 +46,19 @@ void add_display(const handoff::Launch& launch, bool networked, std::vector<std:
                                          std::to_string(*port - 5900)});
 }
 
+// The fd sets of QEMU's own output; the disks' are 1, 2, … (one per disk). Their chardevs append:
+// without append=on QEMU truncates what it opens, which a pipe refuses (EINVAL).
+constexpr const char* kConsoleFdSet = "1000";
+constexpr const char* kBiosLogFdSet = "1001";
+
 }  // namespace
+
+ConsoleSink console_sink(const handoff::Launch& launch) {
+  if (launch.kernel.debug) return ConsoleSink::container_stderr;
+  if (launch.exec_init) return ConsoleSink::container_stdout;
+  if (launch.kernel.source != "bundle") return ConsoleSink::runcvm_init;
+  return ConsoleSink::none;
+}
 
 std::vector<std::string> helper_environment(const BundleLayout& bundle) {
   return {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "QEMU_MODULE_DIR=" + bundle.qemu_modules()};
@@ -208,25 +220,26 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
       argv.insert(argv.end(),
                   {"-device", "pcie-root-port,id=" + slot + ",chassis=" + std::to_string(chassis++) + ",io-reserve=0"});
   }
-  // An init as the VM's PID 1 (systemd) writes to the console: that goes to the container's stdout,
-  // as a systemd container's output does.
-  if (launch.kernel.debug)
-    argv.insert(argv.end(), {"-chardev", "file,id=console,path=/proc/self/fd/2", "-serial", "chardev:console"});
-  else if (launch.exec_init)
-    argv.insert(argv.end(), {"-chardev", "file,id=console,path=/proc/self/fd/1", "-serial", "chardev:console"});
-  else if (!boot.console.empty())
-    argv.insert(argv.end(), {"-chardev", "file,id=console,path=" + boot.console, "-serial", "chardev:console"});
-  else
+  if (console_sink(launch) == ConsoleSink::none) {
     argv.insert(argv.end(), {"-serial", "none"});
+  } else {
+    if (boot.console_fd < 0) throw Error("QEMU's command: the serial console has no descriptor");
+    argv.insert(argv.end(), {"-add-fd", "fd=" + std::to_string(boot.console_fd) + ",set=" + kConsoleFdSet, "-chardev",
+                             std::string("file,id=console,append=on,path=/dev/fdset/") + kConsoleFdSet, "-serial",
+                             "chardev:console"});
+  }
   add_display(launch, !nics.empty(), argv);
   // A guest kernel's panic reaches QEMU through its panic device, and QEMU exits with status 1,
   // told apart from a poweroff that never sent the workload's status.
   if (handoff::has_panic_device(launch.qemu))
     argv.insert(argv.end(), {"-device", "pvpanic", "-action", "panic=exit-failure"});
   // SeaBIOS writes its log to I/O port 0x402; QEMU's debug console device catches it there.
-  if (launch.qemu.bios_debug)
-    argv.insert(argv.end(),
-                {"-chardev", "file,id=bios,path=/proc/self/fd/2", "-device", "isa-debugcon,iobase=0x402,chardev=bios"});
+  if (launch.qemu.bios_debug) {
+    if (boot.bios_log_fd < 0) throw Error("QEMU's command: SeaBIOS's log has no descriptor");
+    argv.insert(argv.end(), {"-add-fd", "fd=" + std::to_string(boot.bios_log_fd) + ",set=" + kBiosLogFdSet, "-chardev",
+                             std::string("file,id=bios,append=on,path=/dev/fdset/") + kBiosLogFdSet, "-device",
+                             "isa-debugcon,iobase=0x402,chardev=bios"});
+  }
   return argv;
 }
 

@@ -22,12 +22,15 @@ struct BundleLayout {
   std::string qemu_modules() const { return root + "/lib/qemu"; }
 };
 
-// Sockets between runcvm-init, virtiofsd and QEMU, in the container's handoff tmpfs.
-inline constexpr const char* kVirtiofsSocket = "/.runcvm/virtiofs.sock";
-inline constexpr const char* kChannelSocket = "/.runcvm/channel.sock";
-inline constexpr const char* kExecPortSocket = "/.runcvm/exec-port.sock";
+// Sockets between runcvm-init, virtiofsd and QEMU, in a directory of the container's state tmpfs
+// that the helpers' root holds at the same path, without the rest of that tmpfs (its state
+// directory stays 0700, root's alone). Each socket QEMU connects to is owned by QEMU's uid.
+inline constexpr const char* kHelperSocketDirectory = "/.runcvm/helper-sockets";
+inline constexpr const char* kVirtiofsSocket = "/.runcvm/helper-sockets/virtiofs.sock";
+inline constexpr const char* kChannelSocket = "/.runcvm/helper-sockets/channel.sock";
+inline constexpr const char* kExecPortSocket = "/.runcvm/helper-sockets/exec-port.sock";
 // QEMU's monitor (QMP), for hot-plugging network cards; on machines with PCI only.
-inline constexpr const char* kQmpSocket = "/.runcvm/qmp.sock";
+inline constexpr const char* kQmpSocket = "/.runcvm/helper-sockets/qmp.sock";
 
 // One virtio-net device of the VM: its tap (an open descriptor QEMU inherits), MAC and MTU.
 struct Nic {
@@ -47,8 +50,12 @@ std::vector<std::string> helper_environment(const BundleLayout& bundle);
 struct BootFiles {
   std::string kernel;
   std::string initrd;
-  // Where the console goes when neither debugging nor an init has it ("": nowhere).
-  std::string console = {};
+  // Where QEMU writes what it writes itself, the serial console (console_sink) and SeaBIOS's log
+  // (RUNCVM_BIOS_DEBUG): write-only descriptors runcvm-init opened, passed as fd sets. QEMU, with
+  // a uid of its own, could not reopen the container's stdout or stderr (a pipe or terminal of
+  // root's) by path. -1: not opened.
+  int console_fd = -1;
+  int bios_log_fd = -1;
   // The host's TSC rate, told to a microvm guest's kernel (tsc_rate.hpp); 0: let it calibrate.
   std::uint64_t tsc_khz = 0;
   // Each RUNCVM_DISKS backing file: a descriptor runcvm-init opened (disks.hpp), which QEMU
@@ -60,6 +67,12 @@ struct BootFiles {
   };
   std::vector<DiskFds> disks = {};
 };
+// Where the guest's serial console goes: stderr when debugging; an init as the VM's PID 1
+// (systemd) writes to it, so stdout, as a systemd container's output does; the image's own
+// kernel's console goes to runcvm-init, which tells the user its end when that kernel fails;
+// otherwise nowhere.
+enum class ConsoleSink { none, container_stdout, container_stderr, runcvm_init };
+ConsoleSink console_sink(const handoff::Launch& launch);
 std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm,
                                       const BootFiles& boot, const std::vector<Nic>& nics = {});
 // The direct-boot image the builder leaves next to a bundle kernel's vmlinuz.

@@ -8,8 +8,10 @@
 #      VM (the payload records the kernel it runs on: never the host's);
 #   2. no thread of runcvm-init, QEMU or virtiofsd holds CAP_SYS_ADMIN once the VM runs: a plain
 #      container, one on a user network (the DNS forwarder's thread) and one with a bind-mounted
-#      host socket (the relay's threads); QEMU holds no capability at all, with no_new_privs and
-#      its seccomp sandbox, and virtiofsd runs under seccomp;
+#      host socket (the relay's threads); QEMU holds no capability at all and runs as uid/gid
+#      65510, with no_new_privs and its seccomp sandbox; virtiofsd runs under seccomp with a file
+#      server's capabilities only, chrooted where nothing can be mapped executable; runcvm-init,
+#      once its mounts are made, carries a filter that refuses any more;
 #   3. images that aim the runtime's own mounts (/.runcvm or /opt a link, /opt/runcvm a file),
 #      RUNCVM_DISKS out of the container's own files (`..`, the state directory, a link to /sys,
 #      /proc's magic links), RUNCVM_KERNEL_APPEND and RUNCVM_QEMU_CPU against the host-wide KVM
@@ -152,6 +154,11 @@ dns=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg --network capnet r
 on_exit "docker rm -f $dns >/dev/null 2>&1"
 relay=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -v "$sock:/var/run/docker.sock" runcvm-test/busybox sleep 600)
 on_exit "docker rm -f $relay >/dev/null 2>&1"
+runc_container=$(docker run -d --runtime=runc runcvm-test/busybox sleep 600)
+on_exit "docker rm -f $runc_container >/dev/null 2>&1"
+runc_filters=$(awk '$1 == "Seccomp_filters:" {print $2}' /proc/"$(docker inspect -f '{{.State.Pid}}' "$runc_container")"/status)
+[[ $runc_filters =~ ^[1-9][0-9]*$ ]] || fail "a runc container's PID 1 has Seccomp_filters \"$runc_filters\""
+docker rm -f "$runc_container" >/dev/null
 for c in "$plain" "$dns" "$relay"; do
   wait_for_exec_agent "$c"
   init=$(docker inspect -f '{{.State.Pid}}' "$c")
@@ -176,17 +183,41 @@ for c in "$plain" "$dns" "$relay"; do
         done
         [[ "$(awk '$1 == "NoNewPrivs:" {print $2}' /proc/"$pid"/status)" == 1 ]] || fail "QEMU (pid $pid) may gain privileges"
         [[ "$(awk '$1 == "Seccomp:" {print $2}' /proc/"$pid"/status)" == 2 ]] || fail "QEMU (pid $pid) runs without its seccomp sandbox"
+        # A uid and gid of its own (65510): no file of the container's is QEMU's by ownership.
+        for field in Uid Gid; do
+          [[ "$(awk -v s="$field:" '$1 == s {print $2, $3, $4, $5}' /proc/"$pid"/status)" == "65510 65510 65510 65510" ]] ||
+            fail "QEMU (pid $pid) runs as $(grep "^$field" /proc/"$pid"/status)"
+        done
         qemu_seen=1 ;;
       *virtiofsd*)
-        [[ "$(awk '$1 == "Seccomp:" {print $2}' /proc/"$pid"/status)" == 2 ]] || fail "virtiofsd (pid $pid) runs without seccomp" ;;
+        [[ "$(awk '$1 == "Seccomp:" {print $2}' /proc/"$pid"/status)" == 2 ]] || fail "virtiofsd (pid $pid) runs without seccomp"
+        # A file server's capabilities and no other (CHOWN DAC_OVERRIDE FOWNER FSETID SETGID SETUID
+        # MKNOD SETFCAP), and an empty bounding set: nothing it could run would gain one.
+        for expected in CapEff:00000000880000db CapPrm:00000000880000db CapBnd:0000000000000000; do
+          [[ "$(awk -v s="${expected%%:*}:" '$1 == s {print $1 $2}' /proc/"$pid"/status)" == "$expected" ]] ||
+            fail "virtiofsd (pid $pid) has $(grep "^${expected%%:*}" /proc/"$pid"/status), not $expected"
+        done
+        # Chrooted into the share, whose every mount is noexec, nosuid and nodev: no library of the
+        # image's can be mapped into it.
+        while read -r _ _ _ _ point options _; do
+          for flag in noexec nosuid nodev; do
+            [[ ",$options," == *",$flag,"* ]] || fail "virtiofsd (pid $pid) sees $point without $flag ($options)"
+          done
+        done </proc/"$pid"/mountinfo
+        (( $(wc -l </proc/"$pid"/mountinfo) >= 2 )) || fail "virtiofsd (pid $pid) sees only $(cat /proc/"$pid"/mountinfo)"
+        virtiofsd_seen=1 ;;
     esac
   done
+  # The mounts runcvm-init made are its last: a filter of its own on top of runc's (as many as a
+  # runc container's PID 1 has) refuses every mount call to it, its threads and its helpers.
+  [[ "$(awk '$1 == "Seccomp_filters:" {print $2}' /proc/"$init"/status)" == $(( runc_filters + 1 )) ]] ||
+    fail "runcvm-init of $c has $(grep Seccomp_filters /proc/"$init"/status), a runc container's PID 1 $runc_filters"
   [[ $c == "$plain" ]] || (( $(ls /proc/"$init"/task | wc -l) > 1 )) ||
     fail "runcvm-init of $c has no thread of its own: the test would not see one keep SYS_ADMIN"
 done
-[[ -n ${qemu_seen:-} ]] || fail "no QEMU found among the containers' processes"
+[[ -n ${qemu_seen:-} && -n ${virtiofsd_seen:-} ]] || fail "no QEMU or no virtiofsd found among the containers' processes"
 docker rm -f "$plain" "$dns" "$relay" >/dev/null
-pass "no task of runcvm-init, QEMU or virtiofsd holds CAP_SYS_ADMIN (plain, user network's DNS thread, socket relays); QEMU holds no capability, with no_new_privs and seccomp"
+pass "no task of runcvm-init, QEMU or virtiofsd holds CAP_SYS_ADMIN (plain, user network's DNS thread, socket relays); QEMU holds no capability, runs as 65510 with no_new_privs and seccomp; virtiofsd holds a file server's capabilities in a noexec root; runcvm-init's mounts are sealed"
 
 # --- 3. The image cannot aim the runtime's mounts, files or the host's state -----------------------
 for case in state-link opt-link bundle-file; do

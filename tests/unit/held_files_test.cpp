@@ -1,9 +1,11 @@
 // What runcvm-init keeps of the container's root once the VM runs: files and sockets held by
 // descriptor (a rename or a planted link at the old path changes nothing), and its capability drop,
 // which must not run beside another thread (capset(2) changes the calling thread alone).
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch_test_macros.hpp>
@@ -17,6 +19,7 @@
 #include "common/file.hpp"
 #include "common/unix_socket.hpp"
 #include "container/runcvm-init/held_files.hpp"
+#include "container/runcvm-init/helper_ids.hpp"
 #include "container/runcvm-init/helper_root.hpp"
 #include "tests/unit/support.hpp"
 
@@ -75,4 +78,52 @@ TEST_CASE("runcvm-init refuses to drop a capability while another thread would k
   CHECK_THROWS_WITH(container_init::drop_sys_admin(), ContainsSubstring("would keep it"));
   stop = true;
   other.join();
+}
+
+TEST_CASE("QEMU, under a uid of its own, reads the image's root-only kernel through a sealed copy", "[guest][held]") {
+  test::ScratchDirectory scratch;
+  fs::path kernel = scratch.path() / "vmlinuz";
+  write_file_atomic(kernel, std::string(3 << 20, 'k') + "end", fs::perms(0600));  // as Ubuntu ships it
+  UniqueFd file(::open(kernel.c_str(), O_RDONLY | O_CLOEXEC));
+  REQUIRE(file);
+  UniqueFd copy = container_init::copy_to_sealed_memory(file.get(), "the image's kernel", 8 << 20);
+  REQUIRE(copy);
+  std::string through_copy = "/proc/self/fd/" + std::to_string(copy.get());
+  std::string through_file = "/proc/self/fd/" + std::to_string(file.get());
+  // In a child with QEMU's ids and no capability: the file itself is refused (the test could
+  // fail), its copy reads whole and cannot be written.
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setresgid(container_init::kQemuGid, container_init::kQemuGid, container_init::kQemuGid) != 0 ||
+        ::setresuid(container_init::kQemuUid, container_init::kQemuUid, container_init::kQemuUid) != 0)
+      ::_exit(10);
+    if (::open(through_file.c_str(), O_RDONLY) >= 0 || errno != EACCES) ::_exit(11);
+    int fd = ::open(through_copy.c_str(), O_RDONLY);
+    if (fd < 0) ::_exit(12);
+    std::string content(4 << 20, '\0');
+    ssize_t n = ::pread(fd, content.data(), content.size(), 0);
+    if (n != (3 << 20) + 3 || content.compare(static_cast<std::size_t>(n) - 3, 3, "end") != 0) ::_exit(13);
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(::pwrite(copy.get(), "x", 1, 0) == -1);
+  CHECK(errno == EPERM);
+  CHECK_THROWS_WITH(container_init::copy_to_sealed_memory(file.get(), "the image's kernel", 1 << 20),
+                    ContainsSubstring("the image's kernel grew past 1 MiB"));
+}
+
+TEST_CASE("QEMU's ids: mapped or not, and the group /dev/kvm asks for", "[guest][held]") {
+  CHECK(container_init::id_mapped("         0          0 4294967295\n", container_init::kQemuUid));
+  // userns-remap and rootless Podman: 0 and the 65536 ids after it.
+  CHECK(container_init::id_mapped("0 100000 65536\n", container_init::kQemuUid));
+  CHECK_FALSE(container_init::id_mapped("0 1000 1\n", container_init::kQemuUid));
+  CHECK(container_init::id_mapped("0 1000 1\n1 100000 65536\n", container_init::kQemuUid));
+  CHECK_FALSE(container_init::id_mapped("0 100000 65510\n", container_init::kQemuUid));
+  CHECK_FALSE(container_init::id_mapped("garbage\n", container_init::kQemuUid));
+  CHECK(container_init::groups_for_kvm(std::nullopt).empty());
+  CHECK(container_init::groups_for_kvm(std::pair<mode_t, gid_t>{S_IFCHR | 0666, 0}).empty());
+  CHECK(container_init::groups_for_kvm(std::pair<mode_t, gid_t>{S_IFCHR | 0660, 108}) == std::vector<gid_t>{108});
 }

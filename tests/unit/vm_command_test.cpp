@@ -39,17 +39,18 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
         "-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny -machine q35 -accel "
         "tcg,tb-size=128 "
         "-cpu max -smp 2 -m 544M -object memory-backend-memfd,id=mem,size=544M,share=on -numa node,memdev=mem "
-        "-chardev socket,id=fs,path=/.runcvm/virtiofs.sock -device "
+        "-chardev socket,id=fs,path=/.runcvm/helper-sockets/virtiofs.sock -device "
         "vhost-user-fs-pci,chardev=fs,tag=runcvm-root,queue-size=1024 "
-        "-chardev socket,id=channel,path=/.runcvm/channel.sock -device virtio-serial-pci "
+        "-chardev socket,id=channel,path=/.runcvm/helper-sockets/channel.sock -device virtio-serial-pci "
         "-device virtserialport,chardev=channel,name=org.runcvm.channel "
-        "-chardev socket,id=exec,path=/.runcvm/exec-port.sock -device virtserialport,chardev=exec,name=org.runcvm.exec "
+        "-chardev socket,id=exec,path=/.runcvm/helper-sockets/exec-port.sock -device "
+        "virtserialport,chardev=exec,name=org.runcvm.exec "
         "-kernel /opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinuz -initrd "
         "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd "
         "-append console=ttyS0 panic=-1 reboot=t i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd cryptomgr.notests "
         "no_timer_check tsc=reliable quiet loglevel=0 runcvm.root=runcvm-root "
         "runcvm.init=/opt/runcvm/bin/runcvm-vm-init "
-        "-chardev socket,id=qmp,path=/.runcvm/qmp.sock -mon chardev=qmp,mode=control "
+        "-chardev socket,id=qmp,path=/.runcvm/helper-sockets/qmp.sock -mon chardev=qmp,mode=control "
         "-device pcie-root-port,id=runcvm-slot0,chassis=1,io-reserve=0 "
         "-device pcie-root-port,id=runcvm-slot1,chassis=2,io-reserve=0 "
         "-serial none -device pvpanic -action panic=exit-failure");
@@ -65,30 +66,51 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
   launch.qemu.accel = "tcg";
   launch.kernel.debug = true;
   launch.kernel.append = "systemd.unit=rescue.target";
-  auto custom = container_init::qemu_command(launch, bundle, true, {launch.kernel.vmlinuz, launch.kernel.initrd});
+  // QEMU writes its own output to descriptors runcvm-init opened, as fd sets: it may not reopen
+  // the container's stdout or stderr by path.
+  container_init::BootFiles with_console{launch.kernel.vmlinuz, launch.kernel.initrd};
+  with_console.console_fd = 12;
+  CHECK(container_init::console_sink(launch) == container_init::ConsoleSink::container_stderr);
+  CHECK_THROWS_WITH(container_init::qemu_command(launch, bundle, true, {launch.kernel.vmlinuz, launch.kernel.initrd}),
+                    "QEMU's command: the serial console has no descriptor");
+  auto custom = container_init::qemu_command(launch, bundle, true, with_console);
   CHECK(joined(custom).find("-machine pc -accel tcg,tb-size=128 ") != std::string::npos);  // an explicit accel wins
   CHECK(std::find(custom.begin(), custom.end(), "Skylake-Server") != custom.end());
   CHECK(container_init::kernel_command_line(launch, bundle) ==
         "console=ttyS0 panic=-1 reboot=t i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd cryptomgr.notests "
         "no_timer_check tsc=reliable runcvm.debug runcvm.root=runcvm-root "
         "runcvm.init=/opt/runcvm/bin/runcvm-vm-init systemd.unit=rescue.target");
-  CHECK(joined(custom).find("-serial chardev:console") != std::string::npos);
+  CHECK_THAT(joined(custom),
+             ContainsSubstring("-add-fd fd=12,set=1000 -chardev file,id=console,append=on,path=/dev/fdset/1000 "
+                               "-serial chardev:console"));
+  CHECK_THAT(joined(custom), !ContainsSubstring("/proc/self/fd"));
   CHECK(joined(custom).find("isa-debugcon") == std::string::npos);
   launch.kernel.debug = false;
   launch.exec_init = true;  // systemd as PID 1: the console is the container's stdout
-  CHECK(joined(container_init::qemu_command(launch, bundle, false, {launch.kernel.vmlinuz, launch.kernel.initrd}))
-            .find("-chardev file,id=console,path=/proc/self/fd/1 -serial chardev:console") != std::string::npos);
+  CHECK(container_init::console_sink(launch) == container_init::ConsoleSink::container_stdout);
+  CHECK_THAT(joined(container_init::qemu_command(launch, bundle, false, with_console)),
+             ContainsSubstring("-chardev file,id=console,append=on,path=/dev/fdset/1000 -serial chardev:console"));
   launch.exec_init = false;
+  CHECK(container_init::console_sink(launch) == container_init::ConsoleSink::none);
   launch.qemu.bios_debug = true;
-  CHECK(joined(container_init::qemu_command(launch, bundle, false, {launch.kernel.vmlinuz, launch.kernel.initrd}))
-            .find("-device isa-debugcon,iobase=0x402,chardev=bios") != std::string::npos);
+  CHECK_THROWS_WITH(container_init::qemu_command(launch, bundle, false, {launch.kernel.vmlinuz, launch.kernel.initrd}),
+                    "QEMU's command: SeaBIOS's log has no descriptor");
+  container_init::BootFiles with_bios_log{launch.kernel.vmlinuz, launch.kernel.initrd};
+  with_bios_log.bios_log_fd = 13;
+  CHECK_THAT(joined(container_init::qemu_command(launch, bundle, false, with_bios_log)),
+             ContainsSubstring("-add-fd fd=13,set=1001 -chardev file,id=bios,append=on,path=/dev/fdset/1001 -device "
+                               "isa-debugcon,iobase=0x402,chardev=bios"));
+  launch.qemu.bios_debug = false;
 
   // The image's own kernel: loaded from descriptors runcvm-init opened, booted through its own
   // initramfs, which reads root=, rootfstype= and init=.
   launch.kernel.source = "image";
   launch.kernel.debug = false;
   launch.kernel.append = "";
-  CHECK_THAT(joined(container_init::qemu_command(launch, bundle, false, {"/proc/self/fd/7", "/proc/self/fd/8"})),
+  CHECK(container_init::console_sink(launch) == container_init::ConsoleSink::runcvm_init);
+  container_init::BootFiles image_boot{"/proc/self/fd/7", "/proc/self/fd/8"};
+  image_boot.console_fd = 9;
+  CHECK_THAT(joined(container_init::qemu_command(launch, bundle, false, image_boot)),
              ContainsSubstring("-kernel /proc/self/fd/7 -initrd /proc/self/fd/8 -append console=ttyS0"));
   CHECK_THAT(
       container_init::kernel_command_line(launch, bundle),
