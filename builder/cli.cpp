@@ -18,6 +18,7 @@
 #include "common/size.hpp"
 #include "common/text.hpp"
 #include "registry/client.hpp"
+#include "registry/layout_index.hpp"
 
 #ifndef RUNCVM_SOURCE_RECIPES_DIR
 #define RUNCVM_SOURCE_RECIPES_DIR ""
@@ -226,6 +227,12 @@ int run_disk_command(std::span<char*> args) {
   return 0;
 }
 
+// Whether a path names anything: the fact DIR:TAG is split by (registry/layout_index.hpp).
+bool path_exists(const fs::path& path) {
+  std::error_code ec;
+  return fs::exists(fs::symlink_status(path, ec)) && !ec;
+}
+
 registry::ClientOptions registry_options() {
   registry::ClientOptions options;
   const char* user = std::getenv("RUNCVM_REGISTRY_USER");
@@ -246,7 +253,7 @@ registry::ClientOptions registry_options() {
 }
 
 constexpr std::string_view kBundleUsage =
-    R"(usage: runcvm-build bundle --kernels DIR [--out DIR] [--oci-layout DIR] [--docker-archive FILE] [options]
+    R"(usage: runcvm-build bundle --kernels DIR [--out DIR] [--oci-layout DIR[:TAG]] [--docker-archive FILE] [options]
 
 Assembles the self-contained /opt/runcvm tree: runcvm's static programs, QEMU and virtiofsd from
 this machine's Debian packages with their shared-library closure and loader, the firmware QEMU
@@ -256,13 +263,14 @@ installs the bundle: docker run --rm -v /opt/runcvm:/runcvm -v /etc/docker:/etc/
 
   --kernels DIR          where `runcvm-build kernels --out` put kernels/
   --out DIR              the tree itself
-  --oci-layout DIR       an OCI image layout
+  --oci-layout DIR[:TAG] an OCI image layout, created or added to; the image is tagged TAG there
+                         (default: --tag's TAG), as `skopeo copy oci:DIR:TAG` and `umoci` address it
   --docker-archive FILE  a tarball for `docker load`
   --push HOST[:PORT]/NAME:TAG  push the image to a registry (credentials: RUNCVM_REGISTRY_USER,
                          RUNCVM_REGISTRY_PASSWORD, sent to a token service on another host than
                          the registry's only if RUNCVM_REGISTRY_TOKEN_HOSTS=HOST[,HOST] names it;
                          RUNCVM_REGISTRY_CHUNK=SIZE uploads in chunks)
-  --tag NAME:TAG         the image's reference (default runcvm:latest)
+  --tag NAME:TAG         the image's reference in the docker-archive (default runcvm:latest)
   --compression gzip|zstd  the layer's compression (default gzip)
   --qemu PATH, --virtiofsd PATH  the programs to take (default: Debian's)
 SOURCE_DATE_EPOCH sets the files' time in the image (default 0): the same inputs give the same digest.
@@ -271,6 +279,7 @@ SOURCE_DATE_EPOCH sets the files' time in the image (default 0): the same inputs
 int run_bundle_command(std::span<char*> args) {
   BundleOptions options;
   options.programs = program_directory();
+  std::optional<registry::LayoutArgument> oci_layout;
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string_view arg = args[i];
     auto value = [&]() -> std::string {
@@ -281,9 +290,10 @@ int run_bundle_command(std::span<char*> args) {
       options.kernels = value();
     else if (arg == "--out")
       options.out = value();
-    else if (arg == "--oci-layout")
-      options.oci_layout = value();
-    else if (arg == "--docker-archive")
+    else if (arg == "--oci-layout") {
+      std::string text = value();
+      oci_layout = in_context("bundle: --oci-layout", [&] { return registry::layout_to_write(text, path_exists); });
+    } else if (arg == "--docker-archive")
       options.docker_archive = value();
     else if (arg == "--push")
       options.push = value();
@@ -313,6 +323,15 @@ int run_bundle_command(std::span<char*> args) {
         .with_hint("runcvm-build kernels --recipe debian-bookworm --out DIR first");
   if (options.reference.find(':') == std::string::npos || options.reference.front() == ':')
     throw Error("bundle: --tag " + quote(options.reference) + ": expected NAME:TAG");
+  options.oci_tag = options.reference.substr(options.reference.rfind(':') + 1);
+  if (oci_layout) {
+    options.oci_layout = oci_layout->dir;
+    if (oci_layout->tag) options.oci_tag = *oci_layout->tag;
+  }
+  if (options.oci_layout && !registry::is_valid_tag(options.oci_tag))
+    throw Error("bundle: --tag " + quote(options.reference) + ": " + quote(options.oci_tag) +
+                " cannot tag an image in an OCI layout (expected " + std::string(registry::kTagRule) + ")")
+        .with_hint("or give the layout's tag: --oci-layout DIR:TAG");
   if (const char* epoch = std::getenv("SOURCE_DATE_EPOCH"); epoch && *epoch) {
     long long seconds = 0;
     auto [ptr, ec] = std::from_chars(epoch, epoch + std::strlen(epoch), seconds);
@@ -325,26 +344,27 @@ int run_bundle_command(std::span<char*> args) {
   return 0;
 }
 
-// runcvm-build push LAYOUT REF / runcvm-build pull REF LAYOUT
+// runcvm-build push DIR[:TAG] REF / runcvm-build pull REF DIR[:TAG]
 int run_push_pull_command(std::string_view command, std::span<char*> args) {
   if (args.size() != 2)
     throw Error(std::string(command) + ": expected " +
-                (command == "push" ? "LAYOUT HOST[:PORT]/NAME[:TAG]" : "HOST[:PORT]/NAME[:TAG|@DIGEST] LAYOUT"))
+                (command == "push" ? "DIR[:TAG] HOST[:PORT]/NAME[:TAG]" : "HOST[:PORT]/NAME[:TAG|@DIGEST] DIR[:TAG]"))
         .with_hint("credentials come from RUNCVM_REGISTRY_USER and RUNCVM_REGISTRY_PASSWORD");
+  std::string digest;
   if (command == "push") {
-    std::string digest = registry::push_oci_layout(args[0], registry::parse_reference(args[1]), registry_options());
-    std::cout << digest << "\n";
+    registry::LayoutArgument layout =
+        in_context("push", [&] { return registry::layout_to_read(args[0], path_exists); });
+    registry::Reference reference = registry::parse_reference(args[1]);
+    digest = in_context(
+        "push", [&] { return registry::push_oci_layout(layout.dir, layout.tag, reference, registry_options()); });
   } else {
-    fs::path layout = args[1];
     registry::Reference reference = registry::parse_reference(args[0]);
-    check_output_replaceable(layout, "pull", OutputKind::directory, "oci-layout");
-    StagingDirectory staging(temporary_sibling(layout));
-    std::string digest = registry::pull_to_oci_layout(reference, staging.path(), registry_options());
-    remove_tree_quietly(layout);
-    fs::rename(staging.path(), layout);
-    staging.release();
-    std::cout << digest << "\n";
+    registry::LayoutArgument layout =
+        in_context("pull", [&] { return registry::layout_to_write(args[1], path_exists); });
+    std::string tag = in_context("pull", [&] { return registry::pull_tag(reference, layout.tag); });
+    digest = registry::pull_to_oci_layout(reference, layout.dir, tag, registry_options());
   }
+  std::cout << digest << "\n";
   return 0;
 }
 

@@ -11,6 +11,8 @@
 
 #include "common/digest.hpp"
 #include "common/error.hpp"
+#include "registry/layout_index.hpp"
+#include "registry/layout_writer.hpp"
 #include "registry/manifest.hpp"
 #include "registry/url_policy.hpp"
 
@@ -422,44 +424,49 @@ std::string blob_file_name(std::string_view digest, std::string_view where) {
   return std::string(digest.substr(7));
 }
 
-std::string push_oci_layout(const fs::path& layout, const Reference& reference, const ClientOptions& options) {
-  Json index = Json::parse(read_file(layout / "index.json"), nullptr, /*allow_exceptions=*/false);
-  if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array() ||
-      index["manifests"].size() != 1 || !index["manifests"][0].is_object() ||
-      !index["manifests"][0].contains("digest") || !index["manifests"][0]["digest"].is_string())
-    throw Error(layout.string() + "/index.json: expected exactly one manifest");
-  std::string manifest_digest = index["manifests"][0]["digest"];
+std::string push_oci_layout(const fs::path& layout, const std::optional<std::string>& tag, const Reference& reference,
+                            const ClientOptions& options) {
+  fs::path index_file = layout / "index.json";
+  std::error_code ec;
+  if (!fs::is_regular_file(layout / "oci-layout", ec) || !fs::is_regular_file(index_file, ec))
+    throw Error(quote(layout.string()) + " is not an OCI image layout (it has no oci-layout or index.json)");
+  Descriptor chosen =
+      select_manifest(parse_index(read_file(index_file), index_file.string()), tag, quote(layout.string()));
   auto blob = [&](const std::string& digest) {
     return layout / "blobs" / "sha256" / blob_file_name(digest, layout.string());
   };
-  std::string manifest_text = read_file(blob(manifest_digest));
-  ImageManifest manifest =
-      parse_image_manifest(manifest_text, (layout / "blobs" / "sha256" / manifest_digest.substr(7)).string());
+  std::string manifest_text = read_file(blob(chosen.digest));
+  if ("sha256:" + sha256_hex(manifest_text) != chosen.digest)
+    throw Error(blob(chosen.digest).string() + ": the manifest's content does not match its digest");
+  ImageManifest manifest = parse_image_manifest(manifest_text, blob(chosen.digest).string());
   Client client(reference, options);
   for (const auto& layer : manifest.layers) client.push_blob(blob(layer.digest), layer.digest, options.mount_from);
   client.push_blob(blob(manifest.config.digest), manifest.config.digest, options.mount_from);
-  std::string media_type =
-      manifest.media_type.empty() ? "application/vnd.oci.image.manifest.v1+json" : manifest.media_type;
-  return client.push_manifest(manifest_text, media_type, reference.tag.empty() ? manifest_digest : reference.tag);
+  std::string media_type = !manifest.media_type.empty() ? manifest.media_type
+                           : !chosen.media_type.empty() ? chosen.media_type
+                                                        : "application/vnd.oci.image.manifest.v1+json";
+  return client.push_manifest(manifest_text, media_type, reference.tag.empty() ? chosen.digest : reference.tag);
 }
 
-std::string pull_to_oci_layout(const Reference& reference, const fs::path& layout, const ClientOptions& options) {
+std::string pull_to_oci_layout(const Reference& reference, const fs::path& layout, std::string_view tag,
+                               const ClientOptions& options) {
+  LayoutWriter writer(layout, "pull");
   Client client(reference, options);
   std::string media_type, digest;
   std::string manifest_text = client.pull_manifest(media_type, digest);
   ImageManifest manifest = parse_image_manifest(manifest_text, "the manifest of " + reference.repository);
-  fs::path blobs = layout / "blobs" / "sha256";
-  fs::create_directories(blobs);
   // Each descriptor's size bounds what is downloaded for it; its digest was checked as a file name.
-  client.pull_blob(manifest.config.digest, blobs / manifest.config.digest.substr(7), manifest.config.size);
-  for (const auto& layer : manifest.layers) client.pull_blob(layer.digest, blobs / layer.digest.substr(7), layer.size);
-  write_file_atomic(blobs / digest.substr(7), manifest_text);
-  write_file_atomic(layout / "oci-layout", Json{{"imageLayoutVersion", "1.0.0"}}.dump());
-  write_file_atomic(
-      layout / "index.json",
-      Json{{"schemaVersion", 2},
-           {"manifests", {{{"mediaType", media_type}, {"digest", digest}, {"size", manifest_text.size()}}}}}
-          .dump());
+  // A blob the layout holds (another tag's layer) is not fetched again.
+  std::vector<Descriptor> blobs = manifest.layers;
+  blobs.insert(blobs.begin(), manifest.config);
+  for (const auto& blob : blobs)
+    if (!writer.has_blob(blob)) client.pull_blob(blob.digest, writer.staged_blob(blob.digest), blob.size);
+  write_file_atomic(writer.staged_blob(digest), manifest_text);
+  // The descriptor's type is the manifest's own (image-spec descriptor.md), else what the registry said.
+  if (!manifest.media_type.empty()) media_type = manifest.media_type;
+  media_type = media_type.substr(0, media_type.find(';'));
+  if (media_type.empty()) media_type = "application/vnd.oci.image.manifest.v1+json";
+  writer.commit({media_type, digest, manifest_text.size()}, tag);
   return digest;
 }
 

@@ -60,9 +60,13 @@ class Client {
 // "sha256:../../etc/x" included, and the name becomes a path. Throws Error naming `where`.
 std::string blob_file_name(std::string_view digest, std::string_view where);
 
-// Pushes the image of an OCI layout (its only manifest) to `reference`; returns the manifest digest.
-std::string push_oci_layout(const fs::path& layout, const Reference& reference, const ClientOptions& options);
-// Pulls `reference` into a new OCI layout at `layout`, verifying every digest; returns the manifest digest.
-std::string pull_to_oci_layout(const Reference& reference, const fs::path& layout, const ClientOptions& options);
+// Pushes the image of an OCI layout tagged `tag` (none: the layout's only image) to `reference`;
+// returns the manifest digest.
+std::string push_oci_layout(const fs::path& layout, const std::optional<std::string>& tag, const Reference& reference,
+                            const ClientOptions& options);
+// Pulls `reference` into the OCI layout at `layout` (created, or added to) as `tag` ("": untagged),
+// verifying every digest; returns the manifest digest.
+std::string pull_to_oci_layout(const Reference& reference, const fs::path& layout, std::string_view tag,
+                               const ClientOptions& options);
 
 }  // namespace runcvm::registry

@@ -9,6 +9,7 @@
 #include "common/archive_error.hpp"
 #include "common/digest.hpp"
 #include "common/error.hpp"
+#include "registry/layout_writer.hpp"
 
 namespace runcvm::registry {
 namespace {
@@ -34,34 +35,27 @@ std::string config_json(const ImageConfig& c, const Layer& layer) {
       .dump();
 }
 
-// Moves the finished `temporary` directory to `target`, replacing an earlier one (which
-// check_output_replaceable vouched for).
-void put_in_place(const fs::path& temporary, const fs::path& target) {
-  remove_tree_quietly(target);
-  fs::rename(temporary, target);
-}
+constexpr const char* kManifestType = "application/vnd.oci.image.manifest.v1+json";
 
 }  // namespace
 
-WrittenImage write_oci_layout(const fs::path& dir, const std::string& reference, const ImageConfig& config,
+WrittenImage write_oci_layout(const fs::path& dir, std::string_view tag, const ImageConfig& config,
                               const Layer& layer) {
-  check_output_replaceable(dir, "OCI layout", OutputKind::directory, "oci-layout");
-  StagingDirectory staging(temporary_sibling(dir));
-  const fs::path& work = staging.path();
-  fs::path blobs = work / "blobs" / "sha256";
-  fs::create_directories(blobs);
-  auto store = [&](const std::string& text) {
-    std::string hex = sha256_hex(text);
-    write_file_atomic(blobs / hex, text);
-    return "sha256:" + hex;
-  };
+  LayoutWriter writer(dir, "OCI layout");
   WrittenImage image;
+  auto store = [&](const std::string& text) {
+    std::string digest = "sha256:" + sha256_hex(text);
+    write_file_atomic(writer.staged_blob(digest), text);
+    return digest;
+  };
   std::string config_text = config_json(config, layer);
   image.config_digest = store(config_text);
-  fs::copy_file(layer.blob, blobs / layer.digest.substr(7), fs::copy_options::overwrite_existing);
+  // The layer (hundreds of MiB for the bundle) is copied only when the layout lacks it.
+  if (!writer.has_blob({layer.media_type, layer.digest, layer.size}))
+    fs::copy_file(layer.blob, writer.staged_blob(layer.digest), fs::copy_options::overwrite_existing);
   std::string manifest =
       Json{{"schemaVersion", 2},
-           {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+           {"mediaType", kManifestType},
            {"config",
             {{"mediaType", "application/vnd.oci.image.config.v1+json"},
              {"digest", image.config_digest},
@@ -69,17 +63,7 @@ WrittenImage write_oci_layout(const fs::path& dir, const std::string& reference,
            {"layers", {{{"mediaType", layer.media_type}, {"digest", layer.digest}, {"size", layer.size}}}}}
           .dump();
   image.manifest_digest = store(manifest);
-  write_file_atomic(work / "oci-layout", Json{{"imageLayoutVersion", "1.0.0"}}.dump());
-  write_file_atomic(work / "index.json", Json{{"schemaVersion", 2},
-                                              {"mediaType", "application/vnd.oci.image.index.v1+json"},
-                                              {"manifests",
-                                               {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                                                 {"digest", image.manifest_digest},
-                                                 {"size", manifest.size()},
-                                                 {"annotations", {{"org.opencontainers.image.ref.name", reference}}}}}}}
-                                             .dump());
-  put_in_place(work, dir);
-  staging.release();
+  writer.commit({kManifestType, image.manifest_digest, manifest.size()}, tag);
   return image;
 }
 

@@ -1,11 +1,13 @@
-// A one-layer image written as an OCI image layout directory or as a `docker load` archive.
+// A one-layer image written into an OCI image layout directory or as a `docker load` archive.
 // Documents are compact JSON with sorted keys (nlohmann's default), so equal inputs give equal
-// digests. Both are written under a temporary name and renamed when complete.
+// digests. The archive is written under a temporary name and renamed when complete; the layout
+// is created or added to as layout_writer.hpp describes.
 #pragma once
 
 #include <ctime>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "registry/layer.hpp"
@@ -24,9 +26,9 @@ struct WrittenImage {
   std::string manifest_digest;  // sha256:<hex>: the image's identity in a registry
 };
 
-// `reference`: name:tag recorded in index.json (org.opencontainers.image.ref.name) / RepoTags.
-WrittenImage write_oci_layout(const fs::path& dir, const std::string& reference, const ImageConfig& config,
-                              const Layer& layer);
+// `tag`: the image's tag in the layout (index.json's org.opencontainers.image.ref.name).
+WrittenImage write_oci_layout(const fs::path& dir, std::string_view tag, const ImageConfig& config, const Layer& layer);
+// `reference`: name:tag recorded in the archive's RepoTags.
 WrittenImage write_docker_archive(const fs::path& file, const std::string& reference, const ImageConfig& config,
                                   const Layer& layer);
 

@@ -161,14 +161,16 @@ void run_bundle(const BundleOptions& o) {
     std::fprintf(stderr, "runcvm-build bundle: layer %s (%s), %s, packed in %.2f s\n", layer.digest.c_str(),
                  layer.media_type.c_str(), mib(layer.size).c_str(), seconds);
     if (o.oci_layout) {
-      auto image = registry::write_oci_layout(*o.oci_layout, o.reference, config, layer);
+      auto image = registry::write_oci_layout(*o.oci_layout, o.oci_tag, config, layer);
       std::fprintf(stderr, "runcvm-build bundle: OCI layout %s: %s manifest %s\n", o.oci_layout->c_str(),
-                   o.reference.c_str(), image.manifest_digest.c_str());
+                   o.oci_tag.c_str(), image.manifest_digest.c_str());
     }
     if (o.push) {
+      // Without --oci-layout, through a layout of its own, where the tag is only a name.
       fs::path layout = o.oci_layout ? *o.oci_layout : work / "oci";
-      if (!o.oci_layout) registry::write_oci_layout(layout, o.reference, config, layer);
-      std::string digest = registry::push_oci_layout(layout, *push_to, o.registry);
+      std::string tag = o.oci_layout ? o.oci_tag : "push";
+      if (!o.oci_layout) registry::write_oci_layout(layout, tag, config, layer);
+      std::string digest = registry::push_oci_layout(layout, tag, *push_to, o.registry);
       std::fprintf(stderr, "runcvm-build bundle: pushed %s@%s\n", o.push->c_str(), digest.c_str());
     }
     if (o.docker_archive) {

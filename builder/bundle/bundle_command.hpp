@@ -24,8 +24,9 @@ struct BundleOptions {
   fs::path busybox = "/bin/busybox";  // static: RUNCVM_BREAK's shell in the VM
   std::vector<fs::path> firmware_dirs = {"/usr/share/qemu", "/usr/share/seabios"};
   std::optional<fs::path> out, oci_layout, docker_archive;
-  std::optional<std::string> push;  // a registry reference: the image goes there too
-  std::string reference = "runcvm:latest";
+  std::string oci_tag = "latest";           // the image's tag in --oci-layout (DIR:TAG, else --tag's TAG)
+  std::optional<std::string> push;          // a registry reference: the image goes there too
+  std::string reference = "runcvm:latest";  // NAME:TAG of the docker-archive
   registry::Compression compression = registry::Compression::gzip;
   std::time_t timestamp = 0;  // every file's time in the image (SOURCE_DATE_EPOCH)
   registry::ClientOptions registry;

@@ -30,9 +30,10 @@ done
 [[ "$(ls -A "$SCRATCH/mine")" == notes && "$(cat "$SCRATCH/mine/notes")" == keep ]] || fail "bundle touched a directory that was not its output"
 pass "runcvm-build bundle: $(grep -o 'total [0-9.]* MiB' "$SCRATCH/bundle.log"), layer $(sed -n 's/.*layer sha256:[0-9a-f]* ([^)]*), \([0-9.]* MiB\).*/\1/p' "$SCRATCH/bundle.log"); a second build gives the same digest $digest"
 
-inspected=$(skopeo inspect "oci:$SCRATCH/oci:runcvm:test") || fail "skopeo inspect rejected the layout"
+# The layout's tag is --tag's TAG (index.json's org.opencontainers.image.ref.name), as skopeo and umoci address it.
+inspected=$(skopeo inspect "oci:$SCRATCH/oci:test") || fail "skopeo inspect rejected the layout"
 assert_contains "$inspected" "\"Digest\": \"$digest\"" "skopeo inspect"
-umoci unpack --rootless --image "$SCRATCH/oci:runcvm:test" "$SCRATCH/unpacked" >/dev/null 2>&1 || fail "umoci unpack rejected the layout"
+umoci unpack --rootless --image "$SCRATCH/oci:test" "$SCRATCH/unpacked" >/dev/null 2>&1 || fail "umoci unpack rejected the layout"
 [[ -x "$SCRATCH/unpacked/rootfs/opt/runcvm/bin/runcvm-runtime" && -x "$SCRATCH/unpacked/rootfs/opt/runcvm/libexec/qemu-system-x86_64" ]] ||
   fail "the unpacked image lacks the bundle"
 rm -rf "$SCRATCH/unpacked"

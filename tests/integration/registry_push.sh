@@ -101,13 +101,13 @@ assert_absent "$SCRATCH/big"
 ls "$SCRATCH" | grep -q "^big\." && fail "a partial layout of the oversized pull was left: $(ls "$SCRATCH")"
 pass "a redirect to plain HTTP off loopback, a redirect loop and a blob longer than its descriptor each fail in one line"
 
-# pull replaces an earlier layout only: never a directory of the user's.
+# pull adds to an earlier layout only: never to a directory of the user's.
 mkdir -p "$SCRATCH/mine" && echo keep >"$SCRATCH/mine/notes"
 expect_one_line_error "exists and is not an earlier output (it has no oci-layout); refusing to replace it" \
   "$RUNCVM_BUILD" pull "127.0.0.1:15000/runcvm/test@$expected" "$SCRATCH/mine"
 [[ "$(cat "$SCRATCH/mine/notes")" == keep ]] || fail "pull touched a directory that was not its output"
-"$RUNCVM_BUILD" pull "127.0.0.1:15000/runcvm/test@$expected" "$SCRATCH/pulled-redirected" >/dev/null || fail "pull over an earlier layout"
-pass "pull replaces an earlier OCI layout, and refuses a directory that is not one: $LAST_ERROR"
+"$RUNCVM_BUILD" pull "127.0.0.1:15000/runcvm/test@$expected" "$SCRATCH/pulled-redirected" >/dev/null || fail "pull into an earlier layout"
+pass "pull adds to an earlier OCI layout, and refuses a directory that is not one: $LAST_ERROR"
 
 # Bearer tokens: docker-registry's token auth with a token service that signs JWTs (python3-jwt).
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$SCRATCH/token.key" -out "$SCRATCH/token.crt" -days 2 -subj /CN=runcvm-token 2>/dev/null
