@@ -63,4 +63,6 @@ std::uint64_t capability_mask(const std::vector<std::string>& names) {
   return mask;
 }
 
+std::vector<std::string> capability_names() { return {kNames.begin(), kNames.end()}; }
+
 }  // namespace runcvm

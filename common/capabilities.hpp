@@ -14,5 +14,7 @@ std::optional<int> capability_number(std::string_view name);
 // The set as a bit mask (bit n: capability n). Names this table does not know are left out, as
 // runc leaves out capabilities its kernel does not know.
 std::uint64_t capability_mask(const std::vector<std::string>& names);
+// Every name this table knows, in number order.
+std::vector<std::string> capability_names();
 
 }  // namespace runcvm

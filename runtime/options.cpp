@@ -237,6 +237,13 @@ const std::vector<OptionSpec>& specs() {
        [](std::string_view v, Options& o) {
          return parse_choice(v, {"auto", "always", "none"}, o.virtiofs_cache);
        }},
+      {{"RUNCVM_CAPS", "auto, spec", "auto",
+        "the workload's capabilities in the VM: auto gives every capability (the VM's kernel is its own) unless the "
+        "operator narrowed the engine's default set (--cap-drop), which then holds exactly as under runc; spec keeps "
+        "the container's sets as they are. The container's own, on the host, never change"},
+       [](std::string_view v, Options& o) {
+         return parse_choice(v, {"auto", "spec"}, o.capabilities);
+       }},
       {{"RUNCVM_TIMINGS", "1 or 0", "0",
         "when the container exits, print on stderr where its start-up and shutdown time went"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.timings); }},

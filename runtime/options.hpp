@@ -32,6 +32,7 @@ struct Options {
   bool hugetlb = false;                     // RUNCVM_HUGETLB
   std::string cgroupfs = "2";               // RUNCVM_CGROUPFS
   std::string virtiofs_cache = "auto";      // RUNCVM_VIRTIOFS_CACHE
+  std::string capabilities = "auto";        // RUNCVM_CAPS
   bool timings = false;                     // RUNCVM_TIMINGS
   unsigned exec_timeout_seconds = 120;      // RUNCVM_EXEC_TIMEOUT
   std::vector<std::string> breakpoints;     // RUNCVM_BREAK

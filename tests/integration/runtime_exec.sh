@@ -157,7 +157,14 @@ for exec_flags in "" "-u 1000"; do
   [[ "$vm_caps" == "$runc_caps" ]] || fail "exec capabilities with '${exec_flags:-no flags}': runcvm [$vm_caps], runc [$runc_caps]"
 done
 docker rm -f "$runc_id" "$caps_id" >/dev/null
-pass "an exec's capabilities match runc's (container with $flags; exec as root and -u 1000)"
+# Into a container whose set was not narrowed (--cap-add NET_ADMIN only), an exec gets what its
+# workload got: every capability for root, the full bounding set and none effective for a user.
+every=000001ffffffffff
+[[ "$(docker exec "$id" sh -c "$probe")" == "CapInh: 0000000000000000 CapPrm: $every CapEff: $every CapBnd: $every CapAmb: 0000000000000000 " ]] ||
+  fail "a root exec lacks capabilities: $(docker exec "$id" sh -c "$probe")"
+[[ "$(docker exec -u 1000 "$id" sh -c "$probe")" == "CapInh: 0000000000000000 CapPrm: 0000000000000000 CapEff: 0000000000000000 CapBnd: $every CapAmb: 0000000000000000 " ]] ||
+  fail "a user's exec has: $(docker exec -u 1000 "$id" sh -c "$probe")"
+pass "an exec's capabilities match runc's (container with $flags; exec as root and -u 1000), and every capability into a container that was not narrowed"
 
 # The container stopping ends running sessions as runc's do (SIGKILL: 137).
 docker exec "$id" sleep 1000 &

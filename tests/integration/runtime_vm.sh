@@ -85,18 +85,48 @@ vm_out=$(vm --sysctl net.ipv4.ip_forward=1 --sysctl kernel.msgmax=65536 runcvm-t
 [[ "$vm_out" == $'1\n0\n65536' && "$vm_out" == "$runc_out" ]] || fail "--sysctl: runcvm read ${vm_out//$'\n'/ }, runc ${runc_out//$'\n'/ }"
 pass "--sysctl net.ipv4.ip_forward=1 and kernel.msgmax apply in the VM's kernel, as runc applies them"
 
-# The workload's capabilities are what runc would give it, for root and for another user, with
-# --cap-add and --cap-drop; and --cap-drop ALL leaves the helpers (virtiofsd, QEMU) what they need.
+# The workload's capabilities (RUNCVM_CAPS, vm_capabilities.hpp): every one in the VM by default
+# and with --cap-add, as RunCVM gives them (the VM's kernel is the workload's own); exactly runc's
+# once the operator narrowed Docker's default set, or with RUNCVM_CAPS=spec; a non-root user holds
+# none effective, as under runc; and the container's own set on the host never changes.
 caps_probe='grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb)" /proc/self/status | tr -s "\t" " " | tr "\n" " "'
+every=000001ffffffffff  # CAP_CHOWN … CAP_CHECKPOINT_RESTORE, all the guest's kernel knows
 # (--privileged is left out: runc cannot start it on this machine, whose own bounding set lacks
 # CAP_SYS_RESOURCE.)
-for flags in "" "--cap-add SYS_PTRACE --cap-drop NET_RAW" "--cap-drop ALL --cap-add NET_BIND_SERVICE" "-u 1000" \
-             "--cap-add SYS_ADMIN --cap-add NET_ADMIN" "--security-opt no-new-privileges"; do
+for flags in "--cap-add SYS_PTRACE --cap-drop NET_RAW" "--cap-drop ALL --cap-add NET_BIND_SERVICE" \
+             "-e RUNCVM_CAPS=spec" "-e RUNCVM_CAPS=spec -u 1000" "--cap-drop NET_RAW --security-opt no-new-privileges"; do
   runc_caps=$(docker run --rm $flags runcvm-test/vm sh -c "$caps_probe; grep NoNewPrivs /proc/self/status")
   vm_caps=$(vm $flags runcvm-test/vm sh -c "$caps_probe; grep NoNewPrivs /proc/self/status") || fail "docker run $flags failed: $vm_caps"
-  [[ "$vm_caps" == "$runc_caps" ]] || fail "capabilities with '${flags:-no flags}': runcvm [$vm_caps], runc [$runc_caps]"
+  [[ "$vm_caps" == "$runc_caps" ]] || fail "capabilities with '$flags': runcvm [$vm_caps], runc [$runc_caps]"
 done
-pass "capabilities and no-new-privileges in the VM match runc's: default, --cap-add/--cap-drop, --cap-drop ALL, -u 1000, --cap-add SYS_ADMIN"
+root_every="CapInh: 0000000000000000 CapPrm: $every CapEff: $every CapBnd: $every CapAmb: 0000000000000000 "
+user_every="CapInh: 0000000000000000 CapPrm: 0000000000000000 CapEff: 0000000000000000 CapBnd: $every CapAmb: 0000000000000000 "
+for case in "-u 1000:$user_every" "--security-opt no-new-privileges:${root_every}NoNewPrivs: 1"; do
+  flags=${case%%:*} expected=${case#*:}
+  vm_caps=$(vm $flags runcvm-test/vm sh -c "$caps_probe; grep NoNewPrivs /proc/self/status | grep -v 0 || true" | tr -s '\t' ' ') ||
+    fail "docker run $flags failed: $vm_caps"
+  [[ "$vm_caps" == "$expected" ]] || fail "capabilities with '$flags': [$vm_caps], expected [$expected]"
+done
+# With no flag, --cap-drop ALL and --cap-add: the workload's sets in the VM, and the container's
+# own on the host, which the helpers use: the same set whatever the workload's.
+host_sets=""
+for case in ":$root_every" "--cap-drop ALL:CapInh: 0000000000000000 CapPrm: 0000000000000000 CapEff: 0000000000000000 CapBnd: 0000000000000000 CapAmb: 0000000000000000 " \
+            "--cap-add SYS_PTRACE:$root_every"; do
+  flags=${case%%:*} expected=${case#*:}
+  c=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg $flags runcvm-test/vm sleep 600)
+  on_exit "docker rm -f $c >/dev/null 2>&1"
+  workload=$(docker exec "$c" sh -c 'cd /proc/$(pidof sleep) && grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb)" status | tr -s "\t" " " | tr "\n" " "') ||
+    fail "the VM with '${flags:-no flags}' did not come up"
+  [[ "$workload" == "$expected" ]] || fail "the workload's capabilities with '${flags:-no flags}': [$workload], expected [$expected]"
+  init=$(docker inspect -f '{{.State.Pid}}' "$c")
+  sets=$(grep -E "^Cap(Prm|Eff|Bnd)" /proc/"$init"/status | tr -s '\t' ' ' | tr '\n' ' ')
+  (( (16#$(awk '/^CapBnd/ {print $2}' /proc/"$init"/status) >> 16) & 1 )) &&
+    fail "the container on the host holds CAP_SYS_MODULE with '${flags:-no flags}': $sets"
+  [[ -z "$host_sets" || "$sets" == "$host_sets" ]] || fail "the container's own sets changed with '$flags': [$sets], not [$host_sets]"
+  host_sets=$sets
+  docker rm -f "$c" >/dev/null
+done
+pass "capabilities in the VM: every one by default, with --cap-add and as -u 1000's bounding set; runc's exactly with --cap-drop, --cap-drop ALL and RUNCVM_CAPS=spec; no-new-privileges holds; the container's own sets on the host are the same in every case ($host_sets)"
 
 id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/vm \
   sh -c 'trap "echo got TERM; exit 23" TERM; echo started; while true; do sleep 0.2; done')

@@ -161,7 +161,7 @@ TEST_CASE("the README documents every RUNCVM_* option", "[runtime][options]") {
     INFO(option.name);
     CHECK(readme.find("| `" + std::string(option.name) + "` |") != std::string::npos);
   }
-  CHECK(option_table().size() == 22);
+  CHECK(option_table().size() == 23);
 }
 
 TEST_CASE("VM CPUs round --cpus up and never go below one", "[runtime]") {
