@@ -4,6 +4,7 @@
 
 #include "common/error.hpp"
 #include "handoff/json_reader.hpp"
+#include "handoff/launch.hpp"
 
 namespace runcvm::handoff {
 
@@ -56,6 +57,13 @@ std::optional<KvmFailure> parse_kvm_failure(std::string_view text) {
   } catch (const Error&) {
     return std::nullopt;
   }
+}
+
+bool kvm_verdict_applies(const Launch& launch) {
+  Qemu runcvms_own;
+  runcvms_own.accel = launch.qemu.accel;
+  return launch.qemu == runcvms_own && launch.kernel.append.empty() && !launch.hugetlb &&
+         launch.display_mode == "headless";
 }
 
 }  // namespace runcvm::handoff

@@ -43,4 +43,12 @@ std::string to_json_text(const KvmFailure& failure);
 // of at most kKvmVerdictMaxBytes (a stale or damaged file means only that KVM is tried again).
 std::optional<KvmFailure> parse_kvm_failure(std::string_view text);
 
+struct Launch;
+// Whether a failed KVM boot of this VM may become a verdict for every later container: only when
+// the VM is runcvm's own — default machine, CPU model, devices, firmware output, memory backing
+// and kernel command line. Every one of those the image's ENV may set (RUNCVM_QEMU_*,
+// RUNCVM_KERNEL_APPEND, RUNCVM_HUGETLB, RUNCVM_DISPLAY_MODE), and an image must not be able to
+// make a KVM boot fail on purpose and send every later container on the host to TCG.
+bool kvm_verdict_applies(const Launch& launch);
+
 }  // namespace runcvm::handoff

@@ -105,6 +105,7 @@ struct Qemu {
   std::optional<unsigned> vnc_display;  // RUNCVM_QEMU_VNC_DISPLAY: VNC on port 5900 + this
   bool usb = false;                     // RUNCVM_QEMU_USB: an XHCI controller
   unsigned hotplug_slots = 2;  // RUNCVM_QEMU_HOTPLUG_SLOTS: q35's empty root ports for networks connected later
+  bool operator==(const Qemu&) const = default;
 };
 
 struct Launch {

@@ -22,18 +22,11 @@ void set_container_capabilities(Json& process) {
   for (const char* set : {"bounding", "effective", "permitted"}) caps[set] = list;
 }
 
-void limit_to_container_capabilities(Json& process) {
-  auto caps = process.find("capabilities");
-  if (caps == process.end() || !caps->is_object()) return;
-  const auto& allowed = container_capabilities();
-  for (auto& [set, list] : caps->items()) {
-    if (!list.is_array()) continue;
-    Json kept = Json::array();
-    for (const auto& cap : list)
-      if (cap.is_string() && std::find(allowed.begin(), allowed.end(), cap.get<std::string>()) != allowed.end())
-        kept.push_back(cap);
-    list = kept;
-  }
+void drop_exec_client_privileges(Json& process) {
+  Json& caps = process["capabilities"];
+  caps = Json::object();
+  for (const char* set : {"bounding", "effective", "permitted", "inheritable", "ambient"}) caps[set] = Json::array();
+  process["noNewPrivileges"] = true;
 }
 
 }  // namespace runcvm::runtime

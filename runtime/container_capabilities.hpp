@@ -17,9 +17,10 @@ const std::vector<std::string>& container_capabilities();
 // `process` (config.json's or an exec's) with exactly container_capabilities(): bounding,
 // effective and permitted; no inheritable or ambient ones (the helpers exec nothing needing them).
 void set_container_capabilities(nlohmann::json& process);
-// An exec's `process` with each of its capability sets cut to container_capabilities(): the exec
-// client never holds more than the user asked for, nor what the container lacks (which runc
-// would refuse).
-void limit_to_container_capabilities(nlohmann::json& process);
+// An exec's `process` for runcvm-exec, the client that relays the exec's stdio and signals to the
+// VM: it needs no capability (it is root, the owner of the exec socket) and gains none, whatever
+// the exec asked for (`docker exec --privileged`): the user's sets travel to the VM in the request.
+// A process that parses what comes back from the VM holds neither SYS_ADMIN nor a way to regain it.
+void drop_exec_client_privileges(nlohmann::json& process);
 
 }  // namespace runcvm::runtime

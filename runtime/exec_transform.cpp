@@ -32,9 +32,8 @@ nlohmann::json transform_exec(const nlohmann::json& process) {
                 std::string(handoff::kExecRequestVariable) + "=" + handoff::process_to_json_text(request)};
   out["cwd"] = "/";
   out["user"] = {{"uid", 0}, {"gid", 0}};
-  // The user's capabilities (docker exec of a --cap-add ALL container) go to the VM in the
-  // request; the client keeps those the container has.
-  limit_to_container_capabilities(out);
+  // The user's capabilities go to the VM in the request; the client holds none.
+  drop_exec_client_privileges(out);
   return out;
 }
 

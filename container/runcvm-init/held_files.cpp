@@ -59,7 +59,7 @@ UniqueFd copy_to_sealed_memory(int fd, const std::string& what, std::size_t limi
     if (static_cast<std::size_t>(offset) > limit)
       throw Error(what + " grew past " + std::to_string(limit >> 20) + " MiB while it was copied");
   }
-  if (::fcntl(copy.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
+  if (::fcntl(copy.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SEAL) != 0)
     throw system_error("sealing the copy of", what, errno);
   return copy;
 }

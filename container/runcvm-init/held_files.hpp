@@ -32,7 +32,9 @@ std::string held_path(int fd);
 // A sealed copy in memory (memfd) of the first at most `limit` bytes of `fd` (the image's kernel
 // or initramfs), for QEMU to open through /proc/self/fd: a memfd is readable by any uid, where
 // the image's file may be root's alone (Ubuntu's /boot/vmlinuz-* is 0600), and no later write of
-// the guest's to the shared file changes what a retried boot loads. `what` names it in errors.
+// the guest's to the shared file changes what a retried boot loads. Sealed against writes and
+// growth, not shrinking: emptying it (ftruncate to 0) gives its memory back while QEMU still holds
+// the inherited descriptor. `what` names it in errors.
 UniqueFd copy_to_sealed_memory(int fd, const std::string& what, std::size_t limit);
 
 }  // namespace runcvm::container_init

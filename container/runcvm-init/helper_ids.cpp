@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <sstream>
@@ -28,7 +29,17 @@ std::vector<gid_t> groups_for_kvm(std::optional<std::pair<mode_t, gid_t>> kvm_mo
   if (!kvm_mode_and_group) return {};
   auto [mode, group] = *kvm_mode_and_group;
   if ((mode & (S_IROTH | S_IWOTH)) == (S_IROTH | S_IWOTH)) return {};
+  if ((mode & (S_IRGRP | S_IWGRP)) != (S_IRGRP | S_IWGRP) || group == 0) return {};
   return {group};
+}
+
+bool may_read_and_write(mode_t mode, uid_t owner, gid_t group, const HelperIds& ids) {
+  mode_t needed = S_IROTH | S_IWOTH;
+  if (owner == ids.uid)
+    needed = S_IRUSR | S_IWUSR;
+  else if (group == ids.gid || std::find(ids.groups.begin(), ids.groups.end(), group) != ids.groups.end())
+    needed = S_IRGRP | S_IWGRP;
+  return ids.uid == 0 || (mode & needed) == needed;
 }
 
 std::optional<HelperIds> qemu_ids(std::string& why_not) {

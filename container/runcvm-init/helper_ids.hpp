@@ -29,9 +29,14 @@ struct HelperIds {
 bool id_mapped(std::string_view map_text, unsigned id);
 
 // The supplementary group QEMU needs for /dev/kvm, given its mode and group: none when others
-// may read and write it (runcvm's own device entry is 0666), else the device's group (an
-// operator's `--device /dev/kvm` keeps the host's 0660 root:kvm).
+// may read and write it (runcvm's own device entry is 0666); the device's group when that group
+// may (an operator's `--device /dev/kvm` keeps the host's 0660 root:kvm); never group 0, which
+// would make root's group files QEMU's too (a device only root's group may use stays closed to
+// QEMU, and the VM runs under TCG).
 std::vector<gid_t> groups_for_kvm(std::optional<std::pair<mode_t, gid_t>> kvm_mode_and_group);
+
+// Whether a file of this mode and owner is open for reading and writing to `ids`.
+bool may_read_and_write(mode_t mode, uid_t owner, gid_t group, const HelperIds& ids);
 
 // QEMU's ids in this container, or nullopt with `why_not` set when this user namespace does not
 // map them (QEMU then keeps uid 0, still without any capability).

@@ -23,6 +23,7 @@
 #include "common/terminal.hpp"
 #include "common/unix_socket.hpp"
 #include "container/runcvm-init/console_tail.hpp"
+#include "container/runcvm-init/container_root.hpp"
 #include "container/runcvm-init/disks.hpp"
 #include "container/runcvm-init/dns_forwarder.hpp"
 #include "container/runcvm-init/exec_mux.hpp"
@@ -66,18 +67,21 @@ UniqueFd accept_from_qemu(int listener, const char* path) {
   return fd;
 }
 
-bool kvm_usable() {
-  int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (fd < 0) return false;
-  ::close(fd);
-  return true;
+// Whether QEMU, with `qemu_ids` (nullopt: runcvm-init's), can use /dev/kvm.
+bool kvm_usable(const std::optional<HelperIds>& qemu_ids) {
+  UniqueFd fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0) return false;
+  return !qemu_ids || may_read_and_write(st.st_mode, st.st_uid, st.st_gid, *qemu_ids);
 }
 
 // A file of the image that QEMU loads into the VM (the image's kernel or initramfs): a regular
-// file of at most `limit` bytes, opened without blocking on a FIFO the image may have put there.
+// file of at most `limit` bytes, opened without blocking on a FIFO the image may have put there,
+// through the image's links but inside its root and never from runcvm's or the kernel's mounts
+// (the state directory, /proc, /sys: their files would go into the guest's memory).
 UniqueFd open_image_boot_file(const std::string& path, const char* what, std::uint64_t limit) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-  if (!fd) throw system_error(std::string("opening the image's ") + what, path, errno);
+  UniqueFd fd = ContainerRoot(std::string("the image's ") + what).open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  if (!fd) throw system_error(std::string("opening the image's ") + what, path, ENOENT);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) throw system_error(std::string("reading the image's ") + what, path, errno);
   if (!S_ISREG(st.st_mode))
@@ -172,11 +176,13 @@ UniqueFd copy_image_boot_file(const std::string& path, const char* what, std::ui
 }
 
 // A write-only descriptor of runcvm-init's stdout or stderr, for one of QEMU's fd sets, which
-// match a descriptor by its access mode (a terminal is open read-write).
+// match a descriptor by its access mode (a terminal is open read-write). Opened without blocking
+// (a FIFO whose reader is gone), then made blocking again, as QEMU's own open of it was.
 UniqueFd write_only_copy(int fd, const char* name) {
   if ((::fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY) return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
-  UniqueFd copy(::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC));
-  if (!copy) throw system_error("opening write-only for QEMU's output", std::string("runcvm-init's ") + name, errno);
+  UniqueFd copy(::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK));
+  if (!copy || ::fcntl(copy.get(), F_SETFL, ::fcntl(copy.get(), F_GETFL) & ~O_NONBLOCK) != 0)
+    throw system_error("opening write-only for QEMU's output", std::string("runcvm-init's ") + name, errno);
   return copy;
 }
 
@@ -188,9 +194,19 @@ struct PreparedBoot {
   UniqueFd image_kernel, image_initrd, console_output, bios_log;
   std::optional<ConsoleTail> console;  // the image's own initramfs's console, read when it fails
 
+  // Once QEMU runs (a TCG retry may still need them until then).
   void release_qemus_copies() {
-    for (UniqueFd* fd : {&image_kernel, &image_initrd, &console_output, &bios_log}) fd->reset();
+    for (UniqueFd* fd : {&console_output, &bios_log}) fd->reset();
     if (console) console->release_write_end();  // QEMU's copy is the last: its exit ends the reader
+  }
+  // Once the guest has spoken, its kernel and initramfs are loaded: QEMU keeps the inherited
+  // descriptors of their copies for its life, so their memory is given back by emptying them.
+  void free_image_boot_copies() {
+    for (UniqueFd* fd : {&image_kernel, &image_initrd})
+      if (*fd) {
+        [[maybe_unused]] int ignored = ::ftruncate(fd->get(), 0);
+        fd->reset();
+      }
   }
 };
 
@@ -205,8 +221,10 @@ void prepare_boot(const handoff::Launch& launch, const std::vector<Nic>& nics, c
   } else {
     // The image's kernel and initramfs, opened here, where the image's links resolve inside its
     // root; QEMU, in the helpers' root, reads copies of them through descriptors.
+    // An initramfs larger than the VM's memory cannot be unpacked in it.
     boot.image_kernel = copy_image_boot_file(launch.kernel.vmlinuz, "kernel", 256ull << 20);
-    boot.image_initrd = copy_image_boot_file(launch.kernel.initrd, "initramfs", 2ull << 30);
+    boot.image_initrd = copy_image_boot_file(launch.kernel.initrd, "initramfs",
+                                             std::min<std::uint64_t>(2ull << 30, launch.memory_mib << 20));
     boot.files.kernel = "/proc/self/fd/" + std::to_string(boot.image_kernel.get());
     boot.files.initrd = "/proc/self/fd/" + std::to_string(boot.image_initrd.get());
     boot.inherited.insert(boot.inherited.end(), {boot.image_kernel.get(), boot.image_initrd.get()});
@@ -242,10 +260,13 @@ struct KvmPlan {
   std::optional<handoff::KvmVerdictKey> key = {};
 };
 
-KvmPlan plan_kvm(const handoff::Launch& launch, const BundleLayout& bundle, const BootFiles& boot) {
-  KvmPlan plan{.try_kvm = launch.qemu.accel != "tcg" && kvm_usable()};
+KvmPlan plan_kvm(const handoff::Launch& launch, const BundleLayout& bundle, const BootFiles& boot,
+                 const std::optional<HelperIds>& qemu_ids) {
+  KvmPlan plan{.try_kvm = launch.qemu.accel != "tcg" && kvm_usable(qemu_ids)};
   if (!plan.try_kvm && launch.qemu.accel != "tcg")
-    notice("/dev/kvm is not available: the VM runs under TCG emulation (slow)");
+    notice(
+        "/dev/kvm is not available to QEMU (absent, or not open to its uid and groups): the VM runs under TCG "
+        "emulation (slow)");
   // A bundle kernel that KVM failed to boot earlier since the host started fails again: go
   // straight to TCG. (An image's own kernel is always tried: it may be one this host's KVM runs.)
   if (plan.try_kvm && launch.qemu.accel == "auto" && launch.kernel.source == "bundle") {
@@ -261,9 +282,8 @@ KvmPlan plan_kvm(const handoff::Launch& launch, const BundleLayout& bundle, cons
 }
 
 // KVM failed this VM and TCG runs it: kept as a verdict only once the guest, under TCG, has
-// spoken (a VM that fails both ways is not KVM's fault), and only for runcvm's own kernel command
-// line and CPU model (RUNCVM_KERNEL_APPEND and RUNCVM_QEMU_CPU may come from the image, which could
-// make a KVM boot fail on purpose and send every later container on the host to TCG).
+// spoken (a VM that fails both ways is not KVM's fault), and only for runcvm's own VM
+// (handoff::kvm_verdict_applies).
 struct PendingKvmFailure {
   handoff::KvmVerdictKey key;
   std::string reason;
@@ -338,8 +358,7 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
       ::waitpid(child, nullptr, 0);
     }
     vm = {};
-    if (kvm.key && launch.kernel.append.empty() && launch.qemu.cpu.empty())
-      vm.kvm_failure = PendingKvmFailure{*kvm.key, how};
+    if (kvm.key && handoff::kvm_verdict_applies(launch)) vm.kvm_failure = PendingKvmFailure{*kvm.key, how};
   }
 }
 
@@ -379,8 +398,8 @@ int run() {
   start_network_services(network);
   PreparedBoot boot;
   prepare_boot(launch, nics, disks, boot);
-  StartedVm vm = start_vm(launch, bundle, boot, nics, plan_kvm(launch, bundle, boot.files), qemu_ids, listener.get(),
-                          exec_listener.get(), qmp_listener.get(), stages);
+  StartedVm vm = start_vm(launch, bundle, boot, nics, plan_kvm(launch, bundle, boot.files, qemu_ids), qemu_ids,
+                          listener.get(), exec_listener.get(), qmp_listener.get(), stages);
   for (const auto& nic : nics) ::close(nic.tap_fd);
   if (qmp_listener) {  // QEMU is connected: nobody else is to be
     qmp_listener.reset();
@@ -413,7 +432,8 @@ int run() {
                     .exec_init = launch.exec_init,
                     .panic_device = handoff::has_panic_device(launch.qemu),
                     .guest_started =
-                        [&vm] {
+                        [&vm, &boot] {
+                          boot.free_image_boot_copies();
                           if (vm.kvm_failure) remember_kvm_failure(vm.kvm_failure->key, vm.kvm_failure->reason);
                         },
                     .silent_stop_reason = [&console]() -> std::string {

@@ -15,8 +15,9 @@ namespace runcvm::container_init {
 
 // The classic BPF program: EPERM for every call of the mount family (mount, umount, umount2,
 // pivot_root, and the new mount API: open_tree, move_mount, fsopen, fsconfig, fsmount, fspick,
-// mount_setattr) in each ABI a process may use (on x86_64: native, x32 and i386), anything else
-// allowed (Docker's own filter, applied before, still decides).
+// mount_setattr) in each ABI a process may use (on x86_64: native, x32 and i386) and for every
+// call of an ABI it does not know; anything else allowed (Docker's own filter, applied before,
+// still decides).
 std::vector<sock_filter> mount_seal_program();
 
 // Installs mount_seal_program on every thread of this process (SECCOMP_FILTER_FLAG_TSYNC).

@@ -111,6 +111,8 @@ TEST_CASE("QEMU, under a uid of its own, reads the image's root-only kernel thro
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(::pwrite(copy.get(), "x", 1, 0) == -1);
   CHECK(errno == EPERM);
+  CHECK(::ftruncate(copy.get(), 8 << 20) == -1);  // no growing
+  CHECK(::ftruncate(copy.get(), 0) == 0);         // emptied once the guest runs
   CHECK_THROWS_WITH(container_init::copy_to_sealed_memory(file.get(), "the image's kernel", 1 << 20),
                     ContainsSubstring("the image's kernel grew past 1 MiB"));
 }
@@ -126,4 +128,13 @@ TEST_CASE("QEMU's ids: mapped or not, and the group /dev/kvm asks for", "[guest]
   CHECK(container_init::groups_for_kvm(std::nullopt).empty());
   CHECK(container_init::groups_for_kvm(std::pair<mode_t, gid_t>{S_IFCHR | 0666, 0}).empty());
   CHECK(container_init::groups_for_kvm(std::pair<mode_t, gid_t>{S_IFCHR | 0660, 108}) == std::vector<gid_t>{108});
+  // Never root's group, nor a group the device does not open to.
+  CHECK(container_init::groups_for_kvm(std::pair<mode_t, gid_t>{S_IFCHR | 0660, 0}).empty());
+  CHECK(container_init::groups_for_kvm(std::pair<mode_t, gid_t>{S_IFCHR | 0600, 108}).empty());
+  container_init::HelperIds qemu{container_init::kQemuUid, container_init::kQemuGid, {108}};
+  CHECK(container_init::may_read_and_write(S_IFCHR | 0666, 0, 0, qemu));
+  CHECK(container_init::may_read_and_write(S_IFCHR | 0660, 0, 108, qemu));
+  CHECK_FALSE(container_init::may_read_and_write(S_IFCHR | 0660, 0, 0, qemu));
+  CHECK_FALSE(container_init::may_read_and_write(S_IFCHR | 0606, 0, 108, qemu));  // its group's bits decide
+  CHECK(container_init::may_read_and_write(S_IFCHR | 0600, container_init::kQemuUid, 0, qemu));
 }

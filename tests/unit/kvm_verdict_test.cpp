@@ -7,6 +7,7 @@
 
 #include "common/file.hpp"
 #include "handoff/kvm_verdict.hpp"
+#include "handoff/launch.hpp"
 #include "runtime/create_transform.hpp"
 
 using namespace runcvm;
@@ -94,4 +95,25 @@ TEST_CASE("the runtime offers the verdict directory only where KVM may be tried"
   CHECK_FALSE(mounts_verdicts(create(std::nullopt, false)));
   CHECK_FALSE(mounts_verdicts(create(runtime::DeviceNumber{10, 232}, false, "tcg")));
   CHECK_FALSE(mounts_verdicts(create(runtime::DeviceNumber{10, 232}, false, "kvm")));
+}
+
+TEST_CASE("only runcvm's own VM may leave a verdict: nothing the image's ENV chose", "[handoff][kvm]") {
+  handoff::Launch launch;
+  CHECK(handoff::kvm_verdict_applies(launch));
+  launch.qemu.accel = "kvm";  // the operator's, and no verdict is read with it anyway
+  CHECK(handoff::kvm_verdict_applies(launch));
+  auto changed = [](auto change) {
+    handoff::Launch l;
+    change(l);
+    return handoff::kvm_verdict_applies(l);
+  };
+  CHECK_FALSE(changed([](handoff::Launch& l) { l.kernel.append = "nokaslr"; }));
+  CHECK_FALSE(changed([](handoff::Launch& l) { l.qemu.cpu = "Skylake-Server"; }));
+  CHECK_FALSE(changed([](handoff::Launch& l) { l.qemu.machine = "microvm"; }));
+  CHECK_FALSE(changed([](handoff::Launch& l) { l.qemu.usb = true; }));
+  CHECK_FALSE(changed([](handoff::Launch& l) { l.qemu.vnc_display = 3; }));
+  CHECK_FALSE(changed([](handoff::Launch& l) { l.qemu.hotplug_slots = 8; }));
+  CHECK_FALSE(changed([](handoff::Launch& l) { l.qemu.bios_debug = true; }));
+  CHECK_FALSE(changed([](handoff::Launch& l) { l.hugetlb = true; }));
+  CHECK_FALSE(changed([](handoff::Launch& l) { l.display_mode = "vnc"; }));
 }

@@ -266,8 +266,10 @@ TEST_CASE("exec runs the guest's exec client with the original process as its re
   CHECK(out["user"] == Json{{"uid", 0}, {"gid", 0}});
   CHECK(out["terminal"] == true);
   CHECK(out["consoleSize"] == process["consoleSize"]);
-  // The client keeps the user's capabilities that the container has; the rest hold in the VM only.
-  CHECK(out["capabilities"] == Json{{"bounding", {"CAP_KILL"}}, {"ambient", Json::array()}});
+  // The client holds no capability and gains none; the user's hold in the VM only.
+  for (const char* set : {"bounding", "effective", "permitted", "inheritable", "ambient"})
+    CHECK(out["capabilities"][set] == Json::array());
+  CHECK(out["noNewPrivileges"] == true);
   handoff::Process request = handoff::parse_process(request_variable.substr(prefix.size()));
   REQUIRE(request.capabilities);
   CHECK(request.capabilities->bounding == std::vector<std::string>{"CAP_KILL", "CAP_SYS_MODULE"});
