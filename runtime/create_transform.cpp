@@ -252,8 +252,7 @@ void apply_options(const Options& options, const CreateInput& input, const Json&
   launch.cgroupfs = options.cgroupfs;
   launch.virtiofs_cache = options.virtiofs_cache;
   launch.timings = options.timings;
-  launch.process.capabilities = vm_capabilities(
-      launch.process.capabilities, options.capabilities == "spec" ? VmCapabilities::spec : VmCapabilities::automatic);
+  launch.process.capabilities = vm_capabilities(launch.process.capabilities, options.capabilities);
   launch.dns_upstreams = input.host.dns_servers;
   launch.breakpoints = options.breakpoints;
   if (!launch.breakpoints.empty() && !launch.process.terminal)

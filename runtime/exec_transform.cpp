@@ -22,8 +22,7 @@ nlohmann::json transform_exec(const nlohmann::json& process) {
   // RUNCVM_* options reach an exec through its env: Docker merges the container's env with -e.
   Options options = parse_options(spec_value<std::vector<std::string>>(process, "env", {"process.json", "env"}, {}));
   // The same capabilities in the VM as the container's workload got (vm_capabilities.hpp).
-  request.capabilities = vm_capabilities(
-      request.capabilities, options.capabilities == "spec" ? VmCapabilities::spec : VmCapabilities::automatic);
+  request.capabilities = vm_capabilities(request.capabilities, options.capabilities);
   // The request goes in the environment, not argv: `ps` shows argv to every user of the host.
   out["args"] = {handoff::kExecClient, "--wait", std::to_string(options.exec_timeout_seconds)};
   // Nothing on PATH but the state directory's programs: the client runs no other program, and

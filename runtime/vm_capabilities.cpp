@@ -34,4 +34,9 @@ std::optional<handoff::Capabilities> vm_capabilities(const std::optional<handoff
   return sets;
 }
 
+std::optional<handoff::Capabilities> vm_capabilities(const std::optional<handoff::Capabilities>& spec_sets,
+                                                     std::string_view caps_option) {
+  return vm_capabilities(spec_sets, caps_option == "spec" ? VmCapabilities::spec : VmCapabilities::automatic);
+}
+
 }  // namespace runcvm::runtime

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "handoff/launch.hpp"
@@ -30,5 +31,8 @@ std::vector<std::string> every_capability();
 // The workload's sets in the VM, from the spec's (`spec_sets`; nullopt: the spec lists none).
 std::optional<handoff::Capabilities> vm_capabilities(const std::optional<handoff::Capabilities>& spec_sets,
                                                      VmCapabilities rule);
+// The same, under the rule RUNCVM_CAPS names (Options::capabilities: "auto" or "spec").
+std::optional<handoff::Capabilities> vm_capabilities(const std::optional<handoff::Capabilities>& spec_sets,
+                                                     std::string_view caps_option);
 
 }  // namespace runcvm::runtime
