@@ -36,8 +36,12 @@ enum class FrameType : std::uint8_t {
   network_remove = 16,  // host -> guest: the name of an interface whose network is gone
   // Session 0 too: a line for the runtime's log from a program in the VM (what its kernel lacks).
   guest_notice = 17,  // guest -> host
+  // Session 0 too: the guest's clock follows the host's (clock_sync.hpp).
+  clock_probe = 18,    // guest -> host: 8-byte probe number
+  clock_reading = 19,  // host -> guest: the probe number, then the host's CLOCK_REALTIME (8 bytes each)
+  clock_check = 20,    // host -> guest: measure the offset now (periodically, after a pause, a host clock step)
 };
-inline constexpr std::uint8_t kLastFrameType = 17;
+inline constexpr std::uint8_t kLastFrameType = 20;
 // The session id of the exec port's frames that belong to no exec session.
 inline constexpr std::uint32_t kControlSession = 0;
 

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <optional>
 
+#include "channel/boot_stages.hpp"
+#include "channel/clock_sync.hpp"
 #include "common/error.hpp"
 #include "common/unix_socket.hpp"
 #include "container/runcvm-init/console_tail.hpp"
@@ -79,6 +81,7 @@ void ExecMux::add_poll_fds(std::vector<pollfd>& fds) const {
         {port_.get(), static_cast<short>((congested ? 0 : POLLIN) | (to_port_.wants_write() ? POLLOUT : 0)), 0});
   if (listener_) fds.push_back({listener_.get(), POLLIN, 0});
   fds.push_back({control_->wakeup.get(), POLLIN, 0});
+  clock_watch_.add_poll_fds(fds);
   for (const auto& [id, c] : clients_) {
     short events = 0;
     // A client's input is read only while its session may take more: the guest's window bounds
@@ -90,6 +93,12 @@ void ExecMux::add_poll_fds(std::vector<pollfd>& fds) const {
 }
 
 bool ExecMux::handle(const pollfd& p) {
+  bool clock_check_due = false;
+  if (clock_watch_.handle(p, &clock_check_due)) {
+    // Before the agent says it runs, its first measurement is under way anyway.
+    if (clock_check_due && listener_) send(channel::encode_session(FrameType::clock_check, channel::kControlSession));
+    return true;
+  }
   if (!p.revents) return port_.get() == p.fd || listener_.get() == p.fd || control_->wakeup.get() == p.fd;
   if (p.fd == control_->wakeup.get()) {
     send_control_frames();
@@ -163,6 +172,13 @@ void ExecMux::close_port() {
 
 void ExecMux::from_guest(channel::SessionFrame frame) {
   if (frame.session == channel::kControlSession) {
+    if (frame.type == FrameType::clock_probe) {
+      // Answered at once, whatever else waits: the delay before this reading is the probe's error.
+      if (auto probe = channel::parse_clock_probe(frame.payload))
+        send(channel::encode_session(FrameType::clock_reading, channel::kControlSession,
+                                     channel::clock_reading_payload({*probe, channel::realtime_ns()})));
+      return;
+    }
     // The agent could not apply a network change: its reason, as printable text of one bounded
     // line (it is the VM's word).
     if (frame.type == FrameType::error)

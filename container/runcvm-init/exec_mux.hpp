@@ -4,6 +4,8 @@
 // never blocking on a client or on the port, so one slow client cannot hold up the others or the
 // workload. What the VM sends is untrusted: a malformed frame ends the exec port (the workload
 // runs on), a session that sends past its window is closed, each with a notice (notice.hpp).
+// Session 0 of the port also keeps the guest's clock on the host's: the mux answers the guest's
+// clock probes and, as its ClockWatch says, asks the guest to measure.
 #pragma once
 
 #include <poll.h>
@@ -19,6 +21,7 @@
 
 #include "channel/session.hpp"
 #include "common/fd.hpp"
+#include "container/runcvm-init/clock_watch.hpp"
 #include "container/runcvm-init/port_writer.hpp"
 
 namespace runcvm::container_init {
@@ -80,6 +83,7 @@ class ExecMux {
   std::map<std::uint32_t, Client> clients_;
   std::uint32_t next_id_ = channel::kControlSession + 1;
   std::shared_ptr<ControlInbox> control_;
+  ClockWatch clock_watch_;
 };
 
 }  // namespace runcvm::container_init

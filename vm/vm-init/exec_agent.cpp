@@ -20,6 +20,7 @@
 #include "common/terminal.hpp"
 #include "handoff/launch.hpp"
 #include "handoff/network.hpp"
+#include "vm/vm-init/guest_clock.hpp"
 #include "vm/vm-init/guest_notice.hpp"
 #include "vm/vm-init/network_config.hpp"
 #include "vm/vm-init/system_setup.hpp"
@@ -56,10 +57,12 @@ struct Session {
 
 class Agent {
  public:
-  Agent(int port, int signals) : port_(port), signals_(signals), notices_(bind_guest_notices()) {}
+  Agent(int port, int signals, UniqueFd clock_set)
+      : port_(port), signals_(signals), clock_set_(std::move(clock_set)), notices_(bind_guest_notices()) {}
 
   [[noreturn]] void run() {
     send(channel::encode(FrameType::ready));
+    send(clock_.start(guest_realtime_ns()));
     for (;;) {
       std::vector<pollfd> fds = {{port_, POLLIN, 0}, {signals_, POLLIN, 0}, {notices_.get(), POLLIN, 0}};
       std::vector<std::uint32_t> owners = {0, 0, 0};
@@ -79,11 +82,15 @@ class Agent {
           serve(it->second, owners[i], p);
       }
       finish_sessions();
+      clock_.give_up_if_late(guest_realtime_ns());
+      if (clock_.ended() > 0) clock_set_.reset();  // the workload may start
     }
   }
 
  private:
-  void send(const std::string& frame) { write_all(port_, frame, "the exec port"); }
+  void send(const std::string& frame) {
+    if (!frame.empty()) write_all(port_, frame, "the exec port");
+  }
 
   void add_session_fds(const Session& s, std::uint32_t id, std::vector<pollfd>& fds,
                        std::vector<std::uint32_t>& owners) {
@@ -107,7 +114,9 @@ class Agent {
   int poll_timeout() const {
     bool draining = false;
     for (const auto& [id, s] : sessions_) draining |= s.exit_code.has_value();
-    return draining ? static_cast<int>(kOutputGrace.count() / 2) : -1;
+    int timeout = draining ? static_cast<int>(kOutputGrace.count() / 2) : -1;
+    int clock = clock_.timeout_ms(guest_realtime_ns());
+    return timeout < 0 || (clock >= 0 && clock < timeout) ? clock : timeout;
   }
 
   void serve(Session& s, std::uint32_t id, const pollfd& p) {
@@ -185,6 +194,8 @@ class Agent {
   void handle(channel::SessionFrame frame) {
     if (frame.session == channel::kControlSession) {
       if (frame.type == FrameType::network_add || frame.type == FrameType::network_remove) start_network_change(frame);
+      if (frame.type == FrameType::clock_reading) take_clock_reading(frame.payload);
+      if (frame.type == FrameType::clock_check) send(clock_.start(guest_realtime_ns()));
       return;
     }
     if (frame.type == FrameType::exec_open) {
@@ -244,6 +255,21 @@ class Agent {
     for (int fd : {s.workload.stdin_write.get(), s.workload.stdout_read.get(), s.workload.stderr_read.get()})
       if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
     sessions_.insert_or_assign(id, std::move(s));
+  }
+
+  void take_clock_reading(const std::string& payload) {
+    std::optional<channel::ClockCorrection> done;
+    std::string next = clock_.on_reading(payload, guest_realtime_ns(), &done);
+    if (!next.empty()) send(next);
+    if (!done) return;
+    try {
+      apply_clock_correction(*done);
+    } catch (const Error& e) {
+      if (!clock_failed_)
+        send(channel::encode_session(FrameType::guest_notice, channel::kControlSession,
+                                     std::string("the VM's clock cannot follow the host's: ") + e.what()));
+      clock_failed_ = true;
+    }
   }
 
   // A network change runs in a child: waiting for a hot-plugged NIC must not hold up exec
@@ -329,6 +355,9 @@ class Agent {
 
   int port_;
   int signals_;
+  UniqueFd clock_set_;  // closed once the first clock measurement ended: PID 1 waits for it
+  ClockMeasurement clock_;
+  bool clock_failed_ = false;
   channel::Decoder decoder_;
   std::map<std::uint32_t, Session> sessions_;
   std::map<pid_t, UniqueFd> network_changes_;  // children applying a network change, and their reason pipes
@@ -338,7 +367,7 @@ class Agent {
 
 }  // namespace
 
-void run_exec_agent() {
+void run_exec_agent(UniqueFd clock_set) {
   try {
     sigset_t mask;
     sigemptyset(&mask);
@@ -347,7 +376,7 @@ void run_exec_agent() {
     ::signal(SIGPIPE, SIG_IGN);
     UniqueFd signals(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
     UniqueFd port(open_virtio_port(channel::kExecPortName));
-    Agent(port.get(), signals.get()).run();
+    Agent(port.get(), signals.get(), std::move(clock_set)).run();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", format_error_line("runcvm exec agent", e).c_str());
     ::_exit(1);

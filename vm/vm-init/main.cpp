@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -200,6 +201,15 @@ void break_shell(const char* point, const handoff::Launch& launch, int port, int
   Relay(port, w, signals, decoder).run();
 }
 
+// The agent closes its end once the clock is set or it gave up (ClockMeasurement::kGiveUpAfterNs);
+// the limit here only guards against an agent that died before it could.
+void wait_for_clock(UniqueFd clock_set) {
+  if (!clock_set) return;
+  pollfd p{clock_set.get(), POLLIN, 0};
+  while (::poll(&p, 1, 2000) < 0 && errno == EINTR) {
+  }
+}
+
 double boot_seconds() {
   timespec now{};
   ::clock_gettime(CLOCK_BOOTTIME, &now);
@@ -256,12 +266,18 @@ int run() {
     return report_start_failure(port.get(), signals.get(), decoder, e.what(), 127);
   }
 
-  // `docker exec` sessions run from here on, beside the workload, over a port of their own.
+  // `docker exec` sessions run from here on, beside the workload, over a port of their own. Its
+  // agent sets the clock first; the workload starts on the host's time.
+  int clock_set[2] = {-1, -1};
+  if (::pipe2(clock_set, O_CLOEXEC) != 0) clock_set[0] = clock_set[1] = -1;
   if (::fork() == 0) {
     ::close(port.get());
     ::close(signals.get());
-    run_exec_agent();
+    if (clock_set[0] >= 0) ::close(clock_set[0]);
+    run_exec_agent(UniqueFd(clock_set[1]));
   }
+  if (clock_set[1] >= 0) ::close(clock_set[1]);
+  wait_for_clock(UniqueFd(clock_set[0]));
 
   if (launch.exec_init) {
     break_at("preworkload");
