@@ -12,10 +12,11 @@
 #include <string>
 #include <string_view>
 
+#include "handoff/state_directory.hpp"
+
 namespace runcvm::handoff {
 
 inline constexpr const char* kKvmVerdictHostDirectory = "/run/runcvm/kvm";
-inline constexpr const char* kKvmVerdictDirectory = "/.runcvm/kvm";
 // A verdict file is a few hundred bytes; anything longer is not one of ours.
 inline constexpr std::size_t kKvmVerdictMaxBytes = 4096;
 

@@ -4,6 +4,7 @@
 
 #include "common/error.hpp"
 #include "handoff/json_reader.hpp"
+#include "handoff/process_document.hpp"
 
 namespace runcvm::handoff {
 namespace {
@@ -12,6 +13,10 @@ using detail::Json;
 using detail::parse_json;
 using detail::read_list;
 using detail::Reader;
+
+}  // namespace
+
+namespace detail {
 
 Json process_json(const Process& p) {
   Json rlimits = Json::array();
@@ -64,7 +69,10 @@ Process read_process(Reader& r) {
   return p;
 }
 
-}  // namespace
+}  // namespace detail
+
+using detail::process_json;
+using detail::read_process;
 
 std::optional<unsigned> vnc_port(const Launch& launch) {
   if (launch.display_mode != "vnc" && !launch.qemu.vnc_display) return std::nullopt;

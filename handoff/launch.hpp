@@ -12,12 +12,11 @@
 #include <string_view>
 #include <vector>
 
+#include "handoff/state_directory.hpp"
+
 namespace runcvm::handoff {
 
 inline constexpr int kLaunchVersion = 1;
-// Where the document appears inside the container (and, over virtiofs, inside the VM).
-inline constexpr const char* kStateDirectory = "/.runcvm";
-inline constexpr const char* kLaunchPath = "/.runcvm/launch.json";
 // Where the runtime's bundle (/opt/runcvm on the host) is mounted inside the container.
 inline constexpr const char* kBundleMountPoint = "/opt/runcvm";
 // The bundle's programs that every container runs, relative to its root: the runtime checks
@@ -191,8 +190,8 @@ std::string to_json_text(const Launch& launch);
 // Throws runcvm::Error naming the field for anything that does not match the format exactly.
 Launch parse_launch(std::string_view json_text);
 
-// A `docker exec` request: the process to run in the VM, in the same form as Launch::process.
-// The runtime passes it to runcvm-exec in its environment (kExecRequestVariable, compact JSON).
+// The process of a `docker exec` (exec_request.hpp), in the same form as Launch::process: the
+// payload of the exec port's exec_open frame.
 std::string process_to_json_text(const Process& process);
 Process parse_process(std::string_view json_text);
 
@@ -201,20 +200,6 @@ Process parse_process(std::string_view json_text);
 // option's paths, runcvm-init where the image's links lead).
 inline constexpr const char* kRuntimeOwnedTrees[] = {kStateDirectory, kBundleMountPoint, "/proc", "/sys", "/dev"};
 
-// The bundle's programs again, inside the state directory: what runc executes for `docker exec`
-// once the VM runs. Not kBundleMountPoint: the VM's share is a live, writable view of the
-// container's root, and rename(2) moves a mount point with a renamed ancestor, so root in the VM
-// could move /opt aside and plant its own /opt/runcvm/bin/runcvm-exec for the host side to run.
-// Here every ancestor is a mount point (the root, the state tmpfs, this bind), which rename(2)
-// refuses to move (EBUSY), and the share does not hold the state directory at all.
-inline constexpr const char* kStateBundleBin = "/.runcvm/bin";
-// Where runcvm-exec lives inside the container.
-inline constexpr const char* kExecClient = "/.runcvm/bin/runcvm-exec";
-// The environment variable that carries an exec's request (process_to_json_text) to kExecClient.
-inline constexpr const char* kExecRequestVariable = "RUNCVM_EXEC_REQUEST";
 inline constexpr const char* kContainerInit = "/opt/runcvm/bin/runcvm-init";
-// Where runcvm-init accepts runcvm-exec's sessions once the VM's exec agent runs (it appears
-// then, so a client that finds it can start at once).
-inline constexpr const char* kExecSocket = "/.runcvm/exec.sock";
 
 }  // namespace runcvm::handoff

@@ -8,10 +8,11 @@
 #include <string_view>
 #include <vector>
 
+#include "handoff/state_directory.hpp"
+
 namespace runcvm::handoff {
 
 inline constexpr int kNetworkVersion = 2;
-inline constexpr const char* kNetworkPath = "/.runcvm/network.json";
 // runcvm-init's address on the VM's first link, in the container's namespace: a link-local address
 // the VM reaches on-link, which no Docker network uses. Docker's embedded DNS is forwarded there,
 // and the VM relays the VNC port (5900 + RUNCVM_QEMU_VNC_DISPLAY) to QEMU's server there.

@@ -1,6 +1,7 @@
 #include "runtime/exec_transform.hpp"
 
 #include "common/error.hpp"
+#include "handoff/exec_request.hpp"
 #include "runtime/container_capabilities.hpp"
 #include "runtime/options.hpp"
 #include "runtime/process_spec.hpp"
@@ -24,11 +25,12 @@ nlohmann::json transform_exec(const nlohmann::json& process) {
   // The same capabilities in the VM as the container's workload got (vm_capabilities.hpp).
   request.capabilities = vm_capabilities(request.capabilities, options.capabilities);
   // The request goes in the environment, not argv: `ps` shows argv to every user of the host.
-  out["args"] = {handoff::kExecClient, "--wait", std::to_string(options.exec_timeout_seconds)};
+  out["args"] = {handoff::kExecClient};
   // Nothing on PATH but the state directory's programs: the client runs no other program, and
   // every other directory of the container's root is the VM's to rearrange.
   out["env"] = {"PATH=" + std::string(handoff::kStateBundleBin),
-                std::string(handoff::kExecRequestVariable) + "=" + handoff::process_to_json_text(request)};
+                std::string(handoff::kExecRequestVariable) + "=" +
+                    handoff::to_json_text(handoff::ExecRequest{request, options.exec_timeout_seconds})};
   out["cwd"] = "/";
   out["user"] = {{"uid", 0}, {"gid", 0}};
   // The user's capabilities go to the VM in the request; the client holds none.

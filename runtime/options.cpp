@@ -252,7 +252,9 @@ const std::vector<OptionSpec>& specs() {
         "with -e)"},
        [](std::string_view v, Options& o) -> Problem {
          auto n = parse_number(v);
-         if (!n || *n > 86400) return quote(v) + ": expected a whole number of seconds from 0 to 86400";
+         if (!n || *n > handoff::kExecWaitMaxSeconds)
+           return quote(v) + ": expected a whole number of seconds from 0 to " +
+                  std::to_string(handoff::kExecWaitMaxSeconds);
          o.exec_timeout_seconds = static_cast<unsigned>(*n);
          return kTaken;
        }},

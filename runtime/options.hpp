@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/size.hpp"
+#include "handoff/exec_request.hpp"
 #include "handoff/launch.hpp"
 
 namespace runcvm::runtime {
@@ -34,8 +35,8 @@ struct Options {
   std::string virtiofs_cache = "auto";      // RUNCVM_VIRTIOFS_CACHE
   std::string capabilities = "auto";        // RUNCVM_CAPS
   bool timings = false;                     // RUNCVM_TIMINGS
-  unsigned exec_timeout_seconds = 120;      // RUNCVM_EXEC_TIMEOUT
-  std::vector<std::string> breakpoints;     // RUNCVM_BREAK
+  unsigned exec_timeout_seconds = handoff::kExecWaitDefaultSeconds;  // RUNCVM_EXEC_TIMEOUT
+  std::vector<std::string> breakpoints;                              // RUNCVM_BREAK
 };
 
 struct OptionDoc {

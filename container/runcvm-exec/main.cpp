@@ -1,9 +1,9 @@
 // runcvm-exec: what runc runs in the container for `docker exec`. It hands the original process
 // to the VM's exec agent through runcvm-init (handoff::kExecSocket) and relays the session:
 // stdin, stdout and stderr as separate streams, the terminal's size, signals, and the exit code.
-//   RUNCVM_EXEC_REQUEST=<json> runcvm-exec [--wait <seconds>]
-// The request (the process's whole environment included) comes in the environment, which only
-// root can read (/proc/<pid>/environ), never in argv, which `ps` shows every user.
+//   RUNCVM_EXEC_REQUEST=<json> runcvm-exec
+// The request (handoff/exec_request.hpp: the process, its whole environment included, and how
+// long to wait for the VM) comes in the environment, never in argv, which `ps` shows every user.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,6 +24,7 @@
 #include "common/fd.hpp"
 #include "common/terminal.hpp"
 #include "common/unix_socket.hpp"
+#include "handoff/exec_request.hpp"
 #include "handoff/launch.hpp"
 
 namespace runcvm::exec_client {
@@ -31,26 +32,12 @@ namespace {
 
 using channel::FrameType;
 
-struct Arguments {
-  std::string process;
-  unsigned wait_seconds = 120;
-};
-
-Arguments parse_arguments(int argc, char** argv) {
-  Arguments a;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg != "--wait" || i + 1 >= argc) throw Error("argument " + quote(arg) + ": expected --wait <seconds>");
-    char* end = nullptr;
-    unsigned long seconds = std::strtoul(argv[++i], &end, 10);
-    if (*argv[i] == '\0' || *end != '\0' || seconds > 86400)
-      throw Error("--wait " + quote(argv[i]) + ": expected seconds (0-86400)");
-    a.wait_seconds = static_cast<unsigned>(seconds);
-  }
+handoff::ExecRequest request_from_environment(int argc, char** argv) {
+  if (argc > 1)
+    throw Error("argument " + quote(argv[1]) + ": runcvm-exec takes none (its request is in the environment)");
   const char* request = std::getenv(handoff::kExecRequestVariable);
   if (!request) throw Error(std::string("missing ") + handoff::kExecRequestVariable + " in the environment");
-  a.process = request;
-  return a;
+  return handoff::parse_exec_request(request);
 }
 
 // The socket appears when the VM's exec agent runs; until then (the VM is booting) we wait.
@@ -155,8 +142,8 @@ class Session {
 };
 
 int run(int argc, char** argv) {
-  Arguments arguments = parse_arguments(argc, argv);
-  handoff::Process process = handoff::parse_process(arguments.process);
+  handoff::ExecRequest request = request_from_environment(argc, argv);
+  const handoff::Process& process = request.process;
   sigset_t forwarded;
   sigemptyset(&forwarded);
   for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT, SIGTSTP})
@@ -164,11 +151,11 @@ int run(int argc, char** argv) {
   ::sigprocmask(SIG_BLOCK, &forwarded, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
   UniqueFd signals(::signalfd(-1, &forwarded, SFD_NONBLOCK | SFD_CLOEXEC));
-  UniqueFd socket = connect_to_agent(arguments.wait_seconds);
+  UniqueFd socket = connect_to_agent(request.wait_seconds);
   ::fcntl(0, F_SETFL, ::fcntl(0, F_GETFL) | O_NONBLOCK);
   bool terminal = process.terminal && ::isatty(0);
   RawTerminal raw(terminal);
-  return Session(socket.get(), signals.get(), terminal).run(arguments.process);
+  return Session(socket.get(), signals.get(), terminal).run(handoff::process_to_json_text(process));
 }
 
 }  // namespace

@@ -25,10 +25,11 @@
 #include <vector>
 
 #include "container/runcvm-init/helper_ids.hpp"
+#include "handoff/state_directory.hpp"
 
 namespace runcvm::container_init {
 
-inline constexpr const char* kHelperRoot = "/.runcvm/helpers";
+using handoff::kHelperRoot;
 // The VM's root inside kHelperRoot, as virtiofsd's and QEMU's paths name it.
 inline constexpr const char* kSharedRoot = "/share";
 

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "handoff/launch.hpp"
+#include "handoff/state_directory.hpp"
 
 namespace runcvm::container_init {
 namespace {
@@ -22,7 +22,7 @@ void set_notices_to_stderr(bool yes) { to_stderr = yes; }
 void notice(std::string_view message) {
   std::string line = "runcvm-init: " + std::string(message) + "\n";
   if (to_stderr) (void)!::write(2, line.data(), line.size());
-  std::string path = std::string(handoff::kStateDirectory) + "/runcvm-init.log";
+  std::string path = handoff::kInitLog;
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return;
   struct stat st {};

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "handoff/launch.hpp"
+#include "handoff/state_directory.hpp"
 
 namespace runcvm::container_init {
 
@@ -22,15 +23,11 @@ struct BundleLayout {
   std::string qemu_modules() const { return root + "/lib/qemu"; }
 };
 
-// Sockets between runcvm-init, virtiofsd and QEMU, in a directory of the container's state tmpfs
-// that the helpers' root holds at the same path, without the rest of that tmpfs (its state
-// directory stays 0700, root's alone). Each socket QEMU connects to is owned by QEMU's uid.
-inline constexpr const char* kHelperSocketDirectory = "/.runcvm/helper-sockets";
-inline constexpr const char* kVirtiofsSocket = "/.runcvm/helper-sockets/virtiofs.sock";
-inline constexpr const char* kChannelSocket = "/.runcvm/helper-sockets/channel.sock";
-inline constexpr const char* kExecPortSocket = "/.runcvm/helper-sockets/exec-port.sock";
-// QEMU's monitor (QMP), for hot-plugging network cards; on machines with PCI only.
-inline constexpr const char* kQmpSocket = "/.runcvm/helper-sockets/qmp.sock";
+using handoff::kChannelSocket;
+using handoff::kExecPortSocket;
+using handoff::kHelperSocketDirectory;
+using handoff::kQmpSocket;
+using handoff::kVirtiofsSocket;
 
 // One virtio-net device of the VM: its tap (an open descriptor QEMU inherits), MAC and MTU.
 struct Nic {

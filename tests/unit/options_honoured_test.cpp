@@ -16,6 +16,7 @@
 #include "container/runcvm-init/console_tail.hpp"
 #include "container/runcvm-init/hugepages.hpp"
 #include "container/runcvm-init/vm_command.hpp"
+#include "handoff/exec_request.hpp"
 #include "runtime/create_transform.hpp"
 #include "runtime/exec_transform.hpp"
 #include "runtime/options.hpp"
@@ -127,10 +128,13 @@ TEST_CASE("every option in the table is read past the runtime's parser", "[optio
     INFO(name);
     auto probe = probes.find(name);
     REQUIRE(probe != probes.end());
-    if (name == "RUNCVM_EXEC_TIMEOUT") {  // read at `exec`: the exec client's --wait
+    if (name == "RUNCVM_EXEC_TIMEOUT") {  // read at `exec`: the exec request's wait
       Json process = {
           {"args", {"sh"}}, {"env", {"RUNCVM_EXEC_TIMEOUT=7"}}, {"cwd", "/"}, {"user", {{"uid", 0}, {"gid", 0}}}};
-      CHECK(runtime::transform_exec(process)["args"][2] == "7");
+      std::string variable = runtime::transform_exec(process)["env"][1].get<std::string>();
+      std::string prefix = std::string(handoff::kExecRequestVariable) + "=";
+      REQUIRE(variable.starts_with(prefix));
+      CHECK(handoff::parse_exec_request(variable.substr(prefix.size())).wait_seconds == 7);
       continue;
     }
     std::vector<std::string> env = {name + "=" + probe->second};

@@ -5,6 +5,7 @@
 
 #include "common/error.hpp"
 #include "common/file.hpp"
+#include "handoff/exec_request.hpp"
 #include "handoff/launch.hpp"
 #include "runtime/create_transform.hpp"
 #include "runtime/exec_transform.hpp"
@@ -258,7 +259,7 @@ TEST_CASE("exec runs the guest's exec client with the original process as its re
                   {"capabilities", {{"bounding", {"CAP_KILL", "CAP_SYS_MODULE"}}, {"ambient", {"CAP_SYS_RAWIO"}}}}};
   Json out = transform_exec(process);
   // The request (env included) never appears in argv, which `ps` shows every user of the host.
-  CHECK(out["args"] == Json{handoff::kExecClient, "--wait", "120"});
+  CHECK(out["args"] == Json{handoff::kExecClient});
   REQUIRE(out["env"].size() == 2);
   std::string request_variable = out["env"][1].get<std::string>();
   std::string prefix = std::string(handoff::kExecRequestVariable) + "=";
@@ -270,7 +271,9 @@ TEST_CASE("exec runs the guest's exec client with the original process as its re
   for (const char* set : {"bounding", "effective", "permitted", "inheritable", "ambient"})
     CHECK(out["capabilities"][set] == Json::array());
   CHECK(out["noNewPrivileges"] == true);
-  handoff::Process request = handoff::parse_process(request_variable.substr(prefix.size()));
+  handoff::ExecRequest exec = handoff::parse_exec_request(request_variable.substr(prefix.size()));
+  CHECK(exec.wait_seconds == handoff::kExecWaitDefaultSeconds);
+  const handoff::Process& request = exec.process;
   REQUIRE(request.capabilities);
   CHECK(request.capabilities->bounding == std::vector<std::string>{"CAP_KILL", "CAP_SYS_MODULE"});
   CHECK(request.args == std::vector<std::string>{"sh", "-c", "echo h\u00e9llo \"quoted\""});
@@ -284,7 +287,8 @@ TEST_CASE("exec runs the guest's exec client with the original process as its re
   // The wait for the exec agent comes from RUNCVM_EXEC_TIMEOUT in the exec's env (the container's
   // env merged with -e); a bad value fails the exec with one line.
   process["env"] = {"PATH=/bin", "RUNCVM_EXEC_TIMEOUT=5"};
-  CHECK(transform_exec(process)["args"][2] == "5");
+  CHECK(handoff::parse_exec_request(transform_exec(process)["env"][1].get<std::string>().substr(prefix.size()))
+            .wait_seconds == 5);
   process["env"] = {"PATH=/bin", "RUNCVM_EXEC_TIMEOUT=soon"};
   CHECK_THROWS_WITH(transform_exec(process),
                     ContainsSubstring("RUNCVM_EXEC_TIMEOUT: \"soon\": expected a whole number of seconds"));
