@@ -18,10 +18,7 @@ inline constexpr const char* kDirectBootImage = "vmlinux";
 inline constexpr const char* kInitramfs = "initrd";
 inline constexpr const char* kConfig = "config";
 inline constexpr const char* kModules = "modules";  // the lib/modules/<version> tree, with kmod indexes
-inline constexpr const char* kManifest = "kernel.json";
-// The manifest's flag for a kernel that mounts the virtiofs root itself (everything to reach it
-// built in): the runtime boots it without the initramfs, its root= and init= on the command line.
-inline constexpr const char* kManifestRootWithoutInitramfs = "root_without_initramfs";
+inline constexpr const char* kManifest = "kernel.json";  // kernel_manifest.hpp
 inline constexpr const char* kLatest = "latest";
 
 // Inside the initramfs: the init program, the modules it loads and their order.

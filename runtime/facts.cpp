@@ -11,6 +11,7 @@
 
 #include "common/error.hpp"
 #include "handoff/kernel_artifact.hpp"
+#include "handoff/kernel_manifest.hpp"
 #include "handoff/launch.hpp"
 #include "runtime/rootfs.hpp"
 
@@ -145,12 +146,13 @@ ImageFacts gather_image_facts(const fs::path& rootfs_path) {
 
 namespace {
 
-// The kernel's manifest (written by runcvm-build, part of the installed bundle). Unreadable or
-// without the flag: the kernel boots through the initramfs, which every bundle kernel has.
+// The kernel's manifest (written by runcvm-build, part of the installed bundle). Unreadable, of
+// another format or without the flag: the kernel boots through the initramfs, which every bundle
+// kernel has.
 bool mounts_root_without_initramfs(const fs::path& kernel_directory) {
   try {
-    auto manifest = nlohmann::json::parse(read_file(kernel_directory / handoff::kernel_artifact::kManifest));
-    return manifest.value(handoff::kernel_artifact::kManifestRootWithoutInitramfs, false);
+    return handoff::parse_kernel_manifest(read_file(kernel_directory / handoff::kernel_artifact::kManifest))
+        .root_without_initramfs;
   } catch (const std::exception&) {
     return false;
   }

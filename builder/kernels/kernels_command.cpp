@@ -25,6 +25,7 @@
 #include "common/log.hpp"
 #include "common/parallel.hpp"
 #include "handoff/kernel_artifact.hpp"
+#include "handoff/kernel_manifest.hpp"
 
 namespace runcvm::kernels {
 
@@ -106,10 +107,10 @@ std::optional<std::string> installed_with_inputs(const fs::path& dist, const std
   for (const auto& entry : fs::directory_iterator(dist, ec)) {
     if (entry.is_symlink() || !entry.is_directory()) continue;
     try {
-      auto manifest = nlohmann::json::parse(read_file(entry.path() / artifact::kManifest));
-      if (manifest.value("inputs", "") == key) return entry.path().filename().string();
+      if (handoff::parse_kernel_manifest(read_file(entry.path() / artifact::kManifest)).inputs == key)
+        return entry.path().filename().string();
     } catch (const std::exception&) {
-      // a damaged or foreign manifest is no match: the artifact is built again
+      // a damaged or foreign manifest (another format version) is no match: the artifact is built again
     }
   }
   return std::nullopt;
@@ -132,10 +133,18 @@ void fetch_signed_indexes_and_reuse(Context& ctx) {
       job.version = *version;
       job.source = Source::installed;
     } else if (auto kept = c.artifacts.find(job.inputs_key)) {
-      job.version = nlohmann::json::parse(read_file(*kept / artifact::kManifest)).at("version").get<std::string>();
-      job.artifact = c.staging / job.recipe.name / "artifact" / job.version;
-      link_tree(*kept, job.artifact);
-      job.source = Source::artifact_cache;
+      std::optional<std::string> kept_version;
+      try {
+        kept_version = handoff::parse_kernel_manifest(read_file(*kept / artifact::kManifest)).version;
+      } catch (const std::exception&) {
+        // a damaged or foreign manifest: the kept artifact is not used, the kernel is made again
+      }
+      if (kept_version) {
+        job.version = *kept_version;
+        job.artifact = c.staging / job.recipe.name / "artifact" / job.version;
+        link_tree(*kept, job.artifact);
+        job.source = Source::artifact_cache;
+      }
     }
   });
 }
@@ -241,22 +250,20 @@ void index_modules_and_build_initramfs(Context& ctx, Job& job) {
   job.initramfs_size =
       write_initramfs(plan_initramfs(order, modules, ctx.options.initramfs_init), job.artifact / artifact::kInitramfs,
                       job.recipe.initramfs_compression, ctx.options.timestamp);
-  nlohmann::ordered_json manifest = {{"dist", job.recipe.dist},
-                                     {"version", job.version},
-                                     {"recipe", job.recipe.name},
-                                     {"inputs", job.inputs_key},
-                                     {"initramfs_modules", nlohmann::json::array()},
-                                     {"packages", nlohmann::json::array()}};
-  for (const ModuleInfo* m : order) manifest["initramfs_modules"].push_back(m->name);
+  handoff::KernelManifest manifest;
+  manifest.dist = job.recipe.dist;
+  manifest.version = job.version;
+  manifest.recipe = job.recipe.name;
+  manifest.inputs = job.inputs_key;
+  for (const ModuleInfo* m : order) manifest.initramfs_modules.push_back(m->name);
   // The initramfs stays in the artifact (the layout's contract); such a kernel just need not load it.
   std::error_code ec;
   fs::path config = job.artifact / artifact::kConfig;
-  manifest[artifact::kManifestRootWithoutInitramfs] =
+  manifest.root_without_initramfs =
       order.empty() && fs::exists(config, ec) && mounts_virtiofs_root_itself(read_file(config));
-  if (job.recipe.build) manifest["toolchain"] = ctx.toolchain;
-  for (const auto& p : job.packages)
-    manifest["packages"].push_back({{"name", p.name}, {"version", p.version}, {"checksum", p.checksum}});
-  write_file_atomic(job.artifact / artifact::kManifest, manifest.dump(2) + "\n");
+  if (job.recipe.build) manifest.toolchain = ctx.toolchain;
+  for (const auto& p : job.packages) manifest.packages.push_back({p.name, p.version, p.checksum});
+  write_file_atomic(job.artifact / artifact::kManifest, handoff::to_json_text(manifest));
   ctx.artifacts.keep(job.artifact, job.inputs_key);
 }
 

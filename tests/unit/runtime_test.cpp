@@ -6,6 +6,7 @@
 #include "common/error.hpp"
 #include "common/file.hpp"
 #include "handoff/exec_request.hpp"
+#include "handoff/kernel_manifest.hpp"
 #include "handoff/launch.hpp"
 #include "runtime/create_transform.hpp"
 #include "runtime/exec_transform.hpp"
@@ -230,13 +231,22 @@ TEST_CASE("a bundle kernel whose manifest says it mounts its root itself is chos
     write_file_atomic(bundle.path() / "kernels" / dist / version / "kernel.json", text);
     fs::create_symlink(version, bundle.path() / "kernels" / dist / "latest");
   };
-  manifest("runcvm", "6.1.192-runcvm", R"({"version": "6.1.192-runcvm", "root_without_initramfs": true})");
-  manifest("debian", "6.1.0-56-amd64", R"({"version": "6.1.0-56-amd64", "root_without_initramfs": false})");
+  auto text = [](const std::string& version, bool root_without_initramfs) {
+    handoff::KernelManifest m;
+    m.version = version;
+    m.root_without_initramfs = root_without_initramfs;
+    return handoff::to_json_text(m);
+  };
+  manifest("runcvm", "6.1.192-runcvm", text("6.1.192-runcvm", true));
+  manifest("debian", "6.1.0-56-amd64", text("6.1.0-56-amd64", false));
   manifest("ubuntu", "6.8.0-31-generic", "{ damaged");  // unreadable: booted the safe way, with the initramfs
+  // A manifest of another format (an older runcvm-build's, without manifest_version): the same.
+  manifest("older", "6.1.0-1-amd64", R"({"version": "6.1.0-1-amd64", "root_without_initramfs": true})");
   BundleFacts facts = gather_bundle_facts(bundle.path());
   CHECK(facts.kernels["runcvm"].root_without_initramfs == std::set<std::string>{"6.1.192-runcvm"});
   CHECK(facts.kernels["debian"].root_without_initramfs.empty());
   CHECK(facts.kernels["ubuntu"].root_without_initramfs.empty());
+  CHECK(facts.kernels["older"].root_without_initramfs.empty());
 
   Options options;
   options.kernel = KernelRequest{"runcvm", std::nullopt};
