@@ -2,18 +2,10 @@
 
 #include <algorithm>
 
+#include "common/bytes.hpp"
+
 namespace runcvm::channel {
 namespace {
-
-void put_u64(std::string& out, std::uint64_t value) {
-  for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((value >> shift) & 0xff);
-}
-
-std::uint64_t get_u64(std::string_view in) {
-  std::uint64_t value = 0;
-  for (std::size_t i = 0; i < 8; ++i) value = (value << 8) | static_cast<unsigned char>(in[i]);
-  return value;
-}
 
 std::int64_t magnitude(std::int64_t value) { return value < 0 ? -value : value; }
 
@@ -21,25 +13,26 @@ std::int64_t magnitude(std::int64_t value) { return value < 0 ? -value : value; 
 
 std::string clock_probe_payload(std::uint64_t probe) {
   std::string out;
-  put_u64(out, probe);
+  append_big_endian<std::uint64_t>(out, probe);
   return out;
 }
 
 std::string clock_reading_payload(const ClockReading& reading) {
   std::string out;
-  put_u64(out, reading.probe);
-  put_u64(out, static_cast<std::uint64_t>(reading.host_ns));
+  append_big_endian<std::uint64_t>(out, reading.probe);
+  append_big_endian<std::uint64_t>(out, static_cast<std::uint64_t>(reading.host_ns));
   return out;
 }
 
 std::optional<std::uint64_t> parse_clock_probe(std::string_view payload) {
   if (payload.size() != 8) return std::nullopt;
-  return get_u64(payload);
+  return big_endian<std::uint64_t>(payload);
 }
 
 std::optional<ClockReading> parse_clock_reading(std::string_view payload) {
   if (payload.size() != 16) return std::nullopt;
-  return ClockReading{get_u64(payload), static_cast<std::int64_t>(get_u64(payload.substr(8)))};
+  return ClockReading{big_endian<std::uint64_t>(payload),
+                      static_cast<std::int64_t>(big_endian<std::uint64_t>(payload.substr(8)))};
 }
 
 ClockSample clock_sample(std::int64_t sent_ns, std::int64_t received_ns, std::int64_t host_ns) {

@@ -1,34 +1,22 @@
 #include "channel/frame.hpp"
 
+#include "common/bytes.hpp"
 #include "common/error.hpp"
 
 namespace runcvm::channel {
-namespace {
-
-void put_u32(std::string& out, std::uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((value >> shift) & 0xff);
-}
-
-std::uint32_t get_u32(std::string_view in) {
-  std::uint32_t value = 0;
-  for (int i = 0; i < 4; ++i) value = (value << 8) | static_cast<unsigned char>(in[static_cast<std::size_t>(i)]);
-  return value;
-}
-
-}  // namespace
 
 std::string encode(FrameType type, std::string_view payload) {
   std::string out;
   out.reserve(5 + payload.size());
   out += static_cast<char>(type);
-  put_u32(out, static_cast<std::uint32_t>(payload.size()));
+  append_big_endian<std::uint32_t>(out, static_cast<std::uint32_t>(payload.size()));
   out.append(payload);
   return out;
 }
 
 std::string u32_bytes(std::uint32_t value) {
   std::string out;
-  put_u32(out, value);
+  append_big_endian<std::uint32_t>(out, value);
   return out;
 }
 
@@ -52,7 +40,7 @@ std::optional<std::pair<unsigned, unsigned>> decode_resize(std::string_view payl
 std::uint32_t payload_u32(const Frame& frame) {
   if (frame.payload.size() != 4)
     throw Error("channel: frame type " + std::to_string(int(frame.type)) + " needs 4 bytes");
-  return get_u32(frame.payload);
+  return big_endian<std::uint32_t>(frame.payload);
 }
 
 std::optional<Frame> Decoder::next() {
@@ -60,7 +48,7 @@ std::optional<Frame> Decoder::next() {
   if (pending.size() < 5) return std::nullopt;
   auto type = static_cast<std::uint8_t>(pending[0]);
   if (type < 1 || type > kLastFrameType) throw Error("channel: unknown frame type " + std::to_string(type));
-  std::uint32_t length = get_u32(pending.substr(1));
+  std::uint32_t length = big_endian<std::uint32_t>(pending.substr(1));
   if (length > kMaxPayload) throw Error("channel: frame of " + std::to_string(length) + " bytes is too large");
   if (pending.size() < 5 + length) return std::nullopt;
   Frame frame{static_cast<FrameType>(type), std::string(pending.substr(5, length))};

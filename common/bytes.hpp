@@ -1,9 +1,12 @@
 // Reading fixed-layout values out of untrusted bytes (kernel images, netlink answers) without
-// reading past the end.
+// reading past the end, and the big-endian integers of our formats (the channel's frames, kmod's
+// index).
 #pragma once
 
+#include <concepts>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace runcvm {
@@ -14,6 +17,22 @@ std::optional<T> read_at(std::string_view data, std::size_t offset) {
   if (offset > data.size() || data.size() - offset < sizeof(T)) return std::nullopt;
   T value;
   std::memcpy(&value, data.data() + offset, sizeof(T));
+  return value;
+}
+
+// Appends `value` most significant byte first.
+template <std::unsigned_integral T>
+void append_big_endian(std::string& out, T value) {
+  for (int shift = 8 * (static_cast<int>(sizeof(T)) - 1); shift >= 0; shift -= 8)
+    out += static_cast<char>((value >> shift) & 0xff);
+}
+
+// The big-endian T at the start of `data`; the caller has checked that it holds sizeof(T) bytes.
+template <std::unsigned_integral T>
+T big_endian(std::string_view data) {
+  T value = 0;
+  for (std::size_t i = 0; i < sizeof(T); ++i)
+    value = static_cast<T>((value << 8) | static_cast<unsigned char>(data[i]));
   return value;
 }
 

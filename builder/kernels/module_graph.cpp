@@ -4,14 +4,11 @@
 #include <cstdint>
 #include <optional>
 
+#include "common/bytes.hpp"
 #include "common/error.hpp"
 
 namespace runcvm::kernels {
 namespace {
-
-void put_be32(std::string& out, std::uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((value >> shift) & 0xff);
-}
 
 std::string path_module_name(const std::string& path) { return module_name_from_path(path); }
 
@@ -247,14 +244,14 @@ std::uint32_t KmodIndexWriter::write_node(const Node& start, std::string& out) {
     out += static_cast<char>(last);
     for (unsigned c = first; c <= last; ++c) {
       auto it = child_offsets.find(static_cast<unsigned char>(c));
-      put_be32(out, it == child_offsets.end() ? 0 : it->second);
+      append_big_endian<std::uint32_t>(out, it == child_offsets.end() ? 0 : it->second);
     }
   }
   if (!node->values.empty()) {
     flags |= kValues;
-    put_be32(out, static_cast<std::uint32_t>(node->values.size()));
+    append_big_endian<std::uint32_t>(out, static_cast<std::uint32_t>(node->values.size()));
     for (const auto& [priority, value] : node->values) {
-      put_be32(out, priority);
+      append_big_endian<std::uint32_t>(out, priority);
       out += value;
       out += '\0';
     }
@@ -265,9 +262,9 @@ std::uint32_t KmodIndexWriter::write_node(const Node& start, std::string& out) {
 
 std::string KmodIndexWriter::serialize() const {
   std::string out;
-  put_be32(out, 0xB007F457);
-  put_be32(out, 0x00020001);
-  put_be32(out, 0);  // root offset, patched below
+  append_big_endian<std::uint32_t>(out, 0xB007F457);
+  append_big_endian<std::uint32_t>(out, 0x00020001);
+  append_big_endian<std::uint32_t>(out, 0);  // root offset, patched below
   std::uint32_t root = write_node(root_, out);
   for (int i = 0; i < 4; ++i) out[8 + i] = static_cast<char>((root >> (24 - 8 * i)) & 0xff);
   return out;
