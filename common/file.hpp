@@ -64,7 +64,6 @@ class AtomicFileWriter {
 
   void write(std::string_view data);
   void commit();
-  const fs::path& temporary_path() const { return temporary_; }
 
  private:
   fs::path path_;

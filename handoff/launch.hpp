@@ -200,6 +200,4 @@ Process parse_process(std::string_view json_text);
 // option's paths, runcvm-init where the image's links lead).
 inline constexpr const char* kRuntimeOwnedTrees[] = {kStateDirectory, kBundleMountPoint, "/proc", "/sys", "/dev"};
 
-inline constexpr const char* kContainerInit = "/opt/runcvm/bin/runcvm-init";
-
 }  // namespace runcvm::handoff
