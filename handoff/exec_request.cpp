@@ -17,9 +17,7 @@ ExecRequest parse_exec_request(std::string_view json_text) {
   const char* document = "exec request";
   detail::Json root = detail::parse_json(json_text, document);
   detail::Reader r(root, "", document);
-  if (int version = r.required<int>("version"); version != kExecRequestVersion)
-    throw Error(std::string(document) + ": version " + std::to_string(version) + " is not " +
-                std::to_string(kExecRequestVersion) + " (the runtime and runcvm-exec come from different bundles)");
+  r.version("version", kExecRequestVersion, "the runtime and runcvm-exec come from different runcvm versions");
   ExecRequest request;
   request.wait_seconds = r.required<unsigned>("wait_seconds");
   if (request.wait_seconds > kExecWaitMaxSeconds)

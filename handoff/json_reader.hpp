@@ -43,6 +43,16 @@ class Reader {
     return *it;
   }
 
+  // The document's format version at `key`; anything but `supported` is refused, with `hint`.
+  int version(const std::string& key, int supported, const std::string& hint = {}) {
+    int found = required<int>(key);
+    if (found == supported) return found;
+    Error error(document_ + ": " + key + " " + std::to_string(found) + " is not supported (this program reads " +
+                std::to_string(supported) + ")");
+    if (!hint.empty()) error.with_hint(hint);
+    throw error;
+  }
+
   bool has(const std::string& key) const { return object_.contains(key); }
   const std::string& document() const { return document_; }
   std::string path_of(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }

@@ -28,9 +28,7 @@ std::string to_json_text(const KernelManifest& m) {
 KernelManifest parse_kernel_manifest(std::string_view json_text) {
   detail::Json root = detail::parse_json(json_text, kDocument);
   detail::Reader r(root, "", kDocument);
-  if (int version = r.required<int>("manifest_version"); version != kKernelManifestVersion)
-    throw Error(std::string(kDocument) + ": manifest_version " + std::to_string(version) + " is not " +
-                std::to_string(kKernelManifestVersion) + " (made by another runcvm-build: build the kernel again)");
+  r.version("manifest_version", kKernelManifestVersion, "made by another runcvm-build: build the kernel again");
   KernelManifest m;
   m.dist = r.required<std::string>("dist");
   m.version = r.required<std::string>("version");

@@ -173,11 +173,8 @@ Launch parse_launch(std::string_view json_text) {
   Json root = parse_json(json_text, "launch document");
   Reader r(root, "");
   Launch l;
-  l.version = r.required<int>("version");
-  if (l.version != kLaunchVersion)
-    throw Error("launch document: version " + std::to_string(l.version) + " is not supported (this program reads " +
-                std::to_string(kLaunchVersion) + ")")
-        .with_hint("the runtime and the guest programs come from different runcvm versions");
+  l.version =
+      r.version("version", kLaunchVersion, "the runtime and the guest programs come from different runcvm versions");
   {
     Reader process(r.child("process"), "process");
     l.process = read_process(process);

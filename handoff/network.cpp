@@ -28,10 +28,7 @@ Network parse_network(std::string_view json_text) {
   Json root = detail::parse_json(json_text, "network document");
   Reader r(root, "", "network document");
   Network n;
-  n.version = r.required<int>("version");
-  if (n.version != kNetworkVersion)
-    throw Error("network document: version " + std::to_string(n.version) + " is not supported (this program reads " +
-                std::to_string(kNetworkVersion) + ")");
+  n.version = r.version("version", kNetworkVersion);
   n.interfaces = detail::read_list<Interface>(r, "interfaces", [](Reader& i) {
     return Interface{i.required<std::string>("name"), i.required<std::string>("mac"), i.required<unsigned>("mtu"),
                      i.required<std::vector<std::string>>("addresses")};

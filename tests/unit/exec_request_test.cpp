@@ -37,7 +37,7 @@ TEST_CASE("an exec request that is not exactly the format is refused, naming the
     return text;
   };
   CHECK_THROWS_WITH(handoff::parse_exec_request(with("\"version\":1", "\"version\":2")),
-                    ContainsSubstring("version 2 is not 1"));
+                    ContainsSubstring("version 2 is not supported (this program reads 1)"));
   CHECK_THROWS_WITH(handoff::parse_exec_request(with("\"wait_seconds\":120", "\"wait_seconds\":86401")),
                     ContainsSubstring("`wait_seconds`: 86401 is above 86400"));
   CHECK_THROWS_WITH(handoff::parse_exec_request(with("\"wait_seconds\":120", "\"wait_seconds\":\"soon\"")),
