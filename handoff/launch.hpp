@@ -25,6 +25,9 @@ inline constexpr const char* kBundleContainerInit = "bin/runcvm-init";
 inline constexpr const char* kBundleVmInit = "bin/runcvm-vm-init";
 // The VM kernel's module helper (/proc/sys/kernel/modprobe in the VM).
 inline constexpr const char* kBundleModprobe = "bin/runcvm-modprobe";
+// The bundle kernels' initramfs init, which runcvm-init also packs with an image kernel's own
+// modules into the initramfs that kernel boots with (container/runcvm-init/image_initramfs.hpp).
+inline constexpr const char* kBundleInitramfsInit = "bin/runcvm-initramfs-init";
 inline constexpr const char* kBundleLoader = "lib/ld-linux-x86-64.so.2";
 inline constexpr const char* kBundleQemu = "libexec/qemu-system-x86_64";
 inline constexpr const char* kBundleVirtiofsd = "libexec/virtiofsd";
@@ -65,7 +68,8 @@ struct Kernel {
   std::string dist;     // bundle kernels: kernels/<dist>/
   std::string version;  // kernel release, as in /lib/modules/<version>
   std::string vmlinuz;  // paths as seen inside the container
-  std::string initrd;   // "": a bundle kernel that mounts its virtiofs root itself boots without one
+  std::string initrd;   // "": a bundle kernel that mounts its virtiofs root itself boots without one;
+                        // an image's is where it was found, never booted (image_initramfs.hpp)
   std::string modules;  // where /lib/modules/<version> is inside the container
   std::string append;   // RUNCVM_KERNEL_APPEND
   bool debug = false;   // RUNCVM_KERNEL_DEBUG

@@ -16,8 +16,9 @@ namespace runcvm::builder {
 namespace {
 
 // Our programs, all static (they run in any image).
-const std::vector<std::string> kPrograms = {"runcvm-runtime",  "runcvm-init", "runcvm-vm-init",
-                                            "runcvm-modprobe", "runcvm-exec", "runcvm-install"};
+const std::vector<std::string> kPrograms = {"runcvm-runtime",       "runcvm-init", "runcvm-vm-init",
+                                            "runcvm-modprobe",      "runcvm-exec", "runcvm-install",
+                                            "runcvm-initramfs-init"};
 // What QEMU loads for the machines runcvm uses (q35, pc, microvm; -kernel boot; no NIC ROMs), the
 // cards of RUNCVM_QEMU_VGA, and the keymap its VNC server reads (-vnc fails without it).
 const std::vector<std::string> kFirmware = {

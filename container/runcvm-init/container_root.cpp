@@ -20,13 +20,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-UniqueFd open_in_root(const std::string& path, std::uint64_t flags) {
+UniqueFd open_in_root(const std::string& root_path, const std::string& path, std::uint64_t flags) {
   open_how how{};
   // openat2 refuses O_PATH with any flag but O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC.
   how.flags = flags | O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY | O_NONBLOCK);
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root) throw system_error("opening", "/", errno);
+  UniqueFd root(::open(root_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) throw system_error("opening", root_path, errno);
   return UniqueFd(static_cast<int>(::syscall(SYS_openat2, root.get(), path.c_str(), &how, sizeof how)));
 }
 
@@ -61,11 +61,13 @@ std::set<std::uint64_t> runtime_mount_ids(std::string_view mountinfo) {
   return ids;
 }
 
-ContainerRoot::ContainerRoot(std::string what)
-    : what_(std::move(what)), forbidden_(runtime_mount_ids(read_file("/proc/self/mountinfo"))) {}
+ContainerRoot::ContainerRoot(std::string what, std::string root)
+    : what_(std::move(what)),
+      root_(std::move(root)),
+      forbidden_(runtime_mount_ids(read_file("/proc/self/mountinfo"))) {}
 
 UniqueFd ContainerRoot::open(const std::string& path, std::uint64_t flags) const {
-  UniqueFd fd = open_in_root(path, flags);
+  UniqueFd fd = open_in_root(root_, path, flags);
   if (!fd && (errno == ENOENT || errno == ENOTDIR)) return fd;
   if (!fd) throw system_error(what_ + ": resolving", path, errno);
   if (forbidden_.count(mount_id(fd.get(), path)))

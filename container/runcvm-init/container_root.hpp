@@ -21,8 +21,9 @@ std::set<std::uint64_t> runtime_mount_ids(std::string_view mountinfo);
 
 class ContainerRoot {
  public:
-  // `what` begins each error ("RUNCVM_DISKS", "--read-only").
-  explicit ContainerRoot(std::string what);
+  // `what` begins each error ("RUNCVM_DISKS", "--read-only"); `root` is the container's root
+  // (another directory only in tests).
+  explicit ContainerRoot(std::string what, std::string root = "/");
 
   // An existing path opened with `flags`; an empty descriptor when it (or a directory on the
   // way) does not exist.
@@ -32,6 +33,7 @@ class ContainerRoot {
 
  private:
   std::string what_;
+  std::string root_;
   std::set<std::uint64_t> forbidden_;
 };
 

@@ -64,4 +64,18 @@ UniqueFd copy_to_sealed_memory(int fd, const std::string& what, std::size_t limi
   return copy;
 }
 
+UniqueFd sealed_memory_from(std::string_view bytes, const std::string& what) {
+  UniqueFd copy(::memfd_create("runcvm-boot-file", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!copy) throw system_error("writing to memory", what, errno);
+  while (!bytes.empty()) {
+    ssize_t n = ::write(copy.get(), bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw system_error("writing to memory", what, n < 0 ? errno : EIO);
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (::fcntl(copy.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+    throw system_error("sealing", what, errno);
+  return copy;
+}
+
 }  // namespace runcvm::container_init

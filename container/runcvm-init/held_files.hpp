@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "common/fd.hpp"
 
@@ -36,5 +37,7 @@ std::string held_path(int fd);
 // growth, not shrinking: emptying it (ftruncate to 0) gives its memory back while QEMU still holds
 // the inherited descriptor. `what` names it in errors.
 UniqueFd copy_to_sealed_memory(int fd, const std::string& what, std::size_t limit);
+// The same for bytes built here (the image kernel's initramfs): written whole, then sealed.
+UniqueFd sealed_memory_from(std::string_view bytes, const std::string& what);
 
 }  // namespace runcvm::container_init

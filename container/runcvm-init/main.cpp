@@ -31,6 +31,7 @@
 #include "container/runcvm-init/helper_ids.hpp"
 #include "container/runcvm-init/helper_root.hpp"
 #include "container/runcvm-init/hugepages.hpp"
+#include "container/runcvm-init/image_initramfs.hpp"
 #include "container/runcvm-init/kvm_memory.hpp"
 #include "container/runcvm-init/mount_seal.hpp"
 #include "container/runcvm-init/network_watcher.hpp"
@@ -175,6 +176,14 @@ UniqueFd copy_image_boot_file(const std::string& path, const char* what, std::ui
   return copy_to_sealed_memory(file.get(), std::string("the image's ") + what + " " + quote(path), limit);
 }
 
+// runcvm's initramfs for the image's kernel, complete and sealed in memory before QEMU sees it.
+UniqueFd image_initramfs_memory(const handoff::Launch& launch, const BundleLayout& bundle) {
+  std::string init_path = bundle.root + "/" + handoff::kBundleInitramfsInit;
+  std::string archive = build_image_initramfs(ContainerRoot("the image's kernel modules"), launch.kernel.version,
+                                              launch.qemu.machine, read_file(init_path));
+  return sealed_memory_from(archive, "the initramfs for the image's kernel " + quote(launch.kernel.version));
+}
+
 // A write-only descriptor of runcvm-init's stdout or stderr, for one of QEMU's fd sets, which
 // match a descriptor by its access mode (a terminal is open read-write). Opened without blocking
 // (a FIFO whose reader is gone), then made blocking again, as QEMU's own open of it was.
@@ -211,20 +220,19 @@ struct PreparedBoot {
 };
 
 // Fills `boot` in place: the console's reader is a thread, which does not move.
-void prepare_boot(const handoff::Launch& launch, const std::vector<Nic>& nics, const std::vector<OpenedDisk>& disks,
-                  PreparedBoot& boot) {
+void prepare_boot(const handoff::Launch& launch, const BundleLayout& bundle, const std::vector<Nic>& nics,
+                  const std::vector<OpenedDisk>& disks, PreparedBoot& boot) {
   boot.files = {launch.kernel.vmlinuz, launch.kernel.initrd};
   for (const auto& nic : nics) boot.inherited.push_back(nic.tap_fd);
   if (launch.kernel.source == "bundle") {
     std::string direct = direct_boot_image_path(launch.kernel);
     if (::access(direct.c_str(), R_OK) == 0) boot.files.kernel = direct;
   } else {
-    // The image's kernel and initramfs, opened here, where the image's links resolve inside its
-    // root; QEMU, in the helpers' root, reads copies of them through descriptors.
-    // An initramfs larger than the VM's memory cannot be unpacked in it.
+    // The image's kernel, opened here, where the image's links resolve inside its root; QEMU, in
+    // the helpers' root, reads a copy of it through a descriptor. It boots with runcvm's own
+    // initramfs, built now from that kernel's modules (image_initramfs.hpp), never the image's.
     boot.image_kernel = copy_image_boot_file(launch.kernel.vmlinuz, "kernel", 256ull << 20);
-    boot.image_initrd = copy_image_boot_file(launch.kernel.initrd, "initramfs",
-                                             std::min<std::uint64_t>(2ull << 30, launch.memory_mib << 20));
+    boot.image_initrd = image_initramfs_memory(launch, bundle);
     boot.files.kernel = "/proc/self/fd/" + std::to_string(boot.image_kernel.get());
     boot.files.initrd = "/proc/self/fd/" + std::to_string(boot.image_initrd.get());
     boot.inherited.insert(boot.inherited.end(), {boot.image_kernel.get(), boot.image_initrd.get()});
@@ -397,7 +405,7 @@ int run() {
   if (!launch.sys_admin) drop_sys_admin();
   start_network_services(network);
   PreparedBoot boot;
-  prepare_boot(launch, nics, disks, boot);
+  prepare_boot(launch, bundle, nics, disks, boot);
   StartedVm vm = start_vm(launch, bundle, boot, nics, plan_kvm(launch, bundle, boot.files, qemu_ids), qemu_ids,
                           listener.get(), exec_listener.get(), qmp_listener.get(), stages);
   for (const auto& nic : nics) ::close(nic.tap_fd);
@@ -423,29 +431,27 @@ int run() {
   {
     RawTerminal raw(launch.process.terminal);
     std::optional<ConsoleTail>& console = boot.console;
-    code =
-        Supervisor({.channel = vm.channel.get(),
-                    .signals = signals.get(),
-                    .qemu = vm.children.qemu,
-                    .virtiofsd = vm.children.virtiofsd,
-                    .terminal = launch.process.terminal,
-                    .exec_init = launch.exec_init,
-                    .panic_device = handoff::has_panic_device(launch.qemu),
-                    .guest_started =
-                        [&vm, &boot] {
-                          boot.free_image_boot_copies();
-                          if (vm.kvm_failure) remember_kvm_failure(vm.kvm_failure->key, vm.kvm_failure->reason);
-                        },
-                    .silent_stop_reason = [&console]() -> std::string {
-                      std::string tail = console ? console->summary() : "";
-                      if (tail.empty()) return "";
-                      return "the image's kernel's console ended with \"" + tail +
-                             "\"; its initramfs must mount root=runcvm-root rootfstype=virtiofs (Debian, Ubuntu: add "
-                             "virtiofs to /etc/initramfs-tools/modules, then update-initramfs -u), or set "
-                             "RUNCVM_KERNEL=debian to boot a bundle kernel";
-                    }},
-                   exec, stages)
-            .run();
+    code = Supervisor({.channel = vm.channel.get(),
+                       .signals = signals.get(),
+                       .qemu = vm.children.qemu,
+                       .virtiofsd = vm.children.virtiofsd,
+                       .terminal = launch.process.terminal,
+                       .exec_init = launch.exec_init,
+                       .panic_device = handoff::has_panic_device(launch.qemu),
+                       .guest_started =
+                           [&vm, &boot] {
+                             boot.free_image_boot_copies();
+                             if (vm.kvm_failure) remember_kvm_failure(vm.kvm_failure->key, vm.kvm_failure->reason);
+                           },
+                       .silent_stop_reason = [&console, &launch]() -> std::string {
+                         std::string tail = console ? console->summary() : "";
+                         if (tail.empty()) return "";
+                         return "the image's kernel " + quote(launch.kernel.version) +
+                                " stopped; its console ended with \"" + tail +
+                                "\"; set RUNCVM_KERNEL=debian to boot a bundle kernel";
+                       }},
+                      exec, stages)
+               .run();
   }
   if (vm.children.virtiofsd > 0) ::kill(vm.children.virtiofsd, SIGTERM);
   if (launch.timings && stages.complete)

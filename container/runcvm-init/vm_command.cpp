@@ -92,18 +92,15 @@ std::string kernel_command_line(const handoff::Launch& launch, const BundleLayou
   line += std::string(" ") + artifact::kFastBootArguments;
   if (tsc_khz != 0) line += " tsc_early_khz=" + std::to_string(tsc_khz);
   line += launch.kernel.debug ? " " + std::string(artifact::kCmdlineDebug) : " quiet loglevel=0";
-  if (launch.kernel.source == "bundle" && !launch.kernel.initrd.empty()) {
-    line += " " + std::string(artifact::kCmdlineRootTag) + artifact::kRootTag + " " +
-            std::string(artifact::kCmdlineInit) + bundle.vm_init();
-  } else if (launch.kernel.source == "bundle") {
+  if (launch.kernel.source == "bundle" && launch.kernel.initrd.empty()) {
     // No initramfs: the kernel mounts the root by its tag, read-write as our initramfs does (a
     // --read-only root is made read-only on the container's side), and devtmpfs on /dev.
     line += std::string(" root=") + artifact::kRootTag + " rootfstype=virtiofs rw init=" + bundle.vm_init();
   } else {
-    // The image's initramfs (initramfs-tools, mkinitfs) mounts a virtiofs root by its tag and
-    // hands over to init=. No resume: there is no swap to resume from.
-    line += std::string(" root=") + artifact::kRootTag + " rootfstype=virtiofs " +
-            (launch.read_only_root ? "ro" : "rw") + " noresume init=" + bundle.vm_init();
+    // runcvm's initramfs: a bundle kernel's, or the one built for an image's kernel from its own
+    // modules (image_initramfs.hpp).
+    line += " " + std::string(artifact::kCmdlineRootTag) + artifact::kRootTag + " " +
+            std::string(artifact::kCmdlineInit) + bundle.vm_init();
   }
   if (!launch.kernel.append.empty()) line += " " + launch.kernel.append;
   return line;

@@ -102,8 +102,8 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
                                "isa-debugcon,iobase=0x402,chardev=bios"));
   launch.qemu.bios_debug = false;
 
-  // The image's own kernel: loaded from descriptors runcvm-init opened, booted through its own
-  // initramfs, which reads root=, rootfstype= and init=.
+  // The image's own kernel: loaded from descriptors runcvm-init opened, booted through runcvm's
+  // initramfs built for it (image_initramfs.hpp), which reads runcvm.root= and runcvm.init=.
   launch.kernel.source = "image";
   launch.kernel.debug = false;
   launch.kernel.append = "";
@@ -112,12 +112,11 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
   image_boot.console_fd = 9;
   CHECK_THAT(joined(container_init::qemu_command(launch, bundle, false, image_boot)),
              ContainsSubstring("-kernel /proc/self/fd/7 -initrd /proc/self/fd/8 -append console=ttyS0"));
-  CHECK_THAT(
-      container_init::kernel_command_line(launch, bundle),
-      ContainsSubstring(
-          "quiet loglevel=0 root=runcvm-root rootfstype=virtiofs rw noresume init=/opt/runcvm/bin/runcvm-vm-init"));
+  CHECK_THAT(container_init::kernel_command_line(launch, bundle),
+             ContainsSubstring("quiet loglevel=0 runcvm.root=runcvm-root runcvm.init=/opt/runcvm/bin/runcvm-vm-init"));
+  // A --read-only root stays read-write in the VM, as for bundle kernels: the container's side makes it read-only.
   launch.read_only_root = true;
-  CHECK_THAT(container_init::kernel_command_line(launch, bundle), ContainsSubstring("rootfstype=virtiofs ro noresume"));
+  CHECK(container_init::kernel_command_line(launch, bundle).find("root=runcvm-root rootfstype") == std::string::npos);
   CHECK(joined(container_init::virtiofsd_command(launch, bundle))
             .find("-o source=/share -o cache=auto -o sandbox=chroot") != std::string::npos);
   launch.virtiofs_cache = "always";

@@ -90,17 +90,28 @@ void mount_or_fail(const char* source, const char* target, const char* type, uns
     fail(errno_text(std::string("mounting ") + type + " on", target));
 }
 
+bool ends_with(const std::string& text, const char* suffix) {
+  size_t length = std::strlen(suffix);
+  return text.size() >= length && text.compare(text.size() - length, length, suffix) == 0;
+}
+
 void load_modules(const Settings& settings) {
   for_each_word(read_small_file("/modules/load-order"), "\n", [&](const std::string& name) {
     std::string path = "/modules/" + name;
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) fail(errno_text("opening module", path));
-    long rc = syscall(SYS_finit_module, fd, "", 0);
+    // Modules of an image's kernel arrive as the image ships them (.ko.xz, .ko.zst, .ko.gz): the
+    // kernel decompresses them itself (MODULE_INIT_COMPRESSED_FILE, Linux 5.17, with
+    // CONFIG_MODULE_DECOMPRESS), so this init carries no decompressor.
+    constexpr int kCompressedFile = 4;
+    bool compressed = ends_with(name, ".xz") || ends_with(name, ".zst") || ends_with(name, ".gz");
+    long rc = syscall(SYS_finit_module, fd, "", compressed ? kCompressedFile : 0);
     int err = errno;
     close(fd);
     if (rc != 0 && err != EEXIST) {
       errno = err;
-      fail(errno_text("loading module", path));
+      fail(errno_text("loading module", path) +
+           (compressed && err == EOPNOTSUPP ? " (the kernel cannot decompress it: no CONFIG_MODULE_DECOMPRESS)" : ""));
     }
     log_step(settings, "loaded " + name);
   });
