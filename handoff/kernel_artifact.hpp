@@ -27,7 +27,7 @@ inline constexpr const char* kInitramfsModules = "modules";
 inline constexpr const char* kInitramfsLoadOrder = "modules/load-order";
 
 // The virtiofs tag of the VM's root filesystem: QEMU's device carries it, our initramfs mounts it
-// (runcvm.root=), and an image's own initramfs is told it as root=.
+// (runcvm.root=), and a bundle kernel without an initramfs is told it as root=.
 inline constexpr const char* kRootTag = "runcvm-root";
 
 // Kernel command line keys the initramfs init reads: runcvm.root=<tag> runcvm.init=<path> [runcvm.debug].

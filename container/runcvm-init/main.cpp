@@ -201,7 +201,7 @@ struct PreparedBoot {
   BootFiles files;
   std::vector<int> inherited;
   UniqueFd image_kernel, image_initrd, console_output, bios_log;
-  std::optional<ConsoleTail> console;  // the image's own initramfs's console, read when it fails
+  std::optional<ConsoleTail> console;  // the image kernel's console, read when it fails
 
   // Once QEMU runs (a TCG retry may still need them until then).
   void release_qemus_copies() {

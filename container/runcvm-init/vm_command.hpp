@@ -74,8 +74,9 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
                                       const BootFiles& boot, const std::vector<Nic>& nics = {});
 // The direct-boot image the builder leaves next to a bundle kernel's vmlinuz.
 std::string direct_boot_image_path(const handoff::Kernel& kernel);
-// The kernel command line: console, quiet unless debugging, our initramfs's keys (or, for the
-// image's kernel, the root= and init= its own initramfs reads), then the user's
+// The kernel command line: console, quiet unless debugging, our initramfs's keys (the bundle
+// kernels' and the one built for an image's kernel; root= and init= for a bundle kernel that
+// boots without one), then the user's
 // RUNCVM_KERNEL_APPEND last so it can override.
 std::string kernel_command_line(const handoff::Launch& launch, const BundleLayout& bundle, std::uint64_t tsc_khz = 0);
 

@@ -248,17 +248,18 @@ image_with_env runcvm-test/disk-sys runcvm-test/disk-links-base 'RUNCVM_DISKS=/d
 expect_refused "leads into a place that is runcvm's or the kernel's" runcvm-test/disk-sys true
 image_with_env runcvm-test/disk-magic runcvm-test/disk-links-base 'RUNCVM_DISKS=/statedisks/runcvm-planted.img,/data,ext4,64M'
 expect_refused 'RUNCVM_DISKS: resolving' runcvm-test/disk-magic true
-# The image's own kernel whose initramfs is a link into runc's /proc (the image holds a file at
+# The image's own kernel whose modules.dep is a link into runc's /proc (the image holds a file at
 # the link's target, as the runtime's check at create finds it): runcvm-init would have copied
-# the container's mount table into the guest's memory.
+# the container's mount table into the guest's memory. Its initrd, linked there too, is never read.
 tree="$SCRATCH/tree-initrd-link"
 image_tree "$tree"
 echo "not a kernel" >"$tree/vmlinuz"
 mkdir -p "$tree/proc/self" "$tree/lib/modules/6.1.0-99-amd64"
 echo "the image's own" >"$tree/proc/self/mountinfo"
 ln -s /proc/self/mountinfo "$tree/initrd.img"
+ln -s /proc/self/mountinfo "$tree/lib/modules/6.1.0-99-amd64/modules.dep"
 tar -C "$tree" -c . | docker import - runcvm-test/initrd-link >/dev/null
-expect_refused "the image's initramfs: \"/initrd.img\" leads into a place that is runcvm's or the kernel's" \
+expect_refused "the image's kernel modules: \"/lib/modules/6.1.0-99-amd64/modules.dep\" leads into a place that is runcvm's or the kernel's" \
   runcvm-test/initrd-link true
 # With a /dev/kvm in the spec the host's verdict directory is bound at /.runcvm/kvm: the image
 # aims a disk's temporary file and a --read-only mount point at it through plain links.
@@ -281,7 +282,7 @@ kvm_aimed "leads into a place that is runcvm's or the kernel's" --read-only --tm
   runcvm-test/aim-kvm-base true
 planted=$(find /run /tmp /var/lib /root -xdev -name 'runcvm-planted*' 2>/dev/null | grep -v "^$SCRATCH/tree-" || true)
 [[ -z "$planted" ]] || fail "a disk the image named was created on the host: $planted"
-pass "RUNCVM_DISKS from the image (\`..\`, the state directory, /proc, a link to /sys, /proc's magic links, a planted temporary name) and --read-only mount points through links into the host's verdicts: refused in one line; nothing created"
+pass "RUNCVM_DISKS from the image (\`..\`, the state directory, /proc, a link to /sys, /proc's magic links, a planted temporary name) and --read-only mount points through links into the host's verdicts, an image kernel's modules.dep linked into /proc: refused in one line; nothing created"
 
 image_with_env runcvm-test/too-many-cpus runcvm-test/busybox RUNCVM_CPUS=256
 expect_refused "RUNCVM_CPUS: 256 is more than the container may use" runcvm-test/too-many-cpus true
