@@ -7,7 +7,10 @@
 namespace runcvm::channel {
 namespace {
 
-std::int64_t magnitude(std::int64_t value) { return value < 0 ? -value : value; }
+// |value| without overflow at INT64_MIN.
+std::uint64_t magnitude(std::int64_t value) {
+  return value < 0 ? 0 - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
+}
 
 }  // namespace
 
@@ -36,10 +39,13 @@ std::optional<ClockReading> parse_clock_reading(std::string_view payload) {
 }
 
 ClockSample clock_sample(std::int64_t sent_ns, std::int64_t received_ns, std::int64_t host_ns) {
-  std::int64_t round_trip = received_ns - sent_ns;
-  // The midpoint without overflow: both ends are close together.
-  std::int64_t middle = sent_ns + round_trip / 2;
-  return {host_ns - middle, round_trip};
+  // The host's reading is the peer's word: a value whose offset does not fit makes a sample that
+  // is never chosen (a negative round trip), not an overflow.
+  std::int64_t round_trip = 0, offset = 0;
+  if (__builtin_sub_overflow(received_ns, sent_ns, &round_trip)) return {0, -1};
+  std::int64_t middle = sent_ns + round_trip / 2;  // between the two ends: no overflow
+  if (__builtin_sub_overflow(host_ns, middle, &offset)) return {0, -1};
+  return {offset, round_trip};
 }
 
 ClockCorrection clock_correction(const std::vector<ClockSample>& samples) {
@@ -51,7 +57,8 @@ ClockCorrection clock_correction(const std::vector<ClockSample>& samples) {
   if (best == samples.end() || best->round_trip_ns < 0) return {};
   std::int64_t offset = best->offset_ns;
   std::int64_t uncertainty = best->round_trip_ns / 2;
-  if (magnitude(offset) > std::max(kClockStepAboveNs, uncertainty)) return {ClockAction::step, offset};
+  if (magnitude(offset) > static_cast<std::uint64_t>(std::max(kClockStepAboveNs, uncertainty)))
+    return {ClockAction::step, offset};
   if (best->round_trip_ns > kClockVagueRoundTripNs || offset == 0) return {};
   return {ClockAction::slew, offset};
 }

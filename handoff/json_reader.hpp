@@ -4,8 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <set>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "common/error.hpp"
@@ -68,6 +71,17 @@ class Reader {
   template <class T>
   T convert(const Json& value, const std::string& key) {
     taken_.insert(key);
+    // nlohmann converts true to 1, 5.9 to 5 and wraps 4294967301 to 5 for a uint32_t: an integer
+    // field takes an integer that fits, or nothing.
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      bool fits = value.is_number_unsigned()  ? std::in_range<T>(value.get<std::uint64_t>())
+                  : value.is_number_integer() ? std::in_range<T>(value.get<std::int64_t>())
+                                              : false;
+      if (!value.is_number_integer()) throw Error(where(key) + "has the wrong type: " + value.dump());
+      if (!fits) throw Error(where(key) + "is out of range: " + value.dump());
+      return value.is_number_unsigned() ? static_cast<T>(value.get<std::uint64_t>())
+                                        : static_cast<T>(value.get<std::int64_t>());
+    }
     try {
       return value.get<T>();
     } catch (const Json::exception&) {

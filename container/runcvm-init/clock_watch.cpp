@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "common/error.hpp"
+#include "container/runcvm-init/notice.hpp"
 
 namespace runcvm::container_init {
 
@@ -16,7 +17,7 @@ bool clock_check_due(std::uint64_t expirations, std::uint64_t since_check) {
 }
 
 ClockWatch::ClockWatch()
-    : tick_(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)),
+    : tick_(::timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC)),
       clock_set_(::timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC)) {
   if (!tick_ || !clock_set_) throw system_error("creating", "the clock watch's timers", errno);
   itimerspec every_second{{1, 0}, {1, 0}};
@@ -45,7 +46,13 @@ bool ClockWatch::handle(const pollfd& p, bool* due) {
   ssize_t n = ::read(p.fd, &expirations, sizeof expirations);
   if (p.fd == clock_set_.get()) {
     if (n < 0 && errno == ECANCELED) {
-      arm_clock_set_alarm();
+      // Armed again so that the next set is seen too; should that fail, the periodic checks
+      // still bring the guest's clock along, so it is a notice, not the end of runcvm-init.
+      try {
+        arm_clock_set_alarm();
+      } catch (const Error& e) {
+        notice(std::string(e.what()) + ": a step of the host's clock reaches the VM within 10 s only");
+      }
       since_check_ = 0;
       *due = true;
     }

@@ -31,7 +31,7 @@ class ClockWatch {
  private:
   void arm_clock_set_alarm();
 
-  UniqueFd tick_;       // CLOCK_MONOTONIC, every second
+  UniqueFd tick_;       // CLOCK_BOOTTIME (it counts a host's sleep, CLOCK_MONOTONIC does not), every second
   UniqueFd clock_set_;  // CLOCK_REALTIME, never expires; its read fails with ECANCELED once the clock is set
   std::uint64_t since_check_ = 0;
 };

@@ -50,6 +50,13 @@ TEST_CASE("a clock sample places the host's reading in the middle of the round t
   // Real times (2026, in nanoseconds) do not overflow.
   std::int64_t now = 1'796'000'000LL * 1'000'000'000LL;
   CHECK(channel::clock_sample(now, now + 800'000, now + 400'000).offset_ns == 0);
+  // A host reading at either end of the range makes a sample that is never chosen, not an overflow.
+  for (std::int64_t host : {INT64_MIN, INT64_MAX}) {
+    ClockSample extreme = channel::clock_sample(now, now + 800'000, host);
+    if (extreme.round_trip_ns >= 0) CHECK(channel::clock_correction({extreme}).action == ClockAction::step);
+  }
+  CHECK(channel::clock_sample(INT64_MIN, INT64_MAX, 0).round_trip_ns < 0);
+  CHECK(channel::clock_correction({channel::clock_sample(now, now + 800'000, INT64_MIN)}).action != ClockAction::slew);
 }
 
 TEST_CASE("the shortest round trip decides; large offsets are stepped, small ones slewed", "[channel][clock]") {

@@ -49,6 +49,15 @@ TEST_CASE("an exec request that is not exactly the format is refused, naming the
   CHECK_THROWS_WITH(handoff::parse_exec_request("{\"version\":1,\"wait_seconds\":1}"),
                     ContainsSubstring("`process`: is required"));
   CHECK_THROWS(handoff::parse_exec_request("not json"));
+  // Integers are integers that fit: no booleans, fractions or values that wrap.
+  CHECK_THROWS_WITH(handoff::parse_exec_request(with("\"version\":1", "\"version\":true")),
+                    ContainsSubstring("`version`: has the wrong type"));
+  CHECK_THROWS_WITH(handoff::parse_exec_request(with("\"wait_seconds\":120", "\"wait_seconds\":5.9")),
+                    ContainsSubstring("`wait_seconds`: has the wrong type"));
+  CHECK_THROWS_WITH(handoff::parse_exec_request(with("\"wait_seconds\":120", "\"wait_seconds\":4294967301")),
+                    ContainsSubstring("`wait_seconds`: is out of range"));
+  CHECK_THROWS_WITH(handoff::parse_exec_request(with("\"wait_seconds\":120", "\"wait_seconds\":-1")),
+                    ContainsSubstring("`wait_seconds`: is out of range"));
 }
 
 }  // namespace

@@ -283,6 +283,7 @@ class Agent {
     pid_t pid = ::fork();
     if (pid == 0) {
       ::close(reason[0]);
+      clock_set_.reset();  // PID 1 waits for its end to close, not for this child's hot-plug wait
       try {
         if (frame.type == FrameType::network_add)
           configure_hotplugged_interface(handoff::parse_network(frame.payload), kHotplugLimit);
