@@ -76,6 +76,18 @@ UniqueFd ContainerRoot::open(const std::string& path, std::uint64_t flags) const
   return fd;
 }
 
+UniqueFd ContainerRoot::open_regular(const std::string& path, int flags) const {
+  UniqueFd handle = open(path, O_PATH);
+  if (!handle) return handle;
+  struct stat st {};
+  if (::fstat(handle.get(), &st) != 0) throw system_error(what_ + ": reading", path, errno);
+  if (!S_ISREG(st.st_mode)) throw Error(what_ + ": " + quote(path) + " is not a regular file");
+  std::string same_inode = "/proc/self/fd/" + std::to_string(handle.get());
+  UniqueFd fd(::open(same_inode.c_str(), flags | O_CLOEXEC | O_NOCTTY));
+  if (!fd) throw system_error(what_ + ": opening", path, errno);
+  return fd;
+}
+
 UniqueFd ContainerRoot::make_directories(const std::string& path) const {
   fs::path made = "/";
   for (const auto& step : fs::path(path).relative_path()) {

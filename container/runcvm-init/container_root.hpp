@@ -28,6 +28,10 @@ class ContainerRoot {
   // An existing path opened with `flags`; an empty descriptor when it (or a directory on the
   // way) does not exist.
   UniqueFd open(const std::string& path, std::uint64_t flags) const;
+  // An existing regular file opened with `flags`; empty when absent. Found first as an O_PATH
+  // descriptor and checked, then that same inode reopened: an image's device node or FIFO is
+  // refused before any driver's open runs (a watchdog would start, a tape rewind).
+  UniqueFd open_regular(const std::string& path, int flags) const;
   // The directory `path`, made where absent; an O_PATH descriptor of it.
   UniqueFd make_directories(const std::string& path) const;
 

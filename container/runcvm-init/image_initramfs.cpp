@@ -48,18 +48,33 @@ struct DepEntry {
   std::vector<std::string> dependencies;
 };
 
-std::map<std::string, DepEntry> parse_modules_dep(std::string_view modules_dep) {
+// Only the lines of `wanted` names are kept (the first of each, as modprobe reads them); a line
+// naming more than `max_dependencies` is refused before its words are copied.
+std::map<std::string, DepEntry> parse_modules_dep(std::string_view modules_dep, const std::set<std::string>& wanted,
+                                                  std::size_t max_dependencies, std::string_view version,
+                                                  std::string_view where) {
   std::map<std::string, DepEntry> entries;
-  for (const std::string& line : split_nonempty(modules_dep, '\n')) {
+  while (!modules_dep.empty()) {
+    std::string_view line = modules_dep.substr(0, modules_dep.find('\n'));
+    modules_dep.remove_prefix(std::min(modules_dep.size(), line.size() + 1));
     std::size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    DepEntry entry{trimmed(std::string_view(line).substr(0, colon)), {}};
-    for (const std::string& word : split_nonempty(std::string_view(line).substr(colon + 1), ' ')) {
+    if (colon == std::string_view::npos) continue;
+    std::string path = trimmed(line.substr(0, colon));
+    std::string name = module_name(path);
+    if (!wanted.count(name) || entries.count(name)) continue;
+    DepEntry entry{std::move(path), {}};
+    std::string_view rest = line.substr(colon + 1);
+    while (!rest.empty()) {
+      std::string_view word = rest.substr(0, rest.find(' '));
+      rest.remove_prefix(std::min(rest.size(), word.size() + 1));
       std::string dependency = trimmed(word);
-      if (!dependency.empty()) entry.dependencies.push_back(dependency);
+      if (dependency.empty()) continue;
+      if (entry.dependencies.size() == max_dependencies)
+        throw Error("the image's kernel " + quote(version) + " needs more than " + std::to_string(max_dependencies) +
+                    " modules to mount its root (" + std::string(where) + "/modules.dep: " + quote(entry.path) + ")");
+      entry.dependencies.push_back(std::move(dependency));
     }
-    // The first line of a name wins, as modprobe reads it.
-    entries.emplace(module_name(entry.path), std::move(entry));
+    entries.emplace(std::move(name), std::move(entry));
   }
   return entries;
 }
@@ -97,15 +112,14 @@ std::vector<std::string> module_directories(std::string_view version) {
 
 // A file of the image: regular, at most `limit` bytes; nothing when absent.
 std::optional<std::string> read_image_file(const ContainerRoot& root, const std::string& path, std::uint64_t limit) {
-  UniqueFd fd = root.open(path, O_RDONLY);
+  UniqueFd fd = root.open_regular(path, O_RDONLY);
   if (!fd) return std::nullopt;
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) throw system_error("reading the image's", path, errno);
-  if (!S_ISREG(st.st_mode)) throw Error("the image's " + quote(path) + " is not a regular file");
   if (static_cast<std::uint64_t>(st.st_size) > limit)
     throw Error("the image's " + quote(path) + " is " + std::to_string(st.st_size) + " bytes, more than the " +
                 std::to_string(limit) + " runcvm reads of it for the initramfs");
-  return read_held_file(fd.get(), path, limit);
+  return read_held_file(fd.get(), path, static_cast<std::size_t>(st.st_size));
 }
 
 }  // namespace
@@ -135,10 +149,17 @@ bool is_plain_module_path(std::string_view path) {
 std::vector<std::string> select_root_modules(std::string_view modules_dep, std::string_view modules_builtin,
                                              const std::vector<std::string>& wanted, std::size_t max_count,
                                              std::string_view version, std::string_view where) {
-  std::map<std::string, DepEntry> entries = parse_modules_dep(modules_dep);
+  std::set<std::string> wanted_names;
+  for (const std::string& name : wanted) wanted_names.insert(module_name(name));
+  std::map<std::string, DepEntry> entries = parse_modules_dep(modules_dep, wanted_names, max_count, version, where);
   const std::string place(where);
   std::set<std::string> builtin;
-  for (const std::string& line : split_nonempty(modules_builtin, '\n')) builtin.insert(module_name(trimmed(line)));
+  while (!modules_builtin.empty()) {
+    std::string_view line = modules_builtin.substr(0, modules_builtin.find('\n'));
+    modules_builtin.remove_prefix(std::min(modules_builtin.size(), line.size() + 1));
+    std::string name = module_name(trimmed(line));
+    if (wanted_names.count(name)) builtin.insert(std::move(name));
+  }
   std::vector<std::string> order;
   std::set<std::string> chosen;
   auto add = [&](const std::string& path) {
@@ -212,14 +233,22 @@ std::string build_image_initramfs(const ContainerRoot& root, std::string_view ve
     throw Error("the image's kernel version " + quote(version) + " is not a directory name");
   std::vector<std::string> directories = module_directories(version);
   std::string where = directories.front(), modules_dep, modules_builtin;
+  bool found = false;
   for (const std::string& directory : directories) {
     std::optional<std::string> dep = read_image_file(root, directory + "/modules.dep", limits.index_file);
     if (!dep) continue;
     where = directory;
     modules_dep = std::move(*dep);
     modules_builtin = read_image_file(root, directory + "/modules.builtin", limits.index_file).value_or("");
+    found = true;
     break;
   }
+  if (!found)
+    throw Error("the image's kernel " + quote(version) + " has no modules.dep in " + directories[0] + " or " +
+                directories[1])
+        .with_hint(
+            "install the kernel's modules in the image (depmod), or set RUNCVM_KERNEL=debian to boot a bundle "
+            "kernel");
   std::vector<std::string> order =
       select_root_modules(modules_dep, modules_builtin, root_module_names(machine), limits.count, version, where);
   std::vector<std::pair<std::string, std::string>> modules;

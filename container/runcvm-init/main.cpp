@@ -81,12 +81,10 @@ bool kvm_usable(const std::optional<HelperIds>& qemu_ids) {
 // through the image's links but inside its root and never from runcvm's or the kernel's mounts
 // (the state directory, /proc, /sys: their files would go into the guest's memory).
 UniqueFd open_image_boot_file(const std::string& path, const char* what, std::uint64_t limit) {
-  UniqueFd fd = ContainerRoot(std::string("the image's ") + what).open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  UniqueFd fd = ContainerRoot(std::string("the image's ") + what).open_regular(path, O_RDONLY);
   if (!fd) throw system_error(std::string("opening the image's ") + what, path, ENOENT);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) throw system_error(std::string("reading the image's ") + what, path, errno);
-  if (!S_ISREG(st.st_mode))
-    throw Error(std::string("the image's ") + what + " " + quote(path) + " is not a regular file");
   if (static_cast<std::uint64_t>(st.st_size) > limit)
     throw Error(std::string("the image's ") + what + " " + quote(path) + " is " + std::to_string(st.st_size >> 20) +
                 " MiB, more than a " + what + " can be (" + std::to_string(limit >> 20) + " MiB)")

@@ -2,6 +2,7 @@
 // modules.dep, pure), the bounds on what a hostile image can make runcvm-init read, and the
 // archive's contents as the kernel and runcvm-initramfs-init will see them.
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <catch2/catch_test_macros.hpp>
@@ -214,4 +215,15 @@ TEST_CASE("the image's modules are read inside its root, bounded", "[guest][imag
   REQUIRE(::mkfifo((modules / "kernel/fs/fuse/virtiofs.ko").c_str(), 0644) == 0);
   CHECK_THROWS_WITH(container_init::build_image_initramfs(image, "6.1.0-50-cloud-amd64", "q35", "INIT"),
                     ContainsSubstring("virtiofs.ko\" is not a regular file"));
+  // A device node is refused before its driver's open runs: the terminal a 5:0 node names would
+  // fail that open (no controlling terminal here), so an error other than ours means it ran.
+  fs::remove(modules / "kernel/fs/fuse/virtiofs.ko");
+  REQUIRE(::mknod((modules / "kernel/fs/fuse/virtiofs.ko").c_str(), S_IFCHR | 0644, ::makedev(5, 0)) == 0);
+  CHECK_THROWS_WITH(container_init::build_image_initramfs(image, "6.1.0-50-cloud-amd64", "q35", "INIT"),
+                    ContainsSubstring("virtiofs.ko\" is not a regular file"));
+  // Without any modules.dep: said so, naming both places looked in.
+  fs::remove(modules / "modules.dep");
+  CHECK_THROWS_WITH(container_init::build_image_initramfs(image, "6.1.0-50-cloud-amd64", "q35", "INIT"),
+                    ContainsSubstring("has no modules.dep in /lib/modules/6.1.0-50-cloud-amd64 or "
+                                      "/usr/lib/modules/6.1.0-50-cloud-amd64"));
 }
