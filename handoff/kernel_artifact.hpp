@@ -17,7 +17,7 @@ inline constexpr const char* kKernelImage = "vmlinuz";
 inline constexpr const char* kDirectBootImage = "vmlinux";
 inline constexpr const char* kInitramfs = "initrd";
 inline constexpr const char* kConfig = "config";
-inline constexpr const char* kModules = "modules";  // the lib/modules/<version> tree, with kmod indexes
+inline constexpr const char* kModules = "modules";       // the lib/modules/<version> tree, with kmod indexes
 inline constexpr const char* kManifest = "kernel.json";  // kernel_manifest.hpp
 inline constexpr const char* kLatest = "latest";
 
