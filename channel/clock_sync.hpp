@@ -4,8 +4,9 @@
 // is taken to belong to the middle of the round trip; of a few probes, the one with the shortest
 // round trip (the least room for a delay on one leg) decides. Small offsets are slewed (the
 // kernel's adjtime, at most 0.5 ms a second, so the clock never jumps), large ones stepped.
-// CLOCK_MONOTONIC is never stepped either way. When to measure is the host's to say
-// (clock_check): it alone sees the container paused or its own clock set.
+// CLOCK_MONOTONIC is never stepped either way. The guest measures at its start, then once a
+// minute, and when the host asks (clock_check) because its own clock was set. A `docker pause`
+// needs nothing more: the guest's TSC (or kvm-clock) counts on while QEMU is frozen.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +17,13 @@
 
 namespace runcvm::channel {
 
-// Probes per measurement, one after another; the shortest round trip wins.
+// Probes of a thorough measurement, one after another; the shortest round trip wins.
 inline constexpr int kClockProbes = 4;
+// The guest's own periodic check: the guest's clock drifts about 10 ppm from the host's (measured
+// under TCG), half a millisecond a minute, which one probe a minute slews away. One: each probe
+// wakes runcvm-init, whose side sleeps while the VM idles.
+inline constexpr std::int64_t kClockCheckIntervalNs = 60'000'000'000;
+inline constexpr int kPeriodicClockProbes = 1;
 // Offsets beyond this are stepped: slewing 10 ms takes 20 s at the kernel's 500 ppm.
 inline constexpr std::int64_t kClockStepAboveNs = 10'000'000;
 // A measurement whose best round trip is longer than this (a guest starved of CPU) is too vague
@@ -32,6 +38,7 @@ struct ClockReading {
 // Payloads of the session-0 frames (the session id is added by encode_session).
 std::string clock_probe_payload(std::uint64_t probe);
 std::string clock_reading_payload(const ClockReading& reading);
+
 // nullopt unless the payload has exactly the expected size: the peer's malformed frame is ignored.
 std::optional<std::uint64_t> parse_clock_probe(std::string_view payload);
 std::optional<ClockReading> parse_clock_reading(std::string_view payload);

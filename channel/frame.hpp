@@ -39,7 +39,7 @@ enum class FrameType : std::uint8_t {
   // Session 0 too: the guest's clock follows the host's (clock_sync.hpp).
   clock_probe = 18,    // guest -> host: 8-byte probe number
   clock_reading = 19,  // host -> guest: the probe number, then the host's CLOCK_REALTIME (8 bytes each)
-  clock_check = 20,    // host -> guest: measure the offset now (periodically, after a pause, a host clock step)
+  clock_check = 20,    // host -> guest: measure the offset now (the host's clock was set)
 };
 inline constexpr std::uint8_t kLastFrameType = 20;
 // The session id of the exec port's frames that belong to no exec session.

@@ -96,7 +96,7 @@ bool ExecMux::handle(const pollfd& p) {
   bool clock_check_due = false;
   if (clock_watch_.handle(p, &clock_check_due)) {
     // Before the agent says it runs, its first measurement is under way anyway.
-    // Not onto a queue the guest does not drain: the next check comes 10 s later anyway.
+    // Not onto a queue the guest does not drain: the guest checks within a minute anyway.
     if (clock_check_due && listener_ && !to_port_.congested())
       send(channel::encode_session(FrameType::clock_check, channel::kControlSession));
     return true;

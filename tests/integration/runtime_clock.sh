@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The VM's clock is the host's (channel/clock_sync.hpp), measured as a round trip through docker
 # exec with both clocks read around it (tests/fixtures/clock-probe): within 50 ms right after the
-# start, after a 30 s `docker pause` (the guest's clock stood still while frozen), and after the
+# start, after a 30 s `docker pause` (the guest's TSC counts on while QEMU is frozen), and after the
 # host's clock is stepped forward and back by a second (the host's clock is put back by the same
 # step, at once, and on any exit of the test). The workload's stdout and stderr stay its own.
 source "$(dirname "$0")/lib.sh"

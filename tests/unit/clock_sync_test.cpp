@@ -2,6 +2,8 @@
 // offset arithmetic and the choice between slewing and stepping, the guest agent's measurement,
 // runcvm-init's answers and when it asks for a measurement. The guest is hostile: its probes are
 // answered within the port's bounds, and a reading the agent did not ask for changes nothing.
+#include <algorithm>
+
 #include <catch2/catch_test_macros.hpp>
 
 #include "channel/boot_stages.hpp"
@@ -127,6 +129,25 @@ TEST_CASE("the agent measures with probe after probe and ends with a correction"
   CHECK_FALSE(done);
 }
 
+TEST_CASE("a check may ask for fewer probes, never for none or more than a thorough one", "[vm][clock]") {
+  for (int asked : {1, 2, 0, channel::kClockProbes + 3}) {
+    vm_init::ClockMeasurement m;
+    std::int64_t now = 100'000 * kMs;
+    std::optional<channel::ClockCorrection> done;
+    std::string frame = m.start(now, asked);
+    int sent = 0;
+    while (!frame.empty()) {
+      ++sent;
+      std::uint64_t number = probe_number(frame);
+      now += kMs;
+      frame = m.on_reading(channel::clock_reading_payload({number, now - kMs / 2}), now, &done);
+    }
+    CHECK(sent == std::clamp(asked, 1, channel::kClockProbes));
+    REQUIRE(done);
+    CHECK(done->action == ClockAction::keep);  // the guest's clock is the host's here
+  }
+}
+
 TEST_CASE("a measurement nobody answers is given up, and so is one across a clock set backwards", "[vm][clock]") {
   vm_init::ClockMeasurement m;
   std::int64_t start = 50'000 * kMs;
@@ -144,12 +165,23 @@ TEST_CASE("a measurement nobody answers is given up, and so is one across a cloc
   CHECK(m.ended() == 2);
 }
 
-TEST_CASE("runcvm-init asks for a measurement every few seconds and after a stall", "[container][clock]") {
-  CHECK_FALSE(container_init::clock_check_due(1, 1));
-  CHECK_FALSE(container_init::clock_check_due(1, container_init::kClockCheckTicks - 1));
-  CHECK(container_init::clock_check_due(1, container_init::kClockCheckTicks));
-  CHECK(container_init::clock_check_due(2, 2));    // a second late: frozen or suspended
-  CHECK(container_init::clock_check_due(30, 30));  // docker pause for 30 s
+TEST_CASE("the guest measures once a minute of its own accord, once after a stall", "[vm][clock]") {
+  constexpr std::int64_t kMinute = channel::kClockCheckIntervalNs;
+  std::int64_t boot = 7 * kMs;
+  vm_init::PeriodicClockCheck check(boot);
+  CHECK(check.timeout_ms(boot) == kMinute / kMs);
+  CHECK_FALSE(check.due(boot + kMinute - 1));
+  CHECK(check.timeout_ms(boot + kMinute - 1) == 1);  // rounded up: poll does not wake early
+  CHECK(check.due(boot + kMinute));
+  CHECK_FALSE(check.due(boot + kMinute));
+  CHECK(check.timeout_ms(boot + kMinute) == kMinute / kMs);
+  // The agent's loop held up for five minutes: one check, then a minute on from there.
+  std::int64_t late = boot + 6 * kMinute;
+  CHECK(check.due(late));
+  CHECK_FALSE(check.due(late + kMinute - 1));
+  CHECK(check.due(late + kMinute));
+  CHECK(check.timeout_ms(late - kMinute) == kMinute / kMs);  // never more than an interval
+  CHECK(channel::kPeriodicClockProbes < channel::kClockProbes);
 }
 
 TEST_CASE("runcvm-init answers the guest's clock probe at once with its own time", "[guest][exec][clock]") {

@@ -83,6 +83,8 @@ class Agent {
       }
       finish_sessions();
       clock_.give_up_if_late(guest_realtime_ns());
+      if (periodic_clock_check_.due(guest_monotonic_ns()))
+        send(clock_.start(guest_realtime_ns(), channel::kPeriodicClockProbes));
       if (clock_.ended() > 0) clock_set_.reset();  // the workload may start
     }
   }
@@ -115,8 +117,9 @@ class Agent {
     bool draining = false;
     for (const auto& [id, s] : sessions_) draining |= s.exit_code.has_value();
     int timeout = draining ? static_cast<int>(kOutputGrace.count() / 2) : -1;
-    int clock = clock_.timeout_ms(guest_realtime_ns());
-    return timeout < 0 || (clock >= 0 && clock < timeout) ? clock : timeout;
+    for (int clock : {clock_.timeout_ms(guest_realtime_ns()), periodic_clock_check_.timeout_ms(guest_monotonic_ns())})
+      if (timeout < 0 || (clock >= 0 && clock < timeout)) timeout = clock;
+    return timeout;
   }
 
   void serve(Session& s, std::uint32_t id, const pollfd& p) {
@@ -358,6 +361,7 @@ class Agent {
   int signals_;
   UniqueFd clock_set_;  // closed once the first clock measurement ended: PID 1 waits for it
   ClockMeasurement clock_;
+  PeriodicClockCheck periodic_clock_check_{guest_monotonic_ns()};
   bool clock_failed_ = false;
   channel::Decoder decoder_;
   std::map<std::uint32_t, Session> sessions_;

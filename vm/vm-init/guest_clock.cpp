@@ -17,9 +17,10 @@ std::string ClockMeasurement::probe(std::int64_t now_ns) {
                                  channel::clock_probe_payload(++probe_number_));
 }
 
-std::string ClockMeasurement::start(std::int64_t now_ns) {
+std::string ClockMeasurement::start(std::int64_t now_ns, int probes) {
   if (running_) return {};
   running_ = true;
+  probes_ = static_cast<std::size_t>(std::clamp(probes, 1, channel::kClockProbes));
   started_ns_ = now_ns;
   samples_.clear();
   return probe(now_ns);
@@ -31,7 +32,7 @@ std::string ClockMeasurement::on_reading(std::string_view payload, std::int64_t 
   auto reading = channel::parse_clock_reading(payload);
   if (!running_ || !reading || reading->probe != probe_number_) return {};  // late, repeated or forged
   samples_.push_back(channel::clock_sample(sent_ns_, now_ns, reading->host_ns));
-  if (samples_.size() < static_cast<std::size_t>(channel::kClockProbes)) return probe(now_ns);
+  if (samples_.size() < probes_) return probe(now_ns);
   running_ = false;
   ++ended_;
   *done = channel::clock_correction(samples_);
@@ -50,6 +51,25 @@ void ClockMeasurement::give_up_if_late(std::int64_t now_ns) {
     running_ = false;
     ++ended_;
   }
+}
+
+bool PeriodicClockCheck::due(std::int64_t now_ns) {
+  if (now_ns < next_ns_) return false;
+  next_ns_ = now_ns + channel::kClockCheckIntervalNs;
+  return true;
+}
+
+int PeriodicClockCheck::timeout_ms(std::int64_t now_ns) const {
+  // Rounded up: poll waking a little early would only go round once more.
+  std::int64_t left = next_ns_ - now_ns;
+  return static_cast<int>(
+      std::clamp<std::int64_t>((left + 999'999) / 1'000'000, 0, channel::kClockCheckIntervalNs / 1'000'000));
+}
+
+std::int64_t guest_monotonic_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
 }
 
 std::int64_t guest_realtime_ns() {

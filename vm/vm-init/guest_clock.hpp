@@ -21,8 +21,8 @@ class ClockMeasurement {
   bool running() const { return running_; }
   // How many measurements ended (answered or given up): the first one gates the workload's start.
   unsigned ended() const { return ended_; }
-  // Starts one (unless one runs); returns the first probe's frame to send, or empty.
-  std::string start(std::int64_t now_ns);
+  // Starts one of `probes` probes (unless one runs); returns the first probe's frame to send, or empty.
+  std::string start(std::int64_t now_ns, int probes = channel::kClockProbes);
   // A clock_reading arrived at `now_ns`: the next probe's frame, or empty once this reading was
   // the last or not one this measurement waits for (`*done` then says whether it ended with it).
   std::string on_reading(std::string_view payload, std::int64_t now_ns, std::optional<channel::ClockCorrection>* done);
@@ -39,9 +39,27 @@ class ClockMeasurement {
   std::uint64_t probe_number_ = 0;
   std::int64_t sent_ns_ = 0;
   std::int64_t started_ns_ = 0;
+  std::size_t probes_ = 0;
   std::vector<channel::ClockSample> samples_;
 };
 
+// When the guest measures of its own accord: every channel::kClockCheckIntervalNs on its
+// CLOCK_MONOTONIC (which our corrections never step). A loop held up for several intervals
+// measures once, not once for each.
+class PeriodicClockCheck {
+ public:
+  explicit PeriodicClockCheck(std::int64_t now_ns) : next_ns_(now_ns + channel::kClockCheckIntervalNs) {}
+  // Whether a check is due at now_ns; if so, the next one is an interval on.
+  bool due(std::int64_t now_ns);
+  // Milliseconds until the next one, for poll().
+  int timeout_ms(std::int64_t now_ns) const;
+
+ private:
+  std::int64_t next_ns_;
+};
+
+// CLOCK_MONOTONIC, in nanoseconds.
+std::int64_t guest_monotonic_ns();
 // CLOCK_REALTIME, in nanoseconds.
 std::int64_t guest_realtime_ns();
 // Steps or slews CLOCK_REALTIME (adjtimex), and tells the kernel the clock is synchronised.
