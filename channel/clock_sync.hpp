@@ -55,7 +55,8 @@ struct ClockCorrection {
   ClockAction action = ClockAction::keep;
   std::int64_t offset_ns = 0;
 };
-// What to do with a measurement's samples: the shortest round trip's offset, slewed or stepped.
+// What to do with a measurement's samples: the shortest round trip's offset, slewed or stepped,
+// or kept when it is within half that round trip.
 ClockCorrection clock_correction(const std::vector<ClockSample>& samples);
 
 }  // namespace runcvm::channel

@@ -83,8 +83,8 @@ class Agent {
       }
       finish_sessions();
       clock_.give_up_if_late(guest_realtime_ns());
-      if (periodic_clock_check_.due(guest_monotonic_ns()))
-        send(clock_.start(guest_realtime_ns(), channel::kPeriodicClockProbes));
+      if (auto probes = periodic_clock_check_.due(guest_monotonic_ns()))
+        send(clock_.start(guest_realtime_ns(), *probes));
       if (clock_.ended() > 0) clock_set_.reset();  // the workload may start
     }
   }
@@ -267,6 +267,7 @@ class Agent {
     if (!done) return;
     try {
       apply_clock_correction(*done);
+      if (done->action == channel::ClockAction::step) periodic_clock_check_.stepped(guest_monotonic_ns());
     } catch (const Error& e) {
       if (!clock_failed_)
         send(channel::encode_session(FrameType::guest_notice, channel::kControlSession,
