@@ -53,17 +53,10 @@ void ClockMeasurement::give_up_if_late(std::int64_t now_ns) {
   }
 }
 
-std::optional<int> PeriodicClockCheck::due(std::int64_t now_ns) {
-  if (now_ns < next_ns_) return std::nullopt;
+bool PeriodicClockCheck::due(std::int64_t now_ns) {
+  if (now_ns < next_ns_) return false;
   next_ns_ = now_ns + channel::kClockCheckIntervalNs;
-  int probes = thorough_ ? channel::kClockProbes : channel::kPeriodicClockProbes;
-  thorough_ = false;
-  return probes;
-}
-
-void PeriodicClockCheck::stepped(std::int64_t now_ns) {
-  next_ns_ = std::min(next_ns_, now_ns + kRecheckAfterStepNs);
-  thorough_ = true;
+  return true;
 }
 
 int PeriodicClockCheck::timeout_ms(std::int64_t now_ns) const {

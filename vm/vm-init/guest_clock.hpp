@@ -44,24 +44,18 @@ class ClockMeasurement {
 };
 
 // When the guest measures of its own accord: every channel::kClockCheckIntervalNs on its
-// CLOCK_MONOTONIC (which our corrections never step), with channel::kPeriodicClockProbes; and
-// thoroughly kRecheckAfterStepNs after a step, whose own measurement may have been taken while
-// the guest was busy (at boot: 6.4 ms off, its best round trip 13 ms). A loop held up for several
-// intervals measures once, not once for each.
+// CLOCK_MONOTONIC (which our corrections never step). A loop held up for several intervals
+// measures once, not once for each.
 class PeriodicClockCheck {
  public:
-  static constexpr std::int64_t kRecheckAfterStepNs = 2'000'000'000;
-
   explicit PeriodicClockCheck(std::int64_t now_ns) : next_ns_(now_ns + channel::kClockCheckIntervalNs) {}
-  // The probes to measure with if a check is due at now_ns; the next one is then an interval on.
-  std::optional<int> due(std::int64_t now_ns);
-  void stepped(std::int64_t now_ns);
+  // Whether a check is due at now_ns; if so, the next one is an interval on.
+  bool due(std::int64_t now_ns);
   // Milliseconds until the next one, for poll().
   int timeout_ms(std::int64_t now_ns) const;
 
  private:
   std::int64_t next_ns_;
-  bool thorough_ = false;
 };
 
 // CLOCK_MONOTONIC, in nanoseconds.
