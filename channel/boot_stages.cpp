@@ -83,10 +83,18 @@ std::string format_timings_line(const HostStages& host, const GuestStages& guest
   return line;
 }
 
-std::int64_t realtime_ns() {
+namespace {
+
+std::int64_t clock_ns(clockid_t clock) {
   timespec now{};
-  ::clock_gettime(CLOCK_REALTIME, &now);
+  ::clock_gettime(clock, &now);
   return static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
 }
+
+}  // namespace
+
+std::int64_t realtime_ns() { return clock_ns(CLOCK_REALTIME); }
+
+std::int64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
 
 }  // namespace runcvm::channel

@@ -32,6 +32,8 @@ struct HostStages {
 };
 // Now, as HostStages counts.
 std::int64_t realtime_ns();
+// Now on CLOCK_MONOTONIC, which clock corrections never step.
+std::int64_t monotonic_ns();
 
 // One line for stderr: each stage in milliseconds, then the start and end as Unix milliseconds so
 // that a caller can add what happened before and after runcvm-init (docker, runc).

@@ -38,7 +38,6 @@ struct ClockReading {
 // Payloads of the session-0 frames (the session id is added by encode_session).
 std::string clock_probe_payload(std::uint64_t probe);
 std::string clock_reading_payload(const ClockReading& reading);
-
 // nullopt unless the payload has exactly the expected size: the peer's malformed frame is ignored.
 std::optional<std::uint64_t> parse_clock_probe(std::string_view payload);
 std::optional<ClockReading> parse_clock_reading(std::string_view payload);

@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 
+#include "channel/boot_stages.hpp"
 #include "channel/session.hpp"
 #include "common/error.hpp"
 #include "common/fd.hpp"
@@ -62,7 +63,7 @@ class Agent {
 
   [[noreturn]] void run() {
     send(channel::encode(FrameType::ready));
-    send(clock_.start(guest_realtime_ns()));
+    send(clock_.start(channel::realtime_ns()));
     for (;;) {
       std::vector<pollfd> fds = {{port_, POLLIN, 0}, {signals_, POLLIN, 0}, {notices_.get(), POLLIN, 0}};
       std::vector<std::uint32_t> owners = {0, 0, 0};
@@ -82,9 +83,9 @@ class Agent {
           serve(it->second, owners[i], p);
       }
       finish_sessions();
-      clock_.give_up_if_late(guest_realtime_ns());
-      if (periodic_clock_check_.due(guest_monotonic_ns()))
-        send(clock_.start(guest_realtime_ns(), channel::kPeriodicClockProbes));
+      clock_.give_up_if_late(channel::realtime_ns());
+      if (periodic_clock_check_.due(channel::monotonic_ns()))
+        send(clock_.start(channel::realtime_ns(), channel::kPeriodicClockProbes));
       if (clock_.ended() > 0 && !clock_.running()) clock_set_.reset();  // the workload may start
     }
   }
@@ -117,7 +118,8 @@ class Agent {
     bool draining = false;
     for (const auto& [id, s] : sessions_) draining |= s.exit_code.has_value();
     int timeout = draining ? static_cast<int>(kOutputGrace.count() / 2) : -1;
-    for (int clock : {clock_.timeout_ms(guest_realtime_ns()), periodic_clock_check_.timeout_ms(guest_monotonic_ns())})
+    for (int clock :
+         {clock_.timeout_ms(channel::realtime_ns()), periodic_clock_check_.timeout_ms(channel::monotonic_ns())})
       if (timeout < 0 || (clock >= 0 && clock < timeout)) timeout = clock;
     return timeout;
   }
@@ -198,7 +200,7 @@ class Agent {
     if (frame.session == channel::kControlSession) {
       if (frame.type == FrameType::network_add || frame.type == FrameType::network_remove) start_network_change(frame);
       if (frame.type == FrameType::clock_reading) take_clock_reading(frame.payload);
-      if (frame.type == FrameType::clock_check) send(clock_.start(guest_realtime_ns()));
+      if (frame.type == FrameType::clock_check) send(clock_.start(channel::realtime_ns()));
       return;
     }
     if (frame.type == FrameType::exec_open) {
@@ -262,7 +264,7 @@ class Agent {
 
   void take_clock_reading(const std::string& payload) {
     std::optional<channel::ClockCorrection> done;
-    std::string next = clock_.on_reading(payload, guest_realtime_ns(), &done);
+    std::string next = clock_.on_reading(payload, channel::realtime_ns(), &done);
     if (!next.empty()) send(next);
     if (!done) return;
     try {
@@ -270,7 +272,7 @@ class Agent {
       // A step's own measurement may have been taken while the guest was busy (at boot: 6.4 ms
       // off, its best round trip 13 ms): measured again at once, before the workload starts,
       // rather than later, when a short workload may be ending and the VM with it.
-      if (done->action == channel::ClockAction::step && clock_.ended() == 1) send(clock_.start(guest_realtime_ns()));
+      if (done->action == channel::ClockAction::step && clock_.ended() == 1) send(clock_.start(channel::realtime_ns()));
     } catch (const Error& e) {
       if (!clock_failed_)
         send(channel::encode_session(FrameType::guest_notice, channel::kControlSession,
@@ -365,7 +367,7 @@ class Agent {
   int signals_;
   UniqueFd clock_set_;  // closed once the first clock measurement ended: PID 1 waits for it
   ClockMeasurement clock_;
-  PeriodicClockCheck periodic_clock_check_{guest_monotonic_ns()};
+  PeriodicClockCheck periodic_clock_check_{channel::monotonic_ns()};
   bool clock_failed_ = false;
   channel::Decoder decoder_;
   std::map<std::uint32_t, Session> sessions_;

@@ -1,7 +1,6 @@
 #include "vm/vm-init/guest_clock.hpp"
 
 #include <sys/timex.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -64,18 +63,6 @@ int PeriodicClockCheck::timeout_ms(std::int64_t now_ns) const {
   std::int64_t left = next_ns_ - now_ns;
   return static_cast<int>(
       std::clamp<std::int64_t>((left + 999'999) / 1'000'000, 0, channel::kClockCheckIntervalNs / 1'000'000));
-}
-
-std::int64_t guest_monotonic_ns() {
-  timespec now{};
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
-}
-
-std::int64_t guest_realtime_ns() {
-  timespec now{};
-  ::clock_gettime(CLOCK_REALTIME, &now);
-  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
 }
 
 void apply_clock_correction(const channel::ClockCorrection& correction) {

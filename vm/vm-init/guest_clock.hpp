@@ -58,10 +58,6 @@ class PeriodicClockCheck {
   std::int64_t next_ns_;
 };
 
-// CLOCK_MONOTONIC, in nanoseconds.
-std::int64_t guest_monotonic_ns();
-// CLOCK_REALTIME, in nanoseconds.
-std::int64_t guest_realtime_ns();
 // Steps or slews CLOCK_REALTIME (adjtimex), and tells the kernel the clock is synchronised.
 // Throws runcvm::Error with the call's errno.
 void apply_clock_correction(const channel::ClockCorrection& correction);
