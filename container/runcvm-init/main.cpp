@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <thread>
 
@@ -27,6 +28,7 @@
 #include "container/runcvm-init/disks.hpp"
 #include "container/runcvm-init/dns_forwarder.hpp"
 #include "container/runcvm-init/exec_mux.hpp"
+#include "container/runcvm-init/guest_ready.hpp"
 #include "container/runcvm-init/held_files.hpp"
 #include "container/runcvm-init/helper_ids.hpp"
 #include "container/runcvm-init/helper_root.hpp"
@@ -303,16 +305,34 @@ struct StartedVm {
   std::optional<PendingKvmFailure> kvm_failure;
 };
 
-// Starts virtiofsd and QEMU until the VM runs. Some hosts offer /dev/kvm but cannot run this
-// guest on it (nested virtualisation without the CPU features the kernel needs): with the
-// accelerator left to us, a VM that has not booted under KVM within kKvmBootLimit starts again
-// under TCG, rather than hanging for ever, and the failure is remembered for later containers.
+// Ends a try's helpers, before the VM is started again.
+void end_helpers(Children& children) {
+  for (pid_t child : {children.qemu, children.virtiofsd}) {
+    if (child <= 0) continue;
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+  }
+}
+
+// Starts virtiofsd and QEMU until the guest's init has spoken (guest_ready.hpp). Two failures start
+// the VM again, both before anything of the workload has run:
+// - Some hosts offer /dev/kvm but cannot run this guest on it (nested virtualisation without the
+//   CPU features the kernel needs): with the accelerator left to us, a VM that has not booted under
+//   KVM within kKvmBootLimit starts again under TCG, rather than hanging for ever, and the failure
+//   is remembered for later containers.
+// - QEMU crashing while the guest boots starts it again, once. Debian's QEMU 7.2 has such a crash
+//   under TCG (multi-threaded TCG flushing a CPU's TLB while another commits a memory map change:
+//   a segfault in memory_region_dispatch_write, fixed upstream in 8.2), seen once in some hundreds
+//   of boots here.
 StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, const PreparedBoot& boot,
                    const std::vector<Nic>& nics, KvmPlan kvm, const std::optional<HelperIds>& qemu_ids,
                    int channel_listener, int exec_listener, int qmp_listener, Stages& stages) {
   constexpr auto kKvmBootLimit = std::chrono::seconds(10);
+  // How long a crash is watched for: a TCG boot on a busy host takes a few seconds.
+  constexpr auto kCrashWatch = std::chrono::seconds(30);
   StartedVm vm;
-  for (bool use_kvm = kvm.try_kvm;; use_kvm = false) {
+  bool use_kvm = kvm.try_kvm, crash_retried = false;
+  for (;;) {
     bool may_fall_back = use_kvm && launch.qemu.accel == "auto";
     ::unlink(kVirtiofsSocket);
     vm.children.virtiofsd =
@@ -330,7 +350,7 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
     // QEMU connects to the channel while it starts; it exiting first means it failed (its own
     // message is already on stderr).
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    bool qemu_failed = false, timed_out = false;
+    bool qemu_failed = false;
     for (pollfd p{channel_listener, POLLIN, 0}; !qemu_failed && ::poll(&p, 1, 50) <= 0;) {
       int status = 0;
       if (::waitpid(vm.children.qemu, &status, WNOHANG) == vm.children.qemu) {
@@ -340,31 +360,37 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
       }
       if (std::chrono::steady_clock::now() > deadline) throw Error("QEMU did not connect to the channel within 30 s");
     }
+    std::string kvm_failure = "QEMU exited while starting under KVM";
     if (!qemu_failed) {
       vm.channel = UniqueFd(::accept4(channel_listener, nullptr, nullptr, SOCK_CLOEXEC));
       if (!vm.channel) throw system_error("accepting", kChannelSocket, errno);
       vm.exec_port = accept_from_qemu(exec_listener, kExecPortSocket);
       if (qmp_listener >= 0) vm.qmp = accept_from_qemu(qmp_listener, kQmpSocket);
-      if (!may_fall_back) return vm;
-      // The guest's first frame says it booted; it stays unread here (peeked), for the supervisor.
-      // QEMU connects before it sets up KVM: a closed channel means KVM refused the VM.
-      pollfd first{vm.channel.get(), POLLIN, 0};
-      char byte;
-      timed_out = ::poll(&first, 1, static_cast<int>(std::chrono::milliseconds(kKvmBootLimit).count())) <= 0;
-      if (!timed_out && ::recv(vm.channel.get(), &byte, 1, MSG_PEEK) > 0) return vm;
+      // QEMU connects before it sets up KVM: it exiting now means KVM refused the VM.
+      ReadyOutcome ready = wait_for_guest_ready(vm.channel.get(), vm.children.qemu, vm.children.virtiofsd,
+                                                may_fall_back ? kKvmBootLimit : kCrashWatch);
+      if (may_fall_back && ready.how == ReadyWait::timed_out) {
+        kvm_failure = "not booted within " + std::to_string(kKvmBootLimit.count()) + " s";
+      } else if (!may_fall_back && ready.how == ReadyWait::qemu_exited && ready.qemu_crashed && !crash_retried) {
+        notice("QEMU was killed by signal " + std::to_string(ready.qemu_signal) + " (" +
+               ::strsignal(ready.qemu_signal) +
+               ") while the VM booted, before the workload started: starting the VM again");
+        end_helpers(vm.children);
+        std::optional<PendingKvmFailure> earlier = std::move(vm.kvm_failure);
+        vm = {};
+        vm.kvm_failure = std::move(earlier);
+        crash_retried = true;
+        continue;
+      } else if (!may_fall_back || ready.how != ReadyWait::qemu_exited) {
+        return vm;  // running, or ended in a way the supervisor reports
+      }
     }
-    // Not timed out: QEMU exited, before or after connecting to the channel.
-    std::string how = timed_out ? "not booted within " + std::to_string(kKvmBootLimit.count()) + " s"
-                                : "QEMU exited while starting under KVM";
-    notice("the VM did not boot under KVM (" + how +
+    notice("the VM did not boot under KVM (" + kvm_failure +
            "): starting it again under TCG emulation (slow; later containers on this host start under TCG at once)");
-    for (pid_t child : {vm.children.qemu, vm.children.virtiofsd}) {
-      if (child <= 0) continue;
-      ::kill(child, SIGKILL);
-      ::waitpid(child, nullptr, 0);
-    }
+    end_helpers(vm.children);
     vm = {};
-    if (kvm.key && handoff::kvm_verdict_applies(launch)) vm.kvm_failure = PendingKvmFailure{*kvm.key, how};
+    if (kvm.key && handoff::kvm_verdict_applies(launch)) vm.kvm_failure = PendingKvmFailure{*kvm.key, kvm_failure};
+    use_kvm = false;
   }
 }
 

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # End to end through docker run: faults end promptly, in one line on the container's stderr that
 # names what failed, never in a hang. QEMU killed (exit 128 + the signal; docker start boots the
-# container again), virtiofsd killed (the VM is ended rather than left waiting on its root), the
-# guest's kernel panicking (QEMU's panic device), and docker rm -f while the VM boots (nothing of
-# the container left running on the host), a disk whose backing filesystem fills (the write fails in
-# the VM, which runs on), and a bundle half removed (one line at create); docker rm -f during heavy
-# output; garbage on runcvm-init's exec port (a notice; the workload runs on). The workload exceeding
-# -m in the VM (the guest's OOM killer: exit 137), docker kill of six VMs at once (none left), dockerd
-# restarted with live-restore (the VM runs on; exec and logs work after), and a /dev/kvm that cannot
-# boot the VM (the first container finds out, later ones start under TCG at once; the notices stay
-# off the workload's stderr; the verdict is out of the VM's reach).
+# container again), QEMU crashing while the VM boots (started again once), virtiofsd killed (the VM
+# is ended rather than left waiting on its root), the guest's kernel panicking (QEMU's panic
+# device), and docker rm -f while the VM boots (nothing of the container left running on the host),
+# a disk whose backing filesystem fills (the write fails in the VM, which runs on), and a bundle
+# half removed (one line at create); docker rm -f during heavy output; garbage on runcvm-init's exec
+# port (a notice; the workload runs on). The workload exceeding -m in the VM (the guest's OOM
+# killer: exit 137), docker kill of six VMs at once (none left), dockerd restarted with live-restore
+# (the VM runs on; exec and logs work after), and a /dev/kvm that cannot boot the VM (the first
+# container finds out, later ones start under TCG at once; the notices stay off the workload's
+# stderr; the verdict is out of the VM's reach).
 source "$(dirname "$0")/lib.sh"
 
 start_dockerd_with_runcvm '"live-restore": true'
@@ -63,6 +64,34 @@ for victim in qemu-system-x86_64:QEMU virtiofsd:virtiofsd; do
   docker rm -f "$id" >/dev/null
   pass "$name killed with SIGKILL: the container ends in $took ms with exit 137 and one line ($err); docker start boots it again"
 done
+
+# QEMU crashing while the VM boots (Debian's QEMU 7.2 has a rare segfault under TCG; here a SIGSEGV
+# sent to it before the guest's init has spoken): runcvm-init starts the VM again, once, with a
+# notice in its log and nothing on the workload's output; the workload runs once.
+id=$(docker create --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/faults \
+  sh -c 'echo ran >>/runs; echo started; exec sleep 100000')
+on_exit "docker rm -f $id >/dev/null 2>&1"
+docker start "$id" >/dev/null
+init=$(docker inspect -f '{{.State.Pid}}' "$id")
+crashed=""
+for _ in $(seq 1000); do
+  for child in $(cat /proc/"$init"/task/*/children 2>/dev/null); do
+    grep -qs qemu-system "/proc/$child/cmdline" && crashed=$child && break
+  done
+  [[ -n "$crashed" ]] && break
+  sleep 0.01
+done
+[[ -n "$crashed" ]] || fail "QEMU crashing while the VM boots: no QEMU appeared under runcvm-init"
+kill -SEGV "$crashed"
+wait_for_vm "$id"
+[[ "$(docker exec "$id" cat /runs)" == ran ]] || fail "QEMU crashing while the VM boots: the workload's runs: $(docker exec "$id" cat /runs)"
+[[ "$(docker logs "$id" 2>&1)" == started ]] || fail "QEMU crashing while the VM boots: the container's output: $(docker logs "$id" 2>&1)"
+qemu=$(helper_pids "$id" qemu-system)
+[[ -n "$qemu" && "$qemu" != "$crashed" ]] || fail "QEMU crashing while the VM boots: QEMU now $qemu, crashed $crashed"
+notice=$(grep "QEMU was killed by signal" "/proc/$init/root/.runcvm/runcvm-init.log" || true)
+assert_contains "$notice" "killed by signal 11 (Segmentation fault) while the VM booted, before the workload started: starting the VM again" "QEMU crashing while the VM boots"
+docker rm -f "$id" >/dev/null
+pass "QEMU crashing while the VM boots: started again once (\"$notice\"); the workload ran once, its output intact"
 
 # The guest's kernel panics: QEMU's panic device ends the VM, and the container's exit says so.
 rc=0

@@ -1,0 +1,60 @@
+#include "container/runcvm-init/guest_ready.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+namespace runcvm::container_init {
+namespace {
+
+// Whether the child has ended; `info` says how. It stays a zombie.
+bool ended(pid_t child, siginfo_t& info) {
+  info = {};
+  return child > 0 && ::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid == child;
+}
+
+// A signal other than SIGCHLD waits for the supervisor (docker stop, a terminal's resize).
+bool other_signal_pending() {
+  sigset_t pending;
+  if (::sigpending(&pending) != 0) return false;
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGCHLD && ::sigismember(&pending, sig) == 1) return true;
+  return false;
+}
+
+}  // namespace
+
+bool is_crash_signal(int signal) {
+  return signal == SIGSEGV || signal == SIGBUS || signal == SIGILL || signal == SIGABRT || signal == SIGFPE;
+}
+
+ReadyOutcome wait_for_guest_ready(int channel, pid_t qemu, pid_t virtiofsd, std::chrono::milliseconds limit) {
+  // Helpers ending are looked for every 50 ms rather than through SIGCHLD, which runcvm-init's
+  // signal descriptor holds for the supervisor and which may be left from helpers of an earlier try.
+  constexpr int kSliceMs = 50;
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  bool channel_open = true;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{channel, POLLIN, 0};
+    if (channel_open && ::poll(&p, 1, kSliceMs) > 0) {
+      char byte;
+      if (::recv(channel, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) return {.how = ReadyWait::spoke};
+      channel_open = false;  // QEMU closed it: it is ending
+    } else if (!channel_open) {
+      ::poll(nullptr, 0, kSliceMs);
+    }
+    siginfo_t info;
+    if (ended(qemu, info)) {
+      bool killed = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
+      return {.how = ReadyWait::qemu_exited,
+              .qemu_crashed = killed && is_crash_signal(info.si_status),
+              .qemu_signal = killed ? info.si_status : 0};
+    }
+    if (ended(virtiofsd, info) || other_signal_pending()) return {.how = ReadyWait::interrupted};
+  }
+  return {.how = ReadyWait::timed_out};
+}
+
+}  // namespace runcvm::container_init

@@ -1,0 +1,32 @@
+// The wait, while the VM boots, for the guest's first frame on the channel: it says the guest's
+// init runs and, since the workload starts only after it, that nothing of the workload has run.
+// Until then a VM that fails can be started again without the workload running twice.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+
+namespace runcvm::container_init {
+
+enum class ReadyWait {
+  spoke,        // the guest's first frame is on the channel (left unread, for the supervisor)
+  qemu_exited,  // QEMU ended first (not reaped: the status is left for whoever reaps it)
+  timed_out,
+  interrupted,  // a signal for the supervisor is pending, or virtiofsd ended: it handles them
+};
+
+struct ReadyOutcome {
+  ReadyWait how = ReadyWait::timed_out;
+  bool qemu_crashed = false;  // QEMU ended by a signal of its own fault (SIGSEGV, SIGBUS, ...)
+  int qemu_signal = 0;
+};
+
+// `channel` is runcvm-init's end of the channel, `qemu` and `virtiofsd` the helpers' pids. SIGCHLD
+// pending alone does not interrupt: the helpers' states are looked at instead.
+ReadyOutcome wait_for_guest_ready(int channel, pid_t qemu, pid_t virtiofsd, std::chrono::milliseconds limit);
+
+// Whether a child killed by `signal` ended by its own fault rather than by another's kill.
+bool is_crash_signal(int signal);
+
+}  // namespace runcvm::container_init
