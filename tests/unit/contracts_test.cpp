@@ -19,9 +19,12 @@ std::vector<std::string> places_spelling(const std::string& needle) {
   fs::path root = RUNCVM_SOURCE_DIR;
   for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
     std::string relative = fs::relative(it->path(), root).string();
-    if (it->is_directory() &&
-        (relative.starts_with("build") || relative == "tests" || relative == "handoff" || relative.starts_with("."))) {
-      it.disable_recursion_pending();
+    if (it->is_directory()) {
+      // A build tree is known by its CMakeCache.txt, whatever its name (a prefix "build" would
+      // leave out builder/).
+      bool build_tree = fs::exists(it->path() / "CMakeCache.txt");
+      if (build_tree || relative == "tests" || relative == "handoff" || relative.starts_with("."))
+        it.disable_recursion_pending();
       continue;
     }
     std::string extension = it->path().extension().string();
