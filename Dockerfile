@@ -16,6 +16,8 @@ RUN bash /src/ci/build.sh /src/build -DBUILD_TESTING=OFF \
  && rm -rf /tmp/kernels /tmp/runcvm-cache
 
 # Everything in the bundle is static or brings its own loader and libraries: no base image.
+# COPY, ENV and ENTRYPOINT cannot read handoff/bundle_layout.hpp, so they spell its paths;
+# tests/unit/contracts_test.cpp checks that they are the header's.
 FROM scratch
 COPY --from=build /opt/runcvm /opt/runcvm
 ENV PATH=/opt/runcvm/bin

@@ -6,18 +6,26 @@
 # runcvm installed:  docker run --rm --runtime=runcvm runcvm/busybox uname -a
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bundle=${RUNCVM_BUNDLE:-/opt/runcvm}
+# The bundle's paths, read from their one home.
+layout_path() {
+  local value
+  value=$(sed -n "s/.*$1 = \"\(.*\)\";\$/\1/p" handoff/bundle_layout.hpp)
+  [[ -n "$value" ]] || { echo "ci/main.sh: $1 not found in handoff/bundle_layout.hpp" >&2; exit 1; }
+  echo "$value"
+}
+bundle=${RUNCVM_BUNDLE:-$(layout_path kBundleMountPoint)}
+runtime=$(layout_path kBundleRuntime)
 
 bash ci/install-deps.sh
 bash ci/build.sh build
 bash ci/dev-bundle.sh build "$bundle"
 
 mkdir -p /etc/docker
-python3 - "$bundle" <<'PY'
+python3 - "$bundle" "$runtime" <<'PY'
 import json, os, sys
 path = "/etc/docker/daemon.json"
 config = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
-config.setdefault("runtimes", {})["runcvm"] = {"path": os.path.join(sys.argv[1], "bin/runcvm-runtime")}
+config.setdefault("runtimes", {})["runcvm"] = {"path": os.path.join(sys.argv[1], sys.argv[2])}
 with open(path + ".tmp", "w") as f:
     json.dump(config, f, indent=2)
 os.replace(path + ".tmp", path)

@@ -12,27 +12,12 @@
 #include <string_view>
 #include <vector>
 
+#include "handoff/bundle_layout.hpp"
 #include "handoff/state_directory.hpp"
 
 namespace runcvm::handoff {
 
 inline constexpr int kLaunchVersion = 1;
-// Where the runtime's bundle (/opt/runcvm on the host) is mounted inside the container.
-inline constexpr const char* kBundleMountPoint = "/opt/runcvm";
-// The bundle's programs that every container runs, relative to its root: the runtime checks
-// them at create (a bundle half removed fails there, in one line), runcvm-init starts them.
-inline constexpr const char* kBundleContainerInit = "bin/runcvm-init";
-inline constexpr const char* kBundleVmInit = "bin/runcvm-vm-init";
-// The VM kernel's module helper (/proc/sys/kernel/modprobe in the VM).
-inline constexpr const char* kBundleModprobe = "bin/runcvm-modprobe";
-// The bundle kernels' initramfs init, which runcvm-init also packs with an image kernel's own
-// modules into the initramfs that kernel boots with (container/runcvm-init/image_initramfs.hpp).
-inline constexpr const char* kBundleInitramfsInit = "bin/runcvm-initramfs-init";
-inline constexpr const char* kBundleLoader = "lib/ld-linux-x86-64.so.2";
-inline constexpr const char* kBundleQemu = "libexec/qemu-system-x86_64";
-inline constexpr const char* kBundleVirtiofsd = "libexec/virtiofsd";
-inline constexpr const char* kBundleRequiredFiles[] = {kBundleContainerInit, kBundleVmInit, kBundleModprobe,
-                                                       kBundleLoader,        kBundleQemu,   kBundleVirtiofsd};
 
 struct Rlimit {
   std::string type;  // RLIMIT_NOFILE, …
@@ -165,8 +150,6 @@ inline unsigned socket_relay_port(std::size_t index) { return kFirstSocketRelayP
 // The break points, in the order the VM passes them: before its network is configured, after,
 // and just before the workload starts.
 inline constexpr const char* kBreakPoints[] = {"prenet", "postnet", "preworkload"};
-// The break points' shell: the bundle's static busybox.
-inline constexpr const char* kBundleShell = "/opt/runcvm/bin/busybox";
 
 // The file systems runcvm-vm-init mounts itself on the VM's root, in order.
 inline constexpr const char* kVmSystemMountPoints[] = {"/proc", "/sys", "/dev", "/run"};

@@ -19,6 +19,7 @@
 #include "common/error.hpp"
 #include "common/fd.hpp"
 #include "common/file.hpp"
+#include "handoff/bundle_layout.hpp"
 #include "handoff/kvm_verdict.hpp"
 #include "installer/containerd_config.hpp"
 
@@ -30,9 +31,9 @@ using Json = nlohmann::ordered_json;
 struct Options {
   bool uninstall = false;
   bool purge = false;
-  fs::path source = "/opt/runcvm";        // the bundle in this image
-  fs::path target = "/runcvm";            // the host's install directory, mounted here
-  std::string host_path = "/opt/runcvm";  // what the target is called on the host
+  fs::path source = handoff::kBundleMountPoint;        // the bundle in this image
+  fs::path target = "/runcvm";                         // the host's install directory, mounted here
+  std::string host_path = handoff::kBundleMountPoint;  // what the target is called on the host
   fs::path daemon_json = "/etc/docker/daemon.json";
   bool containerd = false;
   fs::path containerd_config = "/etc/containerd/config.toml";
@@ -156,7 +157,7 @@ int install(const Options& o) {
   if (!fs::is_directory(o.target))
     throw Error(o.target.string() + " is not mounted")
         .with_hint("docker run --rm -v /opt/runcvm:/runcvm -v /etc/docker:/etc/docker IMAGE");
-  std::string runtime = o.host_path + "/current/bin/runcvm-runtime";
+  std::string runtime = handoff::BundleLayout{o.host_path + "/current"}.path(handoff::kBundleRuntime);
   if (o.containerd) {
     if (!fs::is_directory(o.containerd_config.parent_path()))
       throw Error("--containerd: " + o.containerd_config.parent_path().string() +
@@ -171,8 +172,8 @@ int install(const Options& o) {
   if (from_source == "." || (!from_source.empty() && *from_source.begin() != ".."))
     throw Error("--target " + quote(o.target.string()) + " is inside --source " + quote(o.source.string()) +
                 ": expected the host's install directory, apart from the bundle; nothing was installed");
-  std::string version = read_value_file(o.source / "VERSION");
-  if (version.size() < 12) throw Error(o.source.string() + "/VERSION: unexpected content");
+  std::string version = read_value_file(o.source / handoff::kBundleVersionFile);
+  if (version.size() < 12) throw Error(o.source.string() + "/" + handoff::kBundleVersionFile + ": unexpected content");
   std::string id = version.substr(0, 12);
   fs::path versions = o.target / "versions";
   fs::create_directories(versions);

@@ -29,7 +29,7 @@ void append_file_data(::archive* a, const fs::path& file, const std::string& nam
 
 enum class KeepTar { no, yes };
 
-// Writes `tree` as a layer whose entries sit below `prefix` (e.g. "opt/runcvm"), into `work`.
+// Writes `tree` as a layer whose entries sit below `prefix` (e.g. `opt/runcvm`), into `work`.
 Layer build_layer(const fs::path& tree, const std::string& prefix, Compression compression, std::time_t timestamp,
                   const fs::path& work, KeepTar keep_tar);
 

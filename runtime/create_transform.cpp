@@ -7,6 +7,7 @@
 
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "handoff/bundle_layout.hpp"
 #include "handoff/kernel_artifact.hpp"
 #include "handoff/kvm_verdict.hpp"
 #include "runtime/container_capabilities.hpp"
@@ -377,7 +378,8 @@ Json mounts_for_vm(const Options& options, const CreateInput& input, const Json&
   launch_mount["options"] = {"bind", "nosuid", "nodev", "ro"};
   kept.push_back(launch_mount);
   // What runc executes for `docker exec`, out of the VM's reach (handoff::kStateBundleBin).
-  Json exec_programs = bind_mount(input.host.bundle_root + "/bin", handoff::kStateBundleBin, true);
+  Json exec_programs =
+      bind_mount(handoff::BundleLayout{input.host.bundle_root}.programs(), handoff::kStateBundleBin, true);
   exec_programs["options"] = {"bind", "nosuid", "nodev", "ro"};
   kept.push_back(exec_programs);
   return kept;
@@ -411,8 +413,9 @@ void grant_helper_privileges(const CreateInput& input, const handoff::Launch& la
 // The container's own PID 1: runcvm-init as root, with a fixed environment; the workload's
 // process lives in the launch document.
 void run_runcvm_init(Json& process) {
-  process["args"] = {std::string(handoff::kBundleMountPoint) + "/" + handoff::kBundleContainerInit};
-  process["env"] = {"PATH=" + std::string(handoff::kBundleMountPoint) + "/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+  handoff::BundleLayout bundle;
+  process["args"] = {bundle.path(handoff::kBundleContainerInit)};
+  process["env"] = {"PATH=" + bundle.programs() + ":/usr/sbin:/usr/bin:/sbin:/bin"};
   process["cwd"] = "/";
   process["user"] = {{"uid", 0}, {"gid", 0}};
 }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "handoff/bundle_layout.hpp"
 #include "handoff/kernel_artifact.hpp"
 #include "handoff/kernel_manifest.hpp"
 #include "handoff/launch.hpp"
@@ -83,7 +84,7 @@ HostFacts gather_host_facts(const fs::path& runtime_executable, const std::strin
   long pages = ::sysconf(_SC_PHYS_PAGES), page_size = ::sysconf(_SC_PAGESIZE);
   if (pages > 0 && page_size > 0)
     facts.memory_mib = static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size) >> 20;
-  // <bundle>/bin/runcvm-runtime
+  // <bundle>/bin/runcvm-runtime (handoff::kBundleRuntime)
   facts.bundle_root = runtime_executable.parent_path().parent_path().string();
   return facts;
 }
@@ -163,7 +164,7 @@ bool mounts_root_without_initramfs(const fs::path& kernel_directory) {
 BundleFacts gather_bundle_facts(const fs::path& bundle_root) {
   BundleFacts facts;
   std::error_code ec;
-  for (const auto& dist : fs::directory_iterator(bundle_root / "kernels", ec)) {
+  for (const auto& dist : fs::directory_iterator(bundle_root / handoff::kernel_artifact::kKernelsDirectory, ec)) {
     if (!dist.is_directory()) continue;
     BundleFacts::Dist entry;
     std::error_code inner;

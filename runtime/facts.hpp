@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/file.hpp"
+#include "handoff/bundle_layout.hpp"
 #include "handoff/launch.hpp"
 
 namespace runcvm::runtime {
@@ -49,7 +50,8 @@ struct ImageFacts {
 
 // The directories runcvm mounts its own things on in every container: the state directory and
 // the bundle. The image may have them only as plain directories (Rootfs::plain_directories).
-inline constexpr const char* kRuntimeMountPoints[] = {handoff::kStateDirectory, "/opt", handoff::kBundleMountPoint};
+inline constexpr const char* kRuntimeMountPoints[] = {handoff::kStateDirectory, handoff::kBundleMountParent,
+                                                      handoff::kBundleMountPoint};
 
 struct BundleFacts {
   // dist -> versions available, and what `latest` points at.

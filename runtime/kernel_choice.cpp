@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.hpp"
+#include "handoff/bundle_layout.hpp"
 #include "handoff/kernel_artifact.hpp"
 
 namespace runcvm::runtime {

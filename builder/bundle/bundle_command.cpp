@@ -9,16 +9,16 @@
 #include "builder/bundle/elf.hpp"
 #include "common/digest.hpp"
 #include "common/error.hpp"
+#include "handoff/bundle_layout.hpp"
+#include "handoff/kernel_artifact.hpp"
 #include "registry/client.hpp"
 #include "registry/image_writer.hpp"
 
 namespace runcvm::builder {
 namespace {
 
-// Our programs, all static (they run in any image).
-const std::vector<std::string> kPrograms = {"runcvm-runtime",       "runcvm-init", "runcvm-vm-init",
-                                            "runcvm-modprobe",      "runcvm-exec", "runcvm-install",
-                                            "runcvm-initramfs-init"};
+namespace artifact = handoff::kernel_artifact;
+
 // What QEMU loads for the machines runcvm uses (q35, pc, microvm; -kernel boot; no NIC ROMs), the
 // cards of RUNCVM_QEMU_VGA, and the keymap its VNC server reads (-vnc fails without it).
 const std::vector<std::string> kFirmware = {
@@ -66,14 +66,31 @@ std::string mib(std::uint64_t bytes) {
   return text;
 }
 
+// One line on what went where, by directory.
+void report_sizes(const fs::path& tree, const LibraryClosure& closure) {
+  auto size_of = [&](std::string_view directory) {
+    return std::string(directory) + " " + mib(tree_size(tree / directory));
+  };
+  std::string line = "runcvm-build bundle: " + size_of(handoff::kBundleProgramDirectory) + " (" +
+                     std::to_string(std::size(handoff::kBundlePrograms)) + " static programs), " +
+                     size_of(handoff::kBundleHelperDirectory) + " (QEMU, virtiofsd), " +
+                     size_of(handoff::kBundleLibraryDirectory) + " (" + std::to_string(closure.libraries.size()) +
+                     " libraries and their loader, QEMU's TCG and virtio-vga modules), " +
+                     size_of(handoff::kBundleFirmwareDirectory) + " (" + std::to_string(kFirmware.size()) +
+                     " firmware files), " + size_of(artifact::kKernelsDirectory) + "; total " + mib(tree_size(tree)) +
+                     "\n";
+  std::fputs(line.c_str(), stderr);
+}
+
 void assemble(const BundleOptions& o, const fs::path& tree) {
-  for (const auto& name : kPrograms) {
-    fs::path program = o.programs / name;
+  // Our programs, all static (they run in any image).
+  for (const char* relative : handoff::kBundlePrograms) {
+    fs::path program = o.programs / fs::path(relative).filename();
     if (!fs::is_regular_file(program))
       throw Error("bundle: " + quote(program.string()) + " is missing (build it first)");
     if (!read_elf_dependencies(read_file(program), program.string()).interpreter.empty())
       throw Error("bundle: " + quote(program.string()) + " is not static");
-    install_file(program, tree / "bin" / name, fs::perms(0755));
+    install_file(program, tree / relative, fs::perms(0755));
   }
   fs::path virtiofsd = o.virtiofsd;
   if (virtiofsd.empty())
@@ -85,46 +102,40 @@ void assemble(const BundleOptions& o, const fs::path& tree) {
     throw Error("bundle: " + quote(o.busybox.string()) + " is missing (apt-get install busybox-static)");
   if (!read_elf_dependencies(read_file(o.busybox), o.busybox.string()).interpreter.empty())
     throw Error("bundle: " + quote(o.busybox.string()) + " is not static (apt-get install busybox-static)");
-  install_file(o.busybox, tree / "bin/busybox", fs::perms(0755));
+  install_file(o.busybox, tree / handoff::kBundleShell, fs::perms(0755));
   std::vector<fs::path> loaded = {o.qemu, virtiofsd};
   for (const auto& name : kQemuModules) loaded.push_back(o.qemu_modules / name);
   for (const auto& required : loaded)
     if (!fs::is_regular_file(required))
       throw Error("bundle: " + quote(required.string()) + " is missing (apt-get install qemu-system-x86)");
-  install_file(o.qemu, tree / "libexec/qemu-system-x86_64", fs::perms(0755));
-  install_file(virtiofsd, tree / "libexec/virtiofsd", fs::perms(0755));
-  for (const auto& name : kQemuModules) install_file(o.qemu_modules / name, tree / "lib/qemu" / name, fs::perms(0644));
+  install_file(o.qemu, tree / handoff::kBundleQemu, fs::perms(0755));
+  install_file(virtiofsd, tree / handoff::kBundleVirtiofsd, fs::perms(0755));
+  for (const auto& name : kQemuModules)
+    install_file(o.qemu_modules / name, tree / handoff::kBundleQemuModuleDirectory / name, fs::perms(0644));
 
   LibraryClosure closure = library_closure(loaded);
   if (closure.interpreter.empty()) throw Error("bundle: " + o.qemu.string() + " names no program interpreter");
-  install_file(closure.interpreter, tree / "lib/ld-linux-x86-64.so.2", fs::perms(0755));
+  install_file(closure.interpreter, tree / handoff::kBundleLoader, fs::perms(0755));
   for (const auto& [name, path] : closure.libraries)
     if (fs::path(name).filename() != closure.interpreter.filename())
-      install_file(path, tree / "lib" / name, fs::perms(0644));
+      install_file(path, tree / handoff::kBundleLibraryDirectory / name, fs::perms(0644));
 
   for (const auto& name : kFirmware) {
     auto dir = std::find_if(o.firmware_dirs.begin(), o.firmware_dirs.end(),
                             [&](const fs::path& d) { return fs::exists(d / name); });
     if (dir == o.firmware_dirs.end())
       throw Error("bundle: firmware " + quote(name) + " not found (apt-get install qemu-system-x86 seabios)");
-    install_file(*dir / name, tree / "share/qemu" / name, fs::perms(0644));
+    install_file(*dir / name, tree / handoff::kBundleFirmwareDirectory / name, fs::perms(0644));
   }
 
-  fs::path kernels = o.kernels / "kernels";
+  fs::path kernels = o.kernels / artifact::kKernelsDirectory;
   if (!fs::is_directory(kernels))
     throw Error("bundle: " + quote(kernels.string()) + " is missing (run runcvm-build kernels --out " +
                 o.kernels.string() + ")");
   // Linked, not copied: a kernels --out tree is replaced whole by the next run, never edited.
-  link_tree(kernels, tree / "kernels");
-  write_file_atomic(tree / "VERSION", tree_digest(tree) + "\n");
-
-  std::fprintf(stderr,
-               "runcvm-build bundle: bin %s (%zu static programs), libexec %s (QEMU, virtiofsd), lib %s (%zu libraries "
-               "and their loader, QEMU's TCG and virtio-vga modules), "
-               "share/qemu %s (%zu firmware files), kernels %s; total %s\n",
-               mib(tree_size(tree / "bin")).c_str(), kPrograms.size(), mib(tree_size(tree / "libexec")).c_str(),
-               mib(tree_size(tree / "lib")).c_str(), closure.libraries.size(), mib(tree_size(tree / "share")).c_str(),
-               kFirmware.size(), mib(tree_size(tree / "kernels")).c_str(), mib(tree_size(tree)).c_str());
+  link_tree(kernels, tree / artifact::kKernelsDirectory);
+  write_file_atomic(tree / handoff::kBundleVersionFile, tree_digest(tree) + "\n");
+  report_sizes(tree, closure);
 }
 
 }  // namespace
@@ -135,7 +146,7 @@ void run_bundle(const BundleOptions& o) {
   std::optional<registry::Reference> push_to;
   if (o.push) push_to = registry::parse_reference(*o.push);  // a bad reference fails before any work
   // Only an earlier bundle (it has VERSION) or layout is replaced, never a directory of the user's.
-  if (o.out) check_output_replaceable(*o.out, "--out", OutputKind::directory, "VERSION");
+  if (o.out) check_output_replaceable(*o.out, "--out", OutputKind::directory, handoff::kBundleVersionFile);
   if (o.oci_layout) check_output_replaceable(*o.oci_layout, "--oci-layout", OutputKind::directory, "oci-layout");
   if (o.docker_archive) check_output_replaceable(*o.docker_archive, "--docker-archive", OutputKind::file);
   // Staged next to the first output (so the tree can be renamed into place), else in $TMPDIR.
@@ -150,14 +161,17 @@ void run_bundle(const BundleOptions& o) {
   assemble(o, tree);
   if (o.oci_layout || o.docker_archive || o.push) {
     auto packing = std::chrono::steady_clock::now();
-    registry::Layer layer = registry::build_layer(tree, "opt/runcvm", o.compression, o.timestamp, work,
+    // The layer's paths are relative to the image's root.
+    std::string below_root = std::string(handoff::kBundleMountPoint).substr(1);
+    registry::Layer layer = registry::build_layer(tree, below_root, o.compression, o.timestamp, work,
                                                   o.docker_archive ? registry::KeepTar::yes : registry::KeepTar::no);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - packing).count();
     registry::ImageConfig config;
-    config.entrypoint = {"/opt/runcvm/bin/runcvm-install"};
-    config.env = {"PATH=/opt/runcvm/bin"};
+    handoff::BundleLayout in_image;
+    config.entrypoint = {in_image.path(handoff::kBundleInstaller)};
+    config.env = {"PATH=" + in_image.programs()};
     config.labels = {{"org.opencontainers.image.title", "runcvm"},
-                     {"org.runcvm.version", read_file(tree / "VERSION").substr(0, 64)}};
+                     {"org.runcvm.version", read_file(tree / handoff::kBundleVersionFile).substr(0, 64)}};
     config.created = o.timestamp;
     std::fprintf(stderr, "runcvm-build bundle: layer %s (%s), %s, packed in %.2f s\n", layer.digest.c_str(),
                  layer.media_type.c_str(), mib(layer.size).c_str(), seconds);

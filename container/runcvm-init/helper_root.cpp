@@ -20,6 +20,7 @@
 #include "container/runcvm-init/close_on_exec.hpp"
 #include "container/runcvm-init/container_root.hpp"
 #include "container/runcvm-init/vm_command.hpp"
+#include "handoff/bundle_layout.hpp"
 #include "handoff/launch.hpp"
 
 namespace runcvm::container_init {
@@ -160,7 +161,8 @@ void build_helper_root(const std::vector<std::string>& vm_documents) {
   mount_or_throw("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m");
   mount_or_throw(nullptr, root, nullptr, MS_PRIVATE);
   build_share(root + kSharedRoot, vm_documents);
-  for (const char* dir : {"/opt", "/opt/runcvm", "/dev", "/proc", "/run", "/var", handoff::kStateDirectory})
+  for (const char* dir : {handoff::kBundleMountParent, handoff::kBundleMountPoint, "/dev", "/proc", "/run", "/var",
+                          handoff::kStateDirectory})
     directory(root + dir);
   // virtiofsd keeps a lock file in /var/run/virtiofsd: the one writable place, a tmpfs of its own.
   if (::symlink("../run", (root + "/var/run").c_str()) != 0) throw system_error("creating", root + "/var/run", errno);

@@ -178,7 +178,7 @@ UniqueFd copy_image_boot_file(const std::string& path, const char* what, std::ui
 
 // runcvm's initramfs for the image's kernel, complete and sealed in memory before QEMU sees it.
 UniqueFd image_initramfs_memory(const handoff::Launch& launch, const BundleLayout& bundle) {
-  std::string init_path = bundle.root + "/" + handoff::kBundleInitramfsInit;
+  std::string init_path = bundle.path(handoff::kBundleInitramfsInit);
   std::string archive = build_image_initramfs(ContainerRoot("the image's kernel modules"), launch.kernel.version,
                                               launch.qemu.machine, read_file(init_path));
   return sealed_memory_from(archive, "the initramfs for the image's kernel " + quote(launch.kernel.version));

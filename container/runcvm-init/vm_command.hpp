@@ -7,22 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "handoff/bundle_layout.hpp"
 #include "handoff/launch.hpp"
 #include "handoff/state_directory.hpp"
 
 namespace runcvm::container_init {
 
-struct BundleLayout {
-  std::string root = handoff::kBundleMountPoint;
-  std::string loader() const { return root + "/" + handoff::kBundleLoader; }
-  std::string libraries() const { return root + "/lib"; }
-  std::string qemu() const { return root + "/" + handoff::kBundleQemu; }
-  std::string virtiofsd() const { return root + "/" + handoff::kBundleVirtiofsd; }
-  std::string firmware() const { return root + "/share/qemu"; }
-  std::string vm_init() const { return root + "/" + handoff::kBundleVmInit; }
-  std::string qemu_modules() const { return root + "/lib/qemu"; }
-};
-
+using handoff::BundleLayout;
 using handoff::kChannelSocket;
 using handoff::kExecPortSocket;
 using handoff::kHelperSocketDirectory;

@@ -24,6 +24,7 @@
 #include "common/file.hpp"
 #include "common/reap.hpp"
 #include "common/terminal.hpp"
+#include "handoff/bundle_layout.hpp"
 #include "handoff/network.hpp"
 #include "vm/vm-init/exec_agent.hpp"
 #include "vm/vm-init/kernel_modules.hpp"
@@ -189,9 +190,10 @@ class Relay {
 void break_shell(const char* point, const handoff::Launch& launch, int port, int signals, channel::Decoder& decoder) {
   if (std::find(launch.breakpoints.begin(), launch.breakpoints.end(), point) == launch.breakpoints.end()) return;
   handoff::Process shell;
-  shell.args = {handoff::kBundleShell, "sh"};
-  shell.env = {"PATH=/opt/runcvm/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
-               std::string("PS1=runcvm ") + point + "# "};
+  handoff::BundleLayout bundle;
+  shell.args = {bundle.path(handoff::kBundleShell), "sh"};
+  shell.env = {"PATH=" + bundle.programs() + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+               "HOME=/root", std::string("PS1=runcvm ") + point + "# "};
   for (const auto& entry : launch.process.env)
     if (entry.rfind("TERM=", 0) == 0) shell.env.push_back(entry);
   shell.terminal = true;

@@ -18,6 +18,7 @@
 #include "common/fd.hpp"
 #include "common/file.hpp"
 #include "common/text.hpp"
+#include "handoff/bundle_layout.hpp"
 #include "vm/vm-init/mount_options.hpp"
 
 namespace runcvm::vm_init {
@@ -198,7 +199,7 @@ void apply_sysctls(const std::map<std::string, std::string>& sysctls) {
 void apply_launch_settings(const handoff::Launch& launch) {
   // The kernel's requests for modules go to runcvm's helper, not to the image's /sbin/modprobe
   // (which may not exist): see vm/modprobe/main.cpp.
-  std::string helper = std::string(handoff::kBundleMountPoint) + "/" + handoff::kBundleModprobe;
+  std::string helper = handoff::BundleLayout{}.path(handoff::kBundleModprobe);
   UniqueFd modprobe(::open("/proc/sys/kernel/modprobe", O_WRONLY | O_CLOEXEC));
   if (modprobe && ::write(modprobe.get(), helper.data(), helper.size()) != static_cast<ssize_t>(helper.size()))
     throw system_error("setting the kernel's module helper in", "/proc/sys/kernel/modprobe", errno);
