@@ -1,7 +1,29 @@
 #include "handoff/kernel_manifest.hpp"
 
-#include "common/error.hpp"
-#include "handoff/json_reader.hpp"
+#include "handoff/fields.hpp"
+
+namespace runcvm::handoff::detail {
+
+template <>
+struct Fields<KernelPackage> {
+  static constexpr std::tuple list{field("name", &KernelPackage::name), field("version", &KernelPackage::version),
+                                   field("checksum", &KernelPackage::checksum)};
+};
+
+// The manifest's own version is read and written apart (Reader::version), before these.
+template <>
+struct Fields<KernelManifest> {
+  static constexpr std::tuple list{field("dist", &KernelManifest::dist),
+                                   field("version", &KernelManifest::version),
+                                   field("recipe", &KernelManifest::recipe),
+                                   field("inputs", &KernelManifest::inputs),
+                                   field("initramfs_modules", &KernelManifest::initramfs_modules),
+                                   field("packages", &KernelManifest::packages),
+                                   field("root_without_initramfs", &KernelManifest::root_without_initramfs),
+                                   field("toolchain", &KernelManifest::toolchain)};
+};
+
+}  // namespace runcvm::handoff::detail
 
 namespace runcvm::handoff {
 
@@ -9,19 +31,9 @@ namespace {
 constexpr const char* kDocument = "kernel manifest";
 }  // namespace
 
-std::string to_json_text(const KernelManifest& m) {
-  detail::Json packages = detail::Json::array();
-  for (const auto& p : m.packages)
-    packages.push_back({{"name", p.name}, {"version", p.version}, {"checksum", p.checksum}});
-  detail::Json out = {{"manifest_version", kKernelManifestVersion},
-                      {"dist", m.dist},
-                      {"version", m.version},
-                      {"recipe", m.recipe},
-                      {"inputs", m.inputs},
-                      {"initramfs_modules", m.initramfs_modules},
-                      {"packages", packages},
-                      {"root_without_initramfs", m.root_without_initramfs}};
-  if (m.toolchain) out["toolchain"] = *m.toolchain;
+std::string to_json_text(const KernelManifest& manifest) {
+  detail::Json out = {{"manifest_version", kKernelManifestVersion}};
+  detail::write_fields(out, manifest);
   return out.dump(2) + "\n";
 }
 
@@ -29,20 +41,9 @@ KernelManifest parse_kernel_manifest(std::string_view json_text) {
   detail::Json root = detail::parse_json(json_text, kDocument);
   detail::Reader r(root, "", kDocument);
   r.version("manifest_version", kKernelManifestVersion, "made by another runcvm-build: build the kernel again");
-  KernelManifest m;
-  m.dist = r.required<std::string>("dist");
-  m.version = r.required<std::string>("version");
-  m.recipe = r.required<std::string>("recipe");
-  m.inputs = r.required<std::string>("inputs");
-  m.initramfs_modules = r.required<std::vector<std::string>>("initramfs_modules");
-  m.packages = detail::read_list<KernelPackage>(r, "packages", [](detail::Reader& item) {
-    return KernelPackage{item.required<std::string>("name"), item.required<std::string>("version"),
-                         item.required<std::string>("checksum")};
-  });
-  m.root_without_initramfs = r.required<bool>("root_without_initramfs");
-  if (r.has("toolchain")) m.toolchain = r.required<std::string>("toolchain");
+  KernelManifest manifest = detail::read_object<KernelManifest>(r);
   r.finish();
-  return m;
+  return manifest;
 }
 
 }  // namespace runcvm::handoff

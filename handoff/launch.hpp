@@ -17,7 +17,7 @@
 
 namespace runcvm::handoff {
 
-inline constexpr int kLaunchVersion = 1;
+inline constexpr int kLaunchVersion = 2;
 
 struct Rlimit {
   std::string type;  // RLIMIT_NOFILE, …
@@ -31,6 +31,11 @@ struct Capabilities {
   bool operator==(const Capabilities&) const = default;
 };
 
+struct ConsoleSize {  // a terminal's, in characters
+  unsigned height = 0, width = 0;
+  bool operator==(const ConsoleSize&) const = default;
+};
+
 struct Process {
   std::vector<std::string> args;
   std::vector<std::string> env;  // exactly what the workload would see under runc
@@ -40,7 +45,7 @@ struct Process {
   std::vector<std::uint32_t> additional_gids;
   std::optional<std::uint32_t> umask;
   bool terminal = false;
-  std::optional<std::pair<unsigned, unsigned>> console_size;  // height, width
+  std::optional<ConsoleSize> console_size;
   std::vector<Rlimit> rlimits;
   bool no_new_privileges = false;
   // What runc would give the process; nullopt when the spec names none (runc then changes none).
@@ -99,7 +104,6 @@ struct Qemu {
 struct Launch {
   int version = kLaunchVersion;
   Process process;
-  bool init = false;  // docker --init: the VM's PID 1 reaps and forwards signals itself
   // The workload is itself an init (systemd, /sbin/init): it replaces runcvm-vm-init as the VM's
   // PID 1, talks to the container's stdout through the VM's console, and powers the VM off.
   bool exec_init = false;
@@ -110,7 +114,6 @@ struct Launch {
   // Host unix sockets the container has bind-mounted (docker.sock): in the VM a listening socket
   // at each path, whose connections runcvm-init carries to the container's socket. Not in `mounts`.
   std::vector<std::string> sockets;
-  std::vector<std::string> container_only;  // mount points kept out of the VM (below /disks)
   std::vector<Tmpfs> tmpfs;
   std::uint64_t shm_bytes = 64ull << 20;       // --shm-size: the size of the VM's /dev/shm
   std::map<std::string, std::string> sysctls;  // --sysctl: set in the VM's kernel too
@@ -118,7 +121,6 @@ struct Launch {
   // their own; the container's limit is raised by what QEMU's and virtiofsd's threads need.
   std::optional<std::int64_t> pids_limit;
   std::string hostname;
-  bool host_network = false;  // no network namespace of its own (--network host)
   bool read_only_root = false;
   std::vector<Disk> disks;
   bool sys_admin = false;

@@ -205,10 +205,11 @@ void validate(Json& spec, const CreateInput& input) {
                                            config(std::string("process.capabilities.") + set), {});
 }
 
-// The workload as runc would have run it, into the launch document.
-void read_workload(Json& spec, handoff::Launch& launch) {
+// The workload as runc would have run it, into the launch document. Whether Docker's init was
+// taken off it (docker run --init: the VM's PID 1 reaps and forwards signals itself).
+bool read_workload(Json& spec, handoff::Launch& launch) {
   launch.process = saved_process(spec["process"], "config.json", "process.");
-  launch.init = strip_docker_init(launch.process, spec["mounts"]);
+  bool docker_init = strip_docker_init(launch.process, spec["mounts"]);
   launch.exec_init = !launch.process.args.empty() && is_init_program(launch.process.args.front());
   launch.hostname = spec_value<std::string>(spec, "hostname", config("hostname"), "");
   launch.read_only_root =
@@ -218,6 +219,7 @@ void read_workload(Json& spec, handoff::Launch& launch) {
   if (launch.read_only_root) spec["root"]["readonly"] = false;
   // --sysctl: runc sets them in the container's namespaces (QEMU's), the VM in its own kernel.
   launch.sysctls = spec_value<std::map<std::string, std::string>>(spec["linux"], "sysctl", config("linux.sysctl"), {});
+  return docker_init;
 }
 
 // The VM needs a network namespace of the container's own: refuse the two that are someone else's.
@@ -242,7 +244,6 @@ void require_own_network(const Json& linux_section) {
 }
 
 void apply_options(const Options& options, const CreateInput& input, const Json& process, handoff::Launch& launch) {
-  launch.host_network = false;
   launch.disks = options.disks;
   // CAP_SYS_ADMIN for the helpers only when the operator gave it (--cap-add SYS_ADMIN,
   // --privileged): the image cannot put a capability in the spec.
@@ -323,13 +324,14 @@ void size_vm(const Options& options, const CreateInput& input, Json& linux_secti
 // container's); user tmpfs mounts move into the VM; Docker's init goes. Then what runcvm adds:
 // the kernel's modules where the VM's modprobe looks for them, the bundle (QEMU, virtiofsd, our
 // programs) read-only, and the guest's handoff state.
-Json mounts_for_vm(const Options& options, const CreateInput& input, const Json& mounts, handoff::Launch& launch) {
+Json mounts_for_vm(const Options& options, const CreateInput& input, const Json& mounts, bool docker_init,
+                   handoff::Launch& launch) {
   Json kept = Json::array();
   std::uint64_t guest_bytes = launch.memory_mib << 20;
   for (Json mount : mounts) {
     std::string destination = spec_value<std::string>(mount, "destination", config("mounts[].destination"), "");
     std::string type = spec_value<std::string>(mount, "type", config("mounts[].type"), "");
-    if (destination == "/sbin/docker-init" && launch.init) continue;
+    if (destination == "/sbin/docker-init" && docker_init) continue;
     if (is_system_mount(mount)) {
       // The VM's /dev/shm gets what --shm-size asked; the container's also holds the guest's RAM.
       if (destination == "/dev/shm" && type == "tmpfs") {
@@ -342,11 +344,11 @@ Json mounts_for_vm(const Options& options, const CreateInput& input, const Json&
           {destination, spec_value<std::vector<std::string>>(mount, "options", config("mounts[].options"), {})});
     } else {
       std::string source = spec_value<std::string>(mount, "source", config("mounts[].source"), "");
-      if (at_or_below(destination, "/disks"))
-        launch.container_only.push_back(destination);
-      else if (input.host.socket_sources.count(source))
+      // Below /disks are the disks' backing files: the container's alone, never shared with the VM.
+      bool shared = !at_or_below(destination, "/disks");
+      if (shared && input.host.socket_sources.count(source))
         launch.sockets.push_back(destination);
-      else
+      else if (shared)
         launch.mounts.push_back({destination, has_option(mount, "ro")});
       kept.push_back(mount);
     }
@@ -430,11 +432,11 @@ CreateResult transform_create(const CreateInput& input) {
     return parse_options(spec_value<std::vector<std::string>>(spec["process"], "env", config("process.env"), {}));
   });
   handoff::Launch& launch = result.launch;
-  read_workload(spec, launch);
+  bool docker_init = read_workload(spec, launch);
   require_own_network(spec["linux"]);
   apply_options(options, input, spec["process"], launch);
   size_vm(options, input, spec["linux"], launch);
-  spec["mounts"] = mounts_for_vm(options, input, spec["mounts"], launch);
+  spec["mounts"] = mounts_for_vm(options, input, spec["mounts"], docker_init, launch);
   grant_helper_privileges(input, launch, spec);
   run_runcvm_init(spec["process"]);
   result.spec = std::move(spec);

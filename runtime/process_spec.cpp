@@ -28,8 +28,8 @@ handoff::Process saved_process(const nlohmann::json& process, std::string_view d
   p.terminal = spec_value<bool>(process, "terminal", field("terminal"), false);
   const auto& size = object_at(process, "consoleSize", field("consoleSize"));
   if (!size.empty())
-    p.console_size = std::pair{spec_value<unsigned>(size, "height", field("consoleSize.height"), 0),
-                               spec_value<unsigned>(size, "width", field("consoleSize.width"), 0)};
+    p.console_size = handoff::ConsoleSize{spec_value<unsigned>(size, "height", field("consoleSize.height"), 0),
+                                          spec_value<unsigned>(size, "width", field("consoleSize.width"), 0)};
   if (auto it = process.find("rlimits"); it != process.end() && !it->is_null()) {
     if (!it->is_array()) throw Error(field("rlimits").describe() + ": expected a list");
     for (const auto& r : *it) {

@@ -113,20 +113,17 @@ struct WiredNetwork {
 WiredNetwork wire_container_network(const handoff::Launch& launch) {
   WiredNetwork out;
   NetworkPlan& plan = out.plan;
-  if (!launch.host_network) {
-    net::Netlink netlink;
-    // --network none, or an image without one: nothing to forward.
-    out.resolv_conf = hold_regular_file(kResolvConfPath);
-    std::string resolv_conf =
-        out.resolv_conf ? read_held_file(out.resolv_conf.get(), kResolvConfPath, kResolvConfLimit) : "";
-    plan = plan_network(netlink.links(), netlink.addresses(AF_UNSPEC), netlink.routes(AF_UNSPEC), resolv_conf,
-                        launch.dns_upstreams, handoff::vnc_port(launch).has_value() || !launch.sockets.empty());
-  }
+  net::Netlink netlink;
+  // --network none, or an image without one: nothing to forward.
+  out.resolv_conf = hold_regular_file(kResolvConfPath);
+  std::string resolv_conf =
+      out.resolv_conf ? read_held_file(out.resolv_conf.get(), kResolvConfPath, kResolvConfLimit) : "";
+  plan = plan_network(netlink.links(), netlink.addresses(AF_UNSPEC), netlink.routes(AF_UNSPEC), resolv_conf,
+                      launch.dns_upstreams, handoff::vnc_port(launch).has_value() || !launch.sockets.empty());
   for (const auto& warning : plan.warnings) notice(warning);
   out.nics = wire_network(plan);
   if (!plan.network.interfaces.empty()) {
-    net::Netlink netlink;
-    auto links = netlink.links();
+    auto links = netlink.links();  // as wired: the taps are new
     for (std::size_t i = 0; i < plan.network.interfaces.size(); ++i) {
       const auto& interface = plan.network.interfaces[i];
       for (const auto& link : links)
@@ -442,16 +439,15 @@ int run() {
 
   int code = 0;
   ExecMux exec(std::move(vm.exec_port), handoff::kExecSocket);
-  if (!launch.host_network)
-    start_network_watcher({.qmp = std::move(vm.qmp),
-                           .qemu = launch.qemu,
-                           .wired = network.wired,
-                           .dns_forwarder = network.plan.dns_forwarder,
-                           .host_side_address = network.plan.host_side_address,
-                           .dns_upstreams = launch.dns_upstreams,
-                           .resolv_conf = std::move(network.resolv_conf),
-                           .peers = network.peers,
-                           .send_to_guest = exec.control_sender()});
+  start_network_watcher({.qmp = std::move(vm.qmp),
+                         .qemu = launch.qemu,
+                         .wired = network.wired,
+                         .dns_forwarder = network.plan.dns_forwarder,
+                         .host_side_address = network.plan.host_side_address,
+                         .dns_upstreams = launch.dns_upstreams,
+                         .resolv_conf = std::move(network.resolv_conf),
+                         .peers = network.peers,
+                         .send_to_guest = exec.control_sender()});
   {
     RawTerminal raw(launch.process.terminal);
     std::optional<ConsoleTail>& console = boot.console;

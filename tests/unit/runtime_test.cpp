@@ -293,7 +293,7 @@ TEST_CASE("exec runs the guest's exec client with the original process as its re
   CHECK(request.gid == 100);
   CHECK(request.additional_gids == std::vector<std::uint32_t>{27, 44});
   CHECK(request.terminal);
-  CHECK(request.console_size == std::pair{40u, 120u});
+  CHECK(request.console_size == handoff::ConsoleSize{40, 120});
   // The wait for the exec agent comes from RUNCVM_EXEC_TIMEOUT in the exec's env (the container's
   // env merged with -e); a bad value fails the exec with one line.
   process["env"] = {"PATH=/bin", "RUNCVM_EXEC_TIMEOUT=5"};
@@ -318,8 +318,8 @@ TEST_CASE("the launch document is read strictly", "[runtime][handoff]") {
   doc["surprise"] = 1;
   CHECK_THROWS_WITH(handoff::parse_launch(doc.dump()), "launch document: field `surprise`: unknown field");
   doc = Json::parse(text);
-  doc["version"] = 2;
-  CHECK_THROWS_WITH(handoff::parse_launch(doc.dump()), ContainsSubstring("version 2 is not supported"));
+  doc["version"] = 1;
+  CHECK_THROWS_WITH(handoff::parse_launch(doc.dump()), ContainsSubstring("version 1 is not supported"));
   doc = Json::parse(text);
   doc["process"].erase("cwd");
   CHECK_THROWS_WITH(handoff::parse_launch(doc.dump()), "launch document: field `process.cwd`: is required");

@@ -248,7 +248,7 @@ Workload start_workload(const handoff::Process& p) {
   if (p.terminal) {
     int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0) throw system_error("opening", "a pty", errno);
-    if (p.console_size) set_terminal_size(master, p.console_size->first, p.console_size->second);
+    if (p.console_size) set_terminal_size(master, p.console_size->height, p.console_size->width);
     int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (slave < 0) throw system_error("opening", "the pty's terminal", errno);
     w.stdin_write = UniqueFd(master);
