@@ -5,15 +5,11 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "handoff/bundle_layout.hpp"
-#include "handoff/state_directory.hpp"
 
 namespace runcvm::handoff {
 
@@ -74,10 +70,6 @@ struct Tmpfs {  // a --tmpfs the VM mounts itself, instead of the container
   std::string destination;
   std::vector<std::string> options;
 };
-
-// The serial number of RUNCVM_DISKS entry `index` (0-based) as a virtio-blk device: the VM finds
-// the device by it (/sys/block/vd*/serial).
-inline std::string disk_serial(std::size_t index) { return "runcvm-disk" + std::to_string(index); }
 
 struct Disk {                               // RUNCVM_DISKS entry
   std::string source;                       // backing file inside the container, e.g. /disks/data.img
@@ -143,38 +135,6 @@ struct Launch {
 // trusts its cache; changes made from the host side go unseen), none (no caching).
 inline constexpr const char* kVirtiofsCacheModes[] = {"auto", "always", "none"};
 
-// The sockets' relays: runcvm-init listens for socket i on kHostSideAddress, port
-// socket_relay_port(i), in the container's network namespace, which only the VM reaches.
-inline constexpr std::size_t kMaxSockets = 16;
-inline constexpr unsigned kFirstSocketRelayPort = 17700;
-inline unsigned socket_relay_port(std::size_t index) { return kFirstSocketRelayPort + static_cast<unsigned>(index); }
-
-// The break points, in the order the VM passes them: before its network is configured, after,
-// and just before the workload starts.
-inline constexpr const char* kBreakPoints[] = {"prenet", "postnet", "preworkload"};
-
-// The file systems runcvm-vm-init mounts itself on the VM's root, in order.
-inline constexpr const char* kVmSystemMountPoints[] = {"/proc", "/sys", "/dev", "/run"};
-// Every directory the VM mounts something on in its root (system file systems, --tmpfs, disks):
-// with --read-only they must exist before the root turns read-only, as runc makes its mount
-// points before it does.
-std::vector<std::string> vm_mount_points(const Launch& launch);
-// The container's binds and volumes below one of those mount points (a socket in /run, a volume
-// inside a --tmpfs): the VM's own mount would hide them, so they are attached again on top.
-// `resolve` gives a destination's path with the image's symlinks followed (on Debian /var/run is
-// /run), as runc mounted it.
-std::vector<std::string> covered_mounts(const Launch& launch,
-                                        const std::function<std::string(const std::string&)>& resolve);
-
-// The VM's VNC port (RUNCVM_DISPLAY_MODE=vnc or RUNCVM_QEMU_VNC_DISPLAY): 5900 + display.
-std::optional<unsigned> vnc_port(const Launch& launch);
-// Whether the machine has a PCI bus (q35, pc): microvm puts the VM's virtio devices on virtio-mmio
-// and can have no PCI-only device (graphics cards, USB controllers).
-inline bool has_pci_bus(const Qemu& qemu) { return qemu.machine != "microvm"; }
-// Whether the VM has QEMU's panic device (ISA pvpanic, which QEMU turns into exit status 1) and
-// loads its driver: not on microvm, whose ACPI table does not describe it.
-inline bool has_panic_device(const Qemu& qemu) { return qemu.machine != "microvm"; }
-
 std::string to_json_text(const Launch& launch);
 // Throws runcvm::Error naming the field for anything that does not match the format exactly.
 Launch parse_launch(std::string_view json_text);
@@ -183,10 +143,5 @@ Launch parse_launch(std::string_view json_text);
 // payload of the exec port's exec_open frame.
 std::string process_to_json_text(const Process& process);
 Process parse_process(std::string_view json_text);
-
-// The trees that are runcvm's or the kernel's in every container: no RUNCVM_DISKS file, no tree a
-// disk is filled from and no --read-only mount point may be in them (the runtime checks the
-// option's paths, runcvm-init where the image's links lead).
-inline constexpr const char* kRuntimeOwnedTrees[] = {kStateDirectory, kBundleMountPoint, "/proc", "/sys", "/dev"};
 
 }  // namespace runcvm::handoff

@@ -9,6 +9,7 @@
 #include "common/error.hpp"
 #include "handoff/fields.hpp"
 #include "handoff/launch.hpp"
+#include "handoff/socket_relays.hpp"
 
 namespace runcvm::handoff::detail {
 

@@ -10,6 +10,7 @@
 #include "handoff/bundle_layout.hpp"
 #include "handoff/kernel_artifact.hpp"
 #include "handoff/kvm_verdict.hpp"
+#include "handoff/socket_relays.hpp"
 #include "runtime/container_capabilities.hpp"
 #include "runtime/kernel_choice.hpp"
 #include "runtime/options.hpp"

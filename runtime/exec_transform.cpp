@@ -2,6 +2,7 @@
 
 #include "common/error.hpp"
 #include "handoff/exec_request.hpp"
+#include "handoff/state_directory.hpp"
 #include "runtime/container_capabilities.hpp"
 #include "runtime/options.hpp"
 #include "runtime/process_spec.hpp"

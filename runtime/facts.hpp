@@ -11,6 +11,7 @@
 #include "common/file.hpp"
 #include "handoff/bundle_layout.hpp"
 #include "handoff/launch.hpp"
+#include "handoff/state_directory.hpp"
 
 namespace runcvm::runtime {
 

@@ -7,6 +7,9 @@
 
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "handoff/break_points.hpp"
+#include "handoff/machine.hpp"
+#include "handoff/vm_mounts.hpp"
 
 namespace runcvm::runtime {
 namespace {

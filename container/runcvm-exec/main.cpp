@@ -26,6 +26,7 @@
 #include "common/unix_socket.hpp"
 #include "handoff/exec_request.hpp"
 #include "handoff/launch.hpp"
+#include "handoff/state_directory.hpp"
 
 namespace runcvm::exec_client {
 namespace {

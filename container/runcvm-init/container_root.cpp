@@ -14,6 +14,7 @@
 #include "common/file.hpp"
 #include "common/text.hpp"
 #include "handoff/launch.hpp"
+#include "handoff/vm_mounts.hpp"
 
 namespace runcvm::container_init {
 namespace {

@@ -22,6 +22,7 @@
 #include "container/runcvm-init/vm_command.hpp"
 #include "handoff/bundle_layout.hpp"
 #include "handoff/launch.hpp"
+#include "handoff/state_directory.hpp"
 
 namespace runcvm::container_init {
 namespace {

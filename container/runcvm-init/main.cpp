@@ -44,7 +44,11 @@
 #include "container/runcvm-init/tsc_rate.hpp"
 #include "container/runcvm-init/vm_command.hpp"
 #include "container/runcvm-init/vm_peers.hpp"
+#include "handoff/bundle_layout.hpp"
+#include "handoff/machine.hpp"
 #include "handoff/network.hpp"
+#include "handoff/state_directory.hpp"
+#include "handoff/vm_mounts.hpp"
 
 namespace runcvm::container_init {
 namespace {

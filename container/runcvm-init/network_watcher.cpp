@@ -1,4 +1,5 @@
 #include "container/runcvm-init/network_watcher.hpp"
+#include "container/runcvm-init/vm_devices.hpp"
 
 #include <linux/if.h>
 #include <linux/if_arp.h>
@@ -266,18 +267,6 @@ NetworkChanges network_changes(const std::vector<WiredInterface>& wired, const s
     if (!contains(present, w.index)) changes.removed.push_back(w);
   return changes;
 }
-
-std::vector<std::string> hotplug_slots(const std::string& machine, unsigned count) {
-  std::vector<std::string> slots;
-  if (machine == "q35")  // pc hot-plugs on its root bus (ACPI); microvm has no PCI at all
-    for (unsigned i = 0; i < count; ++i) slots.push_back("runcvm-slot" + std::to_string(i));
-  return slots;
-}
-
-std::string hotplug_card_id(std::size_t position) { return "hpnic" + std::to_string(position); }
-std::string hotplug_backend_id(std::size_t position) { return "hpnet" + std::to_string(position); }
-std::string hotplug_tap_name(std::size_t position) { return "hptap" + std::to_string(position); }
-std::string boot_card_id(std::size_t position) { return "nic" + std::to_string(position); }
 
 void start_network_watcher(NetworkWatcherSettings settings) {
   // Subscribed before the thread starts: nothing that happens from here on is missed.

@@ -43,14 +43,6 @@ NetworkChanges network_changes(const std::vector<WiredInterface>& wired, const s
                                const std::vector<net::Link>& links, const std::vector<net::Address>& addresses,
                                const std::vector<net::Route>& routes);
 
-// The ids of the empty hot-plug slots qemu_command gives a q35 VM (RUNCVM_QEMU_HOTPLUG_SLOTS).
-std::vector<std::string> hotplug_slots(const std::string& machine, unsigned count);
-// QEMU's ids for the card, its backend and its tap descriptor at `position`; a boot card's id.
-std::string hotplug_card_id(std::size_t position);
-std::string hotplug_backend_id(std::size_t position);
-std::string hotplug_tap_name(std::size_t position);
-std::string boot_card_id(std::size_t position);
-
 struct NetworkWatcherSettings {
   UniqueFd qmp;  // QEMU's monitor; none on a machine without hot-plug (microvm)
   handoff::Qemu qemu;

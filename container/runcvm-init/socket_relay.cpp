@@ -18,6 +18,7 @@
 #include "container/runcvm-init/held_files.hpp"
 #include "container/runcvm-init/notice.hpp"
 #include "handoff/launch.hpp"
+#include "handoff/socket_relays.hpp"
 
 namespace runcvm::container_init {
 namespace {

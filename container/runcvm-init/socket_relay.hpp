@@ -11,6 +11,7 @@
 
 #include "common/fd.hpp"
 #include "container/runcvm-init/vm_peers.hpp"
+#include "handoff/socket_relays.hpp"
 
 namespace runcvm::container_init {
 

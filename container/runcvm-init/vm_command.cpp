@@ -6,8 +6,12 @@
 #include "channel/session.hpp"
 #include "common/error.hpp"
 #include "container/runcvm-init/helper_root.hpp"
-#include "container/runcvm-init/network_watcher.hpp"
+#include "container/runcvm-init/vm_devices.hpp"
+#include "handoff/bundle_layout.hpp"
 #include "handoff/kernel_artifact.hpp"
+#include "handoff/machine.hpp"
+#include "handoff/network.hpp"
+#include "handoff/state_directory.hpp"
 
 namespace runcvm::container_init {
 

@@ -8,6 +8,7 @@
 #include "common/file.hpp"
 #include "handoff/kvm_verdict.hpp"
 #include "handoff/launch.hpp"
+#include "handoff/state_directory.hpp"
 #include "runtime/create_transform.hpp"
 
 using namespace runcvm;

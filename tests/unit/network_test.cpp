@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "container/runcvm-init/network_plan.hpp"
 #include "container/runcvm-init/vm_command.hpp"
+#include "handoff/bundle_layout.hpp"
 #include "handoff/network.hpp"
 #include "net/netlink.hpp"
 

@@ -9,6 +9,7 @@
 #include "common/error.hpp"
 #include "container/runcvm-init/network_watcher.hpp"
 #include "container/runcvm-init/qmp.hpp"
+#include "container/runcvm-init/vm_devices.hpp"
 
 using namespace runcvm;
 using Catch::Matchers::ContainsSubstring;

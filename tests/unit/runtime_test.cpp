@@ -5,9 +5,11 @@
 
 #include "common/error.hpp"
 #include "common/file.hpp"
+#include "handoff/bundle_layout.hpp"
 #include "handoff/exec_request.hpp"
 #include "handoff/kernel_manifest.hpp"
 #include "handoff/launch.hpp"
+#include "handoff/state_directory.hpp"
 #include "runtime/create_transform.hpp"
 #include "runtime/exec_transform.hpp"
 #include "runtime/facts.hpp"

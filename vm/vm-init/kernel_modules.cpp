@@ -12,6 +12,7 @@
 #include "common/fd.hpp"
 #include "common/file.hpp"
 #include "common/text.hpp"
+#include "handoff/machine.hpp"
 
 namespace runcvm::vm_init {
 namespace {

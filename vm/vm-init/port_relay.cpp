@@ -17,6 +17,7 @@
 #include "common/file.hpp"
 #include "common/stream_relay.hpp"
 #include "common/unix_socket.hpp"
+#include "handoff/socket_relays.hpp"
 
 namespace runcvm::vm_init {
 namespace {

@@ -19,6 +19,8 @@
 #include "common/file.hpp"
 #include "common/text.hpp"
 #include "handoff/bundle_layout.hpp"
+#include "handoff/machine.hpp"
+#include "handoff/vm_mounts.hpp"
 #include "vm/vm-init/mount_options.hpp"
 
 namespace runcvm::vm_init {

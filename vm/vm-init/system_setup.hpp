@@ -8,6 +8,7 @@
 
 #include "common/fd.hpp"
 #include "handoff/launch.hpp"
+#include "handoff/vm_mounts.hpp"
 
 namespace runcvm::vm_init {
 
