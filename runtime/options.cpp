@@ -326,7 +326,7 @@ Options parse_options(const std::vector<std::string>& env) {
         std::find_if(std::begin(kRefused), std::end(kRefused), [&](const RefusedOption& r) { return r.name == name; });
     Problem problem = spec != specs().end()           ? spec->parse(value, options)
                       : refused != std::end(kRefused) ? Problem(refused->instead)
-                                                      : Problem("unknown option (see the README's RUNCVM_* table)");
+                                                      : Problem("unknown option (see docs/options.md)");
     if (problem) problems += (problems.empty() ? "" : "; ") + name + ": " + *problem;
   }
   for (const auto& problem : combination_problems(options)) problems += (problems.empty() ? "" : "; ") + problem;

@@ -1,6 +1,6 @@
 // The RUNCVM_* options a user sets on a container (`docker run -e RUNCVM_KERNEL=…`): typed,
 // validated all at once, and removed from the workload's environment, which must be exactly what
-// runc would have given it. The table in options.cpp is the single source of the README's table.
+// runc would have given it. The table in options.cpp is the single source of the table in docs/options.md.
 #pragma once
 
 #include <cstdint>
