@@ -1,8 +1,8 @@
 #include "builder/kernels/modinfo.hpp"
 
 #include <cstdint>
-#include <cstring>
 
+#include "common/bytes.hpp"
 #include "common/error.hpp"
 
 namespace runcvm::kernels {
@@ -10,13 +10,12 @@ namespace {
 
 constexpr std::string_view kCompressedSuffixes[] = {".xz", ".gz", ".zst"};
 
+// x86_64 and arm64 modules are little-endian, as is the host that reads them.
 template <class T>
 T read_le(std::string_view data, std::uint64_t offset, std::string_view what) {
-  if (offset > data.size() || data.size() - offset < sizeof(T))
-    throw Error(std::string(what) + ": truncated ELF (offset " + std::to_string(offset) + ")");
-  T value;
-  std::memcpy(&value, data.data() + offset, sizeof(T));  // x86_64 and arm64 modules: little-endian
-  return value;
+  auto value = read_at<T>(data, offset);
+  if (!value) throw Error(std::string(what) + ": truncated ELF (offset " + std::to_string(offset) + ")");
+  return *value;
 }
 
 struct ElfView {

@@ -266,7 +266,7 @@ std::string KmodIndexWriter::serialize() const {
   append_big_endian<std::uint32_t>(out, 0x00020001);
   append_big_endian<std::uint32_t>(out, 0);  // root offset, patched below
   std::uint32_t root = write_node(root_, out);
-  for (int i = 0; i < 4; ++i) out[8 + i] = static_cast<char>((root >> (24 - 8 * i)) & 0xff);
+  store_big_endian<std::uint32_t>(out, 8, root);
   return out;
 }
 
