@@ -2,13 +2,14 @@
 // gzip members: signature, control (.PKGINFO) and data. The index's "C:Q1…" value is the SHA1 of
 // the control member and .PKGINFO's datahash the SHA256 of the data member, so one verified index
 // signature covers every byte that is unpacked.
+#include "builder/kernels/apk_repository.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <zlib.h>
 
 #include <memory>
 
-#include "builder/kernels/repository.hpp"
 #include "builder/kernels/unpack.hpp"
 #include "common/digest.hpp"
 #include "common/error.hpp"
