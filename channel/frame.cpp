@@ -24,17 +24,15 @@ std::string encode_u32(FrameType type, std::uint32_t value) { return encode(type
 
 std::string encode_resize(unsigned rows, unsigned columns) {
   std::string payload;
-  payload += static_cast<char>((rows >> 8) & 0xff);
-  payload += static_cast<char>(rows & 0xff);
-  payload += static_cast<char>((columns >> 8) & 0xff);
-  payload += static_cast<char>(columns & 0xff);
+  append_big_endian(payload, static_cast<std::uint16_t>(rows));
+  append_big_endian(payload, static_cast<std::uint16_t>(columns));
   return encode(FrameType::resize, payload);
 }
 
 std::optional<std::pair<unsigned, unsigned>> decode_resize(std::string_view payload) {
   if (payload.size() != 4) return std::nullopt;
-  auto byte = [&](std::size_t i) { return static_cast<unsigned>(static_cast<unsigned char>(payload[i])); };
-  return std::pair{byte(0) << 8 | byte(1), byte(2) << 8 | byte(3)};
+  return std::pair<unsigned, unsigned>{big_endian<std::uint16_t>(payload),
+                                       big_endian<std::uint16_t>(payload.substr(2))};
 }
 
 std::uint32_t payload_u32(const Frame& frame) {

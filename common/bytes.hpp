@@ -20,11 +20,19 @@ std::optional<T> read_at(std::string_view data, std::size_t offset) {
   return value;
 }
 
+// Writes `value` most significant byte first over the sizeof(T) bytes at `offset` of `out` (a
+// field patched once its value is known); the caller has made `out` long enough.
+template <std::unsigned_integral T>
+void store_big_endian(std::string& out, std::size_t offset, T value) {
+  for (std::size_t i = 0; i < sizeof(T); ++i)
+    out[offset + i] = static_cast<char>((value >> (8 * (sizeof(T) - 1 - i))) & 0xff);
+}
+
 // Appends `value` most significant byte first.
 template <std::unsigned_integral T>
 void append_big_endian(std::string& out, T value) {
-  for (int shift = 8 * (static_cast<int>(sizeof(T)) - 1); shift >= 0; shift -= 8)
-    out += static_cast<char>((value >> shift) & 0xff);
+  out.append(sizeof(T), '\0');
+  store_big_endian(out, out.size() - sizeof(T), value);
 }
 
 // The big-endian T at the start of `data`; the caller has checked that it holds sizeof(T) bytes.

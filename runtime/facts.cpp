@@ -45,7 +45,7 @@ std::vector<std::string> non_loopback_nameservers(std::string_view resolv_conf) 
     std::istringstream words(line);
     std::string keyword, address;
     if (!(words >> keyword >> address) || keyword != "nameserver") continue;
-    if (address.rfind("127.", 0) == 0 || address == "::1") continue;
+    if (address.starts_with("127.") || address == "::1") continue;
     out.push_back(address);
   }
   return out;
@@ -100,9 +100,9 @@ void parse_os_release(std::string_view text, ImageFacts& facts) {
     size_t eol = text.find('\n');
     std::string_view line = text.substr(0, eol);
     text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
-    if (line.rfind("ID=", 0) == 0) {
+    if (line.starts_with("ID=")) {
       facts.os_id = value_of(line.substr(3));
-    } else if (line.rfind("ID_LIKE=", 0) == 0) {
+    } else if (line.starts_with("ID_LIKE=")) {
       facts.os_like.clear();
       std::string like = value_of(line.substr(8));
       size_t start = 0;
@@ -129,7 +129,7 @@ ImageFacts gather_image_facts(const fs::path& rootfs_path) {
     if (!kernel || !kernel->regular || !ramdisk || !ramdisk->regular) continue;
     std::string name = fs::path(kernel->path).filename().string();
     std::string version =
-        name.rfind("vmlinuz-", 0) == 0 && name != "vmlinuz-virt" ? name.substr(8) : only_module_directory(rootfs);
+        name.starts_with("vmlinuz-") && name != "vmlinuz-virt" ? name.substr(8) : only_module_directory(rootfs);
     facts.kernel = ImageKernel{vmlinuz, initrd, version};
     break;
   }

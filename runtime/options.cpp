@@ -314,7 +314,7 @@ Options parse_options(const std::vector<std::string>& env) {
   // The last assignment of a name wins, as for any environment variable.
   std::map<std::string, std::string, std::less<>> values;
   for (const auto& entry : env)
-    if (entry.rfind(kPrefix, 0) == 0) {
+    if (entry.starts_with(kPrefix)) {
       size_t eq = entry.find('=');
       values[entry.substr(0, eq)] = eq == std::string::npos ? "" : entry.substr(eq + 1);
     }
@@ -337,7 +337,7 @@ Options parse_options(const std::vector<std::string>& env) {
 std::vector<std::string> workload_env(const std::vector<std::string>& env) {
   std::vector<std::string> out;
   for (const auto& entry : env)
-    if (entry.rfind(kPrefix, 0) != 0) out.push_back(entry);
+    if (!entry.starts_with(kPrefix)) out.push_back(entry);
   return out;
 }
 

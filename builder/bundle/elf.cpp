@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "common/bytes.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
 
@@ -11,11 +12,10 @@ namespace runcvm::builder {
 namespace {
 
 template <class T>
-T read_at(std::string_view bytes, std::uint64_t offset, const std::string& what) {
-  if (offset > bytes.size() || bytes.size() - offset < sizeof(T)) throw Error(what + ": truncated ELF file");
-  T value;
-  std::memcpy(&value, bytes.data() + offset, sizeof(T));
-  return value;
+T read_elf(std::string_view bytes, std::uint64_t offset, const std::string& what) {
+  auto value = read_at<T>(bytes, offset);
+  if (!value) throw Error(what + ": truncated ELF file");
+  return *value;
 }
 
 std::string string_at(std::string_view bytes, std::uint64_t offset, std::uint64_t limit, const std::string& what) {
@@ -29,7 +29,7 @@ std::string string_at(std::string_view bytes, std::uint64_t offset, std::uint64_
 }  // namespace
 
 ElfDependencies read_elf_dependencies(std::string_view bytes, const std::string& what) {
-  auto header = read_at<Elf64_Ehdr>(bytes, 0, what);
+  auto header = read_elf<Elf64_Ehdr>(bytes, 0, what);
   if (std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0) throw Error(what + ": not an ELF file");
   if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_ident[EI_DATA] != ELFDATA2LSB)
     throw Error(what + ": not a 64-bit little-endian ELF file");
@@ -37,7 +37,7 @@ ElfDependencies read_elf_dependencies(std::string_view bytes, const std::string&
 
   std::vector<Elf64_Phdr> segments;
   for (unsigned i = 0; i < header.e_phnum; ++i)
-    segments.push_back(read_at<Elf64_Phdr>(bytes, header.e_phoff + std::uint64_t{i} * sizeof(Elf64_Phdr), what));
+    segments.push_back(read_elf<Elf64_Phdr>(bytes, header.e_phoff + std::uint64_t{i} * sizeof(Elf64_Phdr), what));
   // Dynamic entries hold virtual addresses; the loadable segments map them back to file offsets.
   auto file_offset = [&](std::uint64_t address) -> std::uint64_t {
     for (const auto& s : segments)
@@ -54,7 +54,7 @@ ElfDependencies read_elf_dependencies(std::string_view bytes, const std::string&
     std::uint64_t strtab = 0, strsz = 0;
     std::vector<std::uint64_t> needed, runpath, rpath;
     for (std::uint64_t at = s.p_offset; at + sizeof(Elf64_Dyn) <= s.p_offset + s.p_filesz; at += sizeof(Elf64_Dyn)) {
-      auto entry = read_at<Elf64_Dyn>(bytes, at, what);
+      auto entry = read_elf<Elf64_Dyn>(bytes, at, what);
       if (entry.d_tag == DT_NULL) break;
       switch (entry.d_tag) {
         case DT_STRTAB:

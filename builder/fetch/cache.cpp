@@ -80,7 +80,7 @@ fs::path BlobCache::fetch_verified(const std::string& url, const std::string& ke
                   std::to_string(result.size))
           .with_hint("the mirror may be syncing; retry later or use another mirror");
     std::string_view prefix = "sha256/";
-    if (key.rfind(prefix, 0) == 0 && result.sha256 != key.substr(prefix.size()))
+    if (key.starts_with(prefix) && result.sha256 != key.substr(prefix.size()))
       throw Error("sha256 mismatch: the index says " + key.substr(prefix.size()) + ", the file has " + result.sha256)
           .with_hint("the mirror may be syncing or the file was tampered with");
     if (verify) verify(temporary.path);

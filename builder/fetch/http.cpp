@@ -143,7 +143,7 @@ DownloadResult attempt(const std::string& url, const fs::path& destination, Prog
     return result;
   }
   // file:// mirrors (a local copy of an archive) have no status; curl already reported failures.
-  if (status == 0 && url.rfind("file://", 0) == 0) status = 200;
+  if (status == 0 && url.starts_with("file://")) status = 200;
   if (status < 200 || status >= 300) {
     Error e("HTTP status " + std::to_string(status));
     if (status == 404) e.with_hint("the mirror does not have this file; is the suite or package name right?");

@@ -19,7 +19,6 @@ class ProgressMeter {
   void add_done(std::uint64_t bytes) { done_ += bytes; }
   void file_started() { ++files_started_; }
   void file_finished() { ++files_finished_; }
-  std::uint64_t bytes_done() const { return done_; }
   // Ends the line (once, when there was anything to show) so later messages start on their own
   // line; called when the downloads of a run are over, and by the destructor.
   void finish();

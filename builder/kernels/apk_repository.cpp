@@ -2,13 +2,14 @@
 // gzip members: signature, control (.PKGINFO) and data. The index's "C:Q1…" value is the SHA1 of
 // the control member and .PKGINFO's datahash the SHA256 of the data member, so one verified index
 // signature covers every byte that is unpacked.
+#include "builder/kernels/apk_repository.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <zlib.h>
 
 #include <memory>
 
-#include "builder/kernels/repository.hpp"
 #include "builder/kernels/unpack.hpp"
 #include "common/digest.hpp"
 #include "common/error.hpp"
@@ -21,7 +22,7 @@ std::string pkginfo_value(std::string_view pkginfo, std::string_view key) {
     size_t eol = pkginfo.find('\n');
     std::string_view line = pkginfo.substr(0, eol);
     pkginfo = eol == std::string_view::npos ? std::string_view{} : pkginfo.substr(eol + 1);
-    if (line.rfind(key, 0) == 0 && line.substr(key.size()).rfind(" = ", 0) == 0)
+    if (line.starts_with(key) && line.substr(key.size()).starts_with(" = "))
       return std::string(line.substr(key.size() + 3));
   }
   return {};
@@ -74,10 +75,10 @@ std::string verify_apk_signature(std::string_view signature_member, std::string_
   for (const auto& [name, signature] : files) {
     std::string_view algorithm;
     std::string key_name;
-    if (name.rfind(".SIGN.RSA256.", 0) == 0) {
+    if (name.starts_with(".SIGN.RSA256.")) {
       algorithm = "sha256";
       key_name = name.substr(13);
-    } else if (name.rfind(".SIGN.RSA.", 0) == 0) {
+    } else if (name.starts_with(".SIGN.RSA.")) {
       algorithm = "sha1";
       key_name = name.substr(10);
     } else {

@@ -1,9 +1,9 @@
-// Debian-format repositories (Debian, Ubuntu): InRelease -> Packages.{xz,gz} -> .deb.
+#include "builder/kernels/deb_repository.hpp"
+
 #include <unistd.h>
 
 #include <cstdlib>
 
-#include "builder/kernels/repository.hpp"
 #include "builder/kernels/unpack.hpp"
 #include "common/error.hpp"
 #include "common/file.hpp"
@@ -48,6 +48,8 @@ std::string verify_clearsigned(const fs::path& signed_file, const fs::path& keyr
   return read_file(output.path);
 }
 
+namespace {
+
 // A mirror (or whoever sits between) could serve an older, validly signed InRelease to bring
 // back packages with known holes. Its Date may only move forward: the newest Date accepted for
 // this index is kept beside it in the cache, and an older one is refused.
@@ -67,6 +69,8 @@ void refuse_rollback(const ReleaseIndex& release, const fs::path& inrelease) {
             "a stale mirror or an attack replaying an old index; use another mirror, or a fresh --cache to start over");
   if (*release.date > newest) write_file_atomic(newest_file, std::to_string(static_cast<long long>(*release.date)));
 }
+
+}  // namespace
 
 std::vector<std::string> fetch_deb_signed_indexes(const Recipe& recipe, fetch::BlobCache& cache, std::time_t now) {
   std::vector<std::string> releases;

@@ -12,7 +12,7 @@ constexpr std::string_view kPrefix = "CONFIG_";
 constexpr std::string_view kNotSet = " is not set";
 
 bool valid_name(std::string_view name) {
-  if (name.size() <= kPrefix.size() || name.substr(0, kPrefix.size()) != kPrefix) return false;
+  if (name.size() <= kPrefix.size() || !name.starts_with(kPrefix)) return false;
   for (char c : name)
     if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || (c >= 'a' && c <= 'z'))) return false;
   return true;
@@ -20,8 +20,7 @@ bool valid_name(std::string_view name) {
 
 // One line of a .config or fragment; nullopt for comments and blank lines.
 std::optional<ConfigSetting> parse_line(std::string_view line) {
-  if (line.rfind("# CONFIG_", 0) == 0 && line.size() > kNotSet.size() &&
-      line.substr(line.size() - kNotSet.size()) == kNotSet) {
+  if (line.starts_with("# CONFIG_") && line.size() > kNotSet.size() && line.ends_with(kNotSet)) {
     std::string_view name = line.substr(2, line.size() - 2 - kNotSet.size());
     if (valid_name(name)) return ConfigSetting{std::string(name), std::nullopt};
   }

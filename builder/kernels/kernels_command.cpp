@@ -234,7 +234,7 @@ void unpack(Context& ctx, Job& job) {
   std::vector<fs::path> configs;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(job.root / "boot", ec))
-    if (entry.path().filename().string().rfind("config-", 0) == 0) configs.push_back(entry.path());
+    if (entry.path().filename().string().starts_with("config-")) configs.push_back(entry.path());
   if (!fs::exists(config) && configs.size() == 1) config = configs.front();
   if (fs::exists(config)) fs::rename(config, job.artifact / artifact::kConfig);
 }

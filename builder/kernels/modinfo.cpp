@@ -1,8 +1,8 @@
 #include "builder/kernels/modinfo.hpp"
 
 #include <cstdint>
-#include <cstring>
 
+#include "common/bytes.hpp"
 #include "common/error.hpp"
 
 namespace runcvm::kernels {
@@ -10,13 +10,12 @@ namespace {
 
 constexpr std::string_view kCompressedSuffixes[] = {".xz", ".gz", ".zst"};
 
+// x86_64 and arm64 modules are little-endian, as is the host that reads them.
 template <class T>
 T read_le(std::string_view data, std::uint64_t offset, std::string_view what) {
-  if (offset > data.size() || data.size() - offset < sizeof(T))
-    throw Error(std::string(what) + ": truncated ELF (offset " + std::to_string(offset) + ")");
-  T value;
-  std::memcpy(&value, data.data() + offset, sizeof(T));  // x86_64 and arm64 modules: little-endian
-  return value;
+  auto value = read_at<T>(data, offset);
+  if (!value) throw Error(std::string(what) + ": truncated ELF (offset " + std::to_string(offset) + ")");
+  return *value;
 }
 
 struct ElfView {
@@ -26,9 +25,8 @@ struct ElfView {
   std::uint16_t section_size = 0, section_count = 0, names_index = 0;
 
   ElfView(std::string_view d, std::string_view w) : data(d), what(w) {
-    if (data.size() < 64 || data.substr(0, 4) !=
-                                "\x7f"
-                                "ELF")
+    if (data.size() < 64 || !data.starts_with("\x7f"
+                                              "ELF"))
       throw Error(std::string(what) + ": not an ELF file");
     if (data[4] != 2 || data[5] != 1) throw Error(std::string(what) + ": not a 64-bit little-endian ELF file");
     section_offset = read_le<std::uint64_t>(data, 0x28, what);
@@ -123,22 +121,21 @@ std::string normalise_module_name(std::string_view name) {
 
 bool is_module_file(std::string_view path) {
   for (auto suffix : kCompressedSuffixes)
-    if (path.size() > suffix.size() && path.substr(path.size() - suffix.size()) == suffix)
-      path.remove_suffix(suffix.size());
-  return path.size() > 3 && path.substr(path.size() - 3) == ".ko";
+    if (path.size() > suffix.size() && path.ends_with(suffix)) path.remove_suffix(suffix.size());
+  return path.size() > 3 && path.ends_with(".ko");
 }
 
 std::string uncompressed_module_name(std::string_view path) {
   std::string_view base = path.substr(path.rfind('/') + 1);
   for (auto suffix : kCompressedSuffixes)
-    if (base.size() > suffix.size() && base.substr(base.size() - suffix.size()) == suffix)
+    if (base.size() > suffix.size() && base.ends_with(suffix))
       return std::string(base.substr(0, base.size() - suffix.size()));
   return std::string(base);
 }
 
 std::string module_name_from_path(std::string_view path) {
   std::string base = uncompressed_module_name(path);
-  if (base.size() > 3 && base.compare(base.size() - 3, 3, ".ko") == 0) base.resize(base.size() - 3);
+  if (base.size() > 3 && base.ends_with(".ko")) base.resize(base.size() - 3);
   return normalise_module_name(base);
 }
 

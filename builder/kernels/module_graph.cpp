@@ -31,9 +31,9 @@ std::string alias_index_key(std::string_view alias) {
 // "char-major-10-229" -> {'c', "10:229"}; anything else -> nullopt.
 std::optional<std::pair<char, std::string>> device_number_alias(std::string_view alias) {
   char type;
-  if (alias.rfind("char-major-", 0) == 0)
+  if (alias.starts_with("char-major-"))
     type = 'c';
-  else if (alias.rfind("block-major-", 0) == 0)
+  else if (alias.starts_with("block-major-"))
     type = 'b';
   else
     return std::nullopt;
@@ -157,7 +157,7 @@ std::string ModuleGraph::render_modules_devname() const {
     std::string devname;
     std::optional<std::pair<char, std::string>> number;
     for (const auto& alias : m->aliases) {
-      if (alias.rfind("devname:", 0) == 0)
+      if (alias.starts_with("devname:"))
         devname = alias.substr(8);
       else if (auto n = device_number_alias(alias))
         number = n;
@@ -266,7 +266,7 @@ std::string KmodIndexWriter::serialize() const {
   append_big_endian<std::uint32_t>(out, 0x00020001);
   append_big_endian<std::uint32_t>(out, 0);  // root offset, patched below
   std::uint32_t root = write_node(root_, out);
-  for (int i = 0; i < 4; ++i) out[8 + i] = static_cast<char>((root >> (24 - 8 * i)) & 0xff);
+  store_big_endian<std::uint32_t>(out, 8, root);
   return out;
 }
 

@@ -21,8 +21,6 @@ class ModuleGraph {
 
   const ModuleInfo* find(std::string_view name) const;
   bool is_builtin(std::string_view name) const { return builtin_.count(std::string(name)) != 0; }
-  // Modules in the order rendered files list them.
-  const std::vector<const ModuleInfo*>& ordered() const { return ordered_; }
 
   // Every module needed to load `names`, each after its dependencies, each once. Builtin names
   // are skipped; an unknown name, a missing dependency or a cycle is an error naming it.
@@ -51,6 +49,7 @@ class ModuleGraph {
   std::vector<ModuleInfo> modules_;
   std::map<std::string, size_t, std::less<>> by_name_;
   std::set<std::string> builtin_;
+  // Modules in the order rendered files list them.
   std::vector<const ModuleInfo*> ordered_;
 };
 

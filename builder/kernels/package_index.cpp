@@ -222,7 +222,7 @@ std::vector<PackageEntry> parse_apkindex(std::string_view text, std::string_view
     std::string context = "APKINDEX: package " + quote(current.name);
     if (current.name.empty()) throw Error("APKINDEX: entry without `P:` (name)");
     if (current.version.empty()) throw Error(context + ": missing `V:` (version)");
-    if (current.checksum.rfind("Q1", 0) != 0) throw Error(context + ": missing or unknown `C:` checksum");
+    if (!current.checksum.starts_with("Q1")) throw Error(context + ": missing or unknown `C:` checksum");
     current.filename = current.name + "-" + current.version + ".apk";
     current.base_url = std::string(base_url);
     entries.push_back(std::move(current));

@@ -78,7 +78,7 @@ const std::set<std::string> kSourceKeys = {"mirror", "suite", "components"};
 const std::set<std::string> kBuildKeys = {"tarball", "base_config", "config_fragment", "image"};
 
 bool is_config_target(const std::string& target) {
-  if (target.size() <= 6 || target.substr(target.size() - 6) != "config") return false;
+  if (target.size() <= 6 || !target.ends_with("config")) return false;
   for (char c : target)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
   return true;
@@ -138,8 +138,8 @@ std::vector<RepositorySource> parse_sources(Checker& check, const Json& root) {
     source.mirror = check.string_field(item, "mirror", path, true);
     source.suite = check.string_field(item, "suite", path, true);
     source.components = check.string_list(item, "components", path, true);
-    if (!source.mirror.empty() && source.mirror.rfind("http://", 0) != 0 && source.mirror.rfind("https://", 0) != 0 &&
-        source.mirror.rfind("file:///", 0) != 0)
+    if (!source.mirror.empty() && !source.mirror.starts_with("http://") && !source.mirror.starts_with("https://") &&
+        !source.mirror.starts_with("file:///"))
       check.fail(path + "mirror", quote(source.mirror) + " is not an http://, https:// or file:/// URL");
     while (!source.mirror.empty() && source.mirror.back() == '/') source.mirror.pop_back();
     sources.push_back(std::move(source));

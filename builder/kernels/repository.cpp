@@ -1,17 +1,10 @@
 #include "builder/kernels/repository.hpp"
 
+#include "builder/kernels/apk_repository.hpp"
+#include "builder/kernels/deb_repository.hpp"
 #include "builder/kernels/unpack.hpp"
 
 namespace runcvm::kernels {
-
-// Defined in deb_repository.cpp and apk_repository.cpp.
-std::vector<std::string> fetch_deb_signed_indexes(const Recipe& recipe, fetch::BlobCache& cache, std::time_t now);
-PackageMap load_deb_index(const Recipe& recipe, const std::vector<std::string>& releases, fetch::BlobCache& cache);
-fs::path fetch_deb_package(const PackageEntry& package, fetch::BlobCache& cache);
-std::vector<std::string> fetch_apk_signed_indexes(const Recipe& recipe, fetch::BlobCache& cache);
-PackageMap load_apk_index(const Recipe& recipe, const std::vector<std::string>& indexes);
-fs::path fetch_apk_package(const PackageEntry& package, fetch::BlobCache& cache);
-void extract_apk(const fs::path& file, const fs::path& root, const PathFilter& filter);
 
 std::vector<std::string> fetch_signed_indexes(const Recipe& recipe, fetch::BlobCache& cache, std::time_t now) {
   return recipe.format == RepositoryFormat::deb ? fetch_deb_signed_indexes(recipe, cache, now)

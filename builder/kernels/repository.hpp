@@ -1,5 +1,6 @@
 // A recipe's package repository: load its signed index, fetch packages verified against it, and
-// unpack their kernel payload. deb and apk repositories differ only behind this interface.
+// unpack their kernel payload. deb and apk repositories differ only behind this interface
+// (deb_repository.hpp, apk_repository.hpp).
 #pragma once
 
 #include <ctime>
@@ -23,17 +24,5 @@ PackageMap load_package_index(const Recipe& recipe, const std::vector<std::strin
                               fetch::BlobCache& cache);
 fs::path fetch_package(const Recipe& recipe, const PackageEntry& package, fetch::BlobCache& cache);
 void extract_kernel_payload(const Recipe& recipe, const fs::path& package_file, const fs::path& root);
-
-// deb: checks an InRelease file's OpenPGP signature with gpgv and returns the signed text only.
-std::string verify_clearsigned(const fs::path& signed_file, const fs::path& keyring);
-
-// apk: the gzip members a package or APKINDEX is made of (signature, control, data).
-std::vector<std::string_view> split_gzip_members(std::string_view data, std::string_view what);
-// Verifies an APKINDEX.tar.gz / .apk signature member against keys in `key_directory` and returns
-// the name of the key that signed it.
-std::string verify_apk_signature(std::string_view signature_member, std::string_view signed_member,
-                                 const fs::path& key_directory, std::string_view what);
-// Checks a downloaded .apk against the index's "Q1…" checksum and its own data hash.
-void verify_apk_package(std::string_view apk, std::string_view q1_checksum, std::string_view what);
 
 }  // namespace runcvm::kernels

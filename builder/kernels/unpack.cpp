@@ -42,7 +42,7 @@ std::string read_all(archive* a, std::string_view what, std::uint64_t limit, std
 }
 
 std::string normalise(std::string_view path) {
-  while (path.rfind("./", 0) == 0) path.remove_prefix(2);
+  while (path.starts_with("./")) path.remove_prefix(2);
   while (!path.empty() && path.front() == '/') path.remove_prefix(1);
   return std::string(path);
 }
@@ -191,7 +191,7 @@ void extract_deb(const fs::path& deb, const fs::path& root, const PathFilter& fi
   int rc;
   while ((rc = archive_read_next_header(outer.get(), &entry)) == ARCHIVE_OK) {
     std::string_view name = archive_entry_pathname(entry);
-    if (name.rfind("data.tar", 0) != 0) continue;
+    if (!name.starts_with("data.tar")) continue;
     auto inner = new_reader();
     archive_read_support_filter_all(inner.get());
     archive_read_support_format_tar(inner.get());
@@ -252,9 +252,9 @@ std::map<std::string, std::string> read_tar_members(std::string_view data, std::
 
 std::optional<std::string> kernel_payload_path(std::string_view path) {
   std::string p = normalise(path);
-  if (p.rfind("usr/lib/modules/", 0) == 0 || p == "usr/lib/modules") p.erase(0, 4);
-  if (p == "boot" || p.rfind("boot/", 0) == 0) return p;
-  if (p == "lib" || p == "lib/modules" || p.rfind("lib/modules/", 0) == 0) return p;
+  if (p.starts_with("usr/lib/modules/") || p == "usr/lib/modules") p.erase(0, 4);
+  if (p == "boot" || p.starts_with("boot/")) return p;
+  if (p == "lib" || p == "lib/modules" || p.starts_with("lib/modules/")) return p;
   return std::nullopt;
 }
 

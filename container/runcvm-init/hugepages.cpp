@@ -11,7 +11,7 @@ namespace {
 // The number after "<key>:" on its line of /proc/meminfo, or nullopt.
 std::optional<std::uint64_t> meminfo_value(std::string_view meminfo, std::string_view key) {
   for (const std::string& line : split_nonempty(meminfo, '\n')) {
-    if (line.size() <= key.size() || line.compare(0, key.size(), key) != 0 || line[key.size()] != ':') continue;
+    if (line.size() <= key.size() || !line.starts_with(key) || line[key.size()] != ':') continue;
     std::string_view rest = std::string_view(line).substr(key.size() + 1);
     rest.remove_prefix(std::min(rest.find_first_not_of(' '), rest.size()));
     std::uint64_t value = 0;

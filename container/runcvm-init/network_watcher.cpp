@@ -252,7 +252,7 @@ NetworkChanges network_changes(const std::vector<WiredInterface>& wired, const s
   std::vector<net::Link> candidates;
   for (const auto& link : links) {
     present.push_back(link.index);
-    bool ours = link.kind == "bridge" || link.kind == "tun" || link.name.rfind("runcvm-", 0) == 0;
+    bool ours = link.kind == "bridge" || link.kind == "tun" || link.name.starts_with("runcvm-");
     bool known = contains(ignored, link.index) ||
                  std::any_of(wired.begin(), wired.end(), [&](const auto& w) { return w.index == link.index; });
     if (link.type != ARPHRD_ETHER || link.name == "lo" || ours || known || !(link.flags & IFF_UP)) continue;

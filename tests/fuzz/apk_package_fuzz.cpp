@@ -1,5 +1,5 @@
 // .apk packages and APKINDEX.tar.gz: gzip member splitting, tar members, checksums.
-#include "builder/kernels/repository.hpp"
+#include "builder/kernels/apk_repository.hpp"
 #include "tests/fuzz/fuzz_target.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

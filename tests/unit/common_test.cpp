@@ -21,7 +21,7 @@ TEST_CASE("errors print as one line: context, message, hint", "[error]") {
   } catch (const std::exception& e) {
     std::string line = runcvm::format_error_line("runcvm-build", e);
     CHECK(line.find('\n') == std::string::npos);
-    CHECK(line.rfind("runcvm-build: error: debian-bookworm: fetching http://m/x: HTTP status 404", 0) == 0);
+    CHECK(line.starts_with("runcvm-build: error: debian-bookworm: fetching http://m/x: HTTP status 404"));
     CHECK(line.find("check the suite") != std::string::npos);
   }
   CHECK(runcvm::quote("a b") == "\"a b\"");

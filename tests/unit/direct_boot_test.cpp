@@ -14,16 +14,11 @@ using Catch::Matchers::ContainsSubstring;
 
 namespace {
 
-template <class T>
-void put(std::string& out, std::size_t offset, T value) {
-  std::memcpy(out.data() + offset, &value, sizeof value);
-}
-
 std::string note(std::string_view name, std::uint32_t type, std::string_view desc) {
   std::string out(12, '\0');
-  put<std::uint32_t>(out, 0, static_cast<std::uint32_t>(name.size()));
-  put<std::uint32_t>(out, 4, static_cast<std::uint32_t>(desc.size()));
-  put<std::uint32_t>(out, 8, type);
+  test::put<std::uint32_t>(out, 0, static_cast<std::uint32_t>(name.size()));
+  test::put<std::uint32_t>(out, 4, static_cast<std::uint32_t>(desc.size()));
+  test::put<std::uint32_t>(out, 8, type);
   auto padded = [](std::string_view s) { return std::string(s) + std::string((4 - s.size() % 4) % 4, '\0'); };
   return out + padded(name) + padded(desc);
 }
@@ -35,14 +30,14 @@ std::string kernel_elf(const std::string& notes) {
               "\x7f"
               "ELF\x02\x01\x01",
               7);
-  put<std::uint16_t>(elf, 0x10, 2);   // ET_EXEC
-  put<std::uint16_t>(elf, 0x12, 62);  // EM_X86_64
-  put<std::uint64_t>(elf, 0x20, 64);  // e_phoff
-  put<std::uint16_t>(elf, 0x36, 56);  // e_phentsize
-  put<std::uint16_t>(elf, 0x38, 1);   // e_phnum
-  put<std::uint32_t>(elf, 64, 4);     // PT_NOTE
-  put<std::uint64_t>(elf, 64 + 8, elf.size());
-  put<std::uint64_t>(elf, 64 + 32, notes.size());
+  test::put<std::uint16_t>(elf, 0x10, 2);   // ET_EXEC
+  test::put<std::uint16_t>(elf, 0x12, 62);  // EM_X86_64
+  test::put<std::uint64_t>(elf, 0x20, 64);  // e_phoff
+  test::put<std::uint16_t>(elf, 0x36, 56);  // e_phentsize
+  test::put<std::uint16_t>(elf, 0x38, 1);   // e_phnum
+  test::put<std::uint32_t>(elf, 64, 4);     // PT_NOTE
+  test::put<std::uint64_t>(elf, 64 + 8, elf.size());
+  test::put<std::uint64_t>(elf, 64 + 32, notes.size());
   return elf + notes + std::string(3 * 4096, '\0') + "end";
 }
 
@@ -50,7 +45,7 @@ std::string kernel_elf(const std::string& notes) {
 // (with the 4-byte uncompressed size the kernel's build appends for all but gzip).
 std::string with_size(const std::string& compressed, std::size_t size) {
   std::string tail(4, '\0');
-  put<std::uint32_t>(tail, 0, static_cast<std::uint32_t>(size));
+  test::put<std::uint32_t>(tail, 0, static_cast<std::uint32_t>(size));
   return compressed + tail;
 }
 
@@ -58,9 +53,9 @@ std::string bzimage(const std::string& payload, std::uint16_t protocol = 0x20f) 
   std::string image(1024 + 16, '\0');
   image[0x1f1] = 1;
   std::memcpy(image.data() + 0x202, "HdrS", 4);
-  put<std::uint16_t>(image, 0x206, protocol);
-  put<std::uint32_t>(image, 0x248, 16);
-  put<std::uint32_t>(image, 0x24c, static_cast<std::uint32_t>(payload.size()));
+  test::put<std::uint16_t>(image, 0x206, protocol);
+  test::put<std::uint32_t>(image, 0x248, 16);
+  test::put<std::uint32_t>(image, 0x24c, static_cast<std::uint32_t>(payload.size()));
   return image + payload + std::string(64, '\x01');  // the decompressor's trailer
 }
 

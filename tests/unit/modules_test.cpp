@@ -6,6 +6,7 @@
 #include "builder/kernels/modinfo.hpp"
 #include "builder/kernels/module_graph.hpp"
 #include "builder/kernels/module_tree.hpp"
+#include "common/bytes.hpp"
 #include "common/error.hpp"
 #include "tests/unit/support.hpp"
 
@@ -32,10 +33,7 @@ std::vector<std::string> names(const std::vector<const ModuleInfo*>& modules) {
 std::vector<std::string> kmod_lookup(const std::string& index, std::string_view key) {
   auto be32 = [&](std::size_t at) {
     REQUIRE(at + 4 <= index.size());
-    return std::uint32_t(static_cast<unsigned char>(index[at])) << 24 |
-           std::uint32_t(static_cast<unsigned char>(index[at + 1])) << 16 |
-           std::uint32_t(static_cast<unsigned char>(index[at + 2])) << 8 |
-           std::uint32_t(static_cast<unsigned char>(index[at + 3]));
+    return runcvm::big_endian<std::uint32_t>(std::string_view(index).substr(at));
   };
   REQUIRE(be32(0) == 0xB007F457);
   REQUIRE(be32(4) == 0x00020001);

@@ -213,7 +213,7 @@ TEST_CASE("an image that aims the runtime's own mount points is refused; exec's 
   const Json& bin = mounts[static_cast<std::size_t>(at(handoff::kStateBundleBin) - destinations.begin())];
   CHECK(bin["source"] == "/opt/runcvm/bin");
   CHECK(bin["options"] == Json{"bind", "nosuid", "nodev", "ro"});
-  CHECK(std::string(handoff::kExecClient).rfind(std::string(handoff::kStateBundleBin) + "/", 0) == 0);
+  CHECK(std::string(handoff::kExecClient).starts_with(std::string(handoff::kStateBundleBin) + "/"));
 }
 
 TEST_CASE("RUNCVM_BREAK needs a terminal", "[options][honoured][break]") {
@@ -354,9 +354,7 @@ TEST_CASE("binds and volumes below the VM's own mounts are attached again on top
         std::vector<std::string>{"/run/docker.sock", "/scratch/in", "/var/lib/data/x", "/dev/shm/y"});
   // Through the image's symlinks: Debian's /var/run is /run.
   launch.mounts = {{"/var/run/docker.sock", false}, {"/var/lib/other", false}};
-  auto debian = [](const std::string& path) {
-    return path.rfind("/var/run/", 0) == 0 ? "/run/" + path.substr(9) : path;
-  };
+  auto debian = [](const std::string& path) { return path.starts_with("/var/run/") ? "/run/" + path.substr(9) : path; };
   CHECK(handoff::covered_mounts(launch, debian) == std::vector<std::string>{"/run/docker.sock"});
 }
 

@@ -75,7 +75,7 @@ TEST_CASE("every shipped recipe is valid and fetches over https", "[recipe]") {
     // A packaged kernel reaches its root through initramfs modules; a compiled one has them built in.
     CHECK(recipe.initramfs_modules.empty() == recipe.build.has_value());
     // Signatures protect the content, https what is asked for and what is seen of it on the way.
-    for (const auto& source : recipe.sources) CHECK(source.mirror.rfind("https://", 0) == 0);
+    for (const auto& source : recipe.sources) CHECK(source.mirror.starts_with("https://"));
     ++count;
   }
   CHECK(count >= 5);

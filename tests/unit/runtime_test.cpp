@@ -277,7 +277,7 @@ TEST_CASE("exec runs the guest's exec client with the original process as its re
   REQUIRE(out["env"].size() == 2);
   std::string request_variable = out["env"][1].get<std::string>();
   std::string prefix = std::string(handoff::kExecRequestVariable) + "=";
-  REQUIRE(request_variable.rfind(prefix, 0) == 0);
+  REQUIRE(request_variable.starts_with(prefix));
   CHECK(out["user"] == Json{{"uid", 0}, {"gid", 0}});
   CHECK(out["terminal"] == true);
   CHECK(out["consoleSize"] == process["consoleSize"]);

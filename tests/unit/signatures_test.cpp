@@ -8,7 +8,8 @@
 #include <memory>
 
 #include "builder/fetch/cache.hpp"
-#include "builder/kernels/repository.hpp"
+#include "builder/kernels/apk_repository.hpp"
+#include "builder/kernels/deb_repository.hpp"
 #include "common/digest.hpp"
 #include "common/error.hpp"
 #include "common/process.hpp"

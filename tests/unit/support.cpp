@@ -11,15 +11,6 @@
 #include <stdexcept>
 
 namespace runcvm::test {
-namespace {
-
-template <class T>
-void put(std::string& out, std::size_t offset, T value) {
-  std::memcpy(out.data() + offset, &value, sizeof value);
-}
-
-}  // namespace
-
 std::string make_module_elf(const std::vector<std::string>& fields) {
   std::string modinfo;
   for (const auto& field : fields) modinfo += field + '\0';

@@ -2,6 +2,8 @@
 // and a scratch directory per test.
 #pragma once
 
+#include <cstddef>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -10,6 +12,13 @@
 #include "handoff/launch.hpp"
 
 namespace runcvm::test {
+
+// Stores `value` in host byte order over the bytes at `offset` of `out` (ELF fields of the
+// little-endian machines the tests run on).
+template <class T>
+void put(std::string& out, std::size_t offset, T value) {
+  std::memcpy(out.data() + offset, &value, sizeof value);
+}
 
 // A minimal ELF64 relocatable file whose .modinfo holds `fields` ("key=value" strings).
 std::string make_module_elf(const std::vector<std::string>& fields);

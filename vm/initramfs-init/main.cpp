@@ -75,9 +75,9 @@ Settings read_settings() {
   Settings settings;
   for_each_word(read_small_file("/proc/cmdline"), " \t\n", [&](const std::string& word) {
     namespace artifact = runcvm::handoff::kernel_artifact;
-    if (word.rfind(artifact::kCmdlineRootTag, 0) == 0)
+    if (word.starts_with(artifact::kCmdlineRootTag))
       settings.root_tag = word.substr(artifact::kCmdlineRootTag.size());
-    else if (word.rfind(artifact::kCmdlineInit, 0) == 0)
+    else if (word.starts_with(artifact::kCmdlineInit))
       settings.init = word.substr(artifact::kCmdlineInit.size());
     else if (word == artifact::kCmdlineDebug)
       settings.debug = true;
@@ -90,11 +90,6 @@ void mount_or_fail(const char* source, const char* target, const char* type, uns
     fail(errno_text(std::string("mounting ") + type + " on", target));
 }
 
-bool ends_with(const std::string& text, const char* suffix) {
-  size_t length = std::strlen(suffix);
-  return text.size() >= length && text.compare(text.size() - length, length, suffix) == 0;
-}
-
 void load_modules(const Settings& settings) {
   for_each_word(read_small_file("/modules/load-order"), "\n", [&](const std::string& name) {
     std::string path = "/modules/" + name;
@@ -104,7 +99,7 @@ void load_modules(const Settings& settings) {
     // kernel decompresses them itself (MODULE_INIT_COMPRESSED_FILE, Linux 5.17, with
     // CONFIG_MODULE_DECOMPRESS), so this init carries no decompressor.
     constexpr int kCompressedFile = 4;
-    bool compressed = ends_with(name, ".xz") || ends_with(name, ".zst") || ends_with(name, ".gz");
+    bool compressed = name.ends_with(".xz") || name.ends_with(".zst") || name.ends_with(".gz");
     long rc = syscall(SYS_finit_module, fd, "", compressed ? kCompressedFile : 0);
     int err = errno;
     close(fd);

@@ -197,7 +197,7 @@ void break_shell(const char* point, const handoff::Launch& launch, int port, int
   shell.env = {"PATH=" + bundle.programs() + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                "HOME=/root", std::string("PS1=runcvm ") + point + "# "};
   for (const auto& entry : launch.process.env)
-    if (entry.rfind("TERM=", 0) == 0) shell.env.push_back(entry);
+    if (entry.starts_with("TERM=")) shell.env.push_back(entry);
   shell.terminal = true;
   shell.console_size = launch.process.console_size;
   Workload w = start_workload(shell);

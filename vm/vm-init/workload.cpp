@@ -39,7 +39,7 @@ std::string resolve_command(const std::string& command, const std::vector<std::s
   if (command.find('/') != std::string::npos) return command;
   std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   for (const auto& entry : env)
-    if (entry.rfind("PATH=", 0) == 0) path = entry.substr(5);
+    if (entry.starts_with("PATH=")) path = entry.substr(5);
   size_t start = 0;
   while (start <= path.size()) {
     size_t end = path.find(':', start);
@@ -54,7 +54,7 @@ std::string resolve_command(const std::string& command, const std::vector<std::s
 // runc gives a process without HOME the home directory of its user in /etc/passwd, else "/".
 std::vector<std::string> with_home(std::vector<std::string> env, std::uint32_t uid) {
   for (const auto& entry : env)
-    if (entry.rfind("HOME=", 0) == 0) return env;
+    if (entry.starts_with("HOME=")) return env;
   std::string home = "/";
   if (std::FILE* passwd = std::fopen("/etc/passwd", "re")) {
     char line[1024];
