@@ -79,7 +79,7 @@ std::uint64_t size_option(const Json& mount, std::uint64_t fallback) {
   if (auto it = mount.find("options"); it != mount.end() && it->is_array())
     for (const auto& o : *it) {
       std::string text = o.is_string() ? o.get<std::string>() : "";
-      if (text.rfind("size=", 0) != 0) continue;
+      if (!text.starts_with("size=")) continue;
       if (auto bytes = parse_size(std::string_view(text).substr(5))) return *bytes;
     }
   return fallback;
@@ -89,7 +89,7 @@ void set_size_option(Json& mount, std::uint64_t bytes) {
   Json options = Json::array();
   if (auto it = mount.find("options"); it != mount.end() && it->is_array())
     for (const auto& o : *it)
-      if (!(o.is_string() && o.get<std::string>().rfind("size=", 0) == 0)) options.push_back(o);
+      if (!(o.is_string() && o.get<std::string>().starts_with("size="))) options.push_back(o);
   options.push_back(tmpfs_size_option(bytes));
   mount["options"] = options;
 }
@@ -176,7 +176,7 @@ namespace {
 void validate(Json& spec, const CreateInput& input) {
   if (!spec.is_object()) throw Error("config.json: expected a JSON object");
   std::string oci_version = spec_value<std::string>(spec, "ociVersion", config("ociVersion"), "");
-  if (oci_version.rfind("1.", 0) != 0)
+  if (!oci_version.starts_with("1."))
     throw Error("config.json: ociVersion " + quote(oci_version) + " is not supported (1.x)");
   if (!input.bundle.missing.empty()) {
     std::string missing;
@@ -231,11 +231,11 @@ void require_own_network(const Json& linux_section) {
   if (auto it = linux_section.find("namespaces"); it != linux_section.end() && it->is_array())
     for (const auto& ns : *it) {
       std::string path = spec_value<std::string>(ns, "path", config("linux.namespaces[].path"), "");
-      bool host_path = path.size() >= 14 && path.compare(path.size() - 14, 14, "/netns/default") == 0;
+      bool host_path = path.ends_with("/netns/default");
       std::string type = spec_value<std::string>(ns, "type", config("linux.namespaces[].type"), "");
       if (type == "network" && !host_path) host_network = false;
       // --network container:<id>: dockerd points at the other container's /proc/<pid>/ns/net.
-      if (type == "network" && path.rfind("/proc/", 0) == 0)
+      if (type == "network" && path.starts_with("/proc/"))
         throw Error("--network container:… is not supported: a VM cannot share another container's network namespace")
             .with_hint("put both containers on a user-defined network and use names instead");
     }
