@@ -37,11 +37,20 @@ hang_report() {
   done
 }
 TEST_STARTED=$(date +%s)
+# 60 s before ctest's timeout the test ends itself, so that its cleanups run: ctest's kill would
+# leave a dockerd's containers running (their shims outlive it), and their VMs would load the
+# machine for the rest of the suite. The shell is told (its TERM trap exits, and the EXIT trap
+# cleans up) and its children are ended, so a command it waits for does not hold it.
+TEST_SHELL=$$
+trap 'exit 124' TERM
 (
   set +e
-  deadline=$((TEST_STARTED + ${RUNCVM_TEST_TIMEOUT:-900} - 30))
+  deadline=$((TEST_STARTED + ${RUNCVM_TEST_TIMEOUT:-900} - 60))
   while (($(date +%s) < deadline)); do sleep 5; done
   hang_report >&2
+  echo "FAIL: $(basename "$0") did not end within $((${RUNCVM_TEST_TIMEOUT:-900} - 60)) s: ending it and cleaning up" >&2
+  kill -TERM "$TEST_SHELL"
+  for child in $(pgrep -P "$TEST_SHELL"); do [[ $child == "$BASHPID" ]] || kill -TERM "$child"; done
 ) &
 on_exit "kill $! 2>/dev/null"
 
