@@ -15,15 +15,6 @@ bool ended(pid_t child, siginfo_t& info) {
          info.si_pid == child;
 }
 
-// A signal other than SIGCHLD waits for the supervisor (docker stop, a terminal's resize).
-bool other_signal_pending() {
-  sigset_t pending;
-  if (::sigpending(&pending) != 0) return false;
-  for (int sig = 1; sig < NSIG; ++sig)
-    if (sig != SIGCHLD && ::sigismember(&pending, sig) == 1) return true;
-  return false;
-}
-
 }  // namespace
 
 bool is_crash_signal(int signal) {
@@ -33,6 +24,8 @@ bool is_crash_signal(int signal) {
 ReadyOutcome wait_for_guest_ready(int channel, pid_t qemu, pid_t virtiofsd, std::chrono::milliseconds limit) {
   // Helpers ending are looked for every 50 ms rather than through SIGCHLD, which runcvm-init's
   // signal descriptor holds for the supervisor and which may be left from helpers of an earlier try.
+  // Other signals (docker stop, a terminal's resize) wait there too: the supervisor relays them to
+  // the guest, which reads them only once it has spoken.
   constexpr int kSliceMs = 50;
   auto deadline = std::chrono::steady_clock::now() + limit;
   bool channel_open = true;
@@ -52,7 +45,7 @@ ReadyOutcome wait_for_guest_ready(int channel, pid_t qemu, pid_t virtiofsd, std:
               .qemu_crashed = killed && is_crash_signal(info.si_status),
               .qemu_signal = killed ? info.si_status : 0};
     }
-    if (ended(virtiofsd, info) || other_signal_pending()) return {.how = ReadyWait::interrupted};
+    if (ended(virtiofsd, info)) return {.how = ReadyWait::interrupted};
   }
   return {.how = ReadyWait::timed_out};
 }

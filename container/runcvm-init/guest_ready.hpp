@@ -13,7 +13,7 @@ enum class ReadyWait {
   spoke,        // the guest's first frame is on the channel (left unread, for the supervisor)
   qemu_exited,  // QEMU ended first (not reaped: the status is left for whoever reaps it)
   timed_out,
-  interrupted,  // a signal for the supervisor is pending, or virtiofsd ended: it handles them
+  interrupted,  // virtiofsd ended: the supervisor ends the VM
 };
 
 struct ReadyOutcome {
@@ -22,8 +22,7 @@ struct ReadyOutcome {
   int qemu_signal = 0;
 };
 
-// `channel` is runcvm-init's end of the channel, `qemu` and `virtiofsd` the helpers' pids. SIGCHLD
-// pending alone does not interrupt: the helpers' states are looked at instead.
+// `channel` is runcvm-init's end of the channel, `qemu` and `virtiofsd` the helpers' pids.
 ReadyOutcome wait_for_guest_ready(int channel, pid_t qemu, pid_t virtiofsd, std::chrono::milliseconds limit);
 
 // Whether a child killed by `signal` ended by its own fault rather than by another's kill.

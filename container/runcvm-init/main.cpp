@@ -333,6 +333,15 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
   constexpr auto kCrashWatch = std::chrono::seconds(30);
   StartedVm vm;
   bool use_kvm = kvm.try_kvm, crash_retried = false;
+  auto start_again_after_crash = [&](int signal) {
+    notice("QEMU was killed by signal " + std::to_string(signal) + " (" + ::strsignal(signal) +
+           ") while the VM booted, before the workload started: starting the VM again");
+    end_helpers(vm.children);
+    std::optional<PendingKvmFailure> earlier = std::move(vm.kvm_failure);
+    vm = {};
+    vm.kvm_failure = std::move(earlier);
+    crash_retried = true;
+  };
   for (;;) {
     bool may_fall_back = use_kvm && launch.qemu.accel == "auto";
     ::unlink(kVirtiofsSocket);
@@ -352,14 +361,23 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
     // message is already on stderr).
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     bool qemu_failed = false;
-    for (pollfd p{channel_listener, POLLIN, 0}; !qemu_failed && ::poll(&p, 1, 50) <= 0;) {
+    int crash_signal = 0;  // QEMU crashed before it connected
+    for (pollfd p{channel_listener, POLLIN, 0}; !qemu_failed && !crash_signal && ::poll(&p, 1, 50) <= 0;) {
       int status = 0;
       if (::waitpid(vm.children.qemu, &status, WNOHANG) == vm.children.qemu) {
-        if (!may_fall_back) throw Error("QEMU exited while starting (status " + std::to_string(status) + ")");
-        qemu_failed = true;  // KVM refused this VM (QEMU said why on stderr)
         vm.children.qemu = -1;
+        if (!may_fall_back && WIFSIGNALED(status) && is_crash_signal(WTERMSIG(status)) && !crash_retried)
+          crash_signal = WTERMSIG(status);
+        else if (!may_fall_back)
+          throw Error("QEMU exited while starting (status " + std::to_string(status) + ")");
+        else
+          qemu_failed = true;  // KVM refused this VM (QEMU said why on stderr)
       }
       if (std::chrono::steady_clock::now() > deadline) throw Error("QEMU did not connect to the channel within 30 s");
+    }
+    if (crash_signal) {
+      start_again_after_crash(crash_signal);
+      continue;
     }
     std::string kvm_failure = "QEMU exited while starting under KVM";
     if (!qemu_failed) {
@@ -373,14 +391,7 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
       if (may_fall_back && ready.how == ReadyWait::timed_out) {
         kvm_failure = "not booted within " + std::to_string(kKvmBootLimit.count()) + " s";
       } else if (!may_fall_back && ready.how == ReadyWait::qemu_exited && ready.qemu_crashed && !crash_retried) {
-        notice("QEMU was killed by signal " + std::to_string(ready.qemu_signal) + " (" +
-               ::strsignal(ready.qemu_signal) +
-               ") while the VM booted, before the workload started: starting the VM again");
-        end_helpers(vm.children);
-        std::optional<PendingKvmFailure> earlier = std::move(vm.kvm_failure);
-        vm = {};
-        vm.kvm_failure = std::move(earlier);
-        crash_retried = true;
+        start_again_after_crash(ready.qemu_signal);
         continue;
       } else if (!may_fall_back || ready.how != ReadyWait::qemu_exited) {
         return vm;  // running, or ended in a way the supervisor reports
