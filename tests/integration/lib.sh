@@ -37,20 +37,37 @@ hang_report() {
   done
 }
 TEST_STARTED=$(date +%s)
-# 60 s before ctest's timeout the test ends itself, so that its cleanups run: ctest's kill would
-# leave a dockerd's containers running (their shims outlive it), and their VMs would load the
-# machine for the rest of the suite. The shell is told (its TERM trap exits, and the EXIT trap
-# cleans up) and its children are ended, so a command it waits for does not hold it.
+# Under ctest (which sets RUNCVM_TEST_TIMEOUT), shortly before its timeout the test ends itself so
+# that its cleanups run: ctest's kill would leave a dockerd's containers running (their shims
+# outlive it), and their VMs would load the machine for the rest of the suite. What the shell
+# waits on is killed (every descendant but a dockerd, which its cleanup stops in order) and the
+# shell told: its TERM trap exits, and the EXIT trap cleans up. Run by hand, a test only reports.
 TEST_SHELL=$$
 trap 'exit 124' TERM
+descendants() {  # pid: its descendants, leaving out the watchdog, dockerd and what runs below them
+  local child
+  for child in $(pgrep -P "$1"); do
+    [[ $child == "$WATCHDOG" || $(cat /proc/"$child"/comm 2>/dev/null) == dockerd ]] && continue
+    echo "$child"
+    descendants "$child"
+  done
+}
 (
   set +e
-  deadline=$((TEST_STARTED + ${RUNCVM_TEST_TIMEOUT:-900} - 60))
-  while (($(date +%s) < deadline)); do sleep 5; done
+  WATCHDOG=$BASHPID
+  timeout=${RUNCVM_TEST_TIMEOUT:-900}
+  margin=$((timeout >= 300 ? 60 : timeout / 5))
+  deadline=$((TEST_STARTED + timeout - margin))
+  while (($(date +%s) < deadline)); do
+    sleep 5
+    (($(awk '{print $4}' /proc/"$WATCHDOG"/stat) == TEST_SHELL)) || exit 0  # the test ended without us
+  done
   hang_report >&2
-  echo "FAIL: $(basename "$0") did not end within $((${RUNCVM_TEST_TIMEOUT:-900} - 60)) s: ending it and cleaning up" >&2
+  [[ -n ${RUNCVM_TEST_TIMEOUT:-} ]] || exit 0
+  echo "FAIL: $(basename "$0") did not end within $((timeout - margin)) s: ending it and cleaning up" >&2
+  waited_on=$(descendants "$TEST_SHELL")
   kill -TERM "$TEST_SHELL"
-  for child in $(pgrep -P "$TEST_SHELL"); do [[ $child == "$BASHPID" ]] || kill -TERM "$child"; done
+  [[ -z $waited_on ]] || kill -KILL $waited_on 2>/dev/null
 ) &
 on_exit "kill $! 2>/dev/null"
 
