@@ -15,24 +15,35 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each step says what it cost when the next begins, and the whole at the end: CI prints its log
+# only when it fails, and its time limit is the suite's budget.
+step_started=$SECONDS step_name="install dependencies"
+step_took() { echo "-- ${step_name}: $((SECONDS - step_started)) s (total $SECONDS s)"; }
+step() {
+  step_took
+  step_name=$1 step_started=$SECONDS
+  echo "== $1"
+}
+trap step_took EXIT
+
 bash ci/install-deps.sh
 jobs=$(nproc)
 
 if [[ "${1:-}" == "--heavy" ]]; then
-  echo "== build (RelWithDebInfo, -Werror)"
+  step "build (RelWithDebInfo, -Werror)"
   bash ci/build.sh build
-  echo "== heavy tests"
+  step "heavy tests"
   ctest --test-dir build -L heavy --output-on-failure
   exit 0
 fi
 
-echo "== build (RelWithDebInfo, -Werror)"
+step "build (RelWithDebInfo, -Werror)"
 bash ci/build.sh build
 
-echo "== format and lint (clang-format, clang-tidy)"
+step "format and lint (clang-format, clang-tidy)"
 bash ci/lint.sh build
 
-echo "== unit tests with address,undefined sanitizers"
+step "unit tests with address,undefined sanitizers"
 # Only the unit tests' program is built sanitized; the static programs are never sanitized, and the
 # check that they are static runs on the normal build below. Unoptimised with line tables only
 # (-O0 -g1): this build was CI's longest step at -O2 -g (12 min), and the sanitizers need neither;
@@ -42,8 +53,8 @@ BUILD_TARGET=runcvm-unit-tests bash ci/build.sh build-sanitize -DRUNCVM_SANITIZE
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
   ctest --test-dir build-sanitize -L unit -E "binaries are static" -j "$jobs" --output-on-failure
 
-echo "== fuzzing (clang, 6 s per parser)"
+step "fuzzing (clang, 6 s per parser)"
 bash ci/fuzz.sh 6
 
-echo "== all tests but the heavy ones (bash ci/test.sh --heavy)"
+step "all tests but the heavy ones (bash ci/test.sh --heavy)"
 ctest --test-dir build -j "$jobs" -LE heavy --output-on-failure
