@@ -115,77 +115,86 @@ std::string direct_boot_image_path(const handoff::Kernel& kernel) {
   return kernel.vmlinuz.substr(0, slash == std::string::npos ? 0 : slash + 1) + artifact::kDirectBootImage;
 }
 
+namespace {
+
 // TCG's translated-code cache: QEMU reserves 1 GiB by default and fills it as the guest runs new
 // code (each `docker exec` adds about 1.3 MiB), so an idle VM's QEMU grew towards 1 GiB beyond its
 // RAM. 128 MiB bounds that with no measurable cost to start or to a CPU-bound loop
 // (docs/PERFORMANCE.md); past it QEMU flushes the cache and translates again.
 constexpr unsigned kTcgTranslationCacheMiB = 128;
 
-std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm,
-                                      const BootFiles& boot, const std::vector<Nic>& nics) {
+using Argv = std::vector<std::string>;
+
+void add(Argv& argv, std::initializer_list<std::string> arguments) { argv.insert(argv.end(), arguments); }
+
+// QEMU itself: no defaults, no display, its seccomp filter, and the machine, CPU and RAM.
+void add_machine(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm, Argv& argv) {
   std::string accel = launch.qemu.accel == "auto" ? (kvm ? "kvm" : "tcg") : launch.qemu.accel;
   // With KVM the guest sees the host's CPU; QEMU 7.2 under nested KVM aborts setting
   // IA32_ARCH_CAPABILITIES ("failed to set MSR 0x10a"), and the guest only loses a hint that
   // makes it skip some mitigations, so that MSR is left out. TCG emulates its richest model.
   std::string cpu = !launch.qemu.cpu.empty() ? launch.qemu.cpu : accel == "kvm" ? "host,-arch-capabilities" : "max";
   std::string memory = std::to_string(launch.memory_mib) + "M";
-  auto argv = through_loader(bundle, bundle.qemu());
-  argv.insert(argv.end(),
-              {
-                  "-L",
-                  bundle.firmware(),
-                  "-nodefaults",
-                  "-no-user-config",
-                  "-display",
-                  "none",
-                  "-no-reboot",
-                  // QEMU's own seccomp filter: a guest that takes QEMU over still cannot exec, fork, change
-                  // its uid or use system calls QEMU no longer needs. It needs none of them: taps come as
-                  // descriptors, not through helper scripts.
-                  "-sandbox",
-                  "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
-                  "-machine",
-                  launch.qemu.machine,
-                  "-accel",
-                  accel == "tcg" ? "tcg,tb-size=" + std::to_string(kTcgTranslationCacheMiB) : accel,
-                  "-cpu",
-                  cpu,
-                  "-smp",
-                  std::to_string(launch.cpus),
-                  "-m",
-                  memory,
-                  // vhost-user-fs maps guest RAM into virtiofsd: the RAM must be shared memory. Huge pages
-                  // are taken all at start (prealloc): a host short of them fails now, not in the guest.
-                  "-object",
-                  "memory-backend-memfd,id=mem,size=" + memory + ",share=on" +
-                      (launch.hugetlb ? ",hugetlb=on,hugetlbsize=2M,prealloc=on" : ""),
-                  "-numa",
-                  "node,memdev=mem",
-                  "-chardev",
-                  std::string("socket,id=fs,path=") + kVirtiofsSocket,
-                  "-device",
-                  virtio_device(launch, "vhost-user-fs") + ",chardev=fs,tag=" + artifact::kRootTag + ",queue-size=1024",
-                  "-chardev",
-                  std::string("socket,id=channel,path=") + kChannelSocket,
-                  "-device",
-                  virtio_device(launch, "virtio-serial"),
-                  "-device",
-                  std::string("virtserialport,chardev=channel,name=") + channel::kPortName,
-                  // docker exec's sessions have a port of their own: they never queue behind the workload's output.
-                  "-chardev",
-                  std::string("socket,id=exec,path=") + kExecPortSocket,
-                  "-device",
-                  std::string("virtserialport,chardev=exec,name=") + channel::kExecPortName,
-                  "-kernel",
-                  boot.kernel,
-              });
-  if (!boot.initrd.empty()) argv.insert(argv.end(), {"-initrd", boot.initrd});
-  argv.insert(argv.end(), {"-append", kernel_command_line(launch, bundle, boot.tsc_khz)});
+  add(argv, {
+                "-L",
+                bundle.firmware(),
+                "-nodefaults",
+                "-no-user-config",
+                "-display",
+                "none",
+                "-no-reboot",
+                // QEMU's own seccomp filter: a guest that takes QEMU over still cannot exec, fork, change
+                // its uid or use system calls QEMU no longer needs. It needs none of them: taps come as
+                // descriptors, not through helper scripts.
+                "-sandbox",
+                "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+                "-machine",
+                launch.qemu.machine,
+                "-accel",
+                accel == "tcg" ? "tcg,tb-size=" + std::to_string(kTcgTranslationCacheMiB) : accel,
+                "-cpu",
+                cpu,
+                "-smp",
+                std::to_string(launch.cpus),
+                "-m",
+                memory,
+                // vhost-user-fs maps guest RAM into virtiofsd: the RAM must be shared memory. Huge pages
+                // are taken all at start (prealloc): a host short of them fails now, not in the guest.
+                "-object",
+                "memory-backend-memfd,id=mem,size=" + memory + ",share=on" +
+                    (launch.hugetlb ? ",hugetlb=on,hugetlbsize=2M,prealloc=on" : ""),
+                "-numa",
+                "node,memdev=mem",
+            });
+}
+
+// The container's root, served by virtiofsd under the tag the VM mounts.
+void add_root(const handoff::Launch& launch, Argv& argv) {
+  add(argv, {"-chardev", std::string("socket,id=fs,path=") + kVirtiofsSocket, "-device",
+             virtio_device(launch, "vhost-user-fs") + ",chardev=fs,tag=" + artifact::kRootTag + ",queue-size=1024"});
+}
+
+// The channel to vm-init, and docker exec's port: its sessions never queue behind the workload's
+// output.
+void add_channel(const handoff::Launch& launch, Argv& argv) {
+  add(argv, {"-chardev", std::string("socket,id=channel,path=") + kChannelSocket, "-device",
+             virtio_device(launch, "virtio-serial"), "-device",
+             std::string("virtserialport,chardev=channel,name=") + channel::kPortName, "-chardev",
+             std::string("socket,id=exec,path=") + kExecPortSocket, "-device",
+             std::string("virtserialport,chardev=exec,name=") + channel::kExecPortName});
+}
+
+void add_kernel(const handoff::Launch& launch, const BundleLayout& bundle, const BootFiles& boot, Argv& argv) {
+  add(argv, {"-kernel", boot.kernel});
+  if (!boot.initrd.empty()) add(argv, {"-initrd", boot.initrd});
+  add(argv, {"-append", kernel_command_line(launch, bundle, boot.tsc_khz)});
   // QEMU's virtio-mmio transports speak legacy virtio unless told otherwise, and virtiofsd
   // (libvhost-user) serves only virtio 1.0 devices.
-  if (!handoff::has_pci_bus(launch.qemu)) argv.insert(argv.end(), {"-global", "virtio-mmio.force-legacy=false"});
-  // The serial console shows kernel messages only when asked; the workload's output never uses it.
-  // RUNCVM_DISKS: virtio-blk devices the VM finds by serial (runcvm-disk<N>, in the option's order).
+  if (!handoff::has_pci_bus(launch.qemu)) add(argv, {"-global", "virtio-mmio.force-legacy=false"});
+}
+
+// RUNCVM_DISKS: virtio-blk devices the VM finds by serial (runcvm-disk<N>, in the option's order).
+void add_disks(const handoff::Launch& launch, const BootFiles& boot, Argv& argv) {
   if (boot.disks.size() != launch.disks.size())
     throw Error("QEMU's command: " + std::to_string(launch.disks.size()) + " disks but " +
                 std::to_string(boot.disks.size()) + " opened");
@@ -195,52 +204,77 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
     // default pauses the VM on ENOSPC, for a monitor to resume, and there is none: the container
     // would hang.
     std::string set = std::to_string(i + 1);
-    argv.insert(
-        argv.end(),
-        {"-add-fd", "fd=" + std::to_string(boot.disks[i].read_write) + ",set=" + set, "-add-fd",
-         "fd=" + std::to_string(boot.disks[i].read_only) + ",set=" + set, "-drive",
-         "file=/dev/fdset/" + set + ",if=none,id=" + id + ",format=raw,discard=unmap,werror=report,rerror=report",
-         "-device", virtio_device(launch, "virtio-blk") + ",drive=" + id + ",serial=" + handoff::disk_serial(i)});
+    add(argv, {"-add-fd", "fd=" + std::to_string(boot.disks[i].read_write) + ",set=" + set, "-add-fd",
+               "fd=" + std::to_string(boot.disks[i].read_only) + ",set=" + set, "-drive",
+               "file=/dev/fdset/" + set + ",if=none,id=" + id + ",format=raw,discard=unmap,werror=report,rerror=report",
+               "-device", virtio_device(launch, "virtio-blk") + ",drive=" + id + ",serial=" + handoff::disk_serial(i)});
   }
-  // The container's interfaces, in order (the VM names them by MAC); no option ROM (a PCI card's):
-  // the kernel is booted directly, never from the network.
+}
+
+// The container's interfaces, in order (the VM names them by MAC); no option ROM (a PCI card's):
+// the kernel is booted directly, never from the network.
+void add_nics(const handoff::Launch& launch, const std::vector<Nic>& nics, Argv& argv) {
   for (std::size_t i = 0; i < nics.size(); ++i) {
     std::string id = "net" + std::to_string(i);
     std::string device = virtio_device(launch, "virtio-net") + ",id=" + boot_card_id(i) + ",netdev=" + id +
                          ",mac=" + nics[i].mac + ",host_mtu=" + std::to_string(nics[i].mtu);
     if (handoff::has_pci_bus(launch.qemu)) device += ",romfile=";
-    argv.insert(argv.end(), {"-netdev", "tap,id=" + id + ",fd=" + std::to_string(nics[i].tap_fd), "-device", device});
+    add(argv, {"-netdev", "tap,id=" + id + ",fd=" + std::to_string(nics[i].tap_fd), "-device", device});
   }
-  // Networks Docker connects while the VM runs come as hot-plugged cards (network_watcher.hpp),
-  // through QEMU's monitor; q35's root bus takes none, so it gets empty root ports for them.
-  if (handoff::has_pci_bus(launch.qemu)) {
-    argv.insert(argv.end(),
-                {"-chardev", std::string("socket,id=qmp,path=") + kQmpSocket, "-mon", "chardev=qmp,mode=control"});
-    std::size_t chassis = 1;
-    for (const auto& slot : hotplug_slots(launch.qemu.machine, launch.qemu.hotplug_slots))
-      argv.insert(argv.end(),
-                  {"-device", "pcie-root-port,id=" + slot + ",chassis=" + std::to_string(chassis++) + ",io-reserve=0"});
-  }
+}
+
+// Networks Docker connects while the VM runs come as hot-plugged cards (network_watcher.hpp),
+// through QEMU's monitor; q35's root bus takes none, so it gets empty root ports for them.
+void add_hotplug(const handoff::Launch& launch, Argv& argv) {
+  if (!handoff::has_pci_bus(launch.qemu)) return;
+  add(argv, {"-chardev", std::string("socket,id=qmp,path=") + kQmpSocket, "-mon", "chardev=qmp,mode=control"});
+  std::size_t chassis = 1;
+  for (const auto& slot : hotplug_slots(launch.qemu.machine, launch.qemu.hotplug_slots))
+    add(argv, {"-device", "pcie-root-port,id=" + slot + ",chassis=" + std::to_string(chassis++) + ",io-reserve=0"});
+}
+
+// The serial console shows kernel messages only when asked; the workload's output never uses it.
+void add_console(const handoff::Launch& launch, const BootFiles& boot, Argv& argv) {
   if (console_sink(launch) == ConsoleSink::none) {
-    argv.insert(argv.end(), {"-serial", "none"});
-  } else {
-    if (boot.console_fd < 0) throw Error("QEMU's command: the serial console has no descriptor");
-    argv.insert(argv.end(), {"-add-fd", "fd=" + std::to_string(boot.console_fd) + ",set=" + kConsoleFdSet, "-chardev",
-                             std::string("file,id=console,append=on,path=/dev/fdset/") + kConsoleFdSet, "-serial",
-                             "chardev:console"});
+    add(argv, {"-serial", "none"});
+    return;
   }
+  if (boot.console_fd < 0) throw Error("QEMU's command: the serial console has no descriptor");
+  add(argv, {"-add-fd", "fd=" + std::to_string(boot.console_fd) + ",set=" + kConsoleFdSet, "-chardev",
+             std::string("file,id=console,append=on,path=/dev/fdset/") + kConsoleFdSet, "-serial", "chardev:console"});
+}
+
+// A guest kernel's panic reaches QEMU through its panic device, and QEMU exits with status 1,
+// told apart from a poweroff that never sent the workload's status.
+void add_panic_device(const handoff::Launch& launch, Argv& argv) {
+  if (handoff::has_panic_device(launch.qemu)) add(argv, {"-device", "pvpanic", "-action", "panic=exit-failure"});
+}
+
+// SeaBIOS writes its log to I/O port 0x402; QEMU's debug console device catches it there.
+void add_bios_log(const handoff::Launch& launch, const BootFiles& boot, Argv& argv) {
+  if (!launch.qemu.bios_debug) return;
+  if (boot.bios_log_fd < 0) throw Error("QEMU's command: SeaBIOS's log has no descriptor");
+  add(argv, {"-add-fd", "fd=" + std::to_string(boot.bios_log_fd) + ",set=" + kBiosLogFdSet, "-chardev",
+             std::string("file,id=bios,append=on,path=/dev/fdset/") + kBiosLogFdSet, "-device",
+             "isa-debugcon,iobase=0x402,chardev=bios"});
+}
+
+}  // namespace
+
+std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm,
+                                      const BootFiles& boot, const std::vector<Nic>& nics) {
+  Argv argv = through_loader(bundle, bundle.qemu());
+  add_machine(launch, bundle, kvm, argv);
+  add_root(launch, argv);
+  add_channel(launch, argv);
+  add_kernel(launch, bundle, boot, argv);
+  add_disks(launch, boot, argv);
+  add_nics(launch, nics, argv);
+  add_hotplug(launch, argv);
+  add_console(launch, boot, argv);
   add_display(launch, !nics.empty(), argv);
-  // A guest kernel's panic reaches QEMU through its panic device, and QEMU exits with status 1,
-  // told apart from a poweroff that never sent the workload's status.
-  if (handoff::has_panic_device(launch.qemu))
-    argv.insert(argv.end(), {"-device", "pvpanic", "-action", "panic=exit-failure"});
-  // SeaBIOS writes its log to I/O port 0x402; QEMU's debug console device catches it there.
-  if (launch.qemu.bios_debug) {
-    if (boot.bios_log_fd < 0) throw Error("QEMU's command: SeaBIOS's log has no descriptor");
-    argv.insert(argv.end(), {"-add-fd", "fd=" + std::to_string(boot.bios_log_fd) + ",set=" + kBiosLogFdSet, "-chardev",
-                             std::string("file,id=bios,append=on,path=/dev/fdset/") + kBiosLogFdSet, "-device",
-                             "isa-debugcon,iobase=0x402,chardev=bios"});
-  }
+  add_panic_device(launch, argv);
+  add_bios_log(launch, boot, argv);
   return argv;
 }
 
