@@ -6,7 +6,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,15 +14,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <optional>
 
 #include "channel/boot_stages.hpp"
 #include "channel/frame.hpp"
 #include "common/error.hpp"
 #include "common/fd.hpp"
 #include "common/file.hpp"
-#include "common/reap.hpp"
-#include "common/terminal.hpp"
 #include "handoff/bundle_layout.hpp"
 #include "handoff/machine.hpp"
 #include "handoff/network.hpp"
@@ -32,6 +28,7 @@
 #include "vm/vm-init/kernel_modules.hpp"
 #include "vm/vm-init/network_config.hpp"
 #include "vm/vm-init/port_relay.hpp"
+#include "vm/vm-init/relay.hpp"
 #include "vm/vm-init/system_setup.hpp"
 #include "vm/vm-init/workload.hpp"
 
@@ -39,119 +36,6 @@ namespace runcvm::vm_init {
 namespace {
 
 using channel::FrameType;
-
-class Relay {
- public:
-  // The decoder is the caller's: relays follow one another on the channel (a break point's shell,
-  // then the workload), and a frame may straddle the change.
-  Relay(int port, Workload& workload, int signals, channel::Decoder& decoder)
-      : port_(port), w_(workload), signals_(signals), decoder_(decoder) {}
-
-  // Runs until the workload has exited and its output is drained; returns its exit code.
-  int run() {
-    while (!exit_code_ || open_outputs() > 0) {
-      std::vector<pollfd> fds = {{port_, POLLIN, 0}, {signals_, POLLIN, 0}};
-      if (w_.terminal && w_.stdin_write) fds.push_back({w_.stdin_write.get(), POLLIN, 0});
-      if (w_.stdout_read) fds.push_back({w_.stdout_read.get(), POLLIN, 0});
-      if (w_.stderr_read) fds.push_back({w_.stderr_read.get(), POLLIN, 0});
-      // Once the workload is gone, output still in flight is collected for a short while only:
-      // background processes it left may hold the pipes open forever, as in a container.
-      int timeout = exit_code_ ? 200 : -1;
-      int ready = ::poll(fds.data(), fds.size(), timeout);
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready < 0) throw system_error("polling", "the channel", errno);
-      if (ready == 0) break;
-      for (const auto& p : fds) {
-        if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        if (p.fd == port_)
-          read_channel();
-        else if (p.fd == signals_)
-          reap();
-        else
-          forward_output(p.fd);
-      }
-    }
-    return *exit_code_;
-  }
-
-  // After the exit status: wait for the host to confirm it wrote everything before it.
-  void wait_for_ack(std::chrono::milliseconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{port_, POLLIN, 0};
-      if (::poll(&p, 1, 100) > 0 && read_channel(/*ack_only=*/true)) return;
-    }
-  }
-
- private:
-  int open_outputs() const {
-    if (w_.terminal) return w_.stdin_write ? 1 : 0;
-    return (w_.stdout_read ? 1 : 0) + (w_.stderr_read ? 1 : 0);
-  }
-
-  void send(const std::string& frame) { write_all(port_, frame, "the channel"); }
-
-  void forward_output(int fd) {
-    bool would_block = false;
-    std::string data = read_some(fd, 65536, would_block, "the workload's output");
-    if (would_block) return;
-    bool is_err = w_.stderr_read && fd == w_.stderr_read.get();
-    if (data.empty()) {
-      if (w_.terminal)
-        w_.stdin_write.reset();
-      else if (is_err)
-        w_.stderr_read.reset();
-      else
-        w_.stdout_read.reset();
-      return;
-    }
-    send(channel::encode(is_err ? FrameType::stderr_data : FrameType::stdout_data, data));
-  }
-
-  bool read_channel(bool ack_only = false) {
-    bool would_block = false;
-    std::string data = read_some(port_, 65536, would_block, "the channel");
-    if (would_block || data.empty()) return false;
-    decoder_.feed(data);
-    bool acked = false;
-    while (auto frame = decoder_.next()) {
-      switch (frame->type) {
-        case FrameType::stdin_data:
-          if (w_.stdin_write && !ack_only) write_all(w_.stdin_write.get(), frame->payload, "the workload's stdin");
-          break;
-        case FrameType::stdin_eof:
-          // A pty has no end of input other than ^D, which the terminal side sends itself.
-          if (!w_.terminal) w_.stdin_write.reset();
-          break;
-        case FrameType::signal:
-          if (w_.pid > 0 && !exit_code_) ::kill(w_.pid, static_cast<int>(channel::payload_u32(*frame)));
-          break;
-        case FrameType::resize:
-          if (auto size = channel::decode_resize(frame->payload); size && w_.terminal && w_.stdin_write)
-            set_terminal_size(w_.stdin_write.get(), size->first, size->second);
-          break;
-        case FrameType::exit_ack:
-          acked = true;
-          break;
-        default:
-          break;
-      }
-    }
-    return acked;
-  }
-
-  // PID 1 reaps every child; only the workload's status matters.
-  void reap() {
-    for (auto [pid, status] : reap_children(signals_))
-      if (pid == w_.pid) exit_code_ = exit_code_of(status);
-  }
-
-  int port_;
-  Workload& w_;
-  int signals_;
-  channel::Decoder& decoder_;
-  std::optional<int> exit_code_;
-};
 
 // With an init as the VM's PID 1, this child of it keeps the channel so that the host's signals
 // (docker stop, docker kill) still reach PID 1. systemd re-executes itself on SIGTERM and halts
@@ -231,11 +115,81 @@ int report_start_failure(int port, int signals, channel::Decoder& decoder, const
   return code;
 }
 
+// What the VM side holds from boot to power-off: the channel to runcvm-init, SIGCHLD as a
+// descriptor, and the decoder relays share.
+struct Session {
+  handoff::Launch launch;
+  UniqueFd port;
+  UniqueFd signals;
+  channel::Decoder decoder;
+
+  // RUNCVM_BREAK's shell at `point`, when asked.
+  void break_at(const char* point) { break_shell(point, launch, port.get(), signals.get(), decoder); }
+  int report_start_failure(const std::string& reason, int code) {
+    return vm_init::report_start_failure(port.get(), signals.get(), decoder, reason, code);
+  }
+};
+
+// `docker exec` sessions run from here on, beside the workload, over a port of their own. Its
+// agent sets the clock first; the workload starts on the host's time.
+void start_exec_agent(Session& session) {
+  int clock_set[2] = {-1, -1};
+  if (::pipe2(clock_set, O_CLOEXEC) != 0) clock_set[0] = clock_set[1] = -1;
+  if (::fork() == 0) {
+    ::close(session.port.get());
+    ::close(session.signals.get());
+    if (clock_set[0] >= 0) ::close(clock_set[0]);
+    run_exec_agent(UniqueFd(clock_set[1]));
+  }
+  if (clock_set[1] >= 0) ::close(clock_set[1]);
+  wait_for_clock(UniqueFd(clock_set[0]));
+}
+
+// RUNCVM_INIT: the image's init replaces this program as PID 1; a child keeps the channel for
+// the host's signals. Returns only if the init did not start.
+int run_as_init(Session& session) {
+  session.break_at("preworkload");
+  pid_t agent = ::fork();
+  if (agent == 0) run_init_agent(session.port.get());
+  std::string failure = exec_as_init(session.launch.process);
+  if (agent > 0) ::kill(agent, SIGKILL);
+  return session.report_start_failure(failure, 127);
+}
+
+// The workload as a child, its streams relayed until it exits and its output is drained; then
+// its exit status, once the host confirmed it has everything before it.
+int run_workload(Session& session, channel::GuestStages& stages) {
+  Workload workload;
+  try {
+    session.break_at("preworkload");
+    workload = start_workload(session.launch.process);
+  } catch (const Error& e) {
+    return session.report_start_failure(e.what(), start_failure_exit_code(e));
+  }
+  for (int fd :
+       {workload.stdout_read.get(), workload.stderr_read.get(), workload.terminal ? workload.stdin_write.get() : -1})
+    if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  stages.workload_start = boot_seconds();
+  Relay relay(session.port.get(), workload, session.signals.get(), session.decoder);
+  int code = relay.run();
+  stages.workload_exit = boot_seconds();
+  int port = session.port.get();
+  if (session.launch.timings) {
+    stages.sent = boot_seconds();
+    write_all(port, channel::encode(FrameType::stages, channel::format_guest_stages(stages)), "the channel");
+  }
+  write_all(port, channel::encode_u32(FrameType::exit_status, static_cast<std::uint32_t>(code)), "the channel");
+  relay.wait_for_ack(std::chrono::seconds(5));
+  return code;
+}
+
 int run() {
   channel::GuestStages stages;
   stages.vm_init = boot_seconds();
   if (const char* started = std::getenv("RUNCVM_INITRAMFS_STARTED")) stages.initramfs = std::strtod(started, nullptr);
-  handoff::Launch launch = handoff::parse_launch(read_file(handoff::kLaunchPath));
+  Session session;
+  session.launch = handoff::parse_launch(read_file(handoff::kLaunchPath));
+  const handoff::Launch& launch = session.launch;
   // Booted without an initramfs: the kernel's own boot ran until this program started.
   if (launch.kernel.source == "bundle" && launch.kernel.initrd.empty()) stages.initramfs = stages.vm_init;
   CoveredMounts covered(launch);
@@ -244,76 +198,33 @@ int run() {
   // Before the channel: with the image's kernel, its driver may be a module nothing loaded yet.
   // A failure here cannot be reported over the channel; it goes to the console (RUNCVM_KERNEL_DEBUG).
   load_drivers(launch.kernel.modules, device_drivers(launch));
-  UniqueFd port(open_virtio_port(channel::kPortName));
-  write_all(port.get(), channel::encode(FrameType::ready), "the channel");
+  session.port = UniqueFd(open_virtio_port(channel::kPortName));
+  int port = session.port.get();
+  write_all(port, channel::encode(FrameType::ready), "the channel");
 
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);
   ::sigprocmask(SIG_BLOCK, &mask, nullptr);
-  UniqueFd signals(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
-  channel::Decoder decoder;
-  auto break_at = [&](const char* point) { break_shell(point, launch, port.get(), signals.get(), decoder); };
+  session.signals = UniqueFd(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
 
   try {
     apply_launch_settings(launch);
     covered.attach();
     set_workload_cgroup(make_workload_cgroup(launch));
-    break_at("prenet");
+    session.break_at("prenet");
     configure_network(handoff::parse_network(read_file(handoff::kNetworkPath)));
-    break_at("postnet");
+    session.break_at("postnet");
     if (auto vnc = handoff::vnc_port(launch))
-      start_port_relay(*vnc, handoff::kHostSideAddress, {port.get(), signals.get()});
+      start_port_relay(*vnc, handoff::kHostSideAddress, {port, session.signals.get()});
     for (const auto& socket : sockets)
-      start_socket_relay(socket, handoff::kHostSideAddress, {port.get(), signals.get()});
+      start_socket_relay(socket, handoff::kHostSideAddress, {port, session.signals.get()});
   } catch (const Error& e) {
-    return report_start_failure(port.get(), signals.get(), decoder, e.what(), 127);
+    return session.report_start_failure(e.what(), 127);
   }
 
-  // `docker exec` sessions run from here on, beside the workload, over a port of their own. Its
-  // agent sets the clock first; the workload starts on the host's time.
-  int clock_set[2] = {-1, -1};
-  if (::pipe2(clock_set, O_CLOEXEC) != 0) clock_set[0] = clock_set[1] = -1;
-  if (::fork() == 0) {
-    ::close(port.get());
-    ::close(signals.get());
-    if (clock_set[0] >= 0) ::close(clock_set[0]);
-    run_exec_agent(UniqueFd(clock_set[1]));
-  }
-  if (clock_set[1] >= 0) ::close(clock_set[1]);
-  wait_for_clock(UniqueFd(clock_set[0]));
-
-  if (launch.exec_init) {
-    break_at("preworkload");
-    pid_t agent = ::fork();
-    if (agent == 0) run_init_agent(port.get());
-    std::string failure = exec_as_init(launch.process);
-    // Still here: the init did not start.
-    if (agent > 0) ::kill(agent, SIGKILL);
-    return report_start_failure(port.get(), signals.get(), decoder, failure, 127);
-  }
-
-  Workload workload;
-  try {
-    break_at("preworkload");
-    workload = start_workload(launch.process);
-  } catch (const Error& e) {
-    return report_start_failure(port.get(), signals.get(), decoder, e.what(), start_failure_exit_code(e));
-  }
-  for (int fd :
-       {workload.stdout_read.get(), workload.stderr_read.get(), workload.terminal ? workload.stdin_write.get() : -1})
-    if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-  stages.workload_start = boot_seconds();
-  Relay relay(port.get(), workload, signals.get(), decoder);
-  int code = relay.run();
-  stages.workload_exit = boot_seconds();
-  if (launch.timings) {
-    stages.sent = boot_seconds();
-    write_all(port.get(), channel::encode(FrameType::stages, channel::format_guest_stages(stages)), "the channel");
-  }
-  write_all(port.get(), channel::encode_u32(FrameType::exit_status, static_cast<std::uint32_t>(code)), "the channel");
-  relay.wait_for_ack(std::chrono::seconds(5));
-  return code;
+  start_exec_agent(session);
+  return launch.exec_init ? run_as_init(session) : run_workload(session, stages);
 }
 
 }  // namespace
