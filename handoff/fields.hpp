@@ -9,14 +9,20 @@
 //                                      field("read_only", &Mount::read_only)};
 //   };
 //
+// Every member of T is listed: a member added to the struct and not to its list fails to compile
+// (read_object's static_assert), since it would be neither written nor read. A document's version,
+// read and written apart, is counted by `static constexpr std::size_t kMembersApart = 1;`.
+//
 // A std::optional member is left out when empty and may be absent; a std::vector of a listed type
 // is a JSON list of objects; anything else is a JSON value read with Reader::required. A
 // specialisation may add `static void check(const T&, const Reader&)`, run once the fields are
 // read, for what a type cannot say (bounds, a list of known values).
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -42,6 +48,20 @@ template <class T>
 concept Listed = requires {
   Fields<T>::list;
 };
+
+// How many members aggregate T has: the most initialisers T{…} takes, each of a type that
+// converts to anything (so no brace elision folds two into a nested member).
+struct AnyMember {
+  template <class U>
+  operator U() const;  // NOLINT(google-explicit-constructor): only named in unevaluated contexts
+};
+template <class T, class... Initialisers>
+consteval std::size_t member_count() {
+  if constexpr (requires { T{Initialisers{}..., AnyMember{}}; })
+    return member_count<T, Initialisers..., AnyMember>();
+  else
+    return sizeof...(Initialisers);
+}
 
 template <class T>
 concept Checked = requires(const T& value, const Reader& reader) {
@@ -121,6 +141,14 @@ void read_field(Reader& r, const char* key, T& target) {
 // key no field took).
 template <Listed T>
 T read_object(Reader& r) {
+  constexpr std::size_t apart = [] {
+    if constexpr (requires { Fields<T>::kMembersApart; })
+      return Fields<T>::kMembersApart;
+    else
+      return std::size_t{0};
+  }();
+  static_assert(member_count<T>() == std::tuple_size_v<std::remove_cvref_t<decltype(Fields<T>::list)>> + apart,
+                "every member of a handoff document's type is in its field list");
   T out{};
   std::apply([&](const auto&... f) { (read_field(r, f.key, out.*(f.member)), ...); }, Fields<T>::list);
   if constexpr (Checked<T>) Fields<T>::check(out, r);

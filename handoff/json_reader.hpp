@@ -69,24 +69,41 @@ class Reader {
   std::string where(const std::string& key) const { return document_ + ": field `" + path_of(key) + "`: "; }
 
   template <class T>
+  static constexpr bool kInteger = std::is_integral_v<T> && !std::is_same_v<T, bool>;
+  template <class T>
+  struct IntegerList : std::false_type {};
+  template <class I>
+  struct IntegerList<std::vector<I>> : std::bool_constant<kInteger<I>> {};
+
+  template <class T>
   T convert(const Json& value, const std::string& key) {
     taken_.insert(key);
-    // nlohmann converts true to 1, 5.9 to 5 and wraps 4294967301 to 5 for a uint32_t: an integer
-    // field takes an integer that fits, or nothing.
-    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-      bool fits = value.is_number_unsigned()  ? std::in_range<T>(value.get<std::uint64_t>())
-                  : value.is_number_integer() ? std::in_range<T>(value.get<std::int64_t>())
-                                              : false;
-      if (!value.is_number_integer()) throw Error(where(key) + "has the wrong type: " + value.dump());
-      if (!fits) throw Error(where(key) + "is out of range: " + value.dump());
-      return value.is_number_unsigned() ? static_cast<T>(value.get<std::uint64_t>())
-                                        : static_cast<T>(value.get<std::int64_t>());
+    if constexpr (kInteger<T>) {
+      return integer<T>(value, key);
+    } else if constexpr (IntegerList<T>::value) {
+      if (!value.is_array()) throw Error(where(key) + "has the wrong type: " + value.dump());
+      T out;
+      for (std::size_t i = 0; i < value.size(); ++i)
+        out.push_back(integer<typename T::value_type>(value[i], key + "[" + std::to_string(i) + "]"));
+      return out;
     }
     try {
       return value.get<T>();
     } catch (const Json::exception&) {
       throw Error(where(key) + "has the wrong type: " + value.dump());
     }
+  }
+
+  // nlohmann converts true to 1, 5.9 to 5 and wraps 4294967301 to 5 for a uint32_t: an integer
+  // takes an integer that fits, or nothing.
+  template <class T>
+  T integer(const Json& value, const std::string& key) const {
+    if (!value.is_number_integer()) throw Error(where(key) + "has the wrong type: " + value.dump());
+    bool fits = value.is_number_unsigned() ? std::in_range<T>(value.get<std::uint64_t>())
+                                           : std::in_range<T>(value.get<std::int64_t>());
+    if (!fits) throw Error(where(key) + "is out of range: " + value.dump());
+    return value.is_number_unsigned() ? static_cast<T>(value.get<std::uint64_t>())
+                                      : static_cast<T>(value.get<std::int64_t>());
   }
 
   const Json& object_;

@@ -96,6 +96,7 @@ struct Fields<Qemu> {
 // The document's version is read and written apart (Reader::version), before these.
 template <>
 struct Fields<Launch> {
+  static constexpr std::size_t kMembersApart = 1;
   static constexpr std::tuple list{field("process", &Launch::process),
                                    field("exec_init", &Launch::exec_init),
                                    field("cpus", &Launch::cpus),

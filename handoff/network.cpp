@@ -20,6 +20,7 @@ struct Fields<NetworkRoute> {
 // The version is read and written apart (Reader::version), before these.
 template <>
 struct Fields<Network> {
+  static constexpr std::size_t kMembersApart = 1;
   static constexpr std::tuple list{field("interfaces", &Network::interfaces), field("routes", &Network::routes),
                                    field("resolv_conf", &Network::resolv_conf),
                                    field("host_side_mac", &Network::host_side_mac)};

@@ -99,6 +99,21 @@ TEST_CASE("the checks a field list carries still run", "[handoff][fields]") {
   bad = doc;
   bad["process"]["args"] = Json::array();
   CHECK_THROWS_WITH(handoff::parse_launch(bad.dump()), "launch document: field `process.args`: must not be empty");
+  // A list of integers takes integers that fit, as a single integer field does.
+  for (const auto& [item, complaint] :
+       std::vector<std::pair<Json, std::string>>{{true, "has the wrong type: true"},
+                                                 {1.5, "has the wrong type: 1.5"},
+                                                 {4294967301ull, "is out of range: 4294967301"},
+                                                 {-1, "is out of range: -1"}}) {
+    bad = doc;
+    bad["process"]["additional_gids"] = Json::array({27, item});
+    CHECK_THROWS_WITH(handoff::parse_launch(bad.dump()),
+                      "launch document: field `process.additional_gids[1]`: " + complaint);
+  }
+  bad = doc;
+  bad["process"]["additional_gids"] = 27;
+  CHECK_THROWS_WITH(handoff::parse_launch(bad.dump()),
+                    ContainsSubstring("`process.additional_gids`: has the wrong type"));
   bad = doc;
   bad["process"]["console_size"]["depth"] = 1;
   CHECK_THROWS_WITH(handoff::parse_launch(bad.dump()),
