@@ -92,4 +92,22 @@ bool at_or_below(std::string_view path, std::string_view directory) {
          (path.size() > directory.size() && path.starts_with(directory) && path[directory.size()] == '/');
 }
 
+std::string printable_line(std::string_view line, std::size_t limit) {
+  std::string out;
+  for (std::size_t i = 0; i < line.size() && out.size() < limit; ++i) {
+    char c = line[i];
+    if (c == '\x1b') {  // ESC [ parameters and intermediates, then a final byte in @..~
+      if (i + 1 < line.size() && line[i + 1] == '[')
+        for (i += 2; i < line.size() && !(line[i] >= 0x40 && line[i] <= 0x7e); ++i) {
+        }
+      continue;
+    }
+    if (c == '\t') c = ' ';
+    if (c == ' ' && out.empty()) continue;
+    if (c >= 0x20 && c < 0x7f) out += c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
 }  // namespace runcvm

@@ -24,4 +24,10 @@ bool at_or_below(std::string_view path, std::string_view directory);
 // backslash in front (quote() passes the double quote and the backslash).
 std::string escape_unprintable(std::string_view text, std::string_view also_escaped = {});
 
+// One line of untrusted output (a guest's console, say) as at most `limit` characters of
+// printable ASCII: a terminal's escape sequences (ESC [ … final byte) go whole, a tab becomes a
+// space, every other byte outside ASCII's printable range goes, and so do leading and trailing
+// spaces. Meant for a short excerpt in a message, where escape_unprintable would keep too much.
+std::string printable_line(std::string_view line, std::size_t limit);
+
 }  // namespace runcvm

@@ -32,22 +32,8 @@ std::string console_summary(std::string_view console, std::size_t count) {
   std::string text_lines(console);
   std::replace(text_lines.begin(), text_lines.end(), '\r', '\n');  // a carriage return ends a line on a terminal too
   for (const std::string& raw : split_nonempty(text_lines, '\n')) {
-    std::string line;
-    for (std::size_t i = 0; i < raw.size() && line.size() < kLineLimit; ++i) {
-      char c = raw[i];
-      if (c == '\x1b') {  // a terminal's escape sequence (colours): ESC [ parameters final-letter
-        if (i + 1 < raw.size() && raw[i + 1] == '[')
-          for (i += 2; i < raw.size() && !(raw[i] >= 0x40 && raw[i] <= 0x7e); ++i) {
-          }
-        continue;
-      }
-      if (c == '\t') c = ' ';
-      if (c >= 0x20 && c < 0x7f) line += c;
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    std::size_t text = line.find_first_not_of(' ');
-    if (text == std::string::npos || is_kernel_message(std::string_view(line).substr(text))) continue;
-    lines.push_back(line.substr(text));
+    std::string line = printable_line(raw, kLineLimit);
+    if (!line.empty() && !is_kernel_message(line)) lines.push_back(std::move(line));
   }
   std::string out;
   for (std::size_t i = lines.size() > count ? lines.size() - count : 0; i < lines.size(); ++i)

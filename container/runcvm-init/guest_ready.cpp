@@ -5,17 +5,9 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "common/reap.hpp"
+
 namespace runcvm::container_init {
-namespace {
-
-// Whether the child has ended; `info` says how. It stays a zombie.
-bool ended(pid_t child, siginfo_t& info) {
-  info = {};
-  return child > 0 && ::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-         info.si_pid == child;
-}
-
-}  // namespace
 
 bool is_crash_signal(int signal) {
   return signal == SIGSEGV || signal == SIGBUS || signal == SIGILL || signal == SIGABRT || signal == SIGFPE;
@@ -38,14 +30,13 @@ ReadyOutcome wait_for_guest_ready(int channel, pid_t qemu, pid_t virtiofsd, std:
     } else if (!channel_open) {
       ::poll(nullptr, 0, kSliceMs);
     }
-    siginfo_t info;
-    if (ended(qemu, info)) {
-      bool killed = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
+    if (auto info = peek_exit(qemu)) {
+      bool killed = info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED;
       return {.how = ReadyWait::qemu_exited,
-              .qemu_crashed = killed && is_crash_signal(info.si_status),
-              .qemu_signal = killed ? info.si_status : 0};
+              .qemu_crashed = killed && is_crash_signal(info->si_status),
+              .qemu_signal = killed ? info->si_status : 0};
     }
-    if (ended(virtiofsd, info)) return {.how = ReadyWait::interrupted};
+    if (peek_exit(virtiofsd)) return {.how = ReadyWait::interrupted};
   }
   return {.how = ReadyWait::timed_out};
 }

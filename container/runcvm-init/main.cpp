@@ -21,6 +21,7 @@
 #include "common/error.hpp"
 #include "common/fd.hpp"
 #include "common/file.hpp"
+#include "common/reap.hpp"
 #include "common/terminal.hpp"
 #include "common/unix_socket.hpp"
 #include "container/runcvm-init/console_tail.hpp"
@@ -34,7 +35,7 @@
 #include "container/runcvm-init/helper_root.hpp"
 #include "container/runcvm-init/hugepages.hpp"
 #include "container/runcvm-init/image_initramfs.hpp"
-#include "container/runcvm-init/kvm_memory.hpp"
+#include "container/runcvm-init/kvm_verdicts.hpp"
 #include "container/runcvm-init/mount_seal.hpp"
 #include "container/runcvm-init/network_watcher.hpp"
 #include "container/runcvm-init/network_wiring.hpp"
@@ -334,8 +335,8 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
   StartedVm vm;
   bool use_kvm = kvm.try_kvm, crash_retried = false;
   auto start_again_after_crash = [&](int signal) {
-    notice("QEMU was killed by signal " + std::to_string(signal) + " (" + ::strsignal(signal) +
-           ") while the VM booted, before the workload started: starting the VM again");
+    notice("QEMU was killed by " + describe_signal(signal) +
+           " while the VM booted, before the workload started: starting the VM again");
     end_helpers(vm.children);
     std::optional<PendingKvmFailure> earlier = std::move(vm.kvm_failure);
     vm = {};

@@ -16,6 +16,7 @@
 #include "channel/input.hpp"
 #include "common/error.hpp"
 #include "common/fd.hpp"
+#include "common/reap.hpp"
 #include "common/terminal.hpp"
 #include "container/runcvm-init/notice.hpp"
 
@@ -24,19 +25,6 @@ namespace {
 
 using channel::FrameType;
 using channel::realtime_ns;
-
-// Whether the child has exited, without reaping it.
-bool has_exited(pid_t child) {
-  siginfo_t info{};
-  return ::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == child;
-}
-
-// "exited with status 2", "was killed by signal 9 (Killed)"
-std::string describe_exit(int status) {
-  if (WIFSIGNALED(status))
-    return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + ::strsignal(WTERMSIG(status)) + ")";
-  return "exited with status " + std::to_string(WEXITSTATUS(status));
-}
 
 }  // namespace
 
@@ -81,11 +69,12 @@ int Supervisor::run() {
   };
   // virtiofsd first: when it died, this side killed QEMU.
   if (virtiofsd_failed_)
-    return fail("virtiofsd, which serves the VM's root filesystem, " + describe_exit(*virtiofsd_status_) +
+    return fail("virtiofsd, which serves the VM's root filesystem, " + describe_wait_status(*virtiofsd_status_) +
                     " before the workload did: the VM was stopped",
                 *virtiofsd_status_);
   if (WIFSIGNALED(qemu_status_))
-    return fail("QEMU " + describe_exit(qemu_status_) + ": the VM stopped before the workload did", qemu_status_);
+    return fail("QEMU " + describe_wait_status(qemu_status_) + ": the VM stopped before the workload did",
+                qemu_status_);
   // QEMU exits with 1 both for the panic device and when it refuses its own configuration (it then
   // says why on stderr, above this line): only a VM whose init spoke has surely run.
   if (settings_.panic_device && WIFEXITED(qemu_status_) && WEXITSTATUS(qemu_status_) == 1)
@@ -115,7 +104,7 @@ int Supervisor::poll_timeout_ms() const {
 
 void Supervisor::check_virtiofsd() {
   if (!virtiofsd_exit_ || virtiofsd_failed_ || qemu_exited_ || exit_code_) return;
-  if (std::chrono::steady_clock::now() < *virtiofsd_exit_ + kVirtiofsdGrace || has_exited(settings_.qemu)) return;
+  if (std::chrono::steady_clock::now() < *virtiofsd_exit_ + kVirtiofsdGrace || peek_exit(settings_.qemu)) return;
   virtiofsd_failed_ = true;
   ::kill(settings_.qemu, SIGKILL);
 }

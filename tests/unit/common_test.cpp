@@ -2,11 +2,16 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <optional>
 
 #include "common/digest.hpp"
 #include "common/error.hpp"
 #include "common/file.hpp"
+#include "common/reap.hpp"
 #include "common/text.hpp"
 #include "common/unix_socket.hpp"
 #include "tests/unit/support.hpp"
@@ -61,6 +66,35 @@ TEST_CASE("the one error line escapes what a message brought in unquoted", "[err
   }
   // A value quoted on the way in is not escaped twice.
   CHECK(runcvm::format_error_line("p", runcvm::Error("os " + runcvm::quote("\x1b[1m"))) == R"(p: error: os "\x1b[1m")");
+}
+
+TEST_CASE("an untrusted line becomes a short printable excerpt", "[common][escape]") {
+  using runcvm::printable_line;
+  // Colours go whole, a tab is a space, other controls and non-ASCII bytes go, ends are trimmed.
+  CHECK(printable_line("  \x1b[1;31mKernel panic\x1b[0m:\tno init\x07 caf\xc3\xa9  ", 100) ==
+        "Kernel panic: no init caf");
+  // A title-setting OSC keeps no ESC: only its printable bytes are left.
+  CHECK(printable_line("\x1b]0;pwned\x07ok", 100) == "]0;pwnedok");
+  // An escape sequence cut off at the end of the line swallows the rest, not the limit.
+  CHECK(printable_line("text\x1b[12", 100) == "text");
+  CHECK(printable_line(std::string(500, 'x'), 200) == std::string(200, 'x'));
+  CHECK(printable_line("\x01\x02\x7f\x80\xff", 10).empty());
+}
+
+TEST_CASE("a child's end is seen without reaping it, and described as an operator reads it", "[common][reap]") {
+  CHECK_FALSE(runcvm::peek_exit(0).has_value());  // never waitid's "any child"
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(3);
+  std::optional<siginfo_t> info;
+  for (int i = 0; i < 200 && !(info = runcvm::peek_exit(child)); ++i) ::usleep(10000);
+  REQUIRE(info.has_value());
+  CHECK(info->si_code == CLD_EXITED);
+  CHECK(info->si_status == 3);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);  // still there for its owner to reap
+  CHECK(runcvm::describe_wait_status(status) == "exited with status 3");
+  CHECK(runcvm::describe_wait_status(SIGKILL) == "was killed by signal 9 (Killed)");
+  CHECK(runcvm::describe_signal(SIGSEGV) == "signal 11 (Segmentation fault)");
 }
 
 TEST_CASE("atomic writers leave the old file or the new one, never half of one", "[error]") {

@@ -1,4 +1,4 @@
-#include "container/runcvm-init/kvm_memory.hpp"
+#include "container/runcvm-init/kvm_verdicts.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
