@@ -13,7 +13,7 @@
 #include "builder/disk/disk_command.hpp"
 #include "builder/fetch/cache.hpp"
 #include "builder/kernels/kernels_command.hpp"
-#include "builder/kernels/modinfo.hpp"
+#include "common/elf_dependencies.hpp"
 #include "common/error.hpp"
 #include "common/size.hpp"
 #include "common/text.hpp"
@@ -119,7 +119,7 @@ void check_static_init(const fs::path& init) {
     throw Error("--initramfs-init: " + quote(init.string()) + " does not exist")
         .with_hint("build the runcvm-initramfs-init target or pass its path");
   // The initramfs has no loader and no libraries, so a dynamic init could never start.
-  if (kernels::elf_has_interpreter(read_file(init), init.string()))
+  if (!read_elf_dependencies(read_file(init), init.string()).is_static())
     throw Error("--initramfs-init: " + quote(init.string()) +
                 " is dynamically linked; the initramfs needs a static program");
 }

@@ -6,8 +6,8 @@
 #include <map>
 
 #include "builder/bundle/closure.hpp"
-#include "builder/bundle/elf.hpp"
 #include "common/digest.hpp"
+#include "common/elf_dependencies.hpp"
 #include "common/error.hpp"
 #include "handoff/bundle_layout.hpp"
 #include "handoff/kernel_artifact.hpp"
@@ -88,7 +88,7 @@ void assemble(const BundleOptions& o, const fs::path& tree) {
     fs::path program = o.programs / fs::path(relative).filename();
     if (!fs::is_regular_file(program))
       throw Error("bundle: " + quote(program.string()) + " is missing (build it first)");
-    if (!read_elf_dependencies(read_file(program), program.string()).interpreter.empty())
+    if (!read_elf_dependencies(read_file(program), program.string()).is_static())
       throw Error("bundle: " + quote(program.string()) + " is not static");
     install_file(program, tree / relative, fs::perms(0755));
   }
@@ -100,7 +100,7 @@ void assemble(const BundleOptions& o, const fs::path& tree) {
   // The break points' shell runs in the VM from the bundle: a static busybox, like our programs.
   if (!fs::is_regular_file(o.busybox))
     throw Error("bundle: " + quote(o.busybox.string()) + " is missing (apt-get install busybox-static)");
-  if (!read_elf_dependencies(read_file(o.busybox), o.busybox.string()).interpreter.empty())
+  if (!read_elf_dependencies(read_file(o.busybox), o.busybox.string()).is_static())
     throw Error("bundle: " + quote(o.busybox.string()) + " is not static (apt-get install busybox-static)");
   install_file(o.busybox, tree / handoff::kBundleShell, fs::perms(0755));
   std::vector<fs::path> loaded = {o.qemu, virtiofsd};

@@ -3,7 +3,7 @@
 #include <deque>
 #include <set>
 
-#include "builder/bundle/elf.hpp"
+#include "common/elf_dependencies.hpp"
 #include "common/error.hpp"
 
 namespace runcvm::builder {

@@ -8,6 +8,7 @@
 
 #include "builder/kernels/unpack.hpp"
 #include "common/bytes.hpp"
+#include "common/elf.hpp"
 #include "common/error.hpp"
 #include "common/fd.hpp"
 
@@ -28,26 +29,24 @@ constexpr std::uint64_t kKernelElfLimit = 1ull << 30;
 }  // namespace
 
 bool has_pvh_entry(std::string_view elf) {
-  auto header = read_at<Elf64_Ehdr>(elf, 0);
-  if (!header || std::memcmp(header->e_ident, ELFMAG, SELFMAG) != 0 || header->e_ident[EI_CLASS] != ELFCLASS64)
-    return false;
-  for (std::size_t i = 0; i < header->e_phnum; ++i) {
-    auto program = read_at<Elf64_Phdr>(elf, header->e_phoff + i * sizeof(Elf64_Phdr));
-    if (!program) return false;
-    if (program->p_type != PT_NOTE || program->p_offset > elf.size() ||
-        program->p_filesz > elf.size() - program->p_offset)
-      continue;
-    std::string_view notes = elf.substr(program->p_offset, program->p_filesz);
-    std::size_t at = 0;
-    while (auto note = read_at<Elf64_Nhdr>(notes, at)) {
-      auto aligned = [](std::size_t n) { return (n + 3) & ~std::size_t(3); };
-      std::size_t name_at = at + sizeof(Elf64_Nhdr);
-      if (note->n_namesz > notes.size() || name_at > notes.size() - note->n_namesz) break;
-      std::string_view name = notes.substr(name_at, note->n_namesz);
-      if (note->n_type == kPvhNoteType && name == std::string_view("Xen\0", 4)) return true;
-      at = name_at + aligned(note->n_namesz) + aligned(note->n_descsz);
-      if (at >= notes.size()) break;
+  try {
+    ElfFile file(elf, "the kernel's ELF image");
+    for (const auto& segment : file.segments()) {
+      if (segment.p_type != PT_NOTE) continue;
+      std::string_view notes = file.bytes_of(segment);
+      std::size_t at = 0;
+      while (auto note = read_at<Elf64_Nhdr>(notes, at)) {
+        auto aligned = [](std::size_t n) { return (n + 3) & ~std::size_t(3); };
+        std::size_t name_at = at + sizeof(Elf64_Nhdr);
+        if (note->n_namesz > notes.size() || name_at > notes.size() - note->n_namesz) break;
+        std::string_view name = notes.substr(name_at, note->n_namesz);
+        if (note->n_type == kPvhNoteType && name == std::string_view("Xen\0", 4)) return true;
+        at = name_at + aligned(note->n_namesz) + aligned(note->n_descsz);
+        if (at >= notes.size()) break;
+      }
     }
+  } catch (const Error&) {
+    // Not an ELF image we can read, or a damaged one: it is not booted directly.
   }
   return false;
 }

@@ -2,7 +2,7 @@
 
 #include <cstdint>
 
-#include "common/bytes.hpp"
+#include "common/elf.hpp"
 #include "common/error.hpp"
 
 namespace runcvm::kernels {
@@ -10,62 +10,10 @@ namespace {
 
 constexpr std::string_view kCompressedSuffixes[] = {".xz", ".gz", ".zst"};
 
-// x86_64 and arm64 modules are little-endian, as is the host that reads them.
-template <class T>
-T read_le(std::string_view data, std::uint64_t offset, std::string_view what) {
-  auto value = read_at<T>(data, offset);
-  if (!value) throw Error(std::string(what) + ": truncated ELF (offset " + std::to_string(offset) + ")");
-  return *value;
-}
-
-struct ElfView {
-  std::string_view data;
-  std::string_view what;
-  std::uint64_t section_offset = 0;
-  std::uint16_t section_size = 0, section_count = 0, names_index = 0;
-
-  ElfView(std::string_view d, std::string_view w) : data(d), what(w) {
-    if (data.size() < 64 || !data.starts_with("\x7f"
-                                              "ELF"))
-      throw Error(std::string(what) + ": not an ELF file");
-    if (data[4] != 2 || data[5] != 1) throw Error(std::string(what) + ": not a 64-bit little-endian ELF file");
-    section_offset = read_le<std::uint64_t>(data, 0x28, what);
-    section_size = read_le<std::uint16_t>(data, 0x3a, what);
-    section_count = read_le<std::uint16_t>(data, 0x3c, what);
-    names_index = read_le<std::uint16_t>(data, 0x3e, what);
-    if (section_count != 0 && section_size < 64) throw Error(std::string(what) + ": bad section header size");
-    if (section_offset > data.size()) throw Error(std::string(what) + ": section headers lie outside the file");
-  }
-
-  std::uint64_t header(unsigned index) const { return section_offset + std::uint64_t{index} * section_size; }
-
-  std::string_view section_bytes(unsigned index) const {
-    std::uint64_t offset = read_le<std::uint64_t>(data, header(index) + 0x18, what);
-    std::uint64_t size = read_le<std::uint64_t>(data, header(index) + 0x20, what);
-    if (offset > data.size() || size > data.size() - offset)
-      throw Error(std::string(what) + ": section " + std::to_string(index) + " lies outside the file");
-    return data.substr(offset, size);
-  }
-
-  std::string_view find_section(std::string_view wanted) const {
-    if (names_index >= section_count) throw Error(std::string(what) + ": no section name table");
-    std::string_view names = section_bytes(names_index);
-    for (unsigned i = 0; i < section_count; ++i) {
-      std::uint32_t name_offset = read_le<std::uint32_t>(data, header(i), what);
-      if (name_offset >= names.size()) continue;
-      std::string_view name = names.substr(name_offset);
-      name = name.substr(0, name.find('\0'));
-      if (name == wanted) return section_bytes(i);
-    }
-    return {};
-  }
-};
-
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> parse_modinfo(std::string_view elf, std::string_view what) {
-  ElfView view(elf, what);
-  std::string_view section = view.find_section(".modinfo");
+  std::string_view section = ElfFile(elf, std::string(what)).section(".modinfo");
   std::vector<std::pair<std::string, std::string>> fields;
   while (!section.empty()) {
     size_t end = section.find('\0');
@@ -99,17 +47,6 @@ ModuleInfo module_info_from_elf(std::string_view elf, std::string_view relative_
     }
   }
   return info;
-}
-
-bool elf_has_interpreter(std::string_view elf, std::string_view what) {
-  ElfView view(elf, what);
-  std::uint64_t program_offset = read_le<std::uint64_t>(elf, 0x20, what);
-  std::uint16_t entry_size = read_le<std::uint16_t>(elf, 0x36, what);
-  std::uint16_t count = read_le<std::uint16_t>(elf, 0x38, what);
-  constexpr std::uint32_t kInterpreter = 3;  // PT_INTERP
-  for (unsigned i = 0; i < count; ++i)
-    if (read_le<std::uint32_t>(elf, program_offset + std::uint64_t{i} * entry_size, what) == kInterpreter) return true;
-  return false;
 }
 
 std::string normalise_module_name(std::string_view name) {

@@ -1,8 +1,7 @@
 // The ELF dependency reader on arbitrary bytes: the bundle reads the programs it ships with it.
-#include "builder/bundle/elf.hpp"
+#include "common/elf_dependencies.hpp"
 #include "tests/fuzz/fuzz_target.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  return runcvm::fuzz::run(data, size,
-                           [](std::string_view input) { runcvm::builder::read_elf_dependencies(input, "fuzz"); });
+  return runcvm::fuzz::run(data, size, [](std::string_view input) { runcvm::read_elf_dependencies(input, "fuzz"); });
 }

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "builder/bundle/closure.hpp"
-#include "builder/bundle/elf.hpp"
+#include "common/elf_dependencies.hpp"
 #include "common/error.hpp"
 #include "common/file.hpp"
 #include "support.hpp"
@@ -16,8 +16,17 @@ using Catch::Matchers::ContainsSubstring;
 TEST_CASE("ELF dependencies: interpreter, needed libraries, runpath", "[bundle][elf]") {
   // This test program is dynamically linked against the C and C++ libraries.
   std::string self = read_file("/proc/self/exe");
-  auto deps = builder::read_elf_dependencies(self, "runcvm-unit-tests");
+  auto deps = read_elf_dependencies(self, "runcvm-unit-tests");
   CHECK(deps.is_dynamic);
+  CHECK_FALSE(deps.is_static());
+  // Static means neither an interpreter nor a library: a static-pie has a dynamic section, and
+  // counts as static; a file naming a library without an interpreter does not.
+  ElfDependencies static_pie;
+  static_pie.is_dynamic = true;
+  CHECK(static_pie.is_static());
+  ElfDependencies no_loader;
+  no_loader.needed = {"libc.so.6"};
+  CHECK_FALSE(no_loader.is_static());
   CHECK(deps.interpreter == "/lib64/ld-linux-x86-64.so.2");
   CHECK(std::find(deps.needed.begin(), deps.needed.end(), "libc.so.6") != deps.needed.end());
   CHECK(std::find(deps.needed.begin(), deps.needed.end(), "libstdc++.so.6") != deps.needed.end());
@@ -31,10 +40,14 @@ TEST_CASE("ELF dependencies: interpreter, needed libraries, runpath", "[bundle][
                     ContainsSubstring("which is in none of the library directories"));
 
   // Damaged input is an error, never a crash.
-  CHECK_THROWS_WITH(builder::read_elf_dependencies("not an elf", "x"), ContainsSubstring("truncated"));
-  CHECK_THROWS_WITH(builder::read_elf_dependencies(std::string(64, '\0'), "x"), ContainsSubstring("not an ELF file"));
+  CHECK_THROWS_WITH(read_elf_dependencies("not an elf", "x"), ContainsSubstring("x: not an ELF file"));
+  CHECK_THROWS_WITH(read_elf_dependencies("\x7f"
+                                          "ELF\x02\x01",
+                                          "x"),
+                    ContainsSubstring("x: truncated ELF file"));
+  CHECK_THROWS_WITH(read_elf_dependencies(std::string(64, '\0'), "x"), ContainsSubstring("not an ELF file"));
   for (std::size_t cut : {std::size_t{100}, std::size_t{1000}})
-    CHECK_THROWS_AS(builder::read_elf_dependencies(std::string_view(self).substr(0, cut), "cut"), Error);
+    CHECK_THROWS_AS(read_elf_dependencies(std::string_view(self).substr(0, cut), "cut"), Error);
 }
 
 TEST_CASE("an output option replaces only an earlier output of its kind", "[registry][bundle]") {

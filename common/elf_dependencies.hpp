@@ -8,16 +8,19 @@
 #include <string_view>
 #include <vector>
 
-namespace runcvm::builder {
+namespace runcvm {
 
 struct ElfDependencies {
   std::string interpreter;           // "" for static programs and for libraries
   std::vector<std::string> needed;   // in the order the dynamic section lists them
   std::vector<std::string> runpath;  // directories, $ORIGIN unexpanded
   bool is_dynamic = false;           // has a dynamic section
+
+  // Runs as it is on any system: no program interpreter, no library to load.
+  bool is_static() const { return interpreter.empty() && needed.empty(); }
 };
 
 // `what` names the file in errors. Only 64-bit little-endian ELF (x86_64, aarch64) is read.
 ElfDependencies read_elf_dependencies(std::string_view bytes, const std::string& what);
 
-}  // namespace runcvm::builder
+}  // namespace runcvm
