@@ -31,10 +31,6 @@ remove_promptly() {  # container what
   done
   ! grep -q "$1" /proc/mounts || fail "$2: a mount of $1 is left: $(grep "$1" /proc/mounts | head -1)"
 }
-wait_for_vm() {  # container: until docker exec runs in the VM
-  for _ in $(seq 120); do docker exec "$1" true 2>/dev/null && return 0; sleep 1; done
-  fail "the VM of $1 did not come up: $(docker logs "$1" 2>&1 | tail -3)"
-}
 
 for victim in qemu-system-x86_64:QEMU virtiofsd:virtiofsd; do
   pattern=${victim%%:*} name=${victim#*:}

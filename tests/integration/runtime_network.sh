@@ -11,11 +11,6 @@ import_busybox_image runcvm-test/vm debian
 
 VM=(--runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg)
 SERVE='mkdir -p /www; echo "hello from $(hostname)" >/www/index.html; head -c 1048576 /dev/urandom >/www/blob; httpd -f -p 80 -h /www'
-wait_until() {  # what command…: retries for 60 s
-  local what=$1; shift
-  for _ in $(seq 300); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-  fail "$what never happened"
-}
 # Docker takes each network's subnet from its address pools, skipping any the host's routes
 # overlap (a CI machine on 172.16.0.0/12 gets 192.168.x networks): expected addresses are asked
 # of Docker, never assumed.

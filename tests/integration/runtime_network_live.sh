@@ -8,15 +8,14 @@ source "$(dirname "$0")/lib.sh"
 
 start_dockerd_with_runcvm
 import_busybox_image runcvm-test/vm debian
-wait_until() {  # what command…: retries for 60 s
-  local what=$1; shift
-  for _ in $(seq 300); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-  echo "VM links: $(docker exec live-vm ip -o link 2>&1)" >&2
-  echo "container links: $(nsenter -t "$init" -n ip -o link 2>&1)" >&2
-  echo "container addresses: $(nsenter -t "$init" -n ip -o addr 2>&1)" >&2
-  fail "$what never happened; runcvm-init's log: $(tail -5 "/proc/$init/root/.runcvm/runcvm-init.log" 2>&1)"
-}
 in_vm() { docker exec live-vm sh -c "$1"; }
+# What the VM and its container hold when a wait fails (wait_until calls it).
+wait_report() {
+  echo "VM links: $(docker exec live-vm ip -o link 2>&1)"
+  echo "container links: $(nsenter -t "${init:-0}" -n ip -o link 2>&1)"
+  echo "container addresses: $(nsenter -t "${init:-0}" -n ip -o addr 2>&1)"
+  echo "runcvm-init's log: $(tail -5 "/proc/${init:-0}/root/.runcvm/runcvm-init.log" 2>&1)"
+}
 
 VM=(--runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg)
 SERVE='mkdir -p /www; echo "hello from $(hostname)" >/www/index.html; httpd -f -p 80 -h /www'
@@ -69,9 +68,9 @@ pass "docker network disconnect: the card leaves the VM in $disconnect_ms ms, an
 # Again: the slot the first card left is free. Docker names the interface anew (eth2); the VM follows.
 docker network connect runcvm-live live-vm
 vm=$(address_on live-vm runcvm-live)
-name=$(nsenter -t "$init" -n ip -o link | sed -n 's/^[0-9]*: \(eth[0-9]*\)@.* master runcvm-br[1-9].*/\1/p')
+name=$(nsenter -t "${init:-0}" -n ip -o link | sed -n 's/^[0-9]*: \(eth[0-9]*\)@.* master runcvm-br[1-9].*/\1/p')
 [[ -n $name ]] || wait_until "Docker's new interface wired" sh -c "nsenter -t $init -n ip -o link | grep -q 'eth[0-9]*@.* master runcvm-br[1-9]'"
-name=$(nsenter -t "$init" -n ip -o link | sed -n 's/^[0-9]*: \(eth[0-9]*\)@.* master runcvm-br[1-9].*/\1/p')
+name=$(nsenter -t "${init:-0}" -n ip -o link | sed -n 's/^[0-9]*: \(eth[0-9]*\)@.* master runcvm-br[1-9].*/\1/p')
 wait_until "$name with $vm in the VM" in_vm "ip -o -4 addr show $name | grep -q 'inet $vm/'"
 in_vm "wget -qO- http://live-peer/" | grep -q "hello from live-peer" || fail "live-peer after connecting again"
 pass "connecting the same network again gives the VM $name, as Docker named it"
@@ -115,7 +114,7 @@ docker exec live-vm true || fail "the microvm VM stopped"
 # The interface the VM could not take does not leave runcvm-init's namespace on that network.
 refused_link_down() {
   local state
-  state=$(nsenter -t "$init" -n ip -o addr show dev eth1 2>&1; nsenter -t "$init" -n ip -o link show dev eth1 2>&1)
+  state=$(nsenter -t "${init:-0}" -n ip -o addr show dev eth1 2>&1; nsenter -t "${init:-0}" -n ip -o link show dev eth1 2>&1)
   [[ "$state" != *" inet "* && "$state" != *"state UP"* ]]
 }
 wait_until "the network the microvm VM could not take down in the container's namespace" refused_link_down

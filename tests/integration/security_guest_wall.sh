@@ -41,10 +41,6 @@ container_pids() {
     pending=$(tr ' ' '\n' <<<"$next" | grep -v '^$' || true)
   done
 }
-wait_for_exec_agent() {
-  for _ in $(seq 150); do docker exec "$1" true 2>/dev/null && return 0; sleep 0.2; done
-  fail "the VM of $1 did not come up: $(docker logs "$1" 2>&1 | tail -3)"
-}
 # A docker run the runtime refuses: non-zero, and NEEDLE on one line of Docker's error.
 expect_refused() {  # NEEDLE docker-run-args…
   local needle=$1 err rc=0
@@ -94,7 +90,7 @@ cid=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -v "$SCRATCH/recor
   -v "$sock:/var/run/docker.sock" -e RUNCVM_DISKS=/disks/d.img,/data,ext4,64M \
   --health-cmd true --health-interval 2s --health-retries 30 runcvm-test/payload sleep 600)
 on_exit "docker rm -f $cid >/dev/null 2>&1"
-wait_for_exec_agent "$cid"
+wait_for_vm "$cid"
 [[ -z $redirect_saved ]] || echo "$redirect_saved" >"$redirect_dir"
 # Root in the VM: every planted name a host-side lookup could once have found.
 attack=$(docker exec "$cid" sh -c '
@@ -160,7 +156,7 @@ runc_filters=$(awk '$1 == "Seccomp_filters:" {print $2}' /proc/"$(docker inspect
 [[ $runc_filters =~ ^[1-9][0-9]*$ ]] || fail "a runc container's PID 1 has Seccomp_filters \"$runc_filters\""
 docker rm -f "$runc_container" >/dev/null
 for c in "$plain" "$dns" "$relay"; do
-  wait_for_exec_agent "$c"
+  wait_for_vm "$c"
   init=$(docker inspect -f '{{.State.Pid}}' "$c")
   tasks=0
   for pid in $(container_pids "$c"); do
@@ -390,7 +386,7 @@ docker_network arpnet
 vmc=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg --network arpnet --name wall-vm \
   -v "$sock:/var/run/docker.sock" runcvm-test/busybox sleep 600)
 on_exit "docker rm -f $vmc >/dev/null 2>&1"
-wait_for_exec_agent "$vmc"
+wait_for_vm "$vmc"
 neighbour=$(docker run -d --network arpnet --name wall-neighbour runcvm-test/arp-claim /arp_claim eth0 25)
 on_exit "docker rm -f $neighbour >/dev/null 2>&1"
 neighbour_ip=$(address_on "$neighbour" arpnet)

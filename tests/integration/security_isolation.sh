@@ -36,10 +36,6 @@ expect_refused() {  # NEEDLE docker-run-args…
 # What a container's process is (QEMU and virtiofsd run through the bundle's loader, so their comm
 # is the loader's): runcvm-init, qemu-system-x86_64 or virtiofsd.
 process_name() { tr '\0' ' ' </proc/"$1"/cmdline | grep -o 'runcvm-init\|qemu-system-x86_64\|virtiofsd' | head -1; }
-wait_for_exec_agent() {
-  for _ in $(seq 150); do docker exec "$1" true 2>/dev/null && return 0; sleep 0.2; done
-  fail "the VM of $1 did not come up: $(docker logs "$1" 2>&1 | tail -3)"
-}
 
 # --- 1. Code of the image never runs outside the VM -------------------------------------------
 import_debian_image runcvm-test/debian
@@ -81,7 +77,7 @@ mkdir -p "$SCRATCH/record"
 chmod 0777 "$SCRATCH/record"
 cid=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -v "$SCRATCH/record:/record" runcvm-test/preload sleep 600)
 on_exit "docker rm -f $cid >/dev/null 2>&1"
-wait_for_exec_agent "$cid"
+wait_for_vm "$cid"
 docker exec "$cid" sh -c 'cat /etc/hostname >/dev/null'
 pids=$(container_pids "$cid")
 [[ $(wc -l <<<"$pids") -ge 3 ]] || fail "expected runcvm-init, QEMU and virtiofsd, found pids: $pids"
@@ -107,7 +103,7 @@ pass "the image's ld.so.preload, LD_PRELOAD and LD_LIBRARY_PATH act in the VM ($
 
 cid=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/debian sleep 600)
 on_exit "docker rm -f $cid >/dev/null 2>&1"
-wait_for_exec_agent "$cid"
+wait_for_vm "$cid"
 listing=$(docker exec "$cid" ls -A /.runcvm)
 [[ "$listing" == $'launch.json\nnetwork.json' ]] || fail "the VM sees in /.runcvm: $listing"
 docker exec "$cid" sh -c 'touch /.runcvm/x' 2>/dev/null && fail "root in the VM wrote into /.runcvm"
@@ -155,7 +151,7 @@ reload_dockerd_for_runcvm
 cid=$(docker run -d --runtime=runcvm-debug --cap-add SYS_ADMIN -e RUNCVM_QEMU_ACCEL=tcg -e SECRET_TOKEN=hunter2-create \
   runcvm-test/busybox sleep 600)
 on_exit "docker rm -f $cid >/dev/null 2>&1"
-wait_for_exec_agent "$cid"
+wait_for_vm "$cid"
 # runcvm-init keeps it; QEMU, which needs no capability, holds none whatever the operator gave.
 init=$(docker inspect -f '{{.State.Pid}}' "$cid")
 bnd=$(awk '/^CapBnd/ {print $2}' /proc/"$init"/status)
@@ -261,7 +257,7 @@ init_log() { cat "/proc/$(docker inspect -f '{{.State.Pid}}' "$1")/root/.runcvm/
 cid=$(docker run -d --runtime=runcvm --cap-add SYS_PTRACE -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/hostile \
   sh -c 'while [ ! -e /tmp/go ]; do sleep 0.2; done; /hostile org.runcvm.exec flood 3; /hostile org.runcvm.exec garbage 0; echo attacked; sleep 2; echo survived; exit 3')
 on_exit "docker rm -f $cid >/dev/null 2>&1"
-wait_for_exec_agent "$cid"
+wait_for_vm "$cid"
 docker exec "$cid" touch /tmp/go
 for _ in $(seq 100); do docker logs "$cid" 2>&1 | grep -q attacked && break; sleep 0.2; done
 log=$(init_log "$cid")
