@@ -41,7 +41,8 @@ class ExecMux {
   // Handles p if it is one of ours; returns whether it was.
   bool handle(const pollfd& p);
 
-  // What the state machine holds, for tests that check it stays bounded.
+  // Test-only: what the state machine holds, for the unit and fuzz tests that check it stays
+  // bounded (nothing in runcvm-init reads these).
   std::size_t sessions() const { return clients_.size(); }
   std::size_t queued_to_clients() const;
   std::size_t queued_to_port() const { return to_port_.backlog(); }
