@@ -21,15 +21,7 @@ bash ci/build.sh build
 bash ci/dev-bundle.sh build "$bundle"
 
 mkdir -p /etc/docker
-python3 - "$bundle" "$runtime" <<'PY'
-import json, os, sys
-path = "/etc/docker/daemon.json"
-config = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
-config.setdefault("runtimes", {})["runcvm"] = {"path": os.path.join(sys.argv[1], sys.argv[2])}
-with open(path + ".tmp", "w") as f:
-    json.dump(config, f, indent=2)
-os.replace(path + ".tmp", path)
-PY
+bash ci/register-runtime.sh /etc/docker/daemon.json runcvm "$bundle/$runtime"
 echo "registered runcvm in /etc/docker/daemon.json"
 
 # dockerd reads daemon.json when it starts: restart it (systemd when it runs the machine).

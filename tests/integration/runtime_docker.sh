@@ -19,9 +19,7 @@ for program in bin/runcvm-vm-init bin/runcvm-modprobe lib/ld-linux-x86-64.so.2 l
   : >"$BUNDLE/$program"
 done
 echo "module tree of the bundle kernel" >"$BUNDLE/kernels/debian/6.1.0-56-amd64/modules/marker"
-cat >"$SCRATCH/daemon.json" <<JSON
-{"runtimes": {"runcvm": {"path": "$BUNDLE/bin/runcvm-runtime", "runtimeArgs": ["--runcvm-debug"]}}}
-JSON
+register_runtime "$SCRATCH/daemon.json" runcvm "$BUNDLE/bin/runcvm-runtime" --runcvm-debug
 start_dockerd "$SCRATCH/daemon.json"
 docker info --format '{{json .Runtimes}}' | grep -q runcvm || fail "dockerd did not register the runcvm runtime"
 import_busybox_image runcvm-test/debian-busybox debian

@@ -143,10 +143,7 @@ expect_refused "cannot turn on the host's debug log" runcvm-test/env-debug true
 pass "the image's ENV cannot grant SYS_ADMIN, lift -m or write the host's debug log"
 
 # The operator's --cap-add reaches the helpers; the operator's debug log hides env values.
-cat >"$SCRATCH/daemon.json" <<JSON
-{"runtimes": {"runcvm": {"path": "$BUNDLE/bin/runcvm-runtime"},
-              "runcvm-debug": {"path": "$BUNDLE/bin/runcvm-runtime", "runtimeArgs": ["--runcvm-debug"]}}}
-JSON
+register_runtime "$SCRATCH/daemon.json" runcvm-debug "$BUNDLE/bin/runcvm-runtime" --runcvm-debug
 reload_dockerd_for_runcvm
 cid=$(docker run -d --runtime=runcvm-debug --cap-add SYS_ADMIN -e RUNCVM_QEMU_ACCEL=tcg -e SECRET_TOKEN=hunter2-create \
   runcvm-test/busybox sleep 600)

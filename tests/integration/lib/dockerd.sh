@@ -78,6 +78,8 @@ stop_dockerd() {  # dockerd's PID [the containerd it started, if not the one in 
   [[ -z $containerd ]] || kill "$containerd" 2>/dev/null || true
 }
 
+# Registers a runtime in a daemon.json (ci/register-runtime.sh). Usage: register_runtime FILE NAME PATH [ARG…]
+register_runtime() { bash "$SOURCE_DIR/ci/register-runtime.sh" "$@"; }
 # A dev bundle from this build in the scratch directory ($BUNDLE).
 make_dev_bundle() {
   BUNDLE="$SCRATCH/opt-runcvm"
@@ -93,7 +95,8 @@ start_dockerd_with_runcvm() {
   if [[ ${RUNCVM_TEST_DOCKERD:-} == trixie ]]; then
     start_trixie_dockerd "${1:-}"
   else
-    printf '{"runtimes": {"runcvm": {"path": "%s"}}%s}\n' "$BUNDLE/bin/runcvm-runtime" "${1:+, $1}" >"$SCRATCH/daemon.json"
+    printf '{%s}\n' "${1:-}" >"$SCRATCH/daemon.json"
+    register_runtime "$SCRATCH/daemon.json" runcvm "$BUNDLE/bin/runcvm-runtime"
     start_dockerd "$SCRATCH/daemon.json"
   fi
   on_exit 'rm -f $(kvm_verdict_files)'
@@ -125,8 +128,8 @@ start_trixie_dockerd() {
   mount --bind "$BUNDLE" "$root/opt/runcvm"
   mount -o remount,bind,ro "$root/opt/runcvm"
   cp /etc/resolv.conf "$root/etc/resolv.conf"
-  printf '{"runtimes": {"runcvm": {"path": "/opt/runcvm/bin/runcvm-runtime"}}%s}\n' "${1:+, $1}" \
-    >"$root/etc/docker/daemon.json"
+  printf '{%s}\n' "${1:-}" >"$root/etc/docker/daemon.json"
+  register_runtime "$root/etc/docker/daemon.json" runcvm /opt/runcvm/bin/runcvm-runtime
   # The root has no mount programs: the old root goes with the host's static busybox.
   unshare --mount --propagation private -- sh -c '
     mount -t tmpfs tmpfs "$1/run" && mkdir "$1/run/runcvm" && mount --bind /run/runcvm "$1/run/runcvm" &&
