@@ -14,7 +14,10 @@ ElfFile::ElfFile(std::string_view bytes, std::string what) : bytes_(bytes), what
   if (header_.e_ident[EI_CLASS] != ELFCLASS64 || header_.e_ident[EI_DATA] != ELFDATA2LSB)
     fail("not a 64-bit little-endian ELF file");
   if (header_.e_phnum != 0 && header_.e_phentsize != sizeof(Elf64_Phdr)) fail("unexpected program header size");
-  if (header_.e_shnum != 0 && header_.e_shentsize != sizeof(Elf64_Shdr)) fail("unexpected section header size");
+  // The table lies whole inside the file, so no entry's offset can wrap around to another place.
+  slice(header_.e_phoff, std::uint64_t{header_.e_phnum} * sizeof(Elf64_Phdr), "the program header table");
+  for (unsigned i = 0; i < header_.e_phnum; ++i)
+    segments_.push_back(read<Elf64_Phdr>(header_.e_phoff + std::uint64_t{i} * sizeof(Elf64_Phdr)));
 }
 
 void ElfFile::fail(const std::string& problem) const { throw Error(what_ + ": " + problem); }
@@ -31,19 +34,16 @@ std::string_view ElfFile::slice(std::uint64_t offset, std::uint64_t size, const 
   return bytes_.substr(offset, size);
 }
 
-std::vector<Elf64_Phdr> ElfFile::segments() const {
-  std::vector<Elf64_Phdr> out;
-  for (unsigned i = 0; i < header_.e_phnum; ++i)
-    out.push_back(read<Elf64_Phdr>(header_.e_phoff + std::uint64_t{i} * sizeof(Elf64_Phdr)));
-  return out;
-}
-
 std::string_view ElfFile::bytes_of(const Elf64_Phdr& segment) const {
   return slice(segment.p_offset, segment.p_filesz, "a segment");
 }
 
 std::string_view ElfFile::section(std::string_view name) const {
-  if (header_.e_shnum == 0) return {};
+  // No sections, or more than 65279 (their count then sits in section 0, which nothing of ours
+  // needs): a file that should have them is refused rather than read as empty.
+  if (header_.e_shnum == 0) fail("no section table");
+  if (header_.e_shentsize != sizeof(Elf64_Shdr)) fail("unexpected section header size");
+  slice(header_.e_shoff, std::uint64_t{header_.e_shnum} * sizeof(Elf64_Shdr), "the section header table");
   if (header_.e_shstrndx >= header_.e_shnum) fail("no section name table");
   auto section_header = [&](unsigned index) {
     return read<Elf64_Shdr>(header_.e_shoff + std::uint64_t{index} * sizeof(Elf64_Shdr));
@@ -70,7 +70,7 @@ std::string ElfFile::string_at(std::uint64_t offset, std::uint64_t limit) const 
 }
 
 std::uint64_t ElfFile::file_offset(std::uint64_t address) const {
-  for (const auto& s : segments())
+  for (const auto& s : segments_)
     if (s.p_type == PT_LOAD && address >= s.p_vaddr && address - s.p_vaddr < s.p_filesz)
       return s.p_offset + (address - s.p_vaddr);
   fail("ELF address outside the file's segments");

@@ -15,15 +15,17 @@ namespace runcvm {
 
 class ElfFile {
  public:
-  // Checks the identification and the header; `what` names the file in errors.
+  // Checks the identification, the header and that the program header table lies in the file;
+  // `what` names the file in errors.
   ElfFile(std::string_view bytes, std::string what);
 
   const Elf64_Ehdr& header() const { return header_; }
   // The program headers (segments), in the file's order.
-  std::vector<Elf64_Phdr> segments() const;
+  const std::vector<Elf64_Phdr>& segments() const { return segments_; }
   // The bytes a segment or a section occupies in the file.
   std::string_view bytes_of(const Elf64_Phdr& segment) const;
-  // The bytes of the first section named `name`; empty when there is none.
+  // The bytes of the first section named `name`; empty when there is none. A file without a
+  // section table is refused.
   std::string_view section(std::string_view name) const;
   // The NUL-terminated string at `offset`, which must end before `limit` (the end of its table).
   std::string string_at(std::uint64_t offset, std::uint64_t limit) const;
@@ -40,6 +42,7 @@ class ElfFile {
   std::string_view bytes_;
   std::string what_;
   Elf64_Ehdr header_{};
+  std::vector<Elf64_Phdr> segments_;
 };
 
 }  // namespace runcvm

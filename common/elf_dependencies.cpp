@@ -12,8 +12,13 @@ ElfDependencies read_elf_dependencies(std::string_view bytes, const std::string&
   ElfFile file(bytes, what);
   ElfDependencies out;
   for (const auto& s : file.segments()) {
-    if (s.p_type == PT_INTERP) out.interpreter = file.string_at(s.p_offset, s.p_offset + s.p_filesz);
-    if (s.p_type != PT_DYNAMIC) continue;
+    if (s.p_type == PT_INTERP) {
+      out.has_interpreter = true;
+      std::string_view name = file.bytes_of(s);
+      out.interpreter = std::string(name.substr(0, name.find('\0')));
+    }
+    // The loader reads the first dynamic segment only; so does this.
+    if (s.p_type != PT_DYNAMIC || out.is_dynamic) continue;
     out.is_dynamic = true;
     std::uint64_t strtab = 0, strsz = 0;
     std::vector<std::uint64_t> needed, runpath, rpath;
@@ -30,6 +35,7 @@ ElfDependencies read_elf_dependencies(std::string_view bytes, const std::string&
           strsz = entry.d_un.d_val;
           break;
         case DT_NEEDED:
+          if (needed.size() == kMaxNeeded) file.fail("more than " + std::to_string(kMaxNeeded) + " needed libraries");
           needed.push_back(entry.d_un.d_val);
           break;
         case DT_RUNPATH:
@@ -47,10 +53,16 @@ ElfDependencies read_elf_dependencies(std::string_view bytes, const std::string&
     std::uint64_t table = file.file_offset(strtab);
     std::uint64_t limit =
         strsz > bytes.size() - std::min<std::uint64_t>(table, bytes.size()) ? bytes.size() : table + strsz;
-    for (auto offset : needed) out.needed.push_back(file.string_at(table + offset, limit));
+    // Offsets are into the string table (as much of it as the file holds): one past it, which
+    // could also wrap around, is refused.
+    auto string = [&](std::uint64_t offset) {
+      if (table >= limit || offset >= limit - table) file.fail("ELF string outside its table");
+      return file.string_at(table + offset, limit);
+    };
+    for (auto offset : needed) out.needed.push_back(string(offset));
     // DT_RUNPATH wins over DT_RPATH when both are present, as in the dynamic loader.
     for (auto offset : runpath.empty() ? rpath : runpath)
-      for (auto& dir : split_nonempty(file.string_at(table + offset, limit), ':')) out.runpath.push_back(dir);
+      for (auto& dir : split_nonempty(string(offset), ':')) out.runpath.push_back(dir);
   }
   return out;
 }

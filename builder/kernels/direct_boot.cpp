@@ -32,8 +32,11 @@ bool has_pvh_entry(std::string_view elf) {
   try {
     ElfFile file(elf, "the kernel's ELF image");
     for (const auto& segment : file.segments()) {
-      if (segment.p_type != PT_NOTE) continue;
-      std::string_view notes = file.bytes_of(segment);
+      // A damaged note segment is passed over: a later one may hold the entry.
+      if (segment.p_type != PT_NOTE || segment.p_offset > elf.size() ||
+          segment.p_filesz > elf.size() - segment.p_offset)
+        continue;
+      std::string_view notes = elf.substr(segment.p_offset, segment.p_filesz);
       std::size_t at = 0;
       while (auto note = read_at<Elf64_Nhdr>(notes, at)) {
         auto aligned = [](std::size_t n) { return (n + 3) & ~std::size_t(3); };

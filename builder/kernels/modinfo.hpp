@@ -22,7 +22,6 @@ struct ModuleInfo {
 std::vector<std::pair<std::string, std::string>> parse_modinfo(std::string_view elf, std::string_view what);
 ModuleInfo module_info_from_elf(std::string_view elf, std::string_view relative_path);
 
-
 std::string normalise_module_name(std::string_view name);
 // "kernel/drivers/char/hw_random/virtio-rng.ko.xz" -> "virtio_rng"
 std::string module_name_from_path(std::string_view path);

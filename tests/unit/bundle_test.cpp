@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "builder/bundle/closure.hpp"
+#include "common/elf.hpp"
 #include "common/elf_dependencies.hpp"
 #include "common/error.hpp"
 #include "common/file.hpp"
@@ -38,6 +39,15 @@ TEST_CASE("ELF dependencies: interpreter, needed libraries, runpath", "[bundle][
   CHECK(fs::is_regular_file(closure.libraries["libc.so.6"]));
   CHECK_THROWS_WITH(builder::library_closure({"/proc/self/exe"}, {}),
                     ContainsSubstring("which is in none of the library directories"));
+
+  // An interpreter that names nothing is still one: such a program is not static.
+  std::string nameless = self;
+  for (const auto& segment : ElfFile(self, "self").segments())
+    if (segment.p_type == PT_INTERP) nameless[segment.p_offset] = '\0';
+  auto no_name = read_elf_dependencies(nameless, "nameless");
+  CHECK(no_name.interpreter.empty());
+  CHECK(no_name.has_interpreter);
+  CHECK_FALSE(no_name.is_static());
 
   // Damaged input is an error, never a crash.
   CHECK_THROWS_WITH(read_elf_dependencies("not an elf", "x"), ContainsSubstring("x: not an ELF file"));

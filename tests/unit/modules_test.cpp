@@ -99,6 +99,14 @@ TEST_CASE("malformed modules are errors, never out-of-bounds reads", "[modules]"
   bad[0x28] = '\xff';
   bad[0x2f] = '\x7f';  // section header table beyond the file
   CHECK_THROWS_AS(parse_modinfo(bad, "m.ko"), runcvm::Error);
+  // A table whose offset wraps around to the file's start is outside the file, not the header.
+  bad = elf;
+  runcvm::test::put<std::uint64_t>(bad, 0x28, 0xffffffffffffffc0ull);
+  CHECK_THROWS_WITH(parse_modinfo(bad, "m.ko"), ContainsSubstring("section header table lies outside the file"));
+  // No section table (or a count kept in extended numbering) is refused, not read as no fields.
+  bad = elf;
+  runcvm::test::put<std::uint16_t>(bad, 0x3c, 0);
+  CHECK_THROWS_WITH(parse_modinfo(bad, "m.ko"), ContainsSubstring("m.ko: no section table"));
   // Every truncation either parses or fails cleanly.
   for (std::size_t n = 0; n < elf.size(); ++n) {
     try {
