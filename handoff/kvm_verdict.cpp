@@ -3,8 +3,26 @@
 #include <cstdio>
 
 #include "common/error.hpp"
-#include "handoff/json_reader.hpp"
+#include "handoff/fields.hpp"
 #include "handoff/launch.hpp"
+
+namespace runcvm::handoff::detail {
+
+template <>
+struct Fields<KvmVerdictKey> {
+  static constexpr std::tuple list{field("boot_id", &KvmVerdictKey::boot_id), field("device", &KvmVerdictKey::device),
+                                   field("qemu", &KvmVerdictKey::qemu), field("kernel", &KvmVerdictKey::kernel)};
+};
+
+// The key's fields sit at the top level of the file, beside these (read and written apart).
+template <>
+struct Fields<KvmFailure> {
+  static constexpr std::size_t kMembersApart = 1;
+  static constexpr std::tuple list{field("reason", &KvmFailure::reason),
+                                   field("recorded_at", &KvmFailure::recorded_at)};
+};
+
+}  // namespace runcvm::handoff::detail
 
 namespace runcvm::handoff {
 
@@ -34,9 +52,10 @@ std::string kvm_verdict_file_name(const KvmVerdictKey& key) {
 }
 
 std::string to_json_text(const KvmFailure& failure) {
-  Json out = {{"version", kVerdictVersion}, {"boot_id", failure.key.boot_id},    {"device", failure.key.device},
-              {"qemu", failure.key.qemu},   {"kernel", failure.key.kernel},      {"kvm_boots", false},
-              {"reason", failure.reason},   {"recorded_at", failure.recorded_at}};
+  Json out = {{"version", kVerdictVersion}};
+  detail::write_fields(out, failure.key);
+  out["kvm_boots"] = false;
+  detail::write_fields(out, failure);
   return out.dump(2) + "\n";
 }
 
@@ -46,12 +65,9 @@ std::optional<KvmFailure> parse_kvm_failure(std::string_view text) {
     Json root = detail::parse_json(text, "KVM verdict");
     Reader r(root, "", "KVM verdict");
     if (r.required<int>("version") != kVerdictVersion) return std::nullopt;
-    KvmFailure failure;
-    failure.key = {r.required<std::string>("boot_id"), r.required<std::string>("device"),
-                   r.required<std::string>("qemu"), r.required<std::string>("kernel")};
     if (r.required<bool>("kvm_boots")) return std::nullopt;
-    failure.reason = r.required<std::string>("reason");
-    failure.recorded_at = r.required<std::int64_t>("recorded_at");
+    KvmFailure failure = detail::read_object<KvmFailure>(r);
+    failure.key = detail::read_object<KvmVerdictKey>(r);
     r.finish();
     return failure;
   } catch (const Error&) {

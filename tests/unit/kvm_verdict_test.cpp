@@ -56,6 +56,13 @@ TEST_CASE("a KVM failure round-trips and names its file by its whole key", "[kvm
   CHECK(back->key == failure.key);
   CHECK(back->reason == failure.reason);
   CHECK(back->recorded_at == failure.recorded_at);
+  // The file's format: the key's fields at the top level, in this order (verdicts written by an
+  // earlier runcvm since the host started are read).
+  std::vector<std::string> keys;
+  auto written = nlohmann::ordered_json::parse(handoff::to_json_text(failure));
+  for (const auto& [key, value] : written.items()) keys.push_back(key);
+  CHECK(keys == std::vector<std::string>{"version", "boot_id", "device", "qemu", "kernel", "kvm_boots", "reason",
+                                         "recorded_at"});
 
   std::string name = handoff::kvm_verdict_file_name(sample_key());
   CHECK(name.size() == 21);
