@@ -2,7 +2,9 @@
 #include <catch2/matchers/catch_matchers_string.hpp>
 
 #include "builder/kernels/package_index.hpp"
+#include "builder/kernels/unpack.hpp"
 #include "common/error.hpp"
+#include "tests/unit/support.hpp"
 
 using namespace runcvm::kernels;
 using Catch::Matchers::ContainsSubstring;
@@ -110,4 +112,18 @@ TEST_CASE("APKINDEX entries", "[index]") {
   CHECK(entries[0].depends == std::vector<std::string>{"initramfs-generator", "kmod"});
   CHECK_THROWS_WITH(parse_apkindex("P:x\nV:1\n", "u"), ContainsSubstring("checksum"));
   CHECK_THROWS_WITH(parse_apkindex("garbage\n", "u"), ContainsSubstring("malformed line"));
+}
+
+TEST_CASE("an index that decompresses past the limit fails naming the file and the limit", "[index][limits]") {
+  std::string packages_gz = runcvm::test::gzip(std::string(3 << 20, 'P'));  // 3 MiB from a few KiB
+  const std::string what = "https://mirror/dists/bookworm/main/binary-amd64/Packages.gz";
+  try {
+    decompress(packages_gz, what, 2 << 20);
+    FAIL("expected the limit to hold");
+  } catch (const runcvm::Error& e) {
+    std::string line = runcvm::format_error_line("runcvm-build", e);
+    CHECK_THAT(line, ContainsSubstring(what + ": decompresses to more than 2 MiB (runcvm-build's limit)"));
+  }
+  CHECK(decompress(packages_gz, what, 3 << 20).size() == 3u << 20);
+  CHECK(kIndexDecompressedLimit == 512u << 20);
 }

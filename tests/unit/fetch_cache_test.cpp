@@ -1,5 +1,6 @@
-// What runcvm-build takes from a mirror before anything vouches for it: signed indexes of bounded
-// size, package lists of bounded decompressed size, and a cache no other user can plant files in.
+// builder/fetch's download cache: what runcvm-build takes from a mirror before anything vouches for
+// it (indexes of bounded size, blobs that must match the index), and a cache directory no other
+// user can plant files in.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,7 +9,7 @@
 #include <fstream>
 
 #include "builder/fetch/cache.hpp"
-#include "builder/kernels/unpack.hpp"
+#include "common/digest.hpp"
 #include "common/error.hpp"
 #include "tests/unit/support.hpp"
 
@@ -48,20 +49,6 @@ TEST_CASE("an index larger than the limit is cut off, and nothing of it is kept"
   CHECK(fs::is_empty(scratch.path() / "cache/tmp"));
 }
 
-TEST_CASE("an index that decompresses past the limit fails naming the file and the limit", "[fetch][limits]") {
-  std::string packages_gz = runcvm::test::gzip(std::string(3 << 20, 'P'));  // 3 MiB from a few KiB
-  const std::string what = "https://mirror/dists/bookworm/main/binary-amd64/Packages.gz";
-  try {
-    runcvm::kernels::decompress(packages_gz, what, 2 << 20);
-    FAIL("expected the limit to hold");
-  } catch (const runcvm::Error& e) {
-    std::string line = runcvm::format_error_line("runcvm-build", e);
-    CHECK_THAT(line, ContainsSubstring(what + ": decompresses to more than 2 MiB (runcvm-build's limit)"));
-  }
-  CHECK(runcvm::kernels::decompress(packages_gz, what, 3 << 20).size() == 3u << 20);
-  CHECK(runcvm::kernels::kIndexDecompressedLimit == 512u << 20);
-}
-
 TEST_CASE("without a home, the download cache is a directory of this user's alone", "[fetch][limits]") {
   runcvm::test::ScratchDirectory scratch;
   unsigned uid = ::getuid();
@@ -87,4 +74,24 @@ TEST_CASE("without a home, the download cache is a directory of this user's alon
   fs::create_directory_symlink(scratch.path() / "elsewhere", cache);  // a link planted in advance
   CHECK_THROWS_WITH(runcvm::fetch::private_cache_directory(scratch.path(), uid),
                     ContainsSubstring("is not a directory: refusing a cache others could have planted files in"));
+}
+
+TEST_CASE("the download cache refuses bytes that do not match the index", "[fetch]") {
+  runcvm::test::ScratchDirectory scratch;
+  runcvm::write_file_atomic(scratch.path() / "pkg.deb", "package bytes");
+  std::string url = "file://" + (scratch.path() / "pkg.deb").string();
+  runcvm::fetch::BlobCache cache(scratch.path() / "cache", kOneAttempt, nullptr);
+  std::string good = runcvm::sha256_hex("package bytes");
+
+  CHECK_THROWS_WITH(cache.fetch_sha256(url, std::string(64, '0'), 13), ContainsSubstring("sha256 mismatch"));
+  CHECK_THROWS_WITH(cache.fetch_sha256(url, good, 99), ContainsSubstring("size mismatch"));
+  CHECK(fs::is_empty(scratch.path() / "cache/tmp"));
+  CHECK_FALSE(fs::exists(scratch.path() / "cache/blobs/sha256" / good));
+
+  fs::path stored = cache.fetch_sha256(url, good, 13);
+  CHECK(runcvm::read_file(stored) == "package bytes");
+  fs::remove(scratch.path() / "pkg.deb");
+  CHECK(cache.fetch_sha256(url, good, 13) == stored);  // served from the cache, no source needed
+  CHECK(cache.stats().files_downloaded == 3);          // two refused, one kept
+  CHECK(cache.stats().files_from_cache == 1);
 }
