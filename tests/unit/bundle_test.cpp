@@ -62,7 +62,7 @@ TEST_CASE("ELF dependencies: interpreter, needed libraries, runpath", "[bundle][
 
 TEST_CASE("an output option replaces only an earlier output of its kind", "[registry][bundle]") {
   test::ScratchDirectory scratch;
-  fs::path dir = scratch.path();
+  const fs::path& dir = scratch.path();
   CHECK_NOTHROW(check_output_replaceable(dir / "absent", "--out", OutputKind::directory, "VERSION"));
   fs::create_directory(dir / "empty");
   CHECK_NOTHROW(check_output_replaceable(dir / "empty", "--out", OutputKind::directory, "VERSION"));

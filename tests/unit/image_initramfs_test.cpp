@@ -168,7 +168,7 @@ TEST_CASE("the initramfs for an image kernel: init, modules as shipped and their
 
 TEST_CASE("the image's modules are read inside its root, bounded", "[guest][image-initramfs]") {
   test::ScratchDirectory scratch;
-  fs::path root = scratch.path();
+  const fs::path& root = scratch.path();
   fs::path modules = root / "usr/lib/modules/6.1.0-50-cloud-amd64";
   make_directories(modules / "kernel/fs/fuse");
   make_directories(root / "lib");

@@ -73,7 +73,7 @@ TEST_CASE("create transform golden files", "[runtime][golden]") {
   bool update = std::getenv("RUNCVM_UPDATE_GOLDEN") != nullptr;
   int cases = 0;
   for (const auto& entry : fs::directory_iterator(kGolden)) {
-    fs::path dir = entry.path();
+    const fs::path& dir = entry.path();
     ++cases;
     DYNAMIC_SECTION(dir.filename().string()) {
       CreateInput input = input_for(dir);
