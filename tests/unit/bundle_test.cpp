@@ -42,7 +42,8 @@ TEST_CASE("ELF dependencies: interpreter, needed libraries, runpath", "[bundle][
 
   // An interpreter that names nothing is still one: such a program is not static.
   std::string nameless = self;
-  for (const auto& segment : ElfFile(self, "self").segments())
+  ElfFile self_file(self, "self");
+  for (const auto& segment : self_file.segments())
     if (segment.p_type == PT_INTERP) nameless[segment.p_offset] = '\0';
   auto no_name = read_elf_dependencies(nameless, "nameless");
   CHECK(no_name.interpreter.empty());
