@@ -1,6 +1,5 @@
 #include "common/elf.hpp"
 
-#include <algorithm>
 #include <cstring>
 
 #include "common/bytes.hpp"
@@ -61,9 +60,9 @@ std::string_view ElfFile::section(std::string_view name) const {
   return {};
 }
 
-std::string ElfFile::string_at(std::uint64_t offset, std::uint64_t limit) const {
-  if (offset >= bytes_.size() || offset >= limit) fail("ELF string outside its table");
-  std::string_view rest = bytes_.substr(offset, std::min<std::uint64_t>(limit, bytes_.size()) - offset);
+std::string ElfFile::string_in(std::string_view table, std::uint64_t offset) const {
+  if (offset >= table.size()) fail("ELF string outside its table");
+  std::string_view rest = table.substr(offset);
   auto end = rest.find('\0');
   if (end == std::string_view::npos) fail("unterminated ELF string");
   return std::string(rest.substr(0, end));

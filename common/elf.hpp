@@ -19,7 +19,6 @@ class ElfFile {
   // `what` names the file in errors.
   ElfFile(std::string_view bytes, std::string what);
 
-  const Elf64_Ehdr& header() const { return header_; }
   // The program headers (segments), in the file's order.
   const std::vector<Elf64_Phdr>& segments() const { return segments_; }
   // The bytes a segment or a section occupies in the file.
@@ -27,8 +26,8 @@ class ElfFile {
   // The bytes of the first section named `name`; empty when there is none. A file without a
   // section table is refused.
   std::string_view section(std::string_view name) const;
-  // The NUL-terminated string at `offset`, which must end before `limit` (the end of its table).
-  std::string string_at(std::uint64_t offset, std::uint64_t limit) const;
+  // The NUL-terminated string at `offset` of a string table, which it must end within.
+  std::string string_in(std::string_view table, std::uint64_t offset) const;
   // The file offset of virtual address `address`, through the loadable segments.
   std::uint64_t file_offset(std::uint64_t address) const;
 

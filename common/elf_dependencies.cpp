@@ -51,14 +51,10 @@ ElfDependencies read_elf_dependencies(std::string_view bytes, const std::string&
     if (needed.empty() && runpath.empty() && rpath.empty()) continue;
     // Dynamic entries hold virtual addresses; the loadable segments map them back to file offsets.
     std::uint64_t table = file.file_offset(strtab);
-    std::uint64_t limit =
-        strsz > bytes.size() - std::min<std::uint64_t>(table, bytes.size()) ? bytes.size() : table + strsz;
-    // Offsets are into the string table (as much of it as the file holds): one past it, which
-    // could also wrap around, is refused.
-    auto string = [&](std::uint64_t offset) {
-      if (table >= limit || offset >= limit - table) file.fail("ELF string outside its table");
-      return file.string_at(table + offset, limit);
-    };
+    if (table >= bytes.size()) file.fail("ELF string outside its table");
+    // As much of the string table as the file holds; offsets past it are refused.
+    std::string_view strings = bytes.substr(table, std::min<std::uint64_t>(strsz, bytes.size() - table));
+    auto string = [&](std::uint64_t offset) { return file.string_in(strings, offset); };
     for (auto offset : needed) out.needed.push_back(string(offset));
     // DT_RUNPATH wins over DT_RPATH when both are present, as in the dynamic loader.
     for (auto offset : runpath.empty() ? rpath : runpath)
