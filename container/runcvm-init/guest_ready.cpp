@@ -13,12 +13,24 @@ bool is_crash_signal(int signal) {
   return signal == SIGSEGV || signal == SIGBUS || signal == SIGILL || signal == SIGABRT || signal == SIGFPE;
 }
 
+namespace {
+
+ReadyOutcome qemu_exit(const siginfo_t& info) {
+  bool killed = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
+  return {.how = ReadyWait::qemu_exited,
+          .qemu_crashed = killed && is_crash_signal(info.si_status),
+          .qemu_signal = killed ? info.si_status : 0};
+}
+
+}  // namespace
+
 ReadyOutcome wait_for_guest_ready(int channel, pid_t qemu, pid_t virtiofsd, std::chrono::milliseconds limit) {
   // Helpers ending are looked for every 50 ms rather than through SIGCHLD, which runcvm-init's
   // signal descriptor holds for the supervisor and which may be left from helpers of an earlier try.
   // Other signals (docker stop, a terminal's resize) wait there too: the supervisor relays them to
   // the guest, which reads them only once it has spoken.
   constexpr int kSliceMs = 50;
+  constexpr auto kCauseGrace = std::chrono::seconds(2);
   auto deadline = std::chrono::steady_clock::now() + limit;
   bool channel_open = true;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -30,13 +42,17 @@ ReadyOutcome wait_for_guest_ready(int channel, pid_t qemu, pid_t virtiofsd, std:
     } else if (!channel_open) {
       ::poll(nullptr, 0, kSliceMs);
     }
-    if (auto info = peek_exit(qemu)) {
-      bool killed = info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED;
-      return {.how = ReadyWait::qemu_exited,
-              .qemu_crashed = killed && is_crash_signal(info->si_status),
-              .qemu_signal = killed ? info->si_status : 0};
+    if (auto info = peek_exit(qemu)) return qemu_exit(*info);
+    if (peek_exit(virtiofsd)) {
+      // virtiofsd ends by itself when QEMU goes: QEMU's crash closes the vhost-user socket a moment
+      // before QEMU becomes a zombie (its last thread is still exiting), and virtiofsd may win the
+      // race on a busy host. The crash is the cause, and what decides whether to start again.
+      for (auto grace = std::chrono::steady_clock::now() + kCauseGrace; std::chrono::steady_clock::now() < grace;) {
+        if (auto info = peek_exit(qemu)) return qemu_exit(*info);
+        ::poll(nullptr, 0, kSliceMs);
+      }
+      return {.how = ReadyWait::interrupted};
     }
-    if (peek_exit(virtiofsd)) return {.how = ReadyWait::interrupted};
   }
   return {.how = ReadyWait::timed_out};
 }

@@ -322,10 +322,12 @@ void end_helpers(Children& children) {
 //   CPU features the kernel needs): with the accelerator left to us, a VM that has not booted under
 //   KVM within kKvmBootLimit starts again under TCG, rather than hanging for ever, and the failure
 //   is remembered for later containers.
-// - QEMU crashing while the guest boots starts it again, once. Debian's QEMU 7.2 has such a crash
+// - QEMU crashing while the guest boots starts it again, up to twice. Debian's QEMU 7.2 has such a crash
 //   under TCG (multi-threaded TCG flushing a CPU's TLB while another commits a memory map change:
 //   a segfault in memory_region_dispatch_write, fixed upstream in 8.2), seen once in some hundreds
-//   of boots here.
+//   of boots here. Twice, so that a crash of the boot that follows a crash (at that rate, one
+//   container in some tens of thousands) still starts; a QEMU that crashes every time fails on
+//   the third.
 StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, const PreparedBoot& boot,
                    const std::vector<Nic>& nics, KvmPlan kvm, const std::optional<HelperIds>& qemu_ids,
                    int channel_listener, int exec_listener, int qmp_listener, Stages& stages) {
@@ -333,7 +335,9 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
   // How long a crash is watched for: a TCG boot on a busy host takes a few seconds.
   constexpr auto kCrashWatch = std::chrono::seconds(30);
   StartedVm vm;
-  bool use_kvm = kvm.try_kvm, crash_retried = false;
+  constexpr int kCrashRestarts = 2;
+  bool use_kvm = kvm.try_kvm;
+  int crash_restarts = 0;
   auto start_again_after_crash = [&](int signal) {
     notice("QEMU was killed by " + describe_signal(signal) +
            " while the VM booted, before the workload started: starting the VM again");
@@ -341,7 +345,7 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
     std::optional<PendingKvmFailure> earlier = std::move(vm.kvm_failure);
     vm = {};
     vm.kvm_failure = std::move(earlier);
-    crash_retried = true;
+    ++crash_restarts;
   };
   for (;;) {
     bool may_fall_back = use_kvm && launch.qemu.accel == "auto";
@@ -367,7 +371,8 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
       int status = 0;
       if (::waitpid(vm.children.qemu, &status, WNOHANG) == vm.children.qemu) {
         vm.children.qemu = -1;
-        if (!may_fall_back && WIFSIGNALED(status) && is_crash_signal(WTERMSIG(status)) && !crash_retried)
+        if (!may_fall_back && WIFSIGNALED(status) && is_crash_signal(WTERMSIG(status)) &&
+            crash_restarts < kCrashRestarts)
           crash_signal = WTERMSIG(status);
         else if (!may_fall_back)
           throw Error("QEMU exited while starting (status " + std::to_string(status) + ")");
@@ -391,7 +396,8 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
                                                 may_fall_back ? kKvmBootLimit : kCrashWatch);
       if (may_fall_back && ready.how == ReadyWait::timed_out) {
         kvm_failure = "not booted within " + std::to_string(kKvmBootLimit.count()) + " s";
-      } else if (!may_fall_back && ready.how == ReadyWait::qemu_exited && ready.qemu_crashed && !crash_retried) {
+      } else if (!may_fall_back && ready.how == ReadyWait::qemu_exited && ready.qemu_crashed &&
+                 crash_restarts < kCrashRestarts) {
         start_again_after_crash(ready.qemu_signal);
         continue;
       } else if (!may_fall_back || ready.how != ReadyWait::qemu_exited) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End to end through docker run: faults end promptly, in one line on the container's stderr that
 # names what failed, never in a hang. QEMU killed (exit 128 + the signal; docker start boots the
-# container again), QEMU crashing while the VM boots (started again once), virtiofsd killed (the VM
+# container again), QEMU crashing while the VM boots (started again), virtiofsd killed (the VM
 # is ended rather than left waiting on its root), the guest's kernel panicking (QEMU's panic
 # device), and docker rm -f while the VM boots (nothing of the container left running on the host),
 # a disk whose backing filesystem fills (the write fails in the VM, which runs on), and a bundle
@@ -62,7 +62,7 @@ for victim in qemu-system-x86_64:QEMU virtiofsd:virtiofsd; do
 done
 
 # QEMU crashing while the VM boots (Debian's QEMU 7.2 has a rare segfault under TCG; here a SIGSEGV
-# sent to it before the guest's init has spoken): runcvm-init starts the VM again, once, with a
+# sent to it before the guest's init has spoken): runcvm-init starts the VM again, with a
 # notice in its log and nothing on the workload's output; the workload runs once.
 id=$(docker create --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/faults \
   sh -c 'echo ran >>/runs; echo started; exec sleep 100000')
@@ -87,7 +87,7 @@ qemu=$(helper_pids "$id" qemu-system)
 notice=$(grep "QEMU was killed by signal" "/proc/$init/root/.runcvm/runcvm-init.log" || true)
 assert_contains "$notice" "killed by signal 11 (Segmentation fault) while the VM booted, before the workload started: starting the VM again" "QEMU crashing while the VM boots"
 docker rm -f "$id" >/dev/null
-pass "QEMU crashing while the VM boots: started again once (\"$notice\"); the workload ran once, its output intact"
+pass "QEMU crashing while the VM boots: started again (\"$notice\"); the workload ran once, its output intact"
 
 # The guest's kernel panics: QEMU's panic device ends the VM, and the container's exit says so.
 rc=0

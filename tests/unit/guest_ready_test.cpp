@@ -101,6 +101,23 @@ TEST_CASE("virtiofsd ending interrupts the wait; a pending signal does not; sile
     CHECK(wait_for_guest_ready(channel.ends[0], qemu, virtiofsd, 5s).how == ReadyWait::interrupted);
     ::waitpid(virtiofsd, nullptr, 0);
   }
+  // virtiofsd ends by itself once QEMU's end of its socket closes, which may be seen before QEMU's
+  // own exit is: the crash, not virtiofsd, is what the wait reports.
+  SECTION("virtiofsd ended because QEMU crashed, whose exit shows a moment later") {
+    pid_t crashing = child_running([] {
+      ::signal(SIGSEGV, SIG_DFL);
+      ::usleep(300'000);
+      ::raise(SIGSEGV);
+    });
+    pid_t virtiofsd = child_running([] { ::_exit(0); });
+    siginfo_t ended{};
+    REQUIRE(::waitid(P_PID, static_cast<id_t>(virtiofsd), &ended, WEXITED | WNOWAIT) == 0);
+    auto outcome = wait_for_guest_ready(channel.ends[0], crashing, virtiofsd, 5s);
+    CHECK(outcome.how == ReadyWait::qemu_exited);
+    CHECK(outcome.qemu_crashed);
+    ::waitpid(crashing, nullptr, 0);
+    ::waitpid(virtiofsd, nullptr, 0);
+  }
   // The supervisor relays it once the guest has spoken; ending the wait for it would skip the
   // KVM fallback and the crash retry.
   SECTION("SIGTERM or SIGWINCH pending (docker stop, a resize while the VM boots)") {
