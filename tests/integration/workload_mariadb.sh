@@ -64,7 +64,10 @@ start=$(date +%s)
 docker stop -t 120 db >/dev/null
 rc=$(docker inspect -f '{{.State.ExitCode}}' db)
 [[ $rc -eq 0 ]] || fail "docker stop: mariadbd exited $rc, expected 0: $(docker logs db 2>&1 | tail -3)"
-docker logs db 2>&1 | grep -q "Shutdown complete" || fail "mariadbd did not report a complete shutdown: $(docker logs db 2>&1 | tail -3)"
+# The logs are read whole before they are searched: under pipefail, grep -q leaving at its first
+# match makes `docker logs` die of SIGPIPE, which failed this check with the line in the log.
+logs=$(docker logs db 2>&1)
+grep -q "Shutdown complete" <<<"$logs" || fail "mariadbd did not report a complete shutdown: $(tail -3 <<<"$logs")"
 stop_s=$(( $(date +%s) - start ))
 lines_before=$(docker logs db 2>&1 | wc -l)
 start=$(date +%s%N)
@@ -84,6 +87,7 @@ lines_before=$(docker logs db 2>&1 | wc -l)
 start=$(date +%s%N)
 docker start db >/dev/null
 wait_accepting db "$start" >/dev/null
-docker logs db 2>&1 | tail -n +$((lines_before + 1)) | grep -qi "crash recovery" ||
-  fail "after docker kill the server did not recover, so the clean-shutdown check proves nothing: $(docker logs db 2>&1 | tail -n +$((lines_before + 1)) | grep -i innodb | head -5)"
+after=$(docker logs db 2>&1 | tail -n +$((lines_before + 1)))
+grep -qi "crash recovery" <<<"$after" ||
+  fail "after docker kill the server did not recover, so the clean-shutdown check proves nothing: $(grep -i innodb <<<"$after" | head -5)"
 pass "after docker kill (no shutdown) the server does recover at its next start"
