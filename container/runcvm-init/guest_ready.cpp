@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include "common/reap.hpp"
+#include "container/runcvm-init/helper_exits.hpp"
 
 namespace runcvm::container_init {
 
@@ -30,7 +31,6 @@ ReadyOutcome wait_for_guest_ready(int channel, pid_t qemu, pid_t virtiofsd, std:
   // Other signals (docker stop, a terminal's resize) wait there too: the supervisor relays them to
   // the guest, which reads them only once it has spoken.
   constexpr int kSliceMs = 50;
-  constexpr auto kCauseGrace = std::chrono::seconds(2);
   auto deadline = std::chrono::steady_clock::now() + limit;
   bool channel_open = true;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -44,10 +44,10 @@ ReadyOutcome wait_for_guest_ready(int channel, pid_t qemu, pid_t virtiofsd, std:
     }
     if (auto info = peek_exit(qemu)) return qemu_exit(*info);
     if (peek_exit(virtiofsd)) {
-      // virtiofsd ends by itself when QEMU goes: QEMU's crash closes the vhost-user socket a moment
-      // before QEMU becomes a zombie (its last thread is still exiting), and virtiofsd may win the
-      // race on a busy host. The crash is the cause, and what decides whether to start again.
-      for (auto grace = std::chrono::steady_clock::now() + kCauseGrace; std::chrono::steady_clock::now() < grace;) {
+      // QEMU's crash, seen a moment later (helper_exits.hpp), is the cause, and what decides
+      // whether to start again.
+      for (auto grace = std::chrono::steady_clock::now() + kVirtiofsdFollowsQemu;
+           std::chrono::steady_clock::now() < grace;) {
         if (auto info = peek_exit(qemu)) return qemu_exit(*info);
         ::poll(nullptr, 0, kSliceMs);
       }

@@ -18,6 +18,7 @@
 #include "common/fd.hpp"
 #include "common/reap.hpp"
 #include "common/terminal.hpp"
+#include "container/runcvm-init/helper_exits.hpp"
 #include "container/runcvm-init/notice.hpp"
 
 namespace runcvm::container_init {
@@ -90,21 +91,18 @@ int Supervisor::run() {
       0);
 }
 
-// virtiofsd ends on its own when QEMU goes down, often before QEMU has exited. Still there a
-// moment later, QEMU has lost the VM's root, and the guest's next access to it would wait for
-// ever: the VM is ended, and virtiofsd named as the cause.
-constexpr auto kVirtiofsdGrace = std::chrono::milliseconds(500);
-
+// QEMU still there kVirtiofsdFollowsQemu after virtiofsd ended has lost the VM's root, and the
+// guest's next access to it would wait for ever: the VM is ended, and virtiofsd named as the cause.
 int Supervisor::poll_timeout_ms() const {
   if (!virtiofsd_exit_ || virtiofsd_failed_) return -1;
-  auto left = *virtiofsd_exit_ + kVirtiofsdGrace - std::chrono::steady_clock::now();
+  auto left = *virtiofsd_exit_ + kVirtiofsdFollowsQemu - std::chrono::steady_clock::now();
   return static_cast<int>(
       std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(left).count()) + 1);
 }
 
 void Supervisor::check_virtiofsd() {
   if (!virtiofsd_exit_ || virtiofsd_failed_ || qemu_exited_ || exit_code_) return;
-  if (std::chrono::steady_clock::now() < *virtiofsd_exit_ + kVirtiofsdGrace || peek_exit(settings_.qemu)) return;
+  if (std::chrono::steady_clock::now() < *virtiofsd_exit_ + kVirtiofsdFollowsQemu || peek_exit(settings_.qemu)) return;
   virtiofsd_failed_ = true;
   ::kill(settings_.qemu, SIGKILL);
 }
