@@ -71,9 +71,14 @@ std::string format_timings_line(const HostStages& host, const GuestStages& guest
     line += " " + std::string(name) + "=" + std::to_string(rounded_ms(value));
   };
   add("helpers", ms(host.qemu_spawn) - ms(host.init_start));
-  add("qemu+firmware", guest_zero - ms(host.qemu_spawn));
-  add("kernel", guest.initramfs * 1000);
-  add("initramfs", (guest.vm_init - guest.initramfs) * 1000);
+  if (host.resumed != 0) {
+    add("restore", ms(host.resumed) - ms(host.qemu_spawn));
+    add("initramfs", guest_at(guest.vm_init) - ms(host.resumed));
+  } else {
+    add("qemu+firmware", guest_zero - ms(host.qemu_spawn));
+    add("kernel", guest.initramfs * 1000);
+    add("initramfs", (guest.vm_init - guest.initramfs) * 1000);
+  }
   add("vm-init", (guest.workload_start - guest.vm_init) * 1000);
   add("workload", (guest.workload_exit - guest.workload_start) * 1000);
   add("shutdown", ms(host.qemu_exit) - guest_at(guest.workload_exit));

@@ -29,6 +29,7 @@ struct HostStages {
   std::int64_t qemu_spawn = 0;      // QEMU was started (virtiofsd is up)
   std::int64_t stages_arrived = 0;  // the guest's report arrived
   std::int64_t qemu_exit = 0;       // QEMU exited
+  std::int64_t resumed = 0;         // a VM restored from a template was resumed; 0: it booted
 };
 // Now, as HostStages counts.
 std::int64_t realtime_ns();
@@ -36,7 +37,9 @@ std::int64_t realtime_ns();
 std::int64_t monotonic_ns();
 
 // One line for stderr: each stage in milliseconds, then the start and end as Unix milliseconds so
-// that a caller can add what happened before and after runcvm-init (docker, runc).
+// that a caller can add what happened before and after runcvm-init (docker, runc). A VM restored
+// from a template has no firmware or kernel stage: its `restore` (QEMU loading the template and
+// the container's devices attached) is followed by the initramfs mounting the root.
 std::string format_timings_line(const HostStages& host, const GuestStages& guest);
 
 }  // namespace runcvm::channel

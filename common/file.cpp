@@ -1,6 +1,7 @@
 #include "common/file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -166,6 +167,13 @@ void link_tree(const fs::path& from, const fs::path& to) {
         throw fs::filesystem_error("linking a tree", it->path(), target, ec);
     }
   }
+}
+
+std::optional<std::string> file_identity(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+         std::to_string(st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec);
 }
 
 }  // namespace runcvm

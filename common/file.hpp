@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,9 @@ namespace fs = std::filesystem;
 std::string read_file(const fs::path& path);
 // A file that holds one value (sysfs, procfs, VERSION): its text without trailing whitespace.
 std::string read_value_file(const fs::path& path);
+// A file as "device:inode:size:mtime_ns", following links; nullopt when it cannot be read. A file
+// replaced or rewritten (a new bundle, a rebuilt kernel) has another.
+std::optional<std::string> file_identity(const fs::path& path);
 // Writes `content` to a temporary sibling of `path`, fsyncs it and renames it into place.
 void write_file_atomic(const fs::path& path, std::string_view content, fs::perms mode = fs::perms(0644));
 void make_directories(const fs::path& path);

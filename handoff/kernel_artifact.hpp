@@ -34,6 +34,11 @@ inline constexpr const char* kRootTag = "runcvm-root";
 inline constexpr std::string_view kCmdlineRootTag = "runcvm.root=";  // virtiofs tag of the root filesystem
 inline constexpr std::string_view kCmdlineInit = "runcvm.init=";     // program to exec after switching root
 inline constexpr std::string_view kCmdlineDebug = "runcvm.debug";    // log each step of the initramfs
+// A template VM (container/runcvm-init/vm_template.hpp): the initramfs, once its modules are
+// loaded, says kTemplateParked on the channel port and waits, without a deadline, for the root's
+// device, which each restored copy of the VM is given.
+inline constexpr std::string_view kCmdlineTemplate = "runcvm.template";
+inline constexpr std::string_view kTemplateParked = "runcvm-template-parked\n";
 
 // What every VM's kernel is told besides: a VM needs neither the PS/2 mouse and multiplexer probes
 // nor the crypto self-tests, and QEMU's TSC and timer need no checking (about 250 ms of the

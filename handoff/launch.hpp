@@ -123,6 +123,9 @@ struct Launch {
   // RUNCVM_VIRTIOFS_CACHE: virtiofsd's cache mode for the root and volumes (kVirtiofsCacheModes).
   std::string virtiofs_cache = "auto";
   bool timings = false;  // RUNCVM_TIMINGS: report where the start-up time went
+  // RUNCVM_TEMPLATE: start the VM from a template of its kernel booted once (handoff/vm_template.hpp)
+  // where one applies, rather than booting it.
+  bool template_vm = true;
   // Where Docker's embedded DNS sends names it does not know (--dns, else the host's resolvers):
   // the VM asks them itself after runcvm-init's forwarder, whose namespace cannot reach them.
   std::vector<std::string> dns_upstreams;

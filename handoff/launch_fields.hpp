@@ -117,6 +117,7 @@ struct Fields<Launch> {
                                    field("cgroupfs", &Launch::cgroupfs),
                                    field("virtiofs_cache", &Launch::virtiofs_cache),
                                    field("timings", &Launch::timings),
+                                   field("template", &Launch::template_vm),
                                    field("dns_upstreams", &Launch::dns_upstreams),
                                    field("breakpoints", &Launch::breakpoints),
                                    field("pids_limit", &Launch::pids_limit)};

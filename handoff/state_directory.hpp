@@ -4,6 +4,8 @@
 // path of it is spelled here and nowhere else (tests/unit/contracts_test.cpp checks the tree).
 #pragma once
 
+#include <cstddef>
+
 namespace runcvm::handoff {
 
 inline constexpr const char* kStateDirectory = "/.runcvm";
@@ -11,6 +13,11 @@ inline constexpr const char* kStateDirectory = "/.runcvm";
 // The documents (launch.hpp, network.hpp); also inside the VM, over virtiofs, read-only.
 inline constexpr const char* kLaunchPath = "/.runcvm/launch.json";
 inline constexpr const char* kNetworkPath = "/.runcvm/network.json";
+// Random bytes from the host the VM's initramfs adds to its kernel's pool, crediting them and
+// forcing a reseed before it runs the VM's init: a VM restored from a template starts with the
+// template's random state, and must not share it with its siblings. Also in the VM, read-only.
+inline constexpr const char* kSeedPath = "/.runcvm/seed";
+inline constexpr std::size_t kSeedBytes = 64;
 
 // The bundle's programs again, inside the state directory: what runc executes for `docker exec`
 // once the VM runs. Not the bundle's mount point (/opt/runcvm): the VM's share is a live, writable
@@ -27,6 +34,8 @@ inline constexpr const char* kExecSocket = "/.runcvm/exec.sock";
 // The KVM verdicts runcvm-init reads and writes (kvm_verdict.hpp): the host's /run/runcvm/kvm,
 // bound here.
 inline constexpr const char* kKvmVerdictDirectory = "/.runcvm/kvm";
+// The host's template directory (vm_template.hpp), bound here.
+inline constexpr const char* kTemplateDirectory = "/.runcvm/templates";
 
 // runcvm-init's notices (notice.hpp), at most 256 KiB.
 inline constexpr const char* kInitLog = "/.runcvm/runcvm-init.log";

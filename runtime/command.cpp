@@ -15,6 +15,7 @@
 
 #include "common/error.hpp"
 #include "handoff/kvm_verdict.hpp"
+#include "handoff/vm_template.hpp"
 #include "runtime/create_transform.hpp"
 #include "runtime/exec_transform.hpp"
 #include "runtime/process_spec.hpp"
@@ -134,6 +135,9 @@ std::vector<std::string> rewrite_bundle(const RuncCall& call, const fs::path& se
     if (mount.value("destination", "") == handoff::kKvmVerdictDirectory) {
       make_root_only_directory(fs::path(handoff::kKvmVerdictHostDirectory).parent_path());
       make_root_only_directory(handoff::kKvmVerdictHostDirectory);
+    } else if (mount.value("destination", "") == handoff::kTemplateDirectory) {
+      make_root_only_directory(fs::path(handoff::kTemplateHostDirectory).parent_path());
+      make_root_only_directory(handoff::kTemplateHostDirectory);
     }
   // Root-only: it holds the workload's whole environment (secrets included).
   write_file_atomic(input.launch_file, handoff::to_json_text(result.launch), fs::perms(0600));

@@ -11,6 +11,7 @@
 #include "handoff/kernel_artifact.hpp"
 #include "handoff/kvm_verdict.hpp"
 #include "handoff/socket_relays.hpp"
+#include "handoff/vm_template.hpp"
 #include "runtime/container_capabilities.hpp"
 #include "runtime/kernel_choice.hpp"
 #include "runtime/options.hpp"
@@ -255,6 +256,7 @@ void apply_options(const Options& options, const CreateInput& input, const Json&
   launch.cgroupfs = options.cgroupfs;
   launch.virtiofs_cache = options.virtiofs_cache;
   launch.timings = options.timings;
+  launch.template_vm = options.template_vm;
   launch.process.capabilities = vm_capabilities(launch.process.capabilities, options.capabilities);
   launch.dns_upstreams = input.host.dns_servers;
   launch.breakpoints = options.breakpoints;
@@ -403,6 +405,12 @@ void grant_helper_privileges(const CreateInput& input, const handoff::Launch& la
     Json verdicts = bind_mount(handoff::kKvmVerdictHostDirectory, handoff::kKvmVerdictDirectory, false);
     verdicts["options"].push_back("noexec");
     spec["mounts"].push_back(verdicts);
+  }
+  // Where runcvm-init finds, and builds, the templates its VM may start from (handoff/vm_template.hpp).
+  if (!handoff::template_refusal(launch)) {
+    Json templates = bind_mount(handoff::kTemplateHostDirectory, handoff::kTemplateDirectory, false);
+    templates["options"].push_back("noexec");
+    spec["mounts"].push_back(templates);
   }
   if (input.host.tun) add_device(linux_section, "/dev/net/tun", *input.host.tun);
   // The workload's own capabilities (--cap-add, --cap-drop) are in the launch document and set in

@@ -247,6 +247,12 @@ const std::vector<OptionSpec>& specs() {
        [](std::string_view v, Options& o) {
          return parse_choice(v, {"auto", "spec"}, o.capabilities);
        }},
+      {{"RUNCVM_TEMPLATE", "1 or 0", "1",
+        "start the VM from a template (its kernel booted once on this host, saved, and restored for each container) "
+        "instead of booting it; 0 boots it. A VM a template cannot carry boots (an image's own kernel, "
+        "RUNCVM_KERNEL_APPEND, RUNCVM_KERNEL_DEBUG, RUNCVM_BIOS_DEBUG, RUNCVM_HUGETLB, a display or USB, a machine "
+        "other than q35, more than 2 disks or 4 networks), and so does one whose template fails to restore"},
+       [](std::string_view v, Options& o) { return parse_bool(v, o.template_vm); }},
       {{"RUNCVM_TIMINGS", "1 or 0", "0",
         "when the container exits, print on stderr where its start-up and shutdown time went"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.timings); }},

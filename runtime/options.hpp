@@ -35,6 +35,7 @@ struct Options {
   std::string virtiofs_cache = "auto";      // RUNCVM_VIRTIOFS_CACHE
   std::string capabilities = "auto";        // RUNCVM_CAPS
   bool timings = false;                     // RUNCVM_TIMINGS
+  bool template_vm = true;                  // RUNCVM_TEMPLATE
   unsigned exec_timeout_seconds = handoff::kExecWaitDefaultSeconds;  // RUNCVM_EXEC_TIMEOUT
   std::vector<std::string> breakpoints;                              // RUNCVM_BREAK
 };

@@ -14,13 +14,6 @@
 namespace runcvm::container_init {
 namespace {
 
-std::optional<std::string> file_identity(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
-         std::to_string(st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec);
-}
-
 std::string verdict_path(const handoff::KvmVerdictKey& key) {
   return std::string(handoff::kKvmVerdictDirectory) + "/" + handoff::kvm_verdict_file_name(key);
 }

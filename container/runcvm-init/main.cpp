@@ -5,12 +5,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -45,6 +47,7 @@
 #include "container/runcvm-init/tsc_rate.hpp"
 #include "container/runcvm-init/vm_command.hpp"
 #include "container/runcvm-init/vm_peers.hpp"
+#include "container/runcvm-init/vm_template.hpp"
 #include "handoff/bundle_layout.hpp"
 #include "handoff/machine.hpp"
 #include "handoff/network.hpp"
@@ -68,11 +71,7 @@ bool wait_for_socket(const char* path, std::chrono::seconds limit) {
 
 // QEMU connects its chardev sockets one after the other as it starts.
 UniqueFd accept_from_qemu(int listener, const char* path) {
-  pollfd p{listener, POLLIN, 0};
-  if (::poll(&p, 1, 10000) <= 0) throw Error(std::string("QEMU did not connect to ") + path + " within 10 s");
-  UniqueFd fd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
-  if (!fd) throw system_error("accepting", path, errno);
-  return fd;
+  return accept_within(listener, path, std::chrono::seconds(10));
 }
 
 // Whether QEMU, with `qemu_ids` (nullopt: runcvm-init's), can use /dev/kvm.
@@ -158,6 +157,14 @@ void start_network_services(WiredNetwork& network) {
     start_dns_forwarder({.listen_address = handoff::kHostSideAddress, .peers = network.peers});
   if (!network.sockets.empty())
     start_socket_relays(std::move(network.sockets), handoff::kHostSideAddress, network.peers);
+}
+
+// The host's random bytes for the VM's kernel (handoff::kSeedPath).
+void write_seed() {
+  std::string seed(handoff::kSeedBytes, '\0');
+  if (::getrandom(seed.data(), seed.size(), 0) != static_cast<ssize_t>(seed.size()))
+    throw system_error("reading random bytes for", handoff::kSeedPath, errno);
+  write_file_atomic(handoff::kSeedPath, seed, std::filesystem::perms(0600));
 }
 
 // Every signal runcvm-init relays to the VM or acts on, read from a descriptor in the main loop.
@@ -303,7 +310,8 @@ struct PendingKvmFailure {
 struct StartedVm {
   Children children;
   UniqueFd channel, exec_port;
-  UniqueFd qmp;  // QEMU's monitor, on machines that hot-plug
+  UniqueFd qmp;                // QEMU's monitor, on machines that hot-plug
+  std::optional<Qmp> monitor;  // the same, already in use: a VM restored from a template
   std::optional<PendingKvmFailure> kvm_failure;
 };
 
@@ -316,8 +324,98 @@ void end_helpers(Children& children) {
   }
 }
 
-// Starts virtiofsd and QEMU until the guest's init has spoken (guest_ready.hpp). Two failures start
-// the VM again, both before anything of the workload has run:
+// How long a VM's QEMU is watched for a crash while the guest boots: a TCG boot on a busy host
+// takes a few seconds.
+constexpr auto kCrashWatch = std::chrono::seconds(30);
+
+// Starts the VM from its template (vm_template.hpp) until the guest's init has spoken; nullopt,
+// with one line in runcvm-init's log saying why, when it cannot (the VM is then booted).
+std::optional<StartedVm> restore_from_template(const handoff::Launch& launch, const BundleLayout& bundle,
+                                               const PreparedBoot& boot, const std::vector<Nic>& nics, bool use_kvm,
+                                               const std::optional<HelperIds>& qemu_ids, int channel_listener,
+                                               int exec_listener, int qmp_listener, Stages& stages) {
+  if (handoff::template_refusal(launch) || qmp_listener < 0) return std::nullopt;
+  if (nics.size() > handoff::kTemplateNicSlots) {
+    notice("the VM boots (its template has slots for " + std::to_string(handoff::kTemplateNicSlots) +
+           " networks, the container has " + std::to_string(nics.size()) + ")");
+    return std::nullopt;
+  }
+  bool may_fall_back = use_kvm && launch.qemu.accel == "auto";
+  TemplateBuilder builder{.launch = launch,
+                          .bundle = bundle,
+                          .files = boot.files,
+                          .kvm = use_kvm,
+                          .qemu_ids = qemu_ids,
+                          .channel_listener = channel_listener,
+                          .exec_listener = exec_listener,
+                          .qmp_listener = qmp_listener,
+                          .boot_limit = may_fall_back ? std::chrono::seconds(10) : std::chrono::seconds(60)};
+  std::optional<handoff::TemplateKey> key;
+  StartedVm vm;
+  // A state that turns out damaged as it streams is rebuilt once, and the VM restored from that.
+  for (bool rebuild : {false, true}) {
+    std::optional<StatePump> pump;  // outlives QEMU: a pump still writing ends when QEMU does
+    try {
+      if (!key) key = template_key(builder);
+      pump.emplace(open_template(*key, builder, rebuild));
+      ::unlink(kVirtiofsSocket);
+      vm.children.virtiofsd = spawn_helper(virtiofsd_command(launch, bundle), helper_environment(bundle), {},
+                                           /*quiet=*/true);
+      if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
+      give_socket_to(kVirtiofsSocket, qemu_ids);
+      BootFiles files = boot.files;
+      files.incoming_fd = pump->qemu_end();
+      // The cards' taps go over QMP, after the load, with the cards.
+      std::vector<int> inherited;
+      for (int fd : boot.inherited)
+        if (std::none_of(nics.begin(), nics.end(), [fd](const Nic& nic) { return nic.tap_fd == fd; }))
+          inherited.push_back(fd);
+      inherited.push_back(pump->qemu_end());
+      stages.host.qemu_spawn = realtime_ns();
+      vm.children.qemu =
+          spawn_helper(qemu_command(launch, bundle, use_kvm, files, nics, VmStart::restore), helper_environment(bundle),
+                       inherited, /*quiet=*/true, HelperPrivileges{.drop_all = true, .ids = qemu_ids});
+      pump->release_qemu_end();
+      vm.channel = accept_from_qemu(channel_listener, kChannelSocket);
+      vm.exec_port = accept_from_qemu(exec_listener, kExecPortSocket);
+      vm.monitor.emplace(accept_from_qemu(qmp_listener, kQmpSocket));
+      attach_and_resume(*vm.monitor, *pump, launch, nics, kCrashWatch);
+      stages.host.resumed = realtime_ns();
+      break;
+    } catch (const DamagedTemplate& e) {
+      end_helpers(vm.children);
+      vm = {};
+      if (rebuild) {
+        notice(std::string("the VM boots instead of starting from its template: the rebuilt one is damaged too: ") +
+               e.what());
+        return std::nullopt;
+      }
+    } catch (const std::exception& e) {
+      int status = 0;
+      // QEMU exiting by itself while it loads the state refused it: the next container builds another.
+      bool refused = vm.children.qemu > 0 && ::waitpid(vm.children.qemu, &status, WNOHANG) == vm.children.qemu &&
+                     WIFEXITED(status) && WEXITSTATUS(status) != 0;
+      if (refused) vm.children.qemu = -1;
+      notice(std::string("the VM boots instead of starting from its template: ") + e.what() +
+             (refused ? " (QEMU refused the template's state; it is discarded)" : ""));
+      end_helpers(vm.children);
+      if (refused && key) discard_template(*key);
+      return std::nullopt;
+    }
+  }
+  ReadyOutcome ready = wait_for_guest_ready(vm.channel.get(), vm.children.qemu, vm.children.virtiofsd, kCrashWatch);
+  if (ready.how == ReadyWait::qemu_exited) {
+    notice(std::string("QEMU ended before the VM started from its template had spoken") +
+           (ready.qemu_crashed ? " (killed by " + describe_signal(ready.qemu_signal) + ")" : "") + ": booting it");
+    end_helpers(vm.children);
+    stages.host.resumed = 0;
+    return std::nullopt;
+  }
+  return vm;  // running, or ended in a way the supervisor reports
+}
+
+// Starts virtiofsd and QEMU until the guest's init has spoken (guest_ready.hpp): from a template
+// where one applies, else by booting it. Two failures start the VM again, both before anything of the workload has run:
 // - Some hosts offer /dev/kvm but cannot run this guest on it (nested virtualisation without the
 //   CPU features the kernel needs): with the accelerator left to us, a VM that has not booted under
 //   KVM within kKvmBootLimit starts again under TCG, rather than hanging for ever, and the failure
@@ -332,8 +430,9 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
                    const std::vector<Nic>& nics, KvmPlan kvm, const std::optional<HelperIds>& qemu_ids,
                    int channel_listener, int exec_listener, int qmp_listener, Stages& stages) {
   constexpr auto kKvmBootLimit = std::chrono::seconds(10);
-  // How long a crash is watched for: a TCG boot on a busy host takes a few seconds.
-  constexpr auto kCrashWatch = std::chrono::seconds(30);
+  if (auto restored = restore_from_template(launch, bundle, boot, nics, kvm.try_kvm, qemu_ids, channel_listener,
+                                            exec_listener, qmp_listener, stages))
+    return std::move(*restored);
   StartedVm vm;
   constexpr int kCrashRestarts = 2;
   bool use_kvm = kvm.try_kvm;
@@ -443,7 +542,9 @@ int run() {
   // From here on the VM runs: its helpers get a root without the image in it, and CAP_SYS_ADMIN
   // (needed for that root's mounts) is gone unless the operator gave it to the container.
   if (launch.read_only_root) make_root_read_only(handoff::vm_mount_points(launch));
-  build_helper_root({handoff::kLaunchPath, handoff::kNetworkPath});
+  write_seed();
+  build_helper_root({handoff::kLaunchPath, handoff::kNetworkPath, handoff::kSeedPath});
+  ::unlink(handoff::kSeedPath);  // the VM's copy is the only one
   seal_mounts();
   if (!launch.sys_admin) drop_sys_admin();
   start_network_services(network);
@@ -462,6 +563,7 @@ int run() {
   int code = 0;
   ExecMux exec(std::move(vm.exec_port), handoff::kExecSocket);
   start_network_watcher({.qmp = std::move(vm.qmp),
+                         .monitor = std::move(vm.monitor),
                          .qemu = launch.qemu,
                          .wired = network.wired,
                          .dns_forwarder = network.plan.dns_forwarder,

@@ -52,7 +52,9 @@ class Watcher {
   }
 
   [[noreturn]] void run(UniqueFd events) {
-    if (settings_.qmp) {
+    if (settings_.monitor) {
+      qmp_ = std::move(settings_.monitor);
+    } else if (settings_.qmp) {
       try {
         qmp_.emplace(std::move(settings_.qmp));
       } catch (const Error& e) {

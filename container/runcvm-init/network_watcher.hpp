@@ -14,6 +14,7 @@
 
 #include "common/fd.hpp"
 #include "container/runcvm-init/network_plan.hpp"
+#include "container/runcvm-init/qmp.hpp"
 #include "container/runcvm-init/vm_peers.hpp"
 #include "handoff/launch.hpp"
 #include "net/netlink.hpp"
@@ -44,7 +45,8 @@ NetworkChanges network_changes(const std::vector<WiredInterface>& wired, const s
                                const std::vector<net::Route>& routes);
 
 struct NetworkWatcherSettings {
-  UniqueFd qmp;  // QEMU's monitor; none on a machine without hot-plug (microvm)
+  UniqueFd qmp;                // QEMU's monitor; none on a machine without hot-plug (microvm)
+  std::optional<Qmp> monitor;  // the monitor already in command mode (a VM restored from a template), instead
   handoff::Qemu qemu;
   std::vector<WiredInterface> wired;  // the interfaces the VM booted with
   bool dns_forwarder = false;         // already serving

@@ -91,7 +91,8 @@ std::vector<std::string> virtiofsd_command(const handoff::Launch& launch, const 
   return argv;
 }
 
-std::string kernel_command_line(const handoff::Launch& launch, const BundleLayout& bundle, std::uint64_t tsc_khz) {
+std::string kernel_command_line(const handoff::Launch& launch, const BundleLayout& bundle, std::uint64_t tsc_khz,
+                                VmStart start) {
   std::string line = "console=ttyS0 panic=-1 reboot=t";
   line += std::string(" ") + artifact::kFastBootArguments;
   if (tsc_khz != 0) line += " tsc_early_khz=" + std::to_string(tsc_khz);
@@ -106,6 +107,7 @@ std::string kernel_command_line(const handoff::Launch& launch, const BundleLayou
     line += " " + std::string(artifact::kCmdlineRootTag) + artifact::kRootTag + " " +
             std::string(artifact::kCmdlineInit) + bundle.vm_init();
   }
+  if (start != VmStart::boot) line += " " + std::string(artifact::kCmdlineTemplate);
   if (!launch.kernel.append.empty()) line += " " + launch.kernel.append;
   return line;
 }
@@ -168,10 +170,14 @@ void add_machine(const handoff::Launch& launch, const BundleLayout& bundle, bool
             });
 }
 
-// The container's root, served by virtiofsd under the tag the VM mounts.
-void add_root(const handoff::Launch& launch, Argv& argv) {
-  add(argv, {"-chardev", std::string("socket,id=fs,path=") + kVirtiofsSocket, "-device",
-             virtio_device(launch, "vhost-user-fs") + ",chardev=fs,tag=" + artifact::kRootTag + ",queue-size=1024"});
+// The container's root, served by virtiofsd under the tag the VM mounts. A template has none; a
+// restored copy is given its device after the load (QEMU 7.2 cannot migrate one).
+void add_root(const handoff::Launch& launch, VmStart start, Argv& argv) {
+  if (start == VmStart::build_template) return;
+  add(argv, {"-chardev", std::string("socket,id=fs,path=") + kVirtiofsSocket});
+  if (start == VmStart::boot)
+    add(argv, {"-device",
+               virtio_device(launch, "vhost-user-fs") + ",chardev=fs,tag=" + artifact::kRootTag + ",queue-size=1024"});
 }
 
 // The channel to vm-init, and docker exec's port: its sessions never queue behind the workload's
@@ -184,17 +190,20 @@ void add_channel(const handoff::Launch& launch, Argv& argv) {
              std::string("virtserialport,chardev=exec,name=") + channel::kExecPortName});
 }
 
-void add_kernel(const handoff::Launch& launch, const BundleLayout& bundle, const BootFiles& boot, Argv& argv) {
+void add_kernel(const handoff::Launch& launch, const BundleLayout& bundle, const BootFiles& boot, VmStart start,
+                Argv& argv) {
   add(argv, {"-kernel", boot.kernel});
   if (!boot.initrd.empty()) add(argv, {"-initrd", boot.initrd});
-  add(argv, {"-append", kernel_command_line(launch, bundle, boot.tsc_khz)});
+  add(argv, {"-append", kernel_command_line(launch, bundle, boot.tsc_khz, start)});
   // QEMU's virtio-mmio transports speak legacy virtio unless told otherwise, and virtiofsd
   // (libvhost-user) serves only virtio 1.0 devices.
   if (!handoff::has_pci_bus(launch.qemu)) add(argv, {"-global", "virtio-mmio.force-legacy=false"});
 }
 
 // RUNCVM_DISKS: virtio-blk devices the VM finds by serial (runcvm-disk<N>, in the option's order).
-void add_disks(const handoff::Launch& launch, const BootFiles& boot, Argv& argv) {
+// A template has none; a restored copy has their backends, and is given their devices after the load.
+void add_disks(const handoff::Launch& launch, const BootFiles& boot, VmStart start, Argv& argv) {
+  if (start == VmStart::build_template) return;
   if (boot.disks.size() != launch.disks.size())
     throw Error("QEMU's command: " + std::to_string(launch.disks.size()) + " disks but " +
                 std::to_string(boot.disks.size()) + " opened");
@@ -204,10 +213,13 @@ void add_disks(const handoff::Launch& launch, const BootFiles& boot, Argv& argv)
     // default pauses the VM on ENOSPC, for a monitor to resume, and there is none: the container
     // would hang.
     std::string set = std::to_string(i + 1);
-    add(argv, {"-add-fd", "fd=" + std::to_string(boot.disks[i].read_write) + ",set=" + set, "-add-fd",
-               "fd=" + std::to_string(boot.disks[i].read_only) + ",set=" + set, "-drive",
-               "file=/dev/fdset/" + set + ",if=none,id=" + id + ",format=raw,discard=unmap,werror=report,rerror=report",
-               "-device", virtio_device(launch, "virtio-blk") + ",drive=" + id + ",serial=" + handoff::disk_serial(i)});
+    add(argv,
+        {"-add-fd", "fd=" + std::to_string(boot.disks[i].read_write) + ",set=" + set, "-add-fd",
+         "fd=" + std::to_string(boot.disks[i].read_only) + ",set=" + set, "-drive",
+         "file=/dev/fdset/" + set + ",if=none,id=" + id + ",format=raw,discard=unmap,werror=report,rerror=report"});
+    if (start == VmStart::boot)
+      add(argv,
+          {"-device", virtio_device(launch, "virtio-blk") + ",drive=" + id + ",serial=" + handoff::disk_serial(i)});
   }
 }
 
@@ -225,16 +237,31 @@ void add_nics(const handoff::Launch& launch, const std::vector<Nic>& nics, Argv&
 
 // Networks Docker connects while the VM runs come as hot-plugged cards (network_watcher.hpp),
 // through QEMU's monitor; q35's root bus takes none, so it gets empty root ports for them.
-void add_hotplug(const handoff::Launch& launch, Argv& argv) {
+// A template's come first, for the container's own devices (template_slots).
+void add_hotplug(const handoff::Launch& launch, VmStart start, Argv& argv) {
   if (!handoff::has_pci_bus(launch.qemu)) return;
   add(argv, {"-chardev", std::string("socket,id=qmp,path=") + kQmpSocket, "-mon", "chardev=qmp,mode=control"});
   std::size_t chassis = 1;
-  for (const auto& slot : hotplug_slots(launch.qemu.machine, launch.qemu.hotplug_slots))
+  std::vector<std::string> slots;
+  if (start != VmStart::boot) {
+    TemplateSlots own = template_slots();
+    slots.push_back(own.root);
+    slots.insert(slots.end(), own.nics.begin(), own.nics.end());
+    slots.insert(slots.end(), own.disks.begin(), own.disks.end());
+  }
+  for (const auto& slot : hotplug_slots(launch.qemu.machine, launch.qemu.hotplug_slots)) slots.push_back(slot);
+  for (const auto& slot : slots)
     add(argv, {"-device", "pcie-root-port,id=" + slot + ",chassis=" + std::to_string(chassis++) + ",io-reserve=0"});
 }
 
 // The serial console shows kernel messages only when asked; the workload's output never uses it.
-void add_console(const handoff::Launch& launch, const BootFiles& boot, Argv& argv) {
+// A template's serial port is part of its machine: its copies keep one, connected to nothing when
+// nobody reads the console (and the template's own, whose messages are nobody's).
+void add_console(const handoff::Launch& launch, const BootFiles& boot, VmStart start, Argv& argv) {
+  if (start == VmStart::build_template || (start == VmStart::restore && console_sink(launch) == ConsoleSink::none)) {
+    add(argv, {"-chardev", "null,id=console", "-serial", "chardev:console"});
+    return;
+  }
   if (console_sink(launch) == ConsoleSink::none) {
     add(argv, {"-serial", "none"});
     return;
@@ -259,22 +286,63 @@ void add_bios_log(const handoff::Launch& launch, const BootFiles& boot, Argv& ar
              "isa-debugcon,iobase=0x402,chardev=bios"});
 }
 
+// A template, and each copy of it: the generation id device, whose id QEMU picks anew at every
+// start (guid=auto) and tells the guest's kernel after a restore, which reseeds its random pool
+// (Linux 5.18+, CONFIG_VMGENID); and, for a copy, the saved state to load, paused.
+void add_template_devices(const BootFiles& boot, VmStart start, Argv& argv) {
+  if (start == VmStart::boot) return;
+  add(argv, {"-device", "vmgenid"});
+  if (start == VmStart::restore) {
+    if (boot.incoming_fd < 0) throw Error("QEMU's command: the template's state has no descriptor");
+    add(argv, {"-incoming", "fd:" + std::to_string(boot.incoming_fd)});
+  }
+}
+
 }  // namespace
 
+TemplateSlots template_slots() {
+  TemplateSlots slots{.root = "runcvm-root-slot", .nics = {}, .disks = {}};
+  for (std::size_t i = 0; i < handoff::kTemplateNicSlots; ++i)
+    slots.nics.push_back("runcvm-nic-slot" + std::to_string(i));
+  for (std::size_t i = 0; i < handoff::kTemplateDiskSlots; ++i)
+    slots.disks.push_back("runcvm-disk-slot" + std::to_string(i));
+  return slots;
+}
+
+nlohmann::json disk_device(const handoff::Launch& launch, std::size_t index, const std::string& slot) {
+  nlohmann::json device = {{"driver", virtio_device(launch, "virtio-blk")},
+                           {"id", "disk-device" + std::to_string(index)},
+                           {"drive", "disk" + std::to_string(index)},
+                           {"serial", handoff::disk_serial(index)}};
+  if (!slot.empty()) device["bus"] = slot;
+  return device;
+}
+
+nlohmann::json root_device(const handoff::Launch& launch, const std::string& slot) {
+  nlohmann::json device = {{"driver", virtio_device(launch, "vhost-user-fs")},
+                           {"id", "root-fs"},
+                           {"chardev", "fs"},
+                           {"tag", artifact::kRootTag},
+                           {"queue-size", 1024}};
+  if (!slot.empty()) device["bus"] = slot;
+  return device;
+}
+
 std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm,
-                                      const BootFiles& boot, const std::vector<Nic>& nics) {
+                                      const BootFiles& boot, const std::vector<Nic>& nics, VmStart start) {
   Argv argv = through_loader(bundle, bundle.qemu());
   add_machine(launch, bundle, kvm, argv);
-  add_root(launch, argv);
+  add_root(launch, start, argv);
   add_channel(launch, argv);
-  add_kernel(launch, bundle, boot, argv);
-  add_disks(launch, boot, argv);
-  add_nics(launch, nics, argv);
-  add_hotplug(launch, argv);
-  add_console(launch, boot, argv);
+  add_kernel(launch, bundle, boot, start, argv);
+  add_disks(launch, boot, start, argv);
+  if (start == VmStart::boot) add_nics(launch, nics, argv);  // a copy's come through QMP, with their taps
+  add_hotplug(launch, start, argv);
+  add_console(launch, boot, start, argv);
   add_display(launch, !nics.empty(), argv);
   add_panic_device(launch, argv);
   add_bios_log(launch, boot, argv);
+  add_template_devices(boot, start, argv);
   return argv;
 }
 

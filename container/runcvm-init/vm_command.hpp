@@ -3,13 +3,16 @@
 // their own dynamic loader and libraries, so they run in any image (musl, glibc, distroless).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "handoff/bundle_layout.hpp"
 #include "handoff/launch.hpp"
 #include "handoff/state_directory.hpp"
+#include "handoff/vm_template.hpp"
 
 namespace runcvm::container_init {
 
@@ -54,7 +57,21 @@ struct BootFiles {
     int read_only = -1;
   };
   std::vector<DiskFds> disks = {};
+  // VmStart::restore: the template's saved state, a descriptor QEMU inherits and loads (-incoming).
+  int incoming_fd = -1;
 };
+// How QEMU starts the VM: booting it; booting a template (vm_template.hpp), a VM with the fixed
+// device set every copy of it has and none of the container's devices, to be saved once parked;
+// or restoring such a copy from the template's saved state, paused, for runcvm-init to attach the
+// container's root, cards and disks to the template's empty slots (template_slots) and resume it.
+enum class VmStart { boot, build_template, restore };
+// The template's empty PCIe root ports, in their fixed order: the root's, the network cards'
+// (handoff::kTemplateNicSlots), the disks' (handoff::kTemplateDiskSlots), then the `hotplug` ones later networks take.
+struct TemplateSlots {
+  std::string root;
+  std::vector<std::string> nics, disks;
+};
+TemplateSlots template_slots();
 // Where the guest's serial console goes: stderr when debugging; an init as the VM's PID 1
 // (systemd) writes to it, so stdout, as a systemd container's output does; the image's own
 // kernel's console goes to runcvm-init, which tells the user its end when that kernel fails;
@@ -62,13 +79,20 @@ struct BootFiles {
 enum class ConsoleSink { none, container_stdout, container_stderr, runcvm_init };
 ConsoleSink console_sink(const handoff::Launch& launch);
 std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm,
-                                      const BootFiles& boot, const std::vector<Nic>& nics = {});
+                                      const BootFiles& boot, const std::vector<Nic>& nics = {},
+                                      VmStart start = VmStart::boot);
+// The virtio-blk device of RUNCVM_DISKS disk `index` (its backend is on QEMU's command line); the
+// virtio-net device of a card of the container's, by position; the root's vhost-user-fs device:
+// QMP device_add arguments, put on `slot` when it is not empty.
+nlohmann::json disk_device(const handoff::Launch& launch, std::size_t index, const std::string& slot);
+nlohmann::json root_device(const handoff::Launch& launch, const std::string& slot);
 // The direct-boot image the builder leaves next to a bundle kernel's vmlinuz.
 std::string direct_boot_image_path(const handoff::Kernel& kernel);
 // The kernel command line: console, quiet unless debugging, our initramfs's keys (the bundle
 // kernels' and the one built for an image's kernel; root= and init= for a bundle kernel that
 // boots without one), then the user's
 // RUNCVM_KERNEL_APPEND last so it can override.
-std::string kernel_command_line(const handoff::Launch& launch, const BundleLayout& bundle, std::uint64_t tsc_khz = 0);
+std::string kernel_command_line(const handoff::Launch& launch, const BundleLayout& bundle, std::uint64_t tsc_khz = 0,
+                                VmStart start = VmStart::boot);
 
 }  // namespace runcvm::container_init

@@ -219,20 +219,24 @@ vm -e RUNCVM_KERNEL_DEBUG=1 runcvm-test/vm true 2>"$SCRATCH/kernel-err"
 grep -q "Linux version" "$SCRATCH/kernel-err" || fail "RUNCVM_KERNEL_DEBUG=1 showed no kernel messages: $(head -c 300 "$SCRATCH/kernel-err")"
 pass "firmware and kernel output are hidden by default and shown with RUNCVM_BIOS_DEBUG / RUNCVM_KERNEL_DEBUG"
 
-# RUNCVM_TIMINGS=1 accounts for the start-up: every stage measured and the stages add up.
-vm -e RUNCVM_TIMINGS=1 runcvm-test/vm true 2>"$SCRATCH/timings"
-line=$(grep '^runcvm: timings (ms):' "$SCRATCH/timings") || fail "RUNCVM_TIMINGS=1 printed no timings: $(cat "$SCRATCH/timings")"
-python3 - "$line" <<'PY' || fail "timings do not add up: $line"
+# RUNCVM_TIMINGS=1 accounts for the start-up: every stage measured and the stages add up, for a
+# VM that boots (RUNCVM_TEMPLATE=0) and for one restored from its template.
+for template in 0 1; do
+  vm -e RUNCVM_TIMINGS=1 -e RUNCVM_TEMPLATE=$template runcvm-test/vm true 2>"$SCRATCH/timings"
+  line=$(grep '^runcvm: timings (ms):' "$SCRATCH/timings") || fail "RUNCVM_TIMINGS=1 printed no timings: $(cat "$SCRATCH/timings")"
+  python3 - "$line" "$template" <<'PY' || fail "timings do not add up: $line"
 import sys
 fields = dict(f.split("=") for f in sys.argv[1].split(":", 2)[2].split())
-stages = ["helpers", "qemu+firmware", "kernel", "initramfs", "vm-init", "workload", "shutdown"]
+first = ["restore"] if sys.argv[2] == "1" else ["qemu+firmware", "kernel"]
+stages = ["helpers"] + first + ["initramfs", "vm-init", "workload", "shutdown"]
 values = {k: int(fields[k]) for k in stages + ["total", "started_at", "ended_at"]}
 assert all(values[k] >= 0 for k in stages), values
-assert values["kernel"] > 0 and values["qemu+firmware"] > 0, values
+assert all(values[k] > 0 for k in first), values
 assert abs(sum(values[k] for k in stages) - values["total"]) <= 7, values
 assert abs(values["ended_at"] - values["started_at"] - values["total"]) <= 1, values
 PY
-pass "RUNCVM_TIMINGS=1 reports the stages: $line"
+  pass "RUNCVM_TIMINGS=1 RUNCVM_TEMPLATE=$template reports the stages: $line"
+done
 
 # An init as the entrypoint becomes the VM's PID 1 (busybox init here; systemd in
 # runtime_systemd.sh): its console output is the container's output, docker stop reaches it, and

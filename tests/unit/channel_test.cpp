@@ -106,6 +106,12 @@ TEST_CASE("the guest's start-up stages travel as text and place on the host's cl
   CHECK(channel::format_timings_line(host, guest) ==
         "runcvm: timings (ms): helpers=10 qemu+firmware=400 kernel=1500 initramfs=250 vm-init=50 workload=50 "
         "shutdown=150 total=2410 started_at=8590 ended_at=11000");
+  // Restored from a template at host time 10.65 s, after 2.05 s of loading: the guest's seconds
+  // count on from the template's boot, and its initramfs ran from the resume to vm-init (10.75 s).
+  host.resumed = 10'650'000'000;
+  CHECK(channel::format_timings_line(host, guest) ==
+        "runcvm: timings (ms): helpers=10 restore=2050 initramfs=100 vm-init=50 workload=50 shutdown=150 total=2410 "
+        "started_at=8590 ended_at=11000");
 
   CHECK_THROWS_WITH(channel::parse_guest_stages("initramfs=1 vm_init=x"),
                     ContainsSubstring("vm_init=\"x\": expected seconds"));

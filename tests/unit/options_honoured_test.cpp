@@ -119,6 +119,7 @@ TEST_CASE("every option in the table is read past the runtime's parser", "[optio
       {"RUNCVM_CGROUPFS", "hybrid"},
       {"RUNCVM_VIRTIOFS_CACHE", "none"},
       {"RUNCVM_CAPS", "spec"},
+      {"RUNCVM_TEMPLATE", "0"},
       {"RUNCVM_TIMINGS", "1"},
       {"RUNCVM_EXEC_TIMEOUT", "7"},
       {"RUNCVM_BREAK", "prenet"},

@@ -7,6 +7,8 @@
 // Kernel command line: the keys of handoff/kernel_artifact.hpp.
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/random.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -20,7 +22,9 @@
 #include <cstring>
 #include <string>
 
+#include "channel/frame.hpp"
 #include "handoff/kernel_artifact.hpp"
+#include "handoff/state_directory.hpp"
 
 namespace {
 
@@ -28,6 +32,7 @@ struct Settings {
   std::string root_tag = runcvm::handoff::kernel_artifact::kRootTag;
   std::string init = "/sbin/init";
   bool debug = false;
+  bool template_vm = false;  // kCmdlineTemplate
 };
 
 [[noreturn]] void fail(const std::string& message) {
@@ -81,6 +86,8 @@ Settings read_settings() {
       settings.init = word.substr(artifact::kCmdlineInit.size());
     else if (word == artifact::kCmdlineDebug)
       settings.debug = true;
+    else if (word == artifact::kCmdlineTemplate)
+      settings.template_vm = true;
   });
   return settings;
 }
@@ -118,16 +125,86 @@ double seconds_now() {
   return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
 }
 
-// The virtio device may still be probing right after its driver loads; give it a moment.
+// The virtio device may still be probing right after its driver loads; give it a moment. A
+// template VM has no root device yet: each copy restored from it gets one, whenever that is.
 void mount_root(const Settings& settings) {
   double deadline = seconds_now() + 10;
   while (mount(settings.root_tag.c_str(), "/newroot", "virtiofs", 0, nullptr) != 0) {
-    if (seconds_now() > deadline)
+    if (!settings.template_vm && seconds_now() > deadline)
       fail(errno_text("mounting virtiofs tag", settings.root_tag) + " (is the vhost-user-fs device attached?)");
     timespec pause{0, 20 * 1000 * 1000};
     nanosleep(&pause, nullptr);
   }
   log_step(settings, "mounted virtiofs " + settings.root_tag);
+}
+
+// The /dev node of the virtio-serial port named `name`, once its driver has made it ("" after 10 s).
+std::string find_port(const char* name) {
+  double deadline = seconds_now() + 10;
+  do {
+    if (DIR* dir = opendir("/sys/class/virtio-ports")) {
+      std::string found;
+      while (dirent* entry = readdir(dir)) {
+        if (entry->d_name[0] == '.') continue;
+        std::string base = std::string("/sys/class/virtio-ports/") + entry->d_name;
+        int fd = open((base + "/name").c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        char text[64] = {};
+        ssize_t n = read(fd, text, sizeof text - 1);
+        close(fd);
+        std::string port_name(text, n > 0 ? static_cast<size_t>(n) : 0);
+        if (!port_name.empty() && port_name.back() == '\n') port_name.pop_back();
+        if (port_name == name) found = std::string("/dev/") + entry->d_name;
+      }
+      closedir(dir);
+      struct stat st {};
+      if (!found.empty() && stat(found.c_str(), &st) == 0) return found;
+    }
+    timespec pause{0, 10 * 1000 * 1000};
+    nanosleep(&pause, nullptr);
+  } while (seconds_now() < deadline);
+  return "";
+}
+
+// A template VM tells the host it is ready to be saved: everything before this is the same in
+// every copy of it, nothing after it has run yet.
+void say_parked(const Settings& settings) {
+  mount_or_fail("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  std::string port = find_port(runcvm::channel::kPortName);
+  if (port.empty()) fail(std::string("the channel port ") + runcvm::channel::kPortName + " did not appear");
+  int fd = open(port.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail(errno_text("opening", port));
+  const auto& message = runcvm::handoff::kernel_artifact::kTemplateParked;
+  if (write(fd, message.data(), message.size()) != static_cast<ssize_t>(message.size()))
+    fail(errno_text("writing to", port));
+  close(fd);
+  umount2("/sys", MNT_DETACH);
+  log_step(settings, "parked");
+}
+
+// The host's random bytes, added to the kernel's pool and credited, and a reseed forced, before
+// the VM's init (and the stack canaries and AT_RANDOM of everything it starts) draws on it. A
+// root without them (an older runtime) leaves the pool as it is.
+void reseed_from_host(const Settings& settings) {
+  std::string path = std::string("/newroot") + runcvm::handoff::kSeedPath;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) return;
+  // RNDADDENTROPY takes a rand_pool_info header followed by the bytes.
+  constexpr size_t kBytes = runcvm::handoff::kSeedBytes;
+  alignas(rand_pool_info) unsigned char request[sizeof(rand_pool_info) + kBytes] = {};
+  ssize_t n = read(fd, request + sizeof(rand_pool_info), kBytes);
+  close(fd);
+  if (n != static_cast<ssize_t>(kBytes)) fail("reading the host's seed \"" + path + "\": too short");
+  rand_pool_info header{};
+  header.entropy_count = static_cast<int>(kBytes * 8);
+  header.buf_size = static_cast<int>(kBytes);
+  std::memcpy(request, &header, sizeof header);
+  int pool = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+  if (pool < 0) fail(errno_text("opening", "/dev/urandom"));
+  if (ioctl(pool, RNDADDENTROPY, request) != 0) fail(errno_text("adding the host's seed to", "/dev/urandom"));
+  if (ioctl(pool, RNDRESEEDCRNG) != 0) fail(errno_text("reseeding", "/dev/urandom"));
+  close(pool);
+  log_step(settings, "reseeded from the host");
 }
 
 // The initramfs stays in memory after switching root unless its files are removed.
@@ -168,7 +245,9 @@ int main() {
   mount_or_fail("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   Settings settings = read_settings();
   load_modules(settings);
+  if (settings.template_vm) say_parked(settings);
   mount_root(settings);
+  reseed_from_host(settings);
   switch_root(settings);
   log_step(settings, "exec " + settings.init);
   char* argv[] = {settings.init.data(), nullptr};

@@ -123,28 +123,37 @@ void apply(net::Netlink& netlink, const handoff::Network& network, const std::ve
 
 }  // namespace
 
-void configure_network(const handoff::Network& network) {
-  net::Netlink netlink;
-  for (const auto& link : netlink.links())
-    if (link.name == "lo")
-      netlink.request(net::set_link({.index = link.index, .up = true}, netlink.next_sequence()), "bringing up lo");
-  apply(netlink, network, netlink.links());
-}
+namespace {
 
-void configure_hotplugged_interface(const handoff::Network& network, std::chrono::milliseconds limit) {
-  net::Netlink netlink;
+// The links, once every interface of `network` has its device (by MAC) or `limit` passed.
+std::vector<net::Link> links_when_present(net::Netlink& netlink, const handoff::Network& network,
+                                          std::chrono::milliseconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   for (;;) {
     std::vector<net::Link> links = netlink.links();
     std::size_t found = 0;
     for (const auto& interface : network.interfaces)
       for (const auto& link : links) found += link.mac == interface.mac ? 1 : 0;
-    if (found >= network.interfaces.size() || std::chrono::steady_clock::now() > deadline) {
-      apply(netlink, network, links);  // throws naming the NIC that never came
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (found >= network.interfaces.size() || std::chrono::steady_clock::now() > deadline) return links;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+}
+
+}  // namespace
+
+// A VM restored from a template is given its cards as it resumes (hot-plugged): they may still
+// be probing.
+void configure_network(const handoff::Network& network) {
+  net::Netlink netlink;
+  for (const auto& link : netlink.links())
+    if (link.name == "lo")
+      netlink.request(net::set_link({.index = link.index, .up = true}, netlink.next_sequence()), "bringing up lo");
+  apply(netlink, network, links_when_present(netlink, network, std::chrono::seconds(10)));
+}
+
+void configure_hotplugged_interface(const handoff::Network& network, std::chrono::milliseconds limit) {
+  net::Netlink netlink;
+  apply(netlink, network, links_when_present(netlink, network, limit));  // throws naming the NIC that never came
 }
 
 void unconfigure_interface(const std::string& name) {

@@ -1,0 +1,435 @@
+#include "container/runcvm-init/vm_template.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <initializer_list>
+#include <string_view>
+#include <thread>
+
+#include "common/error.hpp"
+#include "common/file.hpp"
+#include "common/unix_socket.hpp"
+#include "container/runcvm-init/helper_root.hpp"
+#include "container/runcvm-init/notice.hpp"
+#include "container/runcvm-init/vm_devices.hpp"
+#include "handoff/kernel_artifact.hpp"
+
+namespace runcvm::container_init {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr const char* kManifestName = "manifest.json";
+constexpr const char* kStateName = "state";
+constexpr const char* kLockName = ".lock";
+// How long a start waits for another container's runcvm-init building the same template.
+constexpr auto kLockLimit = 120s;
+// How long QEMU may take to save a parked template, or to load one.
+constexpr auto kSaveLimit = 60s;
+// A template whose build failed is not tried again for this long (a full /run, a kernel that does
+// not park): the VMs meanwhile boot, instead of each paying for a failing build first.
+constexpr auto kFailedBuildPause = std::chrono::minutes(10);
+
+std::string template_path(const std::string& name) { return std::string(handoff::kTemplateDirectory) + "/" + name; }
+
+// A name beside `name` no other container's runcvm-init picks: they are all PID 1, and one killed
+// while it built may have left its staging directory behind.
+std::string unique_sibling(const std::string& name, const char* purpose) {
+  unsigned long long random = 0;
+  if (::getrandom(&random, sizeof random, 0) != static_cast<ssize_t>(sizeof random))
+    throw system_error("reading random bytes for", template_path(name), errno);
+  char suffix[32];
+  std::snprintf(suffix, sizeof suffix, "%016llx", random);
+  return template_path("." + name + "." + purpose + "-" + suffix);
+}
+
+// The firmware QEMU loads (SeaBIOS, its option ROMs): every file of the bundle's firmware directory.
+std::string firmware_identity(const std::string& directory) {
+  std::vector<std::string> names;
+  if (DIR* dir = ::opendir(directory.c_str())) {
+    while (dirent* entry = ::readdir(dir))
+      if (entry->d_name[0] != '.') names.emplace_back(entry->d_name);
+    ::closedir(dir);
+  }
+  if (names.empty()) throw Error("no firmware in " + quote(directory));
+  std::sort(names.begin(), names.end());
+  std::string identity;
+  for (const auto& name : names) identity += name + "=" + file_identity(directory + "/" + name).value_or("?") + ";";
+  return identity;
+}
+
+// Under KVM the guest sees the host's CPU: its model and features.
+std::string host_cpu_identity() {
+  std::string cpuinfo = read_file("/proc/cpuinfo");
+  std::string identity;
+  for (const char* key : {"model name", "flags"}) {
+    std::size_t at = cpuinfo.find(std::string("\n") + key);
+    if (at == std::string::npos) continue;
+    std::size_t end = cpuinfo.find('\n', at + 1);
+    identity += cpuinfo.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1) + ";";
+  }
+  return identity;
+}
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string text;
+  for (const auto& word : words) text += (text.empty() ? "" : " ") + word;
+  return text;
+}
+
+std::vector<std::string> build_command(const TemplateBuilder& builder) {
+  return qemu_command(builder.launch, builder.bundle, builder.kvm, builder.files, {}, VmStart::build_template);
+}
+
+// A file or directory of the template directory, as runcvm-init left it: root's, not a link,
+// writable by nobody else. Anything else is not trusted.
+bool owned_as_ours(int fd, bool directory) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && (directory ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)) && st.st_uid == ::geteuid() &&
+         (st.st_mode & 022) == 0;
+}
+
+std::uint32_t crc32_of(int fd, std::uint64_t size) {
+  uLong crc = ::crc32(0L, Z_NULL, 0);
+  if (size == 0) return static_cast<std::uint32_t>(crc);
+  void* data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (data == MAP_FAILED) throw system_error("mapping", "the template's state", errno);
+  const auto* bytes = static_cast<const Bytef*>(data);
+  for (std::uint64_t done = 0; done < size;) {
+    auto piece = static_cast<uInt>(std::min<std::uint64_t>(size - done, 1u << 30));
+    crc = ::crc32(crc, bytes + done, piece);
+    done += piece;
+  }
+  ::munmap(data, size);
+  return static_cast<std::uint32_t>(crc);
+}
+
+// The template's state, when its directory, manifest and state are whole (its size; its CRC-32
+// too when `check_crc`), ours and of `key`; otherwise nullopt, with `why` saying what is wrong.
+std::optional<OpenedTemplate> checked_state(const std::string& name, const handoff::TemplateKey& key, std::string& why,
+                                            bool check_crc) {
+  UniqueFd directory(::open(template_path(name).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!directory) {
+    why = errno == ENOENT ? "none was built yet" : "its directory cannot be opened";
+    return std::nullopt;
+  }
+  if (!owned_as_ours(directory.get(), true)) {
+    why = "its directory is not runcvm's";
+    return std::nullopt;
+  }
+  UniqueFd manifest_fd(::openat(directory.get(), kManifestName, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!manifest_fd || !owned_as_ours(manifest_fd.get(), false)) {
+    why = "its manifest is missing or not runcvm's";
+    return std::nullopt;
+  }
+  std::string text(handoff::kTemplateManifestMaxBytes + 1, '\0');
+  ssize_t n = ::read(manifest_fd.get(), text.data(), text.size());
+  text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  auto manifest = handoff::parse_template_manifest(text);
+  if (!manifest) {
+    why = "its manifest is damaged";
+    return std::nullopt;
+  }
+  if (!(manifest->key == key)) {
+    why = "it was built for another kernel, bundle or machine";
+    return std::nullopt;
+  }
+  UniqueFd state(::openat(directory.get(), kStateName, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st {};
+  if (!state || !owned_as_ours(state.get(), false) || ::fstat(state.get(), &st) != 0) {
+    why = "its state is missing or not runcvm's";
+    return std::nullopt;
+  }
+  if (static_cast<std::uint64_t>(st.st_size) != manifest->state_bytes) {
+    why = "its state is " + std::to_string(st.st_size) + " bytes, not the " + std::to_string(manifest->state_bytes) +
+          " its manifest says";
+    return std::nullopt;
+  }
+  if (check_crc && crc32_of(state.get(), manifest->state_bytes) != manifest->state_crc32) {
+    why = "its state does not match its manifest's CRC-32 (damaged)";
+    return std::nullopt;
+  }
+  ::fcntl(state.get(), F_SETFL, ::fcntl(state.get(), F_GETFL) & ~O_NONBLOCK);
+  return OpenedTemplate{std::move(state), *manifest};
+}
+
+// Waits for the template's initramfs to say it is parked, on the channel.
+void wait_until_parked(int channel, pid_t qemu, std::chrono::milliseconds limit) {
+  const auto& parked = handoff::kernel_artifact::kTemplateParked;
+  auto deadline = Clock::now() + limit;
+  std::string seen;
+  while (seen.find(parked) == std::string::npos) {
+    if (Clock::now() > deadline)
+      throw Error("the template's kernel did not reach its initramfs within " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit).count()) + " s");
+    int status = 0;
+    if (::waitpid(qemu, &status, WNOHANG) == qemu)
+      throw Error("QEMU ended while the template booted (status " + std::to_string(status) + ")");
+    pollfd p{channel, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    char buffer[256];
+    ssize_t n = ::read(channel, buffer, sizeof buffer);
+    if (n <= 0) throw Error("the template's channel closed while it booted");
+    seen.append(buffer, static_cast<std::size_t>(n));
+    if (seen.size() > 4096) seen.erase(0, seen.size() - parked.size());  // bounded: only the message matters
+  }
+}
+
+// The status `command` reports, polled until it is none of `going` (nor missing).
+std::string wait_for_status(Qmp& qmp, const char* command, std::initializer_list<std::string_view> going,
+                            std::chrono::milliseconds limit, const char* what) {
+  auto deadline = Clock::now() + limit;
+  for (;;) {
+    nlohmann::json reply = qmp.execute(command);
+    std::string status = reply.is_object() && reply.contains("status") && reply["status"].is_string()
+                             ? reply["status"].get<std::string>()
+                             : "";
+    if (!status.empty() && std::find(going.begin(), going.end(), status) == going.end()) return status;
+    if (Clock::now() > deadline)
+      throw Error(std::string(what) + " took more than " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit).count()) + " s");
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+// Boots the template, saves it into a staging directory and renames that into place.
+void build_template(const std::string& name, const handoff::TemplateKey& key, const TemplateBuilder& builder) {
+  StagingDirectory staging(unique_sibling(name, "building"));
+  if (::chmod(staging.path().c_str(), 0700) != 0) throw system_error("making private", staging.path().string(), errno);
+  std::string state_path = (staging.path() / kStateName).string();
+  UniqueFd state(::open(state_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!state) throw system_error("creating", state_path, errno);
+
+  pid_t qemu = spawn_helper(build_command(builder), helper_environment(builder.bundle), {}, /*quiet=*/true,
+                            HelperPrivileges{.drop_all = true, .ids = builder.qemu_ids});
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reaper{qemu};
+  UniqueFd channel = accept_within(builder.channel_listener, kChannelSocket, 10s);
+  UniqueFd exec_port = accept_within(builder.exec_listener, kExecPortSocket, 10s);
+  Qmp qmp(accept_within(builder.qmp_listener, kQmpSocket, 10s));
+  wait_until_parked(channel.get(), qemu, builder.boot_limit);
+  qmp.execute("stop");
+  qmp.execute("getfd", {{"fdname", "template-state"}}, state.get());
+  qmp.execute("migrate", {{"uri", "fd:template-state"}});
+  std::string saved =
+      wait_for_status(qmp, "query-migrate", {"setup", "active", "device"}, kSaveLimit, "saving the template");
+  if (saved != "completed") throw Error("QEMU could not save the template (migration " + quote(saved) + ")");
+
+  struct stat st {};
+  if (::fstat(state.get(), &st) != 0 || st.st_size == 0) throw Error("QEMU saved an empty template");
+  handoff::TemplateManifest manifest{.key = key,
+                                     .state_bytes = static_cast<std::uint64_t>(st.st_size),
+                                     .state_crc32 = crc32_of(state.get(), static_cast<std::uint64_t>(st.st_size)),
+                                     .built_at = std::time(nullptr)};
+  write_file_atomic(staging.path() / kManifestName, handoff::to_json_text(manifest), fs::perms(0600));
+  // Replaces a damaged or foreign one: moved aside first, since rename(2) onto a directory needs it empty.
+  std::string final_path = template_path(name);
+  std::string aside = unique_sibling(name, "replaced");
+  bool moved_aside = ::rename(final_path.c_str(), aside.c_str()) == 0;
+  if (::rename(staging.path().c_str(), final_path.c_str()) != 0) throw system_error("placing", final_path, errno);
+  staging.release();
+  if (moved_aside) remove_tree_quietly(aside);
+}
+
+std::string failure_marker(const std::string& name) { return template_path("." + name + ".failed"); }
+
+// Why building this template failed less than kFailedBuildPause ago, if it did.
+std::optional<std::string> recent_failure(const std::string& name) {
+  UniqueFd fd(::open(failure_marker(name).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || !owned_as_ours(fd.get(), false) || ::fstat(fd.get(), &st) != 0) return std::nullopt;
+  auto age = std::chrono::seconds(std::time(nullptr) - st.st_mtim.tv_sec);
+  if (age < 0s || age > kFailedBuildPause) return std::nullopt;
+  std::string reason(512, '\0');
+  ssize_t n = ::read(fd.get(), reason.data(), reason.size());
+  reason.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  return "building it failed " + std::to_string(age.count()) + " s ago (" + reason +
+         "); it is tried again 10 minutes after that";
+}
+
+// What the template directory holds besides the template for `key`, and is not for this boot or
+// this bundle's QEMU (an older bundle's), or is left from a build that was cut short: removed
+// while the lock is held, so that a host keeps the templates of the bundle it runs.
+void remove_stale_templates(const handoff::TemplateKey& key) {
+  std::vector<std::string> stale;
+  if (DIR* dir = ::opendir(handoff::kTemplateDirectory)) {
+    while (dirent* entry = ::readdir(dir)) {
+      std::string name = entry->d_name;
+      if (name == "." || name == ".." || name == kLockName) continue;
+      if (name.starts_with(".")) {
+        if (!name.ends_with(".failed")) stale.push_back(name);  // a staging or replaced directory
+        continue;
+      }
+      std::string text;
+      try {
+        text = read_file(template_path(name) + "/" + kManifestName);
+      } catch (const Error&) {
+      }
+      auto manifest = handoff::parse_template_manifest(text);
+      if (!manifest || manifest->key.boot_id != key.boot_id || manifest->key.qemu != key.qemu) stale.push_back(name);
+    }
+    ::closedir(dir);
+  }
+  for (const auto& name : stale) remove_tree_quietly(template_path(name));
+}
+
+// The template directory's lock, held until the descriptor closes; waits for a builder.
+UniqueFd lock_templates() {
+  std::string path = template_path(kLockName);
+  UniqueFd lock(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!lock) throw system_error("opening", path, errno);
+  auto deadline = Clock::now() + kLockLimit;
+  while (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) throw system_error("locking", path, errno);
+    if (Clock::now() > deadline) throw Error("another container built the template for more than 120 s");
+    std::this_thread::sleep_for(20ms);
+  }
+  return lock;
+}
+
+}  // namespace
+
+handoff::TemplateKey template_key(const TemplateBuilder& builder) {
+  struct stat directory {};
+  if (::lstat(handoff::kTemplateDirectory, &directory) != 0 || !S_ISDIR(directory.st_mode))
+    throw Error(std::string("no template directory at ") + handoff::kTemplateDirectory);
+  auto identity = [](const std::string& path, const char* what) {
+    auto found = file_identity(path);
+    if (!found) throw Error(std::string("the bundle's ") + what + " " + quote(path) + " cannot be read");
+    return *found;
+  };
+  return {.boot_id = read_value_file("/proc/sys/kernel/random/boot_id"),
+          .qemu = identity(builder.bundle.qemu(), "QEMU"),
+          .firmware = firmware_identity(builder.bundle.firmware()),
+          .kernel = identity(builder.files.kernel, "kernel"),
+          .initrd = identity(builder.files.initrd, "initramfs"),
+          .command = joined(build_command(builder)),
+          .host_cpu = builder.kvm ? host_cpu_identity() : ""};
+}
+
+OpenedTemplate open_template(const handoff::TemplateKey& key, const TemplateBuilder& builder, bool rebuild) {
+  std::string name = handoff::template_directory_name(key);
+  std::string why = "its state does not match its manifest's CRC-32 (damaged)";
+  if (!rebuild)
+    if (auto state = checked_state(name, key, why, false)) return std::move(*state);
+  UniqueFd lock = lock_templates();
+  // Built meanwhile? (A damaged one is checked whole: another start may have rebuilt it.)
+  if (auto state = checked_state(name, key, why, rebuild)) return std::move(*state);
+  if (auto failure = recent_failure(name)) throw Error("no template: " + *failure);
+  if (why != "none was built yet") notice("the VM's template is rebuilt: " + why);
+  remove_stale_templates(key);
+  try {
+    build_template(name, key, builder);
+  } catch (const std::exception& e) {
+    try {
+      write_file_atomic(failure_marker(name), e.what(), fs::perms(0600));
+    } catch (const Error&) {  // a full directory: the next start tries again
+    }
+    throw;
+  }
+  ::unlink(failure_marker(name).c_str());
+  if (auto state = checked_state(name, key, why, false)) return std::move(*state);
+  throw Error("the template just built cannot be used: " + why);
+}
+
+StatePump::StatePump(OpenedTemplate opened) {
+  int ends[2];
+  if (::pipe2(ends, O_CLOEXEC) != 0) throw system_error("creating", "a pipe for the template's state", errno);
+  qemu_end_ = UniqueFd(ends[0]);
+  thread_ = std::thread([this, write_end = UniqueFd(ends[1]), opened = std::move(opened)] {
+    uLong crc = ::crc32(0L, Z_NULL, 0);
+    std::uint64_t total = 0;
+    std::vector<Bytef> buffer(1 << 20);
+    for (;;) {
+      ssize_t n = ::read(opened.state.get(), buffer.data(), buffer.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        failure_ = std::string("reading the template's state: ") + std::strerror(errno);
+        return;
+      }
+      if (n == 0) break;
+      crc = ::crc32(crc, buffer.data(), static_cast<uInt>(n));
+      total += static_cast<std::uint64_t>(n);
+      for (ssize_t done = 0; done < n;) {
+        ssize_t written = ::write(write_end.get(), buffer.data() + done, static_cast<std::size_t>(n - done));
+        if (written < 0 && errno == EINTR) continue;
+        if (written < 0) {  // QEMU stopped reading (it failed, or was ended)
+          failure_ = std::string("QEMU stopped reading the template's state: ") + std::strerror(errno);
+          return;
+        }
+        done += written;
+      }
+    }
+    if (total != opened.manifest.state_bytes)
+      failure_ = "its state was " + std::to_string(total) + " bytes, not the " +
+                 std::to_string(opened.manifest.state_bytes) + " its manifest says";
+    damaged_ = total != opened.manifest.state_bytes || static_cast<std::uint32_t>(crc) != opened.manifest.state_crc32;
+    if (!damaged_) return;
+    if (failure_.empty()) failure_ = "its state does not match its manifest's CRC-32 (damaged)";
+  });
+}
+
+StatePump::~StatePump() {
+  qemu_end_.reset();  // a pump still writing gets EPIPE
+  if (thread_.joinable()) thread_.join();
+}
+
+void StatePump::finish() {
+  if (thread_.joinable()) thread_.join();
+  if (damaged_) throw DamagedTemplate(failure_);
+  if (!failure_.empty()) throw Error(failure_);
+}
+
+void discard_template(const handoff::TemplateKey& key) {
+  try {
+    UniqueFd lock = lock_templates();
+    remove_tree_quietly(template_path(handoff::template_directory_name(key)));
+  } catch (const Error&) {  // the next container finds it again, and QEMU refuses it again
+  }
+}
+
+void attach_and_resume(Qmp& qmp, StatePump& pump, const handoff::Launch& launch, const std::vector<Nic>& nics,
+                       std::chrono::milliseconds load_limit) {
+  std::string loaded = wait_for_status(qmp, "query-status", {"inmigrate"}, load_limit, "loading the template");
+  pump.finish();
+  if (loaded != "paused") throw Error("QEMU's state after loading the template is " + quote(loaded));
+  TemplateSlots slots = template_slots();
+  qmp.execute("device_add", root_device(launch, slots.root));
+  for (std::size_t i = 0; i < nics.size(); ++i) {
+    std::string tap = "boottap" + std::to_string(i), backend = "net" + std::to_string(i);
+    qmp.execute("getfd", {{"fdname", tap}}, nics[i].tap_fd);
+    qmp.execute("netdev_add", {{"type", "tap"}, {"id", backend}, {"fd", tap}});
+    qmp.execute("device_add", {{"driver", "virtio-net-pci"},
+                               {"id", boot_card_id(i)},
+                               {"netdev", backend},
+                               {"mac", nics[i].mac},
+                               {"host_mtu", nics[i].mtu},
+                               {"romfile", ""},
+                               {"bus", slots.nics.at(i)}});
+  }
+  for (std::size_t i = 0; i < launch.disks.size(); ++i)
+    qmp.execute("device_add", disk_device(launch, i, slots.disks.at(i)));
+  qmp.execute("cont");
+}
+
+}  // namespace runcvm::container_init

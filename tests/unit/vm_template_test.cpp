@@ -1,0 +1,178 @@
+// Template VMs: the manifest a template is checked against (handoff/vm_template.hpp), which VMs
+// a template carries, and QEMU's command lines for building and restoring one
+// (container/runcvm-init/vm_command.hpp), whose device sets must match.
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+
+#include <algorithm>
+
+#include "container/runcvm-init/vm_command.hpp"
+#include "handoff/launch.hpp"
+#include "handoff/vm_template.hpp"
+#include "tests/unit/support.hpp"
+
+using namespace runcvm;
+using Catch::Matchers::ContainsSubstring;
+
+namespace {
+
+handoff::TemplateManifest sample_manifest() {
+  return {.key = {.boot_id = "b0",
+                  .qemu = "1:2:3:4",
+                  .firmware = "bios.bin=1:5:6:7;",
+                  .kernel = "1:8:9:10",
+                  .initrd = "1:11:12:13",
+                  .command = "qemu -machine q35",
+                  .host_cpu = ""},
+          .state_bytes = 83862334,
+          .state_crc32 = 0xdeadbeef,
+          .built_at = 1796000000};
+}
+
+std::string joined(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) out += (out.empty() ? "" : " ") + a;
+  return out;
+}
+
+// The devices QEMU's command line gives the machine (-device, -serial), in order: what a saved
+// state must find again when it is loaded.
+std::vector<std::string> devices(const std::vector<std::string>& argv) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i + 1 < argv.size(); ++i)
+    if (argv[i] == "-device" || argv[i] == "-serial") out.push_back(argv[i] + " " + argv[i + 1]);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a template's manifest is written and read back, and anything else is refused", "[template]") {
+  handoff::TemplateManifest manifest = sample_manifest();
+  std::string text = handoff::to_json_text(manifest);
+  auto back = handoff::parse_template_manifest(text);
+  REQUIRE(back);
+  CHECK(back->key == manifest.key);
+  CHECK(back->state_bytes == manifest.state_bytes);
+  CHECK(back->state_crc32 == manifest.state_crc32);
+  CHECK(back->built_at == manifest.built_at);
+
+  CHECK_FALSE(handoff::parse_template_manifest(""));
+  CHECK_FALSE(handoff::parse_template_manifest("garbage"));
+  CHECK_FALSE(handoff::parse_template_manifest(text.substr(0, text.size() / 2)));  // truncated
+  std::string other_version = text;
+  other_version.replace(other_version.find("\"version\": 1"), 12, "\"version\": 2");
+  CHECK_FALSE(handoff::parse_template_manifest(other_version));
+  std::string unknown_field = text;
+  unknown_field.insert(unknown_field.find("\"state_bytes\""), "\"extra\": 1, ");
+  CHECK_FALSE(handoff::parse_template_manifest(unknown_field));
+  std::string missing_field = text;
+  missing_field.replace(missing_field.find("\"built_at\""), 10, "\"built_on\"");
+  CHECK_FALSE(handoff::parse_template_manifest(missing_field));
+  std::string padded = text + std::string(handoff::kTemplateManifestMaxBytes, ' ');
+  CHECK_FALSE(handoff::parse_template_manifest(padded));
+}
+
+TEST_CASE("a template's directory name follows every field of its key", "[template]") {
+  handoff::TemplateKey key = sample_manifest().key;
+  std::string name = handoff::template_directory_name(key);
+  CHECK(name.size() == 16);
+  CHECK(name.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(handoff::template_directory_name(key) == name);
+  for (std::string handoff::TemplateKey::*field :
+       {&handoff::TemplateKey::boot_id, &handoff::TemplateKey::qemu, &handoff::TemplateKey::firmware,
+        &handoff::TemplateKey::kernel, &handoff::TemplateKey::initrd, &handoff::TemplateKey::command,
+        &handoff::TemplateKey::host_cpu}) {
+    handoff::TemplateKey other = key;
+    other.*field += "x";
+    CHECK(handoff::template_directory_name(other) != name);
+  }
+}
+
+TEST_CASE("which VMs start from a template and which boot", "[template]") {
+  handoff::Launch launch = test::bundle_kernel_launch();
+  CHECK_FALSE(handoff::template_refusal(launch));
+  auto refusal = [&](auto change) {
+    handoff::Launch changed = launch;
+    change(changed);
+    return handoff::template_refusal(changed).value_or("");
+  };
+  CHECK(refusal([](handoff::Launch& l) { l.template_vm = false; }) == "RUNCVM_TEMPLATE=0");
+  CHECK(refusal([](handoff::Launch& l) { l.kernel.source = "image"; }) == "the image's own kernel boots cold");
+  CHECK_THAT(refusal([](handoff::Launch& l) { l.kernel.initrd.clear(); }),
+             ContainsSubstring("without runcvm's initramfs"));
+  CHECK(refusal([](handoff::Launch& l) { l.qemu.machine = "microvm"; }) == "RUNCVM_QEMU_MACHINE=microvm boots cold");
+  CHECK(refusal([](handoff::Launch& l) { l.qemu.machine = "pc"; }) == "RUNCVM_QEMU_MACHINE=pc boots cold");
+  CHECK_THAT(refusal([](handoff::Launch& l) { l.kernel.debug = true; }), ContainsSubstring("RUNCVM_KERNEL_DEBUG"));
+  CHECK_THAT(refusal([](handoff::Launch& l) { l.kernel.append = "x=1"; }), ContainsSubstring("RUNCVM_KERNEL_APPEND"));
+  CHECK_THAT(refusal([](handoff::Launch& l) { l.qemu.bios_debug = true; }), ContainsSubstring("RUNCVM_BIOS_DEBUG"));
+  CHECK_THAT(refusal([](handoff::Launch& l) { l.hugetlb = true; }), ContainsSubstring("RUNCVM_HUGETLB"));
+  CHECK_THAT(refusal([](handoff::Launch& l) { l.display_mode = "vnc"; }), ContainsSubstring("display"));
+  CHECK_THAT(refusal([](handoff::Launch& l) { l.qemu.usb = true; }), ContainsSubstring("USB"));
+  CHECK_THAT(refusal([](handoff::Launch& l) { l.qemu.vnc_display = 1; }), ContainsSubstring("VNC"));
+  CHECK(refusal([](handoff::Launch& l) { l.disks.resize(2); }).empty());
+  CHECK_THAT(refusal([](handoff::Launch& l) { l.disks.resize(3); }), ContainsSubstring("more than 2 RUNCVM_DISKS"));
+  // What the workload does, and the VM's size, are the template's key or the container's own.
+  CHECK(refusal([](handoff::Launch& l) {
+          l.exec_init = true;
+          l.memory_mib = 2048;
+          l.cpus = 4;
+          l.process.terminal = true;
+        }).empty());
+}
+
+TEST_CASE("a template and its copies have the same devices; a copy gets the container's after the load",
+          "[template][qemu]") {
+  container_init::BundleLayout bundle;
+  handoff::Launch launch = test::bundle_kernel_launch();
+  launch.cpus = 2;
+  launch.disks.resize(1);
+  container_init::BootFiles files{launch.kernel.vmlinuz, launch.kernel.initrd};
+  files.disks = {{5, 6}};
+  std::vector<container_init::Nic> nics = {{.tap_fd = 7, .mac = "02:42:ac:11:00:02", .mtu = 1500}};
+  auto build = container_init::qemu_command(launch, bundle, false, files, {}, container_init::VmStart::build_template);
+  files.incoming_fd = 9;
+  auto restore = container_init::qemu_command(launch, bundle, false, files, nics, container_init::VmStart::restore);
+  CHECK(devices(build) == devices(restore));
+  std::string built = joined(build), restored = joined(restore);
+  for (const std::string& line : {built, restored}) {
+    CHECK_THAT(line, ContainsSubstring(" runcvm.template "));
+    CHECK_THAT(line, ContainsSubstring("-device vmgenid"));
+    CHECK_THAT(line, ContainsSubstring("-chardev null,id=console -serial chardev:console"));
+    CHECK_THAT(line, ContainsSubstring("-device pcie-root-port,id=runcvm-root-slot,chassis=1,io-reserve=0"));
+    CHECK_THAT(line, ContainsSubstring("-device pcie-root-port,id=runcvm-disk-slot1,chassis=7,io-reserve=0"));
+    CHECK_THAT(line, ContainsSubstring("-device pcie-root-port,id=runcvm-slot1,chassis=9,io-reserve=0"));
+    CHECK(line.find("vhost-user-fs") == std::string::npos);
+    CHECK(line.find("virtio-net") == std::string::npos);
+    CHECK(line.find("virtio-blk") == std::string::npos);
+  }
+  // The template: nothing of the container's (no root socket, no disk, no tap); the copy: their
+  // backends, and the state to load.
+  CHECK(built.find("virtiofs.sock") == std::string::npos);
+  CHECK(built.find("-drive") == std::string::npos);
+  CHECK(built.find("-incoming") == std::string::npos);
+  CHECK_THAT(restored, ContainsSubstring("-chardev socket,id=fs,path=/.runcvm/helper-sockets/virtiofs.sock -chardev"));
+  CHECK_THAT(restored, ContainsSubstring("-drive file=/dev/fdset/1,if=none,id=disk0"));
+  CHECK_THAT(restored, ContainsSubstring("-incoming fd:9"));
+  CHECK(restored.find("fd=7") == std::string::npos);
+  CHECK(container_init::root_device(launch, "runcvm-root-slot") == nlohmann::json{{"driver", "vhost-user-fs-pci"},
+                                                                                  {"id", "root-fs"},
+                                                                                  {"chardev", "fs"},
+                                                                                  {"tag", "runcvm-root"},
+                                                                                  {"queue-size", 1024},
+                                                                                  {"bus", "runcvm-root-slot"}});
+  CHECK(container_init::disk_device(launch, 0, "runcvm-disk-slot0") == nlohmann::json{{"driver", "virtio-blk-pci"},
+                                                                                      {"id", "disk-device0"},
+                                                                                      {"drive", "disk0"},
+                                                                                      {"serial", "runcvm-disk0"},
+                                                                                      {"bus", "runcvm-disk-slot0"}});
+  // A systemd workload's console reaches its copy: the port is the template's, the output the copy's.
+  launch.exec_init = true;
+  files.console_fd = 4;
+  auto console =
+      joined(container_init::qemu_command(launch, bundle, false, files, nics, container_init::VmStart::restore));
+  CHECK_THAT(console, ContainsSubstring("-add-fd fd=4,set=1000 -chardev file,id=console,append=on,path=/dev/fdset/1000 "
+                                        "-serial chardev:console"));
+  files.incoming_fd = -1;
+  CHECK_THROWS_WITH(container_init::qemu_command(launch, bundle, false, files, nics, container_init::VmStart::restore),
+                    "QEMU's command: the template's state has no descriptor");
+}
