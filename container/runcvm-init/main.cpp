@@ -392,12 +392,15 @@ std::optional<StartedVm> restore_from_template(const handoff::Launch& launch, co
       }
     } catch (const std::exception& e) {
       int status = 0;
+      bool ended = vm.children.qemu > 0 && ::waitpid(vm.children.qemu, &status, WNOHANG) == vm.children.qemu;
+      if (ended) vm.children.qemu = -1;
       // QEMU exiting by itself while it loads the state refused it: the next container builds another.
-      bool refused = vm.children.qemu > 0 && ::waitpid(vm.children.qemu, &status, WNOHANG) == vm.children.qemu &&
-                     WIFEXITED(status) && WEXITSTATUS(status) != 0;
-      if (refused) vm.children.qemu = -1;
-      notice(std::string("the VM boots instead of starting from its template: ") + e.what() +
-             (refused ? " (QEMU refused the template's state; it is discarded)" : ""));
+      bool refused = ended && WIFEXITED(status) && WEXITSTATUS(status) != 0;
+      std::string how = refused ? " (QEMU refused the template's state; it is discarded)"
+                        : ended && WIFSIGNALED(status)
+                            ? " (QEMU was killed by " + describe_signal(WTERMSIG(status)) + ")"
+                            : "";
+      notice(std::string("the VM boots instead of starting from its template: ") + e.what() + how);
       end_helpers(vm.children);
       if (refused && key) discard_template(*key);
       return std::nullopt;

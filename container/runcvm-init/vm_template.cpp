@@ -357,6 +357,12 @@ StatePump::StatePump(OpenedTemplate opened) {
   if (::pipe2(ends, O_CLOEXEC) != 0) throw system_error("creating", "a pipe for the template's state", errno);
   qemu_end_ = UniqueFd(ends[0]);
   thread_ = std::thread([this, write_end = UniqueFd(ends[1]), opened = std::move(opened)] {
+    // A reader gone is EPIPE here, not a SIGPIPE that ends the process (a write's SIGPIPE goes to
+    // the writing thread; blocked, it stays pending there).
+    sigset_t pipe_signal;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    ::pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
     uLong crc = ::crc32(0L, Z_NULL, 0);
     std::uint64_t total = 0;
     std::vector<Bytef> buffer(1 << 20);

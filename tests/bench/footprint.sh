@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: host memory per idle VM beyond its guest RAM, for 1 and N idle VMs (`sleep` as the
-# workload, -m 256m, booted and settled). For each container, the proportional set size (PSS,
+# workload, -m 256m, booted and settled), and with the guest's RAM, for VMs booted
+# (RUNCVM_TEMPLATE=0) and VMs started from a template (the default; issue 36). For each container, the proportional set size (PSS,
 # /proc/PID/smaps_rollup, so libraries shared between VMs count once in total) of its runcvm-init,
 # QEMU and virtiofsd, less QEMU's shared-memory part (the guest's RAM, a memfd in /dev/shm).
 # Baseline in the same run: the same container under runc (its PID 1's PSS).
@@ -45,23 +46,27 @@ sleep 2
 runc_pss=$(pss_kib "$(docker inspect -f '{{.State.Pid}}' "$runc_id")" Pss)
 echo "runc: the container's PID 1 (sleep): ${runc_pss} kB PSS"
 
-for count in 1 "$N"; do
-  ids=()
-  for _ in $(seq "$count"); do
-    ids+=("$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg "${KERNEL_ARGS[@]}" -m 256m "$IMAGE" sleep 100000)")
+for template in 0 1; do
+  for count in 1 "$N"; do
+    ids=()
+    for _ in $(seq "$count"); do
+      ids+=("$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -e RUNCVM_TEMPLATE=$template \
+        "${KERNEL_ARGS[@]}" -m 256m "$IMAGE" sleep 100000)")
+    done
+    settle "${ids[@]}"
+    total=0
+    sums=(0 0 0 0)
+    for id in "${ids[@]}"; do
+      read -r init qemu virtiofsd shmem <<<"$(measure "$id")"
+      sums=($(( sums[0] + init )) $(( sums[1] + qemu )) $(( sums[2] + virtiofsd )) $(( sums[3] + shmem )))
+    done
+    total=$(( sums[0] + sums[1] - sums[3] + sums[2] ))
+    echo "RUNCVM_TEMPLATE=$template, $count idle VM(s): per VM $(( (total + sums[3]) / count / 1024 )) MiB PSS with" \
+      "the guest's RAM, $(( total / count / 1024 )) MiB beyond it" \
+      "(runcvm-init $(( sums[0] / count )) kB, QEMU $(( (sums[1] - sums[3]) / count )) kB without its" \
+      "$(( sums[3] / count )) kB of guest RAM, virtiofsd $(( sums[2] / count )) kB);" \
+      "x$(python3 -c "print(f'{$total / $count / max($runc_pss, 1):.0f}')") of runc's PID 1"
+    docker rm -f "${ids[@]}" >/dev/null
+    ids=()
   done
-  settle "${ids[@]}"
-  total=0
-  sums=(0 0 0 0)
-  for id in "${ids[@]}"; do
-    read -r init qemu virtiofsd shmem <<<"$(measure "$id")"
-    sums=($(( sums[0] + init )) $(( sums[1] + qemu )) $(( sums[2] + virtiofsd )) $(( sums[3] + shmem )))
-  done
-  total=$(( sums[0] + sums[1] - sums[3] + sums[2] ))
-  echo "$count idle VM(s): per VM beyond guest RAM $(( total / count / 1024 )) MiB PSS" \
-    "(runcvm-init $(( sums[0] / count )) kB, QEMU $(( (sums[1] - sums[3]) / count )) kB without its" \
-    "$(( sums[3] / count )) kB of guest RAM, virtiofsd $(( sums[2] / count )) kB);" \
-    "x$(python3 -c "print(f'{$total / $count / max($runc_pss, 1):.0f}')") of runc's PID 1"
-  docker rm -f "${ids[@]}" >/dev/null
-  ids=()
 done

@@ -75,6 +75,30 @@ docker stop "$id" >/dev/null
 (( $(date +%s) - started < 10 )) || fail "docker stop took $(( $(date +%s) - started )) s"
 pass "a restored VM runs exec, mounts its disk, takes a network connected later, and stops on docker stop"
 
+# QEMU crashing while it restores the VM: the VM boots instead, the workload runs once.
+id=$(docker create --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/template \
+  sh -c 'echo ran >>/runs; echo started; exec sleep 100000')
+docker start "$id" >/dev/null
+init=$(docker inspect -f '{{.State.Pid}}' "$id")
+crashed=""
+for _ in $(seq 1000); do
+  for child in $(cat /proc/"$init"/task/*/children 2>/dev/null); do
+    grep -qs qemu-system "/proc/$child/cmdline" && crashed=$child && break
+  done
+  [[ -n "$crashed" ]] && break
+  sleep 0.01
+done
+[[ -n "$crashed" ]] || fail "no QEMU appeared under runcvm-init"
+kill -SEGV "$crashed"
+retry_for 120 docker exec "$id" true || fail "the container did not start after its restoring QEMU crashed"
+[[ "$(docker exec "$id" cat /runs)" == ran ]] || fail "after a crash while restoring, the workload's runs: $(docker exec "$id" cat /runs)"
+[[ "$(docker logs "$id" 2>&1)" == started ]] || fail "after a crash while restoring, the container's output: $(docker logs "$id" 2>&1)"
+! restored "$id" || fail "the VM whose QEMU crashed while restoring was restored after all"
+log=$(init_log "$id")
+assert_contains "$log" "signal 11" "runcvm-init's log after a crash while restoring"
+docker rm -f "$id" >/dev/null
+pass "QEMU crashing while it restores the VM: the VM boots ($(head -1 <<<"$log")); the workload ran once, its output intact"
+
 # Damaged, truncated or foreign templates are rebuilt, never loaded.
 damage() {  # what command
   local what=$1

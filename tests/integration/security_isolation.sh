@@ -105,15 +105,18 @@ cid=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/debian
 on_exit "docker rm -f $cid >/dev/null 2>&1"
 wait_for_vm "$cid"
 listing=$(docker exec "$cid" ls -A /.runcvm)
-[[ "$listing" == $'launch.json\nnetwork.json' ]] || fail "the VM sees in /.runcvm: $listing"
+[[ "$listing" == $'launch.json\nnetwork.json\nseed' ]] || fail "the VM sees in /.runcvm: $listing"
 docker exec "$cid" sh -c 'touch /.runcvm/x' 2>/dev/null && fail "root in the VM wrote into /.runcvm"
 docker exec -u 1000 "$cid" cat /.runcvm/launch.json >/dev/null 2>&1 && fail "a non-root user in the VM read the launch document"
+docker exec -u 1000 "$cid" cat /.runcvm/seed >/dev/null 2>&1 && fail "a non-root user in the VM read the host's seed"
+[[ -z "$(cat /proc/"$(docker inspect -f '{{.State.Pid}}' "$cid")"/root/.runcvm/seed 2>/dev/null)" ]] ||
+  fail "the host's seed is left in the container's state directory"
 launch_file=$(find "$DOCKER_EXEC_ROOT" -path "*$cid*/runcvm-launch.json" | head -1)
 [[ -n "$launch_file" && "$(stat -c %a "$launch_file")" == 600 ]] || fail "the host's launch document is not root-only: $launch_file"
 docker exec "$cid" sh -c 'rm -f /.runcvm/launch.json' 2>/dev/null && fail "root in the VM removed the launch document"
 # The container's own mount table is not the VM's: its /proc shows the guest's PID 1.
 [[ "$(docker exec "$cid" cat /proc/1/comm)" == runcvm-vm-init ]] || fail "/proc in the VM is not the VM's"
-pass "the VM sees /.runcvm as the launch and network documents only, read-only and root-only; no sockets, no container /proc"
+pass "the VM sees /.runcvm as the launch and network documents and the seed only, read-only and root-only; no sockets, no container /proc"
 
 # --- 3. The image's ENV cannot raise privilege ---------------------------------------------------
 for p in $(container_pids "$cid"); do

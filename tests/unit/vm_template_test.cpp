@@ -4,9 +4,14 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
+#include <unistd.h>
+#include <zlib.h>
+
 #include <algorithm>
+#include <cstdio>
 
 #include "container/runcvm-init/vm_command.hpp"
+#include "container/runcvm-init/vm_template.hpp"
 #include "handoff/launch.hpp"
 #include "handoff/vm_template.hpp"
 #include "tests/unit/support.hpp"
@@ -175,4 +180,73 @@ TEST_CASE("a template and its copies have the same devices; a copy gets the cont
   files.incoming_fd = -1;
   CHECK_THROWS_WITH(container_init::qemu_command(launch, bundle, false, files, nics, container_init::VmStart::restore),
                     "QEMU's command: the template's state has no descriptor");
+}
+
+namespace {
+
+// A template's state of `bytes` in a file, opened as open_template hands it over, with a manifest
+// whose CRC-32 is the content's (or not, when `damaged`).
+container_init::OpenedTemplate state_of(const std::string& bytes, bool damaged) {
+  FILE* file = std::tmpfile();
+  REQUIRE(file);
+  REQUIRE(std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size());
+  std::fflush(file);
+  UniqueFd fd(::dup(::fileno(file)));
+  std::fclose(file);
+  ::lseek(fd.get(), 0, SEEK_SET);
+  handoff::TemplateManifest manifest = sample_manifest();
+  manifest.state_bytes = bytes.size();
+  manifest.state_crc32 = static_cast<std::uint32_t>(
+      ::crc32(::crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
+  if (damaged) manifest.state_crc32 ^= 1;
+  return {std::move(fd), manifest};
+}
+
+// Everything that comes out of the pipe, as QEMU would read it.
+std::string drain(int fd) {
+  std::string out;
+  char buffer[65536];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) out.append(buffer, static_cast<std::size_t>(n));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a template's state streams to QEMU whole, and a damaged one is caught on the way", "[template]") {
+  std::string bytes(3 << 20, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 13);
+
+  {
+    container_init::StatePump pump(state_of(bytes, false));
+    UniqueFd read_end(::dup(pump.qemu_end()));
+    pump.release_qemu_end();  // as after QEMU was spawned with it
+    CHECK(drain(read_end.get()) == bytes);
+    CHECK_NOTHROW(pump.finish());
+  }
+  {
+    container_init::StatePump pump(state_of(bytes, true));
+    UniqueFd read_end(::dup(pump.qemu_end()));
+    pump.release_qemu_end();
+    CHECK(drain(read_end.get()).size() == bytes.size());
+    CHECK_THROWS_AS(pump.finish(), container_init::DamagedTemplate);
+  }
+  {  // QEMU gave up reading (it refused the state, or was ended): an error, not a damaged template
+    container_init::StatePump pump(state_of(bytes, false));
+    UniqueFd read_end(::dup(pump.qemu_end()));
+    pump.release_qemu_end();
+    char first[4096];
+    CHECK(::read(read_end.get(), first, sizeof first) > 0);
+    read_end.reset();
+    try {
+      pump.finish();
+      FAIL("a pump whose reader left reported success");
+    } catch (const container_init::DamagedTemplate&) {
+      FAIL("a pump whose reader left reported a damaged template");
+    } catch (const Error& e) {
+      CHECK_THAT(e.what(), ContainsSubstring("QEMU stopped reading the template's state"));
+    }
+  }
+  {  // destroyed while nothing reads: it ends, without a hang
+    container_init::StatePump pump(state_of(bytes, false));
+  }
 }
