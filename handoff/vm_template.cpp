@@ -20,7 +20,8 @@ template <>
 struct Fields<TemplateManifest> {
   static constexpr std::tuple list{
       field("key", &TemplateManifest::key), field("state_bytes", &TemplateManifest::state_bytes),
-      field("state_crc32", &TemplateManifest::state_crc32), field("built_at", &TemplateManifest::built_at)};
+      field("state_crc32", &TemplateManifest::state_crc32), field("ram_bytes", &TemplateManifest::ram_bytes),
+      field("ram_crc32", &TemplateManifest::ram_crc32), field("built_at", &TemplateManifest::built_at)};
 };
 
 }  // namespace runcvm::handoff::detail
@@ -32,7 +33,7 @@ using detail::Reader;
 
 namespace {
 
-constexpr int kManifestVersion = 1;
+constexpr int kManifestVersion = 2;
 
 // FNV-1a, 64 bits, as the KVM verdicts' names: stable and spread; a collision only means one
 // template replaces another (the manifest's key is compared in full).

@@ -40,12 +40,17 @@ struct TemplateKey {
   bool operator==(const TemplateKey&) const = default;
 };
 
-// A template's manifest, beside its saved state: the key it was built for, and the state's size
-// and CRC-32, checked before each restore (a damaged or truncated state is rebuilt, never loaded).
+// A template's manifest, beside its saved state (QEMU's migration stream, without the RAM) and
+// RAM (a sparse file of the guest's pages that are not zero): the key it was built for, and the
+// size and CRC-32 of each, checked at each restore (a damaged or truncated one is rebuilt, never
+// run). The RAM's CRC-32 covers each page that is not zero with its offset, so it does not depend
+// on where a filesystem keeps holes.
 struct TemplateManifest {
   TemplateKey key;
   std::uint64_t state_bytes = 0;
   std::uint32_t state_crc32 = 0;
+  std::uint64_t ram_bytes = 0;
+  std::uint32_t ram_crc32 = 0;
   std::int64_t built_at = 0;  // Unix seconds
 };
 

@@ -357,7 +357,9 @@ std::optional<StartedVm> restore_from_template(const handoff::Launch& launch, co
     std::optional<StatePump> pump;  // outlives QEMU: a pump still writing ends when QEMU does
     try {
       if (!key) key = template_key(builder);
-      pump.emplace(open_template(*key, builder, rebuild));
+      OpenedTemplate opened = open_template(*key, builder, rebuild);
+      UniqueFd ram = restored_ram(opened, launch);
+      pump.emplace(std::move(opened));
       ::unlink(kVirtiofsSocket);
       vm.children.virtiofsd = spawn_helper(virtiofsd_command(launch, bundle), helper_environment(bundle), {},
                                            /*quiet=*/true);
@@ -365,12 +367,13 @@ std::optional<StartedVm> restore_from_template(const handoff::Launch& launch, co
       give_socket_to(kVirtiofsSocket, qemu_ids);
       BootFiles files = boot.files;
       files.incoming_fd = pump->qemu_end();
+      files.ram_fd = ram.get();
       // The cards' taps go over QMP, after the load, with the cards.
       std::vector<int> inherited;
       for (int fd : boot.inherited)
         if (std::none_of(nics.begin(), nics.end(), [fd](const Nic& nic) { return nic.tap_fd == fd; }))
           inherited.push_back(fd);
-      inherited.push_back(pump->qemu_end());
+      inherited.insert(inherited.end(), {pump->qemu_end(), ram.get()});
       stages.host.qemu_spawn = realtime_ns();
       vm.children.qemu =
           spawn_helper(qemu_command(launch, bundle, use_kvm, files, nics, VmStart::restore), helper_environment(bundle),
@@ -379,7 +382,7 @@ std::optional<StartedVm> restore_from_template(const handoff::Launch& launch, co
       vm.channel = accept_from_qemu(channel_listener, kChannelSocket);
       vm.exec_port = accept_from_qemu(exec_listener, kExecPortSocket);
       vm.monitor.emplace(accept_from_qemu(qmp_listener, kQmpSocket));
-      attach_and_resume(*vm.monitor, *pump, launch, nics, kCrashWatch);
+      attach_and_resume(*vm.monitor, *pump, files.incoming_fd, launch, nics, kCrashWatch);
       stages.host.resumed = realtime_ns();
       break;
     } catch (const DamagedTemplate& e) {

@@ -130,7 +130,8 @@ using Argv = std::vector<std::string>;
 void add(Argv& argv, std::initializer_list<std::string> arguments) { argv.insert(argv.end(), arguments); }
 
 // QEMU itself: no defaults, no display, its seccomp filter, and the machine, CPU and RAM.
-void add_machine(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm, Argv& argv) {
+void add_machine(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm, const BootFiles& boot,
+                 VmStart start, Argv& argv) {
   std::string accel = launch.qemu.accel == "auto" ? (kvm ? "kvm" : "tcg") : launch.qemu.accel;
   // With KVM the guest sees the host's CPU; QEMU 7.2 under nested KVM aborts setting
   // IA32_ARCH_CAPABILITIES ("failed to set MSR 0x10a"), and the guest only loses a hint that
@@ -162,12 +163,23 @@ void add_machine(const handoff::Launch& launch, const BundleLayout& bundle, bool
                 memory,
                 // vhost-user-fs maps guest RAM into virtiofsd: the RAM must be shared memory. Huge pages
                 // are taken all at start (prealloc): a host short of them fails now, not in the guest.
-                "-object",
-                "memory-backend-memfd,id=mem,size=" + memory + ",share=on" +
-                    (launch.hugetlb ? ",hugetlb=on,hugetlbsize=2M,prealloc=on" : ""),
                 "-numa",
                 "node,memdev=mem",
             });
+  if (start == VmStart::boot) {
+    add(argv, {"-object", "memory-backend-memfd,id=mem,size=" + memory + ",share=on" +
+                              (launch.hugetlb ? ",hugetlb=on,hugetlbsize=2M,prealloc=on" : "")});
+    return;
+  }
+  // A template's RAM, and a copy's, is a memfd of runcvm-init's (BootFiles::ram_fd), which QEMU
+  // maps through its descriptor; the migration stream leaves it out (the x-ignore-shared capability,
+  // set over QMP on both sides: QEMU 7.2 has no command-line switch for it): runcvm-init
+  // saves the template's pages itself and fills each copy's memfd with them before QEMU starts.
+  // Loading them through the stream would touch every page of a copy's RAM (QEMU reads each to
+  // skip a zero page, and a read allocates a page of shared memory).
+  if (boot.ram_fd < 0) throw Error("QEMU's command: the template's RAM has no descriptor");
+  add(argv, {"-object", "memory-backend-file,id=mem,size=" + memory + ",share=on,mem-path=/proc/self/fd/" +
+                             std::to_string(boot.ram_fd)});
 }
 
 // The container's root, served by virtiofsd under the tag the VM mounts. A template has none; a
@@ -288,13 +300,14 @@ void add_bios_log(const handoff::Launch& launch, const BootFiles& boot, Argv& ar
 
 // A template, and each copy of it: the generation id device, whose id QEMU picks anew at every
 // start (guid=auto) and tells the guest's kernel after a restore, which reseeds its random pool
-// (Linux 5.18+, CONFIG_VMGENID); and, for a copy, the saved state to load, paused.
+// (Linux 5.18+, CONFIG_VMGENID); and, for a copy, a wait for the saved state (runcvm-init sets the
+// migration's capabilities, then has QEMU load it from BootFiles::incoming_fd).
 void add_template_devices(const BootFiles& boot, VmStart start, Argv& argv) {
   if (start == VmStart::boot) return;
   add(argv, {"-device", "vmgenid"});
   if (start == VmStart::restore) {
     if (boot.incoming_fd < 0) throw Error("QEMU's command: the template's state has no descriptor");
-    add(argv, {"-incoming", "fd:" + std::to_string(boot.incoming_fd)});
+    add(argv, {"-incoming", "defer"});
   }
 }
 
@@ -331,7 +344,7 @@ nlohmann::json root_device(const handoff::Launch& launch, const std::string& slo
 std::vector<std::string> qemu_command(const handoff::Launch& launch, const BundleLayout& bundle, bool kvm,
                                       const BootFiles& boot, const std::vector<Nic>& nics, VmStart start) {
   Argv argv = through_loader(bundle, bundle.qemu());
-  add_machine(launch, bundle, kvm, argv);
+  add_machine(launch, bundle, kvm, boot, start, argv);
   add_root(launch, start, argv);
   add_channel(launch, argv);
   add_kernel(launch, bundle, boot, start, argv);

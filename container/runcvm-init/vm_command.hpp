@@ -59,6 +59,8 @@ struct BootFiles {
   std::vector<DiskFds> disks = {};
   // VmStart::restore: the template's saved state, a descriptor QEMU inherits and loads (-incoming).
   int incoming_fd = -1;
+  // A template and its copies (VmStart other than boot): the guest's RAM, a memfd QEMU inherits.
+  int ram_fd = -1;
 };
 // How QEMU starts the VM: booting it; booting a template (vm_template.hpp), a VM with the fixed
 // device set every copy of it has and none of the container's devices, to be saved once parked;

@@ -36,6 +36,8 @@ using namespace std::chrono_literals;
 
 constexpr const char* kManifestName = "manifest.json";
 constexpr const char* kStateName = "state";
+constexpr const char* kRamName = "ram";
+constexpr std::size_t kPage = 4096;
 constexpr const char* kLockName = ".lock";
 // How long a start waits for another container's runcvm-init building the same template.
 constexpr auto kLockLimit = 120s;
@@ -92,8 +94,79 @@ std::string joined(const std::vector<std::string>& words) {
   return text;
 }
 
-std::vector<std::string> build_command(const TemplateBuilder& builder) {
-  return qemu_command(builder.launch, builder.bundle, builder.kvm, builder.files, {}, VmStart::build_template);
+std::vector<std::string> build_command(const TemplateBuilder& builder, int ram_fd) {
+  BootFiles files = builder.files;
+  files.ram_fd = ram_fd;
+  return qemu_command(builder.launch, builder.bundle, builder.kvm, files, {}, VmStart::build_template);
+}
+
+std::uint64_t ram_bytes(const handoff::Launch& launch) { return launch.memory_mib << 20; }
+
+// A memfd of the guest's RAM size, for QEMU to map (BootFiles::ram_fd).
+UniqueFd guest_ram(const handoff::Launch& launch) {
+  UniqueFd ram(::memfd_create("runcvm-guest-ram", MFD_CLOEXEC));
+  if (!ram || ::ftruncate(ram.get(), static_cast<off_t>(ram_bytes(launch))) != 0)
+    throw system_error("creating", "the guest's RAM", errno);
+  return ram;
+}
+
+bool all_zero(const unsigned char* page) {
+  static const unsigned char zeros[kPage] = {};
+  return std::memcmp(page, zeros, kPage) == 0;
+}
+
+// Copies the pages of `from` (`size` bytes) that are not zero into `to` at their offsets, reading
+// only what the filesystem holds (SEEK_DATA), and returns their CRC-32, each page after its
+// offset: the same for a file and its sparse copy, wherever either keeps its holes.
+std::uint32_t copy_pages(int from, int to, std::uint64_t size, const char* what) {
+  uLong crc = ::crc32(0L, Z_NULL, 0);
+  std::vector<unsigned char> buffer(1 << 20);
+  auto failed = [what](const char* action) { return system_error(action, what, errno); };
+  for (off_t data = 0; static_cast<std::uint64_t>(data) < size;) {
+    data = ::lseek(from, data, SEEK_DATA);
+    if (data < 0 && errno == ENXIO) break;  // no data after it
+    if (data < 0) throw failed("finding the pages of");
+    off_t hole = ::lseek(from, data, SEEK_HOLE);
+    if (hole < 0) throw failed("finding the pages of");
+    data -= data % static_cast<off_t>(kPage);
+    hole = std::min<off_t>(hole, static_cast<off_t>(size));
+    while (data < hole) {
+      auto want = static_cast<std::size_t>(std::min<off_t>(hole - data, static_cast<off_t>(buffer.size())));
+      ssize_t n = ::pread(from, buffer.data(), want, data);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw failed("reading");
+      auto got = static_cast<std::size_t>(n) - static_cast<std::size_t>(n) % kPage;
+      if (got == 0) throw failed("reading whole pages of");
+      // Runs of pages that are not zero, each written at once.
+      std::size_t run = 0, run_length = 0;
+      auto flush = [&] {
+        for (std::size_t done = 0; done < run_length;) {
+          ssize_t w = ::pwrite(to, buffer.data() + run + done, run_length - done,
+                               data + static_cast<off_t>(run + done));
+          if (w < 0 && errno == EINTR) continue;
+          if (w <= 0) throw failed("copying");
+          done += static_cast<std::size_t>(w);
+        }
+        run_length = 0;
+      };
+      for (std::size_t at = 0; at < got; at += kPage) {
+        if (all_zero(buffer.data() + at)) {
+          flush();
+          continue;
+        }
+        std::uint64_t offset = static_cast<std::uint64_t>(data) + at;
+        unsigned char offset_bytes[8];
+        for (int i = 0; i < 8; ++i) offset_bytes[i] = static_cast<unsigned char>(offset >> (8 * i));
+        crc = ::crc32(crc, offset_bytes, sizeof offset_bytes);
+        crc = ::crc32(crc, buffer.data() + at, static_cast<uInt>(kPage));
+        if (run_length == 0) run = at;
+        run_length += kPage;
+      }
+      flush();
+      data += static_cast<off_t>(got);
+    }
+  }
+  return static_cast<std::uint32_t>(crc);
 }
 
 // A file or directory of the template directory, as runcvm-init left it: root's, not a link,
@@ -119,8 +192,9 @@ std::uint32_t crc32_of(int fd, std::uint64_t size) {
   return static_cast<std::uint32_t>(crc);
 }
 
-// The template's state, when its directory, manifest and state are whole (its size; its CRC-32
-// too when `check_crc`), ours and of `key`; otherwise nullopt, with `why` saying what is wrong.
+// The template's state and RAM, when its directory, manifest, state and RAM are whole (their sizes,
+// the state's CRC-32, the RAM's too when `check_crc`), ours and of `key`; otherwise nullopt, with
+// `why` saying what is wrong.
 std::optional<OpenedTemplate> checked_state(const std::string& name, const handoff::TemplateKey& key, std::string& why,
                                             bool check_crc) {
   UniqueFd directory(::open(template_path(name).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -160,12 +234,30 @@ std::optional<OpenedTemplate> checked_state(const std::string& name, const hando
           " its manifest says";
     return std::nullopt;
   }
-  if (check_crc && crc32_of(state.get(), manifest->state_bytes) != manifest->state_crc32) {
+  if (crc32_of(state.get(), manifest->state_bytes) != manifest->state_crc32) {  // a few hundred KiB
     why = "its state does not match its manifest's CRC-32 (damaged)";
     return std::nullopt;
   }
+  UniqueFd ram(::openat(directory.get(), kRamName, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!ram || !owned_as_ours(ram.get(), false) || ::fstat(ram.get(), &st) != 0) {
+    why = "its RAM is missing or not runcvm's";
+    return std::nullopt;
+  }
+  if (static_cast<std::uint64_t>(st.st_size) != manifest->ram_bytes) {
+    why = "its RAM is " + std::to_string(st.st_size) + " bytes, not the " + std::to_string(manifest->ram_bytes) +
+          " its manifest says";
+    return std::nullopt;
+  }
+  if (check_crc) {
+    UniqueFd scratch(::memfd_create("runcvm-template-check", MFD_CLOEXEC));
+    if (!scratch || ::ftruncate(scratch.get(), static_cast<off_t>(manifest->ram_bytes)) != 0 ||
+        copy_pages(ram.get(), scratch.get(), manifest->ram_bytes, "the template's RAM") != manifest->ram_crc32) {
+      why = "its RAM does not match its manifest's CRC-32 (damaged)";
+      return std::nullopt;
+    }
+  }
   ::fcntl(state.get(), F_SETFL, ::fcntl(state.get(), F_GETFL) & ~O_NONBLOCK);
-  return OpenedTemplate{std::move(state), *manifest};
+  return OpenedTemplate{std::move(state), std::move(ram), *manifest};
 }
 
 // Waits for the template's initramfs to say it is parked, on the channel.
@@ -207,6 +299,12 @@ std::string wait_for_status(Qmp& qmp, const char* command, std::initializer_list
   }
 }
 
+// The guest's RAM stays out of the stream, in the memfd both sides map (add_machine says why).
+void set_template_capabilities(Qmp& qmp) {
+  qmp.execute("migrate-set-capabilities",
+              {{"capabilities", nlohmann::json::array({{{"capability", "x-ignore-shared"}, {"state", true}}})}});
+}
+
 // Boots the template, saves it into a staging directory and renames that into place.
 void build_template(const std::string& name, const handoff::TemplateKey& key, const TemplateBuilder& builder) {
   StagingDirectory staging(unique_sibling(name, "building"));
@@ -215,8 +313,9 @@ void build_template(const std::string& name, const handoff::TemplateKey& key, co
   UniqueFd state(::open(state_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!state) throw system_error("creating", state_path, errno);
 
-  pid_t qemu = spawn_helper(build_command(builder), helper_environment(builder.bundle), {}, /*quiet=*/true,
-                            HelperPrivileges{.drop_all = true, .ids = builder.qemu_ids});
+  UniqueFd ram = guest_ram(builder.launch);
+  pid_t qemu = spawn_helper(build_command(builder, ram.get()), helper_environment(builder.bundle), {ram.get()},
+                            /*quiet=*/true, HelperPrivileges{.drop_all = true, .ids = builder.qemu_ids});
   struct Reaper {
     pid_t pid;
     ~Reaper() {
@@ -229,6 +328,7 @@ void build_template(const std::string& name, const handoff::TemplateKey& key, co
   Qmp qmp(accept_within(builder.qmp_listener, kQmpSocket, 10s));
   wait_until_parked(channel.get(), qemu, builder.boot_limit);
   qmp.execute("stop");
+  set_template_capabilities(qmp);
   qmp.execute("getfd", {{"fdname", "template-state"}}, state.get());
   qmp.execute("migrate", {{"uri", "fd:template-state"}});
   std::string saved =
@@ -237,9 +337,16 @@ void build_template(const std::string& name, const handoff::TemplateKey& key, co
 
   struct stat st {};
   if (::fstat(state.get(), &st) != 0 || st.st_size == 0) throw Error("QEMU saved an empty template");
+  std::string ram_path = (staging.path() / kRamName).string();
+  UniqueFd ram_file(::open(ram_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!ram_file || ::ftruncate(ram_file.get(), static_cast<off_t>(ram_bytes(builder.launch))) != 0)
+    throw system_error("creating", ram_path, errno);
+  std::uint32_t ram_crc = copy_pages(ram.get(), ram_file.get(), ram_bytes(builder.launch), "the template's RAM");
   handoff::TemplateManifest manifest{.key = key,
                                      .state_bytes = static_cast<std::uint64_t>(st.st_size),
                                      .state_crc32 = crc32_of(state.get(), static_cast<std::uint64_t>(st.st_size)),
+                                     .ram_bytes = ram_bytes(builder.launch),
+                                     .ram_crc32 = ram_crc,
                                      .built_at = std::time(nullptr)};
   write_file_atomic(staging.path() / kManifestName, handoff::to_json_text(manifest), fs::perms(0600));
   // Replaces a damaged or foreign one: moved aside first, since rename(2) onto a directory needs it empty.
@@ -323,7 +430,7 @@ handoff::TemplateKey template_key(const TemplateBuilder& builder) {
           .firmware = firmware_identity(builder.bundle.firmware()),
           .kernel = identity(builder.files.kernel, "kernel"),
           .initrd = identity(builder.files.initrd, "initramfs"),
-          .command = joined(build_command(builder)),
+          .command = joined(build_command(builder, 0)),  // its RAM's descriptor as 0: not part of the machine
           .host_cpu = builder.kvm ? host_cpu_identity() : ""};
 }
 
@@ -350,6 +457,17 @@ OpenedTemplate open_template(const handoff::TemplateKey& key, const TemplateBuil
   ::unlink(failure_marker(name).c_str());
   if (auto state = checked_state(name, key, why, false)) return std::move(*state);
   throw Error("the template just built cannot be used: " + why);
+}
+
+UniqueFd restored_ram(const OpenedTemplate& opened, const handoff::Launch& launch) {
+  if (ram_bytes(launch) != opened.manifest.ram_bytes)
+    throw Error("the template's RAM is " + std::to_string(opened.manifest.ram_bytes) + " bytes, the VM's " +
+                std::to_string(ram_bytes(launch)));
+  UniqueFd ram = guest_ram(launch);
+  if (copy_pages(opened.ram.get(), ram.get(), opened.manifest.ram_bytes, "the template's RAM") !=
+      opened.manifest.ram_crc32)
+    throw DamagedTemplate("its RAM does not match its manifest's CRC-32 (damaged)");
+  return ram;
 }
 
 StatePump::StatePump(OpenedTemplate opened) {
@@ -414,8 +532,10 @@ void discard_template(const handoff::TemplateKey& key) {
   }
 }
 
-void attach_and_resume(Qmp& qmp, StatePump& pump, const handoff::Launch& launch, const std::vector<Nic>& nics,
-                       std::chrono::milliseconds load_limit) {
+void attach_and_resume(Qmp& qmp, StatePump& pump, int incoming_fd, const handoff::Launch& launch,
+                       const std::vector<Nic>& nics, std::chrono::milliseconds load_limit) {
+  set_template_capabilities(qmp);
+  qmp.execute("migrate-incoming", {{"uri", "fd:" + std::to_string(incoming_fd)}});
   std::string loaded = wait_for_status(qmp, "query-status", {"inmigrate"}, load_limit, "loading the template");
   pump.finish();
   if (loaded != "paused") throw Error("QEMU's state after loading the template is " + quote(loaded));

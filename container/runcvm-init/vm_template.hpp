@@ -48,17 +48,28 @@ struct TemplateBuilder {
 // template directory, a file that cannot be read).
 handoff::TemplateKey template_key(const TemplateBuilder& builder);
 
-// A template's saved state, opened read-only, and its manifest.
+// A template's state or RAM that did not match its manifest: rebuilt (open_template's `rebuild`).
+class DamagedTemplate : public Error {
+ public:
+  using Error::Error;
+};
+
+// A template's saved state and RAM, opened read-only, and its manifest.
 struct OpenedTemplate {
-  UniqueFd state;
+  UniqueFd state, ram;
   handoff::TemplateManifest manifest;
 };
 
-// The template's saved state, checked against its manifest (all but the CRC-32, which StatePump
-// checks as the state streams); built first, under the template directory's lock (so that
+// The template's saved state and RAM, checked against their manifest (all but the RAM's CRC-32,
+// which restored_ram checks as it copies it); built first, under the template directory's lock (so that
 // concurrent first starts build one), when it is missing, truncated or of another key, or
 // `rebuild` says it is damaged. Throws Error naming what failed.
 OpenedTemplate open_template(const handoff::TemplateKey& key, const TemplateBuilder& builder, bool rebuild = false);
+
+// A copy of the template's RAM for the VM to start from: a memfd of the guest's RAM size holding
+// the template's pages (BootFiles::ram_fd), written before QEMU starts. Throws DamagedTemplate when
+// the pages do not match the manifest's CRC-32.
+UniqueFd restored_ram(const OpenedTemplate& opened, const handoff::Launch& launch);
 
 // Streams a template's state into a pipe that QEMU loads it from (-incoming fd:), checking its
 // CRC-32 on the way, on a thread of its own while QEMU loads. QEMU never holds the template's
@@ -84,20 +95,16 @@ class StatePump {
   bool damaged_ = false;
 };
 
-// A template's state that did not match its manifest: rebuilt (open_template's `rebuild`).
-class DamagedTemplate : public Error {
- public:
-  using Error::Error;
-};
+
 
 // Removes the template for `key` (QEMU refused its state): the next container builds it again.
 void discard_template(const handoff::TemplateKey& key);
 
-// QEMU restoring a template (VmStart::restore), on its monitor: waits until the state is loaded
-// and `pump` vouches for it, attaches the container's root, cards and RUNCVM_DISKS disks to the
+// QEMU restoring a template (VmStart::restore), on its monitor: has it load the state from its
+// descriptor `incoming_fd` (the pump's pipe), waits until it is loaded and `pump` vouches for it, attaches the container's root, cards and RUNCVM_DISKS disks to the
 // template's slots, and resumes the VM. Throws Error naming the step (QEMU exiting ends the
 // monitor's socket), DamagedTemplate from the pump.
-void attach_and_resume(Qmp& qmp, StatePump& pump, const handoff::Launch& launch, const std::vector<Nic>& nics,
-                       std::chrono::milliseconds load_limit);
+void attach_and_resume(Qmp& qmp, StatePump& pump, int incoming_fd, const handoff::Launch& launch,
+                       const std::vector<Nic>& nics, std::chrono::milliseconds load_limit);
 
 }  // namespace runcvm::container_init

@@ -115,6 +115,8 @@ damage() {  # what command
 }
 template=$(template_dirs | head -1)
 damage "a flipped byte in the saved state" corrupt_byte "$template/state" $(( $(stat -c %s "$template/state") / 2 ))
+damage "a flipped byte in the saved RAM" corrupt_byte "$template/ram" 1024
+damage "a truncated RAM" truncate -s -4096 "$template/ram"
 damage "a truncated state" truncate -s -4096 "$template/state"
 damage "a manifest of another kernel" sed -i 's/"kernel": "[^"]*"/"kernel": "0:0:0:0"/' "$template/manifest.json"
 damage "a manifest that is not JSON" sh -c "echo garbage >'$template/manifest.json'"

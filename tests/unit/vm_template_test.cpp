@@ -4,6 +4,7 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -29,8 +30,10 @@ handoff::TemplateManifest sample_manifest() {
                   .initrd = "1:11:12:13",
                   .command = "qemu -machine q35",
                   .host_cpu = ""},
-          .state_bytes = 83862334,
+          .state_bytes = 355123,
           .state_crc32 = 0xdeadbeef,
+          .ram_bytes = 512ull << 20,
+          .ram_crc32 = 0x12345678,
           .built_at = 1796000000};
 }
 
@@ -59,13 +62,15 @@ TEST_CASE("a template's manifest is written and read back, and anything else is 
   CHECK(back->key == manifest.key);
   CHECK(back->state_bytes == manifest.state_bytes);
   CHECK(back->state_crc32 == manifest.state_crc32);
+  CHECK(back->ram_bytes == manifest.ram_bytes);
+  CHECK(back->ram_crc32 == manifest.ram_crc32);
   CHECK(back->built_at == manifest.built_at);
 
   CHECK_FALSE(handoff::parse_template_manifest(""));
   CHECK_FALSE(handoff::parse_template_manifest("garbage"));
   CHECK_FALSE(handoff::parse_template_manifest(text.substr(0, text.size() / 2)));  // truncated
   std::string other_version = text;
-  other_version.replace(other_version.find("\"version\": 1"), 12, "\"version\": 2");
+  other_version.replace(other_version.find("\"version\": 2"), 12, "\"version\": 1");
   CHECK_FALSE(handoff::parse_template_manifest(other_version));
   std::string unknown_field = text;
   unknown_field.insert(unknown_field.find("\"state_bytes\""), "\"extra\": 1, ");
@@ -133,6 +138,7 @@ TEST_CASE("a template and its copies have the same devices; a copy gets the cont
   launch.disks.resize(1);
   container_init::BootFiles files{launch.kernel.vmlinuz, launch.kernel.initrd};
   files.disks = {{5, 6}};
+  files.ram_fd = 8;
   std::vector<container_init::Nic> nics = {{.tap_fd = 7, .mac = "02:42:ac:11:00:02", .mtu = 1500}};
   auto build = container_init::qemu_command(launch, bundle, false, files, {}, container_init::VmStart::build_template);
   files.incoming_fd = 9;
@@ -142,6 +148,8 @@ TEST_CASE("a template and its copies have the same devices; a copy gets the cont
   for (const std::string& line : {built, restored}) {
     CHECK_THAT(line, ContainsSubstring(" runcvm.template "));
     CHECK_THAT(line, ContainsSubstring("-device vmgenid"));
+    CHECK_THAT(line, ContainsSubstring("-object memory-backend-file,id=mem,size=544M,share=on,mem-path=/proc/self/fd/8 "));
+    CHECK(line.find("memory-backend-memfd") == std::string::npos);
     CHECK_THAT(line, ContainsSubstring("-chardev null,id=console -serial chardev:console"));
     CHECK_THAT(line, ContainsSubstring("-device pcie-root-port,id=runcvm-root-slot,chassis=1,io-reserve=0"));
     CHECK_THAT(line, ContainsSubstring("-device pcie-root-port,id=runcvm-disk-slot1,chassis=7,io-reserve=0"));
@@ -157,7 +165,7 @@ TEST_CASE("a template and its copies have the same devices; a copy gets the cont
   CHECK(built.find("-incoming") == std::string::npos);
   CHECK_THAT(restored, ContainsSubstring("-chardev socket,id=fs,path=/.runcvm/helper-sockets/virtiofs.sock -chardev"));
   CHECK_THAT(restored, ContainsSubstring("-drive file=/dev/fdset/1,if=none,id=disk0"));
-  CHECK_THAT(restored, ContainsSubstring("-incoming fd:9"));
+  CHECK_THAT(restored, ContainsSubstring("-incoming defer"));
   CHECK(restored.find("fd=7") == std::string::npos);
   CHECK(container_init::root_device(launch, "runcvm-root-slot") == nlohmann::json{{"driver", "vhost-user-fs-pci"},
                                                                                   {"id", "root-fs"},
@@ -177,6 +185,10 @@ TEST_CASE("a template and its copies have the same devices; a copy gets the cont
       joined(container_init::qemu_command(launch, bundle, false, files, nics, container_init::VmStart::restore));
   CHECK_THAT(console, ContainsSubstring("-add-fd fd=4,set=1000 -chardev file,id=console,append=on,path=/dev/fdset/1000 "
                                         "-serial chardev:console"));
+  files.ram_fd = -1;
+  CHECK_THROWS_WITH(container_init::qemu_command(launch, bundle, false, files, nics, container_init::VmStart::restore),
+                    "QEMU's command: the template's RAM has no descriptor");
+  files.ram_fd = 8;
   files.incoming_fd = -1;
   CHECK_THROWS_WITH(container_init::qemu_command(launch, bundle, false, files, nics, container_init::VmStart::restore),
                     "QEMU's command: the template's state has no descriptor");
@@ -199,7 +211,7 @@ container_init::OpenedTemplate state_of(const std::string& bytes, bool damaged) 
   manifest.state_crc32 = static_cast<std::uint32_t>(
       ::crc32(::crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
   if (damaged) manifest.state_crc32 ^= 1;
-  return {std::move(fd), manifest};
+  return {std::move(fd), UniqueFd(), manifest};
 }
 
 // Everything that comes out of the pipe, as QEMU would read it.
@@ -249,4 +261,54 @@ TEST_CASE("a template's state streams to QEMU whole, and a damaged one is caught
   {  // destroyed while nothing reads: it ends, without a hang
     container_init::StatePump pump(state_of(bytes, false));
   }
+}
+
+TEST_CASE("a template's RAM is copied page by page, and a damaged page is caught", "[template]") {
+  handoff::Launch launch = test::bundle_kernel_launch();
+  launch.memory_mib = 64;
+  const std::uint64_t size = launch.memory_mib << 20;
+  // A sparse "template RAM": a few pages written, one of them all zero, the rest holes.
+  FILE* file = std::tmpfile();
+  REQUIRE(file);
+  UniqueFd fd(::dup(::fileno(file)));
+  std::fclose(file);
+  REQUIRE(::ftruncate(fd.get(), static_cast<off_t>(size)) == 0);
+  std::string page(4096, 'x'), zero(4096, '\0');
+  const std::uint64_t offsets[] = {0, 4096 * 7, 4096 * 8, size - 4096};
+  for (std::uint64_t offset : offsets) {
+    page[0] = static_cast<char>(offset >> 12);
+    REQUIRE(::pwrite(fd.get(), page.data(), page.size(), static_cast<off_t>(offset)) == 4096);
+  }
+  REQUIRE(::pwrite(fd.get(), zero.data(), zero.size(), 4096 * 20) == 4096);  // written, but zero
+  // The manifest's CRC-32: each page that is not zero, after its offset (8 bytes, little-endian).
+  uLong crc = ::crc32(0L, Z_NULL, 0);
+  for (std::uint64_t offset : offsets) {
+    unsigned char le[8];
+    for (int i = 0; i < 8; ++i) le[i] = static_cast<unsigned char>(offset >> (8 * i));
+    page[0] = static_cast<char>(offset >> 12);
+    crc = ::crc32(crc, le, 8);
+    crc = ::crc32(crc, reinterpret_cast<const Bytef*>(page.data()), 4096);
+  }
+  handoff::TemplateManifest manifest = sample_manifest();
+  manifest.ram_bytes = size;
+  manifest.ram_crc32 = static_cast<std::uint32_t>(crc);
+  container_init::OpenedTemplate opened{UniqueFd(), std::move(fd), manifest};
+
+  UniqueFd ram = container_init::restored_ram(opened, launch);
+  struct stat st {};
+  REQUIRE(::fstat(ram.get(), &st) == 0);
+  CHECK(static_cast<std::uint64_t>(st.st_size) == size);
+  for (std::uint64_t offset : offsets) {
+    std::string got(4096, '\0');
+    REQUIRE(::pread(ram.get(), got.data(), got.size(), static_cast<off_t>(offset)) == 4096);
+    page[0] = static_cast<char>(offset >> 12);
+    CHECK(got == page);
+  }
+  CHECK(st.st_blocks * 512 <= static_cast<long long>(4 * 4096));  // only the pages that are not zero
+
+  page[100] = 'y';  // one byte of one page changed
+  REQUIRE(::pwrite(opened.ram.get(), page.data(), page.size(), 4096 * 8) == 4096);
+  CHECK_THROWS_AS(container_init::restored_ram(opened, launch), container_init::DamagedTemplate);
+  launch.memory_mib = 128;  // a VM of another size than the template's
+  CHECK_THROWS_WITH(container_init::restored_ram(opened, launch), ContainsSubstring("the template's RAM is"));
 }
