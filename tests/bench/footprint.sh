@@ -18,7 +18,21 @@ KERNEL_ARGS=()
 pss_kib() {  # pid field -> kB
   awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0
 }
-# Prints "init qemu virtiofsd shmem" kB for a container.
+# The guest's RAM as the host holds it: the pages of QEMU's RAM memfd (its own when the VM
+# booted; runcvm-init's, "runcvm-guest-ram", when it was restored from a template), whether QEMU
+# has mapped them yet or not (a restored VM's pages are written by runcvm-init, and only those
+# the guest touched since are in QEMU's PSS).
+guest_ram_kib() {  # qemu pid -> kB
+  local fd
+  for fd in /proc/"$1"/fd/*; do
+    case $(readlink "$fd") in
+      /memfd:memory-backend-memfd\ *|/memfd:runcvm-guest-ram\ *) echo $(( $(stat -L -c %b "$fd") / 2 )); return ;;
+    esac
+  done
+  echo 0
+}
+# Prints "init qemu virtiofsd shmem" kB for a container: QEMU without its mapped guest RAM, and the
+# guest's RAM apart.
 measure() {
   local init qemu=0 virtiofsd=0 shmem=0 child name
   init=$(docker inspect -f '{{.State.Pid}}' "$1")
@@ -26,7 +40,9 @@ measure() {
     # By command line: the helpers run through the bundle's loader, which their comm names.
     name=$(tr '\0' ' ' <"/proc/$child/cmdline")
     case $name in
-      *qemu-system-x86_64*) qemu=$(pss_kib "$child" Pss); shmem=$(pss_kib "$child" Pss_Shmem) ;;
+      *qemu-system-x86_64*)
+        qemu=$(( $(pss_kib "$child" Pss) - $(pss_kib "$child" Pss_Shmem) ))
+        shmem=$(guest_ram_kib "$child") ;;
       *virtiofsd*) virtiofsd=$(( virtiofsd + $(pss_kib "$child" Pss) )) ;;
     esac
   done
@@ -60,10 +76,10 @@ for template in 0 1; do
       read -r init qemu virtiofsd shmem <<<"$(measure "$id")"
       sums=($(( sums[0] + init )) $(( sums[1] + qemu )) $(( sums[2] + virtiofsd )) $(( sums[3] + shmem )))
     done
-    total=$(( sums[0] + sums[1] - sums[3] + sums[2] ))
+    total=$(( sums[0] + sums[1] + sums[2] ))
     echo "RUNCVM_TEMPLATE=$template, $count idle VM(s): per VM $(( (total + sums[3]) / count / 1024 )) MiB PSS with" \
       "the guest's RAM, $(( total / count / 1024 )) MiB beyond it" \
-      "(runcvm-init $(( sums[0] / count )) kB, QEMU $(( (sums[1] - sums[3]) / count )) kB without its" \
+      "(runcvm-init $(( sums[0] / count )) kB, QEMU $(( sums[1] / count )) kB without its" \
       "$(( sums[3] / count )) kB of guest RAM, virtiofsd $(( sums[2] / count )) kB);" \
       "x$(python3 -c "print(f'{$total / $count / max($runc_pss, 1):.0f}')") of runc's PID 1"
     docker rm -f "${ids[@]}" >/dev/null
