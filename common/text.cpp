@@ -1,5 +1,7 @@
 #include "common/text.hpp"
 
+#include <cstdio>
+
 namespace runcvm {
 namespace {
 
@@ -108,6 +110,14 @@ std::string printable_line(std::string_view line, std::size_t limit) {
   }
   while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
+}
+
+std::string hex_name(std::string_view text) {
+  std::uint64_t hash = 0xcbf29ce484222325ull;
+  for (unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ull;
+  char name[17];
+  std::snprintf(name, sizeof name, "%016llx", static_cast<unsigned long long>(hash));
+  return name;
 }
 
 }  // namespace runcvm

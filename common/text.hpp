@@ -2,11 +2,18 @@
 // text that reaches an operator's terminal.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace runcvm {
+
+// A name made of 16 hex digits from `text` (FNV-1a, 64 bits): stable and spread, for files named
+// after what they hold (the KVM verdicts, the templates). Not a digest: the static programs carry
+// no digest library, and a collision only means one such file replaces another, whose contents
+// say what it is for.
+std::string hex_name(std::string_view text);
 
 // The pieces of `text` between `separator`s, leaving out empty ones ("a::b\n" → "a", "b").
 std::vector<std::string> split_nonempty(std::string_view text, char separator);

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 #include "handoff/fields.hpp"
 #include "handoff/launch.hpp"
 
@@ -33,22 +34,10 @@ namespace {
 
 constexpr int kVerdictVersion = 1;
 
-// FNV-1a, 64 bits: the name only has to be stable and spread the keys; static programs carry no
-// digest library (OpenSSL is the builder's), and a collision only means one verdict replaces another.
-std::uint64_t fnv1a(std::string_view text) {
-  std::uint64_t hash = 0xcbf29ce484222325ull;
-  for (unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ull;
-  return hash;
-}
-
 }  // namespace
 
 std::string kvm_verdict_file_name(const KvmVerdictKey& key) {
-  char name[32];
-  std::snprintf(
-      name, sizeof name, "%016llx.json",
-      static_cast<unsigned long long>(fnv1a(key.boot_id + '\n' + key.device + '\n' + key.qemu + '\n' + key.kernel)));
-  return name;
+  return hex_name(key.boot_id + '\n' + key.device + '\n' + key.qemu + '\n' + key.kernel) + ".json";
 }
 
 std::string to_json_text(const KvmFailure& failure) {

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 #include "handoff/fields.hpp"
 #include "handoff/launch.hpp"
 
@@ -18,10 +19,12 @@ struct Fields<TemplateKey> {
 
 template <>
 struct Fields<TemplateManifest> {
-  static constexpr std::tuple list{
-      field("key", &TemplateManifest::key), field("state_bytes", &TemplateManifest::state_bytes),
-      field("state_crc32", &TemplateManifest::state_crc32), field("ram_bytes", &TemplateManifest::ram_bytes),
-      field("ram_crc32", &TemplateManifest::ram_crc32), field("built_at", &TemplateManifest::built_at)};
+  static constexpr std::tuple list{field("key", &TemplateManifest::key),
+                                   field("state_bytes", &TemplateManifest::state_bytes),
+                                   field("state_crc32", &TemplateManifest::state_crc32),
+                                   field("ram_bytes", &TemplateManifest::ram_bytes),
+                                   field("ram_crc32", &TemplateManifest::ram_crc32),
+                                   field("built_at", &TemplateManifest::built_at)};
 };
 
 }  // namespace runcvm::handoff::detail
@@ -35,22 +38,12 @@ namespace {
 
 constexpr int kManifestVersion = 2;
 
-// FNV-1a, 64 bits, as the KVM verdicts' names: stable and spread; a collision only means one
-// template replaces another (the manifest's key is compared in full).
-std::uint64_t fnv1a(std::string_view text) {
-  std::uint64_t hash = 0xcbf29ce484222325ull;
-  for (unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ull;
-  return hash;
-}
-
 }  // namespace
 
 std::string template_directory_name(const TemplateKey& key) {
   Json fields = Json::object();
   detail::write_fields(fields, key);
-  char name[32];
-  std::snprintf(name, sizeof name, "%016llx", static_cast<unsigned long long>(fnv1a(fields.dump())));
-  return name;
+  return hex_name(fields.dump());
 }
 
 std::string to_json_text(const TemplateManifest& manifest) {

@@ -139,36 +139,22 @@ void add_machine(const handoff::Launch& launch, const BundleLayout& bundle, bool
   std::string cpu = !launch.qemu.cpu.empty() ? launch.qemu.cpu : accel == "kvm" ? "host,-arch-capabilities" : "max";
   std::string memory = std::to_string(launch.memory_mib) + "M";
   add(argv, {
-                "-L",
-                bundle.firmware(),
-                "-nodefaults",
-                "-no-user-config",
-                "-display",
-                "none",
-                "-no-reboot",
+                "-L", bundle.firmware(), "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
                 // QEMU's own seccomp filter: a guest that takes QEMU over still cannot exec, fork, change
                 // its uid or use system calls QEMU no longer needs. It needs none of them: taps come as
                 // descriptors, not through helper scripts.
-                "-sandbox",
-                "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
-                "-machine",
-                launch.qemu.machine,
-                "-accel",
-                accel == "tcg" ? "tcg,tb-size=" + std::to_string(kTcgTranslationCacheMiB) : accel,
-                "-cpu",
-                cpu,
-                "-smp",
-                std::to_string(launch.cpus),
-                "-m",
-                memory,
+                "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny", "-machine",
+                launch.qemu.machine, "-accel",
+                accel == "tcg" ? "tcg,tb-size=" + std::to_string(kTcgTranslationCacheMiB) : accel, "-cpu", cpu, "-smp",
+                std::to_string(launch.cpus), "-m", memory,
                 // vhost-user-fs maps guest RAM into virtiofsd: the RAM must be shared memory. Huge pages
                 // are taken all at start (prealloc): a host short of them fails now, not in the guest.
-                "-numa",
-                "node,memdev=mem",
             });
   if (start == VmStart::boot) {
-    add(argv, {"-object", "memory-backend-memfd,id=mem,size=" + memory + ",share=on" +
-                              (launch.hugetlb ? ",hugetlb=on,hugetlbsize=2M,prealloc=on" : "")});
+    add(argv, {"-object",
+               "memory-backend-memfd,id=mem,size=" + memory + ",share=on" +
+                   (launch.hugetlb ? ",hugetlb=on,hugetlbsize=2M,prealloc=on" : ""),
+               "-numa", "node,memdev=mem"});
     return;
   }
   // A template's RAM, and a copy's, is a memfd of runcvm-init's (BootFiles::ram_fd), which QEMU
@@ -179,7 +165,7 @@ void add_machine(const handoff::Launch& launch, const BundleLayout& bundle, bool
   // skip a zero page, and a read allocates a page of shared memory).
   if (boot.ram_fd < 0) throw Error("QEMU's command: the template's RAM has no descriptor");
   add(argv, {"-object", "memory-backend-file,id=mem,size=" + memory + ",share=on,mem-path=/proc/self/fd/" +
-                             std::to_string(boot.ram_fd)});
+                            std::to_string(boot.ram_fd)});
 }
 
 // The container's root, served by virtiofsd under the tag the VM mounts. A template has none; a

@@ -141,8 +141,8 @@ std::uint32_t copy_pages(int from, int to, std::uint64_t size, const char* what)
       std::size_t run = 0, run_length = 0;
       auto flush = [&] {
         for (std::size_t done = 0; done < run_length;) {
-          ssize_t w = ::pwrite(to, buffer.data() + run + done, run_length - done,
-                               data + static_cast<off_t>(run + done));
+          ssize_t w =
+              ::pwrite(to, buffer.data() + run + done, run_length - done, data + static_cast<off_t>(run + done));
           if (w < 0 && errno == EINTR) continue;
           if (w <= 0) throw failed("copying");
           done += static_cast<std::size_t>(w);

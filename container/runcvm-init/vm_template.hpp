@@ -95,15 +95,13 @@ class StatePump {
   bool damaged_ = false;
 };
 
-
-
 // Removes the template for `key` (QEMU refused its state): the next container builds it again.
 void discard_template(const handoff::TemplateKey& key);
 
 // QEMU restoring a template (VmStart::restore), on its monitor: has it load the state from its
-// descriptor `incoming_fd` (the pump's pipe), waits until it is loaded and `pump` vouches for it, attaches the container's root, cards and RUNCVM_DISKS disks to the
-// template's slots, and resumes the VM. Throws Error naming the step (QEMU exiting ends the
-// monitor's socket), DamagedTemplate from the pump.
+// descriptor `incoming_fd` (the pump's pipe), waits until it is loaded and `pump` vouches for it, attaches the
+// container's root, cards and RUNCVM_DISKS disks to the template's slots, and resumes the VM. Throws Error naming the
+// step (QEMU exiting ends the monitor's socket), DamagedTemplate from the pump.
 void attach_and_resume(Qmp& qmp, StatePump& pump, int incoming_fd, const handoff::Launch& launch,
                        const std::vector<Nic>& nics, std::chrono::milliseconds load_limit);
 

@@ -70,14 +70,7 @@ id=$(docker create --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -e RUNCVM_TEMPLATE=
 on_exit "docker rm -f $id >/dev/null 2>&1"
 docker start "$id" >/dev/null
 init=$(docker inspect -f '{{.State.Pid}}' "$id")
-crashed=""
-for _ in $(seq 1000); do
-  for child in $(cat /proc/"$init"/task/*/children 2>/dev/null); do
-    grep -qs qemu-system "/proc/$child/cmdline" && crashed=$child && break
-  done
-  [[ -n "$crashed" ]] && break
-  sleep 0.01
-done
+crashed=$(first_qemu_pid "$init")
 [[ -n "$crashed" ]] || fail "QEMU crashing while the VM boots: no QEMU appeared under runcvm-init"
 kill -SEGV "$crashed"
 wait_for_vm "$id"

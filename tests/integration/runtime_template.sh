@@ -80,14 +80,7 @@ id=$(docker create --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg runcvm-test/templat
   sh -c 'echo ran >>/runs; echo started; exec sleep 100000')
 docker start "$id" >/dev/null
 init=$(docker inspect -f '{{.State.Pid}}' "$id")
-crashed=""
-for _ in $(seq 1000); do
-  for child in $(cat /proc/"$init"/task/*/children 2>/dev/null); do
-    grep -qs qemu-system "/proc/$child/cmdline" && crashed=$child && break
-  done
-  [[ -n "$crashed" ]] && break
-  sleep 0.01
-done
+crashed=$(first_qemu_pid "$init")
 [[ -n "$crashed" ]] || fail "no QEMU appeared under runcvm-init"
 kill -SEGV "$crashed"
 retry_for 120 docker exec "$id" true || fail "the container did not start after its restoring QEMU crashed"

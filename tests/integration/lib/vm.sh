@@ -17,6 +17,17 @@ helper_pids() {  # container, pattern
   done
   return 0
 }
+# The PID of the first QEMU to appear under runcvm-init (PID INIT), within 10 s; "" when none did.
+# Usage: first_qemu_pid INIT
+first_qemu_pid() {
+  local child
+  for _ in $(seq 1000); do
+    for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+      grep -qs qemu-system "/proc/$child/cmdline" && echo "$child" && return 0
+    done
+    sleep 0.01
+  done
+}
 # A web server's command (busybox httpd on port 80) serving "<its $0> in <the kernel's release>".
 # Usage: sh -c "$WEB_SERVER" NAME
 WEB_SERVER='mkdir -p /www && echo "$0 in $(uname -r)" >/www/index.html && exec httpd -f -p 80 -h /www'
