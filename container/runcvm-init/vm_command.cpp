@@ -164,8 +164,10 @@ void add_machine(const handoff::Launch& launch, const BundleLayout& bundle, bool
   // Loading them through the stream would touch every page of a copy's RAM (QEMU reads each to
   // skip a zero page, and a read allocates a page of shared memory).
   if (boot.ram_fd < 0) throw Error("QEMU's command: the template's RAM has no descriptor");
-  add(argv, {"-object", "memory-backend-file,id=mem,size=" + memory + ",share=on,mem-path=/proc/self/fd/" +
-                            std::to_string(boot.ram_fd)});
+  add(argv,
+      {"-object",
+       "memory-backend-file,id=mem,size=" + memory + ",share=on,mem-path=/proc/self/fd/" + std::to_string(boot.ram_fd),
+       "-numa", "node,memdev=mem"});
 }
 
 // The container's root, served by virtiofsd under the tag the VM mounts. A template has none; a

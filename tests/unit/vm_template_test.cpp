@@ -148,8 +148,10 @@ TEST_CASE("a template and its copies have the same devices; a copy gets the cont
   for (const std::string& line : {built, restored}) {
     CHECK_THAT(line, ContainsSubstring(" runcvm.template "));
     CHECK_THAT(line, ContainsSubstring("-device vmgenid"));
-    CHECK_THAT(line,
-               ContainsSubstring("-object memory-backend-file,id=mem,size=544M,share=on,mem-path=/proc/self/fd/8 "));
+    CHECK_THAT(
+        line,
+        ContainsSubstring(
+            "-object memory-backend-file,id=mem,size=544M,share=on,mem-path=/proc/self/fd/8 -numa node,memdev=mem "));
     CHECK(line.find("memory-backend-memfd") == std::string::npos);
     CHECK_THAT(line, ContainsSubstring("-chardev null,id=console -serial chardev:console"));
     CHECK_THAT(line, ContainsSubstring("-device pcie-root-port,id=runcvm-root-slot,chassis=1,io-reserve=0"));
