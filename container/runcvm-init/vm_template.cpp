@@ -192,6 +192,23 @@ std::uint32_t crc32_of(int fd, std::uint64_t size) {
   return static_cast<std::uint32_t>(crc);
 }
 
+// One file of a template (its state or RAM), opened read-only when it is ours and of the size its
+// manifest says; otherwise none, with `why` saying what is wrong.
+UniqueFd checked_file(int directory, const char* name, const char* what, std::uint64_t bytes, std::string& why) {
+  UniqueFd file(::openat(directory, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st {};
+  if (!file || !owned_as_ours(file.get(), false) || ::fstat(file.get(), &st) != 0) {
+    why = std::string("its ") + what + " is missing or not runcvm's";
+    return UniqueFd();
+  }
+  if (static_cast<std::uint64_t>(st.st_size) != bytes) {
+    why = std::string("its ") + what + " is " + std::to_string(st.st_size) + " bytes, not the " +
+          std::to_string(bytes) + " its manifest says";
+    return UniqueFd();
+  }
+  return file;
+}
+
 // The template's state and RAM, when its directory, manifest, state and RAM are whole (their sizes,
 // the state's CRC-32, the RAM's too when `check_crc`), ours and of `key`; otherwise nullopt, with
 // `why` saying what is wrong.
@@ -223,31 +240,14 @@ std::optional<OpenedTemplate> checked_state(const std::string& name, const hando
     why = "it was built for another kernel, bundle or machine";
     return std::nullopt;
   }
-  UniqueFd state(::openat(directory.get(), kStateName, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  struct stat st {};
-  if (!state || !owned_as_ours(state.get(), false) || ::fstat(state.get(), &st) != 0) {
-    why = "its state is missing or not runcvm's";
-    return std::nullopt;
-  }
-  if (static_cast<std::uint64_t>(st.st_size) != manifest->state_bytes) {
-    why = "its state is " + std::to_string(st.st_size) + " bytes, not the " + std::to_string(manifest->state_bytes) +
-          " its manifest says";
-    return std::nullopt;
-  }
+  UniqueFd state = checked_file(directory.get(), kStateName, "state", manifest->state_bytes, why);
+  if (!state) return std::nullopt;
   if (crc32_of(state.get(), manifest->state_bytes) != manifest->state_crc32) {  // a few hundred KiB
     why = "its state does not match its manifest's CRC-32 (damaged)";
     return std::nullopt;
   }
-  UniqueFd ram(::openat(directory.get(), kRamName, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  if (!ram || !owned_as_ours(ram.get(), false) || ::fstat(ram.get(), &st) != 0) {
-    why = "its RAM is missing or not runcvm's";
-    return std::nullopt;
-  }
-  if (static_cast<std::uint64_t>(st.st_size) != manifest->ram_bytes) {
-    why = "its RAM is " + std::to_string(st.st_size) + " bytes, not the " + std::to_string(manifest->ram_bytes) +
-          " its manifest says";
-    return std::nullopt;
-  }
+  UniqueFd ram = checked_file(directory.get(), kRamName, "RAM", manifest->ram_bytes, why);
+  if (!ram) return std::nullopt;
   if (check_crc) {
     UniqueFd scratch(::memfd_create("runcvm-template-check", MFD_CLOEXEC));
     if (!scratch || ::ftruncate(scratch.get(), static_cast<off_t>(manifest->ram_bytes)) != 0 ||
