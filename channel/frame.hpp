@@ -40,8 +40,11 @@ enum class FrameType : std::uint8_t {
   clock_probe = 18,    // guest -> host: 8-byte probe number
   clock_reading = 19,  // host -> guest: the probe number, then the host's CLOCK_REALTIME (8 bytes each)
   clock_check = 20,    // host -> guest: measure the offset now (the host's clock was set)
+  // Channel port, after exit_ack: the VM's processes are gone and its filesystems synced; it is
+  // powering off, and the host may end QEMU without waiting for the guest kernel's shutdown.
+  synced = 21,  // guest -> host
 };
-inline constexpr std::uint8_t kLastFrameType = 20;
+inline constexpr std::uint8_t kLastFrameType = 21;
 // The session id of the exec port's frames that belong to no exec session.
 inline constexpr std::uint32_t kControlSession = 0;
 

@@ -362,6 +362,7 @@ Json mounts_for_vm(const Options& options, const CreateInput& input, const Json&
         .with_hint("mount a directory holding the sockets instead, or fewer of them");
 
   launch.kernel = choose_kernel(options, input.image, input.bundle);
+  drop_needless_initramfs(launch, input.bundle);
   if (launch.kernel.source == "bundle") {
     std::string host_modules =
         handoff::kernel_artifact::kernel_directory(input.host.bundle_root, launch.kernel.dist, launch.kernel.version) +

@@ -5,6 +5,7 @@
 #include "common/error.hpp"
 #include "handoff/bundle_layout.hpp"
 #include "handoff/kernel_artifact.hpp"
+#include "handoff/vm_template.hpp"
 
 namespace runcvm::runtime {
 namespace {
@@ -16,17 +17,14 @@ std::string available(const BundleFacts& bundle) {
   return out.empty() ? "none" : out;
 }
 
-// A kernel that mounts its virtiofs root itself gets no initramfs (initrd ""): under TCG the
-// initramfs stage costs about 70 ms of every start.
-handoff::Kernel bundle_kernel(const BundleFacts& bundle, const std::string& dist, const std::string& version) {
+handoff::Kernel bundle_kernel(const std::string& dist, const std::string& version) {
   namespace artifact = handoff::kernel_artifact;
   std::string base = artifact::kernel_directory(handoff::kBundleMountPoint, dist, version);
-  bool without_initramfs = bundle.kernels.at(dist).root_without_initramfs.count(version) != 0;
   return handoff::Kernel{"bundle",
                          dist,
                          version,
                          base + "/" + artifact::kKernelImage,
-                         without_initramfs ? "" : base + "/" + artifact::kInitramfs,
+                         base + "/" + artifact::kInitramfs,
                          "/lib/modules/" + version,
                          "",
                          false};
@@ -47,7 +45,7 @@ handoff::Kernel choose_kernel(const Options& options, const ImageFacts& image, c
     if (std::find(versions.begin(), versions.end(), version) == versions.end())
       throw Error("RUNCVM_KERNEL: " + quote(request.dist + "/" + version) +
                   " is not in the bundle (available: " + available(bundle) + ")");
-    kernel = bundle_kernel(bundle, request.dist, version);
+    kernel = bundle_kernel(request.dist, version);
   } else if (image.kernel) {
     kernel = handoff::Kernel{"image",
                              image.os_id,
@@ -71,11 +69,19 @@ handoff::Kernel choose_kernel(const Options& options, const ImageFacts& image, c
                   quote(image.os_id.empty() ? "?" : image.os_id) + " nor for debian (available: " + available(bundle) +
                   ")")
           .with_hint("set RUNCVM_KERNEL or add kernels with runcvm-build kernels");
-    kernel = bundle_kernel(bundle, *found, bundle.kernels.at(*found).latest);
+    kernel = bundle_kernel(*found, bundle.kernels.at(*found).latest);
   }
   kernel.append = options.kernel_append;
   kernel.debug = options.kernel_debug;
   return kernel;
+}
+
+void drop_needless_initramfs(handoff::Launch& launch, const BundleFacts& bundle) {
+  handoff::Kernel& kernel = launch.kernel;
+  if (kernel.source != "bundle" || !handoff::template_refusal(launch)) return;
+  auto dist = bundle.kernels.find(kernel.dist);
+  if (dist != bundle.kernels.end() && dist->second.root_without_initramfs.count(kernel.version) != 0)
+    kernel.initrd.clear();
 }
 
 }  // namespace runcvm::runtime

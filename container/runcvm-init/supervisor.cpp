@@ -189,6 +189,10 @@ void Supervisor::handle_frame(const channel::Frame& frame) {
       send(channel::encode(FrameType::exit_ack));
       stdin_open_ = false;
       break;
+    case FrameType::synced:
+      // Before the exit status the frame means nothing: the VM ends as it would without it.
+      if (exit_code_ && !qemu_exited_) ::kill(settings_.qemu, SIGKILL);
+      break;
     default:
       break;
   }

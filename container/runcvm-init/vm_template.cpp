@@ -541,6 +541,7 @@ void attach_and_resume(Qmp& qmp, StatePump& pump, int incoming_fd, const handoff
   if (loaded != "paused") throw Error("QEMU's state after loading the template is " + quote(loaded));
   TemplateSlots slots = template_slots();
   qmp.execute("device_add", root_device(launch, slots.root));
+  qmp.execute("cont");
   for (std::size_t i = 0; i < nics.size(); ++i) {
     std::string tap = "boottap" + std::to_string(i), backend = "net" + std::to_string(i);
     qmp.execute("getfd", {{"fdname", tap}}, nics[i].tap_fd);
@@ -555,7 +556,6 @@ void attach_and_resume(Qmp& qmp, StatePump& pump, int incoming_fd, const handoff
   }
   for (std::size_t i = 0; i < launch.disks.size(); ++i)
     qmp.execute("device_add", disk_device(launch, i, slots.disks.at(i)));
-  qmp.execute("cont");
 }
 
 }  // namespace runcvm::container_init

@@ -103,9 +103,9 @@ for machine in q35 microvm; do
 done
 pass "a container boots $VERSION on q35 and microvm: exit code 3, stdout and stderr apart"
 
-# No initramfs: the kernel mounted the root by its tag and started runcvm-vm-init itself; a
-# --read-only root stays read-only.
-out=$(vm -e RUNCVM_KERNEL=runcvm -e RUNCVM_TIMINGS=1 --read-only runcvm-test/busybox \
+# Booted (RUNCVM_TEMPLATE=0), no initramfs: the kernel mounted the root by its tag and started
+# runcvm-vm-init itself; a --read-only root stays read-only.
+out=$(vm -e RUNCVM_KERNEL=runcvm -e RUNCVM_TEMPLATE=0 -e RUNCVM_TIMINGS=1 --read-only runcvm-test/busybox \
   sh -c 'cat /proc/cmdline; grep " / " /proc/mounts | cut -d" " -f3; touch /x 2>/dev/null || echo read-only' 2>"$SCRATCH/err")
 assert_contains "$out" "root=runcvm-root rootfstype=virtiofs rw init=/opt/runcvm/bin/runcvm-vm-init" "the VM's command line"
 [[ $out != *runcvm.root=* ]] || fail "an initramfs key on the command line: $out"
@@ -113,6 +113,20 @@ assert_contains "$out" "virtiofs" "the VM's root"
 assert_contains "$out" "read-only" "writing to a --read-only root"
 assert_contains "$(cat "$SCRATCH/err")" " initramfs=0 " "RUNCVM_TIMINGS"
 pass "$VERSION boots without the initramfs: root=runcvm-root on its command line, the stage 0 ms"
+
+# From a template (the default): the template waits in the initramfs for its root, so this kernel
+# keeps its initramfs there; the copy is restored, not booted, and is a machine of its own.
+for run in 1 2; do
+  vm -e RUNCVM_KERNEL=runcvm -e RUNCVM_TIMINGS=1 runcvm-test/busybox \
+    sh -c 'cat /proc/cmdline; cat /proc/sys/kernel/random/boot_id; uname -r' >"$SCRATCH/clone$run" 2>"$SCRATCH/clone$run.err" ||
+    fail "RUNCVM_KERNEL=runcvm from a template: $(cat "$SCRATCH/clone$run.err")"
+  assert_contains "$(cat "$SCRATCH/clone$run")" "runcvm.template" "the restored VM's command line"
+  assert_contains "$(cat "$SCRATCH/clone$run")" "$VERSION" "the restored VM's kernel"
+  assert_contains "$(cat "$SCRATCH/clone$run.err")" " restore=" "RUNCVM_TIMINGS of a restored VM"
+done
+[[ $(sed -n 2p "$SCRATCH/clone1") != $(sed -n 2p "$SCRATCH/clone2") ]] ||
+  fail "two copies of the runcvm-minimal template share boot_id $(sed -n 2p "$SCRATCH/clone1")"
+pass "$VERSION starts from a template by default: restored with its initramfs, each copy its own boot_id"
 
 # A static key flipped while the other vCPU runs the code it patches: under TCG a vCPU can still
 # execute the int3 of a patch another vCPU has completed, and the kernel dies of it ("int3: 0000
@@ -124,7 +138,8 @@ for kernel in runcvm debian; do
     (while :; do usleep 1000; done) &
     i=0; while [ $i -lt 20000 ]; do echo 0 >/proc/sys/kernel/timer_migration; echo 1 >/proc/sys/kernel/timer_migration; i=$((i + 1)); done
     echo "flipped $i times on $(nproc) CPUs"' 2>"$SCRATCH/console") ||
-    fail "RUNCVM_KERNEL=$kernel: the VM died flipping a static key: $(grep -A12 -m1 "int3:\|Oops\|BUG:\|panic" "$SCRATCH/console")"
+    fail "RUNCVM_KERNEL=$kernel: the VM died flipping a static key: $(grep -A12 -m1 "int3:\|Oops\|BUG:\|Kernel panic" "$SCRATCH/console" ||
+      tail -15 "$SCRATCH/console")"
   [[ $out == "flipped 20000 times on 2 CPUs" ]] || fail "RUNCVM_KERNEL=$kernel: $out"
 done
 pass "a static key flipped 20000 times while the other vCPU arms timers: both kernels survive"

@@ -227,7 +227,7 @@ TEST_CASE("bundle kernels are listed with their latest link", "[runtime][facts]"
   CHECK(gather_bundle_facts(bundle.path()).missing == std::vector<std::string>{handoff::kBundleVirtiofsd});
 }
 
-TEST_CASE("a bundle kernel whose manifest says it mounts its root itself is chosen without its initramfs",
+TEST_CASE("a bundle kernel that mounts its root itself boots without its initramfs unless from a template",
           "[runtime][facts]") {
   test::ScratchDirectory bundle;
   auto manifest = [&](const std::string& dist, const std::string& version, const std::string& text) {
@@ -254,9 +254,21 @@ TEST_CASE("a bundle kernel whose manifest says it mounts its root itself is chos
 
   Options options;
   options.kernel = KernelRequest{"runcvm", std::nullopt};
-  handoff::Kernel minimal = choose_kernel(options, ImageFacts{}, facts);
-  CHECK(minimal.initrd.empty());
-  CHECK(minimal.vmlinuz == "/opt/runcvm/kernels/runcvm/6.1.192-runcvm/vmlinuz");
+  handoff::Launch launch;
+  launch.kernel = choose_kernel(options, ImageFacts{}, facts);
+  CHECK(launch.kernel.vmlinuz == "/opt/runcvm/kernels/runcvm/6.1.192-runcvm/vmlinuz");
+  // From a template: the template waits for its root in the initramfs.
+  drop_needless_initramfs(launch, facts);
+  CHECK(launch.kernel.initrd == "/opt/runcvm/kernels/runcvm/6.1.192-runcvm/initrd");
+  // Booted: the kernel mounts its root itself.
+  launch.template_vm = false;
+  drop_needless_initramfs(launch, facts);
+  CHECK(launch.kernel.initrd.empty());
+  // A kernel that needs its initramfs keeps it either way.
+  options.kernel = KernelRequest{"debian", std::nullopt};
+  launch.kernel = choose_kernel(options, ImageFacts{}, facts);
+  drop_needless_initramfs(launch, facts);
+  CHECK(launch.kernel.initrd == "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd");
   options.kernel = KernelRequest{"debian", std::nullopt};
   CHECK(choose_kernel(options, ImageFacts{}, facts).initrd == "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd");
   options.kernel = KernelRequest{"ubuntu", std::nullopt};

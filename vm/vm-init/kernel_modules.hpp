@@ -46,7 +46,8 @@ ModuleRequest resolve_module_request(const ModuleIndexes& indexes, std::string_v
 void load_module_file(const std::string& path);
 
 // Loads each driver from `modules_dir` (its modules.dep); one that is built in is skipped. A
-// driver that cannot be loaded throws, naming it.
+// driver that cannot be loaded throws, naming it. Drivers already loaded (by the initramfs) are
+// skipped without reading modules.dep.
 void load_drivers(const std::string& modules_dir, const std::vector<std::string>& names);
 
 }  // namespace runcvm::vm_init

@@ -183,11 +183,10 @@ int run_workload(Session& session, channel::GuestStages& stages) {
   return code;
 }
 
-int run() {
+int run(Session& session) {
   channel::GuestStages stages;
   stages.vm_init = boot_seconds();
   if (const char* started = std::getenv("RUNCVM_INITRAMFS_STARTED")) stages.initramfs = std::strtod(started, nullptr);
-  Session session;
   session.launch = handoff::parse_launch(read_file(handoff::kLaunchPath));
   const handoff::Launch& launch = session.launch;
   // Booted without an initramfs: the kernel's own boot ran until this program started.
@@ -231,13 +230,14 @@ int run() {
 }  // namespace runcvm::vm_init
 
 int main() {
+  runcvm::vm_init::Session session;
   try {
-    runcvm::vm_init::run();
+    runcvm::vm_init::run(session);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", runcvm::format_error_line("runcvm-vm-init", e).c_str());
   }
   // Whatever happened, PID 1 must not exit (the kernel would panic): the VM powers off, and the
   // host reports the exit status it received (or an error if none came).
   ::kill(-1, SIGKILL);
-  runcvm::vm_init::power_off();
+  runcvm::vm_init::power_off(session.port.get());
 }

@@ -32,6 +32,7 @@ void apply_launch_settings(const handoff::Launch& launch);
 std::string make_workload_cgroup(const handoff::Launch& launch);
 // The virtio-serial port named `name` (/sys/class/virtio-ports/*/name), opened read-write.
 int open_virtio_port(const std::string& name);
-[[noreturn]] void power_off();
+// Syncs the filesystems, tells the host so on `channel_port` (-1: no channel), and powers off.
+[[noreturn]] void power_off(int channel_port);
 
 }  // namespace runcvm::vm_init
