@@ -191,7 +191,7 @@ void Supervisor::handle_frame(const channel::Frame& frame) {
       break;
     case FrameType::synced:
       // Before the exit status the frame means nothing: the VM ends as it would without it.
-      if (exit_code_ && !qemu_exited_) ::kill(settings_.qemu, SIGKILL);
+      if (exit_code_ && !qemu_exited_ && settings_.qemu > 0) ::kill(settings_.qemu, SIGKILL);
       break;
     default:
       break;

@@ -2,11 +2,14 @@
 // output past a session's window, a port it never reads. None may end runcvm-init, block its loop
 // or grow its memory without bound; the sessions and the channel they break end, the rest go on.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch_test_macros.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <thread>
 
@@ -221,6 +224,32 @@ TEST_CASE("the channel: frames with bad payloads are dropped, a malformed frame 
   CHECK(SupervisorRig::read_all(rig.out[0]).empty());
   REQUIRE_NOTHROW(supervisor.from_channel(channel::encode(FrameType::stdout_data, "after")));
   CHECK(SupervisorRig::read_all(rig.out[0]).empty());
+}
+
+TEST_CASE("`synced` stops QEMU only after the exit status; before it, a VM cannot end its run early",
+          "[guest][hostile]") {
+  pid_t qemu = ::fork();
+  REQUIRE(qemu >= 0);
+  if (qemu == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  {
+    SupervisorRig rig;
+    container_init::Supervisor supervisor(
+        container_init::SupervisorSettings{
+            .channel = rig.channel, .qemu = qemu, .stdin_fd = -1, .stdout_fd = rig.out[1], .stderr_fd = rig.err[1]},
+        rig.exec, rig.stages);
+    int status = 0;
+    supervisor.from_channel(channel::encode(FrameType::synced));
+    // No exit status yet: QEMU runs on (a SIGKILL would have ended it well within this time).
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    CHECK(::waitpid(qemu, &status, WNOHANG) == 0);
+    supervisor.from_channel(channel::encode_u32(FrameType::exit_status, 3) + channel::encode(FrameType::synced));
+    REQUIRE(::waitpid(qemu, &status, 0) == qemu);
+    CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
+    CHECK(supervisor.exit_code() == 3);
+  }
 }
 
 }  // namespace
