@@ -604,6 +604,10 @@ int run() {
                .run();
   }
   if (vm.children.virtiofsd > 0) ::kill(vm.children.virtiofsd, SIGTERM);
+  // A QEMU stopped on the guest's `synced` did not flush the disks as it would have on its way
+  // out: the guest's sync flushed what its filesystems write with barriers, this the rest.
+  for (const auto& disk : disks)
+    if (disk.read_write) ::fdatasync(disk.read_write.get());
   if (launch.timings && stages.complete)
     std::fprintf(stderr, "%s\n", channel::format_timings_line(stages.host, stages.guest).c_str());
   return code;

@@ -102,7 +102,9 @@ int Supervisor::poll_timeout_ms() const {
 
 void Supervisor::check_virtiofsd() {
   if (!virtiofsd_exit_ || virtiofsd_failed_ || qemu_exited_ || exit_code_) return;
-  if (std::chrono::steady_clock::now() < *virtiofsd_exit_ + kVirtiofsdFollowsQemu || peek_exit(settings_.qemu)) return;
+  if (std::chrono::steady_clock::now() < *virtiofsd_exit_ + kVirtiofsdFollowsQemu || settings_.qemu <= 0 ||
+      peek_exit(settings_.qemu))
+    return;
   virtiofsd_failed_ = true;
   ::kill(settings_.qemu, SIGKILL);
 }

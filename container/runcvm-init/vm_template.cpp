@@ -22,6 +22,7 @@
 
 #include "common/error.hpp"
 #include "common/file.hpp"
+#include "common/reap.hpp"
 #include "common/unix_socket.hpp"
 #include "container/runcvm-init/helper_root.hpp"
 #include "container/runcvm-init/notice.hpp"
@@ -269,9 +270,12 @@ void wait_until_parked(int channel, pid_t qemu, std::chrono::milliseconds limit)
     if (Clock::now() > deadline)
       throw Error("the template's kernel did not reach its initramfs within " +
                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit).count()) + " s");
-    int status = 0;
-    if (::waitpid(qemu, &status, WNOHANG) == qemu)
-      throw Error("QEMU ended while the template booted (status " + std::to_string(status) + ")");
+    // Seen, not reaped: the caller's reaper waits for it, so its pid is not reused before.
+    if (auto ended = peek_exit(qemu))
+      throw Error("QEMU ended while the template booted (" +
+                  (ended->si_code == CLD_EXITED ? "status " + std::to_string(ended->si_status)
+                                                : describe_signal(ended->si_status)) +
+                  ")");
     pollfd p{channel, POLLIN, 0};
     if (::poll(&p, 1, 50) <= 0) continue;
     char buffer[256];
@@ -541,7 +545,6 @@ void attach_and_resume(Qmp& qmp, StatePump& pump, int incoming_fd, const handoff
   if (loaded != "paused") throw Error("QEMU's state after loading the template is " + quote(loaded));
   TemplateSlots slots = template_slots();
   qmp.execute("device_add", root_device(launch, slots.root));
-  qmp.execute("cont");
   for (std::size_t i = 0; i < nics.size(); ++i) {
     std::string tap = "boottap" + std::to_string(i), backend = "net" + std::to_string(i);
     qmp.execute("getfd", {{"fdname", tap}}, nics[i].tap_fd);
@@ -556,6 +559,9 @@ void attach_and_resume(Qmp& qmp, StatePump& pump, int incoming_fd, const handoff
   }
   for (std::size_t i = 0; i < launch.disks.size(); ++i)
     qmp.execute("device_add", disk_device(launch, i, slots.disks.at(i)));
+  // Resumed only once everything is plugged: the guest's waits for its cards and disks start
+  // with all of them there, and a QEMU that fails before this point has run no guest code.
+  qmp.execute("cont");
 }
 
 }  // namespace runcvm::container_init
