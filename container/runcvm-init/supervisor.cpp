@@ -102,11 +102,13 @@ int Supervisor::poll_timeout_ms() const {
 
 void Supervisor::check_virtiofsd() {
   if (!virtiofsd_exit_ || virtiofsd_failed_ || qemu_exited_ || exit_code_) return;
-  if (std::chrono::steady_clock::now() < *virtiofsd_exit_ + kVirtiofsdFollowsQemu || settings_.qemu <= 0 ||
-      peek_exit(settings_.qemu))
-    return;
+  if (std::chrono::steady_clock::now() < *virtiofsd_exit_ + kVirtiofsdFollowsQemu || peek_exit(settings_.qemu)) return;
   virtiofsd_failed_ = true;
-  ::kill(settings_.qemu, SIGKILL);
+  kill_qemu();
+}
+
+void Supervisor::kill_qemu() const {
+  if (settings_.qemu > 0) ::kill(settings_.qemu, SIGKILL);
 }
 
 void Supervisor::send(std::string_view frame) {
@@ -193,7 +195,7 @@ void Supervisor::handle_frame(const channel::Frame& frame) {
       break;
     case FrameType::synced:
       // Before the exit status the frame means nothing: the VM ends as it would without it.
-      if (exit_code_ && !qemu_exited_ && settings_.qemu > 0) ::kill(settings_.qemu, SIGKILL);
+      if (exit_code_ && !qemu_exited_) kill_qemu();
       break;
     default:
       break;

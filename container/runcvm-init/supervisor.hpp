@@ -69,6 +69,8 @@ class Supervisor {
   void handle_signals();
   int poll_timeout_ms() const;
   void check_virtiofsd();
+  // SIGKILL to QEMU: never to a pid of 0 or less (kill's "every process" and "our group").
+  void kill_qemu() const;
 
   SupervisorSettings settings_;
   ExecMux& exec_;

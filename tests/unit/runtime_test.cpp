@@ -269,8 +269,6 @@ TEST_CASE("a bundle kernel that mounts its root itself boots without its initram
   launch.kernel = choose_kernel(options, ImageFacts{}, facts);
   drop_needless_initramfs(launch, facts);
   CHECK(launch.kernel.initrd == "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd");
-  options.kernel = KernelRequest{"debian", std::nullopt};
-  CHECK(choose_kernel(options, ImageFacts{}, facts).initrd == "/opt/runcvm/kernels/debian/6.1.0-56-amd64/initrd");
   options.kernel = KernelRequest{"ubuntu", std::nullopt};
   CHECK(choose_kernel(options, ImageFacts{}, facts).initrd == "/opt/runcvm/kernels/ubuntu/6.8.0-31-generic/initrd");
 }
