@@ -90,6 +90,9 @@ struct Qemu {
   std::optional<unsigned> vnc_display;  // RUNCVM_QEMU_VNC_DISPLAY: VNC on port 5900 + this
   bool usb = false;                     // RUNCVM_QEMU_USB: an XHCI controller
   unsigned hotplug_slots = 2;  // RUNCVM_QEMU_HOTPLUG_SLOTS: q35's empty root ports for networks connected later
+  // RUNCVM_BALLOON: a virtio-balloon device through which the guest reports the pages it frees, and
+  // QEMU gives them back to the host. It never inflates: nothing asks it to.
+  bool balloon = true;
   bool operator==(const Qemu&) const = default;
 };
 

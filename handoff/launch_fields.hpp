@@ -85,6 +85,7 @@ struct Fields<Qemu> {
                                    field("vga", &Qemu::vga),
                                    field("usb", &Qemu::usb),
                                    field("hotplug_slots", &Qemu::hotplug_slots),
+                                   field("balloon", &Qemu::balloon),
                                    field("vnc_display", &Qemu::vnc_display)};
   static void check(const Qemu& q, const Reader&) {
     if (q.hotplug_slots > kMaxHotplugSlots)

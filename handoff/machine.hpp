@@ -22,5 +22,10 @@ inline bool has_pci_bus(const Qemu& qemu) { return qemu.machine != "microvm"; }
 // Whether the VM has QEMU's panic device (ISA pvpanic, which QEMU turns into exit status 1) and
 // loads its driver: not on microvm, whose ACPI table does not describe it.
 inline bool has_panic_device(const Qemu& qemu) { return qemu.machine != "microvm"; }
+// Whether the VM has the balloon that reports the pages the guest frees (RUNCVM_BALLOON). Not
+// with RUNCVM_HUGETLB: QEMU would return those pages to the host's huge-page pool, reservation and
+// all, and a guest touching them again after another process took them from the pool would kill
+// QEMU with SIGBUS; the operator set those pages aside for this VM anyway.
+inline bool has_balloon(const Launch& launch) { return launch.qemu.balloon && !launch.hugetlb; }
 
 }  // namespace runcvm::handoff

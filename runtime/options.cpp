@@ -227,6 +227,13 @@ const std::vector<OptionSpec>& specs() {
         "the VM's memory from the host's 2 MiB huge pages, all taken at start (the start fails naming vm.nr_hugepages "
         "when too few are free)"},
        [](std::string_view v, Options& o) { return parse_bool(v, o.hugetlb); }},
+      {{"RUNCVM_BALLOON", "1 or 0", "1",
+        "the guest reports the memory it frees (a virtio-balloon device with free page reporting) and QEMU gives it "
+        "back to the host, so the container's memory use falls after a peak; the balloon never inflates, so the "
+        "workload's memory and -m stay what they are. Not with RUNCVM_HUGETLB, whose pages stay the VM's. 0 leaves the "
+        "device out: the VM keeps every page it has once used, and a workload that frees and reallocates large "
+        "blocks over and over saves the cost of giving them back and faulting them in again"},
+       [](std::string_view v, Options& o) { return parse_bool(v, o.qemu.balloon); }},
       {{"RUNCVM_CGROUPFS", "none, 1, 2, hybrid", "2",
         "which cgroup filesystems the VM mounts (2: the unified hierarchy, as Docker gives containers on a cgroup v2 "
         "host)"},

@@ -277,6 +277,15 @@ void add_panic_device(const handoff::Launch& launch, Argv& argv) {
   if (handoff::has_panic_device(launch.qemu)) add(argv, {"-device", "pvpanic", "-action", "panic=exit-failure"});
 }
 
+// RUNCVM_BALLOON: free page reporting. The guest's driver hands QEMU runs of 2 MiB it has freed,
+// and QEMU punches them out of the RAM memfd, which frees them for every process that maps it
+// (virtiofsd too) and uncharges them from the container's memory cgroup. Nothing sends QEMU a
+// target size, so the balloon never inflates. A template carries the device, so its copies do too.
+void add_balloon(const handoff::Launch& launch, Argv& argv) {
+  if (handoff::has_balloon(launch))
+    add(argv, {"-device", virtio_device(launch, "virtio-balloon") + ",free-page-reporting=on"});
+}
+
 // SeaBIOS writes its log to I/O port 0x402; QEMU's debug console device catches it there.
 void add_bios_log(const handoff::Launch& launch, const BootFiles& boot, Argv& argv) {
   if (!launch.qemu.bios_debug) return;
@@ -342,6 +351,7 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
   add_console(launch, boot, start, argv);
   add_display(launch, !nics.empty(), argv);
   add_panic_device(launch, argv);
+  add_balloon(launch, argv);
   add_bios_log(launch, boot, argv);
   add_template_devices(boot, start, argv);
   return argv;

@@ -64,13 +64,13 @@ pass "modprobe reads our modules.dep.bin and modules.builtin.bin"
 mkdir "$SCRATCH/initrd"
 (cd "$SCRATCH/initrd" && zstd -dc "$K/initrd" | cpio -id --quiet)
 order=$(tr '\n' ' ' <"$SCRATCH/initrd/modules/load-order")
-[[ "$order" == "virtio_blk.ko failover.ko net_failover.ko virtio_net.ko virtio_console.ko fuse.ko virtiofs.ko vsock.ko vmw_vsock_virtio_transport_common.ko vmw_vsock_virtio_transport.ko crc16.ko jbd2.ko mbcache.ko ext4.ko " ]] ||
+[[ "$order" == "virtio_blk.ko failover.ko net_failover.ko virtio_net.ko virtio_console.ko fuse.ko virtiofs.ko vsock.ko vmw_vsock_virtio_transport_common.ko vmw_vsock_virtio_transport.ko crc16.ko jbd2.ko mbcache.ko ext4.ko virtio_balloon.ko " ]] ||
   fail "initramfs load order: $order"
 assert_absent "$SCRATCH/initrd/modules/sd_mod.ko"
 [[ "$(head -c 4 "$SCRATCH/initrd/modules/fuse.ko")" == $'\x7fELF' ]] || fail "initramfs modules must be uncompressed"
 [[ -c "$SCRATCH/initrd/dev/console" || -f "$SCRATCH/initrd/dev/console" ]] || fail "no dev/console"
 cmp -s "$SCRATCH/initrd/init" "$BUILD_DIR/bin/runcvm-initramfs-init" || fail "init is not runcvm-initramfs-init"
-pass "initramfs holds init and 14 modules in dependency order"
+pass "initramfs holds init and 15 modules in dependency order"
 
 # Second run, nothing changed: only the signed indexes are read (within their max age), and the
 # installed artifact is left as it is.

@@ -192,7 +192,8 @@ assert_contains "$err" "runcvm-init: error: QEMU exited with status 1 before the
 pass "QEMU refusing its configuration: exit 1, QEMU's line and one of runcvm-init's that does not claim a panic"
 
 # The workload outgrows -m inside the VM: the guest's OOM killer ends it, the exit is 137 as under
-# runc, the output written before it is intact, and the container is removable.
+# runc, the output written before it is intact, and the container is removable. The VM has its
+# balloon (RUNCVM_BALLOON, the default), which never inflates: the guest has all of -m.
 rc=0
 out=$(timeout 300 docker run --name oom --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -m 256m runcvm-test/faults \
   sh -c 'echo before; yes 0123456789012345678901234567890123456789 | head -c 2000m | sort >/dev/null' 2>"$SCRATCH/oom.err") || rc=$?

@@ -114,7 +114,7 @@ out=$(vm runcvm-test/options sh -c 'ls /sys/bus/usb/devices 2>&1 || true')
 pass "RUNCVM_QEMU_VGA=std gives the standard VGA (bochs driver); RUNCVM_QEMU_USB=1 an XHCI bus, none without it"
 
 # RUNCVM_HUGETLB: too few huge pages is one line naming vm.nr_hugepages; with enough, the VM takes
-# its RAM from them while it runs and gives them back.
+# its RAM from them while it runs (no balloon returns any to the pool) and gives them back.
 old_pages=$(cat /proc/sys/vm/nr_hugepages)
 on_exit "echo $old_pages >/proc/sys/vm/nr_hugepages"
 echo 0 >/proc/sys/vm/nr_hugepages
@@ -128,6 +128,9 @@ free_before=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
 id=$(docker run -d --runtime=runcvm -e RUNCVM_QEMU_ACCEL=tcg -m 256m -e RUNCVM_HUGETLB=1 runcvm-test/options sleep 300)
 docker exec "$id" true  # the VM is up
 free_during=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
+# No balloon gives them back to the pool, from which the guest might not get them again.
+! docker exec "$id" sh -c 'ls /sys/bus/virtio/drivers/virtio_balloon/ | grep -q ^virtio' ||
+  fail "RUNCVM_HUGETLB: the VM has a balloon device"
 mem_mib=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['memory_mib'])" \
   "$(docker inspect -f '{{.State.Pid}}' "$id" | xargs -I{} echo /proc/{}/root/.runcvm/launch.json)")
 (( free_before - free_during == (mem_mib + 1) / 2 )) ||
@@ -135,7 +138,7 @@ mem_mib=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['memor
 docker rm -f "$id" >/dev/null
 for _ in $(seq 50); do (( $(awk '/HugePages_Free/ {print $2}' /proc/meminfo) == free_before )) && break; sleep 0.2; done
 (( $(awk '/HugePages_Free/ {print $2}' /proc/meminfo) == free_before )) || fail "RUNCVM_HUGETLB: the huge pages did not come back"
-pass "RUNCVM_HUGETLB: $((free_before - free_during)) huge pages of 2 MiB back the VM's $mem_mib MiB while it runs and return after; too few is one line"
+pass "RUNCVM_HUGETLB: $((free_before - free_during)) huge pages of 2 MiB back the VM's $mem_mib MiB while it runs (no balloon) and return after; too few is one line"
 
 # The VM's size and CPU model from options, and the bundle kernel's modules over /lib/modules.
 out=$(vm -e RUNCVM_CPUS=2 -e RUNCVM_MEM=300M -e RUNCVM_QEMU_CPU=qemu64 -e RUNCVM_KERNEL_MOUNT_LIB_MODULES=1 runcvm-test/options \

@@ -84,13 +84,13 @@ std::set<std::string> changed_paths(const Json& before, const Json& after) {
   return out;
 }
 
-// The text of every source file the guest programs are built from, and of the handoff helpers
-// they call (vnc_port, vm_mount_points).
+// The text of every source file and header the guest programs are built from, and of the handoff
+// helpers they call (vnc_port, vm_mount_points, has_balloon).
 std::string guest_sources() {
   std::string all;
   for (const char* dir : {"container", "vm", "handoff"})
     for (const auto& entry : fs::recursive_directory_iterator(fs::path(RUNCVM_SOURCE_DIR) / dir))
-      if (entry.path().extension() == ".cpp") all += read_file(entry.path());
+      if (entry.path().extension() == ".cpp" || entry.path().extension() == ".hpp") all += read_file(entry.path());
   return all;
 }
 
@@ -116,6 +116,7 @@ TEST_CASE("every option in the table is read past the runtime's parser", "[optio
       {"RUNCVM_QEMU_CPU", "Skylake-Server"},
       {"RUNCVM_QEMU_ACCEL", "tcg"},
       {"RUNCVM_HUGETLB", "1"},
+      {"RUNCVM_BALLOON", "0"},
       {"RUNCVM_CGROUPFS", "hybrid"},
       {"RUNCVM_VIRTIOFS_CACHE", "none"},
       {"RUNCVM_CAPS", "spec"},
@@ -286,8 +287,10 @@ TEST_CASE("the VM loads the drivers of the devices it was given", "[options][hon
   // The image's own kernel: the channel's, the network's and (with disks) the disks' drivers too.
   launch = bundle_launch();
   launch.kernel.source = "image";
-  CHECK(vm_init::device_drivers(launch) == std::vector<std::string>{"virtio_console", "virtio_net", "pvpanic-mmio"});
+  CHECK(vm_init::device_drivers(launch) ==
+        std::vector<std::string>{"virtio_console", "virtio_net", "virtio_balloon", "pvpanic-mmio"});
   launch.disks = {{"/disks/a.img", "/a", "ext4", std::nullopt}};
+  launch.qemu.balloon = false;
   CHECK(vm_init::device_drivers(launch) ==
         std::vector<std::string>{"virtio_console", "virtio_net", "virtio_blk", "pvpanic-mmio"});
 

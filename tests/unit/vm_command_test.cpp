@@ -53,7 +53,7 @@ TEST_CASE("the QEMU command line for TCG and KVM", "[guest][qemu]") {
         "-chardev socket,id=qmp,path=/.runcvm/helper-sockets/qmp.sock -mon chardev=qmp,mode=control "
         "-device pcie-root-port,id=runcvm-slot0,chassis=1,io-reserve=0 "
         "-device pcie-root-port,id=runcvm-slot1,chassis=2,io-reserve=0 "
-        "-serial none -device pvpanic -action panic=exit-failure");
+        "-serial none -device pvpanic -action panic=exit-failure -device virtio-balloon-pci,free-page-reporting=on");
   CHECK(container_init::direct_boot_image_path(launch.kernel) == "/opt/runcvm/kernels/debian/6.1.0-56-amd64/vmlinux");
   CHECK(joined(container_init::qemu_command(launch, bundle, false, {"/k/vmlinux", launch.kernel.initrd}))
             .find("-kernel /k/vmlinux -initrd") != std::string::npos);
@@ -158,6 +158,7 @@ TEST_CASE("microvm: virtio-mmio devices, virtio 1.0, and the kernel told the TSC
              ContainsSubstring("-device virtio-net-device,id=nic0,netdev=net0,mac=02:42:ac:11:00:02,host_mtu=1500 "));
   CHECK_THAT(line, ContainsSubstring("-global virtio-mmio.force-legacy=false"));
   CHECK_THAT(line, ContainsSubstring("tsc=reliable tsc_early_khz=2096000 quiet"));
+  CHECK_THAT(line, ContainsSubstring("-device virtio-balloon-device,free-page-reporting=on"));
   CHECK_THAT(line, !ContainsSubstring("-pci") && !ContainsSubstring("romfile") && !ContainsSubstring("pvpanic"));
   // No PCI, no hot-plug: neither QEMU's monitor nor slots for cards connected later.
   CHECK_THAT(line, !ContainsSubstring("qmp") && !ContainsSubstring("pcie-root-port"));
@@ -230,4 +231,38 @@ TEST_CASE("RUNCVM_DISKS: no disk on the mounts that are runcvm's or the kernel's
       "609 600 0:60 / /devices rw - tmpfs tmpfs rw\n"
       "610 600 8:1 /x /procedures rw - ext4 /dev/sda1 rw\n";
   CHECK(container_init::runtime_mount_ids(mountinfo) == std::set<std::uint64_t>{601, 602, 603, 604, 605, 606, 607});
+}
+
+TEST_CASE("RUNCVM_BALLOON: a balloon that reports freed pages, or none", "[guest][qemu]") {
+  container_init::BundleLayout bundle;
+  handoff::Launch launch = sample_launch();
+  container_init::BootFiles boot{launch.kernel.vmlinuz, launch.kernel.initrd};
+  std::string booted = joined(container_init::qemu_command(launch, bundle, false, boot));
+  CHECK_THAT(booted, ContainsSubstring("-device virtio-balloon-pci,free-page-reporting=on"));
+  // A template and its copies carry the same device, in the same place: a copy's machine is the template's.
+  boot.ram_fd = 11;
+  boot.incoming_fd = 12;
+  std::string built =
+      joined(container_init::qemu_command(launch, bundle, false, boot, {}, container_init::VmStart::build_template));
+  std::string restored =
+      joined(container_init::qemu_command(launch, bundle, false, boot, {}, container_init::VmStart::restore));
+  auto devices_before_balloon = [](const std::string& line) {
+    std::string devices;
+    for (std::size_t at = line.find("-device "); at != std::string::npos; at = line.find("-device ", at + 1)) {
+      std::string device = line.substr(at + 8, line.find(' ', at + 8) - at - 8);
+      if (device.starts_with("virtio-balloon")) return devices;
+      devices += device + ";";
+    }
+    return std::string("no balloon");
+  };
+  CHECK(devices_before_balloon(built) == devices_before_balloon(restored));
+  CHECK(devices_before_balloon(built) != "no balloon");
+  // Huge pages stay the VM's: given back, they could be gone from the pool when the guest touches them again.
+  launch.hugetlb = true;
+  CHECK_THAT(joined(container_init::qemu_command(launch, bundle, false, {launch.kernel.vmlinuz, launch.kernel.initrd})),
+             !ContainsSubstring("balloon"));
+  launch.hugetlb = false;
+  launch.qemu.balloon = false;
+  CHECK_THAT(joined(container_init::qemu_command(launch, bundle, false, {launch.kernel.vmlinuz, launch.kernel.initrd})),
+             !ContainsSubstring("balloon"));
 }

@@ -111,6 +111,9 @@ std::vector<std::string> device_drivers(const handoff::Launch& launch) {
   if (launch.kernel.source == "image") {
     out.insert(out.end(), {"virtio_console", "virtio_net"});
     if (!launch.disks.empty()) out.push_back("virtio_blk");
+    // The bundle's kernels have it in their initramfs (or built in); an image's kernel without it
+    // only keeps the memory it frees.
+    if (handoff::has_balloon(launch)) out.push_back("virtio_balloon");
   }
   if (launch.display_mode == "vnc") {
     if (launch.qemu.vga == "virtio")

@@ -67,6 +67,7 @@ kernel/fs/mbcache.ko -
 kernel/lib/crc16.ko -
 kernel/drivers/scsi/sd_mod.ko scsi_mod
 kernel/drivers/scsi/scsi_mod.ko -
+kernel/drivers/virtio/virtio_balloon.ko -
 MODULES
   printf '%s\n' kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko \
     kernel/drivers/virtio/virtio_pci.ko kernel/drivers/virtio/virtio_mmio.ko >"$dir/modules.builtin"
