@@ -33,10 +33,11 @@ pass "the stock image's own kernel $IMAGE_KERNEL boots (its initramfs lacks virt
 
 id=$(docker run -d --runtime=runcvm --cap-add SYS_MODULE runcvm-test/kernel-plain sleep 600)
 on_exit "docker rm -f $id >/dev/null 2>&1"
-out=$(docker exec "$id" sh -c 'uname -r; modprobe dummy && grep -o "^dummy " /proc/modules; grep -c eth0 /proc/net/dev; grep -o "^virtiofs " /proc/modules')
-[[ "$out" == "$IMAGE_KERNEL"$'\n'"dummy "$'\n'1$'\n'"virtiofs " ]] || fail "docker exec in the image kernel's VM: $out"
+out=$(docker exec "$id" sh -c 'uname -r; modprobe dummy && grep -o "^dummy " /proc/modules; grep -c eth0 /proc/net/dev; grep -o "^virtiofs " /proc/modules;
+  ls /sys/bus/virtio/drivers/virtio_balloon | grep -c ^virtio')
+[[ "$out" == "$IMAGE_KERNEL"$'\n'"dummy "$'\n'1$'\n'"virtiofs "$'\n'1 ]] || fail "docker exec in the image kernel's VM: $out"
 docker rm -f "$id" >/dev/null
-pass "docker exec reaches the VM; modprobe dummy loads the image kernel's own module; virtiofs is that kernel's module; eth0 is there"
+pass "docker exec reaches the VM; modprobe dummy loads the image kernel's own module; virtiofs is that kernel's module; eth0 is there; its balloon driver is bound (RUNCVM_BALLOON)"
 
 # Under runc, the image changed as a user (or an attacker) might: one commit per variant.
 variant() {  # NAME SCRIPT
