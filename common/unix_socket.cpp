@@ -1,6 +1,5 @@
 #include "common/unix_socket.hpp"
 
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,19 +28,6 @@ UniqueFd listen_unix(const std::string& path, int backlog, bool nonblocking) {
   if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
       ::listen(fd.get(), backlog) != 0 || ::rename(temporary.c_str(), path.c_str()) != 0)
     throw system_error("listening on", path, errno);
-  return fd;
-}
-
-}  // namespace runcvm
-
-namespace runcvm {
-
-UniqueFd accept_within(int listener, const std::string& path, std::chrono::milliseconds limit) {
-  pollfd p{listener, POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0)
-    throw Error("nothing connected to " + path + " within " + std::to_string(limit.count()) + " ms");
-  UniqueFd fd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
-  if (!fd) throw system_error("accepting", path, errno);
   return fd;
 }
 

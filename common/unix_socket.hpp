@@ -4,7 +4,6 @@
 
 #include <sys/un.h>
 
-#include <chrono>
 #include <string>
 
 #include "common/fd.hpp"
@@ -16,8 +15,5 @@ sockaddr_un unix_address(const std::string& path);
 // Binds at a temporary name, listens, then renames onto `path` (replacing what was there): a
 // client that finds the path can connect. SOCK_NONBLOCK when `nonblocking` (for poll loops).
 UniqueFd listen_unix(const std::string& path, int backlog, bool nonblocking = false);
-
-// The next connection to `listener` (listening at `path`), within `limit`; throws naming the path.
-UniqueFd accept_within(int listener, const std::string& path, std::chrono::milliseconds limit);
 
 }  // namespace runcvm

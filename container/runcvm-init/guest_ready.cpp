@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "common/error.hpp"
 #include "common/reap.hpp"
 #include "container/runcvm-init/helper_exits.hpp"
 
@@ -24,6 +25,22 @@ ReadyOutcome qemu_exit(const siginfo_t& info) {
 }
 
 }  // namespace
+
+UniqueFd accept_from_qemu(int listener, const char* path, pid_t qemu, std::chrono::milliseconds limit) {
+  constexpr int kSliceMs = 50;  // as above: QEMU's end is looked for, not signalled
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (pollfd p{listener, POLLIN, 0}; ::poll(&p, 1, kSliceMs) <= 0;) {
+    if (auto info = peek_exit(qemu))
+      throw Error(std::string("QEMU ended before it connected to ") + path +
+                  (info->si_code == CLD_EXITED ? " (exit status " + std::to_string(info->si_status) + ")"
+                                               : " (" + describe_signal(info->si_status) + ")"));
+    if (std::chrono::steady_clock::now() > deadline)
+      throw Error(std::string("QEMU did not connect to ") + path + " within " + std::to_string(limit.count()) + " ms");
+  }
+  UniqueFd fd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+  if (!fd) throw system_error("accepting", path, errno);
+  return fd;
+}
 
 ReadyOutcome wait_for_guest_ready(int channel, pid_t qemu, pid_t virtiofsd, std::chrono::milliseconds limit) {
   // Helpers ending are looked for every 50 ms rather than through SIGCHLD, which runcvm-init's

@@ -7,6 +7,8 @@
 
 #include <chrono>
 
+#include "common/fd.hpp"
+
 namespace runcvm::container_init {
 
 enum class ReadyWait {
@@ -24,6 +26,12 @@ struct ReadyOutcome {
 
 // `channel` is runcvm-init's end of the channel, `qemu` and `virtiofsd` the helpers' pids.
 ReadyOutcome wait_for_guest_ready(int channel, pid_t qemu, pid_t virtiofsd, std::chrono::milliseconds limit);
+
+// QEMU's connection to `listener` (listening at `path`: QEMU connects its chardev sockets one after
+// the other as it starts), within `limit`. A QEMU that ends first (a command line it refuses, a
+// crash) is not waited for: throws at once, leaving it unreaped for whoever reaps it.
+UniqueFd accept_from_qemu(int listener, const char* path, pid_t qemu,
+                          std::chrono::milliseconds limit = std::chrono::seconds(10));
 
 // Whether a child killed by `signal` ended by its own fault rather than by another's kill.
 bool is_crash_signal(int signal);

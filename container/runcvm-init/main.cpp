@@ -69,11 +69,6 @@ bool wait_for_socket(const char* path, std::chrono::seconds limit) {
   return false;
 }
 
-// QEMU connects its chardev sockets one after the other as it starts.
-UniqueFd accept_from_qemu(int listener, const char* path) {
-  return accept_within(listener, path, std::chrono::seconds(10));
-}
-
 // Whether QEMU, with `qemu_ids` (nullopt: runcvm-init's), can use /dev/kvm.
 bool kvm_usable(const std::optional<HelperIds>& qemu_ids) {
   UniqueFd fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
@@ -379,9 +374,9 @@ std::optional<StartedVm> restore_from_template(const handoff::Launch& launch, co
           spawn_helper(qemu_command(launch, bundle, use_kvm, files, nics, VmStart::restore), helper_environment(bundle),
                        inherited, /*quiet=*/true, HelperPrivileges{.drop_all = true, .ids = qemu_ids});
       pump->release_qemu_end();
-      vm.channel = accept_from_qemu(channel_listener, kChannelSocket);
-      vm.exec_port = accept_from_qemu(exec_listener, kExecPortSocket);
-      vm.monitor.emplace(accept_from_qemu(qmp_listener, kQmpSocket));
+      vm.channel = accept_from_qemu(channel_listener, kChannelSocket, vm.children.qemu);
+      vm.exec_port = accept_from_qemu(exec_listener, kExecPortSocket, vm.children.qemu);
+      vm.monitor.emplace(accept_from_qemu(qmp_listener, kQmpSocket, vm.children.qemu));
       attach_and_resume(*vm.monitor, *pump, files.incoming_fd, launch, nics, kCrashWatch);
       stages.host.resumed = realtime_ns();
       break;
@@ -494,8 +489,8 @@ StartedVm start_vm(const handoff::Launch& launch, const BundleLayout& bundle, co
     if (!qemu_failed) {
       vm.channel = UniqueFd(::accept4(channel_listener, nullptr, nullptr, SOCK_CLOEXEC));
       if (!vm.channel) throw system_error("accepting", kChannelSocket, errno);
-      vm.exec_port = accept_from_qemu(exec_listener, kExecPortSocket);
-      if (qmp_listener >= 0) vm.qmp = accept_from_qemu(qmp_listener, kQmpSocket);
+      vm.exec_port = accept_from_qemu(exec_listener, kExecPortSocket, vm.children.qemu);
+      if (qmp_listener >= 0) vm.qmp = accept_from_qemu(qmp_listener, kQmpSocket, vm.children.qemu);
       // QEMU connects before it sets up KVM: it exiting now means KVM refused the VM.
       ReadyOutcome ready = wait_for_guest_ready(vm.channel.get(), vm.children.qemu, vm.children.virtiofsd,
                                                 may_fall_back ? kKvmBootLimit : kCrashWatch);

@@ -24,6 +24,7 @@
 #include "common/file.hpp"
 #include "common/reap.hpp"
 #include "common/unix_socket.hpp"
+#include "container/runcvm-init/guest_ready.hpp"
 #include "container/runcvm-init/helper_root.hpp"
 #include "container/runcvm-init/notice.hpp"
 #include "container/runcvm-init/vm_devices.hpp"
@@ -327,9 +328,9 @@ void build_template(const std::string& name, const handoff::TemplateKey& key, co
       ::waitpid(pid, nullptr, 0);
     }
   } reaper{qemu};
-  UniqueFd channel = accept_within(builder.channel_listener, kChannelSocket, 10s);
-  UniqueFd exec_port = accept_within(builder.exec_listener, kExecPortSocket, 10s);
-  Qmp qmp(accept_within(builder.qmp_listener, kQmpSocket, 10s));
+  UniqueFd channel = accept_from_qemu(builder.channel_listener, kChannelSocket, qemu);
+  UniqueFd exec_port = accept_from_qemu(builder.exec_listener, kExecPortSocket, qemu);
+  Qmp qmp(accept_from_qemu(builder.qmp_listener, kQmpSocket, qemu));
   wait_until_parked(channel.get(), qemu, builder.boot_limit);
   qmp.execute("stop");
   set_template_capabilities(qmp);

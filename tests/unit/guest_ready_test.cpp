@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
 
 #include <chrono>
 
+#include "common/unix_socket.hpp"
 #include "container/runcvm-init/guest_ready.hpp"
 
 namespace runcvm {
@@ -140,6 +142,60 @@ TEST_CASE("virtiofsd ending interrupts the wait; a pending signal does not; sile
     CHECK(std::chrono::steady_clock::now() - start >= 200ms);
   }
   reap(qemu);
+}
+
+}  // namespace
+}  // namespace runcvm
+
+namespace runcvm {
+namespace {
+
+using Catch::Matchers::ContainsSubstring;
+using container_init::accept_from_qemu;
+using namespace std::chrono_literals;
+
+TEST_CASE("QEMU ending before it connects is not waited for", "[guest_ready]") {
+  char directory[] = "/tmp/runcvm-accept.XXXXXX";
+  REQUIRE(::mkdtemp(directory) != nullptr);
+  std::string path = std::string(directory) + "/channel.sock";
+  UniqueFd listener = listen_unix(path, 1);
+  SECTION("a QEMU that refused its command line: at once, with its status, left unreaped") {
+    pid_t qemu = ::fork();
+    if (qemu == 0) ::_exit(1);
+    auto started = std::chrono::steady_clock::now();
+    CHECK_THROWS_WITH(accept_from_qemu(listener.get(), path.c_str(), qemu, 10s),
+                      ContainsSubstring("QEMU ended before it connected to") && ContainsSubstring("(exit status 1)"));
+    CHECK(std::chrono::steady_clock::now() - started < 2s);
+    int status = 0;
+    CHECK(::waitpid(qemu, &status, 0) == qemu);
+    CHECK(WEXITSTATUS(status) == 1);
+  }
+  SECTION("a QEMU that connects") {
+    pid_t qemu = ::fork();
+    if (qemu == 0) {
+      sockaddr_un address = unix_address(path);
+      int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+      ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+      ::pause();
+      ::_exit(0);
+    }
+    CHECK(accept_from_qemu(listener.get(), path.c_str(), qemu, 10s));
+    ::kill(qemu, SIGKILL);
+    ::waitpid(qemu, nullptr, 0);
+  }
+  SECTION("a QEMU that runs but never connects: the limit") {
+    pid_t qemu = ::fork();
+    if (qemu == 0) {
+      ::pause();
+      ::_exit(0);
+    }
+    CHECK_THROWS_WITH(accept_from_qemu(listener.get(), path.c_str(), qemu, 200ms),
+                      ContainsSubstring("QEMU did not connect to"));
+    ::kill(qemu, SIGKILL);
+    ::waitpid(qemu, nullptr, 0);
+  }
+  ::unlink(path.c_str());
+  ::rmdir(directory);
 }
 
 }  // namespace
