@@ -78,7 +78,10 @@ Json Qmp::execute(const std::string& command, const Json& arguments, int fd) {
       case QmpMessage::Kind::failure:
         throw Error("QEMU's monitor: " + command + ": " + reply->body.get<std::string>());
       case QmpMessage::Kind::event:
-        if (events_.size() < 64) events_.push_back(std::move(reply->body));  // bounded: only DEVICE_DELETED is wanted
+        // Only DEVICE_DELETED is waited for. The guest can make QEMU send others at will (its
+        // balloon's BALLOON_CHANGE, its clock's RTC_CHANGE): kept, they would fill the bound.
+        if (reply->body.value("event", "") == "DEVICE_DELETED" && events_.size() < 64)
+          events_.push_back(std::move(reply->body));
         break;
       case QmpMessage::Kind::greeting:
         break;

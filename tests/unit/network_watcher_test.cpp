@@ -5,6 +5,7 @@
 #include <linux/if_arp.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/error.hpp"
 #include "container/runcvm-init/network_watcher.hpp"
@@ -121,4 +122,32 @@ TEST_CASE("QEMU's monitor lines are read strictly and bounded", "[net][qmp][host
         "{\"arguments\":{\"id\":\"hpnic1\"},\"execute\":\"device_del\"}\n");
   CHECK(container_init::qmp_command_line("qmp_capabilities", nlohmann::json::object()) ==
         "{\"execute\":\"qmp_capabilities\"}\n");
+}
+
+TEST_CASE("events the guest can make QEMU send do not crowd out DEVICE_DELETED", "[net][qmp][hostile]") {
+  int ends[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
+  UniqueFd qemu(ends[1]);
+  auto send = [&](const std::string& text) {
+    REQUIRE(::write(qemu.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  };
+  // The greeting and the answer to qmp_capabilities, queued before the client reads them.
+  send(R"({"QMP": {"version": {}, "capabilities": []}})"
+       "\n"
+       R"({"return": {}})"
+       "\n");
+  container_init::Qmp qmp{UniqueFd(ends[0])};
+  // While a command runs: a guest's flood of balloon and clock events, then the unplug it awaited.
+  std::string flood;
+  for (int i = 0; i < 200; ++i)
+    flood += i % 2 ? R"({"event": "RTC_CHANGE", "data": {"offset": 1}})"
+                     "\n"
+                   : R"({"event": "BALLOON_CHANGE", "data": {"actual": 1}})"
+                     "\n";
+  send(flood + R"({"event": "DEVICE_DELETED", "data": {"device": "hpnic1"}})"
+               "\n"
+               R"({"return": {}})"
+               "\n");
+  qmp.execute("device_del", {{"id", "hpnic1"}});
+  CHECK(qmp.wait_for_device_deleted("hpnic1", std::chrono::milliseconds(0)));
 }
