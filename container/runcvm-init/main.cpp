@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <thread>
@@ -612,10 +613,16 @@ int run() {
 }  // namespace runcvm::container_init
 
 int main() {
+  int code = 1;
   try {
-    return runcvm::container_init::run();
+    code = runcvm::container_init::run();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", runcvm::format_error_line("runcvm-init", e).c_str());
-    return 1;
   }
+  // The detached threads (network watcher, DNS forwarder, socket relays) run until the process
+  // ends. Leaving through exit() would destroy the statics they may still use as the main thread
+  // finishes: CI once saw runcvm-init die of SIGSEGV right after printing its error, while QEMU's
+  // end made the watcher throw. No static here needs destroying; stdio is flushed by hand.
+  std::fflush(nullptr);
+  std::_Exit(code);
 }
