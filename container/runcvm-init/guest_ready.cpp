@@ -17,6 +17,10 @@ bool is_crash_signal(int signal) {
 
 namespace {
 
+// Helpers ending are looked for every 50 ms rather than through SIGCHLD, which runcvm-init's
+// signal descriptor holds for the supervisor and which may be left from helpers of an earlier try.
+constexpr int kSliceMs = 50;
+
 ReadyOutcome qemu_exit(const siginfo_t& info) {
   bool killed = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
   return {.how = ReadyWait::qemu_exited,
@@ -27,7 +31,6 @@ ReadyOutcome qemu_exit(const siginfo_t& info) {
 }  // namespace
 
 UniqueFd accept_from_qemu(int listener, const char* path, pid_t qemu, std::chrono::milliseconds limit) {
-  constexpr int kSliceMs = 50;  // as above: QEMU's end is looked for, not signalled
   auto deadline = std::chrono::steady_clock::now() + limit;
   for (pollfd p{listener, POLLIN, 0}; ::poll(&p, 1, kSliceMs) <= 0;) {
     if (auto info = peek_exit(qemu))
@@ -43,11 +46,8 @@ UniqueFd accept_from_qemu(int listener, const char* path, pid_t qemu, std::chron
 }
 
 ReadyOutcome wait_for_guest_ready(int channel, pid_t qemu, pid_t virtiofsd, std::chrono::milliseconds limit) {
-  // Helpers ending are looked for every 50 ms rather than through SIGCHLD, which runcvm-init's
-  // signal descriptor holds for the supervisor and which may be left from helpers of an earlier try.
-  // Other signals (docker stop, a terminal's resize) wait there too: the supervisor relays them to
-  // the guest, which reads them only once it has spoken.
-  constexpr int kSliceMs = 50;
+  // Other signals (docker stop, a terminal's resize) wait in that descriptor too: the supervisor
+  // relays them to the guest, which reads them only once it has spoken.
   auto deadline = std::chrono::steady_clock::now() + limit;
   bool channel_open = true;
   while (std::chrono::steady_clock::now() < deadline) {
