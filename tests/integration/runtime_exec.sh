@@ -2,7 +2,7 @@
 # End to end: `docker exec` into a runcvm container runs the command in the VM (TCG here) and
 # feels like exec into a runc container: exit codes, separate streams, stdin and its end, -u/-w/-e,
 # -t and -it (driven through tmux: stty size, resize, line editing, the typed exit code), -d,
-# many sessions at once without one starving another, waiting while the VM boots, and no
+# many sessions at once without one starving another, waiting while the VM boots and sets up, and no
 # dependence on the VM's network.
 source "$(dirname "$0")/lib.sh"
 
@@ -20,8 +20,11 @@ docker exec -e RUNCVM_EXEC_TIMEOUT=0 "$id" true 2>"$SCRATCH/err" || rc=$?
 assert_contains "$(cat "$SCRATCH/err")" "the VM's exec agent did not answer within 0 s" "the exec's error"
 [[ $(wc -l <"$SCRATCH/err") -eq 1 ]] || fail "the timeout error is not one line: $(cat "$SCRATCH/err")"
 start=$(date +%s%N)
-docker exec "$id" true || fail "an exec during boot did not wait for the VM"
-pass "exec during boot waits for the VM ($(( ($(date +%s%N) - start) / 1000000 )) ms); with RUNCVM_EXEC_TIMEOUT=0 it fails in one line"
+out=$(docker exec "$id" ip -4 addr show eth0) || fail "an exec during boot did not wait for the VM"
+# The agent starts while PID 1 still configures the network; its sessions wait until that is done.
+address=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' "$id")
+assert_contains "$out" "inet $address/" "the first exec's eth0 (sessions start once the VM is set up)"
+pass "exec during boot waits for the VM and its network ($(( ($(date +%s%N) - start) / 1000000 )) ms); with RUNCVM_EXEC_TIMEOUT=0 it fails in one line"
 
 out=$(docker exec "$id" cat /proc/version)
 assert_contains "$out" "Linux version $KERNEL " "/proc/version in docker exec"

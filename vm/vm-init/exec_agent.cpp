@@ -58,15 +58,24 @@ struct Session {
 
 class Agent {
  public:
-  Agent(int port, int signals, UniqueFd clock_set)
-      : port_(port), signals_(signals), clock_set_(std::move(clock_set)), notices_(bind_guest_notices()) {}
+  Agent(int port, int signals, UniqueFd clock_set, UniqueFd setup_done)
+      : port_(port),
+        signals_(signals),
+        clock_set_(std::move(clock_set)),
+        setup_done_(std::move(setup_done)),
+        notices_(bind_guest_notices()) {}
 
   [[noreturn]] void run() {
-    send(channel::encode(FrameType::ready));
     send(clock_.start(channel::realtime_ns()));
     for (;;) {
+      // `ready` (sessions may come) once PID 1 has set the VM up; the clock is set meanwhile.
+      if (!setup_done_) send_ready_once();
       std::vector<pollfd> fds = {{port_, POLLIN, 0}, {signals_, POLLIN, 0}, {notices_.get(), POLLIN, 0}};
       std::vector<std::uint32_t> owners = {0, 0, 0};
+      if (setup_done_) {
+        fds.push_back({setup_done_.get(), POLLIN, 0});
+        owners.push_back(0);
+      }
       for (auto& [id, s] : sessions_) add_session_fds(s, id, fds, owners);
       int ready = ::poll(fds.data(), fds.size(), poll_timeout());
       if (ready < 0 && errno != EINTR) throw system_error("polling", "the exec port", errno);
@@ -79,6 +88,8 @@ class Agent {
           reap();
         else if (p.fd == notices_.get())
           pass_notices();
+        else if (setup_done_ && p.fd == setup_done_.get())
+          end_setup();
         else if (auto it = sessions_.find(owners[i]); it != sessions_.end())
           serve(it->second, owners[i], p);
       }
@@ -93,6 +104,19 @@ class Agent {
  private:
   void send(const std::string& frame) {
     if (!frame.empty()) write_all(port_, frame, "the exec port");
+  }
+
+  // PID 1 closed its end of the pipe (its only use): the VM is set up.
+  void end_setup() {
+    setup_done_.reset();
+    for (const auto& change : pending_network_changes_) start_network_change(change);
+    pending_network_changes_.clear();
+  }
+
+  void send_ready_once() {
+    if (ready_sent_) return;
+    send(channel::encode(FrameType::ready));
+    ready_sent_ = true;
   }
 
   void add_session_fds(const Session& s, std::uint32_t id, std::vector<pollfd>& fds,
@@ -198,7 +222,13 @@ class Agent {
 
   void handle(channel::SessionFrame frame) {
     if (frame.session == channel::kControlSession) {
-      if (frame.type == FrameType::network_add || frame.type == FrameType::network_remove) start_network_change(frame);
+      if (frame.type == FrameType::network_add || frame.type == FrameType::network_remove) {
+        // Until PID 1 has configured the container's own networks, a change waits behind them.
+        if (setup_done_)
+          pending_network_changes_.push_back(std::move(frame));
+        else
+          start_network_change(frame);
+      }
       if (frame.type == FrameType::clock_reading) take_clock_reading(frame.payload);
       if (frame.type == FrameType::clock_check) send(clock_.start(channel::realtime_ns()));
       return;
@@ -365,7 +395,10 @@ class Agent {
 
   int port_;
   int signals_;
-  UniqueFd clock_set_;  // closed once the first clock measurement ended: PID 1 waits for it
+  UniqueFd clock_set_;   // closed once the first clock measurement ended: PID 1 waits for it
+  UniqueFd setup_done_;  // PID 1 closes its end once the VM is set up (network included)
+  bool ready_sent_ = false;
+  std::vector<channel::SessionFrame> pending_network_changes_;  // sent while PID 1 set the VM up
   ClockMeasurement clock_;
   PeriodicClockCheck periodic_clock_check_{channel::monotonic_ns()};
   bool clock_failed_ = false;
@@ -378,7 +411,7 @@ class Agent {
 
 }  // namespace
 
-void run_exec_agent(UniqueFd clock_set) {
+void run_exec_agent(UniqueFd port, UniqueFd clock_set, UniqueFd setup_done) {
   try {
     sigset_t mask;
     sigemptyset(&mask);
@@ -386,8 +419,8 @@ void run_exec_agent(UniqueFd clock_set) {
     ::sigprocmask(SIG_BLOCK, &mask, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
     UniqueFd signals(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
-    UniqueFd port(open_virtio_port(channel::kExecPortName));
-    Agent(port.get(), signals.get(), std::move(clock_set)).run();
+    if (!port) port = UniqueFd(open_virtio_port(channel::kExecPortName));
+    Agent(port.get(), signals.get(), std::move(clock_set), std::move(setup_done)).run();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", format_error_line("runcvm exec agent", e).c_str());
     ::_exit(1);
