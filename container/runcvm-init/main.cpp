@@ -354,30 +354,32 @@ std::optional<StartedVm> restore_from_template(const handoff::Launch& launch, co
     try {
       if (!key) key = template_key(builder);
       OpenedTemplate opened = open_template(*key, builder, rebuild);
-      UniqueFd ram = restored_ram(opened, launch);
+      // QEMU starts while the RAM is copied and virtiofsd starts: neither is needed before the load.
+      RamCopy ram(opened, launch);
       pump.emplace(std::move(opened));
-      ::unlink(kVirtiofsSocket);
-      vm.children.virtiofsd = spawn_helper(virtiofsd_command(launch, bundle), helper_environment(bundle), {},
-                                           /*quiet=*/true);
-      if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
-      give_socket_to(kVirtiofsSocket, qemu_ids);
       BootFiles files = boot.files;
       files.incoming_fd = pump->qemu_end();
-      files.ram_fd = ram.get();
+      files.ram_fd = ram.fd();
       // The cards' taps go over QMP, after the load, with the cards.
       std::vector<int> inherited;
       for (int fd : boot.inherited)
         if (std::none_of(nics.begin(), nics.end(), [fd](const Nic& nic) { return nic.tap_fd == fd; }))
           inherited.push_back(fd);
-      inherited.insert(inherited.end(), {pump->qemu_end(), ram.get()});
+      inherited.insert(inherited.end(), {pump->qemu_end(), ram.fd()});
       stages.host.qemu_spawn = realtime_ns();
       vm.children.qemu =
           spawn_helper(qemu_command(launch, bundle, use_kvm, files, nics, VmStart::restore), helper_environment(bundle),
                        inherited, /*quiet=*/true, HelperPrivileges{.drop_all = true, .ids = qemu_ids});
       pump->release_qemu_end();
+      ::unlink(kVirtiofsSocket);
+      vm.children.virtiofsd = spawn_helper(virtiofsd_command(launch, bundle), helper_environment(bundle), {},
+                                           /*quiet=*/true);
+      if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
+      give_socket_to(kVirtiofsSocket, qemu_ids);
       vm.channel = accept_from_qemu(channel_listener, kChannelSocket, vm.children.qemu);
       vm.exec_port = accept_from_qemu(exec_listener, kExecPortSocket, vm.children.qemu);
       vm.monitor.emplace(accept_from_qemu(qmp_listener, kQmpSocket, vm.children.qemu));
+      ram.finish();
       attach_and_resume(*vm.monitor, *pump, files.incoming_fd, launch, nics, kCrashWatch);
       stages.host.resumed = realtime_ns();
       break;

@@ -88,6 +88,8 @@ std::vector<std::string> qemu_command(const handoff::Launch& launch, const Bundl
 // QMP device_add arguments, put on `slot` when it is not empty.
 nlohmann::json disk_device(const handoff::Launch& launch, std::size_t index, const std::string& slot);
 nlohmann::json root_device(const handoff::Launch& launch, const std::string& slot);
+// The root device's socket to virtiofsd, as QMP chardev-add arguments (a restored VM's).
+nlohmann::json root_chardev();
 // The direct-boot image the builder leaves next to a bundle kernel's vmlinuz.
 std::string direct_boot_image_path(const handoff::Kernel& kernel);
 // The kernel command line: console, quiet unless debugging, our initramfs's keys (the bundle

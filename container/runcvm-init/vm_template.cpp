@@ -464,15 +464,31 @@ OpenedTemplate open_template(const handoff::TemplateKey& key, const TemplateBuil
   throw Error("the template just built cannot be used: " + why);
 }
 
-UniqueFd restored_ram(const OpenedTemplate& opened, const handoff::Launch& launch) {
+RamCopy::RamCopy(const OpenedTemplate& opened, const handoff::Launch& launch) {
   if (ram_bytes(launch) != opened.manifest.ram_bytes)
     throw Error("the template's RAM is " + std::to_string(opened.manifest.ram_bytes) + " bytes, the VM's " +
                 std::to_string(ram_bytes(launch)));
-  UniqueFd ram = guest_ram(launch);
-  if (copy_pages(opened.ram.get(), ram.get(), opened.manifest.ram_bytes, "the template's RAM") !=
-      opened.manifest.ram_crc32)
-    throw DamagedTemplate("its RAM does not match its manifest's CRC-32 (damaged)");
-  return ram;
+  UniqueFd from(::fcntl(opened.ram.get(), F_DUPFD_CLOEXEC, 0));
+  if (!from) throw system_error("duplicating", "the template's RAM descriptor", errno);
+  ram_ = guest_ram(launch);
+  thread_ =
+      std::thread([this, from = std::move(from), bytes = opened.manifest.ram_bytes, crc = opened.manifest.ram_crc32] {
+        try {
+          if (copy_pages(from.get(), ram_.get(), bytes, "the template's RAM") != crc)
+            throw DamagedTemplate("its RAM does not match its manifest's CRC-32 (damaged)");
+        } catch (...) {
+          failure_ = std::current_exception();
+        }
+      });
+}
+
+RamCopy::~RamCopy() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void RamCopy::finish() {
+  if (thread_.joinable()) thread_.join();
+  if (failure_) std::rethrow_exception(failure_);
 }
 
 StatePump::StatePump(OpenedTemplate opened) {
@@ -545,6 +561,7 @@ void attach_and_resume(Qmp& qmp, StatePump& pump, int incoming_fd, const handoff
   pump.finish();
   if (loaded != "paused") throw Error("QEMU's state after loading the template is " + quote(loaded));
   TemplateSlots slots = template_slots();
+  qmp.execute("chardev-add", root_chardev());
   qmp.execute("device_add", root_device(launch, slots.root));
   for (std::size_t i = 0; i < nics.size(); ++i) {
     std::string tap = "boottap" + std::to_string(i), backend = "net" + std::to_string(i);
