@@ -357,6 +357,9 @@ std::optional<StartedVm> restore_from_template(const handoff::Launch& launch, co
       // QEMU starts while the RAM is copied and virtiofsd starts: neither is needed before the load.
       RamCopy ram(opened, launch);
       pump.emplace(std::move(opened));
+      ::unlink(kVirtiofsSocket);
+      vm.children.virtiofsd = spawn_helper(virtiofsd_command(launch, bundle), helper_environment(bundle), {},
+                                           /*quiet=*/true);
       BootFiles files = boot.files;
       files.incoming_fd = pump->qemu_end();
       files.ram_fd = ram.fd();
@@ -371,14 +374,13 @@ std::optional<StartedVm> restore_from_template(const handoff::Launch& launch, co
           spawn_helper(qemu_command(launch, bundle, use_kvm, files, nics, VmStart::restore), helper_environment(bundle),
                        inherited, /*quiet=*/true, HelperPrivileges{.drop_all = true, .ids = qemu_ids});
       pump->release_qemu_end();
-      ::unlink(kVirtiofsSocket);
-      vm.children.virtiofsd = spawn_helper(virtiofsd_command(launch, bundle), helper_environment(bundle), {},
-                                           /*quiet=*/true);
-      if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
-      give_socket_to(kVirtiofsSocket, qemu_ids);
+      // QEMU's connections are taken before anything else can fail: left queued, a failed
+      // restore's would be taken by the boot that follows it.
       vm.channel = accept_from_qemu(channel_listener, kChannelSocket, vm.children.qemu);
       vm.exec_port = accept_from_qemu(exec_listener, kExecPortSocket, vm.children.qemu);
       vm.monitor.emplace(accept_from_qemu(qmp_listener, kQmpSocket, vm.children.qemu));
+      if (!wait_for_socket(kVirtiofsSocket, std::chrono::seconds(10))) throw Error("virtiofsd did not start");
+      give_socket_to(kVirtiofsSocket, qemu_ids);
       ram.finish();
       attach_and_resume(*vm.monitor, *pump, files.incoming_fd, launch, nics, kCrashWatch);
       stages.host.resumed = realtime_ns();

@@ -160,7 +160,8 @@ void add_machine(const handoff::Launch& launch, const BundleLayout& bundle, bool
   // A template's RAM, and a copy's, is a memfd of runcvm-init's (BootFiles::ram_fd), which QEMU
   // maps through its descriptor; the migration stream leaves it out (the x-ignore-shared capability,
   // set over QMP on both sides: QEMU 7.2 has no command-line switch for it): runcvm-init
-  // saves the template's pages itself and fills each copy's memfd with them before QEMU starts.
+  // saves the template's pages itself and fills each copy's memfd with them while QEMU starts,
+  // before it loads the state (RamCopy).
   // Loading them through the stream would touch every page of a copy's RAM (QEMU reads each to
   // skip a zero page, and a read allocates a page of shared memory).
   if (boot.ram_fd < 0) throw Error("QEMU's command: the template's RAM has no descriptor");

@@ -195,8 +195,9 @@ void say_parked(const Settings& settings, runcvm::vm_init::InitramfsHandover& ha
 }
 
 // The host's random bytes, added to the kernel's pool and credited, and a reseed forced, before
-// the VM's init (and the stack canaries and AT_RANDOM of everything it starts) draws on it. A
-// root without them (an older runtime) leaves the pool as it is.
+// anything after it draws on it: every program exec'd from here on gets its stack canary and
+// AT_RANDOM from the reseeded pool (this process, restored from a template, keeps the template's:
+// SECURITY.md, section 10). A root without them (an older runtime) leaves the pool as it is.
 void reseed_from_host(const Settings& settings) {
   std::string path = std::string("/newroot") + runcvm::handoff::kSeedPath;
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);

@@ -227,11 +227,13 @@ int run(Session& session, const std::optional<InitramfsHandover>& initramfs) {
     session.break_at("prenet");
     configure_network(handoff::parse_network(read_file(handoff::kNetworkPath)));
     session.break_at("postnet");
-    if (auto vnc = handoff::vnc_port(launch))
-      start_port_relay(*vnc, handoff::kHostSideAddress, {port, session.signals.get()});
-    for (const auto& socket : sockets)
-      start_socket_relay(socket, handoff::kHostSideAddress, {port, session.signals.get()});
+    // The relays are forked, not exec'd: they close what is PID 1's, the end of setup_done above
+    // all (held open by them, the exec agent would never say it is ready).
+    std::vector<int> theirs_not = {port, session.signals.get(), setup_done.get(), session.clock_set.get()};
+    if (auto vnc = handoff::vnc_port(launch)) start_port_relay(*vnc, handoff::kHostSideAddress, theirs_not);
+    for (const auto& socket : sockets) start_socket_relay(socket, handoff::kHostSideAddress, theirs_not);
   } catch (const Error& e) {
+    (void)setup_done.release();  // no exec session starts in a VM that is going down
     return session.report_start_failure(e.what(), 127);
   }
 
