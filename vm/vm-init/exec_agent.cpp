@@ -228,6 +228,7 @@ class Agent {
           pending_network_changes_.push_back(std::move(frame));
         else
           start_network_change(frame);
+        return;
       }
       if (frame.type == FrameType::clock_reading) take_clock_reading(frame.payload);
       if (frame.type == FrameType::clock_check) send(clock_.start(channel::realtime_ns()));
