@@ -67,9 +67,9 @@ class Agent {
 
   [[noreturn]] void run() {
     send(clock_.start(channel::realtime_ns()));
+    // `ready` (sessions may come) once PID 1 has set the VM up (end_setup); the clock is set meanwhile.
+    if (!setup_done_) send(channel::encode(FrameType::ready));
     for (;;) {
-      // `ready` (sessions may come) once PID 1 has set the VM up; the clock is set meanwhile.
-      if (!setup_done_) send_ready_once();
       std::vector<pollfd> fds = {{port_, POLLIN, 0}, {signals_, POLLIN, 0}, {notices_.get(), POLLIN, 0}};
       std::vector<std::uint32_t> owners = {0, 0, 0};
       if (setup_done_) {
@@ -109,14 +109,9 @@ class Agent {
   // PID 1 closed its end of the pipe (its only use): the VM is set up.
   void end_setup() {
     setup_done_.reset();
+    send(channel::encode(FrameType::ready));
     for (const auto& change : pending_network_changes_) start_network_change(change);
     pending_network_changes_.clear();
-  }
-
-  void send_ready_once() {
-    if (ready_sent_) return;
-    send(channel::encode(FrameType::ready));
-    ready_sent_ = true;
   }
 
   void add_session_fds(const Session& s, std::uint32_t id, std::vector<pollfd>& fds,
@@ -398,7 +393,6 @@ class Agent {
   int signals_;
   UniqueFd clock_set_;   // closed once the first clock measurement ended: PID 1 waits for it
   UniqueFd setup_done_;  // PID 1 closes its end once the VM is set up (network included)
-  bool ready_sent_ = false;
   std::vector<channel::SessionFrame> pending_network_changes_;  // sent while PID 1 set the VM up
   ClockMeasurement clock_;
   PeriodicClockCheck periodic_clock_check_{channel::monotonic_ns()};
