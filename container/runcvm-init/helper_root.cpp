@@ -156,6 +156,19 @@ void make_root_read_only(const std::vector<std::string>& mount_points) {
   mount_or_throw(nullptr, "/", nullptr, flags);
 }
 
+// glibc's malloc asks the kernel's transparent huge page mode and size here before it puts its
+// heap on huge pages (helper_environment says why the helpers want that). These read-only files
+// alone, not the rest of /sys; a kernel without THP has no such directory and the helpers do
+// without.
+void bind_hugepage_settings(const std::string& root) {
+  constexpr const char* kSettings = "/sys/kernel/mm/transparent_hugepage";
+  struct stat st {};
+  if (::stat(kSettings, &st) != 0 || !S_ISDIR(st.st_mode)) return;
+  std::string at = root;
+  for (const char* part : {"/sys", "/kernel", "/mm", "/transparent_hugepage"}) directory(at += part);
+  bind_read_only(kSettings, at, 0);
+}
+
 void build_helper_root(const std::vector<std::string>& vm_documents) {
   std::string root = kHelperRoot;
   directory(root);
@@ -171,6 +184,7 @@ void build_helper_root(const std::vector<std::string>& vm_documents) {
   bind_read_only(handoff::kBundleMountPoint, root + handoff::kBundleMountPoint, MS_REC);
   mount_or_throw("/dev", root + "/dev", nullptr, MS_BIND | MS_REC);
   mount_or_throw("/proc", root + "/proc", nullptr, MS_BIND | MS_REC);
+  bind_hugepage_settings(root);
   // The sockets alone, not the state directory they are in (launch document, exec socket, log).
   directory(root + kHelperSocketDirectory);
   mount_or_throw(kHelperSocketDirectory, root + kHelperSocketDirectory, nullptr, MS_BIND);

@@ -8,6 +8,7 @@
 //   ├── opt/runcvm   the bundle, read-only: programs, libraries, loader, firmware, kernels
 //   ├── dev          the container's /dev (runc's, not the image's): kvm, net/tun, null, urandom
 //   ├── proc         QEMU reads the image's kernel at /proc/self/fd/N; virtiofsd keeps /proc/self/fd
+//   ├── sys/kernel/mm/transparent_hugepage   read-only, for glibc's malloc (helper_environment)
 //   ├── .runcvm      its helper-sockets directory alone: the sockets between runcvm-init and the helpers
 //   ├── run          a small tmpfs, the only writable place (virtiofsd's lock file; var/run links here)
 //   └── share        what the VM sees over virtiofs: the container's root with its volumes,

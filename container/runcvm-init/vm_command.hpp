@@ -32,7 +32,7 @@ struct Nic {
 
 std::vector<std::string> virtiofsd_command(const handoff::Launch& launch, const BundleLayout& bundle);
 // The environment of QEMU and virtiofsd: QEMU loads its accelerator modules (TCG is one) from
-// the bundle, not from the distribution path it was built with.
+// the bundle, not from the distribution path it was built with; malloc uses huge pages.
 std::vector<std::string> helper_environment(const BundleLayout& bundle);
 // What -kernel and -initrd load, as QEMU opens them in the helpers' root: for a bundle kernel the
 // launch's vmlinuz (or the uncompressed vmlinux next to it, which QEMU enters directly (PVH)

@@ -87,7 +87,16 @@ for pid in $pids; do
   case $name in
     qemu-system-x86_64)  # its root is the helper root: the bundle, and no file of the image
       [[ -x /proc/$pid/root/opt/runcvm/libexec/qemu-system-x86_64 ]] || fail "QEMU (pid $pid) does not see the bundle"
-      [[ ! -e /proc/$pid/root/etc && ! -e /proc/$pid/root/usr ]] || fail "QEMU (pid $pid) sees the image's files at its root" ;;
+      [[ ! -e /proc/$pid/root/etc && ! -e /proc/$pid/root/usr ]] || fail "QEMU (pid $pid) sees the image's files at its root"
+      # Of /sys, only the huge-page settings glibc's malloc reads, and read-only.
+      [[ "$(ls -A /proc/"$pid"/root/sys/kernel/mm)" == transparent_hugepage && "$(ls -A /proc/"$pid"/root/sys)" == kernel ]] ||
+        fail "QEMU (pid $pid) sees more of /sys than the huge-page settings: $(ls -A /proc/"$pid"/root/sys)"
+      awk '$5 == "/sys/kernel/mm/transparent_hugepage" && $6 ~ /^ro(,|$)/ {found = 1} END {exit !found}' /proc/"$pid"/mountinfo ||
+        fail "QEMU's huge-page settings are not a read-only mount"
+      # What glibc's malloc reads to put the heap on huge pages (helper_environment) is there.
+      [[ "$(cat /proc/"$pid"/root/sys/kernel/mm/transparent_hugepage/enabled)" == "$(cat /sys/kernel/mm/transparent_hugepage/enabled)" ]] &&
+        grep -qx "GLIBC_TUNABLES=glibc.malloc.hugetlb=1" < <(tr '\0' '\n' </proc/"$pid"/environ) ||
+        fail "QEMU (pid $pid) does not get its heap on huge pages" ;;
     virtiofsd)  # started in the helper root, then confined by its own sandbox to the VM's share
       [[ -e /proc/$pid/root/etc/ld.so.preload && ! -e /proc/$pid/root/.runcvm/exec.sock ]] ||
         fail "virtiofsd (pid $pid) does not serve the VM's share" ;;
